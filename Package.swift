@@ -1,0 +1,43 @@
+// swift-tools-version: 6.0
+// Sightline: transfer learning and explainability with pretrained CNNs, in one native binary.
+import PackageDescription
+
+let package = Package(
+    name: "Sightline",
+    products: [
+        .library(name: "SightlineCore", targets: ["SightlineCore"]),
+        .library(name: "SightlineNN", targets: ["SightlineNN"]),
+        .library(name: "SightlineModels", targets: ["SightlineModels"]),
+        .executable(name: "sightline", targets: ["sightline"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries from Debian packages (installed by scripts/bootstrap.sh).
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        // libjpeg-turbo and libpng behind functions that recover from codec errors inside C.
+        .target(
+            name: "CImageCodecs",
+            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]
+        ),
+        // mallopt and other process-level settings Swift's Glibc module does not expose.
+        .target(name: "CRuntime"),
+        .target(name: "SightlineCore", dependencies: ["CBLAS", "CDNNL", "CRuntime"]),
+        .target(name: "SightlineNN", dependencies: ["SightlineCore"]),
+        .target(name: "SightlineModels", dependencies: ["SightlineNN"]),
+        .executableTarget(
+            name: "sightline",
+            dependencies: [
+                "SightlineModels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "SightlineCoreTests", dependencies: ["SightlineCore", "CHDF5", "CImageCodecs"]),
+        .testTarget(name: "SightlineNNTests", dependencies: ["SightlineNN"]),
+        .testTarget(name: "SightlineModelsTests", dependencies: ["SightlineModels"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,3 @@
+// OpenBLAS's CBLAS interface (pkg-config openblas adds its include directory).
+#pragma once
+#include <cblas.h>

@@ -1,0 +1,4 @@
+// oneDNN (libdnnl-dev): Sightline uses its sgemm, the fastest GEMM measured here
+// (see bench/gemm_backends.c and the README's figures).
+#pragma once
+#include <oneapi/dnnl/dnnl.h>

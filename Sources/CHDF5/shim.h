@@ -1,0 +1,20 @@
+// HDF5 C API for Swift. The H5T_NATIVE_*, H5P_DEFAULT-style values are macros that call
+// H5open() and read a global; Swift cannot import them, so each is a static inline function.
+#pragma once
+#include <hdf5.h>
+
+static inline hid_t sl_h5t_native_float(void) { return H5T_NATIVE_FLOAT; }
+static inline hid_t sl_h5t_native_double(void) { return H5T_NATIVE_DOUBLE; }
+static inline hid_t sl_h5t_native_int64(void) { return H5T_NATIVE_INT64; }
+static inline hid_t sl_h5t_c_s1(void) { return H5T_C_S1; }
+static inline hid_t sl_h5p_default(void) { return H5P_DEFAULT; }
+static inline hid_t sl_h5s_all(void) { return H5S_ALL; }
+static inline hid_t sl_h5p_file_access(void) { return H5P_FILE_ACCESS; }
+static inline unsigned sl_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
+static inline unsigned sl_h5f_acc_trunc(void) { return H5F_ACC_TRUNC; }
+/// A link-creation property list that creates missing parent groups ("a/b/c" paths).
+static inline hid_t sl_h5p_create_intermediate_groups(void) {
+    hid_t list = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(list, 1);
+    return list;
+}

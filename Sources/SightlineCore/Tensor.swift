@@ -1,0 +1,121 @@
+import Foundation
+
+/// A dense, contiguous Float32 tensor in row-major order (the last axis varies fastest).
+///
+/// Sightline's activations are NHWC: `[batch, height, width, channels]`. Convolution kernels
+/// are HWIO `[kernelHeight, kernelWidth, inputChannels, outputChannels]` and dense kernels are
+/// `[inputFeatures, outputFeatures]`, exactly as Keras stores them in HDF5.
+///
+/// Storage is a Swift array, so copies are copy-on-write and `reshaped(_:)` shares storage.
+public struct Tensor: Sendable, Equatable {
+    /// The extent of each axis. The product equals `scalars.count`.
+    public private(set) var shape: [Int]
+    /// The elements in row-major order.
+    public var scalars: [Float]
+
+    /// A tensor with the given shape and elements; `scalars.count` must equal the shape's product.
+    public init(shape: [Int], scalars: [Float]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor shape \(shape) has a negative extent")
+        precondition(
+            shape.reduce(1, *) == scalars.count,
+            "Tensor shape \(shape) holds \(shape.reduce(1, *)) elements, but \(scalars.count) were given")
+        self.shape = shape
+        self.scalars = scalars
+    }
+
+    /// A tensor of the given shape filled with `value`.
+    public init(repeating value: Float, shape: [Int]) {
+        self.init(shape: shape, scalars: Array(repeating: value, count: shape.reduce(1, *)))
+    }
+
+    /// A tensor of zeros with the given shape.
+    public init(zeros shape: [Int]) {
+        self.init(repeating: 0, shape: shape)
+    }
+
+    /// A tensor whose elements are produced by `body` into uninitialised storage of `shape`'s size.
+    /// `body` must write every element.
+    public init(shape: [Int], unsafeUninitialized body: (UnsafeMutableBufferPointer<Float>) -> Void) {
+        let count = shape.reduce(1, *)
+        let scalars = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            body(buffer)
+            initialized = count
+        }
+        self.init(shape: shape, scalars: scalars)
+    }
+
+    /// The number of elements.
+    public var count: Int { scalars.count }
+    /// The number of axes.
+    public var rank: Int { shape.count }
+    /// The first axis: the batch size for activations.
+    public var batchSize: Int { shape.first ?? 1 }
+    /// The product of every axis but the first: the elements of one batch item.
+    public var itemCount: Int { shape.dropFirst().reduce(1, *) }
+
+    /// The same elements under another shape with the same element count (shares storage).
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        Tensor(shape: newShape, scalars: scalars)
+    }
+
+    /// Items `range` of the first axis, as a new tensor.
+    public func batch(_ range: Range<Int>) -> Tensor {
+        precondition(range.lowerBound >= 0 && range.upperBound <= batchSize, "batch range \(range) outside 0..<\(batchSize)")
+        let item = itemCount
+        var newShape = shape
+        newShape[0] = range.count
+        return Tensor(shape: newShape, scalars: Array(scalars[(range.lowerBound * item)..<(range.upperBound * item)]))
+    }
+
+    /// Joins tensors along the first axis; all must agree on the other axes.
+    public static func concatenatingBatches(_ parts: [Tensor]) -> Tensor {
+        guard let first = parts.first else { return Tensor(zeros: [0]) }
+        let tail = Array(first.shape.dropFirst())
+        var scalars: [Float] = []
+        scalars.reserveCapacity(parts.reduce(0) { $0 + $1.count })
+        for part in parts {
+            precondition(Array(part.shape.dropFirst()) == tail, "cannot join batches of shapes \(first.shape) and \(part.shape)")
+            scalars += part.scalars
+        }
+        return Tensor(shape: [parts.reduce(0) { $0 + $1.batchSize }] + tail, scalars: scalars)
+    }
+
+    /// Calls `body` with a pointer to the elements.
+    @inlinable
+    public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        try scalars.withUnsafeBufferPointer(body)
+    }
+
+    /// Calls `body` with a mutable pointer to the elements.
+    @inlinable
+    public mutating func withUnsafeMutableBufferPointer<R>(_ body: (inout UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+        try scalars.withUnsafeMutableBufferPointer(body)
+    }
+
+    /// Adds `other` element-wise; shapes must be equal.
+    public mutating func add(_ other: Tensor) {
+        precondition(shape == other.shape, "cannot add a tensor of shape \(other.shape) to one of shape \(shape)")
+        scalars.withUnsafeMutableBufferPointer { dst in
+            other.scalars.withUnsafeBufferPointer { src in
+                for i in 0..<dst.count { dst[i] += src[i] }
+            }
+        }
+    }
+
+    /// The largest absolute element-wise difference to `other` (shapes must be equal).
+    public func maxAbsoluteDifference(_ other: Tensor) -> Float {
+        precondition(shape == other.shape, "cannot compare shapes \(shape) and \(other.shape)")
+        var result: Float = 0
+        for i in 0..<count { result = Swift.max(result, abs(scalars[i] - other.scalars[i])) }
+        return result
+    }
+}
+
+extension Tensor: CustomStringConvertible {
+    public var description: String {
+        let preview = scalars.prefix(6).map { String(format: "%.5g", Double($0)) }.joined(separator: ", ")
+        return "Tensor(shape: \(shape), [\(preview)\(count > 6 ? ", …" : "")])"
+    }
+}
+
+

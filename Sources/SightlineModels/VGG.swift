@@ -1,0 +1,52 @@
+/// VGG16 and VGG19 in the Keras Applications topology and layer names.
+///
+/// "Very Deep Convolutional Networks for Large-Scale Image Recognition", K. Simonyan and
+/// A. Zisserman, 2014 (arXiv:1409.1556). Configurations D (16) and E (19): five blocks of 3×3
+/// `same` convolutions with ReLU (`block{b}_conv{i}`), each closed by 2×2 max pooling
+/// (`block{b}_pool`); the top is `flatten`, `fc1`, `fc2` (4096, ReLU) and `predictions`
+/// (softmax). Preprocessing for Keras weights is `caffe`.
+public enum VGG {
+    /// The depth variant: convolutions per block.
+    public enum Depth: String, Sendable, CaseIterable {
+        case vgg16, vgg19
+
+        var convolutionsPerBlock: [Int] {
+            switch self {
+            case .vgg16: return [2, 2, 3, 3, 3]
+            case .vgg19: return [2, 2, 4, 4, 4]
+            }
+        }
+    }
+
+    static let filtersPerBlock = [64, 128, 256, 512, 512]
+
+    /// Builds the network.
+    /// - Parameters:
+    ///   - inputShape: `[H, W, 3]`; the classifier top expects `[224, 224, 3]`, as in Keras.
+    ///   - includeTop: add `flatten`, `fc1`, `fc2` and `predictions`.
+    ///   - pooling: without the top, global pooling after `block5_pool`.
+    ///   - classes: outputs of `predictions`.
+    public static func build(
+        _ depth: Depth, includeTop: Bool = true, pooling: GlobalPooling = .none, classes: Int = 1000,
+        inputShape: [Int] = [224, 224, 3], weights: InitialWeights = .random(seed: 0)
+    ) throws(LayerError) -> Graph {
+        var b = try NetworkBuilder(inputShape: inputShape, weights: weights)
+        var x = "input_1"
+        for (block, count) in depth.convolutionsPerBlock.enumerated() {
+            for i in 1...count {
+                x = try b.conv("block\(block + 1)_conv\(i)", x, filters: filtersPerBlock[block], kernel: 3, padding: .same, activation: .relu)
+            }
+            x = try b.add(Pooling2D(name: "block\(block + 1)_pool", kind: .max), x)
+        }
+        if includeTop {
+            x = try b.add(Reshape.flatten(name: "flatten"), x)
+            x = try b.dense("fc1", x, units: 4096, activation: .relu)
+            x = try b.dense("fc2", x, units: 4096, activation: .relu)
+            x = try b.dense("predictions", x, units: classes, activation: .softmax)
+        } else {
+            x = try b.pooled(x, pooling: pooling, avgName: "global_average_pooling2d", maxName: "global_max_pooling2d")
+        }
+        b.graph.outputNames = [x]
+        return b.graph
+    }
+}

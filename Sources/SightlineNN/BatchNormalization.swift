@@ -1,0 +1,185 @@
+import Foundation
+
+/// Batch normalization over the last (channel) axis (Keras `BatchNormalization(axis=-1)`).
+///
+/// Keras conventions: `momentum` is the fraction of the moving statistics *kept* at each
+/// training step (0.99 by default); the batch variance is the biased one; `epsilon` is per layer
+/// (1e-3 Keras default, 1.001e-5 in Keras ResNets, 1e-5 for torchvision weights).
+///
+/// Modes:
+/// - `.inference`, or `isFrozen`: `y = (x − moving_mean) / sqrt(moving_variance + ε) · γ + β`;
+///   the moving statistics are never updated.
+/// - `.training` and not frozen: normalise with the batch's mean and variance and update the
+///   moving statistics with `moving = moving · momentum + batch · (1 − momentum)`.
+///
+/// Setting `isTrainable = false` freezes the layer, as in Keras since TF 2: it then runs in
+/// inference mode even during training. Parameters: `gamma`, `beta` (when `scale`/`center`),
+/// `moving_mean`, `moving_variance`, each `[C]`.
+public final class BatchNormalization: Layer {
+    public let name: String
+    public let gamma: Parameter?
+    public let beta: Parameter?
+    public let movingMean: Parameter
+    public let movingVariance: Parameter
+    public let epsilon: Float
+    public let momentum: Float
+    /// When true, moving statistics are used in every mode and never updated.
+    public var isFrozen = false
+
+    /// A layer with explicit weights; `gamma`/`beta` nil for `scale=False`/`center=False`.
+    public init(
+        name: String, gamma: Tensor?, beta: Tensor?, movingMean: Tensor, movingVariance: Tensor,
+        epsilon: Float = 1e-3, momentum: Float = 0.99
+    ) {
+        let c = movingMean.count
+        precondition(movingMean.shape == [c] && movingVariance.shape == [c], "BatchNormalization '\(name)' statistics must be [\(c)]")
+        precondition(gamma.map { $0.shape == [c] } ?? true && beta.map { $0.shape == [c] } ?? true, "BatchNormalization '\(name)' gamma/beta must be [\(c)]")
+        self.name = name
+        self.gamma = gamma.map { Parameter(name: "gamma", value: $0) }
+        self.beta = beta.map { Parameter(name: "beta", value: $0) }
+        self.movingMean = Parameter(name: "moving_mean", value: movingMean, role: .state)
+        self.movingVariance = Parameter(name: "moving_variance", value: movingVariance, role: .state)
+        self.epsilon = epsilon
+        self.momentum = momentum
+    }
+
+    /// A freshly initialised layer (γ = 1, β = 0, mean 0, variance 1) for `channels`.
+    public convenience init(name: String, channels: Int, epsilon: Float = 1e-3, momentum: Float = 0.99, center: Bool = true, scale: Bool = true) {
+        self.init(
+            name: name, gamma: scale ? Tensor(repeating: 1, shape: [channels]) : nil, beta: center ? Tensor(zeros: [channels]) : nil,
+            movingMean: Tensor(zeros: [channels]), movingVariance: Tensor(repeating: 1, shape: [channels]), epsilon: epsilon, momentum: momentum)
+    }
+
+    public var parameters: [Parameter] { [gamma, beta].compactMap { $0 } + [movingMean, movingVariance] }
+
+    public var isTrainable: Bool {
+        get { !isFrozen && parameters.contains { $0.isTrainable } }
+        set {
+            isFrozen = !newValue
+            gamma?.isTrainable = newValue
+            beta?.isTrainable = newValue
+        }
+    }
+
+    var channels: Int { movingMean.value.count }
+
+    public func outputShape(for inputShapes: [[Int]]) throws(LayerError) -> [Int] {
+        let shape = try singleInputShape(inputShapes)
+        guard shape.last == channels else { throw LayerError(layer: name, "has \(channels) channels, input shape is \(shape)") }
+        return shape
+    }
+
+    /// Per-channel `(scale, shift)` with `y = x · scale + shift` under the moving statistics:
+    /// used for inference and for folding into a preceding convolution.
+    public func inferenceAffine() -> (scale: [Float], shift: [Float]) {
+        var scale = [Float](repeating: 0, count: channels), shift = scale
+        for c in 0..<channels {
+            let inv = 1 / (movingVariance.value.scalars[c] + epsilon).squareRoot()
+            scale[c] = (gamma?.value.scalars[c] ?? 1) * inv
+            shift[c] = (beta?.value.scalars[c] ?? 0) - movingMean.value.scalars[c] * scale[c]
+        }
+        return (scale, shift)
+    }
+
+    /// True when this call normalises with the batch's statistics.
+    private func usesBatchStatistics(_ mode: Mode) -> Bool { mode == .training && !isFrozen }
+
+    /// Forward. In batch-statistics mode `saved` is `[mean, inverseStd]`, each `[C]`.
+    public func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput {
+        let x = inputs[0]
+        guard usesBatchStatistics(mode) else {
+            let (scale, shift) = inferenceAffine()
+            return LayerOutput(affine(x, scale: scale, shift: shift))
+        }
+        let rows = x.count / channels
+        var mean = [Double](repeating: 0, count: channels), meanSquare = mean
+        x.withUnsafeBufferPointer { p in
+            for r in 0..<rows {
+                for c in 0..<channels {
+                    let v = Double(p[r * channels + c])
+                    mean[c] += v
+                    meanSquare[c] += v * v
+                }
+            }
+        }
+        var batchMean = [Float](repeating: 0, count: channels), batchVar = batchMean, inverseStd = batchMean
+        for c in 0..<channels {
+            let m = mean[c] / Double(rows)
+            batchMean[c] = Float(m)
+            batchVar[c] = Float(max(meanSquare[c] / Double(rows) - m * m, 0))
+            inverseStd[c] = 1 / (batchVar[c] + epsilon).squareRoot()
+        }
+        var scale = inverseStd, shift = batchMean
+        for c in 0..<channels {
+            scale[c] = (gamma?.value.scalars[c] ?? 1) * inverseStd[c]
+            shift[c] = (beta?.value.scalars[c] ?? 0) - batchMean[c] * scale[c]
+        }
+        let kept = momentum
+        movingMean.value = Tensor(shape: [channels], scalars: (0..<channels).map { movingMean.value.scalars[$0] * kept + batchMean[$0] * (1 - kept) })
+        movingVariance.value = Tensor(shape: [channels], scalars: (0..<channels).map { movingVariance.value.scalars[$0] * kept + batchVar[$0] * (1 - kept) })
+        return LayerOutput(
+            affine(x, scale: scale, shift: shift),
+            saved: [Tensor(shape: [channels], scalars: batchMean), Tensor(shape: [channels], scalars: inverseStd)])
+    }
+
+    private func affine(_ x: Tensor, scale: [Float], shift: [Float]) -> Tensor {
+        let c = channels
+        return Tensor(shape: x.shape) { out in
+            x.withUnsafeBufferPointer { p in
+                Parallel.forEachChunk(x.count / c, costPerItem: c) { rows in
+                    for r in rows { for j in 0..<c { out[r * c + j] = p[r * c + j] * scale[j] + shift[j] } }
+                }
+            }
+        }
+    }
+
+    public func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
+        let x = inputs[0], c = channels, rows = x.count / c
+        let batchStatistics = usesBatchStatistics(mode) && forward.saved.count == 2
+        let mean: [Float], inverseStd: [Float]
+        if batchStatistics {
+            mean = forward.saved[0].scalars
+            inverseStd = forward.saved[1].scalars
+        } else {
+            mean = movingMean.value.scalars
+            inverseStd = movingVariance.value.scalars.map { 1 / ($0 + epsilon).squareRoot() }
+        }
+        // Σ dy and Σ dy·x̂ per channel: the β and γ gradients, and the batch-statistics terms.
+        var sumDy = [Double](repeating: 0, count: c), sumDyXhat = sumDy
+        outputGradient.withUnsafeBufferPointer { dy in
+            x.withUnsafeBufferPointer { p in
+                for r in 0..<rows {
+                    for j in 0..<c {
+                        let g = Double(dy[r * c + j])
+                        sumDy[j] += g
+                        sumDyXhat[j] += g * Double((p[r * c + j] - mean[j]) * inverseStd[j])
+                    }
+                }
+            }
+        }
+        if let gamma, needs.wants(gamma) { gamma.accumulateGradient(Tensor(shape: [c], scalars: sumDyXhat.map { Float($0) })) }
+        if let beta, needs.wants(beta) { beta.accumulateGradient(Tensor(shape: [c], scalars: sumDy.map { Float($0) })) }
+        guard needs.contains(.input) else { return [] }
+        let g = (0..<c).map { (gamma?.value.scalars[$0] ?? 1) * inverseStd[$0] }
+        let dx = Tensor(shape: x.shape) { out in
+            outputGradient.withUnsafeBufferPointer { dy in
+                x.withUnsafeBufferPointer { p in
+                    let n = Float(rows)
+                    for r in 0..<rows {
+                        for j in 0..<c {
+                            let i = r * c + j
+                            if batchStatistics {
+                                // dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy·x̂))
+                                let xhat = (p[i] - mean[j]) * inverseStd[j]
+                                out[i] = g[j] * (dy[i] - Float(sumDy[j]) / n - xhat * Float(sumDyXhat[j]) / n)
+                            } else {
+                                out[i] = g[j] * dy[i]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return [dx]
+    }
+}

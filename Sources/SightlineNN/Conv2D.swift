@@ -1,0 +1,100 @@
+/// A 2-D convolution over NHWC input (Keras `Conv2D`, channels-last).
+///
+/// - Input `[N, H, W, C]`, kernel HWIO `[KH, KW, C, F]`, bias `[F]`, output `[N, OH, OW, F]`
+///   with `OH`, `OW` as in `WindowGeometry` (`valid`, `same` or explicit padding; strides;
+///   dilation).
+/// - The activation is fused into the GEMM epilogue; its derivative is taken from the output.
+public final class Conv2D: Layer {
+    public let name: String
+    /// `[KH, KW, C, F]`.
+    public let kernel: Parameter
+    /// `[F]`, or nil for `use_bias=False`.
+    public let bias: Parameter?
+    public let strides: (Int, Int)
+    public let padding: Padding
+    public let dilation: (Int, Int)
+    public let activation: ActivationFunction
+
+    /// A convolution with explicit weights (what loaders and reference tests use). `kernelName`
+    /// is the kernel's Keras weight name (`pointwise_kernel` inside a separable convolution).
+    public init(
+        name: String, kernel: Tensor, bias: Tensor?, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
+        dilation: (Int, Int) = (1, 1), activation: ActivationFunction = .linear, kernelName: String = "kernel"
+    ) {
+        precondition(kernel.rank == 4, "Conv2D '\(name)' needs an HWIO kernel of rank 4, got \(kernel.shape)")
+        precondition(bias == nil || bias?.shape == [kernel.shape[3]], "Conv2D '\(name)' bias must be [\(kernel.shape[3])]")
+        self.name = name
+        self.kernel = Parameter(name: kernelName, value: kernel)
+        self.bias = bias.map { Parameter(name: "bias", value: $0) }
+        self.strides = strides
+        self.padding = padding
+        self.dilation = dilation
+        self.activation = activation
+    }
+
+    /// A convolution with Glorot-uniform kernel and zero bias (Keras's defaults).
+    public convenience init(
+        name: String, inputChannels: Int, filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1),
+        padding: Padding = .valid, dilation: (Int, Int) = (1, 1), useBias: Bool = true,
+        activation: ActivationFunction = .linear, initializer: Initializer = .glorotUniform, generator: inout SeededGenerator
+    ) {
+        let shape = [kernelSize.0, kernelSize.1, inputChannels, filters]
+        self.init(
+            name: name, kernel: initializer.tensor(shape: shape, generator: &generator),
+            bias: useBias ? Tensor(zeros: [filters]) : nil, strides: strides, padding: padding, dilation: dilation, activation: activation)
+    }
+
+    public var parameters: [Parameter] { bias.map { [kernel, $0] } ?? [kernel] }
+    /// The number of output channels `F`.
+    public var filters: Int { kernel.value.shape[3] }
+
+    /// The window geometry for an input of `height × width`.
+    public func geometry(height: Int, width: Int) -> WindowGeometry {
+        WindowGeometry(
+            inputHeight: height, inputWidth: width, kernel: (kernel.value.shape[0], kernel.value.shape[1]),
+            strides: strides, dilation: dilation, padding: padding)
+    }
+
+    public func outputShape(for inputShapes: [[Int]]) throws(LayerError) -> [Int] {
+        let shape = try singleInputShape(inputShapes, rank: 3)
+        guard shape[2] == kernel.value.shape[2] else {
+            throw LayerError(layer: name, "kernel \(kernel.value.shape) expects \(kernel.value.shape[2]) input channels, input has \(shape[2])")
+        }
+        let g = geometry(height: shape[0], width: shape[1])
+        guard g.outputHeight > 0, g.outputWidth > 0 else {
+            throw LayerError(layer: name, "input \(shape[0])×\(shape[1]) is smaller than the kernel window")
+        }
+        return [g.outputHeight, g.outputWidth, filters]
+    }
+
+    public func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput {
+        let x = inputs[0]
+        let g = geometry(height: x.shape[1], width: x.shape[2])
+        return LayerOutput(ConvolutionGEMM.forward(input: x, geometry: g, kernel: kernel.value, bias: bias?.value, filters: filters, activation: activation))
+    }
+
+    public func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
+        let x = inputs[0]
+        let g = geometry(height: x.shape[1], width: x.shape[2])
+        let dz = activation.gradient(outputGradient, output: forward.output)
+        if let bias, needs.wants(bias) {
+            bias.accumulateGradient(ConvolutionGEMM.biasGradient(dz, filters: filters))
+        }
+        var kernelGradient = needs.wants(kernel) ? Tensor(zeros: kernel.value.shape) : nil
+        let dx = kernelGradient.withOptionalMutablePointer { dw in
+            ConvolutionGEMM.backward(
+                input: x, geometry: g, kernel: kernel.value, filters: filters, gradient: dz,
+                kernelGradient: dw, needsInputGradient: needs.contains(.input))
+        }
+        if let kernelGradient { kernel.accumulateGradient(kernelGradient) }
+        return dx.map { [$0] } ?? []
+    }
+}
+
+extension Optional where Wrapped == Tensor {
+    /// Calls `body` with a pointer into the tensor's storage, or nil when there is none.
+    mutating func withOptionalMutablePointer<R>(_ body: (UnsafeMutablePointer<Float>?) -> R) -> R {
+        guard self != nil else { return body(nil) }
+        return self!.withUnsafeMutableBufferPointer { body($0.baseAddress) }
+    }
+}

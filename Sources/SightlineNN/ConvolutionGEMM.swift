@@ -1,0 +1,138 @@
+import Foundation
+
+/// Convolution as GEMM over row tiles, forward and backward side by side.
+///
+/// The output `[N, OH, OW, F]` viewed as a matrix `[N·OH·OW, F]` is `patches · kernel`, where
+/// `patches` is `[N·OH·OW, KH·KW·C]` (im2col) and the HWIO kernel is `[KH·KW·C, F]`. Rows are
+/// processed in tiles of at most `tileRows(patch:)` so that the patch buffer is bounded (a few
+/// MiB) whatever the batch and image size. A 1×1 stride-1 convolution skips im2col: the NHWC
+/// input already is the `[N·H·W, C]` matrix. Bias and activation are applied to each output
+/// tile right after its GEMM, while it is still in cache.
+enum ConvolutionGEMM {
+    /// Patch values per tile (`SIGHTLINE_TILE_FLOATS`, default 2^20 = 4 MiB).
+    static let tileFloats: Int = {
+        let text = ProcessInfo.processInfo.environment["SIGHTLINE_TILE_FLOATS"] ?? ""
+        return Int(text).map { max($0, 1 << 12) } ?? (1 << 20)
+    }()
+
+    /// Rows per tile for a patch length: `tileFloats` values of patches, at least 256 rows.
+    static func tileRows(patch: Int) -> Int {
+        max(256, tileFloats / max(patch, 1))
+    }
+
+    /// Forward: `output = activation(patches(input) · kernel + bias)`.
+    /// - Parameters:
+    ///   - input: NHWC `[N, H, W, C]`.
+    ///   - kernel: `[KH·KW·C, F]` (an HWIO kernel's storage).
+    ///   - bias: `[F]` or nil.
+    /// - Returns: `[N, OH, OW, F]`.
+    static func forward(
+        input: Tensor, geometry g: WindowGeometry, kernel: Tensor, bias: Tensor?, filters: Int, activation: ActivationFunction
+    ) -> Tensor {
+        let n = input.shape[0], channels = input.shape[3]
+        let rows = n * g.outputHeight * g.outputWidth
+        let patch = g.kernelHeight * g.kernelWidth * channels
+        precondition(kernel.count == patch * filters, "kernel holds \(kernel.count) values, expected \(patch)×\(filters)")
+        let tile = min(rows, tileRows(patch: patch))
+        var columns = g.isPointwise ? [] : [Float](repeating: 0, count: tile * patch)
+        return Tensor(shape: [n, g.outputHeight, g.outputWidth, filters]) { out in
+            guard let outBase = out.baseAddress else { return }
+            input.withUnsafeBufferPointer { x in
+                kernel.withUnsafeBufferPointer { w in
+                    columns.withUnsafeMutableBufferPointer { col in
+                        for start in stride(from: 0, to: rows, by: max(tile, 1)) {
+                            let count = min(tile, rows - start)
+                            let a: UnsafePointer<Float>
+                            if g.isPointwise {
+                                a = x.baseAddress! + start * channels
+                            } else {
+                                Im2Col.gather(input: x.baseAddress!, channels: channels, geometry: g, rows: start..<(start + count), columns: col.baseAddress!)
+                                a = UnsafePointer(col.baseAddress!)
+                            }
+                            let c = outBase + start * filters
+                            GEMM.multiply(m: count, n: filters, k: patch, a: a, lda: patch, b: w.baseAddress!, ldb: filters, c: c, ldc: filters)
+                            applyEpilogue(c, rows: count, filters: filters, bias: bias, activation: activation)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds the bias to each row and applies the activation, in parallel over rows.
+    static func applyEpilogue(_ c: UnsafeMutablePointer<Float>, rows: Int, filters: Int, bias: Tensor?, activation: ActivationFunction) {
+        if bias == nil && activation == .linear { return }
+        Parallel.forEachChunk(rows, costPerItem: filters) { range in
+            let start = c + range.lowerBound * filters
+            if let bias {
+                bias.withUnsafeBufferPointer { b in
+                    for r in 0..<range.count {
+                        let row = start + r * filters
+                        for j in 0..<filters { row[j] += b[j] }
+                    }
+                }
+            }
+            activation.apply(start, count: range.count * filters, rowLength: filters)
+        }
+    }
+
+    /// Backward, given ∂L/∂(pre-activation output) `gradient` `[N, OH, OW, F]`.
+    ///
+    /// Adds `patchesᵀ · gradient` into `kernelGradient` (`[KH·KW·C, F]`, when given) and
+    /// returns ∂L/∂input `[N, H, W, C]` when `needsInputGradient` (`gradient · kernelᵀ`
+    /// scattered back with col2im).
+    static func backward(
+        input: Tensor, geometry g: WindowGeometry, kernel: Tensor, filters: Int, gradient: Tensor,
+        kernelGradient: UnsafeMutablePointer<Float>?, needsInputGradient: Bool
+    ) -> Tensor? {
+        let n = input.shape[0], channels = input.shape[3]
+        let rows = n * g.outputHeight * g.outputWidth
+        let patch = g.kernelHeight * g.kernelWidth * channels
+        let tile = min(rows, tileRows(patch: patch))
+        var columns = [Float](repeating: 0, count: g.isPointwise ? 0 : tile * patch)
+        var inputGradient = needsInputGradient ? Tensor(zeros: input.shape) : nil
+        input.withUnsafeBufferPointer { x in
+            kernel.withUnsafeBufferPointer { w in
+                gradient.withUnsafeBufferPointer { dy in
+                    columns.withUnsafeMutableBufferPointer { col in
+                        for start in stride(from: 0, to: rows, by: max(tile, 1)) {
+                            let count = min(tile, rows - start)
+                            let dyTile = dy.baseAddress! + start * filters
+                            if let kernelGradient {
+                                let a: UnsafePointer<Float>
+                                if g.isPointwise {
+                                    a = x.baseAddress! + start * channels
+                                } else {
+                                    Im2Col.gather(input: x.baseAddress!, channels: channels, geometry: g, rows: start..<(start + count), columns: col.baseAddress!)
+                                    a = UnsafePointer(col.baseAddress!)
+                                }
+                                GEMM.multiply(transposeA: true, m: patch, n: filters, k: count, a: a, lda: patch, b: dyTile, ldb: filters, beta: 1, c: kernelGradient, ldc: filters)
+                            }
+                            guard needsInputGradient else { continue }
+                            inputGradient!.withUnsafeMutableBufferPointer { dx in
+                                if g.isPointwise {
+                                    GEMM.multiply(transposeB: true, m: count, n: channels, k: filters, a: dyTile, lda: filters, b: w.baseAddress!, ldb: filters, c: dx.baseAddress! + start * channels, ldc: channels)
+                                } else {
+                                    GEMM.multiply(transposeB: true, m: count, n: patch, k: filters, a: dyTile, lda: filters, b: w.baseAddress!, ldb: filters, c: col.baseAddress!, ldc: patch)
+                                    Im2Col.scatterAdd(columns: col.baseAddress!, channels: channels, geometry: g, rows: start..<(start + count), inputGradient: dx.baseAddress!)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return inputGradient
+    }
+
+    /// Column sums of a `[rows, F]` gradient: the bias gradient `[F]`.
+    static func biasGradient(_ gradient: Tensor, filters: Int) -> Tensor {
+        var sums = [Float](repeating: 0, count: filters)
+        gradient.withUnsafeBufferPointer { g in
+            for r in 0..<(g.count / filters) {
+                for j in 0..<filters { sums[j] += g[r * filters + j] }
+            }
+        }
+        return Tensor(shape: [filters], scalars: sums)
+    }
+}

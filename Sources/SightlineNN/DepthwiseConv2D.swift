@@ -1,0 +1,120 @@
+/// A depthwise 2-D convolution over NHWC input (Keras `DepthwiseConv2D`).
+///
+/// Input `[N, H, W, C]`, kernel `[KH, KW, C, M]` (M = depth multiplier), bias `[C·M]`, output
+/// `[N, OH, OW, C·M]` where output channel `c·M + m` is input channel `c` filtered by `[:, :, c, m]`.
+/// Direct loops: each output pixel gathers its window once, vectorised over channels.
+public final class DepthwiseConv2D: Layer {
+    public let name: String
+    /// `[KH, KW, C, M]` (Keras name `depthwise_kernel`).
+    public let kernel: Parameter
+    public let bias: Parameter?
+    public let strides: (Int, Int)
+    public let padding: Padding
+    public let dilation: (Int, Int)
+    public let activation: ActivationFunction
+
+    public init(
+        name: String, kernel: Tensor, bias: Tensor?, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
+        dilation: (Int, Int) = (1, 1), activation: ActivationFunction = .linear
+    ) {
+        precondition(kernel.rank == 4, "DepthwiseConv2D '\(name)' needs a kernel [KH, KW, C, M], got \(kernel.shape)")
+        precondition(bias == nil || bias?.count == kernel.shape[2] * kernel.shape[3], "DepthwiseConv2D '\(name)' bias must be [C·M]")
+        self.name = name
+        self.kernel = Parameter(name: "depthwise_kernel", value: kernel)
+        self.bias = bias.map { Parameter(name: "bias", value: $0) }
+        self.strides = strides
+        self.padding = padding
+        self.dilation = dilation
+        self.activation = activation
+    }
+
+    public var parameters: [Parameter] { bias.map { [kernel, $0] } ?? [kernel] }
+    var channels: Int { kernel.value.shape[2] }
+    var multiplier: Int { kernel.value.shape[3] }
+
+    func geometry(height: Int, width: Int) -> WindowGeometry {
+        WindowGeometry(
+            inputHeight: height, inputWidth: width, kernel: (kernel.value.shape[0], kernel.value.shape[1]),
+            strides: strides, dilation: dilation, padding: padding)
+    }
+
+    public func outputShape(for inputShapes: [[Int]]) throws(LayerError) -> [Int] {
+        let shape = try singleInputShape(inputShapes, rank: 3)
+        guard shape[2] == channels else { throw LayerError(layer: name, "kernel \(kernel.value.shape) expects \(channels) channels, input has \(shape[2])") }
+        let g = geometry(height: shape[0], width: shape[1])
+        guard g.outputHeight > 0, g.outputWidth > 0 else { throw LayerError(layer: name, "input \(shape[0])×\(shape[1]) is smaller than the kernel window") }
+        return [g.outputHeight, g.outputWidth, channels * multiplier]
+    }
+
+    /// Calls `body(outputOffset, inputOffset, kernelOffset)` for every in-image tap of every
+    /// output pixel in output rows `range` (of `N·OH`); offsets are pixel bases (× channels).
+    private func forEachTap(_ g: WindowGeometry, rows range: Range<Int>, _ body: (Int, Int, Int) -> Void) {
+        let c = channels, cm = channels * multiplier
+        for row in range {
+            let image = row / g.outputHeight, oy = row % g.outputHeight
+            for ox in 0..<g.outputWidth {
+                let o = ((image * g.outputHeight + oy) * g.outputWidth + ox) * cm
+                for ky in 0..<g.kernelHeight {
+                    let iy = oy * g.strideY - g.padTop + ky * g.dilationY
+                    guard iy >= 0 && iy < g.inputHeight else { continue }
+                    for kx in 0..<g.kernelWidth {
+                        let ix = ox * g.strideX - g.padLeft + kx * g.dilationX
+                        guard ix >= 0 && ix < g.inputWidth else { continue }
+                        body(o, ((image * g.inputHeight + iy) * g.inputWidth + ix) * c, (ky * g.kernelWidth + kx) * cm)
+                    }
+                }
+            }
+        }
+    }
+
+    public func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput {
+        let x = inputs[0], n = x.shape[0], m = multiplier, c = channels
+        let g = geometry(height: x.shape[1], width: x.shape[2])
+        var y = Tensor(zeros: [n, g.outputHeight, g.outputWidth, c * m])
+        y.withUnsafeMutableBufferPointer { out in
+            x.withUnsafeBufferPointer { p in
+                kernel.value.withUnsafeBufferPointer { w in
+                    Parallel.forEachChunk(n * g.outputHeight, costPerItem: g.outputWidth * c * m * g.kernelHeight * g.kernelWidth) { rows in
+                        forEachTap(g, rows: rows) { o, i, k in
+                            for ch in 0..<c { for j in 0..<m { out[o + ch * m + j] += p[i + ch] * w[k + ch * m + j] } }
+                        }
+                        let start = rows.lowerBound * g.outputWidth * c * m
+                        ConvolutionGEMM.applyEpilogue(out.baseAddress! + start, rows: rows.count * g.outputWidth, filters: c * m, bias: bias?.value, activation: activation)
+                    }
+                }
+            }
+        }
+        return LayerOutput(y)
+    }
+
+    public func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
+        let x = inputs[0], n = x.shape[0], m = multiplier, c = channels
+        let g = geometry(height: x.shape[1], width: x.shape[2])
+        let dz = activation.gradient(outputGradient, output: forward.output)
+        if let bias, needs.wants(bias) { bias.accumulateGradient(ConvolutionGEMM.biasGradient(dz, filters: c * m)) }
+        var dw = Tensor(zeros: kernel.value.shape)
+        var dx = Tensor(zeros: needs.contains(.input) ? x.shape : [0])
+        let wantsKernel = needs.wants(kernel)
+        dw.withUnsafeMutableBufferPointer { dk in
+            dx.withUnsafeMutableBufferPointer { di in
+                x.withUnsafeBufferPointer { p in
+                    kernel.value.withUnsafeBufferPointer { w in
+                        dz.withUnsafeBufferPointer { dy in
+                            forEachTap(g, rows: 0..<(n * g.outputHeight)) { o, i, k in
+                                for ch in 0..<c {
+                                    for j in 0..<m {
+                                        let grad = dy[o + ch * m + j]
+                                        if wantsKernel { dk[k + ch * m + j] += grad * p[i + ch] }
+                                        if needs.contains(.input) { di[i + ch] += grad * w[k + ch * m + j] }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if wantsKernel { kernel.accumulateGradient(dw) }
+        return needs.contains(.input) ? [dx] : []
+    }
+}

@@ -1,0 +1,71 @@
+/// Global average or max pooling over the spatial axes (Keras `GlobalAveragePooling2D`,
+/// `GlobalMaxPooling2D`). Input `[N, H, W, C]`, output `[N, C]`, or `[N, 1, 1, C]` with `keepDims`.
+public final class GlobalPooling2D: Layer {
+    public let name: String
+    public let kind: Pooling2D.Kind
+    public let keepDims: Bool
+
+    public init(name: String, kind: Pooling2D.Kind, keepDims: Bool = false) {
+        self.name = name
+        self.kind = kind
+        self.keepDims = keepDims
+    }
+
+    public func outputShape(for inputShapes: [[Int]]) throws(LayerError) -> [Int] {
+        let shape = try singleInputShape(inputShapes, rank: 3)
+        return keepDims ? [1, 1, shape[2]] : [shape[2]]
+    }
+
+    public func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput {
+        let x = inputs[0], n = x.shape[0], c = x.shape[3], pixels = x.shape[1] * x.shape[2]
+        let output = Tensor(shape: keepDims ? [n, 1, 1, c] : [n, c]) { out in
+            x.withUnsafeBufferPointer { p in
+                for image in 0..<n {
+                    let o = out.baseAddress! + image * c
+                    let base = p.baseAddress! + image * pixels * c
+                    o.update(from: base, count: c)
+                    for pixel in 1..<max(pixels, 1) {
+                        let row = base + pixel * c
+                        switch kind {
+                        case .max: for j in 0..<c { o[j] = max(o[j], row[j]) }
+                        case .average: for j in 0..<c { o[j] += row[j] }
+                        }
+                    }
+                    if kind == .average { for j in 0..<c { o[j] /= Float(pixels) } }
+                }
+            }
+        }
+        return LayerOutput(output)
+    }
+
+    public func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
+        guard needs.contains(.input) else { return [] }
+        let x = inputs[0], n = x.shape[0], c = x.shape[3], pixels = x.shape[1] * x.shape[2]
+        var dx = Tensor(zeros: x.shape)
+        dx.withUnsafeMutableBufferPointer { d in
+            x.withUnsafeBufferPointer { p in
+                for image in 0..<n {
+                    let dy = outputGradient.scalars[(image * c)..<((image + 1) * c)]
+                    let y = forward.output.scalars[(image * c)..<((image + 1) * c)]
+                    var routed = [Bool](repeating: false, count: c)
+                    for pixel in 0..<pixels {
+                        let i = (image * pixels + pixel) * c
+                        for j in 0..<c {
+                            switch kind {
+                            case .average:
+                                d[i + j] = dy[dy.startIndex + j] / Float(pixels)
+                            case .max:
+                                // The first position holding the maximum receives the gradient.
+                                if !routed[j] && p[i + j] == y[y.startIndex + j] {
+                                    d[i + j] = dy[dy.startIndex + j]
+                                    routed[j] = true
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return [dx]
+    }
+}

@@ -1,0 +1,122 @@
+import Dispatch
+
+/// The inference-time form of a `Graph`: the same computation with fewer passes over memory.
+///
+/// Rewrites, applied only where the intermediate result is not a requested output and has no
+/// other reader:
+/// - `Conv2D → BatchNormalization` becomes one convolution with the statistics folded in:
+///   `kernel' = kernel · γ/σ` per output channel, `bias' = (bias − mean) · γ/σ + β`.
+/// - A linear-activation layer (`Conv2D`, `Dense`, folded convolutions, `Add`…) followed by an
+///   `Activation` applies the activation in place in the same step (in the GEMM epilogue for
+///   convolutions).
+/// Every activation is released as soon as its last reader has run.
+struct InferencePlan {
+    struct Step {
+        /// The name of the node whose output this step produces.
+        let name: String
+        let layer: any Layer
+        let inputs: [String]
+        /// An activation applied in place to the layer's output.
+        let activation: ActivationFunction
+    }
+
+    let steps: [Step]
+    let inputNames: [String]
+    let outputs: [String]
+
+    init(graph: Graph, outputs: [String]) {
+        var readers: [String: [String]] = [:]
+        for node in graph.nodes { for input in node.inputs { readers[input, default: []].append(node.name) } }
+        let pinned = Set(outputs)
+        /// The sole reader of `name`, when `name` may be fused into it.
+        func soleReader(_ name: String) -> Graph.Node? {
+            guard !pinned.contains(name), let list = readers[name], list.count == 1 else { return nil }
+            return graph.node(named: list[0])
+        }
+        var steps: [Step] = []
+        var absorbed: Set<String> = []
+        for node in graph.nodes {
+            guard let layer = node.layer, !absorbed.contains(node.name) else { continue }
+            var step = Step(name: node.name, layer: layer, inputs: node.inputs, activation: .linear)
+            if let conv = layer as? Conv2D, conv.activation == .linear,
+                let next = soleReader(node.name), let bn = next.layer as? BatchNormalization
+            {
+                step = Step(name: next.name, layer: Self.fold(conv, bn), inputs: node.inputs, activation: .linear)
+                absorbed.insert(next.name)
+            }
+            if Self.isLinear(step.layer), let next = soleReader(step.name), let activation = next.layer as? Activation {
+                step = Step(name: next.name, layer: step.layer, inputs: step.inputs, activation: activation.function)
+                absorbed.insert(next.name)
+            }
+            steps.append(step)
+        }
+        self.steps = steps
+        self.inputNames = graph.inputNames
+        self.outputs = outputs
+    }
+
+    /// Layers whose output is linear in the sense that applying an activation afterwards is the
+    /// same as the graph's separate Activation node.
+    private static func isLinear(_ layer: any Layer) -> Bool {
+        switch layer {
+        case let conv as Conv2D: return conv.activation == .linear
+        case let dense as Dense: return dense.activation == .linear
+        case let merge as Merge: return merge.operation != .concatenate
+        case is BatchNormalization: return true
+        default: return false
+        }
+    }
+
+    /// A convolution computing `bn(conv(x))` with BatchNorm's moving statistics.
+    static func fold(_ conv: Conv2D, _ bn: BatchNormalization) -> Conv2D {
+        let (scale, shift) = bn.inferenceAffine()
+        let filters = conv.filters
+        var kernel = conv.kernel.value
+        kernel.withUnsafeMutableBufferPointer { w in
+            for row in 0..<(w.count / filters) { for f in 0..<filters { w[row * filters + f] *= scale[f] } }
+        }
+        let bias = (0..<filters).map { f in (conv.bias?.value.scalars[f] ?? 0) * scale[f] + shift[f] }
+        return Conv2D(
+            name: bn.name, kernel: kernel, bias: Tensor(shape: [filters], scalars: bias), strides: conv.strides,
+            padding: conv.padding, dilation: conv.dilation)
+    }
+
+    /// Runs the plan; `inputs` were validated by the graph. `profile`, when given, receives
+    /// each step's name, layer type and wall time in seconds.
+    func run(_ inputs: [String: Tensor], profile: ((String, String, Double) -> Void)? = nil) -> [String: Tensor] {
+        var remainingReaders: [String: Int] = [:]
+        for step in steps { for input in step.inputs { remainingReaders[input, default: 0] += 1 } }
+        var live = inputs
+        var results: [String: Tensor] = [:]
+        for name in inputNames where outputs.contains(name) { results[name] = inputs[name] }
+        for step in steps {
+            let started = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+            defer {
+                if let profile {
+                    let kind = "\(type(of: step.layer))" + (step.activation == .linear ? "" : "+activation")
+                    profile(step.name, kind, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+                }
+            }
+            let stepInputs = step.inputs.map { live[$0] ?? Tensor(zeros: [0]) }
+            for input in step.inputs {
+                remainingReaders[input, default: 0] -= 1
+                if remainingReaders[input] == 0 { live[input] = nil }
+            }
+            var output: Tensor
+            if step.activation != .linear, let conv = step.layer as? Conv2D {
+                let x = stepInputs[0]
+                output = ConvolutionGEMM.forward(
+                    input: x, geometry: conv.geometry(height: x.shape[1], width: x.shape[2]), kernel: conv.kernel.value,
+                    bias: conv.bias?.value, filters: conv.filters, activation: step.activation)
+            } else if let merge = step.layer as? Merge, merge.operation == .add {
+                output = Merge.sum(stepInputs, activation: step.activation)
+            } else {
+                output = step.layer.forward(stepInputs, mode: .inference).output
+                step.activation.apply(inPlace: &output)
+            }
+            if outputs.contains(step.name) { results[step.name] = output }
+            if remainingReaders[step.name, default: 0] > 0 { live[step.name] = output }
+        }
+        return results
+    }
+}

@@ -1,0 +1,112 @@
+/// 2-D max or average pooling over NHWC input (Keras `MaxPooling2D`, `AveragePooling2D`).
+///
+/// Input `[N, H, W, C]`, output `[N, OH, OW, C]`. With `same` padding, taps outside the image
+/// are ignored: max pooling never picks them, average pooling divides by the number of taps
+/// inside the image (TensorFlow's behaviour, which Keras inherits).
+public final class Pooling2D: Layer {
+    /// Which reduction a pooling layer applies.
+    public enum Kind: Sendable { case max, average }
+
+    public let name: String
+    public let kind: Kind
+    public let poolSize: (Int, Int)
+    public let strides: (Int, Int)
+    public let padding: Padding
+
+    /// A pooling layer; `strides` defaults to `poolSize`, as in Keras.
+    public init(name: String, kind: Kind, poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil, padding: Padding = .valid) {
+        self.name = name
+        self.kind = kind
+        self.poolSize = poolSize
+        self.strides = strides ?? poolSize
+        self.padding = padding
+    }
+
+    func geometry(height: Int, width: Int) -> WindowGeometry {
+        WindowGeometry(inputHeight: height, inputWidth: width, kernel: poolSize, strides: strides, padding: padding)
+    }
+
+    public func outputShape(for inputShapes: [[Int]]) throws(LayerError) -> [Int] {
+        let shape = try singleInputShape(inputShapes, rank: 3)
+        let g = geometry(height: shape[0], width: shape[1])
+        guard g.outputHeight > 0, g.outputWidth > 0 else { throw LayerError(layer: name, "input \(shape[0])×\(shape[1]) is smaller than the pool") }
+        return [g.outputHeight, g.outputWidth, shape[2]]
+    }
+
+    /// Calls `body(outputIndexBase, inputPixelOffsets, imageBase)` for each output pixel with
+    /// the in-image taps of its window, for images/rows in `range` of `N·OH`.
+    private func forEachWindow(_ g: WindowGeometry, channels c: Int, rows range: Range<Int>, _ body: (Int, [Int]) -> Void) {
+        var taps: [Int] = []
+        taps.reserveCapacity(poolSize.0 * poolSize.1)
+        for row in range {
+            let image = row / g.outputHeight, oy = row % g.outputHeight
+            for ox in 0..<g.outputWidth {
+                taps.removeAll(keepingCapacity: true)
+                for ky in 0..<g.kernelHeight {
+                    let iy = oy * g.strideY - g.padTop + ky
+                    guard iy >= 0 && iy < g.inputHeight else { continue }
+                    for kx in 0..<g.kernelWidth {
+                        let ix = ox * g.strideX - g.padLeft + kx
+                        guard ix >= 0 && ix < g.inputWidth else { continue }
+                        taps.append(((image * g.inputHeight + iy) * g.inputWidth + ix) * c)
+                    }
+                }
+                body(((image * g.outputHeight + oy) * g.outputWidth + ox) * c, taps)
+            }
+        }
+    }
+
+    public func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput {
+        let x = inputs[0], n = x.shape[0], c = x.shape[3]
+        let g = geometry(height: x.shape[1], width: x.shape[2])
+        let output = Tensor(shape: [n, g.outputHeight, g.outputWidth, c]) { out in
+            x.withUnsafeBufferPointer { p in
+                Parallel.forEachChunk(n * g.outputHeight, costPerItem: g.outputWidth * c * poolSize.0 * poolSize.1) { rows in
+                    forEachWindow(g, channels: c, rows: rows) { o, taps in
+                        switch kind {
+                        case .max:
+                            for j in 0..<c { out[o + j] = -.infinity }
+                            for t in taps { for j in 0..<c { out[o + j] = Swift.max(out[o + j], p[t + j]) } }
+                        case .average:
+                            for j in 0..<c { out[o + j] = 0 }
+                            for t in taps { for j in 0..<c { out[o + j] += p[t + j] } }
+                            let inverse = 1 / Float(Swift.max(taps.count, 1))
+                            for j in 0..<c { out[o + j] *= inverse }
+                        }
+                    }
+                }
+            }
+        }
+        return LayerOutput(output)
+    }
+
+    /// Max pooling sends each output gradient to the first tap holding the maximum (recomputed
+    /// from the input); average pooling spreads it evenly over the window's in-image taps.
+    public func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
+        guard needs.contains(.input) else { return [] }
+        let x = inputs[0], n = x.shape[0], c = x.shape[3]
+        let g = geometry(height: x.shape[1], width: x.shape[2])
+        var dx = Tensor(zeros: x.shape)
+        dx.withUnsafeMutableBufferPointer { d in
+            x.withUnsafeBufferPointer { p in
+                outputGradient.withUnsafeBufferPointer { dy in
+                    forward.output.withUnsafeBufferPointer { y in
+                        // Sequential: overlapping windows add into the same input pixels.
+                        forEachWindow(g, channels: c, rows: 0..<(n * g.outputHeight)) { o, taps in
+                            switch kind {
+                            case .max:
+                                for j in 0..<c {
+                                    if let t = taps.first(where: { p[$0 + j] == y[o + j] }) { d[t + j] += dy[o + j] }
+                                }
+                            case .average:
+                                let share = 1 / Float(Swift.max(taps.count, 1))
+                                for t in taps { for j in 0..<c { d[t + j] += dy[o + j] * share } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return [dx]
+    }
+}

@@ -1,0 +1,115 @@
+import ArgumentParser
+import Foundation
+import SightlineModels
+
+/// `sightline bench`: forward throughput and peak memory, one JSON line per configuration.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure forward throughput (images/s) and peak memory, as JSON lines.",
+        discussion: """
+            Each architecture × batch runs in its own process, so the reported peak resident memory \
+            belongs to that configuration alone. Weights are random (Keras initialisers, seed 0); \
+            inputs are random pixels in [0, 255). Timing: `--warmup` untimed runs, then the median \
+            of `--repeats` timed runs.
+            """)
+
+    @Option(help: "Architectures, comma-separated (\(Architecture.allCases.map(\.rawValue).joined(separator: ", "))).")
+    var arch: String = "resnet50,vgg16"
+
+    @Option(help: "Batch sizes, comma-separated.")
+    var batch: String = "1,8"
+
+    @Option(help: "Image height and width.")
+    var size: Int = 224
+
+    @Option(help: "Timed repetitions (the median is reported).")
+    var repeats: Int = 5
+
+    @Option(help: "Untimed warm-up runs.")
+    var warmup: Int = 1
+
+    @Flag(help: "Also print, per layer type, the share of one forward pass (to standard error).")
+    var profile = false
+
+    func validate() throws {
+        guard repeats > 0, warmup >= 0, size >= 32 else { throw ValidationError("--repeats must be > 0, --warmup >= 0, --size >= 32") }
+        for name in arch.split(separator: ",") where Architecture(rawValue: String(name)) == nil {
+            throw ValidationError("unknown architecture '\(name)'; choose from \(Architecture.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        for text in batch.split(separator: ",") where (Int(text) ?? 0) <= 0 {
+            throw ValidationError("batch sizes must be positive integers, got '\(text)'")
+        }
+    }
+
+    func run() throws {
+        let architectures = arch.split(separator: ",").compactMap { Architecture(rawValue: String($0)) }
+        let batches = batch.split(separator: ",").compactMap { Int($0) }
+        if architectures.count == 1 && batches.count == 1 {
+            print(try measure(architectures[0], batch: batches[0]))
+            return
+        }
+        for architecture in architectures {
+            for size in batches {
+                try runChild(architecture, batch: size)
+            }
+        }
+    }
+
+    /// Re-runs this executable for one configuration and forwards its output.
+    private func runChild(_ architecture: Architecture, batch: Int) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+        process.arguments = [
+            "bench", "--arch", architecture.rawValue, "--batch", String(batch), "--size", String(size),
+            "--repeats", String(repeats), "--warmup", String(warmup),
+        ] + (profile ? ["--profile"] : [])
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw ValidationError("benchmark of \(architecture.rawValue) batch \(batch) failed with status \(process.terminationStatus)")
+        }
+    }
+
+    private func measure(_ architecture: Architecture, batch: Int) throws -> String {
+        let graph = try architecture.build(inputShape: [size, size, 3], weights: .random(seed: 0))
+        var generator = SeededGenerator(seed: 1)
+        let input = Tensor(shape: [batch, size, size, 3]) { buffer in
+            for i in 0..<buffer.count { buffer[i] = generator.nextUnitFloat() * 255 }
+        }
+        for _ in 0..<warmup { _ = try graph(input) }
+        var times: [Double] = []
+        for _ in 0..<repeats {
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = try graph(input)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        if profile { try printProfile(graph, input: input) }
+        times.sort()
+        let median = times[times.count / 2]
+        let result: [String: Any] = [
+            "tool": "sightline-\(Sightline.version)", "arch": architecture.rawValue, "batch": batch, "image_size": size,
+            "median_s": (median * 1e4).rounded() / 1e4, "img_per_s": (Double(batch) / median * 100).rounded() / 100,
+            "peak_rss_mib": peakResidentMiB(), "gemm": GEMMBackend.current.rawValue, "threads": Parallel.threadCount,
+            "parameters": graph.parameterCount,
+        ]
+        let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Times one forward pass per step and prints the totals per layer type, largest first.
+    private func printProfile(_ graph: Graph, input: Tensor) throws {
+        var totals: [String: Double] = [:]
+        _ = try graph.profiledInference([graph.inputNames[0]: input]) { _, kind, seconds in totals[kind, default: 0] += seconds }
+        let all = totals.values.reduce(0, +)
+        for (kind, seconds) in totals.sorted(by: { $0.value > $1.value }) {
+            FileHandle.standardError.write(Data(String(format: "%-40@ %8.1f ms %5.1f%%\n", kind as NSString, seconds * 1e3, 100 * seconds / all).utf8))
+        }
+    }
+
+    /// The process's peak resident set size in MiB (Linux `ru_maxrss` is in KiB).
+    private func peakResidentMiB() -> Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return usage.ru_maxrss / 1024
+    }
+}

@@ -1,0 +1,20 @@
+import ArgumentParser
+import SightlineCore
+
+/// The `sightline` command: transfer learning and explainability with pretrained CNNs.
+@main
+struct Sightline: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "sightline",
+        abstract: "Transfer learning and explainability with pretrained convolutional networks.",
+        version: version,
+        subcommands: [Bench.self]
+    )
+
+    static func main() {
+        SightlineCore.Allocator.keepFreedMemoryForReuse()
+        main(nil)
+    }
+}
