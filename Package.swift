@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "SightlineCore", targets: ["SightlineCore"]),
         .library(name: "SightlineNN", targets: ["SightlineNN"]),
         .library(name: "SightlineModels", targets: ["SightlineModels"]),
+        .library(name: "SightlineWeights", targets: ["SightlineWeights"]),
         .executable(name: "sightline", targets: ["sightline"]),
     ],
     dependencies: [
@@ -28,6 +29,7 @@ let package = Package(
         .target(name: "SightlineCore", dependencies: ["CBLAS", "CDNNL", "CRuntime"]),
         .target(name: "SightlineNN", dependencies: ["SightlineCore"]),
         .target(name: "SightlineModels", dependencies: ["SightlineNN"]),
+        .target(name: "SightlineWeights", dependencies: ["SightlineModels", "CHDF5"]),
         .executableTarget(
             name: "sightline",
             dependencies: [
@@ -38,6 +40,7 @@ let package = Package(
         .testTarget(name: "SightlineCoreTests", dependencies: ["SightlineCore", "CHDF5", "CImageCodecs"]),
         .testTarget(name: "SightlineNNTests", dependencies: ["SightlineNN"]),
         .testTarget(name: "SightlineModelsTests", dependencies: ["SightlineModels"]),
+        .testTarget(name: "SightlineWeightsTests", dependencies: ["SightlineWeights"]),
     ],
     swiftLanguageModes: [.v6]
 )

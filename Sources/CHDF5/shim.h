@@ -18,3 +18,7 @@ static inline hid_t sl_h5p_create_intermediate_groups(void) {
     H5Pset_create_intermediate_group(list, 1);
     return list;
 }
+static inline hid_t sl_h5t_ieee_f32le(void) { return H5T_IEEE_F32LE; }
+static inline hid_t sl_h5t_ieee_f64le(void) { return H5T_IEEE_F64LE; }
+static inline hid_t sl_h5e_default(void) { return H5E_DEFAULT; }
+static inline hid_t sl_h5s_scalar_create(void) { return H5Screate(H5S_SCALAR); }

@@ -94,7 +94,9 @@ public final class Conv2D: Layer {
 extension Optional where Wrapped == Tensor {
     /// Calls `body` with a pointer into the tensor's storage, or nil when there is none.
     mutating func withOptionalMutablePointer<R>(_ body: (UnsafeMutablePointer<Float>?) -> R) -> R {
-        guard self != nil else { return body(nil) }
-        return self!.withUnsafeMutableBufferPointer { body($0.baseAddress) }
+        guard case .some(var tensor) = self else { return body(nil) }
+        self = nil  // keep the storage uniquely referenced while it is written
+        defer { self = tensor }
+        return tensor.withUnsafeMutableBufferPointer { body($0.baseAddress) }
     }
 }

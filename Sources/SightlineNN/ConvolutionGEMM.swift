@@ -90,7 +90,7 @@ enum ConvolutionGEMM {
         let patch = g.kernelHeight * g.kernelWidth * channels
         let tile = min(rows, tileRows(patch: patch))
         var columns = [Float](repeating: 0, count: g.isPointwise ? 0 : tile * patch)
-        var inputGradient = needsInputGradient ? Tensor(zeros: input.shape) : nil
+        var inputGradient = Tensor(zeros: needsInputGradient ? input.shape : [0])
         input.withUnsafeBufferPointer { x in
             kernel.withUnsafeBufferPointer { w in
                 gradient.withUnsafeBufferPointer { dy in
@@ -109,7 +109,7 @@ enum ConvolutionGEMM {
                                 GEMM.multiply(transposeA: true, m: patch, n: filters, k: count, a: a, lda: patch, b: dyTile, ldb: filters, beta: 1, c: kernelGradient, ldc: filters)
                             }
                             guard needsInputGradient else { continue }
-                            inputGradient!.withUnsafeMutableBufferPointer { dx in
+                            inputGradient.withUnsafeMutableBufferPointer { dx in
                                 if g.isPointwise {
                                     GEMM.multiply(transposeB: true, m: count, n: channels, k: filters, a: dyTile, lda: filters, b: w.baseAddress!, ldb: filters, c: dx.baseAddress! + start * channels, ldc: channels)
                                 } else {
@@ -122,7 +122,7 @@ enum ConvolutionGEMM {
                 }
             }
         }
-        return inputGradient
+        return needsInputGradient ? inputGradient : nil
     }
 
     /// Column sums of a `[rows, F]` gradient: the bias gradient `[F]`.

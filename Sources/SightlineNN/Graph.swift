@@ -98,6 +98,7 @@ public final class Graph {
             guard tensor.rank >= 1, Array(tensor.shape.dropFirst()) == shape(of: name) else {
                 throw LayerError(layer: name, "expects items of shape \(shape(of: name) ?? []), got a tensor of shape \(tensor.shape)")
             }
+            guard tensor.batchSize > 0 else { throw LayerError(layer: name, "was given an empty batch") }
         }
         let requested = outputs ?? (outputNames.isEmpty ? nodes.last.map { [$0.name] } ?? [] : outputNames)
         for name in requested where indexByName[name] == nil { throw LayerError(layer: name, "is not in the graph") }

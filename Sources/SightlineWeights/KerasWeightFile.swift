@@ -1,0 +1,219 @@
+import Foundation
+
+/// One weight array as stored in a Keras file.
+public struct StoredWeight: Sendable {
+    /// The weight's role, normalised across Keras versions (`kernel`, `bias`, `gamma`, `beta`,
+    /// `moving_mean`, `moving_variance`, `depthwise_kernel`, `pointwise_kernel`, …), or "" when the
+    /// file names weights by position only (Keras 3 `.weights.h5`).
+    public var role: String
+    /// Where it lives in the file, for messages.
+    public var path: String
+    public var value: Tensor
+}
+
+/// One layer's weights as stored in a Keras file, in the file's order.
+public struct StoredLayer: Sendable {
+    /// The layer name (for a Keras 3 `.weights.h5` written before Keras 3.6: the class/counter
+    /// key such as `conv2d_3`, see `KerasWeightFile.namesAreKeras3Keys`).
+    public var name: String
+    /// The enclosing nested model's layer name, when the layer came from one (`vgg16`).
+    public var parent: String?
+    public var weights: [StoredWeight]
+}
+
+/// The layouts of Keras weight files Sightline reads.
+public enum KerasFileFormat: String, Sendable {
+    case legacyWeights = "Keras legacy weights-only .h5"
+    case legacyModel = "Keras full-model .h5"
+    case keras3Weights = "Keras 3 .weights.h5"
+    case kerasArchive = "Keras 3 .keras archive"
+}
+
+/// The weights of a Keras HDF5 file, read into memory in model order.
+///
+/// Supported (see `../shared/docs/keras-hdf5.md`): legacy weights-only `.h5` from Keras 1
+/// (`block1_conv1_W_1:0`, no version attributes), Keras 2/tf.keras (`…/kernel:0`) and Keras 3
+/// (no `:0`); full-model `.h5` (weights under `model_weights`, architecture in `model_config`);
+/// nested models (a group whose `weight_names` are `<sublayer>/<var>`); Keras 3 `.weights.h5`
+/// (`layers/<key>/vars/<i>`, with the layer name in the `name` attribute since Keras 3.6).
+/// Model order comes from `layer_names` and `weight_names`, never from HDF5's listing order.
+public struct KerasWeightFile: Sendable {
+    public let path: String
+    public let format: KerasFileFormat
+    /// `keras_version`, nil for Keras 1 files (which have none).
+    public let kerasVersion: String?
+    public let backend: String?
+    /// The `model_config` JSON of a full-model file.
+    public let modelConfig: String?
+    /// Layers with weights, in model order.
+    public let layers: [StoredLayer]
+    /// True when `layers` are named by Keras 3 class/counter keys rather than layer names.
+    public let namesAreKeras3Keys: Bool
+
+    /// Reads every weight of the file at `path`.
+    public init(path: String) throws(HDF5Error) {
+        let file = try HDF5File(reading: path)
+        try self.init(file: file, displayPath: path, format: nil, modelConfig: nil)
+    }
+
+    init(file: HDF5File, displayPath: String, format forced: KerasFileFormat?, modelConfig forcedConfig: String?) throws(HDF5Error) {
+        path = displayPath
+        if file.hasAttribute("layer_names") || file.hasAttribute("layer_names0") {
+            format = forced ?? .legacyWeights
+            kerasVersion = try file.stringAttribute("keras_version")
+            backend = try file.stringAttribute("backend")
+            modelConfig = try forcedConfig ?? file.stringAttribute("model_config")
+            layers = try Self.readLegacy(file, group: "/")
+            namesAreKeras3Keys = false
+        } else if file.isGroup("/model_weights") {
+            format = forced ?? .legacyModel
+            kerasVersion = try file.stringAttribute("keras_version", on: "/model_weights") ?? file.stringAttribute("keras_version")
+            backend = try file.stringAttribute("backend", on: "/model_weights") ?? file.stringAttribute("backend")
+            modelConfig = try forcedConfig ?? file.stringAttribute("model_config")
+            layers = try Self.readLegacy(file, group: "/model_weights")
+            namesAreKeras3Keys = false
+        } else if file.isGroup("/layers") {
+            format = forced ?? .keras3Weights
+            kerasVersion = nil
+            backend = nil
+            modelConfig = forcedConfig
+            var named = true
+            layers = try Self.readKeras3(file, group: "/layers", parent: nil, named: &named)
+            namesAreKeras3Keys = !named
+        } else if file.hasAttribute("nb_layers") {
+            throw HDF5Error(file: displayPath, "a Keras 0.x weights file (nb_layers/param_k layout) is not supported; re-save it with Keras 2 or later")
+        } else {
+            throw HDF5Error(file: displayPath, "not a Keras weights file: no layer_names attribute, no model_weights group and no layers/ group")
+        }
+    }
+
+    // MARK: Legacy .h5
+
+    /// Reads `layer_names` and each layer's `weight_names` below `group`.
+    static func readLegacy(_ file: HDF5File, group: String) throws(HDF5Error) -> [StoredLayer] {
+        let base = group == "/" ? "" : group
+        var result: [StoredLayer] = []
+        for layerName in try chunkedStrings(file, "layer_names", on: group) {
+            let layerGroup = "\(base)/\(layerName)"
+            guard file.isGroup(layerGroup) else {
+                throw HDF5Error(file: file.path, object: layerGroup, "listed in layer_names but missing from the file")
+            }
+            let names = try chunkedStrings(file, "weight_names", on: layerGroup)
+            var stored: [StoredLayer] = []
+            for weightName in names {
+                let path = try resolve(file, layerGroup: layerGroup, weightName: weightName)
+                let (sublayer, role) = split(weightName, layer: layerName)
+                let weight = StoredWeight(role: role, path: path, value: try file.readTensor(path))
+                let owner = sublayer ?? layerName
+                if let index = stored.firstIndex(where: { $0.name == owner }) {
+                    stored[index].weights.append(weight)
+                } else {
+                    stored.append(StoredLayer(name: owner, parent: sublayer == nil ? nil : layerName, weights: [weight]))
+                }
+            }
+            result += stored
+        }
+        return result
+    }
+
+    /// An attribute that Keras may have split into `name0`, `name1`, … (when over 64 KiB).
+    static func chunkedStrings(_ file: HDF5File, _ name: String, on object: String) throws(HDF5Error) -> [String] {
+        if let values = try file.stringsAttribute(name, on: object) { return values }
+        var values: [String] = []
+        var index = 0
+        while let chunk = try file.stringsAttribute("\(name)\(index)", on: object) {
+            values += chunk
+            index += 1
+        }
+        guard index > 0 || name == "weight_names" else {
+            throw HDF5Error(file: file.path, object: object, "has no '\(name)' attribute")
+        }
+        return values
+    }
+
+    /// The dataset path of a weight name: relative to the layer group, `:0` optional.
+    static func resolve(_ file: HDF5File, layerGroup: String, weightName: String) throws(HDF5Error) -> String {
+        let candidates = [weightName, weightName + ":0", weightName.hasSuffix(":0") ? String(weightName.dropLast(2)) : nil]
+        for candidate in candidates.compactMap({ $0 }) {
+            let path = "\(layerGroup)/\(candidate)"
+            if file.exists(path) { return path }
+        }
+        throw HDF5Error(file: file.path, object: "\(layerGroup)/\(weightName)", "listed in weight_names but missing from the file")
+    }
+
+    /// Splits a weight name into the nested sub-layer (when it names another layer) and the role.
+    ///
+    /// `block1_conv1/kernel:0` under group `block1_conv1` is the layer's own weight; under group
+    /// `vgg16` it belongs to sub-layer `block1_conv1`. A TF1 uniquifier (`block1_conv1_1/…`) on
+    /// the layer's own name is tolerated.
+    static func split(_ weightName: String, layer: String) -> (sublayer: String?, role: String) {
+        let parts = weightName.split(separator: "/").map(String.init)
+        let role = canonicalRole(parts.last ?? weightName, layer: parts.count > 1 ? parts[parts.count - 2] : layer)
+        guard parts.count > 1 else { return (nil, role) }
+        let owner = parts[parts.count - 2]
+        if owner == layer || stripUniquifier(owner) == layer { return (nil, role) }
+        return (owner, role)
+    }
+
+    /// `kernel:0` → `kernel`; Keras 1 `block1_conv1_W_1:0` → `kernel`; `running_std` → `moving_variance`.
+    static func canonicalRole(_ raw: String, layer: String) -> String {
+        var name = raw
+        if let colon = name.lastIndex(of: ":") { name = String(name[..<colon]) }
+        if name.hasPrefix(layer + "_") { name = String(name.dropFirst(layer.count + 1)) }
+        let aliases = [
+            "W": "kernel", "b": "bias", "running_mean": "moving_mean", "running_std": "moving_variance",
+            "running_var": "moving_variance",
+        ]
+        if let alias = aliases[name] { return alias }
+        let stripped = stripUniquifier(name)
+        return aliases[stripped] ?? stripped
+    }
+
+    /// Removes a trailing `_<digits>` (Keras/TF name uniquifier).
+    static func stripUniquifier(_ name: String) -> String {
+        guard let underscore = name.lastIndex(of: "_"), name.index(after: underscore) < name.endIndex,
+            name[name.index(after: underscore)...].allSatisfy(\.isNumber)
+        else { return name }
+        return String(name[..<underscore])
+    }
+
+    // MARK: Keras 3 .weights.h5
+
+    /// Reads `layers/<key>/vars/<i>` in model order (Keras writes keys in model order; HDF5
+    /// lists them alphabetically, so the order is rebuilt from the class counters), recursing into
+    /// nested models' `layers/` groups.
+    static func readKeras3(_ file: HDF5File, group: String, parent: String?, named: inout Bool) throws(HDF5Error) -> [StoredLayer] {
+        var result: [StoredLayer] = []
+        for key in try file.children(of: group).sorted(by: keras3KeyOrder) {
+            let layerGroup = "\(group)/\(key)"
+            if file.isGroup("\(layerGroup)/layers") {
+                result += try readKeras3(file, group: "\(layerGroup)/layers", parent: key, named: &named)
+                continue
+            }
+            let varsGroup = "\(layerGroup)/vars"
+            guard file.isGroup(varsGroup) else { continue }
+            let indices = try file.children(of: varsGroup).compactMap { Int($0) }.sorted()
+            guard !indices.isEmpty else { continue }
+            var weights: [StoredWeight] = []
+            for index in indices {
+                let path = "\(varsGroup)/\(index)"
+                weights.append(StoredWeight(role: "", path: path, value: try file.readTensor(path)))
+            }
+            let name = try file.stringAttribute("name", on: varsGroup)
+            if name == nil { named = false }
+            result.append(StoredLayer(name: name ?? key, parent: parent, weights: weights))
+        }
+        return result
+    }
+
+    /// Orders `conv2d`, `conv2d_1`, …, `conv2d_10` by class then counter. Model order across
+    /// classes cannot be recovered from keys alone; loaders match Keras 3 files by name or key.
+    static func keras3KeyOrder(_ a: String, _ b: String) -> Bool {
+        func parts(_ key: String) -> (String, Int) {
+            let base = stripUniquifier(key)
+            return (base, base == key ? 0 : Int(key.dropFirst(base.count + 1)) ?? 0)
+        }
+        let (pa, pb) = (parts(a), parts(b))
+        return pa.0 != pb.0 ? pa.0 < pb.0 : pa.1 < pb.1
+    }
+}
