@@ -13,6 +13,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
     ],
     targets: [
         // C libraries from Debian packages (installed by scripts/bootstrap.sh).
@@ -29,7 +30,7 @@ let package = Package(
         .target(name: "SightlineCore", dependencies: ["CBLAS", "CDNNL", "CRuntime"]),
         .target(name: "SightlineNN", dependencies: ["SightlineCore"]),
         .target(name: "SightlineModels", dependencies: ["SightlineNN"]),
-        .target(name: "SightlineWeights", dependencies: ["SightlineModels", "CHDF5"]),
+        .target(name: "SightlineWeights", dependencies: ["SightlineModels", "CHDF5", "ZIPFoundation"]),
         .executableTarget(
             name: "sightline",
             dependencies: [
@@ -38,9 +39,11 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SightlineCoreTests", dependencies: ["SightlineCore", "CHDF5", "CImageCodecs"]),
-        .testTarget(name: "SightlineNNTests", dependencies: ["SightlineNN"]),
+        // Fixture readers and tolerance checks shared by the test targets.
+        .target(name: "SightlineTestSupport", dependencies: ["SightlineCore"], path: "Tests/SightlineTestSupport"),
+        .testTarget(name: "SightlineNNTests", dependencies: ["SightlineNN", "SightlineTestSupport"]),
         .testTarget(name: "SightlineModelsTests", dependencies: ["SightlineModels"]),
-        .testTarget(name: "SightlineWeightsTests", dependencies: ["SightlineWeights"]),
+        .testTarget(name: "SightlineWeightsTests", dependencies: ["SightlineWeights", "SightlineTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

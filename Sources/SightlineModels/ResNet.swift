@@ -30,19 +30,21 @@ public enum ResNet {
     ///   - includeTop: add `avg_pool` and `predictions`.
     ///   - pooling: without the top, `avg_pool` or `max_pool` after `conv5_block3_out`.
     ///   - classes: outputs of `predictions`.
+    ///   - widthDivisor: divides every convolution's filters (1 for the real network; the tests
+    ///     use 32 for small fixtures of the same topology).
     public static func build(
         _ depth: Depth, includeTop: Bool = true, pooling: GlobalPooling = .none, classes: Int = 1000,
-        inputShape: [Int] = [224, 224, 3], weights: InitialWeights = .random(seed: 0)
+        inputShape: [Int] = [224, 224, 3], weights: InitialWeights = .random(seed: 0), widthDivisor: Int = 1
     ) throws(LayerError) -> Graph {
         var b = try NetworkBuilder(inputShape: inputShape, weights: weights)
         var x = try b.add(ZeroPadding2D(name: "conv1_pad", padding: 3), "input_1")
-        x = try b.conv("conv1_conv", x, filters: 64, kernel: 7, strides: 2)
+        x = try b.conv("conv1_conv", x, filters: 64 / widthDivisor, kernel: 7, strides: 2)
         x = try b.batchNorm("conv1_bn", x, epsilon: batchNormEpsilon)
         x = try b.activation("conv1_relu", x, .relu)
         x = try b.add(ZeroPadding2D(name: "pool1_pad", padding: 1), x)
         x = try b.add(Pooling2D(name: "pool1_pool", kind: .max, poolSize: (3, 3), strides: (2, 2)), x)
         for (stage, blocks) in depth.blocksPerStage.enumerated() {
-            let filters = 64 << stage
+            let filters = (64 << stage) / widthDivisor
             for block in 1...blocks {
                 x = try bottleneck(
                     &b, x, filters: filters, stride: block == 1 && stage > 0 ? 2 : 1, convolutionShortcut: block == 1,

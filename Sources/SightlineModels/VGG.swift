@@ -26,22 +26,24 @@ public enum VGG {
     ///   - includeTop: add `flatten`, `fc1`, `fc2` and `predictions`.
     ///   - pooling: without the top, global pooling after `block5_pool`.
     ///   - classes: outputs of `predictions`.
+    ///   - widthDivisor: divides every convolution's filters and the `fc` units (1 for the real
+    ///     network; the tests use 32 for small fixtures of the same topology).
     public static func build(
         _ depth: Depth, includeTop: Bool = true, pooling: GlobalPooling = .none, classes: Int = 1000,
-        inputShape: [Int] = [224, 224, 3], weights: InitialWeights = .random(seed: 0)
+        inputShape: [Int] = [224, 224, 3], weights: InitialWeights = .random(seed: 0), widthDivisor: Int = 1
     ) throws(LayerError) -> Graph {
         var b = try NetworkBuilder(inputShape: inputShape, weights: weights)
         var x = "input_1"
         for (block, count) in depth.convolutionsPerBlock.enumerated() {
             for i in 1...count {
-                x = try b.conv("block\(block + 1)_conv\(i)", x, filters: filtersPerBlock[block], kernel: 3, padding: .same, activation: .relu)
+                x = try b.conv("block\(block + 1)_conv\(i)", x, filters: filtersPerBlock[block] / widthDivisor, kernel: 3, padding: .same, activation: .relu)
             }
             x = try b.add(Pooling2D(name: "block\(block + 1)_pool", kind: .max), x)
         }
         if includeTop {
             x = try b.add(Reshape.flatten(name: "flatten"), x)
-            x = try b.dense("fc1", x, units: 4096, activation: .relu)
-            x = try b.dense("fc2", x, units: 4096, activation: .relu)
+            x = try b.dense("fc1", x, units: 4096 / widthDivisor, activation: .relu)
+            x = try b.dense("fc2", x, units: 4096 / widthDivisor, activation: .relu)
             x = try b.dense("predictions", x, units: classes, activation: .softmax)
         } else {
             x = try b.pooled(x, pooling: pooling, avgName: "global_average_pooling2d", maxName: "global_max_pooling2d")

@@ -1,4 +1,5 @@
 import Foundation
+import SightlineCore
 
 /// One weight array as stored in a Keras file.
 public struct StoredWeight: Sendable {
@@ -62,14 +63,14 @@ public struct KerasWeightFile: Sendable {
             format = forced ?? .legacyWeights
             kerasVersion = try file.stringAttribute("keras_version")
             backend = try file.stringAttribute("backend")
-            modelConfig = try forcedConfig ?? file.stringAttribute("model_config")
+            modelConfig = try Self.firstString(forcedConfig, file, "model_config", on: "/")
             layers = try Self.readLegacy(file, group: "/")
             namesAreKeras3Keys = false
         } else if file.isGroup("/model_weights") {
             format = forced ?? .legacyModel
-            kerasVersion = try file.stringAttribute("keras_version", on: "/model_weights") ?? file.stringAttribute("keras_version")
-            backend = try file.stringAttribute("backend", on: "/model_weights") ?? file.stringAttribute("backend")
-            modelConfig = try forcedConfig ?? file.stringAttribute("model_config")
+            kerasVersion = try Self.firstString(file.stringAttribute("keras_version", on: "/model_weights"), file, "keras_version", on: "/")
+            backend = try Self.firstString(file.stringAttribute("backend", on: "/model_weights"), file, "backend", on: "/")
+            modelConfig = try Self.firstString(forcedConfig, file, "model_config", on: "/")
             layers = try Self.readLegacy(file, group: "/model_weights")
             namesAreKeras3Keys = false
         } else if file.isGroup("/layers") {
@@ -85,6 +86,12 @@ public struct KerasWeightFile: Sendable {
         } else {
             throw HDF5Error(file: displayPath, "not a Keras weights file: no layer_names attribute, no model_weights group and no layers/ group")
         }
+    }
+
+    /// `value` when given, else the string attribute `name` on `object`.
+    static func firstString(_ value: String?, _ file: HDF5File, _ name: String, on object: String) throws(HDF5Error) -> String? {
+        if let value { return value }
+        return try file.stringAttribute(name, on: object)
     }
 
     // MARK: Legacy .h5

@@ -1,5 +1,6 @@
 import Foundation
 import SightlineNN
+import SightlineTestSupport
 import Testing
 
 /// Every layer's backward against central finite differences of L = Σ output · upstream, on

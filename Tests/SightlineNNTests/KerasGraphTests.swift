@@ -1,5 +1,6 @@
 import Foundation
 @testable import SightlineNN
+import SightlineTestSupport
 import Testing
 
 /// A residual + concatenation graph against the same functional model in real Keras.

@@ -1,5 +1,6 @@
 import Foundation
 import SightlineNN
+import SightlineTestSupport
 import Testing
 
 /// Every layer's forward output, input gradients, weight gradients and (for BatchNorm in

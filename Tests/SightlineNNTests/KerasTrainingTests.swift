@@ -1,5 +1,6 @@
 import Foundation
 import SightlineNN
+import SightlineTestSupport
 import Testing
 
 /// Optimizers and the loss against real Keras 3.15. Fixture: `Tests/Fixtures/keras_training.json`

@@ -1,27 +1,28 @@
 import Foundation
-import SightlineNN
+import SightlineCore
 import Testing
 
-/// Reads the JSON fixtures written by `Tests/Fixtures/make_keras_fixtures.py` (real Keras 3 on
-/// TensorFlow; see that script for how each value was produced).
-enum KerasFixture {
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+/// Reads the JSON fixtures under `Tests/Fixtures` written by the committed generator scripts
+/// (real Keras 3 on TensorFlow; see each script for how each value was produced).
+public enum KerasFixture {
+    public static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures")
 
-    struct Missing: Error, CustomStringConvertible {
-        let what: String
-        var description: String { "fixture has no \(what)" }
+    public struct Missing: Error, CustomStringConvertible {
+        public let what: String
+        public var description: String { "fixture has no \(what)" }
     }
 
     /// The parsed JSON object of a fixture file.
-    static func load(_ name: String) throws -> [String: Any] {
-        let data = try Data(contentsOf: directory.appendingPathComponent(name))
+    public static func load(_ name: String) throws -> [String: Any] {
+        let url = name.hasPrefix("/") ? URL(fileURLWithPath: name) : directory.appendingPathComponent(name)
+        let data = try Data(contentsOf: url)
         guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw Missing(what: "object in \(name)") }
         return object
     }
 
     /// A `{"shape": [...], "data": [...]}` entry as a tensor.
-    static func tensor(_ value: Any?) throws -> Tensor {
+    public static func tensor(_ value: Any?) throws -> Tensor {
         guard let entry = value as? [String: Any], let shape = entry["shape"] as? [Int], let data = entry["data"] as? [Double] else {
             throw Missing(what: "tensor entry")
         }
@@ -29,7 +30,7 @@ enum KerasFixture {
     }
 
     /// A `{name: tensor}` map.
-    static func tensors(_ value: Any?) throws -> [String: Tensor] {
+    public static func tensors(_ value: Any?) throws -> [String: Tensor] {
         guard let entries = value as? [String: Any] else { return [:] }
         return try entries.mapValues { try tensor($0) }
     }
@@ -37,7 +38,7 @@ enum KerasFixture {
 
 /// Expects `actual` to equal `expected` within `tolerance` relative to the reference's scale
 /// (its largest absolute value, or 1 if it is all tiny).
-func expectClose(_ actual: Tensor, _ expected: Tensor, tolerance: Float, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+public func expectClose(_ actual: Tensor, _ expected: Tensor, tolerance: Float, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(actual.shape == expected.shape, "\(what): shape \(actual.shape) != \(expected.shape)", sourceLocation: sourceLocation)
     guard actual.shape == expected.shape else { return }
     let scale = max(expected.scalars.reduce(0) { max($0, abs($1)) }, 1e-3)
@@ -46,6 +47,6 @@ func expectClose(_ actual: Tensor, _ expected: Tensor, tolerance: Float, _ what:
 }
 
 /// Σ output · upstream, the scalar loss the fixtures differentiate.
-func weightedSum(_ output: Tensor, _ upstream: Tensor) -> Double {
+public func weightedSum(_ output: Tensor, _ upstream: Tensor) -> Double {
     zip(output.scalars, upstream.scalars).reduce(0) { $0 + Double($1.0) * Double($1.1) }
 }

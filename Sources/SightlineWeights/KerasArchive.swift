@@ -1,0 +1,49 @@
+import Foundation
+import ZIPFoundation
+
+/// Reads a Keras 3 `.keras` archive: a zip holding `config.json` (the architecture),
+/// `metadata.json` and `model.weights.h5` (the `.weights.h5` layout).
+public enum KerasArchive {
+    /// Whether `path` starts with a zip signature (so `.keras` files are recognised whatever
+    /// their name).
+    public static func isArchive(_ path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        let signature = (try? handle.read(upToCount: 4)) ?? Data()
+        return signature == Data([0x50, 0x4B, 0x03, 0x04])
+    }
+
+    /// The archive's weights (via a temporary copy of `model.weights.h5`, which libhdf5 needs as
+    /// a file) with `config.json` as the model configuration.
+    public static func read(path: String) throws(HDF5Error) -> KerasWeightFile {
+        let archive: Archive
+        do {
+            archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
+        } catch {
+            throw HDF5Error(file: path, "not a readable .keras archive (\(error))")
+        }
+        guard let weightsEntry = archive["model.weights.h5"] else {
+            throw HDF5Error(file: path, "the .keras archive has no model.weights.h5")
+        }
+        var config: String?
+        if let entry = archive["config.json"] {
+            var data = Data()
+            _ = try? archive.extract(entry) { data.append($0) }
+            config = String(data: data, encoding: .utf8)
+        }
+        let temporary = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-\(UUID().uuidString).weights.h5")
+        defer { try? FileManager.default.removeItem(at: temporary) }
+        do {
+            _ = try archive.extract(weightsEntry, to: temporary)
+        } catch {
+            throw HDF5Error(file: path, object: "model.weights.h5", "cannot be extracted (\(error))")
+        }
+        let file = try HDF5File(reading: temporary.path)
+        return try KerasWeightFile(file: file, displayPath: path, format: .kerasArchive, modelConfig: config)
+    }
+
+    /// Reads `path` as a `.keras` archive or as an HDF5 weights file, whichever it is.
+    public static func readAny(path: String) throws(HDF5Error) -> KerasWeightFile {
+        isArchive(path) ? try read(path: path) : try KerasWeightFile(path: path)
+    }
+}
