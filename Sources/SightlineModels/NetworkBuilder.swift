@@ -25,6 +25,10 @@ struct NetworkBuilder {
     let graph = Graph()
     private var generator: SeededGenerator
     private let initializer: Initializer
+    /// Maps each layer's canonical name to the name it gets (legacy naming schemes).
+    var rename: (String) -> String = { $0 }
+    /// Overrides the architecture's BatchNorm epsilon.
+    var batchNormEpsilon: Float?
 
     init(inputShape: [Int], weights: InitialWeights, inputName: String = "input_1") throws(LayerError) {
         switch weights {
@@ -46,18 +50,18 @@ struct NetworkBuilder {
         activation: ActivationFunction = .linear
     ) throws(LayerError) -> String {
         let layer = Conv2D(
-            name: name, inputChannels: channels(of: input), filters: filters, kernelSize: (kernel, kernel), strides: (strides, strides),
+            name: rename(name), inputChannels: channels(of: input), filters: filters, kernelSize: (kernel, kernel), strides: (strides, strides),
             padding: padding, activation: activation, initializer: initializer, generator: &generator)
         return try graph.add(layer, inputs: [input])
     }
 
     mutating func dense(_ name: String, _ input: String, units: Int, activation: ActivationFunction = .linear) throws(LayerError) -> String {
-        let layer = Dense(name: name, inputFeatures: channels(of: input), units: units, activation: activation, initializer: initializer, generator: &generator)
+        let layer = Dense(name: rename(name), inputFeatures: channels(of: input), units: units, activation: activation, initializer: initializer, generator: &generator)
         return try graph.add(layer, inputs: [input])
     }
 
     func batchNorm(_ name: String, _ input: String, epsilon: Float) throws(LayerError) -> String {
-        try graph.add(BatchNormalization(name: name, channels: channels(of: input), epsilon: epsilon), inputs: [input])
+        try graph.add(BatchNormalization(name: rename(name), channels: channels(of: input), epsilon: epsilon), inputs: [input])
     }
 
     func activation(_ name: String, _ input: String, _ function: ActivationFunction) throws(LayerError) -> String {

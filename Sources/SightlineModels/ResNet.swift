@@ -24,6 +24,27 @@ public enum ResNet {
     /// Keras ResNet's BatchNorm epsilon.
     public static let batchNormEpsilon: Float = 1.001e-5
 
+    /// The Keras ≤ 2.2 name of a ResNet50 layer: `conv1_conv` → `conv1`, `conv1_bn` →
+    /// `bn_conv1`, `conv{S}_block{n}_{1,2,3}_conv` → `res{S}{a,b,…}_branch2{a,b,c}` (and `bn…`),
+    /// `_0_conv`/`_0_bn` → `res{S}a_branch1`/`bn{S}a_branch1`, `predictions` → `fc1000`. Layers
+    /// without weights keep their names.
+    public static func legacyName(_ name: String) -> String {
+        switch name {
+        case "conv1_conv": return "conv1"
+        case "conv1_bn": return "bn_conv1"
+        case "predictions": return "fc1000"
+        default: break
+        }
+        let parts = name.split(separator: "_")
+        guard parts.count == 4, parts[0].hasPrefix("conv"), parts[1].hasPrefix("block"),
+            let stage = Int(parts[0].dropFirst(4)), let block = Int(parts[1].dropFirst(5)), block >= 1, block <= 26,
+            let branch = Int(parts[2]), parts[3] == "conv" || parts[3] == "bn"
+        else { return name }
+        let letter = String(UnicodeScalar(UInt8(96 + block)))
+        let suffix = branch == 0 ? "branch1" : "branch2" + ["a", "b", "c"][min(branch, 3) - 1]
+        return "\(parts[3] == "conv" ? "res" : "bn")\(stage)\(letter)_\(suffix)"
+    }
+
     /// Builds the network.
     /// - Parameters:
     ///   - inputShape: `[H, W, 3]` (Keras default `[224, 224, 3]`).
@@ -32,14 +53,21 @@ public enum ResNet {
     ///   - classes: outputs of `predictions`.
     ///   - widthDivisor: divides every convolution's filters (1 for the real network; the tests
     ///     use 32 for small fixtures of the same topology).
+    ///   - legacyNames: name the weighted layers as Keras ≤ 2.2 did (`legacyName(_:)`) and use
+    ///     its BatchNorm epsilon 1e-3; ResNet50 only.
     public static func build(
         _ depth: Depth, includeTop: Bool = true, pooling: GlobalPooling = .none, classes: Int = 1000,
-        inputShape: [Int] = [224, 224, 3], weights: InitialWeights = .random(seed: 0), widthDivisor: Int = 1
+        inputShape: [Int] = [224, 224, 3], weights: InitialWeights = .random(seed: 0), widthDivisor: Int = 1,
+        legacyNames: Bool = false
     ) throws(LayerError) -> Graph {
         var b = try NetworkBuilder(inputShape: inputShape, weights: weights)
+        if legacyNames {
+            b.rename = legacyName
+            b.batchNormEpsilon = 1e-3
+        }
         var x = try b.add(ZeroPadding2D(name: "conv1_pad", padding: 3), "input_1")
         x = try b.conv("conv1_conv", x, filters: 64 / widthDivisor, kernel: 7, strides: 2)
-        x = try b.batchNorm("conv1_bn", x, epsilon: batchNormEpsilon)
+        x = try b.batchNorm("conv1_bn", x, epsilon: b.batchNormEpsilon ?? batchNormEpsilon)
         x = try b.activation("conv1_relu", x, .relu)
         x = try b.add(ZeroPadding2D(name: "pool1_pad", padding: 1), x)
         x = try b.add(Pooling2D(name: "pool1_pool", kind: .max, poolSize: (3, 3), strides: (2, 2)), x)
@@ -68,7 +96,7 @@ public enum ResNet {
     static func bottleneck(
         _ b: inout NetworkBuilder, _ input: String, filters: Int, stride: Int, convolutionShortcut: Bool, name: String
     ) throws(LayerError) -> String {
-        let epsilon = batchNormEpsilon
+        let epsilon = b.batchNormEpsilon ?? batchNormEpsilon
         var x = try b.conv("\(name)_1_conv", input, filters: filters, kernel: 1, strides: stride)
         x = try b.batchNorm("\(name)_1_bn", x, epsilon: epsilon)
         x = try b.activation("\(name)_1_relu", x, .relu)

@@ -57,32 +57,50 @@ def vgg16(K):
     return K.Model(inp, out, name="vgg16")
 
 
-def resnet50(K, include_top=True):
-    """keras/src/applications/resnet.py (ResNet50, stack1/block1), widths divided by DIV."""
+def legacy_name(name):
+    """Keras <= 2.2 ResNet50 names (keras_applications resnet50.py) for the weighted layers."""
+    fixed = {"conv1_conv": "conv1", "conv1_bn": "bn_conv1", "predictions": "fc1000"}
+    if name in fixed:
+        return fixed[name]
+    parts = name.split("_")
+    if len(parts) == 4 and parts[0].startswith("conv") and parts[1].startswith("block") and parts[3] in ("conv", "bn"):
+        letter = "abcdefghijklmnopqrstuvwxyz"[int(parts[1][5:]) - 1]
+        branch = "branch1" if parts[2] == "0" else "branch2" + "abc"[int(parts[2]) - 1]
+        return f"{'res' if parts[3] == 'conv' else 'bn'}{parts[0][4:]}{letter}_{branch}"
+    return name
+
+
+def resnet50(K, include_top=True, legacy=False):
+    """keras/src/applications/resnet.py (ResNet50, stack1/block1), widths divided by DIV.
+    With legacy=True: Keras <= 2.2 names for weighted layers and BatchNorm epsilon 1e-3."""
     L = K.layers
-    eps = 1.001e-5
+    eps = 1e-3 if legacy else 1.001e-5
+    rename = legacy_name if legacy else (lambda n: n)
+    Conv2D = lambda *a, name, **k: L.Conv2D(*a, name=rename(name), **k)
+    BatchNormalization = lambda name, **k: L.BatchNormalization(name=rename(name), **k)
+    Dense = lambda *a, name, **k: L.Dense(*a, name=rename(name), **k)
 
     def block(x, filters, stride, shortcut, name):
         if shortcut:
-            s = L.Conv2D(4 * filters, 1, strides=stride, name=name + "_0_conv")(x)
-            s = L.BatchNormalization(epsilon=eps, name=name + "_0_bn")(s)
+            s = Conv2D(4 * filters, 1, strides=stride, name=name + "_0_conv")(x)
+            s = BatchNormalization(epsilon=eps, name=name + "_0_bn")(s)
         else:
             s = x
-        x = L.Conv2D(filters, 1, strides=stride, name=name + "_1_conv")(x)
-        x = L.BatchNormalization(epsilon=eps, name=name + "_1_bn")(x)
+        x = Conv2D(filters, 1, strides=stride, name=name + "_1_conv")(x)
+        x = BatchNormalization(epsilon=eps, name=name + "_1_bn")(x)
         x = L.Activation("relu", name=name + "_1_relu")(x)
-        x = L.Conv2D(filters, 3, padding="same", name=name + "_2_conv")(x)
-        x = L.BatchNormalization(epsilon=eps, name=name + "_2_bn")(x)
+        x = Conv2D(filters, 3, padding="same", name=name + "_2_conv")(x)
+        x = BatchNormalization(epsilon=eps, name=name + "_2_bn")(x)
         x = L.Activation("relu", name=name + "_2_relu")(x)
-        x = L.Conv2D(4 * filters, 1, name=name + "_3_conv")(x)
-        x = L.BatchNormalization(epsilon=eps, name=name + "_3_bn")(x)
+        x = Conv2D(4 * filters, 1, name=name + "_3_conv")(x)
+        x = BatchNormalization(epsilon=eps, name=name + "_3_bn")(x)
         x = L.Add(name=name + "_add")([s, x])
         return L.Activation("relu", name=name + "_out")(x)
 
     inp = L.Input((SIZE, SIZE, 3))
     x = L.ZeroPadding2D(3, name="conv1_pad")(inp)
-    x = L.Conv2D(64 // DIV, 7, strides=2, name="conv1_conv")(x)
-    x = L.BatchNormalization(epsilon=eps, name="conv1_bn")(x)
+    x = Conv2D(64 // DIV, 7, strides=2, name="conv1_conv")(x)
+    x = BatchNormalization(epsilon=eps, name="conv1_bn")(x)
     x = L.Activation("relu", name="conv1_relu")(x)
     x = L.ZeroPadding2D(1, name="pool1_pad")(x)
     x = L.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
@@ -92,7 +110,7 @@ def resnet50(K, include_top=True):
             x = block(x, filters, 2 if (b == 1 and stage > 0) else 1, b == 1, f"conv{stage + 2}_block{b}")
     x = L.GlobalAveragePooling2D(name="avg_pool")(x)
     if include_top:
-        x = L.Dense(CLASSES, activation="softmax", name="predictions")(x)
+        x = Dense(CLASSES, activation="softmax", name="predictions")(x)
     return K.Model(inp, x, name="resnet50")
 
 
@@ -126,8 +144,27 @@ def outputs(model, x, names):
     return {n: t(np.asarray(v)) for n, v in zip(names, values)}
 
 
-def keras1_file(model, path):
-    """The Keras 1 layout of the official VGG16/old ResNet50 files, written with h5py."""
+def sequential(K):
+    """A small Sequential model exercising more layer types than the applications use."""
+    L = K.layers
+    return K.Sequential([
+        L.Input((12, 12, 3)),
+        L.Conv2D(6, 3, activation="relu", name="conv"),
+        L.BatchNormalization(name="bn"),
+        L.LeakyReLU(name="leaky"),
+        L.MaxPooling2D(2, padding="same", name="pool"),
+        L.DepthwiseConv2D(3, depth_multiplier=2, padding="same", activation="relu6", name="depthwise"),
+        L.SeparableConv2D(5, 3, padding="same", activation="tanh", name="separable"),
+        L.AveragePooling2D(2, name="avg"),
+        L.Flatten(name="flatten"),
+        L.Dropout(0.3, name="dropout"),
+        L.Dense(4, activation="softmax", name="probabilities"),
+    ], name="small_sequential")
+
+
+def keras1_file(model, path, tf_suffix="_1"):
+    """The Keras 1 layout of the official VGG16/old ResNet50 files, written with h5py
+    (`tf_suffix` "_1" as in `block1_conv1_W_1:0`, "" as in the old ResNet50's `conv1_W:0`)."""
     def fixed(strings):
         return np.array([s.encode() for s in strings], dtype=f"S{max(len(s) for s in strings)}")
 
@@ -135,7 +172,7 @@ def keras1_file(model, path):
         f.attrs["layer_names"] = fixed([l.name for l in model.layers])
         for layer in model.layers:
             g = f.create_group(layer.name)
-            kinds = {"kernel": "W_1", "bias": "b_1", "gamma": "gamma", "beta": "beta",
+            kinds = {"kernel": "W" + tf_suffix, "bias": "b" + tf_suffix, "gamma": "gamma", "beta": "beta",
                      "moving_mean": "running_mean", "moving_variance": "running_std"}
             names = []
             for w in layer.weights:
@@ -179,6 +216,27 @@ def main():
         np_expected = expected
         with open(os.path.join(OUT, f"{arch}_expected.json"), "w") as f:
             json.dump({"input": t(x), "outputs": np_expected}, f, separators=(",", ":"))
+    # Keras <= 2.2 ResNet50 names, Keras 1 layout (as the v0.2 resnet50 file).
+    legacy = resnet50(keras, legacy=True)
+    randomise(legacy)
+    keras1_file(legacy, os.path.join(OUT, "resnet50_legacy_keras1.h5"), tf_suffix="")
+    with open(os.path.join(OUT, "resnet50_legacy_expected.json"), "w") as f:
+        json.dump({"input": t(x), "outputs": outputs(legacy, x, ["avg_pool", "fc1000"])}, f, separators=(",", ":"))
+    manifest.append({"file": "resnet50_legacy_keras1.h5", "format": "legacyWeights", "arch": "resnet50_legacy", "width_divisor": DIV,
+                     "input_size": SIZE, "classes": CLASSES, "outputs": ["avg_pool", "fc1000"]})
+    # A small Sequential model saved by Keras 3 and Keras 2 (architecture from model_config).
+    small = sequential(keras)
+    randomise(small)
+    xs = (rng.normal(size=(2, 12, 12, 3)) * 2).astype(np.float32)
+    small.save(os.path.join(OUT, "sequential_keras3.h5"))
+    small2 = sequential(tf_keras)
+    small2.set_weights([w.numpy() for w in small.weights])
+    small2.save(os.path.join(OUT, "sequential_keras2_model.h5"))
+    with open(os.path.join(OUT, "sequential_expected.json"), "w") as f:
+        json.dump({"input": t(xs), "outputs": {"probabilities": t(small(xs, training=False).numpy())}}, f, separators=(",", ":"))
+    for name in ["sequential_keras3.h5", "sequential_keras2_model.h5"]:
+        manifest.append({"file": name, "format": "legacyModel", "arch": "sequential", "width_divisor": 1, "input_size": 12,
+                         "classes": 4, "outputs": ["probabilities"]})
     # A nested model: tf_keras ResNet50 (no top) as a layer under a new head, base left trainable
     # so that weight_names lists all trainable weights before all moving statistics.
     base = resnet50(tf_keras, include_top=False)

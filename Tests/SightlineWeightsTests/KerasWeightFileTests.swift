@@ -22,8 +22,9 @@ struct KerasWeightFileTests {
 
     static var files: [String] { manifest().compactMap { $0["file"] as? String } }
 
-    /// The Sightline model matching a manifest entry, with zero weights to be loaded.
-    static func model(for entry: [String: Any]) throws -> Graph {
+    /// The Sightline model matching a manifest entry, with zero weights to be loaded (nil for
+    /// models that only their own model_config describes).
+    static func model(for entry: [String: Any]) throws -> Graph? {
         let divisor = entry["width_divisor"] as? Int ?? 1, size = entry["input_size"] as? Int ?? 224
         let classes = entry["classes"] as? Int ?? 1000
         switch entry["arch"] as? String {
@@ -31,6 +32,10 @@ struct KerasWeightFileTests {
             return try VGG.build(.vgg16, classes: classes, inputShape: [size, size, 3], weights: .zeros, widthDivisor: divisor)
         case "resnet50":
             return try ResNet.build(.resnet50, classes: classes, inputShape: [size, size, 3], weights: .zeros, widthDivisor: divisor)
+        case "resnet50_legacy":
+            return try Architecture.resnet50Legacy.build(classes: classes, inputShape: [size, size, 3], weights: .zeros, widthDivisor: divisor)
+        case "sequential":
+            return nil
         default:
             // The nested fixture: ResNet50 without top (avg pooling) under a Dense head.
             let graph = try ResNet.build(.resnet50, includeTop: false, pooling: .avg, inputShape: [size, size, 3], weights: .zeros, widthDivisor: divisor)
@@ -41,8 +46,7 @@ struct KerasWeightFileTests {
 
     static func expected(for entry: [String: Any]) throws -> [String: Any] {
         let arch = entry["arch"] as? String ?? ""
-        let name = arch == "resnet50_nested" ? "resnet50_nested_expected.json" : "\(arch)_expected.json"
-        return try KerasFixture.load(directory.appendingPathComponent(name).path)
+        return try KerasFixture.load(directory.appendingPathComponent("\(arch)_expected.json").path)
     }
 
     @Test func fixturesArePresent() {
@@ -54,16 +58,51 @@ struct KerasWeightFileTests {
         let entry = try #require(Self.manifest().first { $0["file"] as? String == name })
         let file = try KerasArchive.readAny(path: Self.directory.appendingPathComponent(name).path)
         #expect(file.format.rawValue == KerasFileFormat(caseName: entry["format"] as? String ?? "")?.rawValue, "\(name) read as \(file.format)")
-        let graph = try Self.model(for: entry)
+        guard let graph = try Self.model(for: entry) else { return }
         let report = try WeightLoader.load(file, into: graph)
         #expect(report.skipped.isEmpty)
         try expectKerasOutputs(graph, entry: entry, what: name)
 
         // Files that record model order also load positionally, as Keras's default load_weights.
-        if file.format != .keras3Weights && file.format != .kerasArchive && entry["arch"] as? String != "resnet50_nested" {
+        if file.format != .keras3Weights && file.format != .kerasArchive && entry["arch"] as? String != "resnet50_nested",
             let positional = try Self.model(for: entry)
+        {
             try WeightLoader.load(file, into: positional, options: WeightLoadOptions(matching: .topological))
             try expectKerasOutputs(positional, entry: entry, what: "\(name) (topological)")
+        }
+    }
+
+    /// The whole route a user takes: the file alone decides the architecture (its model_config,
+    /// or its layer names for weights-only files) and the weights load strictly.
+    @Test(arguments: files)
+    func modelLoaderNeedsOnlyTheFile(_ name: String) throws {
+        let entry = try #require(Self.manifest().first { $0["file"] as? String == name })
+        let loaded = try ModelLoader.load(path: Self.directory.appendingPathComponent(name).path, inputSize: entry["input_size"] as? Int)
+        try expectKerasOutputs(loaded.graph, entry: entry, what: "\(name) via ModelLoader (\(loaded.architectureSource))")
+        let arch = entry["arch"] as? String ?? ""
+        if arch == "vgg16" || arch.hasPrefix("resnet50") {
+            #expect(loaded.preprocessing == .caffe, "Keras Applications weights expect caffe preprocessing")
+        }
+        if loaded.file.modelConfig == nil {
+            #expect(loaded.architectureSource.hasPrefix("recognised as \(arch == "resnet50_legacy" ? "resnet50-legacy" : arch)"))
+        }
+    }
+
+    @Test func unsupportedLayersAreNamedWithTheirClass() throws {
+        let config = """
+            {"class_name": "Sequential", "config": {"name": "s", "layers": [
+              {"class_name": "InputLayer", "config": {"batch_shape": [null, 8, 8, 3], "name": "in"}},
+              {"class_name": "Conv3D", "config": {"name": "volume", "filters": 2}}]}}
+            """
+        #expect(throws: ModelConfigImporter.Unsupported(layer: "volume", className: "Conv3D", reason: "this layer type is not supported by Sightline's engine")) {
+            _ = try ModelConfigImporter.graph(fromJSON: config)
+        }
+        let channelsFirst = config.replacingOccurrences(of: "\"Conv3D\", \"config\": {", with: "\"Conv2D\", \"config\": {\"data_format\": \"channels_first\", \"kernel_size\": 3, ")
+        do {
+            _ = try ModelConfigImporter.graph(fromJSON: channelsFirst)
+            Issue.record("channels_first was accepted")
+        } catch {
+            #expect("\(error)".contains("volume") && "\(error)".contains("channels_first"), "\(error)")
         }
     }
 

@@ -1,0 +1,29 @@
+/// The built-in architectures, by their Keras Applications names.
+public enum Architecture: String, Sendable, CaseIterable {
+    case vgg16, vgg19, resnet50, resnet101, resnet152
+    /// ResNet50 with the layer names of Keras ≤ 2.2 (`conv1`, `bn_conv1`, `res2a_branch2a`, …,
+    /// `fc1000`) and BatchNorm epsilon 1e-3, as in the old `resnet50_weights_tf_dim_ordering`
+    /// file (v0.2 release).
+    case resnet50Legacy = "resnet50-legacy"
+
+    /// The preprocessing the official Keras weights for this architecture expect.
+    public var preprocessing: Preprocessing { .caffe }
+
+    /// Builds the network; see `VGG.build` and `ResNet.build` for the parameters.
+    public func build(
+        includeTop: Bool = true, pooling: GlobalPooling = .none, classes: Int = 1000, inputShape: [Int] = [224, 224, 3],
+        weights: InitialWeights, widthDivisor: Int = 1
+    ) throws(LayerError) -> Graph {
+        switch self {
+        case .vgg16, .vgg19:
+            return try VGG.build(
+                self == .vgg16 ? .vgg16 : .vgg19, includeTop: includeTop, pooling: pooling, classes: classes, inputShape: inputShape,
+                weights: weights, widthDivisor: widthDivisor)
+        case .resnet50, .resnet101, .resnet152, .resnet50Legacy:
+            let depth: ResNet.Depth = self == .resnet101 ? .resnet101 : self == .resnet152 ? .resnet152 : .resnet50
+            return try ResNet.build(
+                depth, includeTop: includeTop, pooling: pooling, classes: classes, inputShape: inputShape, weights: weights,
+                widthDivisor: widthDivisor, legacyNames: self == .resnet50Legacy)
+        }
+    }
+}

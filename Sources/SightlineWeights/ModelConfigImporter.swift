@@ -1,0 +1,163 @@
+import Foundation
+import SightlineModels
+
+/// Builds a `Graph` from a Keras `model_config` JSON (the root attribute of a full-model `.h5`,
+/// or `config.json` of a `.keras` archive). Weights start at zero; load them with `WeightLoader`.
+///
+/// Accepts `Functional` and `Sequential` models in the Keras 2 format (`inbound_nodes` as
+/// nested lists, `batch_input_shape`) and the Keras 3 format (`inbound_nodes` with `args` of
+/// `__keras_tensor__`, `batch_shape`). A nested model used as a layer is inlined: its layers
+/// keep their names, so its weights match by sub-layer name. Layers are created in the config's
+/// order, which is Keras's `model.layers` order. Each layer may be called once (shared layers
+/// are not supported). An unsupported layer, activation or option is an error naming the layer
+/// and its class.
+public struct ModelConfigImporter {
+    /// What the config describes that the graph cannot.
+    public struct Unsupported: Error, CustomStringConvertible, Equatable {
+        public var layer: String
+        public var className: String
+        public var reason: String
+        public var description: String { "layer '\(layer)' (\(className)): \(reason)" }
+
+        public init(layer: String, className: String, reason: String) {
+            (self.layer, self.className, self.reason) = (layer, className, reason)
+        }
+    }
+
+    /// Spatial size used where the config leaves the input's height or width open (`None`).
+    public var defaultImageSize = 224
+    private let graph = Graph()
+    /// Outer name → graph node producing it (a nested model's name maps to its output node).
+    private var producer: [String: String] = [:]
+
+    public init(defaultImageSize: Int = 224) {
+        self.defaultImageSize = defaultImageSize
+    }
+
+    /// Parses `json` and builds the graph.
+    public static func graph(fromJSON json: String, defaultImageSize: Int = 224) throws -> Graph {
+        guard let data = json.data(using: .utf8), let root = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw Unsupported(layer: "model", className: "?", reason: "model_config is not a JSON object")
+        }
+        var importer = ModelConfigImporter(defaultImageSize: defaultImageSize)
+        let outputs = try importer.importModel(root, inputs: [])
+        importer.graph.outputNames = outputs
+        return importer.graph
+    }
+
+    /// Imports a Functional or Sequential model whose inputs, when nested, are `inputs`;
+    /// returns its output node names.
+    private mutating func importModel(_ model: [String: Any], inputs: [String]) throws -> [String] {
+        let className = model["class_name"] as? String ?? ""
+        let config = model["config"] as? [String: Any] ?? [:]
+        let layers = config["layers"] as? [[String: Any]] ?? []
+        switch className {
+        case "Sequential":
+            var current = inputs.first
+            for layer in layers {
+                let isInput = layer["class_name"] as? String == "InputLayer"
+                if current == nil {
+                    // Keras 3 starts with an InputLayer; Keras 2 puts batch_input_shape on the first layer.
+                    current = try addInput(layer, name: isInput ? Self.name(of: layer) : "input_1")
+                }
+                guard !isInput, let input = current else { continue }
+                current = try addLayer(layer, inputs: [input])
+            }
+            return current.map { [$0] } ?? []
+        case "Functional", "Model":
+            var inputIndex = 0
+            for layer in layers {
+                let name = Self.name(of: layer)
+                if layer["class_name"] as? String == "InputLayer" {
+                    if inputIndex < inputs.count {
+                        producer[name] = inputs[inputIndex]
+                    } else {
+                        producer[name] = try addInput(layer, name: name)
+                    }
+                    inputIndex += 1
+                    continue
+                }
+                let sources = try inboundLayers(layer).map { source in
+                    guard let node = producer[source] else {
+                        throw Unsupported(layer: name, className: layer["class_name"] as? String ?? "?", reason: "reads '\(source)', which is not defined before it")
+                    }
+                    return node
+                }
+                producer[name] = try addLayer(layer, inputs: sources)
+            }
+            return try Self.tensorNames(config["output_layers"]).map { name in
+                guard let node = producer[name] else { throw Unsupported(layer: name, className: "output", reason: "is not a layer of the model") }
+                return node
+            }
+        default:
+            throw Unsupported(layer: config["name"] as? String ?? "model", className: className, reason: "only Functional and Sequential models are supported")
+        }
+    }
+
+    static func name(of layer: [String: Any]) -> String {
+        (layer["name"] as? String) ?? ((layer["config"] as? [String: Any])?["name"] as? String) ?? "?"
+    }
+
+    /// Layer names in `input_layers`/`output_layers`: `[["a", 0, 0], …]` or Keras 3's `["a", 0, 0]`.
+    static func tensorNames(_ value: Any?) throws -> [String] {
+        guard let list = value as? [Any] else { return [] }
+        if let name = list.first as? String { return [name] }
+        return list.compactMap { ($0 as? [Any])?.first as? String }
+    }
+
+    /// The names of the layers a layer reads, from Keras 2 or Keras 3 `inbound_nodes`.
+    func inboundLayers(_ layer: [String: Any]) throws -> [String] {
+        let nodes = layer["inbound_nodes"] as? [Any] ?? []
+        guard nodes.count <= 1 else {
+            throw Unsupported(layer: Self.name(of: layer), className: layer["class_name"] as? String ?? "?", reason: "is called \(nodes.count) times; shared layers are not supported")
+        }
+        guard let node = nodes.first else { return [] }
+        if let keras2 = node as? [Any] {
+            return keras2.compactMap { ($0 as? [Any])?.first as? String }
+        }
+        var names: [String] = []
+        func collect(_ value: Any) {
+            if let dict = value as? [String: Any] {
+                if dict["class_name"] as? String == "__keras_tensor__", let history = (dict["config"] as? [String: Any])?["keras_history"] as? [Any],
+                    let name = history.first as? String
+                {
+                    names.append(name)
+                }
+            } else if let list = value as? [Any] {
+                list.forEach(collect)
+            }
+        }
+        collect((node as? [String: Any])?["args"] ?? [])
+        return names
+    }
+
+    private mutating func addInput(_ layer: [String: Any], name: String) throws -> String {
+        let config = layer["config"] as? [String: Any] ?? [:]
+        let shape = (config["batch_shape"] ?? config["batch_input_shape"]) as? [Any] ?? []
+        let dims = shape.dropFirst().map { ($0 as? Int) ?? defaultImageSize }
+        guard dims.count == 3 || dims.count == 1 else {
+            throw Unsupported(layer: name, className: "InputLayer", reason: "input shape \(shape) is not [batch, height, width, channels]")
+        }
+        try graph.addInput(name: name, shape: dims)
+        return name
+    }
+
+    /// Creates the Sightline layer for one config entry, adds it and returns its node name.
+    private mutating func addLayer(_ layer: [String: Any], inputs: [String]) throws -> String {
+        let className = layer["class_name"] as? String ?? "?"
+        let name = Self.name(of: layer)
+        if className == "Functional" || className == "Sequential" || className == "Model" {
+            let outputs = try importModel(layer, inputs: inputs)
+            guard outputs.count == 1, let output = outputs.first else {
+                throw Unsupported(layer: name, className: className, reason: "nested models must have one output")
+            }
+            return output
+        }
+        let config = layer["config"] as? [String: Any] ?? [:]
+        let shapes = inputs.compactMap { graph.shape(of: $0) }
+        let made = try KerasLayerConfig(name: name, className: className, config: config).make(inputShapes: shapes)
+        if config["trainable"] as? Bool == false { made.isTrainable = false }
+        try graph.add(made, inputs: inputs)
+        return name
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import SightlineModels
+
+/// A model read from a file: the graph with its weights, its preprocessing, and where both
+/// came from.
+public struct LoadedModel {
+    public let graph: Graph
+    /// The preprocessing its weights expect.
+    public let preprocessing: Preprocessing
+    /// How the preprocessing was decided (for `inspect`).
+    public let preprocessingSource: String
+    /// The file's weights and metadata.
+    public let file: KerasWeightFile
+    /// How the architecture was obtained: `model_config`, recognised from layer names, or `--arch`.
+    public let architectureSource: String
+    /// The built-in architecture, when the model is one.
+    public let architecture: Architecture?
+}
+
+/// What layer names and weight shapes say about a weights-only file.
+public struct RecognisedArchitecture: Equatable, Sendable {
+    public var architecture: Architecture
+    public var includeTop: Bool
+    public var classes: Int
+    public var widthDivisor: Int
+    /// Implied by VGG's `fc1` (its rows fix the input size); nil when any size works.
+    public var inputSize: Int?
+}
+
+/// Reads any supported model file into a graph with its weights.
+public enum ModelLoader {
+    /// Loads `path` (legacy `.h5`, `.weights.h5` or `.keras`).
+    /// - Parameters:
+    ///   - architecture: overrides the architecture (required for weights-only files whose layer
+    ///     names are not recognised).
+    ///   - preprocessing: overrides the preprocessing.
+    ///   - inputSize: image height and width for architectures that accept any size (default 224).
+    ///   - options: how weights are matched (strict by default).
+    public static func load(
+        path: String, architecture: Architecture? = nil, preprocessing: Preprocessing? = nil, inputSize: Int? = nil,
+        options: WeightLoadOptions = WeightLoadOptions()
+    ) throws -> LoadedModel {
+        let file = try KerasArchive.readAny(path: path)
+        let graph: Graph
+        let source: String
+        var builtIn = architecture
+        if let architecture {
+            let shape = recognise(file)
+            graph = try architecture.build(
+                includeTop: shape?.includeTop ?? true, classes: shape?.classes ?? 1000, inputShape: size(inputSize ?? shape?.inputSize),
+                weights: .zeros, widthDivisor: shape?.widthDivisor ?? 1)
+            source = "--arch \(architecture.rawValue)"
+        } else if let config = file.modelConfig {
+            graph = try ModelConfigImporter.graph(fromJSON: config, defaultImageSize: inputSize ?? 224)
+            source = "model_config in the file"
+            builtIn = recognise(file)?.architecture
+        } else if let recognised = recognise(file) {
+            graph = try recognised.architecture.build(
+                includeTop: recognised.includeTop, classes: recognised.classes, inputShape: size(inputSize ?? recognised.inputSize),
+                weights: .zeros, widthDivisor: recognised.widthDivisor)
+            let evidence = file.namesAreKeras3Keys ? "its Keras 3 layer keys" : "its layer names"
+            source = "recognised as \(recognised.architecture.rawValue)\(recognised.includeTop ? "" : " without top") from \(evidence)"
+            builtIn = recognised.architecture
+        } else {
+            throw HDF5Error(file: path, "a weights-only file whose layer names are not a known architecture; pass --arch (\(Architecture.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        try WeightLoader.load(file, into: graph, options: options)
+        let mode: Preprocessing
+        let modeSource: String
+        if let preprocessing {
+            (mode, modeSource) = (preprocessing, "given")
+        } else if let builtIn {
+            (mode, modeSource) = (builtIn.preprocessing, "Keras Applications \(builtIn.rawValue)")
+        } else {
+            (mode, modeSource) = (.none, "not recorded in the file; pass --preprocessing if the model expects one")
+        }
+        return LoadedModel(
+            graph: graph, preprocessing: mode, preprocessingSource: modeSource, file: file, architectureSource: source, architecture: builtIn)
+    }
+
+    private static func size(_ side: Int?) -> [Int] { [side ?? 224, side ?? 224, 3] }
+
+    /// Recognises Keras Applications VGG16/19 and ResNet50/101/152 (new and Keras ≤ 2.2 names)
+    /// from a file's layer names, with classes and width read from the weight shapes.
+    public static func recognise(_ file: KerasWeightFile) -> RecognisedArchitecture? {
+        if file.namesAreKeras3Keys { return recogniseKeras3Keys(file) }
+        var shapes: [String: [[Int]]] = [:]
+        for layer in file.layers { shapes[layer.name] = layer.weights.map(\.value.shape) }
+        func out(_ name: String) -> Int? { shapes[name]?.first?.last }
+        func divisor(_ first: String) -> Int { out(first).map { max(64 / max($0, 1), 1) } ?? 1 }
+        if shapes["block1_conv1"] != nil {
+            let architecture: Architecture = shapes["block5_conv4"] != nil ? .vgg19 : .vgg16
+            let width = divisor("block1_conv1")
+            let top = shapes["predictions"] != nil
+            var inputSize: Int?
+            if top, let rows = shapes["fc1"]?.first?.first {
+                let cells = Double(rows) / Double(512 / width)
+                inputSize = Int((cells.squareRoot() * 32).rounded())
+            }
+            return RecognisedArchitecture(
+                architecture: architecture, includeTop: top, classes: out("predictions") ?? 1000, widthDivisor: width, inputSize: inputSize)
+        }
+        if shapes["conv1_conv"] != nil {
+            let blocks = (1...40).filter { shapes["conv4_block\($0)_1_conv"] != nil }.count
+            let architecture: Architecture = blocks >= 36 ? .resnet152 : blocks >= 23 ? .resnet101 : .resnet50
+            return RecognisedArchitecture(
+                architecture: architecture, includeTop: shapes["predictions"] != nil, classes: out("predictions") ?? 1000,
+                widthDivisor: divisor("conv1_conv"), inputSize: nil)
+        }
+        if shapes["res2a_branch2a"] != nil {
+            return RecognisedArchitecture(
+                architecture: .resnet50Legacy, includeTop: shapes["fc1000"] != nil, classes: out("fc1000") ?? 1000,
+                widthDivisor: divisor("conv1"), inputSize: nil)
+        }
+        return nil
+    }
+
+    /// Files from Keras 3.0–3.5 name layers only by class and counter (`conv2d_12`); the
+    /// counts per class still identify the application: VGG16 has 13 convolutions and no
+    /// BatchNorm, VGG19 16; ResNet50/101/152 have 53/104/155 convolutions, each with a BatchNorm.
+    static func recogniseKeras3Keys(_ file: KerasWeightFile) -> RecognisedArchitecture? {
+        var shapes: [String: [[Int]]] = [:]
+        for layer in file.layers { shapes[layer.name] = layer.weights.map(\.value.shape) }
+        func count(_ base: String) -> Int { shapes.keys.filter { KerasWeightFile.stripUniquifier($0) == base || $0 == base }.count }
+        let convolutions = count("conv2d"), norms = count("batch_normalization"), dense = count("dense")
+        let architecture: Architecture
+        switch (convolutions, norms) {
+        case (13, 0): architecture = .vgg16
+        case (16, 0): architecture = .vgg19
+        case (53, 53): architecture = .resnet50
+        case (104, 104): architecture = .resnet101
+        case (155, 155): architecture = .resnet152
+        default: return nil
+        }
+        let width = shapes["conv2d"]?.first?.last.map { max(64 / max($0, 1), 1) } ?? 1
+        let last = dense > 1 ? "dense_\(dense - 1)" : "dense"
+        var inputSize: Int?
+        if architecture == .vgg16 || architecture == .vgg19, dense > 0, let rows = shapes["dense"]?.first?.first {
+            inputSize = Int(((Double(rows) / Double(512 / width)).squareRoot() * 32).rounded())
+        }
+        return RecognisedArchitecture(
+            architecture: architecture, includeTop: dense > 0, classes: shapes[last]?.first?.last ?? 1000, widthDivisor: width, inputSize: inputSize)
+    }
+}
