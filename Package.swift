@@ -34,7 +34,7 @@ let package = Package(
         .executableTarget(
             name: "sightline",
             dependencies: [
-                "SightlineModels",
+                "SightlineWeights",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -44,6 +44,8 @@ let package = Package(
         .testTarget(name: "SightlineNNTests", dependencies: ["SightlineNN", "SightlineTestSupport"]),
         .testTarget(name: "SightlineModelsTests", dependencies: ["SightlineModels"]),
         .testTarget(name: "SightlineWeightsTests", dependencies: ["SightlineWeights", "SightlineTestSupport"]),
+        // Runs the built `sightline` executable; depending on it makes `swift test` build it.
+        .testTarget(name: "SightlineCLITests", dependencies: ["sightline"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -18,6 +18,11 @@ public final class SeparableConv2D: Layer {
         self.name = name
     }
 
+    /// The depthwise step's strides.
+    public var strides: (Int, Int) { depthwise.strides }
+    /// The depthwise step's dilation.
+    public var dilation: (Int, Int) { depthwise.dilation }
+
     /// `depthwise_kernel`, `pointwise_kernel`, then `bias`, as Keras orders them.
     public var parameters: [Parameter] { [depthwise.kernel] + pointwise.parameters }
 

@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import SightlineWeights
+
+/// `sightline inspect MODEL`: what a model file holds and what the network does.
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a model's layers, output shapes, parameters, FLOPs, receptive fields, preprocessing and origin.")
+
+    @OptionGroup var options: ModelOptions
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    func run() throws {
+        let loaded = try options.load()
+        let summary = ModelSummary(graph: loaded.graph)
+        if json {
+            print(try jsonText(loaded, summary))
+        } else {
+            print(text(loaded, summary))
+        }
+    }
+
+    func header(_ loaded: LoadedModel) -> [(String, String)] {
+        let file = loaded.file
+        let bytes = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0
+        return [
+            ("file", "\(file.path) (\(bytes.formatted()) bytes)"),
+            ("format", "\(file.format.rawValue), Keras \(file.kerasVersion ?? "1.x (no keras_version attribute)")\(file.backend.map { ", backend \($0)" } ?? "")"),
+            ("architecture", loaded.architectureSource),
+            ("preprocessing", "\(loaded.preprocessing.rawValue) (\(loaded.preprocessingSource))"),
+            ("inputs", loaded.graph.inputNames.map { "\($0) \(loaded.graph.shape(of: $0) ?? [])" }.joined(separator: ", ")),
+            ("outputs", loaded.graph.outputNames.joined(separator: ", ")),
+        ]
+    }
+
+    func text(_ loaded: LoadedModel, _ summary: ModelSummary) -> String {
+        var lines = header(loaded).map { "\($0.0.padding(toLength: 14, withPad: " ", startingAt: 0))\($0.1)" }
+        lines.append("")
+        let table = [["layer", "class", "output", "params", "MFLOPs", "receptive field"]] + summary.rows.map { row in
+            [
+                row.name, row.className, "\(row.outputShape)", row.parameters.formatted(),
+                String(format: "%.1f", Double(row.flops) / 1e6),
+                row.receptiveField.map { "\($0)×\($0) px, stride \(row.stride ?? 1)" } ?? "whole image",
+            ]
+        }
+        let widths = (0..<6).map { column in table.map { $0[column].count }.max() ?? 0 }
+        for row in table {
+            lines.append(zip(row, widths).map { $0.0.padding(toLength: $0.1 + 2, withPad: " ", startingAt: 0) }.joined().trimmingCharacters(in: .whitespaces))
+        }
+        lines.append("")
+        lines.append("parameters    \(summary.totalParameters.formatted()) (trainable \(summary.trainableParameters.formatted()))")
+        lines.append(String(format: "FLOPs/image   %.2f G", Double(summary.totalFlops) / 1e9))
+        return lines.joined(separator: "\n")
+    }
+
+    func jsonText(_ loaded: LoadedModel, _ summary: ModelSummary) throws -> String {
+        var object: [String: Any] = Dictionary(uniqueKeysWithValues: header(loaded))
+        object["file"] = loaded.file.path
+        object["format"] = loaded.file.format.rawValue
+        object["keras_version"] = loaded.file.kerasVersion ?? NSNull()
+        object["preprocessing"] = loaded.preprocessing.rawValue
+        object["parameters"] = summary.totalParameters
+        object["trainable_parameters"] = summary.trainableParameters
+        object["flops_per_image"] = summary.totalFlops
+        object["layers"] = summary.rows.map { row -> [String: Any] in
+            [
+                "name": row.name, "class": row.className, "output_shape": row.outputShape, "parameters": row.parameters,
+                "flops": row.flops, "receptive_field": row.receptiveField ?? NSNull(), "stride": row.stride ?? NSNull(),
+            ]
+        }
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+    }
+}

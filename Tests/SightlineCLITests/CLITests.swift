@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+
+/// The `sightline` executable, run as a user runs it, on the committed weight fixtures
+/// (`Tests/Fixtures/weights`, made by `make_weight_fixtures.py`).
+struct CLITests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/weights")
+
+    /// Runs the built `sightline` (next to the test bundle) and returns status, stdout, stderr.
+    func run(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+        let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let executable = [directory, directory.deletingLastPathComponent()].map { $0.appendingPathComponent("sightline") }
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
+        let process = Process()
+        process.executableURL = try #require(executable, "sightline is built next to the tests")
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    }
+
+    @Test func inspectShowsOriginShapesAndTotals() throws {
+        let result = try run(["inspect", Self.fixtures.appendingPathComponent("vgg16_keras1.h5").path])
+        #expect(result.status == 0, "\(result.err)")
+        #expect(result.out.contains("recognised as vgg16 from its layer names"))
+        #expect(result.out.contains("Keras 1.x (no keras_version attribute)"))
+        #expect(result.out.contains("caffe"))
+        #expect(result.out.contains("block5_conv3") && result.out.contains("FLOPs/image"))
+    }
+
+    @Test func inspectJSONIsMachineReadable() throws {
+        let result = try run(["inspect", "--json", Self.fixtures.appendingPathComponent("resnet50_keras3.h5").path])
+        #expect(result.status == 0, "\(result.err)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
+        let layers = try #require(object["layers"] as? [[String: Any]])
+        #expect(layers.count == 177, "Keras ResNet50 has 177 layers, its InputLayer included")
+        #expect(object["preprocessing"] as? String == "caffe")
+        #expect(object["parameters"] as? Int == layers.reduce(0) { $0 + ($1["parameters"] as? Int ?? 0) })
+        #expect(layers.first { $0["name"] as? String == "conv5_block3_out" }?["receptive_field"] as? Int == 483)
+    }
+
+    @Test func badFilesGiveOneLineErrorsAndAFailingStatus() throws {
+        let text = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-\(UUID().uuidString).h5")
+        try Data("not a model".utf8).write(to: text)
+        defer { try? FileManager.default.removeItem(at: text) }
+        for path in [text.path, "/nonexistent/model.h5"] {
+            let result = try run(["inspect", path])
+            #expect(result.status != 0)
+            let lines = result.err.split(separator: "\n")
+            #expect(lines.count == 1 && lines[0].contains(path), "\(result.err)")
+        }
+    }
+}
