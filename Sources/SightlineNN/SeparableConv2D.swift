@@ -22,6 +22,10 @@ public final class SeparableConv2D: Layer {
     public var strides: (Int, Int) { depthwise.strides }
     /// The depthwise step's dilation.
     public var dilation: (Int, Int) { depthwise.dilation }
+    /// The depthwise step's padding.
+    public var padding: Padding { depthwise.padding }
+    /// The activation applied after the pointwise step.
+    public var activation: ActivationFunction { pointwise.activation }
 
     /// `depthwise_kernel`, `pointwise_kernel`, then `bias`, as Keras orders them.
     public var parameters: [Parameter] { [depthwise.kernel] + pointwise.parameters }

@@ -50,6 +50,8 @@ public struct KerasWeightFile: Sendable {
     public let layers: [StoredLayer]
     /// True when `layers` are named by Keras 3 class/counter keys rather than layer names.
     public let namesAreKeras3Keys: Bool
+    /// The preprocessing recorded by Sightline when it wrote the file (`sightline_preprocessing`).
+    public private(set) var recordedPreprocessing: String?
 
     /// Reads every weight of the file at `path`.
     public init(path: String) throws(HDF5Error) {
@@ -86,6 +88,7 @@ public struct KerasWeightFile: Sendable {
         } else {
             throw HDF5Error(file: displayPath, "not a Keras weights file: no layer_names attribute, no model_weights group and no layers/ group")
         }
+        recordedPreprocessing = try file.stringAttribute("sightline_preprocessing")
     }
 
     /// `value` when given, else the string attribute `name` on `object`.

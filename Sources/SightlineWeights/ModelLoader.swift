@@ -69,6 +69,8 @@ public enum ModelLoader {
         let modeSource: String
         if let preprocessing {
             (mode, modeSource) = (preprocessing, "given")
+        } else if let recorded = file.recordedPreprocessing.flatMap(Preprocessing.init(rawValue:)) {
+            (mode, modeSource) = (recorded, "recorded in the file by Sightline")
         } else if let builtIn {
             (mode, modeSource) = (builtIn.preprocessing, "Keras Applications \(builtIn.rawValue)")
         } else {

@@ -1,0 +1,84 @@
+import Foundation
+import SightlineModels
+
+/// Writes models in the Keras legacy `.h5` layout, which real Keras loads
+/// (`keras.models.load_model` for full models, `model.load_weights` for weights-only files):
+///
+/// - root (or `model_weights/` for a full model): `layer_names` (every layer, fixed-length
+///   strings), `backend`, `keras_version`; per layer a group with `weight_names`
+///   (`<layer>/<weight>:0`, or an empty float list) and the datasets at `<layer>/<layer>/<weight>:0`;
+/// - full model: root `model_config` (Keras 2 format, see `KerasConfigWriter`), `keras_version`,
+///   `backend`;
+/// - Sightline's own root attributes: `sightline_version`, `sightline_preprocessing` and
+///   `sightline_source` (the file the model was loaded from), so every file says what made it.
+///
+/// The file is written under a temporary name in the same folder and renamed when complete.
+public enum KerasWriter {
+    /// The `keras_version` written: the tf.keras release whose layout and config format the file
+    /// follows (Keras reads it to decide which conversions to apply; 2.x means none).
+    public static let kerasVersion = "2.15.0"
+
+    /// Provenance recorded in every file Sightline writes.
+    public struct Metadata: Sendable {
+        public var sightlineVersion: String
+        public var preprocessing: Preprocessing
+        public var source: String
+
+        public init(sightlineVersion: String, preprocessing: Preprocessing, source: String) {
+            (self.sightlineVersion, self.preprocessing, self.source) = (sightlineVersion, preprocessing, source)
+        }
+    }
+
+    /// Writes `graph` to `path`: a full model (architecture + weights) or, with `weightsOnly`,
+    /// the weights alone.
+    public static func save(_ graph: Graph, to path: String, metadata: Metadata, weightsOnly: Bool = false, modelName: String = "model") throws {
+        // Check the architecture can be expressed before touching the disk.
+        let config = weightsOnly ? nil : try KerasConfigWriter.config(of: graph, name: modelName)
+        let url = URL(fileURLWithPath: path)
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).partial")
+        do {
+            try write(graph, config: config, metadata: metadata, to: temporary.path)
+            // rename(2) replaces the destination atomically: readers see the old file or the new one.
+            guard rename(temporary.path, url.path) == 0 else {
+                throw HDF5Error(file: path, "cannot rename the finished file into place (errno \(errno))")
+            }
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            throw error
+        }
+    }
+
+    private static func write(_ graph: Graph, config: [String: Any]?, metadata: Metadata, to path: String) throws {
+        let file = try HDF5File(creating: path)
+        let root = config == nil ? "/" : "/model_weights"
+        try file.createGroup(root)
+        if let config {
+            let json = try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys])
+            try file.writeString(String(decoding: json, as: UTF8.self), attribute: "model_config")
+            try file.writeString(kerasVersion, attribute: "keras_version")
+            try file.writeString("tensorflow", attribute: "backend")
+        }
+        try file.writeString(metadata.sightlineVersion, attribute: "sightline_version")
+        try file.writeString(metadata.preprocessing.rawValue, attribute: "sightline_preprocessing")
+        try file.writeString(metadata.source, attribute: "sightline_source")
+        try file.writeStrings(graph.nodes.map(\.name), attribute: "layer_names", on: root)
+        try file.writeString(kerasVersion, attribute: "keras_version", on: root)
+        try file.writeString("tensorflow", attribute: "backend", on: root)
+        for node in graph.nodes {
+            let group = root == "/" ? "/\(node.name)" : "\(root)/\(node.name)"
+            try file.createGroup(group)
+            let parameters = node.layer?.parameters ?? []
+            guard !parameters.isEmpty else {
+                try file.writeEmptyList(attribute: "weight_names", on: group)
+                continue
+            }
+            // Keras lists trainable weights before non-trainable ones within a layer; Sightline's
+            // parameter order already is Keras's creation order, which matches for every layer here.
+            let names = parameters.map { "\(node.name)/\($0.name):0" }
+            try file.writeStrings(names, attribute: "weight_names", on: group)
+            for (parameter, name) in zip(parameters, names) {
+                try file.write(parameter.value, to: "\(group)/\(name)")
+            }
+        }
+    }
+}
