@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "SightlineNN", targets: ["SightlineNN"]),
         .library(name: "SightlineModels", targets: ["SightlineModels"]),
         .library(name: "SightlineWeights", targets: ["SightlineWeights"]),
+        .library(name: "SightlineVision", targets: ["SightlineVision"]),
         .executable(name: "sightline", targets: ["sightline"]),
     ],
     dependencies: [
@@ -31,10 +32,12 @@ let package = Package(
         .target(name: "SightlineNN", dependencies: ["SightlineCore"]),
         .target(name: "SightlineModels", dependencies: ["SightlineNN"]),
         .target(name: "SightlineWeights", dependencies: ["SightlineModels", "CHDF5", "ZIPFoundation"]),
+        .target(name: "SightlineVision", dependencies: ["SightlineCore", "CImageCodecs"]),
         .executableTarget(
             name: "sightline",
             dependencies: [
                 "SightlineWeights",
+                "SightlineVision",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -44,6 +47,7 @@ let package = Package(
         .testTarget(name: "SightlineNNTests", dependencies: ["SightlineNN", "SightlineTestSupport"]),
         .testTarget(name: "SightlineModelsTests", dependencies: ["SightlineModels"]),
         .testTarget(name: "SightlineWeightsTests", dependencies: ["SightlineWeights", "SightlineTestSupport"]),
+        .testTarget(name: "SightlineVisionTests", dependencies: ["SightlineVision", "SightlineTestSupport"]),
         // Runs the built `sightline` executable; depending on it makes `swift test` build it.
         .testTarget(name: "SightlineCLITests", dependencies: ["sightline"]),
     ],

@@ -56,4 +56,27 @@ struct CLITests {
             #expect(lines.count == 1 && lines[0].contains(path), "\(result.err)")
         }
     }
+
+    @Test func predictRanksClassesAndReportsBadImagesInOrder() throws {
+        let images = Self.fixtures.deletingLastPathComponent().appendingPathComponent("images")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-predict-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let labels = scratch.appendingPathComponent("labels.txt"), bad = scratch.appendingPathComponent("bad.jpg")
+        try (0..<10).map { "label \($0)" }.joined(separator: "\n").write(to: labels, atomically: true, encoding: .utf8)
+        try Data("not an image".utf8).write(to: bad)
+        let inputs = [images.appendingPathComponent("rgb8.png").path, bad.path, images.appendingPathComponent("palette4.png").path]
+        let result = try run(["predict", Self.fixtures.appendingPathComponent("resnet50_keras3.h5").path] + inputs + ["--top", "3", "--labels", labels.path, "--json"])
+        #expect(result.status == 1, "a bad image makes the run fail, after the others were predicted")
+        #expect(result.err.contains(bad.path))
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [[String: Any]])
+        #expect(rows.map { $0["path"] as? String ?? "" } == inputs, "results keep the input order")
+        #expect(rows[1]["error"] as? String == "is not a JPEG or PNG image")
+        for row in [rows[0], rows[2]] {
+            let top = try #require(row["top"] as? [[String: Any]])
+            let probabilities = top.compactMap { $0["probability"] as? Double }
+            #expect(top.count == 3 && probabilities == probabilities.sorted(by: >) && probabilities.reduce(0, +) <= 1.0001)
+            #expect(top.allSatisfy { ($0["name"] as? String)?.hasPrefix("label ") == true })
+        }
+    }
 }

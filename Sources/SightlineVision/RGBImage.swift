@@ -1,0 +1,64 @@
+import CImageCodecs
+import Foundation
+@_exported import SightlineCore
+
+/// An 8-bit RGB image, row-major, `height × width × 3` bytes.
+public struct RGBImage: Sendable, Equatable {
+    public var width: Int
+    public var height: Int
+    public var pixels: [UInt8]
+
+    public init(width: Int, height: Int, pixels: [UInt8]) {
+        precondition(pixels.count == width * height * 3, "RGB image \(width)×\(height) needs \(width * height * 3) bytes, got \(pixels.count)")
+        (self.width, self.height, self.pixels) = (width, height, pixels)
+    }
+
+    /// The default limit on decoded pixels (a 16384 × 16384 image): larger headers are rejected
+    /// before any pixel buffer is allocated (decompression bombs).
+    public static let defaultMaxPixels = 16_384 * 16_384
+
+    /// Decodes a JPEG or PNG file, chosen by its signature, not its extension.
+    public init(contentsOf path: String, maxPixels: Int = RGBImage.defaultMaxPixels) throws(ImageError) {
+        guard let data = FileManager.default.contents(atPath: path) else { throw ImageError(file: path, "cannot be read") }
+        try self.init(data: data, name: path, maxPixels: maxPixels)
+    }
+
+    /// Decodes JPEG or PNG bytes; `name` appears in errors.
+    public init(data: Data, name: String, maxPixels: Int = RGBImage.defaultMaxPixels) throws(ImageError) {
+        let bytes = [UInt8](data)
+        var image = sl_image()
+        var error = [CChar](repeating: 0, count: Int(SL_ERROR_CAPACITY))
+        let code: Int32
+        if bytes.starts(with: [0xFF, 0xD8]) {
+            code = sl_jpeg_decode(bytes, bytes.count, Int64(maxPixels), &image, &error)
+        } else if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) {
+            code = sl_png_decode(bytes, bytes.count, Int64(maxPixels), &image, &error)
+        } else {
+            throw ImageError(file: name, bytes.isEmpty ? "is empty" : "is not a JPEG or PNG image")
+        }
+        defer { sl_image_free(&image) }
+        guard code == 0, let pixels = image.pixels else {
+            let message = String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw ImageError(file: name, message.isEmpty ? "cannot be decoded" : message)
+        }
+        let count = Int(image.width) * Int(image.height) * 3
+        self.init(width: Int(image.width), height: Int(image.height), pixels: Array(UnsafeBufferPointer(start: pixels, count: count)))
+    }
+
+    /// Encodes as a baseline JPEG of the given quality (1–100).
+    public func jpegData(quality: Int = 90) throws(ImageError) -> Data {
+        var out: UnsafeMutablePointer<UInt8>?
+        var size = 0
+        var error = [CChar](repeating: 0, count: Int(SL_ERROR_CAPACITY))
+        guard sl_jpeg_encode(pixels, Int32(width), Int32(height), Int32(quality), &out, &size, &error) == 0, let out else {
+            throw ImageError(file: "<jpeg encoder>", String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        defer { sl_buffer_free(out) }
+        return Data(bytes: out, count: size)
+    }
+
+    /// The pixels as a float tensor `[height, width, 3]` in 0…255.
+    public var tensor: Tensor {
+        Tensor(shape: [height, width, 3], scalars: pixels.map { Float($0) })
+    }
+}

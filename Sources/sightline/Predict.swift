@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import SightlineVision
+import SightlineWeights
+
+/// `sightline predict MODEL IMAGE...`: top-k classes per image.
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Classify images: the top classes with probabilities for each image.",
+        discussion: """
+            Each image is decoded (JPEG or PNG), resized to the model's input size with an antialiased \
+            bilinear filter (squashed, as Keras's load_img with target_size does), preprocessed as the \
+            model expects, and run in batches. An image that cannot be read is reported and skipped; \
+            the exit status is then 1.
+            """)
+
+    @OptionGroup var options: ModelOptions
+
+    @Argument(help: "JPEG or PNG files.")
+    var images: [String]
+
+    @Option(help: "How many classes to show per image.")
+    var top = 5
+
+    @Option(help: "A text file with one class name per line (default: ImageNet names for 1000-class models).")
+    var labels: String?
+
+    @Option(help: "Images per forward pass.")
+    var batch = 8
+
+    @Flag(help: "Print JSON instead of text.")
+    var json = false
+
+    func validate() throws {
+        guard top > 0, batch > 0 else { throw ValidationError("--top and --batch must be positive") }
+    }
+
+    func run() throws {
+        let loaded = try options.load()
+        let graph = loaded.graph
+        guard let inputName = graph.inputNames.first, let inputShape = graph.shape(of: inputName), inputShape.count == 3, inputShape[2] == 3 else {
+            throw ValidationError("the model's input is not an RGB image")
+        }
+        guard let outputName = graph.outputNames.first, let classes = graph.shape(of: outputName)?.last, graph.shape(of: outputName)?.count == 1 else {
+            throw ValidationError("the model's output is not a class vector; predict needs a classifier")
+        }
+        let names = try classNames(count: classes)
+        let outputIsProbability = Self.endsInSoftmax(graph.layer(named: outputName))
+        let order = Dictionary(images.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        var results: [[String: Any]] = []
+        var failures = 0
+        for start in stride(from: 0, to: images.count, by: batch) {
+            var tensors: [Tensor] = [], paths: [String] = []
+            for path in images[start..<min(start + batch, images.count)] {
+                do {
+                    let image = try RGBImage(contentsOf: path)
+                    tensors.append(Resize.bilinear(image.tensor, height: inputShape[0], width: inputShape[1]))
+                    paths.append(path)
+                } catch {
+                    failures += 1
+                    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                    results.append(["path": path, "error": error.message])
+                }
+            }
+            defer { results.sort { order[$0["path"] as? String ?? ""] ?? 0 < order[$1["path"] as? String ?? ""] ?? 0 } }
+            guard !tensors.isEmpty else { continue }
+            let input = loaded.preprocessing.apply(to: Tensor.concatenatingBatches(tensors.map { $0.reshaped([1] + $0.shape) }))
+            var output = try graph(input)
+            if !outputIsProbability { output = ActivationFunction.softmax.applied(to: output) }
+            for (row, path) in paths.enumerated() {
+                let scores = Array(output.scalars[(row * classes)..<((row + 1) * classes)])
+                let ranked = scores.indices.sorted { scores[$0] > scores[$1] }.prefix(top)
+                results.append(["path": path, "top": ranked.map { ["class": $0, "name": names[$0], "probability": Double(scores[$0])] as [String: Any] }])
+            }
+        }
+        if json {
+            let data = try JSONSerialization.data(withJSONObject: results, options: [.prettyPrinted, .sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            for result in results {
+                print(result["path"] as? String ?? "")
+                if let error = result["error"] as? String { print("  error: \(error)") }
+                for entry in result["top"] as? [[String: Any]] ?? [] {
+                    let probability = entry["probability"] as? Double ?? 0
+                    print(String(format: "  %6.2f%%  %4d  %@", probability * 100, entry["class"] as? Int ?? 0, entry["name"] as? String ?? ""))
+                }
+            }
+        }
+        if failures > 0 { throw ExitCode(1) }
+    }
+
+    /// True when the graph's last layer already produces probabilities.
+    static func endsInSoftmax(_ layer: (any Layer)?) -> Bool {
+        switch layer {
+        case let dense as Dense: return dense.activation == .softmax
+        case let activation as Activation: return activation.function == .softmax
+        default: return false
+        }
+    }
+
+    func classNames(count: Int) throws -> [String] {
+        if let labels {
+            guard let text = try? String(contentsOfFile: labels, encoding: .utf8) else { throw ValidationError("cannot read --labels \(labels)") }
+            let names = text.split(whereSeparator: \.isNewline).map(String.init)
+            guard names.count == count else { throw ValidationError("\(labels) has \(names.count) names, the model \(count) classes") }
+            return names
+        }
+        return count == 1000 ? ImageNetClasses.names : (0..<count).map { "class \($0)" }
+    }
+}

@@ -1,0 +1,34 @@
+import Foundation
+import SightlineTestSupport
+import SightlineVision
+import Testing
+
+/// `Resize.bilinear` against Pillow's `Image.resize(BILINEAR)` on float images (antialiased
+/// when shrinking). Fixture: `Tests/Fixtures/resize.json` from `make_resize_fixtures.py`.
+struct ResizeTests {
+    @Test func matchesPillow() throws {
+        let fixture = try KerasFixture.load("resize.json")
+        let image = try KerasFixture.tensor(fixture["input"])
+        for entry in fixture["cases"] as? [[String: Any]] ?? [] {
+            let height = try #require(entry["height"] as? Int), width = try #require(entry["width"] as? Int)
+            let expected = Tensor(shape: [height, width, 3], scalars: (entry["data"] as? [Double] ?? []).map { Float($0) })
+            expectClose(Resize.bilinear(image, height: height, width: width), expected, tolerance: 1e-5, "\(height)×\(width)")
+        }
+    }
+
+    @Test func decodingErrorsNameTheFile() throws {
+        #expect(throws: ImageError(file: "empty.jpg", "is empty")) { _ = try RGBImage(data: Data(), name: "empty.jpg") }
+        #expect(throws: ImageError(file: "notes.jpg", "is not a JPEG or PNG image")) { _ = try RGBImage(data: Data("hello".utf8), name: "notes.jpg") }
+        let image = RGBImage(width: 4, height: 2, pixels: (0..<24).map { UInt8($0 * 10) })
+        let jpeg = try image.jpegData(quality: 95)
+        let decoded = try RGBImage(data: jpeg, name: "round.jpg")
+        #expect(decoded.width == 4 && decoded.height == 2)
+        do {
+            _ = try RGBImage(data: jpeg.prefix(jpeg.count - 40), name: "cut.jpg")
+            Issue.record("a truncated JPEG decoded")
+        } catch {
+            #expect(error.file == "cut.jpg")
+        }
+        #expect(throws: ImageError.self) { _ = try RGBImage(data: jpeg, name: "big.jpg", maxPixels: 4) }
+    }
+}
