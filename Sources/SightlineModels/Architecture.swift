@@ -5,9 +5,20 @@ public enum Architecture: String, Sendable, CaseIterable {
     /// `fc1000`) and BatchNorm epsilon 1e-3, as in the old `resnet50_weights_tf_dim_ordering`
     /// file (v0.2 release).
     case resnet50Legacy = "resnet50-legacy"
+    /// torchvision's ResNets (v1.5, see `TorchVisionResNet`), from `pretrained/convert_torchvision.py`.
+    case torchvisionResnet18 = "torchvision-resnet18", torchvisionResnet34 = "torchvision-resnet34"
+    case torchvisionResnet50 = "torchvision-resnet50", torchvisionResnet101 = "torchvision-resnet101"
+    case torchvisionResnet152 = "torchvision-resnet152"
 
-    /// The preprocessing the official Keras weights for this architecture expect.
-    public var preprocessing: Preprocessing { .caffe }
+    /// The preprocessing the published weights for this architecture expect: `caffe` for Keras
+    /// Applications, `torch` for torchvision.
+    public var preprocessing: Preprocessing { torchvisionDepth == nil ? .caffe : .torch }
+
+    /// The torchvision depth, for the torchvision architectures.
+    var torchvisionDepth: TorchVisionResNet.Depth? {
+        guard rawValue.hasPrefix("torchvision-") else { return nil }
+        return TorchVisionResNet.Depth(rawValue: String(rawValue.dropFirst("torchvision-".count)))
+    }
 
     /// Builds the network; see `VGG.build` and `ResNet.build` for the parameters.
     public func build(
@@ -18,6 +29,10 @@ public enum Architecture: String, Sendable, CaseIterable {
         case .vgg16, .vgg19:
             return try VGG.build(
                 self == .vgg16 ? .vgg16 : .vgg19, includeTop: includeTop, pooling: pooling, classes: classes, inputShape: inputShape,
+                weights: weights, widthDivisor: widthDivisor)
+        case .torchvisionResnet18, .torchvisionResnet34, .torchvisionResnet50, .torchvisionResnet101, .torchvisionResnet152:
+            return try TorchVisionResNet.build(
+                torchvisionDepth ?? .resnet50, includeTop: includeTop, pooling: pooling, classes: classes, inputShape: inputShape,
                 weights: weights, widthDivisor: widthDivisor)
         case .resnet50, .resnet101, .resnet152, .resnet50Legacy:
             let depth: ResNet.Depth = self == .resnet101 ? .resnet101 : self == .resnet152 ? .resnet152 : .resnet50

@@ -47,11 +47,11 @@ struct NetworkBuilder {
     @discardableResult
     mutating func conv(
         _ name: String, _ input: String, filters: Int, kernel: Int, strides: Int = 1, padding: Padding = .valid,
-        activation: ActivationFunction = .linear
+        activation: ActivationFunction = .linear, useBias: Bool = true
     ) throws(LayerError) -> String {
         let layer = Conv2D(
             name: rename(name), inputChannels: channels(of: input), filters: filters, kernelSize: (kernel, kernel), strides: (strides, strides),
-            padding: padding, activation: activation, initializer: initializer, generator: &generator)
+            padding: padding, useBias: useBias, activation: activation, initializer: initializer, generator: &generator)
         return try graph.add(layer, inputs: [input])
     }
 

@@ -109,6 +109,22 @@ public enum ModelLoader {
                 architecture: architecture, includeTop: shapes["predictions"] != nil, classes: out("predictions") ?? 1000,
                 widthDivisor: divisor("conv1_conv"), inputSize: nil)
         }
+        if shapes["layer1.0.conv1"] != nil {
+            let bottleneck = shapes["layer1.0.conv3"] != nil
+            let blocks = (1...4).map { stage in (0..<64).filter { shapes["layer\(stage).\($0).conv1"] != nil }.count }
+            let architecture: Architecture?
+            switch (bottleneck, blocks) {
+            case (false, [2, 2, 2, 2]): architecture = .torchvisionResnet18
+            case (false, [3, 4, 6, 3]): architecture = .torchvisionResnet34
+            case (true, [3, 4, 6, 3]): architecture = .torchvisionResnet50
+            case (true, [3, 4, 23, 3]): architecture = .torchvisionResnet101
+            case (true, [3, 8, 36, 3]): architecture = .torchvisionResnet152
+            default: architecture = nil
+            }
+            guard let architecture else { return nil }
+            return RecognisedArchitecture(
+                architecture: architecture, includeTop: shapes["fc"] != nil, classes: out("fc") ?? 1000, widthDivisor: divisor("conv1"), inputSize: nil)
+        }
         if shapes["res2a_branch2a"] != nil {
             return RecognisedArchitecture(
                 architecture: .resnet50Legacy, includeTop: shapes["fc1000"] != nil, classes: out("fc1000") ?? 1000,

@@ -25,9 +25,13 @@ struct Inspect: ParsableCommand {
     func header(_ loaded: LoadedModel) -> [(String, String)] {
         let file = loaded.file
         let bytes = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0
+        let md5 = (try? MD5.hexDigest(ofFile: file.path)) ?? "unreadable"
+        let known = KnownWeightFiles.lookup(md5: md5).map { "\($0.file): \($0.source), \($0.url)" } ?? "not a published file Sightline knows"
         return [
             ("file", "\(file.path) (\(bytes.formatted()) bytes)"),
             ("format", "\(file.format.rawValue), Keras \(file.kerasVersion ?? "1.x (no keras_version attribute)")\(file.backend.map { ", backend \($0)" } ?? "")"),
+            ("md5", md5),
+            ("known as", known),
             ("architecture", loaded.architectureSource),
             ("preprocessing", "\(loaded.preprocessing.rawValue) (\(loaded.preprocessingSource))"),
             ("inputs", loaded.graph.inputNames.map { "\($0) \(loaded.graph.shape(of: $0) ?? [])" }.joined(separator: ", ")),
