@@ -26,6 +26,32 @@ static void sl_jpeg_emit(j_common_ptr info, int level) {
     if (level < 0) sl_jpeg_error_exit(info);
 }
 
+/// Reads the EXIF Orientation tag (0x0112) from an APP1 "Exif\0\0" payload; 1 if absent.
+static int sl_exif_orientation(const uint8_t *data, unsigned length) {
+    if (length < 14 || memcmp(data, "Exif\0\0", 6) != 0) return 1;
+    const uint8_t *tiff = data + 6;
+    unsigned size = length - 6;
+    int little = tiff[0] == 'I' && tiff[1] == 'I';
+    if (!little && !(tiff[0] == 'M' && tiff[1] == 'M')) return 1;
+#define U16(p) (little ? (unsigned)((p)[0] | (p)[1] << 8) : (unsigned)((p)[0] << 8 | (p)[1]))
+#define U32(p) (little ? ((unsigned)(p)[0] | (unsigned)(p)[1] << 8 | (unsigned)(p)[2] << 16 | (unsigned)(p)[3] << 24) \
+                       : ((unsigned)(p)[0] << 24 | (unsigned)(p)[1] << 16 | (unsigned)(p)[2] << 8 | (unsigned)(p)[3]))
+    unsigned ifd = U32(tiff + 4);
+    if (ifd + 2 > size) return 1;
+    unsigned entries = U16(tiff + ifd);
+    for (unsigned i = 0; i < entries; i++) {
+        unsigned entry = ifd + 2 + 12 * i;
+        if (entry + 12 > size) break;
+        if (U16(tiff + entry) == 0x0112) {
+            unsigned value = U16(tiff + entry + 8);
+            return value >= 1 && value <= 8 ? (int)value : 1;
+        }
+    }
+#undef U16
+#undef U32
+    return 1;
+}
+
 int sl_jpeg_dimensions(const uint8_t *data, size_t size, int *width, int *height, char *error) {
     struct jpeg_decompress_struct info;
     sl_jpeg_error err;
@@ -63,7 +89,12 @@ int sl_jpeg_decode(const uint8_t *data, size_t size, long long max_pixels, sl_im
     }
     jpeg_create_decompress(&info);
     jpeg_mem_src(&info, data, (unsigned long)size);
+    jpeg_save_markers(&info, JPEG_APP0 + 1, 0xFFFF);
     jpeg_read_header(&info, TRUE);
+    int orientation = 1;
+    for (jpeg_saved_marker_ptr marker = info.marker_list; marker; marker = marker->next) {
+        if (marker->marker == JPEG_APP0 + 1) orientation = sl_exif_orientation(marker->data, marker->data_length);
+    }
     long long count = (long long)info.image_width * (long long)info.image_height;
     if (count > max_pixels) {
         snprintf(error, SL_ERROR_CAPACITY, "image is %ux%u pixels, more than the limit of %lld pixels",
@@ -97,12 +128,16 @@ int sl_jpeg_decode(const uint8_t *data, size_t size, long long max_pixels, sl_im
             } else if (c == 3) {
                 memcpy(dst + 3 * x, row + 3 * x, 3);
             } else {
-                // CMYK -> RGB as Pillow does: R = 255 - C scaled by (255 - K); inverted Adobe data first flipped.
+                // CMYK -> RGB exactly as Pillow's cmyk2rgb: R = (255 - K) - round(C * (255 - K) / 255),
+                // with Pillow's MULDIV255 rounding; inverted (Adobe) data is flipped first.
                 int cc = row[4 * x], m = row[4 * x + 1], yy = row[4 * x + 2], k = row[4 * x + 3];
                 if (inverted) { cc = 255 - cc; m = 255 - m; yy = 255 - yy; k = 255 - k; }
-                dst[3 * x] = (uint8_t)((255 - cc) * (255 - k) / 255);
-                dst[3 * x + 1] = (uint8_t)((255 - m) * (255 - k) / 255);
-                dst[3 * x + 2] = (uint8_t)((255 - yy) * (255 - k) / 255);
+                int nk = 255 - k, t;
+#define SL_MULDIV255(a, b) (t = (a) * (b) + 128, ((t >> 8) + t) >> 8)
+                dst[3 * x] = (uint8_t)(nk - SL_MULDIV255(cc, nk));
+                dst[3 * x + 1] = (uint8_t)(nk - SL_MULDIV255(m, nk));
+                dst[3 * x + 2] = (uint8_t)(nk - SL_MULDIV255(yy, nk));
+#undef SL_MULDIV255
             }
         }
     }
@@ -112,6 +147,7 @@ int sl_jpeg_decode(const uint8_t *data, size_t size, long long max_pixels, sl_im
     out->pixels = pixels;
     out->width = w;
     out->height = h;
+    out->orientation = orientation;
     return 0;
 }
 

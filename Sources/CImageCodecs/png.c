@@ -82,5 +82,6 @@ int sl_png_decode(const uint8_t *data, size_t size, long long max_pixels, sl_ima
     out->pixels = pixels;
     out->width = (int)w;
     out->height = (int)h;
+    out->orientation = 1;
     return 0;
 }

@@ -17,14 +17,15 @@ public struct RGBImage: Sendable, Equatable {
     /// before any pixel buffer is allocated (decompression bombs).
     public static let defaultMaxPixels = 16_384 * 16_384
 
-    /// Decodes a JPEG or PNG file, chosen by its signature, not its extension.
-    public init(contentsOf path: String, maxPixels: Int = RGBImage.defaultMaxPixels) throws(ImageError) {
+    /// Decodes a JPEG or PNG file, chosen by its signature, not its extension, and turns it
+    /// upright by its EXIF orientation unless `applyOrientation` is false.
+    public init(contentsOf path: String, maxPixels: Int = RGBImage.defaultMaxPixels, applyOrientation: Bool = true) throws(ImageError) {
         guard let data = FileManager.default.contents(atPath: path) else { throw ImageError(file: path, "cannot be read") }
-        try self.init(data: data, name: path, maxPixels: maxPixels)
+        try self.init(data: data, name: path, maxPixels: maxPixels, applyOrientation: applyOrientation)
     }
 
     /// Decodes JPEG or PNG bytes; `name` appears in errors.
-    public init(data: Data, name: String, maxPixels: Int = RGBImage.defaultMaxPixels) throws(ImageError) {
+    public init(data: Data, name: String, maxPixels: Int = RGBImage.defaultMaxPixels, applyOrientation: Bool = true) throws(ImageError) {
         let bytes = [UInt8](data)
         var image = sl_image()
         var error = [CChar](repeating: 0, count: Int(SL_ERROR_CAPACITY))
@@ -43,6 +44,37 @@ public struct RGBImage: Sendable, Equatable {
         }
         let count = Int(image.width) * Int(image.height) * 3
         self.init(width: Int(image.width), height: Int(image.height), pixels: Array(UnsafeBufferPointer(start: pixels, count: count)))
+        if applyOrientation { self = oriented(Int(image.orientation)) }
+    }
+
+    /// The image as a viewer shows it, for an EXIF orientation (1–8): 2 mirror, 3 rotate 180°,
+    /// 4 flip, 5 transpose, 6 rotate 90° clockwise, 7 transverse, 8 rotate 90° anticlockwise
+    /// (what Pillow's `ImageOps.exif_transpose` does).
+    public func oriented(_ orientation: Int) -> RGBImage {
+        guard orientation >= 2 && orientation <= 8 else { return self }
+        let swaps = orientation >= 5
+        let (w, h) = swaps ? (height, width) : (width, height)
+        var out = [UInt8](repeating: 0, count: pixels.count)
+        for y in 0..<h {
+            for x in 0..<w {
+                // Source pixel (sx, sy) shown at (x, y).
+                let (sx, sy): (Int, Int)
+                switch orientation {
+                case 2: (sx, sy) = (width - 1 - x, y)
+                case 3: (sx, sy) = (width - 1 - x, height - 1 - y)
+                case 4: (sx, sy) = (x, height - 1 - y)
+                case 5: (sx, sy) = (y, x)
+                case 6: (sx, sy) = (y, height - 1 - x)
+                case 7: (sx, sy) = (width - 1 - y, height - 1 - x)
+                default: (sx, sy) = (width - 1 - y, x)
+                }
+                let source = (sy * width + sx) * 3, target = (y * w + x) * 3
+                out[target] = pixels[source]
+                out[target + 1] = pixels[source + 1]
+                out[target + 2] = pixels[source + 2]
+            }
+        }
+        return RGBImage(width: w, height: h, pixels: out)
     }
 
     /// Encodes as a baseline JPEG of the given quality (1–100).

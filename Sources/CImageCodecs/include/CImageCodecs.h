@@ -13,6 +13,8 @@ typedef struct {
     uint8_t *pixels;
     int width;
     int height;
+    /// EXIF orientation (1-8) from a JPEG's APP1 segment; 1 when absent or unreadable.
+    int orientation;
 } sl_image;
 
 /// Reads the JPEG header only. Returns 0 and fills width/height, or non-zero with `error`.
