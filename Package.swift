@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "SightlineModels", targets: ["SightlineModels"]),
         .library(name: "SightlineWeights", targets: ["SightlineWeights"]),
         .library(name: "SightlineVision", targets: ["SightlineVision"]),
+        .library(name: "SightlineTransfer", targets: ["SightlineTransfer"]),
         .executable(name: "sightline", targets: ["sightline"]),
     ],
     dependencies: [
@@ -33,11 +34,13 @@ let package = Package(
         .target(name: "SightlineModels", dependencies: ["SightlineNN"]),
         .target(name: "SightlineWeights", dependencies: ["SightlineModels", "CHDF5", "ZIPFoundation"]),
         .target(name: "SightlineVision", dependencies: ["SightlineCore", "CImageCodecs"]),
+        .target(name: "SightlineTransfer", dependencies: ["SightlineVision", "SightlineWeights"]),
         .executableTarget(
             name: "sightline",
             dependencies: [
                 "SightlineWeights",
                 "SightlineVision",
+                "SightlineTransfer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -48,6 +51,7 @@ let package = Package(
         .testTarget(name: "SightlineModelsTests", dependencies: ["SightlineModels"]),
         .testTarget(name: "SightlineWeightsTests", dependencies: ["SightlineWeights", "SightlineTestSupport"]),
         .testTarget(name: "SightlineVisionTests", dependencies: ["SightlineVision", "SightlineTestSupport"]),
+        .testTarget(name: "SightlineTransferTests", dependencies: ["SightlineTransfer", "SightlineTestSupport"]),
         // Runs the built `sightline` executable; depending on it makes `swift test` build it.
         .testTarget(name: "SightlineCLITests", dependencies: ["sightline"]),
     ],

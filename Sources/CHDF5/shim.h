@@ -22,3 +22,11 @@ static inline hid_t sl_h5t_ieee_f32le(void) { return H5T_IEEE_F32LE; }
 static inline hid_t sl_h5t_ieee_f64le(void) { return H5T_IEEE_F64LE; }
 static inline hid_t sl_h5e_default(void) { return H5E_DEFAULT; }
 static inline hid_t sl_h5s_scalar_create(void) { return H5Screate(H5S_SCALAR); }
+static inline hid_t sl_h5t_std_i64le(void) { return H5T_STD_I64LE; }
+/// Dataset and group creation lists that do not record modification times, so that writing the
+/// same content twice gives the same bytes.
+static inline hid_t sl_h5p_untimed_dataset(void) {
+    hid_t list = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_obj_track_times(list, 0);
+    return list;
+}

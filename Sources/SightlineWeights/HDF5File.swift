@@ -169,7 +169,9 @@ public final class HDF5File: @unchecked Sendable {
             defer { H5Sclose(space) }
             let links = sl_h5p_create_intermediate_groups()
             defer { H5Pclose(links) }
-            let dataset = H5Dcreate2(id, object, sl_h5t_ieee_f32le(), space, links, sl_h5p_default(), sl_h5p_default())
+            let creation = sl_h5p_untimed_dataset()
+            defer { H5Pclose(creation) }
+            let dataset = H5Dcreate2(id, object, sl_h5t_ieee_f32le(), space, links, creation, sl_h5p_default())
             guard dataset >= 0 else { return false }
             defer { H5Dclose(dataset) }
             if tensor.count == 0 { return true }

@@ -1,0 +1,2 @@
+@_exported import SightlineVision
+@_exported import SightlineWeights

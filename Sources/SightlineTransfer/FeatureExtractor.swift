@@ -1,0 +1,74 @@
+import Foundation
+
+/// Runs images through a model up to one layer and returns per-image features.
+public struct FeatureExtractor {
+    public let model: LoadedModel
+    /// The node whose output is extracted.
+    public let layer: String
+    /// Global pooling applied to a 4-D layer output.
+    public let pooling: GlobalPooling
+    public let policy: ResizePolicy
+    public let maxPixels: Int
+    /// The model's input height and width.
+    public let inputSize: (height: Int, width: Int)
+
+    public struct SetupError: Error, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
+    }
+
+    /// - Parameters:
+    ///   - layer: a node name; default `defaultLayer(of:)`.
+    ///   - pooling: for 4-D outputs; default `.avg`.
+    public init(model: LoadedModel, layer: String? = nil, pooling: GlobalPooling = .avg, policy: ResizePolicy = .squash, maxPixels: Int = RGBImage.defaultMaxPixels) throws {
+        let graph = model.graph
+        let name = layer ?? Self.defaultLayer(of: graph)
+        guard graph.node(named: name) != nil else {
+            throw SetupError(message: "the model has no layer '\(name)'; `sightline inspect` lists them")
+        }
+        guard let input = graph.inputNames.first, let shape = graph.shape(of: input), shape.count == 3, shape[2] == 3 else {
+            throw SetupError(message: "the model's input is not an RGB image")
+        }
+        self.model = model
+        self.layer = name
+        self.pooling = pooling
+        self.policy = policy
+        self.maxPixels = maxPixels
+        self.inputSize = (shape[0], shape[1])
+    }
+
+    /// The layer that feeds the classifier head: the input of the last `Dense` on the path to
+    /// the output (VGG16's `fc2`, ResNet50's `avg_pool`), or the output of a headless model.
+    public static func defaultLayer(of graph: Graph) -> String {
+        var name = graph.outputNames.first ?? graph.nodes.last?.name ?? ""
+        while let node = graph.node(named: name), node.inputs.count == 1 {
+            if node.layer is Dense { return node.inputs[0] }
+            guard node.layer is Activation || node.layer is Dropout else { break }
+            name = node.inputs[0]
+        }
+        return graph.outputNames.first ?? name
+    }
+
+    /// The per-image feature shape (after pooling).
+    public var featureShape: [Int] {
+        let shape = model.graph.shape(of: layer) ?? []
+        return shape.count == 3 && pooling != .none ? [shape[2]] : shape
+    }
+
+    /// Decodes and prepares one image as `[H, W, 3]` in 0…255 (before preprocessing).
+    public func prepare(_ path: String) throws(ImageError) -> Tensor {
+        try RGBImage(contentsOf: path, maxPixels: maxPixels).prepared(height: inputSize.height, width: inputSize.width, policy: policy)
+    }
+
+    /// Features for prepared images `[N, H, W, 3]`: `[N] + featureShape`.
+    public func features(of images: Tensor) throws -> Tensor {
+        let graph = model.graph
+        guard let input = graph.inputNames.first else { throw SetupError(message: "the model has no input") }
+        let output = try graph.forward([input: model.preprocessing.apply(to: images)], outputs: [layer])
+        guard var value = output[layer] else { throw SetupError(message: "layer '\(layer)' produced no output") }
+        if value.rank == 4 && pooling != .none {
+            value = GlobalPooling2D(name: "pool", kind: pooling == .max ? .max : .average).forward([value], mode: .inference).output
+        }
+        return value
+    }
+}

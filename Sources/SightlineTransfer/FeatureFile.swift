@@ -1,0 +1,102 @@
+import Foundation
+
+/// The contents of a features file written by `sightline extract` (see `ExtractionJob`).
+public struct FeatureFile {
+    /// `[N] + featureShape`.
+    public var features: Tensor
+    public var paths: [String]
+    /// 0 for an image that was read, 1 for one that failed (its row of `features` is zero).
+    public var status: [Int]
+    public var errors: [String]
+    public var labels: [Int]?
+    public var classNames: [String]?
+    /// Root string attributes (model, model_md5, layer, pooling, preprocessing, …).
+    public var attributes: [String: String]
+
+    static let attributeNames = [
+        "model", "model_md5", "layer", "pooling", "preprocessing", "image_height", "image_width", "resize_policy", "sightline_version",
+        "total_items", "shard_index", "shard_count", "first_item",
+    ]
+
+    public init(features: Tensor, paths: [String], status: [Int], errors: [String], labels: [Int]?, classNames: [String]?, attributes: [String: String]) {
+        (self.features, self.paths, self.status, self.errors) = (features, paths, status, errors)
+        (self.labels, self.classNames, self.attributes) = (labels, classNames, attributes)
+    }
+
+    /// Reads a features file.
+    public init(path: String) throws {
+        let file = try HDF5File(reading: path)
+        guard file.exists("/features") else { throw HDF5Error(file: path, "not a Sightline features file (no /features dataset)") }
+        features = try file.readTensor("/features")
+        paths = try file.readStrings("/paths")
+        status = try file.readIntegers("/status")
+        errors = try file.readStrings("/error")
+        labels = file.exists("/labels") ? try file.readIntegers("/labels") : nil
+        classNames = file.exists("/class_names") ? try file.readStrings("/class_names") : nil
+        var attributes: [String: String] = [:]
+        for name in Self.attributeNames { attributes[name] = try file.stringAttribute(name) }
+        self.attributes = attributes
+    }
+
+    /// Writes the file under a temporary name in the same folder, then renames it into place.
+    public func write(to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).partial").path
+        do {
+            let file = try HDF5File(creating: temporary)
+            try file.write(features, to: "/features")
+            try file.write(strings: paths, to: "/paths")
+            try file.write(integers: status, to: "/status")
+            try file.write(strings: errors, to: "/error")
+            if let labels { try file.write(integers: labels, to: "/labels") }
+            if let classNames { try file.write(strings: classNames, to: "/class_names") }
+            for name in Self.attributeNames { if let value = attributes[name] { try file.writeString(value, attribute: name) } }
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw error
+        }
+        guard rename(temporary, path) == 0 else {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw HDF5Error(file: path, "cannot rename the finished file into place")
+        }
+    }
+
+    public struct MergeError: Error, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
+    }
+
+    /// Joins shard files of one run: they must share the model, layer, pooling, preprocessing,
+    /// image size, resize policy and dataset size, and together cover it without gaps or overlap.
+    /// The result equals what a single unsharded run writes.
+    public static func merge(_ shards: [FeatureFile], names: [String]) throws -> FeatureFile {
+        guard let first = shards.first else { throw MergeError(message: "nothing to merge") }
+        let shared = ["model_md5", "layer", "pooling", "preprocessing", "image_height", "image_width", "resize_policy", "total_items", "shard_count"]
+        for (shard, name) in zip(shards, names) {
+            for key in shared where shard.attributes[key] != first.attributes[key] {
+                throw MergeError(message: "\(name): \(key) is '\(shard.attributes[key] ?? "missing")', but \(names[0]) has '\(first.attributes[key] ?? "missing")'")
+            }
+            guard shard.classNames == first.classNames else { throw MergeError(message: "\(name): class names differ from \(names[0])'s") }
+        }
+        let ordered = zip(shards, names).sorted { Int($0.0.attributes["first_item"] ?? "") ?? 0 < Int($1.0.attributes["first_item"] ?? "") ?? 0 }
+        var next = 0
+        for (shard, name) in ordered {
+            guard Int(shard.attributes["first_item"] ?? "") == next else {
+                throw MergeError(message: "\(name) starts at item \(shard.attributes["first_item"] ?? "?"), expected \(next): a shard is missing or repeated")
+            }
+            next += shard.paths.count
+        }
+        guard next == Int(first.attributes["total_items"] ?? "") else {
+            throw MergeError(message: "the shards cover \(next) of \(first.attributes["total_items"] ?? "?") items: a shard is missing")
+        }
+        var attributes = first.attributes
+        attributes["shard_index"] = "0"
+        attributes["shard_count"] = "1"
+        attributes["first_item"] = "0"
+        let parts = ordered.map(\.0)
+        return FeatureFile(
+            features: Tensor.concatenatingBatches(parts.map(\.features)), paths: parts.flatMap(\.paths), status: parts.flatMap(\.status),
+            errors: parts.flatMap(\.errors), labels: first.labels == nil ? nil : parts.flatMap { $0.labels ?? [] }, classNames: first.classNames,
+            attributes: attributes)
+    }
+}

@@ -1,0 +1,66 @@
+/// How an image of any size becomes a model's `height × width` input.
+public enum ResizePolicy: Sendable, Equatable {
+    /// Resize both sides to the target, ignoring the aspect ratio (Keras `load_img(target_size=)`
+    /// and `image_dataset_from_directory` without `crop_to_aspect_ratio`).
+    case squash
+    /// Resize the shorter side to `shorter` (default: target / 0.875, i.e. 256 for 224, as
+    /// torchvision and timm evaluate), keeping the aspect ratio, then take the centre crop.
+    case shorterSideThenCrop(shorter: Int? = nil)
+
+    /// Parses `squash`, `crop` or `crop:256`.
+    public init?(argument: String) {
+        if argument == "squash" {
+            self = .squash
+        } else if argument == "crop" {
+            self = .shorterSideThenCrop()
+        } else if argument.hasPrefix("crop:"), let side = Int(argument.dropFirst(5)), side > 0 {
+            self = .shorterSideThenCrop(shorter: side)
+        } else {
+            return nil
+        }
+    }
+
+    /// A short name for file attributes: `squash` or `crop:<shorter side>` for a target.
+    public func describe(height: Int, width: Int) -> String {
+        switch self {
+        case .squash: return "squash"
+        case .shorterSideThenCrop(let shorter): return "crop:\(shorter ?? Self.defaultShorter(height, width))"
+        }
+    }
+
+    static func defaultShorter(_ height: Int, _ width: Int) -> Int {
+        Int((Double(min(height, width)) / 0.875).rounded())
+    }
+}
+
+extension RGBImage {
+    /// The image as a `[height, width, 3]` float tensor in 0…255, resized by `policy` with
+    /// antialiased bilinear filtering.
+    public func prepared(height: Int, width: Int, policy: ResizePolicy) -> Tensor {
+        switch policy {
+        case .squash:
+            return Resize.bilinear(tensor, height: height, width: width)
+        case .shorterSideThenCrop(let shorter):
+            let side = max(shorter ?? ResizePolicy.defaultShorter(height, width), max(height, width))
+            let scale = Double(side) / Double(min(self.height, self.width))
+            let resizedHeight = max(height, Int((Double(self.height) * scale).rounded()))
+            let resizedWidth = max(width, Int((Double(self.width) * scale).rounded()))
+            let resized = Resize.bilinear(tensor, height: resizedHeight, width: resizedWidth)
+            return Self.centerCrop(resized, height: height, width: width)
+        }
+    }
+
+    /// The centre `height × width` window of an `[H, W, C]` tensor (torchvision's rounding).
+    public static func centerCrop(_ image: Tensor, height: Int, width: Int) -> Tensor {
+        let (h, w, c) = (image.shape[0], image.shape[1], image.shape[2])
+        precondition(height <= h && width <= w, "crop \(height)×\(width) is larger than the image \(h)×\(w)")
+        let top = Int((Double(h - height) / 2).rounded()), left = Int((Double(w - width) / 2).rounded())
+        return Tensor(shape: [height, width, c]) { out in
+            image.withUnsafeBufferPointer { p in
+                for y in 0..<height {
+                    (out.baseAddress! + y * width * c).update(from: p.baseAddress! + ((top + y) * w + left) * c, count: width * c)
+                }
+            }
+        }
+    }
+}
