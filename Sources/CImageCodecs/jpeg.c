@@ -73,6 +73,10 @@ int sl_jpeg_dimensions(const uint8_t *data, size_t size, int *width, int *height
 }
 
 int sl_jpeg_decode(const uint8_t *data, size_t size, long long max_pixels, sl_image *out, char *error) {
+    return sl_jpeg_decode_scaled(data, size, max_pixels, 0, 0, out, error);
+}
+
+int sl_jpeg_decode_scaled(const uint8_t *data, size_t size, long long max_pixels, int min_width, int min_height, sl_image *out, char *error) {
     struct jpeg_decompress_struct info;
     sl_jpeg_error err;
     uint8_t *volatile pixels = NULL;
@@ -105,6 +109,15 @@ int sl_jpeg_decode(const uint8_t *data, size_t size, long long max_pixels, sl_im
     int cmyk = info.jpeg_color_space == JCS_CMYK || info.jpeg_color_space == JCS_YCCK;
     // libjpeg converts YCCK to CMYK; Adobe files store inverted CMYK, which saw_Adobe_marker tells.
     info.out_color_space = cmyk ? JCS_CMYK : (info.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB);
+    if (min_width > 0 && min_height > 0) {
+        for (int denom = 8; denom > 1; denom /= 2) {
+            if ((long long)info.image_width >= (long long)min_width * denom && (long long)info.image_height >= (long long)min_height * denom) {
+                info.scale_num = 1;
+                info.scale_denom = (unsigned)denom;
+                break;
+            }
+        }
+    }
     jpeg_start_decompress(&info);
     int w = (int)info.output_width, h = (int)info.output_height, c = info.output_components;
     pixels = malloc((size_t)w * h * 3);

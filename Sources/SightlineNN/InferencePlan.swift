@@ -50,7 +50,15 @@ struct InferencePlan {
             }
             steps.append(step)
         }
-        self.steps = steps
+        // Keep only the steps the requested outputs depend on (extracting an early layer
+        // does not run the rest of the network).
+        var needed = Set(outputs)
+        var kept: [Step] = []
+        for step in steps.reversed() where needed.contains(step.name) {
+            kept.append(step)
+            needed.formUnion(step.inputs)
+        }
+        self.steps = kept.reversed()
         self.inputNames = graph.inputNames
         self.outputs = outputs
     }

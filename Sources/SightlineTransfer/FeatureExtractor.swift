@@ -9,6 +9,8 @@ public struct FeatureExtractor {
     public let pooling: GlobalPooling
     public let policy: ResizePolicy
     public let maxPixels: Int
+    /// Decode JPEGs at full size even when a reduced DCT-scaled decode would cover the input.
+    public var exactDecode = false
     /// The model's input height and width.
     public let inputSize: (height: Int, width: Int)
 
@@ -57,7 +59,15 @@ public struct FeatureExtractor {
 
     /// Decodes and prepares one image as `[H, W, 3]` in 0…255 (before preprocessing).
     public func prepare(_ path: String) throws(ImageError) -> Tensor {
-        try RGBImage(contentsOf: path, maxPixels: maxPixels).prepared(height: inputSize.height, width: inputSize.width, policy: policy)
+        // The decoded image must still cover the input after the policy's resize; the crop
+        // policy needs the shorter side at `shorter`, squash needs each side at the target.
+        let needed: Int
+        switch policy {
+        case .squash: needed = max(inputSize.height, inputSize.width)
+        case .shorterSideThenCrop(let shorter): needed = shorter ?? Int((Double(min(inputSize.height, inputSize.width)) / 0.875).rounded())
+        }
+        return try RGBImage(contentsOf: path, maxPixels: maxPixels, atLeast: exactDecode ? nil : (needed, needed))
+            .prepared(height: inputSize.height, width: inputSize.width, policy: policy)
     }
 
     /// Features for prepared images `[N, H, W, 3]`: `[N] + featureShape`.

@@ -19,19 +19,24 @@ public struct RGBImage: Sendable, Equatable {
 
     /// Decodes a JPEG or PNG file, chosen by its signature, not its extension, and turns it
     /// upright by its EXIF orientation unless `applyOrientation` is false.
-    public init(contentsOf path: String, maxPixels: Int = RGBImage.defaultMaxPixels, applyOrientation: Bool = true) throws(ImageError) {
+    ///
+    /// `atLeast` (width, height) lets a JPEG decode at 1/2, 1/4 or 1/8 scale (libjpeg's DCT
+    /// scaling, as Pillow's `draft`) when the result still covers that size; nil decodes exactly.
+    public init(contentsOf path: String, maxPixels: Int = RGBImage.defaultMaxPixels, applyOrientation: Bool = true, atLeast: (Int, Int)? = nil) throws(ImageError) {
         guard let data = FileManager.default.contents(atPath: path) else { throw ImageError(file: path, "cannot be read") }
-        try self.init(data: data, name: path, maxPixels: maxPixels, applyOrientation: applyOrientation)
+        try self.init(data: data, name: path, maxPixels: maxPixels, applyOrientation: applyOrientation, atLeast: atLeast)
     }
 
     /// Decodes JPEG or PNG bytes; `name` appears in errors.
-    public init(data: Data, name: String, maxPixels: Int = RGBImage.defaultMaxPixels, applyOrientation: Bool = true) throws(ImageError) {
+    public init(data: Data, name: String, maxPixels: Int = RGBImage.defaultMaxPixels, applyOrientation: Bool = true, atLeast: (Int, Int)? = nil) throws(ImageError) {
         let bytes = [UInt8](data)
         var image = sl_image()
         var error = [CChar](repeating: 0, count: Int(SL_ERROR_CAPACITY))
         let code: Int32
         if bytes.starts(with: [0xFF, 0xD8]) {
-            code = sl_jpeg_decode(bytes, bytes.count, Int64(maxPixels), &image, &error)
+            // EXIF orientations 5–8 swap the axes: ask for the transposed minimum.
+            let minimum = atLeast ?? (0, 0)
+            code = sl_jpeg_decode_scaled(bytes, bytes.count, Int64(maxPixels), Int32(max(minimum.0, minimum.1)), Int32(max(minimum.0, minimum.1)), &image, &error)
         } else if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) {
             code = sl_png_decode(bytes, bytes.count, Int64(maxPixels), &image, &error)
         } else {

@@ -31,7 +31,10 @@ struct Extract: ParsableCommand {
     var pool: GlobalPooling = .avg
 
     @Option(help: "Images per forward pass.")
-    var batch = 16
+    var batch = 8
+
+    @Flag(help: "Decode JPEGs at full size before resizing (default: libjpeg's DCT scaling decodes large photos at 1/2, 1/4 or 1/8 size when that still covers the model input).")
+    var exactDecode = false
 
     @Option(help: "Worker threads for Sightline's own loops (default: all cores).")
     var threads: Int?
@@ -79,8 +82,9 @@ struct Extract: ParsableCommand {
         if let threads { setenv("SIGHTLINE_THREADS", String(threads), 1) }
         let dataset = try ImageFolder(inputs: inputs, extensions: Set(extensions.lowercased().split(separator: ",").map(String.init)))
         guard !dataset.items.isEmpty else { throw ValidationError("no images found in \(inputs.joined(separator: " "))") }
-        let extractor = try FeatureExtractor(
+        var extractor = try FeatureExtractor(
             model: try options.load(), layer: layer, pooling: pool, policy: ResizePolicy(argument: resize) ?? .squash)
+        extractor.exactDecode = exactDecode
         let job = ExtractionJob(
             extractor: extractor, dataset: dataset, output: output, batchSize: batch, shard: try shardSelection(), resume: resume,
             sightlineVersion: Sightline.version)

@@ -22,6 +22,11 @@ int sl_jpeg_dimensions(const uint8_t *data, size_t size, int *width, int *height
 
 /// Decodes a JPEG (baseline, progressive, grayscale, RGB, CMYK and Adobe-inverted YCCK) to RGB.
 /// Images with more than `max_pixels` pixels are rejected before the pixel buffer is allocated.
+/// With `min_width`/`min_height` > 0, libjpeg's DCT scaling decodes at 1/2, 1/4 or 1/8 size when
+/// the result still covers that size (much faster for photos far larger than a model's input).
+int sl_jpeg_decode_scaled(const uint8_t *data, size_t size, long long max_pixels, int min_width, int min_height, sl_image *out, char *error);
+
+/// `sl_jpeg_decode_scaled` at full size.
 int sl_jpeg_decode(const uint8_t *data, size_t size, long long max_pixels, sl_image *out, char *error);
 
 /// Encodes RGB pixels (`height * width * 3` bytes) as a baseline JPEG of the given quality (1-100).

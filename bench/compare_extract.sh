@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# End-to-end feature extraction over a folder of real JPEGs (varied sizes, scikit-image's photos):
+# Sightline `extract` vs Keras `image_dataset_from_directory` + `predict` (../shared/bench), same
+# machine, same run. ResNet50 without top, average pooling, 224x224, random weights.
+# Needs: swift build -c release; pip install tensorflow-cpu scikit-image pillow
+set -euo pipefail
+cd "$(dirname "$0")/.."
+peers=${SIGHTLINE_PEERS:-../shared/bench}
+work=${1:-bench/out/extract}
+mkdir -p "$work"
+[ -d "$work/jpegs" ] || python3 "$peers/make_jpeg_folder.py" "$work/jpegs" 200 >/dev/null
+[ -f "$work/resnet50_notop.h5" ] || KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 python3 -c "
+import keras; keras.applications.ResNet50(weights=None, include_top=False, pooling='avg').save('$work/resnet50_notop.h5')" 2>/dev/null
+for run in 1 2 3; do
+    rm -rf "$work/features.h5" "$work/features.h5.partial"
+    start=$(date +%s.%N)
+    .build/release/sightline extract "$work/resnet50_notop.h5" "$work/jpegs" -o "$work/features.h5" --batch 8 2>/dev/null >/dev/null
+    end=$(date +%s.%N)
+    python3 -c "import json; s=$end-$start; print(json.dumps({'tool': 'sightline extract', 'arch': 'resnet50', 'images': 200, 'run': $run, 'seconds': round(s, 2), 'img_per_s': round(200 / s, 2)}))"
+done
+KERAS_BACKEND=tensorflow python3 "$peers/peer_extract_keras.py" "$work/jpegs" 2>/dev/null | tail -n 1
