@@ -23,9 +23,14 @@ public enum KerasWriter {
         public var sightlineVersion: String
         public var preprocessing: Preprocessing
         public var source: String
+        /// Class names in output order, written as the `class_names` attribute.
+        public var classNames: [String]?
+        /// Further root string attributes (a head records the feature layer it was trained on).
+        public var extra: [String: String]
 
-        public init(sightlineVersion: String, preprocessing: Preprocessing, source: String) {
+        public init(sightlineVersion: String, preprocessing: Preprocessing, source: String, classNames: [String]? = nil, extra: [String: String] = [:]) {
             (self.sightlineVersion, self.preprocessing, self.source) = (sightlineVersion, preprocessing, source)
+            (self.classNames, self.extra) = (classNames, extra)
         }
     }
 
@@ -61,6 +66,8 @@ public enum KerasWriter {
         try file.writeString(metadata.sightlineVersion, attribute: "sightline_version")
         try file.writeString(metadata.preprocessing.rawValue, attribute: "sightline_preprocessing")
         try file.writeString(metadata.source, attribute: "sightline_source")
+        if let classNames = metadata.classNames { try file.writeStrings(classNames, attribute: "class_names") }
+        for (name, value) in metadata.extra.sorted(by: { $0.key < $1.key }) { try file.writeString(value, attribute: name) }
         try file.writeStrings(graph.nodes.map(\.name), attribute: "layer_names", on: root)
         try file.writeString(kerasVersion, attribute: "keras_version", on: root)
         try file.writeString("tensorflow", attribute: "backend", on: root)

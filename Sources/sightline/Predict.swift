@@ -28,6 +28,9 @@ struct Predict: ParsableCommand {
     @Option(help: "Images per forward pass.")
     var batch = 8
 
+    @Option(help: "A head from `sightline train-head`, stacked on MODEL at the layer it was trained on.")
+    var head: String?
+
     @Flag(help: "Print JSON instead of text.")
     var json = false
 
@@ -37,14 +40,14 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         let loaded = try options.load()
-        let graph = loaded.graph
+        let graph = try head.map { try Self.stack(loaded, head: $0) } ?? loaded.graph
         guard let inputName = graph.inputNames.first, let inputShape = graph.shape(of: inputName), inputShape.count == 3, inputShape[2] == 3 else {
             throw ValidationError("the model's input is not an RGB image")
         }
         guard let outputName = graph.outputNames.first, let classes = graph.shape(of: outputName)?.last, graph.shape(of: outputName)?.count == 1 else {
             throw ValidationError("the model's output is not a class vector; predict needs a classifier")
         }
-        let names = try classNames(count: classes)
+        let names = try head.flatMap { try HDF5File(reading: $0).stringsAttribute("class_names") } ?? classNames(count: classes)
         let outputIsProbability = Self.endsInSoftmax(graph.layer(named: outputName))
         let order = Dictionary(images.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         var results: [[String: Any]] = []
@@ -87,6 +90,32 @@ struct Predict: ParsableCommand {
             }
         }
         if failures > 0 { throw ExitCode(1) }
+    }
+
+    /// The backbone up to the head's feature layer (with its pooling), followed by the head's layers.
+    static func stack(_ backbone: LoadedModel, head path: String) throws -> Graph {
+        let file = try HDF5File(reading: path)
+        guard let layer = try file.stringAttribute("sightline_head_layer"), let pooling = try file.stringAttribute("sightline_head_pooling") else {
+            throw ValidationError("\(path) is not a head written by `sightline train-head` (no sightline_head_layer attribute)")
+        }
+        let headModel = try ModelLoader.load(path: path)
+        let graph = Graph()
+        let source = backbone.graph
+        for node in source.nodes {
+            if node.layer == nil { try graph.addInput(name: node.name, shape: node.shape) } else if let layer = node.layer { try graph.add(layer, inputs: node.inputs) }
+            if node.name == layer { break }
+        }
+        guard graph.node(named: layer) != nil else { throw ValidationError("the backbone has no layer '\(layer)', which the head was trained on") }
+        var last = layer
+        if graph.shape(of: layer)?.count == 3 && pooling != "none" {
+            last = try graph.add(GlobalPooling2D(name: "head_pooling", kind: pooling == "max" ? .max : .average), inputs: [layer])
+        }
+        for node in headModel.graph.nodes {
+            guard let headLayer = node.layer else { continue }
+            last = try graph.add(headLayer, inputs: node.inputs.map { headModel.graph.inputNames.contains($0) ? last : $0 })
+        }
+        graph.outputNames = [last]
+        return graph
     }
 
     /// True when the graph's last layer already produces probabilities.

@@ -79,4 +79,22 @@ struct CLITests {
             #expect(top.allSatisfy { ($0["name"] as? String)?.hasPrefix("label ") == true })
         }
     }
+
+    @Test func extractTrainHeadAndPredictWithTheHead() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-flow-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let model = Self.fixtures.appendingPathComponent("resnet50_keras3.h5").path
+        let images = Self.fixtures.deletingLastPathComponent().appendingPathComponent("extract")
+        let features = scratch.appendingPathComponent("features.h5").path, head = scratch.appendingPathComponent("head.h5").path
+        let extract = try run(["extract", model, images.path, "-o", features, "--batch", "3"])
+        #expect(extract.status == 0 && extract.out.contains("7 of 7 images, layer avg_pool"), "\(extract.err)")
+        let train = try run(["train-head", features, "-o", head, "--epochs", "30", "--validation-split", "0"])
+        #expect(train.status == 0 && train.out.contains("confusion matrix"), "\(train.err)")
+        let predict = try run(["predict", model, "--head", head, images.appendingPathComponent("pears/pears_2.png").path, "--json", "--top", "2"])
+        #expect(predict.status == 0, "\(predict.err)")
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(predict.out.utf8)) as? [[String: Any]])
+        let names = (rows.first?["top"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
+        #expect(Set(names ?? []) == ["apples", "pears"], "class names come from the head")
+    }
 }

@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import SightlineTransfer
+
+/// `sightline train-head FEATURES.h5 --output HEAD.h5`: a classifier on bottleneck features.
+struct TrainHead: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train-head",
+        abstract: "Train a classifier head (logistic regression, or an MLP with --hidden) on extracted features.",
+        discussion: """
+            Uses the readable, labelled rows of a features file from `sightline extract` over class folders, \
+            holds out a seeded, stratified validation split, prints accuracy per epoch and the validation \
+            confusion matrix, and saves the head as a Keras .h5 model (Dense layers, softmax output) that \
+            records its feature layer, pooling and class names: `sightline predict MODEL --head HEAD.h5` \
+            stacks it on the backbone.
+            """)
+
+    @Argument(help: "A features file from `sightline extract`.")
+    var features: String
+
+    @Option(name: .shortAndLong, help: "The head file to write (.h5).")
+    var output: String
+
+    @Option(help: "Hidden units for an MLP head (default: logistic regression).")
+    var hidden: Int?
+
+    @Option(help: "Training epochs.")
+    var epochs = 100
+
+    @Option(help: "Adam learning rate.")
+    var lr: Float = 1e-3
+
+    @Option(help: "Fraction of each class held out for validation.")
+    var validationSplit = 0.2
+
+    @Option(help: "Random seed (split, initialisation, shuffling).")
+    var seed: UInt64 = 0
+
+    func run() throws {
+        let file = try FeatureFile(path: features)
+        var options = HeadTrainer.Options(hidden: hidden)
+        (options.epochs, options.learningRate, options.validationFraction, options.seed) = (epochs, lr, validationSplit, seed)
+        let step = max(epochs / 10, 1)
+        let result = try HeadTrainer.train(file, options: options) { epoch in
+            guard epoch.epoch % step == 0 || epoch.epoch == 1 else { return }
+            let validation = epoch.validationAccuracy.map { String(format: ", validation accuracy %.3f", $0) } ?? ""
+            print(String(format: "epoch %3d  loss %.4f  training accuracy %.3f", epoch.epoch, epoch.loss, epoch.trainingAccuracy) + validation)
+        }
+        print("\nconfusion matrix (rows: true class, columns: predicted)")
+        let width = max(result.classNames.map(\.count).max() ?? 4, 4)
+        for (name, row) in zip(result.classNames, result.confusion) {
+            print(name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + row.map { String(format: "%5d", $0) }.joined())
+        }
+        let metadata = KerasWriter.Metadata(
+            sightlineVersion: Sightline.version, preprocessing: Preprocessing(rawValue: file.attributes["preprocessing"] ?? "") ?? .none,
+            source: features, classNames: result.classNames,
+            extra: [
+                "sightline_head_layer": file.attributes["layer"] ?? "", "sightline_head_pooling": file.attributes["pooling"] ?? "avg",
+                "sightline_backbone_md5": file.attributes["model_md5"] ?? "",
+            ])
+        try KerasWriter.save(result.graph, to: output, metadata: metadata, modelName: "head")
+        print("\nwrote \(output)")
+    }
+}
