@@ -52,26 +52,6 @@ static int sl_exif_orientation(const uint8_t *data, unsigned length) {
     return 1;
 }
 
-int sl_jpeg_dimensions(const uint8_t *data, size_t size, int *width, int *height, char *error) {
-    struct jpeg_decompress_struct info;
-    sl_jpeg_error err;
-    info.err = jpeg_std_error(&err.base);
-    err.base.error_exit = sl_jpeg_error_exit;
-    err.base.emit_message = sl_jpeg_emit;
-    err.message = error;
-    if (setjmp(err.jump)) {
-        jpeg_destroy_decompress(&info);
-        return 1;
-    }
-    jpeg_create_decompress(&info);
-    jpeg_mem_src(&info, data, (unsigned long)size);
-    jpeg_read_header(&info, TRUE);
-    *width = (int)info.image_width;
-    *height = (int)info.image_height;
-    jpeg_destroy_decompress(&info);
-    return 0;
-}
-
 int sl_jpeg_decode(const uint8_t *data, size_t size, long long max_pixels, sl_image *out, char *error) {
     return sl_jpeg_decode_scaled(data, size, max_pixels, 0, 0, out, error);
 }

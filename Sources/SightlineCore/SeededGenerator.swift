@@ -1,3 +1,5 @@
+import Foundation
+
 /// A seeded, reproducible random number generator (xoshiro256**, seeded through SplitMix64).
 ///
 /// Used for weight initialisation, dropout masks, shuffling and augmentation, so that the same
@@ -53,8 +55,6 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
         lhs.state == rhs.state
     }
 }
-
-import Foundation
 
 @inline(__always) private func _log(_ x: Double) -> Double { Foundation.log(x) }
 @inline(__always) private func _cos(_ x: Double) -> Double { Foundation.cos(x) }

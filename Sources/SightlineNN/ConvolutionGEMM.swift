@@ -42,13 +42,7 @@ enum ConvolutionGEMM {
                     columns.withUnsafeMutableBufferPointer { col in
                         for start in stride(from: 0, to: rows, by: max(tile, 1)) {
                             let count = min(tile, rows - start)
-                            let a: UnsafePointer<Float>
-                            if g.isPointwise {
-                                a = x.baseAddress! + start * channels
-                            } else {
-                                Im2Col.gather(input: x.baseAddress!, channels: channels, geometry: g, rows: start..<(start + count), columns: col.baseAddress!)
-                                a = UnsafePointer(col.baseAddress!)
-                            }
+                            let a = patches(x, channels: channels, geometry: g, rows: start..<(start + count), scratch: col)
                             let c = outBase + start * filters
                             GEMM.multiply(m: count, n: filters, k: patch, a: a, lda: patch, b: w.baseAddress!, ldb: filters, c: c, ldc: filters)
                             applyEpilogue(c, rows: count, filters: filters, bias: bias, activation: activation)
@@ -57,6 +51,16 @@ enum ConvolutionGEMM {
                 }
             }
         }
+    }
+
+    /// The `[rows.count, KH·KW·C]` patch matrix of output rows `rows`: the input itself for a
+    /// pointwise convolution, else gathered into `scratch`.
+    static func patches(
+        _ x: UnsafeBufferPointer<Float>, channels: Int, geometry g: WindowGeometry, rows: Range<Int>, scratch: UnsafeMutableBufferPointer<Float>
+    ) -> UnsafePointer<Float> {
+        if g.isPointwise { return x.baseAddress! + rows.lowerBound * channels }
+        Im2Col.gather(input: x.baseAddress!, channels: channels, geometry: g, rows: rows, columns: scratch.baseAddress!)
+        return UnsafePointer(scratch.baseAddress!)
     }
 
     /// Adds the bias to each row and applies the activation, in parallel over rows.
@@ -99,13 +103,7 @@ enum ConvolutionGEMM {
                             let count = min(tile, rows - start)
                             let dyTile = dy.baseAddress! + start * filters
                             if let kernelGradient {
-                                let a: UnsafePointer<Float>
-                                if g.isPointwise {
-                                    a = x.baseAddress! + start * channels
-                                } else {
-                                    Im2Col.gather(input: x.baseAddress!, channels: channels, geometry: g, rows: start..<(start + count), columns: col.baseAddress!)
-                                    a = UnsafePointer(col.baseAddress!)
-                                }
+                                let a = patches(x, channels: channels, geometry: g, rows: start..<(start + count), scratch: col)
                                 GEMM.multiply(transposeA: true, m: patch, n: filters, k: count, a: a, lda: patch, b: dyTile, ldb: filters, beta: 1, c: kernelGradient, ldc: filters)
                             }
                             guard needsInputGradient else { continue }

@@ -17,9 +17,6 @@ typedef struct {
     int orientation;
 } sl_image;
 
-/// Reads the JPEG header only. Returns 0 and fills width/height, or non-zero with `error`.
-int sl_jpeg_dimensions(const uint8_t *data, size_t size, int *width, int *height, char *error);
-
 /// Decodes a JPEG (baseline, progressive, grayscale, RGB, CMYK and Adobe-inverted YCCK) to RGB.
 /// Images with more than `max_pixels` pixels are rejected before the pixel buffer is allocated.
 /// With `min_width`/`min_height` > 0, libjpeg's DCT scaling decodes at 1/2, 1/4 or 1/8 size when
