@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "SightlineWeights", targets: ["SightlineWeights"]),
         .library(name: "SightlineVision", targets: ["SightlineVision"]),
         .library(name: "SightlineTransfer", targets: ["SightlineTransfer"]),
+        .library(name: "SightlineExplain", targets: ["SightlineExplain"]),
         .executable(name: "sightline", targets: ["sightline"]),
     ],
     dependencies: [
@@ -35,12 +36,14 @@ let package = Package(
         .target(name: "SightlineWeights", dependencies: ["SightlineModels", "CHDF5", "ZIPFoundation"]),
         .target(name: "SightlineVision", dependencies: ["SightlineCore", "CImageCodecs"]),
         .target(name: "SightlineTransfer", dependencies: ["SightlineVision", "SightlineWeights"]),
+        .target(name: "SightlineExplain", dependencies: ["SightlineTransfer"]),
         .executableTarget(
             name: "sightline",
             dependencies: [
                 "SightlineWeights",
                 "SightlineVision",
                 "SightlineTransfer",
+                "SightlineExplain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -52,8 +55,9 @@ let package = Package(
         .testTarget(name: "SightlineWeightsTests", dependencies: ["SightlineWeights", "SightlineTestSupport"]),
         .testTarget(name: "SightlineVisionTests", dependencies: ["SightlineVision", "SightlineTestSupport"]),
         .testTarget(name: "SightlineTransferTests", dependencies: ["SightlineTransfer", "SightlineTestSupport"]),
+        .testTarget(name: "SightlineExplainTests", dependencies: ["SightlineExplain", "SightlineTestSupport"]),
         // Runs the built `sightline` executable; depending on it makes `swift test` build it.
-        .testTarget(name: "SightlineCLITests", dependencies: ["sightline"]),
+        .testTarget(name: "SightlineCLITests", dependencies: ["sightline", "SightlineWeights"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -47,7 +47,7 @@ struct Predict: ParsableCommand {
         guard let outputName = graph.outputNames.first, let classes = graph.shape(of: outputName)?.last, graph.shape(of: outputName)?.count == 1 else {
             throw ValidationError("the model's output is not a class vector; predict needs a classifier")
         }
-        let names = try head.flatMap { try HDF5File(reading: $0).stringsAttribute("class_names") } ?? classNames(count: classes)
+        let names = try head.flatMap { try HDF5File(reading: $0).stringsAttribute("class_names") } ?? Self.classNames(count: classes, labels: labels)
         let outputIsProbability = Self.endsInSoftmax(graph.layer(named: outputName))
         let order = Dictionary(images.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         var results: [[String: Any]] = []
@@ -127,7 +127,8 @@ struct Predict: ParsableCommand {
         }
     }
 
-    func classNames(count: Int) throws -> [String] {
+    /// Names from a `--labels` file, else ImageNet's for 1000 classes, else "class N".
+    static func classNames(count: Int, labels: String?) throws -> [String] {
         if let labels {
             guard let text = try? String(contentsOfFile: labels, encoding: .utf8) else { throw ValidationError("cannot read --labels \(labels)") }
             let names = text.split(whereSeparator: \.isNewline).map(String.init)

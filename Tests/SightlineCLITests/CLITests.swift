@@ -1,4 +1,5 @@
 import Foundation
+import SightlineWeights
 import Testing
 
 /// The `sightline` executable, run as a user runs it, on the committed weight fixtures
@@ -96,5 +97,25 @@ struct CLITests {
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(predict.out.utf8)) as? [[String: Any]])
         let names = (rows.first?["top"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
         #expect(Set(names ?? []) == ["apples", "pears"], "class names come from the head")
+    }
+
+    @Test func gradcamWritesOverlaysReportAndMaps() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-cam-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let decode = Self.fixtures.deletingLastPathComponent().appendingPathComponent("decode")
+        let inputs = ["exif6.jpg", "text.jpg", "rgb16.png"].map { decode.appendingPathComponent($0).path }
+        let result = try run(["gradcam", Self.fixtures.appendingPathComponent("resnet50_keras2.h5").path, "--input-size", "96"] + inputs + ["-o", scratch.path, "--top", "3"])
+        #expect(result.status == 1, "one image could not be read")
+        let files = try FileManager.default.contentsOfDirectory(atPath: scratch.path).sorted()
+        #expect(files == ["exif6_heatmap.jpg", "exif6_overlay.jpg", "gradcam.h5", "report.html", "rgb16_heatmap.jpg", "rgb16_overlay.jpg"], "\(files)")
+        let html = try String(contentsOf: scratch.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(html.components(separatedBy: "src=\"data:image/jpeg;base64,").count - 1 == 4, "original and overlay for each explained image")
+        #expect(html.contains("text.jpg") && html.contains("is not a JPEG or PNG image") && html.contains("conv5_block3_out"))
+        let maps = try HDF5File(reading: scratch.appendingPathComponent("gradcam.h5").path)
+        #expect(try maps.datasetShape("/maps") == [2, 3, 3] && maps.readIntegers("/classes").count == 2)
+        #expect(try maps.stringAttribute("method") == "gradcam")
+        // The overlay has the original (upright) size.
+        let overlay = try Data(contentsOf: scratch.appendingPathComponent("exif6_overlay.jpg"))
+        #expect(overlay.count > 100)
     }
 }

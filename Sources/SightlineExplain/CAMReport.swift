@@ -1,0 +1,83 @@
+import Foundation
+
+/// One explained image, for the report and `gradcam.h5`.
+public struct ExplainedImage {
+    public var path: String
+    public var original: RGBImage
+    public var overlay: RGBImage
+    public var heatmap: RGBImage
+    public var rawMap: Tensor
+    public var explainedClass: Int
+    public var score: Float
+    /// (class, name, probability), best first.
+    public var top: [(Int, String, Float)]
+    public var overlayFile: String
+    public var heatmapFile: String
+
+    public init(
+        path: String, original: RGBImage, overlay: RGBImage, heatmap: RGBImage, rawMap: Tensor, explainedClass: Int, score: Float,
+        top: [(Int, String, Float)], overlayFile: String, heatmapFile: String
+    ) {
+        (self.path, self.original, self.overlay, self.heatmap, self.rawMap) = (path, original, overlay, heatmap, rawMap)
+        (self.explainedClass, self.score, self.top, self.overlayFile, self.heatmapFile) = (explainedClass, score, top, overlayFile, heatmapFile)
+    }
+}
+
+/// Writes the self-contained HTML report and `gradcam.h5`.
+public enum CAMReport {
+    /// Writes `data` to `path` under a temporary name, then renames it into place.
+    public static func writeAtomically(_ data: Data, to path: String) throws {
+        let temporary = path + ".partial"
+        try data.write(to: URL(fileURLWithPath: temporary))
+        guard rename(temporary, path) == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
+    }
+
+    static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+            .replacingOccurrences(of: "\"", with: "&quot;")
+    }
+
+    /// A single HTML file with every image embedded (base64 JPEG), the top classes, the raw map's
+    /// maximum, layer and method; blank maps get a note; failures are listed.
+    public static func html(_ images: [ExplainedImage], failures: [(String, String)], model: String, layer: String, method: CAMMethod, quality: Int) throws -> String {
+        var body = ""
+        for image in images {
+            let original = try image.original.jpegData(quality: quality).base64EncodedString()
+            let overlay = try image.overlay.jpegData(quality: quality).base64EncodedString()
+            let maximum = image.rawMap.scalars.max() ?? 0
+            let rows = image.top.map { "<tr><td>\($0.0)</td><td>\(escape($0.1))</td><td>\(String(format: "%.2f%%", $0.2 * 100))</td></tr>" }.joined()
+            let note = maximum > 0 ? "" : "<p class=\"note\">The map is zero everywhere: no region of this layer raises the class score (the overlay shows the image unchanged).</p>"
+            body += """
+                <section><h2>\(escape(image.path))</h2>
+                <div class="pair"><figure><img alt="original" src="data:image/jpeg;base64,\(original)"><figcaption>original</figcaption></figure>
+                <figure><img alt="Grad-CAM overlay" src="data:image/jpeg;base64,\(overlay)"><figcaption>\(escape(method.rawValue)) for class \(image.explainedClass) (\(escape(image.top.first { $0.0 == image.explainedClass }?.1 ?? "class \(image.explainedClass)"))), score \(String(format: "%.4g", image.score))</figcaption></figure></div>
+                \(note)<table><tr><th>class</th><th>name</th><th>probability</th></tr>\(rows)</table>
+                <p>raw map maximum \(String(format: "%.6g", maximum)) · layer \(escape(layer)) · files \(escape(image.overlayFile)), \(escape(image.heatmapFile))</p></section>
+
+                """
+        }
+        let failed = failures.isEmpty ? "" : "<section><h2>Not explained</h2><ul>" + failures.map { "<li>\(escape($0.0)): \(escape($0.1))</li>" }.joined() + "</ul></section>"
+        return """
+            <!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sightline \(escape(method.rawValue)) report</title>
+            <style>body{font-family:sans-serif;margin:2em;max-width:70em}figure{display:inline-block;margin:0 1em 0 0}img{max-width:32em;height:auto}
+            table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em}.note{color:#a40}</style></head><body>
+            <h1>\(escape(method.rawValue)) report</h1><p>model \(escape(model)) · layer \(escape(layer)) · \(images.count) images</p>
+            \(body)\(failed)</body></html>
+            """
+    }
+
+    /// `gradcam.h5`: raw maps `[N, h, w]`, explained classes, scores, paths; attributes name the
+    /// model, layer, method and Sightline version.
+    public static func writeMaps(_ images: [ExplainedImage], to path: String, attributes: [String: String]) throws {
+        let temporary = path + ".partial"
+        do {
+            let file = try HDF5File(creating: temporary)
+            try file.write(Tensor.concatenatingBatches(images.map { $0.rawMap.reshaped([1] + $0.rawMap.shape) }), to: "/maps")
+            try file.write(integers: images.map(\.explainedClass), to: "/classes")
+            try file.write(Tensor(shape: [images.count], scalars: images.map(\.score)), to: "/scores")
+            try file.write(strings: images.map(\.path), to: "/paths")
+            for (name, value) in attributes.sorted(by: { $0.key < $1.key }) { try file.writeString(value, attribute: name) }
+        }
+        guard rename(temporary, path) == 0 else { throw HDF5Error(file: path, "cannot rename the finished file into place") }
+    }
+}

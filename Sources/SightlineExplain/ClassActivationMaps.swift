@@ -1,0 +1,199 @@
+import Foundation
+
+/// Class activation maps for a classifier graph at one spatial layer.
+///
+/// The class score is the pre-softmax output: a final `Dense` with softmax (or a final softmax
+/// `Activation`) is differentiated before the softmax. Gradient methods run backward from the
+/// score down to the target layer only; nothing below it is kept or computed.
+public struct ClassActivationMaps {
+    /// The classifier with its final softmax removed (same weights, shared storage).
+    public let logits: Graph
+    /// The node giving class scores (pre-softmax).
+    public let scoreNode: String
+    /// The spatial layer whose activations are weighted (`[h, w, K]`).
+    public let layer: String
+
+    public struct CAMError: Error, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
+    }
+
+    /// Maps for a batch.
+    public struct Result: Sendable {
+        /// Raw maps `[N, h, w]` (after the ReLU, before any normalisation).
+        public var maps: Tensor
+        /// The explained class per image.
+        public var classes: [Int]
+        /// Each image's pre-softmax score for its class.
+        public var scores: [Float]
+        /// Softmax probabilities `[N, classes]`.
+        public var probabilities: Tensor
+    }
+
+    /// - Parameter layer: default: the last node with a spatial output before global pooling or
+    ///   flatten (VGG16 `block5_pool`'s input `block5_conv3`… see `defaultLayer(of:)`).
+    public init(graph: Graph, layer: String? = nil) throws {
+        let output = graph.outputNames.first ?? graph.nodes.last?.name ?? ""
+        guard let outputNode = graph.node(named: output), outputNode.shape.count == 1 else {
+            throw CAMError(message: "the model's output '\(output)' is not a class vector")
+        }
+        // Rebuild with the final softmax removed: the same layer objects, except a linear copy
+        // of a softmax Dense; a softmax Activation is dropped and its input scores.
+        let logits = Graph()
+        var score = output
+        for node in graph.nodes {
+            guard let nodeLayer = node.layer else {
+                try logits.addInput(name: node.name, shape: node.shape)
+                continue
+            }
+            if node.name == output, let activation = nodeLayer as? Activation, activation.function == .softmax, let input = node.inputs.first {
+                score = input
+                continue
+            }
+            if node.name == output, let dense = nodeLayer as? Dense, dense.activation == .softmax {
+                try logits.add(Dense(name: dense.name, kernel: dense.kernel.value, bias: dense.bias?.value), inputs: node.inputs)
+                continue
+            }
+            try logits.add(nodeLayer, inputs: node.inputs)
+        }
+        logits.outputNames = [score]
+        let target = layer ?? Self.defaultLayer(of: graph)
+        guard let shape = logits.shape(of: target), shape.count == 3 else {
+            throw CAMError(message: "layer '\(target)' has no spatial output [h, w, channels]; choose a convolutional layer (`sightline inspect` lists them)")
+        }
+        self.logits = logits
+        self.scoreNode = score
+        self.layer = target
+    }
+
+    /// The last node with a spatial `[h, w, c]` output that feeds the global pooling or flatten
+    /// (VGG16 `block5_pool`, whose input is `block5_conv3`, is skipped for the convolution as
+    /// Grad-CAM users choose it: the last convolutional activation; ResNet50 `conv5_block3_out`).
+    public static func defaultLayer(of graph: Graph) -> String {
+        let spatial = graph.nodes.filter { $0.shape.count == 3 && $0.layer != nil }
+        // Prefer the last layer that is not a pooling or padding step.
+        let candidate = spatial.last { !($0.layer is Pooling2D) && !($0.layer is ZeroPadding2D) && !($0.layer is Dropout) }
+        return candidate?.name ?? spatial.last?.name ?? ""
+    }
+
+    /// Maps for preprocessed images `[N, H, W, 3]`; `classes[i]` nil explains the top class.
+    public func compute(_ images: Tensor, classes requested: [Int?], method: CAMMethod = .gradcam, scoreBatch: Int = 32) throws -> Result {
+        let n = images.batchSize
+        guard requested.count == n else { throw CAMError(message: "\(requested.count) targets for \(n) images: give one per image") }
+        guard let input = logits.inputNames.first else { throw CAMError(message: "the model has no input") }
+        let (outputs, tape) = try logits.record(
+            [input: images], outputs: [scoreNode, layer], mode: .inference, request: GradientRequest(stopAt: [layer], parameterGradients: false))
+        guard let scores = outputs[scoreNode], let activations = outputs[layer] else { throw CAMError(message: "the forward pass produced no scores") }
+        let classCount = scores.shape[1]
+        let classes = try (0..<n).map { image -> Int in
+            let row = scores.scalars[(image * classCount)..<((image + 1) * classCount)]
+            let chosen = requested[image] ?? (row.indices.max { row[$0] < row[$1] }.map { $0 - row.startIndex } ?? 0)
+            guard chosen >= 0 && chosen < classCount else { throw CAMError(message: "class \(chosen) is outside 0..<\(classCount)") }
+            return chosen
+        }
+        let probabilities = ActivationFunction.softmax.applied(to: scores)
+        let weights: [[Float]]
+        switch method {
+        case .gradcam, .gradcamPlusPlus:
+            // One backward pass for the whole batch: the seed is one-hot per image, and images do
+            // not interact, so each image receives only its own class's gradient.
+            var seed = Tensor(zeros: scores.shape)
+            for (image, chosen) in classes.enumerated() { seed.scalars[image * classCount + chosen] = 1 }
+            guard let gradient = logits.backward(tape, seeds: [scoreNode: seed])[layer] else {
+                throw CAMError(message: "no gradient reached layer '\(layer)'")
+            }
+            weights = method == .gradcam ? Self.gradCAMWeights(gradient) : Self.gradCAMPlusPlusWeights(gradient, activations)
+        case .scorecam:
+            weights = try scoreCAMWeights(images, activations, classes: classes, batch: scoreBatch)
+        }
+        return Result(
+            maps: Self.weightedSum(activations, weights), classes: classes,
+            scores: classes.enumerated().map { scores.scalars[$0.offset * classCount + $0.element] }, probabilities: probabilities)
+    }
+
+    /// w_k = mean over (i, j) of ∂score/∂A_ijk, per image.
+    static func gradCAMWeights(_ gradient: Tensor) -> [[Float]] {
+        let (n, pixels, channels) = (gradient.shape[0], gradient.shape[1] * gradient.shape[2], gradient.shape[3])
+        return (0..<n).map { image in
+            var sums = [Double](repeating: 0, count: channels)
+            for pixel in 0..<pixels {
+                let base = (image * pixels + pixel) * channels
+                for k in 0..<channels { sums[k] += Double(gradient.scalars[base + k]) }
+            }
+            return sums.map { Float($0 / Double(pixels)) }
+        }
+    }
+
+    /// Grad-CAM++ weights as adityac94/Grad_CAM_plus_plus `misc/utils.py` computes them.
+    static func gradCAMPlusPlusWeights(_ gradient: Tensor, _ activations: Tensor) -> [[Float]] {
+        let (n, pixels, channels) = (gradient.shape[0], gradient.shape[1] * gradient.shape[2], gradient.shape[3])
+        return (0..<n).map { image in
+            var activationSums = [Double](repeating: 0, count: channels)
+            for pixel in 0..<pixels {
+                for k in 0..<channels { activationSums[k] += Double(activations.scalars[(image * pixels + pixel) * channels + k]) }
+            }
+            var alphas = [Double](repeating: 0, count: pixels * channels), alphaSums = [Double](repeating: 0, count: channels)
+            for pixel in 0..<pixels {
+                for k in 0..<channels {
+                    let g = Double(gradient.scalars[(image * pixels + pixel) * channels + k])
+                    let denominator = 2 * g * g + activationSums[k] * g * g * g
+                    let alpha = denominator != 0 ? g * g / denominator : 0
+                    alphas[pixel * channels + k] = alpha
+                    alphaSums[k] += alpha
+                }
+            }
+            var weights = [Double](repeating: 0, count: channels)
+            for pixel in 0..<pixels {
+                for k in 0..<channels {
+                    let g = Double(gradient.scalars[(image * pixels + pixel) * channels + k])
+                    let alpha = alphaSums[k] != 0 ? alphas[pixel * channels + k] / alphaSums[k] : 0
+                    weights[k] += alpha * max(g, 0)
+                }
+            }
+            return weights.map { Float($0) }
+        }
+    }
+
+    /// Score-CAM weights: per channel, the class probability of the input masked by the channel's
+    /// upsampled, min-max normalised activation; masked inputs run in batches of `batch`.
+    func scoreCAMWeights(_ images: Tensor, _ activations: Tensor, classes: [Int], batch: Int) throws -> [[Float]] {
+        let (n, h, w, channels) = (activations.shape[0], activations.shape[1], activations.shape[2], activations.shape[3])
+        let (height, width) = (images.shape[1], images.shape[2])
+        guard let input = logits.inputNames.first else { return [] }
+        return try (0..<n).map { image in
+            let picture = images.batch(image..<(image + 1))
+            var weights = [Float](repeating: 0, count: channels)
+            for start in stride(from: 0, to: channels, by: batch) {
+                let range = start..<min(start + batch, channels)
+                var masked: [Tensor] = []
+                for k in range {
+                    let channel = Tensor(shape: [h, w, 1], scalars: (0..<(h * w)).map { activations.scalars[(image * h * w + $0) * channels + k] })
+                    let mask = CAMRendering.normalised(Resize.bilinear(channel, height: height, width: width))
+                    masked.append(Tensor(shape: [1, height, width, 3]) { out in
+                        for pixel in 0..<(height * width) { for c in 0..<3 { out[pixel * 3 + c] = picture.scalars[pixel * 3 + c] * mask.scalars[pixel] } }
+                    })
+                }
+                let scores = try logits.forward([input: Tensor.concatenatingBatches(masked)], outputs: [scoreNode])[scoreNode] ?? Tensor(zeros: [range.count, 1])
+                let probabilities = ActivationFunction.softmax.applied(to: scores)
+                let classCount = scores.shape[1]
+                for (offset, k) in range.enumerated() { weights[k] = probabilities.scalars[offset * classCount + classes[image]] }
+            }
+            return weights
+        }
+    }
+
+    /// ReLU(Σ_k w_k A_k) per image: `[N, h, w]`.
+    static func weightedSum(_ activations: Tensor, _ weights: [[Float]]) -> Tensor {
+        let (n, h, w, channels) = (activations.shape[0], activations.shape[1], activations.shape[2], activations.shape[3])
+        return Tensor(shape: [n, h, w]) { out in
+            for image in 0..<n {
+                for pixel in 0..<(h * w) {
+                    let base = (image * h * w + pixel) * channels
+                    var sum: Float = 0
+                    for k in 0..<channels { sum += weights[image][k] * activations.scalars[base + k] }
+                    out[image * h * w + pixel] = max(sum, 0)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import SightlineExplain
+import SightlineTestSupport
+import Testing
+
+/// Grad-CAM raw maps against TensorFlow: `Tests/Fixtures/gradcam.json` from
+/// `make_gradcam_fixtures.py`, the keras.io example's GradientTape method on the reduced VGG16
+/// (`block5_conv3`) and ResNet50 (`conv5_block3_out`, 96×96) fixtures, batch of two (top class;
+/// class 3), inputs x[i] = 50·sin(0.37·i).
+struct GradCAMTests {
+    static let weights = KerasFixture.directory.appendingPathComponent("weights")
+
+    @Test(arguments: ["vgg16", "resnet50"])
+    func rawMapsEqualTensorFlow(_ model: String) throws {
+        let fixture = try #require(try KerasFixture.load("gradcam.json")[model] as? [String: Any])
+        let size = try #require(fixture["input_size"] as? Int)
+        let source = try #require(fixture["source"] as? String)
+        let loaded = try ModelLoader.load(path: KerasFixture.directory.appendingPathComponent(source).path, inputSize: size)
+        let shape = [2, size, size, 3]
+        let input = Tensor(shape: shape) { for i in 0..<$0.count { $0[i] = Float(50 * sin(0.37 * Double(i))) } }
+        let cam = try ClassActivationMaps(graph: loaded.graph)
+        #expect(cam.layer == fixture["layer"] as? String, "the default layer is the last convolutional feature map")
+        let result = try cam.compute(input, classes: [nil, 3])
+        #expect(result.classes == fixture["classes"] as? [Int])
+        let expected = try KerasFixture.tensor(fixture["maps"])
+        expectClose(result.maps, expected, tolerance: 1e-4, "\(model) raw Grad-CAM maps")
+        // Batched targets are per image: image 1 alone gives the same map.
+        let alone = try cam.compute(input.batch(1..<2), classes: [3])
+        expectClose(alone.maps, result.maps.batch(1..<2), tolerance: 1e-5, "image 1 alone")
+    }
+
+    @Test func otherMethodsGiveFiniteNonNegativeMapsOfTheSameShape() throws {
+        let loaded = try ModelLoader.load(path: Self.weights.appendingPathComponent("resnet50_keras2.h5").path, inputSize: 96)
+        let input = Tensor(shape: [1, 96, 96, 3]) { for i in 0..<$0.count { $0[i] = Float(50 * sin(0.37 * Double(i))) } }
+        let cam = try ClassActivationMaps(graph: loaded.graph)
+        for method in CAMMethod.allCases {
+            let result = try cam.compute(input, classes: [nil], method: method)
+            #expect(result.maps.shape == [1, 3, 3], "\(method)")
+            #expect(result.maps.scalars.allSatisfy { $0.isFinite && $0 >= 0 }, "\(method)")
+        }
+    }
+
+    @Test func zeroMapsRenderAsBlankNotNaN() {
+        let heat = CAMRendering.heatmap(Tensor(zeros: [3, 3]), height: 12, width: 10)
+        #expect(heat.scalars.allSatisfy { $0 == 0 })
+        let image = RGBImage(width: 10, height: 12, pixels: (0..<360).map { UInt8($0 % 256) })
+        let overlay = CAMRendering.overlay(image, heatmap: heat)
+        #expect(overlay.width == 10 && overlay.height == 12 && overlay.pixels.count == 360)
+    }
+
+    @Test func jetMatchesMatplotlib() {
+        // matplotlib: jet(0) = (0, 0, 0.5), jet(0.5) ≈ (0.49, 1, 0.48), jet(1) = (0.5, 0, 0).
+        #expect(CAMRendering.jet[0] == (0, 0, 128))
+        #expect(CAMRendering.jet[255] == (128, 0, 0))
+        let middle = CAMRendering.jet[128]
+        #expect(middle.1 == 255 && abs(Int(middle.0) - 124) <= 2 && abs(Int(middle.2) - 122) <= 2)
+    }
+}
