@@ -12,6 +12,10 @@ public struct ClassActivationMaps {
     public let scoreNode: String
     /// The spatial layer whose activations are weighted (`[h, w, K]`).
     public let layer: String
+    /// The part of `logits` above `layer`, with `layer` as its input, when everything above
+    /// depends on the rest of the network only through `layer` (then the base runs fused and
+    /// unrecorded, and only this head is recorded for backward); nil otherwise.
+    public let head: Graph?
 
     public struct CAMError: Error, CustomStringConvertible {
         public var message: String
@@ -32,7 +36,8 @@ public struct ClassActivationMaps {
 
     /// - Parameter layer: default: the last node with a spatial output before global pooling or
     ///   flatten (VGG16 `block5_pool`'s input `block5_conv3`… see `defaultLayer(of:)`).
-    public init(graph: Graph, layer: String? = nil) throws {
+    /// `splitAtLayer: false` records the whole network (the fallback; for tests and comparisons).
+    public init(graph: Graph, layer: String? = nil, splitAtLayer: Bool = true) throws {
         let output = graph.outputNames.first ?? graph.nodes.last?.name ?? ""
         guard let outputNode = graph.node(named: output), outputNode.shape.count == 1 else {
             throw CAMError(message: "the model's output '\(output)' is not a class vector")
@@ -64,6 +69,24 @@ public struct ClassActivationMaps {
         self.logits = logits
         self.scoreNode = score
         self.layer = target
+        self.head = splitAtLayer ? try Self.headGraph(of: logits, above: target, output: score) : nil
+    }
+
+    /// The subgraph from `layer` (as input) to `output`, or nil when a node above `layer` also
+    /// reads something below it that does not pass through `layer` (a skip connection around it).
+    static func headGraph(of graph: Graph, above layer: String, output: String) throws -> Graph? {
+        guard let start = graph.nodes.firstIndex(where: { $0.name == layer }), let shape = graph.shape(of: layer) else { return nil }
+        var reachable: Set<String> = [layer]
+        let head = Graph()
+        try head.addInput(name: layer, shape: shape)
+        for node in graph.nodes[(start + 1)...] where node.inputs.contains(where: reachable.contains) {
+            guard node.inputs.allSatisfy(reachable.contains), let nodeLayer = node.layer else { return nil }
+            try head.add(nodeLayer, inputs: node.inputs)
+            reachable.insert(node.name)
+        }
+        guard reachable.contains(output) else { return nil }
+        head.outputNames = [output]
+        return head
     }
 
     /// The last node with a spatial `[h, w, c]` output that feeds the global pooling or flatten
@@ -81,8 +104,18 @@ public struct ClassActivationMaps {
         let n = images.batchSize
         guard requested.count == n else { throw CAMError(message: "\(requested.count) targets for \(n) images: give one per image") }
         guard let input = logits.inputNames.first else { throw CAMError(message: "the model has no input") }
-        let (outputs, tape) = try logits.record(
-            [input: images], outputs: [scoreNode, layer], mode: .inference, request: GradientRequest(stopAt: [layer], parameterGradients: false))
+        // The base below the layer runs as fused inference; only the head is recorded.
+        let graph: Graph, outputs: [String: Tensor], tape: Tape
+        if let head {
+            guard let activations = try logits.forward([input: images], outputs: [layer])[layer] else { throw CAMError(message: "no output at '\(layer)'") }
+            graph = head
+            (outputs, tape) = try head.record(
+                [layer: activations], outputs: [scoreNode, layer], mode: .inference, request: GradientRequest(stopAt: [layer], parameterGradients: false))
+        } else {
+            graph = logits
+            (outputs, tape) = try logits.record(
+                [input: images], outputs: [scoreNode, layer], mode: .inference, request: GradientRequest(stopAt: [layer], parameterGradients: false))
+        }
         guard let scores = outputs[scoreNode], let activations = outputs[layer] else { throw CAMError(message: "the forward pass produced no scores") }
         let classCount = scores.shape[1]
         let classes = try (0..<n).map { image -> Int in
@@ -99,7 +132,7 @@ public struct ClassActivationMaps {
             // not interact, so each image receives only its own class's gradient.
             var seed = Tensor(zeros: scores.shape)
             for (image, chosen) in classes.enumerated() { seed.scalars[image * classCount + chosen] = 1 }
-            guard let gradient = logits.backward(tape, seeds: [scoreNode: seed])[layer] else {
+            guard let gradient = graph.backward(tape, seeds: [scoreNode: seed])[layer] else {
                 throw CAMError(message: "no gradient reached layer '\(layer)'")
             }
             weights = method == .gradcam ? Self.gradCAMWeights(gradient) : Self.gradCAMPlusPlusWeights(gradient, activations)

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import SightlineModels
+import SightlineExplain
 
 /// `sightline bench`: forward throughput and peak memory, one JSON line per configuration.
 struct Bench: ParsableCommand {
@@ -30,6 +30,18 @@ struct Bench: ParsableCommand {
 
     @Flag(help: "Also print, per layer type, the share of one forward pass (to standard error).")
     var profile = false
+
+    /// What one timed repetition does.
+    enum Job: String, ExpressibleByArgument, CaseIterable {
+        /// Inference forward pass.
+        case forward
+        /// Grad-CAM at the default layer (ResNet50 `conv5_block3_out`, VGG16 `block5_conv3`):
+        /// forward, backward of the head, and the maps.
+        case gradcam
+    }
+
+    @Option(help: "forward, or gradcam (Grad-CAM maps for the top class of each image).")
+    var job: Job = .forward
 
     func validate() throws {
         guard repeats > 0, warmup >= 0, size >= 32 else { throw ValidationError("--repeats must be > 0, --warmup >= 0, --size >= 32") }
@@ -61,7 +73,7 @@ struct Bench: ParsableCommand {
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
         process.arguments = [
             "bench", "--arch", architecture.rawValue, "--batch", String(batch), "--size", String(size),
-            "--repeats", String(repeats), "--warmup", String(warmup),
+            "--repeats", String(repeats), "--warmup", String(warmup), "--job", job.rawValue,
         ] + (profile ? ["--profile"] : [])
         try process.run()
         process.waitUntilExit()
@@ -76,18 +88,22 @@ struct Bench: ParsableCommand {
         let input = Tensor(shape: [batch, size, size, 3]) { buffer in
             for i in 0..<buffer.count { buffer[i] = generator.nextUnitFloat() * 255 }
         }
-        for _ in 0..<warmup { _ = try graph(input) }
+        let cam = job == .gradcam ? try ClassActivationMaps(graph: graph) : nil
+        let once = { () throws -> Void in
+            if let cam { _ = try cam.compute(input, classes: Array(repeating: nil, count: batch)) } else { _ = try graph(input) }
+        }
+        for _ in 0..<warmup { try once() }
         var times: [Double] = []
         for _ in 0..<repeats {
             let start = DispatchTime.now().uptimeNanoseconds
-            _ = try graph(input)
+            try once()
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
         if profile { try printProfile(graph, input: input) }
         times.sort()
         let median = times[times.count / 2]
         let result: [String: Any] = [
-            "tool": "sightline-\(Sightline.version)", "arch": architecture.rawValue, "batch": batch, "image_size": size,
+            "tool": "sightline-\(Sightline.version)", "job": job.rawValue, "arch": architecture.rawValue, "batch": batch, "image_size": size,
             "median_s": (median * 1e4).rounded() / 1e4, "img_per_s": (Double(batch) / median * 100).rounded() / 100,
             "peak_rss_mib": peakResidentMiB(), "gemm": GEMMBackend.current.rawValue, "threads": Parallel.threadCount,
             "parameters": graph.parameterCount,

@@ -40,6 +40,18 @@ struct GradCAMTests {
         }
     }
 
+    @Test func recordingOnlyTheHeadEqualsRecordingEverything() throws {
+        let loaded = try ModelLoader.load(path: Self.weights.appendingPathComponent("resnet50_keras2.h5").path, inputSize: 96)
+        let input = Tensor(shape: [2, 96, 96, 3]) { for i in 0..<$0.count { $0[i] = Float(50 * sin(0.37 * Double(i))) } }
+        let split = try ClassActivationMaps(graph: loaded.graph), whole = try ClassActivationMaps(graph: loaded.graph, splitAtLayer: false)
+        #expect(split.head != nil && whole.head == nil)
+        expectClose(try split.compute(input, classes: [nil, 5]).maps, try whole.compute(input, classes: [nil, 5]).maps, tolerance: 1e-4, "head vs whole")
+        // A layer with a skip connection around it cannot be split off: the whole graph is recorded.
+        let inner = try ClassActivationMaps(graph: loaded.graph, layer: "conv5_block3_2_relu")
+        #expect(inner.head == nil)
+        #expect(try inner.compute(input, classes: [nil, nil]).maps.shape == [2, 3, 3])
+    }
+
     @Test func zeroMapsRenderAsBlankNotNaN() {
         let heat = CAMRendering.heatmap(Tensor(zeros: [3, 3]), height: 12, width: 10)
         #expect(heat.scalars.allSatisfy { $0 == 0 })
