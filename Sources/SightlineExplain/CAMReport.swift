@@ -13,6 +13,8 @@ public struct ExplainedImage {
     public var top: [(Int, String, Float)]
     public var overlayFile: String
     public var heatmapFile: String
+    /// Faithfulness metrics, when requested.
+    public var metrics: CAMMetrics?
 
     public init(
         path: String, original: RGBImage, overlay: RGBImage, heatmap: RGBImage, rawMap: Tensor, explainedClass: Int, score: Float,
@@ -46,23 +48,31 @@ public enum CAMReport {
             let overlay = try image.overlay.jpegData(quality: quality).base64EncodedString()
             let maximum = image.rawMap.scalars.max() ?? 0
             let rows = image.top.map { "<tr><td>\($0.0)</td><td>\(escape($0.1))</td><td>\(String(format: "%.2f%%", $0.2 * 100))</td></tr>" }.joined()
+            let measured = image.metrics.map {
+                String(format: "<p>deletion AUC %.3f (lower is better) · insertion AUC %.3f (higher is better) · confidence %.3f, on the explanation map %.3f</p>", $0.deletionAUC, $0.insertionAUC, $0.probability, $0.explanationProbability)
+            } ?? ""
             let note = maximum > 0 ? "" : "<p class=\"note\">The map is zero everywhere: no region of this layer raises the class score (the overlay shows the image unchanged).</p>"
             body += """
                 <section><h2>\(escape(image.path))</h2>
                 <div class="pair"><figure><img alt="original" src="data:image/jpeg;base64,\(original)"><figcaption>original</figcaption></figure>
                 <figure><img alt="Grad-CAM overlay" src="data:image/jpeg;base64,\(overlay)"><figcaption>\(escape(method.rawValue)) for class \(image.explainedClass) (\(escape(image.top.first { $0.0 == image.explainedClass }?.1 ?? "class \(image.explainedClass)"))), score \(String(format: "%.4g", image.score))</figcaption></figure></div>
-                \(note)<table><tr><th>class</th><th>name</th><th>probability</th></tr>\(rows)</table>
+                \(note)\(measured)<table><tr><th>class</th><th>name</th><th>probability</th></tr>\(rows)</table>
                 <p>raw map maximum \(String(format: "%.6g", maximum)) · layer \(escape(layer)) · files \(escape(image.overlayFile)), \(escape(image.heatmapFile))</p></section>
 
                 """
         }
+        let measured = images.compactMap(\.metrics)
+        let summary = measured.isEmpty ? "" : String(
+            format: "<p><b>Faithfulness over %d images:</b> mean deletion AUC %.3f, mean insertion AUC %.3f, Average Drop %.1f%%, Increase in Confidence %.1f%%.</p>",
+            measured.count, measured.map(\.deletionAUC).reduce(0, +) / Double(measured.count), measured.map(\.insertionAUC).reduce(0, +) / Double(measured.count),
+            100 * measured.map(\.drop).reduce(0, +) / Double(measured.count), 100 * Double(measured.filter(\.increased).count) / Double(measured.count))
         let failed = failures.isEmpty ? "" : "<section><h2>Not explained</h2><ul>" + failures.map { "<li>\(escape($0.0)): \(escape($0.1))</li>" }.joined() + "</ul></section>"
         return """
             <!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sightline \(escape(method.rawValue)) report</title>
             <style>body{font-family:sans-serif;margin:2em;max-width:70em}figure{display:inline-block;margin:0 1em 0 0}img{max-width:32em;height:auto}
             table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em}.note{color:#a40}</style></head><body>
             <h1>\(escape(method.rawValue)) report</h1><p>model \(escape(model)) · layer \(escape(layer)) · \(images.count) images</p>
-            \(body)\(failed)</body></html>
+            \(summary)\(body)\(failed)</body></html>
             """
     }
 

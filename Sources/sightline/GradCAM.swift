@@ -39,6 +39,9 @@ struct GradCAM: ParsableCommand {
     @Option(help: "Images per batch.")
     var batch = 8
 
+    @Flag(help: "Add faithfulness metrics to the report: deletion/insertion AUC (RISE), Average Drop and Increase in Confidence.")
+    var metrics = false
+
     @Option(help: "A text file with one class name per line (default: ImageNet names for 1000-class models).")
     var labels: String?
 
@@ -75,9 +78,15 @@ struct GradCAM: ParsableCommand {
                 try CAMReport.writeAtomically(try colored.jpegData(quality: quality), to: (output as NSString).appendingPathComponent(heatmapFile))
                 let probabilities = Array(result.probabilities.scalars[(row * classCount)..<((row + 1) * classCount)])
                 let ranked = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }.prefix(top).map { ($0, names[$0], probabilities[$0]) }
-                explained.append(ExplainedImage(
+                var item = ExplainedImage(
                     path: path, original: original, overlay: overlay, heatmap: colored, rawMap: raw, explainedClass: result.classes[row],
-                    score: result.scores[row], top: Array(ranked), overlayFile: overlayFile, heatmapFile: heatmapFile))
+                    score: result.scores[row], top: Array(ranked), overlayFile: overlayFile, heatmapFile: heatmapFile)
+                if metrics {
+                    item.metrics = try CAMMetrics.measure(
+                        cam, image: input.batch(row..<(row + 1)), heatmap: CAMRendering.heatmap(raw, height: shape[0], width: shape[1]),
+                        classIndex: result.classes[row])
+                }
+                explained.append(item)
             }
         }
         let html = try CAMReport.html(explained, failures: failures, model: loaded.file.path, layer: cam.layer, method: method, quality: quality)
