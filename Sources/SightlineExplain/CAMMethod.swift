@@ -10,4 +10,8 @@ public enum CAMMethod: String, Sendable, CaseIterable {
     /// upsampled, masks the input; its weight is the softmax probability of the class for the
     /// masked input (batched forward passes, no gradients).
     case scorecam
+    /// Guided Grad-CAM: the Grad-CAM map, plus guided-backpropagation saliency multiplied by the
+    /// upsampled map as a high-resolution image (`GuidedBackprop`). Note: it fails the
+    /// parameter-randomisation sanity check (Adebayo et al.); prefer the map for trust questions.
+    case guidedGradcam = "guided-gradcam"
 }

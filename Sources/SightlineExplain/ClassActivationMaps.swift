@@ -127,7 +127,7 @@ public struct ClassActivationMaps {
         let probabilities = ActivationFunction.softmax.applied(to: scores)
         let weights: [[Float]]
         switch method {
-        case .gradcam, .gradcamPlusPlus:
+        case .gradcam, .gradcamPlusPlus, .guidedGradcam:
             // One backward pass for the whole batch: the seed is one-hot per image, and images do
             // not interact, so each image receives only its own class's gradient.
             var seed = Tensor(zeros: scores.shape)
@@ -135,7 +135,7 @@ public struct ClassActivationMaps {
             guard let gradient = graph.backward(tape, seeds: [scoreNode: seed])[layer] else {
                 throw CAMError(message: "no gradient reached layer '\(layer)'")
             }
-            weights = method == .gradcam ? Self.gradCAMWeights(gradient) : Self.gradCAMPlusPlusWeights(gradient, activations)
+            weights = method == .gradcamPlusPlus ? Self.gradCAMPlusPlusWeights(gradient, activations) : Self.gradCAMWeights(gradient)
         case .scorecam:
             weights = try scoreCAMWeights(images, activations, classes: classes, batch: scoreBatch)
         }

@@ -24,7 +24,7 @@ struct GradCAM: ParsableCommand {
     @Option(name: .customLong("class"), help: "Explain this class index for every image (default: each image's top class).")
     var classIndex: Int?
 
-    @Option(help: "gradcam, gradcam++ or scorecam.")
+    @Option(help: "gradcam, gradcam++, scorecam or guided-gradcam (also writes NAME_guided.jpg at the model's input size).")
     var method: CAMMethod = .gradcam
 
     @Option(help: "Heatmap weight in the overlay (the Keras example's 0.4).")
@@ -66,6 +66,7 @@ struct GradCAM: ParsableCommand {
             let input = loaded.preprocessing.apply(to: Tensor.concatenatingBatches(originals.map { $0.1.prepared(height: shape[0], width: shape[1], policy: .squash).reshaped([1, shape[0], shape[1], 3]) }))
             let result = try cam.compute(input, classes: Array(repeating: classIndex, count: originals.count), method: method)
             let mapShape = Array(result.maps.shape.dropFirst())
+            let saliency = method == .guidedGradcam ? try GuidedBackprop.saliency(cam, images: input, classes: result.classes) : nil
             for (row, (path, original)) in originals.enumerated() {
                 let raw = result.maps.batch(row..<(row + 1)).reshaped(mapShape)
                 let heat = CAMRendering.heatmap(raw, height: original.height, width: original.width)
@@ -76,6 +77,12 @@ struct GradCAM: ParsableCommand {
                 let overlay = CAMRendering.overlay(original, heatmap: heat, alpha: alpha), colored = CAMRendering.colored(heat)
                 try CAMReport.writeAtomically(try overlay.jpegData(quality: quality), to: (output as NSString).appendingPathComponent(overlayFile))
                 try CAMReport.writeAtomically(try colored.jpegData(quality: quality), to: (output as NSString).appendingPathComponent(heatmapFile))
+                if let saliency {
+                    let guided = GuidedBackprop.guidedGradCAMImage(
+                        saliency: saliency.batch(row..<(row + 1)).reshaped([shape[0], shape[1], shape[2]]),
+                        heatmap: CAMRendering.heatmap(raw, height: shape[0], width: shape[1]))
+                    try CAMReport.writeAtomically(try guided.jpegData(quality: quality), to: (output as NSString).appendingPathComponent("\(stem)_guided.jpg"))
+                }
                 let probabilities = Array(result.probabilities.scalars[(row * classCount)..<((row + 1) * classCount)])
                 let ranked = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }.prefix(top).map { ($0, names[$0], probabilities[$0]) }
                 var item = ExplainedImage(
