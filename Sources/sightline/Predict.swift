@@ -48,6 +48,7 @@ struct Predict: ParsableCommand {
             throw ValidationError("the model's output is not a class vector; predict needs a classifier")
         }
         let names = try head.flatMap { try HDF5File(reading: $0).stringsAttribute("class_names") } ?? Self.classNames(count: classes, labels: labels)
+        guard names.count == classes else { throw ValidationError("\(names.count) class names for a model with \(classes) outputs") }
         let outputIsProbability = Self.endsInSoftmax(graph.layer(named: outputName))
         let order = Dictionary(images.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         var results: [[String: Any]] = []
@@ -57,7 +58,7 @@ struct Predict: ParsableCommand {
             for path in images[start..<min(start + batch, images.count)] {
                 do {
                     let image = try RGBImage(contentsOf: path)
-                    tensors.append(Resize.bilinear(image.tensor, height: inputShape[0], width: inputShape[1]))
+                    tensors.append(image.prepared(height: inputShape[0], width: inputShape[1], policy: .squash))
                     paths.append(path)
                 } catch {
                     failures += 1
@@ -65,7 +66,6 @@ struct Predict: ParsableCommand {
                     results.append(["path": path, "error": error.message])
                 }
             }
-            defer { results.sort { order[$0["path"] as? String ?? ""] ?? 0 < order[$1["path"] as? String ?? ""] ?? 0 } }
             guard !tensors.isEmpty else { continue }
             let input = loaded.preprocessing.apply(to: Tensor.concatenatingBatches(tensors.map { $0.reshaped([1] + $0.shape) }))
             var output = try graph(input)
@@ -76,6 +76,7 @@ struct Predict: ParsableCommand {
                 results.append(["path": path, "top": ranked.map { ["class": $0, "name": names[$0], "probability": Double(scores[$0])] as [String: Any] }])
             }
         }
+        results.sort { order[$0["path"] as? String ?? ""] ?? 0 < order[$1["path"] as? String ?? ""] ?? 0 }
         if json {
             let data = try JSONSerialization.data(withJSONObject: results, options: [.prettyPrinted, .sortedKeys])
             print(String(decoding: data, as: UTF8.self))
