@@ -21,8 +21,20 @@ struct GradCAM: ParsableCommand {
     @Option(help: "The layer to explain (default: the last convolutional feature map).")
     var layer: String?
 
-    @Option(name: .customLong("class"), help: "Explain this class index for every image (default: each image's top class).")
-    var classIndex: Int?
+    @Option(name: .customLong("class"), help: "Class indices to explain for every image, comma-separated (default: each image's top class); several give one map per class.")
+    var classList: String?
+
+    /// The requested classes, or [nil] for each image's top class.
+    var targets: [Int?] {
+        guard let classList else { return [nil] }
+        return classList.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    }
+
+    func validate() throws {
+        if let classList, targets.isEmpty || targets.count != classList.split(separator: ",").count {
+            throw ValidationError("--class takes class indices separated by commas, e.g. --class 281,285")
+        }
+    }
 
     @Option(help: "gradcam, gradcam++, scorecam or guided-gradcam (also writes NAME_guided.jpg at the model's input size).")
     var method: CAMMethod = .gradcam
@@ -64,36 +76,39 @@ struct GradCAM: ParsableCommand {
             }
             guard !originals.isEmpty else { continue }
             let input = loaded.preprocessing.apply(to: Tensor.concatenatingBatches(originals.map { $0.1.prepared(height: shape[0], width: shape[1], policy: .squash).reshaped([1, shape[0], shape[1], 3]) }))
-            let result = try cam.compute(input, classes: Array(repeating: classIndex, count: originals.count), method: method)
-            let mapShape = Array(result.maps.shape.dropFirst())
-            let saliency = method == .guidedGradcam ? try GuidedBackprop.saliency(cam, images: input, classes: result.classes) : nil
-            for (row, (path, original)) in originals.enumerated() {
-                let raw = result.maps.batch(row..<(row + 1)).reshaped(mapShape)
-                let heat = CAMRendering.heatmap(raw, height: original.height, width: original.width)
-                var stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-                while usedNames.contains(stem) { stem += "_" }
-                usedNames.insert(stem)
-                let overlayFile = "\(stem)_overlay.jpg", heatmapFile = "\(stem)_heatmap.jpg"
-                let overlay = CAMRendering.overlay(original, heatmap: heat, alpha: alpha), colored = CAMRendering.colored(heat)
-                try CAMReport.writeAtomically(try overlay.jpegData(quality: quality), to: (output as NSString).appendingPathComponent(overlayFile))
-                try CAMReport.writeAtomically(try colored.jpegData(quality: quality), to: (output as NSString).appendingPathComponent(heatmapFile))
-                if let saliency {
-                    let guided = GuidedBackprop.guidedGradCAMImage(
-                        saliency: saliency.batch(row..<(row + 1)).reshaped([shape[0], shape[1], shape[2]]),
-                        heatmap: CAMRendering.heatmap(raw, height: shape[0], width: shape[1]))
-                    try CAMReport.writeAtomically(try guided.jpegData(quality: quality), to: (output as NSString).appendingPathComponent("\(stem)_guided.jpg"))
+            for target in targets {
+                let result = try cam.compute(input, classes: Array(repeating: target, count: originals.count), method: method)
+                let mapShape = Array(result.maps.shape.dropFirst())
+                let saliency = method == .guidedGradcam ? try GuidedBackprop.saliency(cam, images: input, classes: result.classes) : nil
+                for (row, (path, original)) in originals.enumerated() {
+                    let raw = result.maps.batch(row..<(row + 1)).reshaped(mapShape)
+                    let heat = CAMRendering.heatmap(raw, height: original.height, width: original.width)
+                    var stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+                    if targets.count > 1 { stem += "_c\(result.classes[row])" }
+                    while usedNames.contains(stem) { stem += "_" }
+                    usedNames.insert(stem)
+                    let overlayFile = "\(stem)_overlay.jpg", heatmapFile = "\(stem)_heatmap.jpg"
+                    let overlay = CAMRendering.overlay(original, heatmap: heat, alpha: alpha), colored = CAMRendering.colored(heat)
+                    try CAMReport.writeAtomically(try overlay.jpegData(quality: quality), to: (output as NSString).appendingPathComponent(overlayFile))
+                    try CAMReport.writeAtomically(try colored.jpegData(quality: quality), to: (output as NSString).appendingPathComponent(heatmapFile))
+                    if let saliency {
+                        let guided = GuidedBackprop.guidedGradCAMImage(
+                            saliency: saliency.batch(row..<(row + 1)).reshaped([shape[0], shape[1], shape[2]]),
+                            heatmap: CAMRendering.heatmap(raw, height: shape[0], width: shape[1]))
+                        try CAMReport.writeAtomically(try guided.jpegData(quality: quality), to: (output as NSString).appendingPathComponent("\(stem)_guided.jpg"))
+                    }
+                    let probabilities = Array(result.probabilities.scalars[(row * classCount)..<((row + 1) * classCount)])
+                    let ranked = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }.prefix(top).map { ($0, names[$0], probabilities[$0]) }
+                    var item = ExplainedImage(
+                        path: path, original: original, overlay: overlay, heatmap: colored, rawMap: raw, explainedClass: result.classes[row],
+                        score: result.scores[row], top: Array(ranked), overlayFile: overlayFile, heatmapFile: heatmapFile)
+                    if metrics {
+                        item.metrics = try CAMMetrics.measure(
+                            cam, image: input.batch(row..<(row + 1)), heatmap: CAMRendering.heatmap(raw, height: shape[0], width: shape[1]),
+                            classIndex: result.classes[row])
+                    }
+                    explained.append(item)
                 }
-                let probabilities = Array(result.probabilities.scalars[(row * classCount)..<((row + 1) * classCount)])
-                let ranked = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }.prefix(top).map { ($0, names[$0], probabilities[$0]) }
-                var item = ExplainedImage(
-                    path: path, original: original, overlay: overlay, heatmap: colored, rawMap: raw, explainedClass: result.classes[row],
-                    score: result.scores[row], top: Array(ranked), overlayFile: overlayFile, heatmapFile: heatmapFile)
-                if metrics {
-                    item.metrics = try CAMMetrics.measure(
-                        cam, image: input.batch(row..<(row + 1)), heatmap: CAMRendering.heatmap(raw, height: shape[0], width: shape[1]),
-                        classIndex: result.classes[row])
-                }
-                explained.append(item)
             }
         }
         let html = try CAMReport.html(explained, failures: failures, model: loaded.file.path, layer: cam.layer, method: method, quality: quality)
@@ -104,7 +119,7 @@ struct GradCAM: ParsableCommand {
                 "preprocessing": loaded.preprocessing.rawValue, "sightline_version": Sightline.version,
             ])
         }
-        print("wrote \(output)/report.html: \(explained.count) images explained at \(cam.layer) with \(method.rawValue)\(failures.isEmpty ? "" : ", \(failures.count) skipped")")
+        print("wrote \(output)/report.html: \(explained.count) maps explained at \(cam.layer) with \(method.rawValue)\(failures.isEmpty ? "" : ", \(failures.count) skipped")")
         if !failures.isEmpty { throw ExitCode(1) }
     }
 }

@@ -118,4 +118,15 @@ struct CLITests {
         let overlay = try Data(contentsOf: scratch.appendingPathComponent("exif6_overlay.jpg"))
         #expect(overlay.count > 100)
     }
+
+    @Test func gradcamExplainsSeveralClasses() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-cam-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let image = Self.fixtures.deletingLastPathComponent().appendingPathComponent("extract/pears/pears_0.png").path
+        let result = try run(["gradcam", Self.fixtures.appendingPathComponent("vgg16_keras3.h5").path, image, "-o", scratch.path, "--class", "2,7", "--method", "guided-gradcam"])
+        #expect(result.status == 0, "\(result.err)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: scratch.path)
+        #expect(Set(files).isSuperset(of: ["pears_0_c2_overlay.jpg", "pears_0_c7_overlay.jpg", "pears_0_c2_guided.jpg", "pears_0_c7_guided.jpg"]), "\(files)")
+        #expect(try HDF5File(reading: scratch.appendingPathComponent("gradcam.h5").path).readIntegers("/classes") == [2, 7])
+    }
 }

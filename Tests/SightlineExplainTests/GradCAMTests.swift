@@ -60,6 +60,21 @@ struct GradCAMTests {
         #expect(overlay.width == 10 && overlay.height == 12 && overlay.pixels.count == 360)
     }
 
+    @Test func reportNotesBlankMapsAndEmbedsEveryImage() throws {
+        let image = RGBImage(width: 8, height: 6, pixels: (0..<144).map { UInt8($0) })
+        let blank = Tensor(zeros: [2, 2]), lit = Tensor(shape: [2, 2], scalars: [0, 1, 2, 3])
+        let items = [blank, lit].enumerated().map { index, map in
+            let heat = CAMRendering.heatmap(map, height: 6, width: 8)
+            return ExplainedImage(
+                path: "image\(index).jpg", original: image, overlay: CAMRendering.overlay(image, heatmap: heat), heatmap: CAMRendering.colored(heat),
+                rawMap: map, explainedClass: 1, score: 0.5, top: [(1, "cat <b>", 0.9)], overlayFile: "o\(index).jpg", heatmapFile: "h\(index).jpg")
+        }
+        let html = try CAMReport.html(items, failures: [("bad.jpg", "is empty")], model: "m.h5", layer: "conv", method: .gradcam, quality: 80)
+        #expect(html.components(separatedBy: "The map is zero everywhere").count == 2, "one note, for the blank map")
+        #expect(html.components(separatedBy: "data:image/jpeg;base64,").count - 1 == 4)
+        #expect(html.contains("cat &lt;b&gt;") && html.contains("bad.jpg: is empty") && !html.contains("NaN"))
+    }
+
     @Test func jetMatchesMatplotlib() {
         // matplotlib: jet(0) = (0, 0, 0.5), jet(0.5) ≈ (0.49, 1, 0.48), jet(1) = (0.5, 0, 0).
         #expect(CAMRendering.jet[0] == (0, 0, 128))
