@@ -14,7 +14,7 @@ public final class Adam: Optimizer {
     public let weightDecay: Float
     public let decoupledWeightDecay: Float
     public let clipping: GradientClipping
-    public private(set) var iterations = 0
+    public var iterations = 0
     /// First and second moments per slot key.
     public var firstMoments: [String: Tensor] = [:], secondMoments: [String: Tensor] = [:]
 

@@ -64,8 +64,8 @@ public enum GradientClipping: Sendable, Equatable {
 public protocol Optimizer: AnyObject {
     /// The learning rate for the next step (schedules set it between steps).
     var learningRate: Float { get set }
-    /// Number of steps taken.
-    var iterations: Int { get }
+    /// Number of steps taken (settable so a checkpoint can restore it).
+    var iterations: Int { get set }
     /// Applies one update to every slot that has a gradient.
     func step(_ slots: [ParameterSlot])
 }

@@ -10,7 +10,7 @@ public final class SGD: Optimizer {
     /// L2 penalty coefficient added to the gradient (coupled weight decay).
     public let weightDecay: Float
     public let clipping: GradientClipping
-    public private(set) var iterations = 0
+    public var iterations = 0
     /// Velocity per slot key.
     public var velocities: [String: Tensor] = [:]
 

@@ -62,7 +62,8 @@ struct GradCAM: ParsableCommand {
         let cam = try ClassActivationMaps(graph: loaded.graph, layer: layer)
         guard let inputName = loaded.graph.inputNames.first, let shape = loaded.graph.shape(of: inputName) else { throw ValidationError("the model has no image input") }
         let classCount = loaded.graph.shape(of: cam.scoreNode)?.last ?? 0
-        let names = try Predict.classNames(count: classCount, labels: labels)
+        let recorded = labels == nil ? try? HDF5File(reading: options.model).stringsAttribute("class_names") : nil
+        let names = try recorded.flatMap { $0.count == classCount ? $0 : nil } ?? Predict.classNames(count: classCount, labels: labels)
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         var explained: [ExplainedImage] = [], failures: [(String, String)] = []
         var usedNames = Set<String>()

@@ -47,7 +47,10 @@ struct Predict: ParsableCommand {
         guard let outputName = graph.outputNames.first, let classes = graph.shape(of: outputName)?.last, graph.shape(of: outputName)?.count == 1 else {
             throw ValidationError("the model's output is not a class vector; predict needs a classifier")
         }
-        let names = try head.flatMap { try HDF5File(reading: $0).stringsAttribute("class_names") } ?? Self.classNames(count: classes, labels: labels)
+        // Class names recorded by Sightline (train-head, finetune); absent for other files and
+        // for .keras archives, which are not HDF5.
+        let recorded = head.map { try? HDF5File(reading: $0).stringsAttribute("class_names") } ?? (try? HDF5File(reading: options.model).stringsAttribute("class_names")) ?? nil
+        let names = try labels == nil ? recorded ?? Self.classNames(count: classes, labels: nil) : Self.classNames(count: classes, labels: labels)
         guard names.count == classes else { throw ValidationError("\(names.count) class names for a model with \(classes) outputs") }
         let outputIsProbability = Self.endsInSoftmax(graph.layer(named: outputName))
         let order = Dictionary(images.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
@@ -128,7 +131,8 @@ struct Predict: ParsableCommand {
         }
     }
 
-    /// Names from a `--labels` file, else ImageNet's for 1000 classes, else "class N".
+    /// Names from a `--labels` file, else ImageNet's for 1000 classes, else "class N" (models
+    /// Sightline trained record their own `class_names`, which callers check first).
     static func classNames(count: Int, labels: String?) throws -> [String] {
         if let labels {
             guard let text = try? String(contentsOfFile: labels, encoding: .utf8) else { throw ValidationError("cannot read --labels \(labels)") }

@@ -129,4 +129,21 @@ struct CLITests {
         #expect(Set(files).isSuperset(of: ["pears_0_c2_overlay.jpg", "pears_0_c7_overlay.jpg", "pears_0_c2_guided.jpg", "pears_0_c7_guided.jpg"]), "\(files)")
         #expect(try HDF5File(reading: scratch.appendingPathComponent("gradcam.h5").path).readIntegers("/classes") == [2, 7])
     }
+
+    @Test func finetuneWritesAModelThatPredictsWithItsClassNames() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-ft-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let data = Self.fixtures.deletingLastPathComponent().appendingPathComponent("extract")
+        let output = scratch.appendingPathComponent("tuned.h5").path
+        let tune = try run(["finetune", Self.fixtures.appendingPathComponent("resnet50_keras3.h5").path, "--data", data.path, "-o", output,
+                            "--head-epochs", "1", "--epochs", "1", "--batch", "4", "--schedule", "cosine:1"])
+        #expect(tune.status == 0 && tune.out.contains("phase 2 epoch  1"), "\(tune.err)")
+        for suffix in ["", ".state.h5", ".metrics.csv", ".metrics.jsonl"] { #expect(FileManager.default.fileExists(atPath: output + suffix)) }
+        let predict = try run(["predict", output, data.appendingPathComponent("apples/apples_0.png").path, "--top", "2"])
+        #expect(predict.status == 0 && predict.out.contains("apples") && predict.out.contains("pears"), "\(predict.out)\(predict.err)")
+        let again = try run(["finetune", Self.fixtures.appendingPathComponent("resnet50_keras3.h5").path, "--data", data.path, "-o", output, "--resume",
+                             "--head-epochs", "1", "--epochs", "1", "--batch", "4", "--schedule", "cosine:1"])
+        #expect(again.status == 0, "resuming a finished run is a no-op: \(again.err)")
+    }
 }

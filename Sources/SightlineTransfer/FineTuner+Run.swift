@@ -1,0 +1,110 @@
+import Foundation
+
+extension FineTuner {
+    /// Trains both phases, writing the model (Keras layout, softmax head) to `output` after every
+    /// epoch and the resume state to `output + ".state.h5"`; metrics go to `output +
+    /// ".metrics.csv"` and `".metrics.jsonl"`. `report` returns false to stop after an epoch (the
+    /// state is kept; `resume` continues from it).
+    public func run(output: String, resume: Bool = false, sightlineVersion: String, report: (EpochRecord) -> Bool = { _ in true }) throws -> [EpochRecord] {
+        let statePath = output + ".state.h5"
+        var state = TrainingState()
+        if resume {
+            guard FileManager.default.fileExists(atPath: statePath) else { throw TrainingError(message: "no \(statePath) to resume from") }
+            state = try TrainingState.load(statePath, into: self)
+        }
+        guard let input = graph.inputNames.first, let output0 = graph.outputNames.first else { return [] }
+        let loss = SoftmaxCrossEntropy()
+        for phase in [1, 2] where phase >= state.phase {
+            let epochs = phase == 1 ? options.headEpochs : options.epochs
+            guard epochs > 0 else { continue }
+            try configure(phase: phase)
+            let base = phase == 1 ? options.headLearningRate : options.learningRate
+            let optimizer = makeOptimizer(base)
+            if phase == state.phase { state.restoreOptimizer(optimizer) }
+            if state.phase != phase { state = TrainingState(phase: phase, history: state.history) }
+            var epoch = state.nextEpoch
+            while epoch < epochs {
+                // The schedule shapes phase 2; the head phase runs at its constant rate.
+                let schedule = phase == 2 ? options.schedule : .constant
+                optimizer.learningRate = schedule.rate(base: base, epoch: epoch, epochs: epochs) * state.plateauScale
+                var order = Array(training.indices)
+                order.shuffle(using: &generator)
+                var totalLoss: Float = 0, correct = 0
+                for start in stride(from: 0, to: order.count, by: options.batchSize) {
+                    let part = order[start..<min(start + options.batchSize, order.count)].map { training[$0] }
+                    graph.zeroGradients()
+                    let (outputs, tape) = try graph.record([input: batch(part[...], augment: true)], outputs: [output0], mode: .training, request: GradientRequest())
+                    guard let logits = outputs[output0] else { continue }
+                    let labels = part.map(\.1)
+                    let (value, gradient) = loss(logits: logits, labels: labels)
+                    totalLoss += value * Float(part.count)
+                    for (row, label) in labels.enumerated() {
+                        let values = logits.scalars[(row * classNames.count)..<((row + 1) * classNames.count)]
+                        if values.indices.max(by: { values[$0] < values[$1] }).map({ $0 - values.startIndex }) == label { correct += 1 }
+                    }
+                    _ = graph.backward(tape, seeds: [output0: gradient])
+                    optimizer.step(graph.trainableSlots)
+                }
+                let validationAccuracy = validation.isEmpty ? nil : try accuracy(validation)
+                let record = EpochRecord(
+                    phase: phase, epoch: epoch + 1, learningRate: optimizer.learningRate, loss: totalLoss / Float(training.count),
+                    trainingAccuracy: Double(correct) / Double(training.count), validationAccuracy: validationAccuracy)
+                state.history.append(record)
+                let improved = state.observe(validationAccuracy ?? record.trainingAccuracy, epoch: epoch, graph: graph, schedule: options.schedule, phase: phase)
+                epoch += 1
+                state.nextEpoch = epoch
+                let stopEarly = phase == 2 && !improved && options.earlyStoppingPatience.map { state.epochsWithoutImprovement >= $0 } == true
+                if stopEarly || (phase == 2 && epoch == epochs) { state.restoreBest(into: graph) }
+                try saveModel(to: output, sightlineVersion: sightlineVersion)
+                try state.save(statePath, from: self, optimizer: optimizer)
+                try writeMetrics(state.history, output: output)
+                if stopEarly { break }
+                if !report(record) && !(phase == 2 && epoch == epochs) {
+                    throw TrainingError(message: "stopped after phase \(phase) epoch \(epoch); run again with --resume to continue")
+                }
+            }
+            state.nextEpoch = epochs
+        }
+        return state.history
+    }
+
+    /// The model as Keras loads it: the head's logits become a softmax `Dense` (same weights).
+    public func exportedGraph() throws -> Graph {
+        let exported = Graph()
+        for node in graph.nodes {
+            guard let layer = node.layer else {
+                try exported.addInput(name: node.name, shape: node.shape)
+                continue
+            }
+            if let dense = layer as? Dense, node.name == graph.outputNames.first {
+                try exported.add(Dense(name: dense.name, kernel: dense.kernel.value, bias: dense.bias?.value, activation: .softmax), inputs: node.inputs)
+            } else {
+                try exported.add(layer, inputs: node.inputs)
+            }
+        }
+        return exported
+    }
+
+    func saveModel(to path: String, sightlineVersion: String) throws {
+        let metadata = KerasWriter.Metadata(
+            sightlineVersion: sightlineVersion, preprocessing: backbone.preprocessing, source: backbone.file.path, classNames: classNames,
+            extra: ["sightline_fine_tuned_from_layer": featureLayer, "sightline_batch_norm": options.batchNorm.rawValue])
+        try KerasWriter.save(try exportedGraph(), to: path, metadata: metadata, modelName: "fine_tuned")
+    }
+
+    func writeMetrics(_ history: [EpochRecord], output: String) throws {
+        var csv = "phase,epoch,learning_rate,loss,training_accuracy,validation_accuracy\n"
+        var lines = ""
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        for record in history {
+            csv += "\(record.phase),\(record.epoch),\(record.learningRate),\(record.loss),\(record.trainingAccuracy),\(record.validationAccuracy.map { String($0) } ?? "")\n"
+            lines += String(decoding: try encoder.encode(record), as: UTF8.self) + "\n"
+        }
+        for (suffix, text) in [(".metrics.csv", csv), (".metrics.jsonl", lines)] {
+            let path = output + suffix
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path + ".partial"))
+            guard rename(path + ".partial", path) == 0 else { throw TrainingError(message: "cannot write \(path)") }
+        }
+    }
+}

@@ -1,0 +1,171 @@
+import Foundation
+
+/// Fine-tunes a pretrained model on class folders while keeping its pretrained normalization.
+///
+/// The model: the backbone up to the layer that fed its classifier (or its output), global
+/// average pooling for spatial outputs, dropout and a new `Dense` head for the classes found
+/// (or the layers of a `train-head` head). Phase 1 trains the head with the backbone frozen;
+/// phase 2 unfreezes everything (or everything from `unfreezeFrom`) at a low learning rate.
+/// BatchNorm is frozen by default: moving statistics are used in training and never updated,
+/// gamma and beta are not trained (`batchNorm: .train` gives fastai-style behaviour). The
+/// backbone's preprocessing is applied unchanged. Training is seeded end to end (split, head
+/// initialisation, shuffling, augmentation, dropout), so the same seed gives the same weights,
+/// and `resume` restores weights, optimizer state, epoch, schedule and random state.
+public final class FineTuner {
+    public enum BatchNormPolicy: String, Sendable { case frozen, train }
+    public enum OptimizerKind: String, Sendable { case adam, adamw, sgd }
+
+    public struct Options: Sendable {
+        public var headEpochs = 2
+        public var epochs = 3
+        public var batchSize = 16
+        public var headLearningRate: Float = 1e-3
+        /// Phase 2's base rate (low, to keep the pretrained features).
+        public var learningRate: Float = 1e-4
+        public var optimizer: OptimizerKind = .adam
+        public var schedule: LearningRateSchedule = .constant
+        public var unfreezeFrom: String?
+        public var batchNorm: BatchNormPolicy = .frozen
+        public var augmentation = Augmentation()
+        public var dropout: Float = 0.2
+        public var validationFraction = 0.2
+        /// Stop phase 2 after this many epochs without a better validation accuracy and restore
+        /// the best weights; nil trains every epoch.
+        public var earlyStoppingPatience: Int?
+        public var seed: UInt64 = 0
+
+        public init() {}
+    }
+
+    /// One epoch's figures (also written to `OUTPUT.metrics.csv` and `.jsonl`).
+    public struct EpochRecord: Codable, Sendable, Equatable {
+        public var phase: Int
+        public var epoch: Int
+        public var learningRate: Float
+        public var loss: Float
+        public var trainingAccuracy: Double
+        public var validationAccuracy: Double?
+    }
+
+    public struct TrainingError: Error, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
+    }
+
+    public let backbone: LoadedModel
+    public let options: Options
+    /// The training graph; its head `head_predictions` outputs logits.
+    public let graph: Graph
+    public let classNames: [String]
+    let training: [(Tensor, Int)]
+    let validation: [(Tensor, Int)]
+    /// Images that could not be read, with the error.
+    public let skipped: [(String, String)]
+    let featureLayer: String
+    var generator: SeededGenerator
+
+    public init(backbone: LoadedModel, data: ImageFolder, options: Options = Options(), head: LoadedModel? = nil) throws {
+        guard let classNames = data.classNames, classNames.count >= 2 else {
+            throw TrainingError(message: "fine-tuning needs a folder with one subfolder per class (at least two)")
+        }
+        self.backbone = backbone
+        self.options = options
+        self.classNames = classNames
+        generator = SeededGenerator(seed: options.seed)
+        featureLayer = FeatureExtractor.defaultLayer(of: backbone.graph)
+        graph = try Self.assemble(backbone.graph, featureLayer: featureLayer, classes: classNames.count, dropout: options.dropout, head: head, generator: &generator)
+        guard let input = graph.inputNames.first, let shape = graph.shape(of: input) else { throw TrainingError(message: "the model has no image input") }
+        var skipped: [(String, String)] = []
+        func load(_ folder: ImageFolder) -> [(Tensor, Int)] {
+            folder.items.compactMap { item in
+                do {
+                    return (try RGBImage(contentsOf: item.path).prepared(height: shape[0], width: shape[1], policy: .squash), item.label ?? 0)
+                } catch {
+                    skipped.append((item.path, (error as? ImageError)?.message ?? "\(error)"))
+                    return nil
+                }
+            }
+        }
+        let (trainingPart, validationPart) = data.split(validationFraction: options.validationFraction, seed: options.seed)
+        training = load(trainingPart)
+        validation = load(validationPart)
+        self.skipped = skipped
+        guard !training.isEmpty else { throw TrainingError(message: "no readable training images") }
+    }
+
+    /// Backbone nodes up to `featureLayer`, then pooling, dropout and the head (logits).
+    static func assemble(_ source: Graph, featureLayer: String, classes: Int, dropout: Float, head: LoadedModel?, generator: inout SeededGenerator) throws -> Graph {
+        let graph = Graph()
+        for node in source.nodes {
+            if let layer = node.layer { try graph.add(layer, inputs: node.inputs) } else { try graph.addInput(name: node.name, shape: node.shape) }
+            if node.name == featureLayer { break }
+        }
+        var last = featureLayer
+        if graph.shape(of: last)?.count == 3 { last = try graph.add(GlobalPooling2D(name: "head_pool", kind: .average), inputs: [last]) }
+        if dropout > 0 { last = try graph.add(Dropout(name: "head_dropout", rate: dropout, seed: generator.next()), inputs: [last]) }
+        if let head {
+            for node in head.graph.nodes {
+                guard let layer = node.layer else { continue }
+                let inputs = node.inputs.map { head.graph.inputNames.contains($0) ? last : $0 }
+                if let dense = layer as? Dense, node.name == head.graph.outputNames.first, dense.activation == .softmax {
+                    last = try graph.add(Dense(name: "head_predictions", kernel: dense.kernel.value, bias: dense.bias?.value), inputs: inputs)
+                } else {
+                    last = try graph.add(layer, inputs: inputs)
+                }
+            }
+            guard graph.shape(of: last) == [classes] else { throw TrainingError(message: "the head has \(graph.shape(of: last) ?? []) outputs for \(classes) classes") }
+        } else {
+            let features = graph.shape(of: last)?.last ?? 0
+            last = try graph.add(Dense(name: "head_predictions", inputFeatures: features, units: classes, generator: &generator), inputs: [last])
+        }
+        graph.outputNames = [last]
+        return graph
+    }
+
+    /// Sets what trains in `phase` (1: head only; 2: from `unfreezeFrom`, or everything) and
+    /// freezes BatchNorm unless `batchNorm == .train`.
+    func configure(phase: Int) throws {
+        let firstHead = graph.nodes.first { $0.name == "head_pool" || $0.name == "head_dropout" || $0.name == "head_predictions" }?.name
+        try graph.setTrainable(true, from: phase == 1 ? firstHead : options.unfreezeFrom)
+        for layer in graph.layers {
+            guard let bn = layer as? BatchNormalization else { continue }
+            if options.batchNorm == .frozen || phase == 1 { bn.isTrainable = false }
+        }
+    }
+
+    func makeOptimizer(_ rate: Float) -> any Optimizer {
+        switch options.optimizer {
+        case .adam: return Adam(learningRate: rate)
+        case .adamw: return Adam.adamW(learningRate: rate)
+        case .sgd: return SGD(learningRate: rate, momentum: 0.9)
+        }
+    }
+
+    /// A batch `[B, H, W, 3]`, augmented (training) and preprocessed.
+    func batch(_ samples: ArraySlice<(Tensor, Int)>, augment: Bool) -> Tensor {
+        let images = samples.map { sample -> Tensor in
+            let image = augment ? options.augmentation.apply(to: sample.0, generator: &generator) : sample.0
+            return image.reshaped([1] + image.shape)
+        }
+        return backbone.preprocessing.apply(to: Tensor.concatenatingBatches(images))
+    }
+
+    /// Accuracy of argmax predictions on `samples` in `mode`.
+    public func accuracy(_ samples: [(Tensor, Int)], mode: Mode = .inference) throws -> Double {
+        guard let input = graph.inputNames.first, let output = graph.outputNames.first, !samples.isEmpty else { return 0 }
+        var correct = 0
+        for start in stride(from: 0, to: samples.count, by: options.batchSize) {
+            let part = samples[start..<min(start + options.batchSize, samples.count)]
+            let logits = try graph.forward([input: batch(part, augment: false)], outputs: [output], mode: mode)[output] ?? Tensor(zeros: [0])
+            let classes = classNames.count
+            for (row, sample) in part.enumerated() {
+                let values = logits.scalars[(row * classes)..<((row + 1) * classes)]
+                if values.indices.max(by: { values[$0] < values[$1] }).map({ $0 - values.startIndex }) == sample.1 { correct += 1 }
+            }
+        }
+        return Double(correct) / Double(samples.count)
+    }
+
+    /// Accuracy on the training images without augmentation, in `mode`.
+    public func trainingAccuracy(mode: Mode) throws -> Double { try accuracy(training, mode: mode) }
+}

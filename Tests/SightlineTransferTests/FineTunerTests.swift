@@ -1,0 +1,81 @@
+import Foundation
+import SightlineTestSupport
+@testable import SightlineTransfer
+import Testing
+
+/// Fine-tuning the reduced ResNet50 fixture (real Keras weights file, BatchNorm statistics
+/// randomised) on the seven class-folder images of `Tests/Fixtures/extract`.
+struct FineTunerTests {
+    static let model = KerasFixture.directory.appendingPathComponent("weights/resnet50_keras3.h5").path
+    static let data = KerasFixture.directory.appendingPathComponent("extract").path
+
+    func tuner(_ configure: (inout FineTuner.Options) -> Void = { _ in }) throws -> FineTuner {
+        var options = FineTuner.Options()
+        (options.headEpochs, options.epochs, options.batchSize, options.validationFraction, options.seed) = (1, 2, 4, 0.3, 5)
+        options.learningRate = 1e-3
+        configure(&options)
+        // A fresh load each time: the tuner trains the loaded model's layers in place.
+        return try FineTuner(backbone: try ModelLoader.load(path: Self.model), data: try ImageFolder(inputs: [Self.data]), options: options)
+    }
+
+    func scratch() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-finetune-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    func snapshot(_ graph: Graph, _ filter: (any Layer) -> Bool = { _ in true }) -> [String: Tensor] {
+        var values: [String: Tensor] = [:]
+        for layer in graph.layers where filter(layer) { for p in layer.parameters { values["\(layer.name)/\(p.name)"] = p.value } }
+        return values
+    }
+
+    @Test func frozenBatchNormIsBitwiseUnchanged() throws {
+        let directory = try scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let tuner = try self.tuner()
+        let batchNorm = snapshot(tuner.graph) { $0 is BatchNormalization }
+        let convolution = try #require(tuner.graph.layer(named: "conv2_block1_1_conv")?.parameters[0].value)
+        _ = try tuner.run(output: directory.appendingPathComponent("tuned.h5").path, sightlineVersion: "test")
+        #expect(snapshot(tuner.graph) { $0 is BatchNormalization } == batchNorm, "moving statistics, gamma and beta are bitwise unchanged")
+        #expect(tuner.graph.layer(named: "conv2_block1_1_conv")?.parameters[0].value != convolution, "phase 2 trained the backbone")
+    }
+
+    @Test func trainingAndInferenceModesAgree() throws {
+        let directory = try scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let tuner = try self.tuner { $0.dropout = 0 }
+        _ = try tuner.run(output: directory.appendingPathComponent("tuned.h5").path, sightlineVersion: "test")
+        #expect(try tuner.trainingAccuracy(mode: .training) == tuner.trainingAccuracy(mode: .inference))
+    }
+
+    @Test func resumedRunEqualsUninterruptedRunAndSeedsReproduce() throws {
+        let directory = try scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let full = try tuner(), again = try tuner()
+        let history = try full.run(output: directory.appendingPathComponent("full.h5").path, sightlineVersion: "test")
+        _ = try again.run(output: directory.appendingPathComponent("again.h5").path, sightlineVersion: "test")
+        #expect(snapshot(full.graph) == snapshot(again.graph), "the same seed gives the same weights")
+        #expect(history.count == 3 && history.map(\.phase) == [1, 2, 2])
+
+        let interrupted = directory.appendingPathComponent("resumed.h5").path
+        var calls = 0
+        #expect(throws: FineTuner.TrainingError.self) {
+            _ = try self.tuner().run(output: interrupted, sightlineVersion: "test") { _ in
+                calls += 1
+                return calls < 2  // stop after phase 2's first epoch
+            }
+        }
+        let resumed = try tuner()
+        let resumedHistory = try resumed.run(output: interrupted, resume: true, sightlineVersion: "test")
+        #expect(resumedHistory == history)
+        #expect(snapshot(resumed.graph) == snapshot(full.graph), "resuming ends with the same weights")
+
+        // The saved model: Keras layout, softmax head, class names and preprocessing recorded.
+        let saved = try ModelLoader.load(path: interrupted)
+        #expect(saved.preprocessing == .caffe && saved.graph.outputNames == ["head_predictions"])
+        #expect(try HDF5File(reading: interrupted).stringsAttribute("class_names") == ["apples", "pears"])
+        let csv = try String(contentsOfFile: interrupted + ".metrics.csv", encoding: .utf8)
+        #expect(csv.split(separator: "\n").count == 4)
+    }
+}
