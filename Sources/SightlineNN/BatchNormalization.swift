@@ -92,13 +92,15 @@ public final class BatchNormalization: Layer {
             return LayerOutput(affine(x, scale: scale, shift: shift))
         }
         let rows = x.count / channels
-        var mean = [Double](repeating: 0, count: channels), meanSquare = mean
-        x.withUnsafeBufferPointer { p in
-            for r in 0..<rows {
-                for c in 0..<channels {
-                    let v = Double(p[r * channels + c])
-                    mean[c] += v
-                    meanSquare[c] += v * v
+        let (mean, meanSquare) = x.withUnsafeBufferPointer { p in
+            Self.channelSums(rows: rows, channels: channels) { range, first, second in
+                for r in range {
+                    let row = p.baseAddress! + r * channels
+                    for c in 0..<channels {
+                        let v = Double(row[c])
+                        first[c] += v
+                        second[c] += v * v
+                    }
                 }
             }
         }
@@ -120,6 +122,33 @@ public final class BatchNormalization: Layer {
         return LayerOutput(
             affine(x, scale: scale, shift: shift),
             saved: [Tensor(shape: [channels], scalars: batchMean), Tensor(shape: [channels], scalars: inverseStd)])
+    }
+
+    /// Two per-channel sums over `rows × channels` values, accumulated in Double: `body(rows,
+    /// first, second)` adds a range of rows into the two `[channels]` accumulators. Rows are
+    /// split into chunks across the cores, each with its own accumulators, combined in chunk
+    /// order (so the result does not depend on scheduling).
+    static func channelSums(
+        rows: Int, channels: Int, _ body: (Range<Int>, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> Void
+    ) -> ([Double], [Double]) {
+        let chunks = max(1, min(Parallel.threadCount * 4, rows))
+        var partial = [Double](repeating: 0, count: chunks * channels * 2)
+        partial.withUnsafeMutableBufferPointer { sums in
+            Parallel.forEachChunk(chunks, costPerItem: rows / chunks * channels) { range in
+                for chunk in range {
+                    let base = sums.baseAddress! + chunk * channels * 2
+                    body((rows * chunk / chunks)..<(rows * (chunk + 1) / chunks), base, base + channels)
+                }
+            }
+        }
+        var first = [Double](repeating: 0, count: channels), second = first
+        for chunk in 0..<chunks {
+            for c in 0..<channels {
+                first[c] += partial[chunk * channels * 2 + c]
+                second[c] += partial[chunk * channels * 2 + channels + c]
+            }
+        }
+        return (first, second)
     }
 
     private func affine(_ x: Tensor, scale: [Float], shift: [Float]) -> Tensor {
@@ -145,14 +174,20 @@ public final class BatchNormalization: Layer {
             inverseStd = movingVariance.value.scalars.map { 1 / ($0 + epsilon).squareRoot() }
         }
         // Σ dy and Σ dy·x̂ per channel: the β and γ gradients, and the batch-statistics terms.
-        var sumDy = [Double](repeating: 0, count: c), sumDyXhat = sumDy
-        outputGradient.withUnsafeBufferPointer { dy in
+        let (sumDy, sumDyXhat) = outputGradient.withUnsafeBufferPointer { dy in
             x.withUnsafeBufferPointer { p in
-                for r in 0..<rows {
-                    for j in 0..<c {
-                        let g = Double(dy[r * c + j])
-                        sumDy[j] += g
-                        sumDyXhat[j] += g * Double((p[r * c + j] - mean[j]) * inverseStd[j])
+                mean.withUnsafeBufferPointer { m in
+                    inverseStd.withUnsafeBufferPointer { s in
+                        Self.channelSums(rows: rows, channels: c) { range, first, second in
+                            for r in range {
+                                let (g, v) = (dy.baseAddress! + r * c, p.baseAddress! + r * c)
+                                for j in 0..<c {
+                                    let gradient = Double(g[j])
+                                    first[j] += gradient
+                                    second[j] += gradient * Double((v[j] - m[j]) * s[j])
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -165,7 +200,8 @@ public final class BatchNormalization: Layer {
             outputGradient.withUnsafeBufferPointer { dy in
                 x.withUnsafeBufferPointer { p in
                     let n = Float(rows)
-                    for r in 0..<rows {
+                    Parallel.forEachChunk(rows, costPerItem: c) { chunk in
+                    for r in chunk {
                         for j in 0..<c {
                             let i = r * c + j
                             if batchStatistics {
@@ -176,6 +212,7 @@ public final class BatchNormalization: Layer {
                                 out[i] = g[j] * dy[i]
                             }
                         }
+                    }
                     }
                 }
             }

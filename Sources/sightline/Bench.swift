@@ -38,9 +38,12 @@ struct Bench: ParsableCommand {
         /// Grad-CAM at the default layer (ResNet50 `conv5_block3_out`, VGG16 `block5_conv3`):
         /// forward, backward of the head, and the maps.
         case gradcam
+        /// One training step of the whole network: forward in training mode, softmax
+        /// cross-entropy, backward, SGD with momentum 0.9 (what `train_on_batch` times).
+        case train
     }
 
-    @Option(help: "forward, or gradcam (Grad-CAM maps for the top class of each image).")
+    @Option(help: "forward, gradcam (Grad-CAM maps for the top class of each image) or train (a full SGD step).")
     var job: Job = .forward
 
     func validate() throws {
@@ -89,8 +92,14 @@ struct Bench: ParsableCommand {
             for i in 0..<buffer.count { buffer[i] = generator.nextUnitFloat() * 255 }
         }
         let cam = job == .gradcam ? try ClassActivationMaps(graph: graph) : nil
+        let optimizer = SGD(learningRate: 0.01, momentum: 0.9)
+        let labels = (0..<batch).map { $0 % 1000 }
         let once = { () throws -> Void in
-            if let cam { _ = try cam.compute(input, classes: Array(repeating: nil, count: batch)) } else { _ = try graph(input) }
+            switch job {
+            case .forward: _ = try graph(input)
+            case .gradcam: _ = try cam?.compute(input, classes: Array(repeating: nil, count: batch))
+            case .train: try Self.trainingStep(graph, input: input, labels: labels, optimizer: optimizer)
+            }
         }
         for _ in 0..<warmup { try once() }
         var times: [Double] = []
@@ -110,6 +119,23 @@ struct Bench: ParsableCommand {
         ]
         let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// One SGD step on logits (the softmax of `predictions` is differentiated through, as
+    /// Keras's categorical cross-entropy on probabilities does).
+    static func trainingStep(_ graph: Graph, input: Tensor, labels: [Int], optimizer: SGD) throws {
+        guard let inputName = graph.inputNames.first, let output = graph.outputNames.first else { return }
+        graph.zeroGradients()
+        let (outputs, tape) = try graph.record([inputName: input], outputs: [output], mode: .training, request: GradientRequest())
+        guard let probabilities = outputs[output] else { return }
+        // ∂(mean −log p_label)/∂p = −1/(N·p) at the label.
+        var gradient = Tensor(zeros: probabilities.shape)
+        let classes = probabilities.shape[1]
+        for (row, label) in labels.enumerated() {
+            gradient.scalars[row * classes + label] = -1 / (Float(labels.count) * max(probabilities.scalars[row * classes + label], 1e-7))
+        }
+        _ = graph.backward(tape, seeds: [output: gradient])
+        optimizer.step(graph.trainableSlots)
     }
 
     /// Times one forward pass per step and prints the totals per layer type, largest first.
