@@ -62,6 +62,24 @@ def main():
                     ok = got.shape == want.shape and error <= 1e-4
                     failures += 0 if ok else 1
                     print(f"{'ok  ' if ok else 'FAIL'} {source:30} {name:16} {how:12} max |diff| / scale = {error:.2e}")
+        # A model fine-tuned by Sightline: Keras's load_model gives the same predictions.
+        tuned = os.path.join(scratch, "finetuned.h5")
+        subprocess.run([SIGHTLINE, "finetune", os.path.join(FIXTURES, "resnet50_keras3.h5"), "--data", os.path.join(ROOT, "Tests", "Fixtures", "extract"),
+                        "-o", tuned, "--head-epochs", "1", "--epochs", "1", "--batch", "4"], check=True, stdout=subprocess.DEVNULL)
+        images = sorted(os.path.join(d, f) for d, _, fs in os.walk(os.path.join(ROOT, "Tests", "Fixtures", "extract")) for f in fs if f.endswith(".png"))
+        rows = json.loads(subprocess.run([SIGHTLINE, "predict", tuned, *images, "--json", "--top", "2"], check=True, capture_output=True, text=True).stdout)
+        from PIL import Image
+        for name, K in [("keras " + keras.__version__, keras), ("tf_keras " + tf_keras.__version__, tf_keras)]:
+            model = K.models.load_model(tuned, compile=False)
+            worst, same = 0.0, True
+            for row in rows:
+                x = np.asarray(Image.open(row["path"]).convert("RGB"), dtype=np.float32)[None]
+                p = np.asarray(model(keras.applications.imagenet_utils.preprocess_input(x, mode="caffe"), training=False))[0]
+                same = same and int(np.argmax(p)) == row["top"][0]["class"]
+                worst = max(worst, max(abs(float(p[t["class"]]) - t["probability"]) for t in row["top"]))
+            ok = same and worst <= 1e-4
+            failures += 0 if ok else 1
+            print(f"{'ok  ' if ok else 'FAIL'} {'finetuned.h5':30} {name:16} load_model   same top class, max |probability diff| = {worst:.2e}")
     print(f"{failures} failure(s)")
     return 1 if failures else 0
 
