@@ -40,11 +40,17 @@ public struct FeatureExtractor {
     }
 
     /// The layer that feeds the classifier head: the input of the last `Dense` on the path to
-    /// the output (VGG16's `fc2`, ResNet50's `avg_pool`), or the output of a headless model.
+    /// the output, before any dropout (VGG16's `fc2`, ResNet50's `avg_pool`, a fine-tuned
+    /// model's `head_pool`), or the output of a headless model.
     public static func defaultLayer(of graph: Graph) -> String {
         var name = graph.outputNames.first ?? graph.nodes.last?.name ?? ""
         while let node = graph.node(named: name), node.inputs.count == 1 {
-            if node.layer is Dense { return node.inputs[0] }
+            if node.layer is Dense {
+                // Dropout before the head is the identity at inference: take what it reads.
+                var feature = node.inputs[0]
+                while let previous = graph.node(named: feature), previous.layer is Dropout, let input = previous.inputs.first { feature = input }
+                return feature
+            }
             guard node.layer is Activation || node.layer is Dropout else { break }
             name = node.inputs[0]
         }

@@ -100,15 +100,24 @@ public final class FineTuner {
             if let layer = node.layer { try graph.add(layer, inputs: node.inputs) } else { try graph.addInput(name: node.name, shape: node.shape) }
             if node.name == featureLayer { break }
         }
+        /// `base`, or `base_2`, `base_3`… when the backbone already has a layer of that name.
+        func unique(_ base: String) -> String {
+            var name = base, index = 1
+            while graph.node(named: name) != nil {
+                index += 1
+                name = "\(base)_\(index)"
+            }
+            return name
+        }
         var last = featureLayer
-        if graph.shape(of: last)?.count == 3 { last = try graph.add(GlobalPooling2D(name: "head_pool", kind: .average), inputs: [last]) }
-        if dropout > 0 { last = try graph.add(Dropout(name: "head_dropout", rate: dropout, seed: generator.next()), inputs: [last]) }
+        if graph.shape(of: last)?.count == 3 { last = try graph.add(GlobalPooling2D(name: unique("head_pool"), kind: .average), inputs: [last]) }
+        if dropout > 0 { last = try graph.add(Dropout(name: unique("head_dropout"), rate: dropout, seed: generator.next()), inputs: [last]) }
         if let head {
             for node in head.graph.nodes {
                 guard let layer = node.layer else { continue }
                 let inputs = node.inputs.map { head.graph.inputNames.contains($0) ? last : $0 }
                 if let dense = layer as? Dense, node.name == head.graph.outputNames.first, dense.activation == .softmax {
-                    last = try graph.add(Dense(name: "head_predictions", kernel: dense.kernel.value, bias: dense.bias?.value), inputs: inputs)
+                    last = try graph.add(Dense(name: unique("head_predictions"), kernel: dense.kernel.value, bias: dense.bias?.value), inputs: inputs)
                 } else {
                     last = try graph.add(layer, inputs: inputs)
                 }
@@ -116,7 +125,7 @@ public final class FineTuner {
             guard graph.shape(of: last) == [classes] else { throw TrainingError(message: "the head has \(graph.shape(of: last) ?? []) outputs for \(classes) classes") }
         } else {
             let features = graph.shape(of: last)?.last ?? 0
-            last = try graph.add(Dense(name: "head_predictions", inputFeatures: features, units: classes, generator: &generator), inputs: [last])
+            last = try graph.add(Dense(name: unique("head_predictions"), inputFeatures: features, units: classes, generator: &generator), inputs: [last])
         }
         graph.outputNames = [last]
         return graph
@@ -125,7 +134,8 @@ public final class FineTuner {
     /// Sets what trains in `phase` (1: head only; 2: from `unfreezeFrom`, or everything) and
     /// freezes BatchNorm unless `batchNorm == .train`.
     func configure(phase: Int) throws {
-        let firstHead = graph.nodes.first { $0.name == "head_pool" || $0.name == "head_dropout" || $0.name == "head_predictions" }?.name
+        // The head is everything after the feature layer.
+        let firstHead = graph.nodes.firstIndex { $0.name == featureLayer }.flatMap { $0 + 1 < graph.nodes.count ? graph.nodes[$0 + 1].name : nil }
         try graph.setTrainable(true, from: phase == 1 ? firstHead : options.unfreezeFrom)
         for layer in graph.layers {
             guard let bn = layer as? BatchNormalization else { continue }
@@ -164,6 +174,12 @@ public final class FineTuner {
             }
         }
         return Double(correct) / Double(samples.count)
+    }
+
+    /// The dropout layer of the new head, if any (its random state is part of a checkpoint).
+    var headDropout: Dropout? {
+        guard let start = graph.nodes.firstIndex(where: { $0.name == featureLayer }) else { return nil }
+        return graph.nodes[(start + 1)...].lazy.compactMap { $0.layer as? Dropout }.first
     }
 
     /// Accuracy on the training images without augmentation, in `mode`.

@@ -90,7 +90,7 @@ struct TrainingState {
                 "epochs_without_improvement": String(epochsWithoutImprovement), "plateau_scale": String(plateauScale),
                 "plateau_wait": String(plateauWait), "optimizer_iterations": String(optimizer.iterations),
                 "generator": Self.words(tuner.generator), "history": String(decoding: try encoder.encode(history), as: UTF8.self),
-                "dropout_generator": (tuner.graph.layer(named: "head_dropout") as? Dropout).map { Self.words($0.generator) } ?? "",
+                "dropout_generator": tuner.headDropout.map { Self.words($0.generator) } ?? "",
             ]
             for (name, value) in attributes { try file.writeString(value, attribute: name) }
         }
@@ -120,7 +120,7 @@ struct TrainingState {
             }
         }
         if let generator = generator(try attribute("generator")) { tuner.generator = generator }
-        if let dropout = tuner.graph.layer(named: "head_dropout") as? Dropout, let generator = generator(try attribute("dropout_generator")) {
+        if let dropout = tuner.headDropout, let generator = generator(try attribute("dropout_generator")) {
             dropout.generator = generator
         }
         return state

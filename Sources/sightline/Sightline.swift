@@ -10,7 +10,7 @@ struct Sightline: ParsableCommand {
         commandName: "sightline",
         abstract: "Transfer learning and explainability with pretrained convolutional networks.",
         version: version,
-        subcommands: [Inspect.self, Predict.self, Extract.self, MergeCommand.self, TrainHead.self, Finetune.self, GradCAM.self, Convert.self, Bench.self]
+        subcommands: [Init.self, Inspect.self, Predict.self, Extract.self, MergeCommand.self, TrainHead.self, Finetune.self, GradCAM.self, Convert.self, Bench.self]
     )
 
     static func main() {

@@ -78,4 +78,18 @@ struct FineTunerTests {
         let csv = try String(contentsOfFile: interrupted + ".metrics.csv", encoding: .utf8)
         #expect(csv.split(separator: "\n").count == 4)
     }
+
+    @Test func aFineTunedModelCanBeFineTunedAgain() throws {
+        let directory = try scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let first = directory.appendingPathComponent("first.h5").path
+        _ = try tuner { $0.epochs = 1 }.run(output: first, sightlineVersion: "test")
+        let loaded = try ModelLoader.load(path: first)
+        #expect(FeatureExtractor.defaultLayer(of: loaded.graph) == "avg_pool", "dropout before the head is skipped")
+        var options = FineTuner.Options()
+        (options.headEpochs, options.epochs, options.batchSize) = (1, 1, 4)
+        let second = try FineTuner(backbone: loaded, data: try ImageFolder(inputs: [Self.data]), options: options)
+        _ = try second.run(output: directory.appendingPathComponent("second.h5").path, sightlineVersion: "test")
+        #expect(second.graph.outputNames == ["head_predictions"])
+    }
 }
