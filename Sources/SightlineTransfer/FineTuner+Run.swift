@@ -5,7 +5,11 @@ extension FineTuner {
     /// epoch and the resume state to `output + ".state.h5"`; metrics go to `output +
     /// ".metrics.csv"` and `".metrics.jsonl"`. `report` returns false to stop after an epoch (the
     /// state is kept; `resume` continues from it).
-    public func run(output: String, resume: Bool = false, sightlineVersion: String, report: (EpochRecord) -> Bool = { _ in true }) throws -> [EpochRecord] {
+    /// `step` gets (images done, images per epoch) after every optimizer step, for a progress bar.
+    public func run(
+        output: String, resume: Bool = false, sightlineVersion: String, step: (Int, Int) -> Void = { _, _ in },
+        report: (EpochRecord) -> Bool = { _ in true }
+    ) throws -> [EpochRecord] {
         let statePath = output + ".state.h5"
         var state = TrainingState()
         if resume {
@@ -44,6 +48,7 @@ extension FineTuner {
                     }
                     _ = graph.backward(tape, seeds: [output0: gradient])
                     optimizer.step(graph.trainableSlots)
+                    step(min(start + options.batchSize, order.count), order.count)
                 }
                 let validationAccuracy = validation.isEmpty ? nil : try accuracy(validation)
                 let record = EpochRecord(

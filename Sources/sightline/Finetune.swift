@@ -86,7 +86,11 @@ struct Finetune: ParsableCommand {
         let tuner = try FineTuner(
             backbone: try options.load(), data: try ImageFolder(inputs: [data]), options: settings, head: try head.map { try ModelLoader.load(path: $0) })
         for (path, error) in tuner.skipped { FileHandle.standardError.write(Data("skipped \(path): \(error)\n".utf8)) }
-        let history = try tuner.run(output: output, resume: resume, sightlineVersion: Sightline.version) { record in
+        var display = ProgressDisplay(label: "epoch")
+        let history = try tuner.run(output: output, resume: resume, sightlineVersion: Sightline.version, step: { done, total in
+            if done == min(settings.batchSize, total) { display = ProgressDisplay(label: "epoch") }
+            display.update(done: done, total: total)
+        }) { record in
             let validation = record.validationAccuracy.map { String(format: "  validation accuracy %.3f", $0) } ?? ""
             print(String(format: "phase %d epoch %2d  lr %.2g  loss %.4f  training accuracy %.3f", record.phase, record.epoch, Double(record.learningRate), record.loss, record.trainingAccuracy) + validation)
             return true

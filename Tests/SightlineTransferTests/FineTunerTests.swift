@@ -61,10 +61,10 @@ struct FineTunerTests {
         let interrupted = directory.appendingPathComponent("resumed.h5").path
         var calls = 0
         #expect(throws: FineTuner.TrainingError.self) {
-            _ = try self.tuner().run(output: interrupted, sightlineVersion: "test") { _ in
+            _ = try self.tuner().run(output: interrupted, sightlineVersion: "test", report: { _ in
                 calls += 1
                 return calls < 2  // stop after phase 2's first epoch
-            }
+            })
         }
         let resumed = try tuner()
         let resumedHistory = try resumed.run(output: interrupted, resume: true, sightlineVersion: "test")
@@ -91,5 +91,19 @@ struct FineTunerTests {
         let second = try FineTuner(backbone: loaded, data: try ImageFolder(inputs: [Self.data]), options: options)
         _ = try second.run(output: directory.appendingPathComponent("second.h5").path, sightlineVersion: "test")
         #expect(second.graph.outputNames == ["head_predictions"])
+    }
+
+    @Test func earlyStoppingRestoresTheBestWeights() throws {
+        let directory = try scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let tuner = try self.tuner {
+            ($0.epochs, $0.earlyStoppingPatience, $0.learningRate) = (6, 1, 3e-3)
+        }
+        var steps = 0
+        let history = try tuner.run(output: directory.appendingPathComponent("early.h5").path, sightlineVersion: "test", step: { _, _ in steps += 1 })
+        let phase2 = history.filter { $0.phase == 2 }.compactMap(\.validationAccuracy)
+        #expect(steps > 0, "per-step progress is reported")
+        #expect(try tuner.accuracy(tuner.validation) == phase2.max(), "the best epoch's weights are restored: \(phase2)")
+        if phase2.count < 6 { #expect(phase2.last ?? 1 <= phase2.max() ?? 0, "stopped after an epoch without improvement") }
     }
 }
