@@ -89,11 +89,15 @@ public struct ClassActivationMaps {
         return head
     }
 
-    /// The last node with a spatial `[h, w, c]` output that feeds the global pooling or flatten
-    /// (VGG16 `block5_pool`, whose input is `block5_conv3`, is skipped for the convolution as
-    /// Grad-CAM users choose it: the last convolutional activation; ResNet50 `conv5_block3_out`).
+    /// The last node with a spatial `[h, w, c]` output larger than 1×1, skipping pooling and
+    /// padding layers: the last convolutional activation Grad-CAM users choose (VGG16
+    /// `block5_conv3`, ResNet50 `conv5_block3_out` at 224×224).
     public static func defaultLayer(of graph: Graph) -> String {
-        let spatial = graph.nodes.filter { $0.shape.count == 3 && $0.layer != nil }
+        // A 1×1 map says nothing about where (small inputs shrink the last maps to one pixel):
+        // prefer the last layer whose map has more than one pixel.
+        let all = graph.nodes.filter { $0.shape.count == 3 && $0.layer != nil }
+        let wide = all.filter { $0.shape[0] * $0.shape[1] > 1 }
+        let spatial = wide.isEmpty ? all : wide
         // Prefer the last layer that is not a pooling or padding step.
         let candidate = spatial.last { !($0.layer is Pooling2D) && !($0.layer is ZeroPadding2D) && !($0.layer is Dropout) }
         return candidate?.name ?? spatial.last?.name ?? ""

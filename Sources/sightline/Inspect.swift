@@ -55,7 +55,8 @@ struct Inspect: ParsableCommand {
         }
         lines.append("")
         lines.append("parameters    \(summary.totalParameters.formatted()) (trainable \(summary.trainableParameters.formatted()))")
-        lines.append(String(format: "FLOPs/image   %.2f G", Double(summary.totalFlops) / 1e9))
+        let flops = Double(summary.totalFlops)
+        lines.append(flops >= 1e9 ? String(format: "FLOPs/image   %.2f G", flops / 1e9) : String(format: "FLOPs/image   %.1f M", flops / 1e6))
         return lines.joined(separator: "\n")
     }
 
