@@ -119,3 +119,16 @@ extension Tensor: CustomStringConvertible {
 }
 
 
+
+extension Tensor {
+    /// For a `[rows, columns]` tensor, the column of each row's largest value (the first on ties).
+    public func argmaxPerRow() -> [Int] {
+        precondition(rank == 2, "argmaxPerRow needs a [rows, columns] tensor, got \(shape)")
+        let columns = shape[1]
+        return (0..<shape[0]).map { row in
+            var best = 0
+            for column in 1..<max(columns, 1) where scalars[row * columns + column] > scalars[row * columns + best] { best = column }
+            return best
+        }
+    }
+}

@@ -27,13 +27,6 @@ public struct ExplainedImage {
 
 /// Writes the self-contained HTML report and `gradcam.h5`.
 public enum CAMReport {
-    /// Writes `data` to `path` under a temporary name, then renames it into place.
-    public static func writeAtomically(_ data: Data, to path: String) throws {
-        let temporary = path + ".partial"
-        try data.write(to: URL(fileURLWithPath: temporary))
-        guard rename(temporary, path) == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path]) }
-    }
-
     static func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
             .replacingOccurrences(of: "\"", with: "&quot;")
@@ -79,8 +72,7 @@ public enum CAMReport {
     /// `gradcam.h5`: raw maps `[N, h, w]`, explained classes, scores, paths; attributes name the
     /// model, layer, method and Sightline version.
     public static func writeMaps(_ images: [ExplainedImage], to path: String, attributes: [String: String]) throws {
-        let temporary = path + ".partial"
-        do {
+        try AtomicFile.write(to: path) { temporary in
             let file = try HDF5File(creating: temporary)
             try file.write(Tensor.concatenatingBatches(images.map { $0.rawMap.reshaped([1] + $0.rawMap.shape) }), to: "/maps")
             try file.write(integers: images.map(\.explainedClass), to: "/classes")
@@ -88,6 +80,5 @@ public enum CAMReport {
             try file.write(strings: images.map(\.path), to: "/paths")
             for (name, value) in attributes.sorted(by: { $0.key < $1.key }) { try file.writeString(value, attribute: name) }
         }
-        guard rename(temporary, path) == 0 else { throw HDF5Error(file: path, "cannot rename the finished file into place") }
     }
 }

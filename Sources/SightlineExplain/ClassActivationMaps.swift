@@ -122,9 +122,9 @@ public struct ClassActivationMaps {
         }
         guard let scores = outputs[scoreNode], let activations = outputs[layer] else { throw CAMError(message: "the forward pass produced no scores") }
         let classCount = scores.shape[1]
+        let top = scores.argmaxPerRow()
         let classes = try (0..<n).map { image -> Int in
-            let row = scores.scalars[(image * classCount)..<((image + 1) * classCount)]
-            let chosen = requested[image] ?? (row.indices.max { row[$0] < row[$1] }.map { $0 - row.startIndex } ?? 0)
+            let chosen = requested[image] ?? top[image]
             guard chosen >= 0 && chosen < classCount else { throw CAMError(message: "class \(chosen) is outside 0..<\(classCount)") }
             return chosen
         }

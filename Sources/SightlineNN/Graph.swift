@@ -86,6 +86,18 @@ public final class Graph {
         for (index, node) in nodes.enumerated() { node.layer?.isTrainable = index >= first ? trainable : !trainable }
     }
 
+    /// A new graph with this graph's nodes up to and including `name`, in order, sharing the
+    /// same layer objects (and so the same weights); its output is `name`.
+    public func prefix(through name: String) throws(LayerError) -> Graph {
+        guard let end = indexByName[name] else { throw LayerError(layer: name, "is not in the graph") }
+        let result = Graph()
+        for node in nodes[...end] {
+            if let layer = node.layer { try result.add(layer, inputs: node.inputs) } else { try result.addInput(name: node.name, shape: node.shape) }
+        }
+        result.outputNames = [name]
+        return result
+    }
+
     /// Clears every parameter's accumulated gradient.
     public func zeroGradients() {
         for layer in layers { for parameter in layer.parameters { parameter.zeroGradient() } }

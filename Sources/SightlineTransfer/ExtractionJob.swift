@@ -155,12 +155,12 @@ public struct ExtractionJob {
                 source += 1
             }
         }
-        let path = batchPath(index), temporary = path + ".tmp"
-        let file = try HDF5File(creating: temporary)
-        try file.write(Tensor(shape: [decoded.count] + extractor.featureShape, scalars: rows), to: "/features")
-        try file.write(integers: decoded.map { $0.image == nil ? 1 : 0 }, to: "/status")
-        try file.write(strings: decoded.map { $0.error ?? "" }, to: "/error")
-        guard rename(temporary, path) == 0 else { throw JobError(message: "cannot write \(path)") }
+        try AtomicFile.write(to: batchPath(index)) { temporary in
+            let file = try HDF5File(creating: temporary)
+            try file.write(Tensor(shape: [decoded.count] + extractor.featureShape, scalars: rows), to: "/features")
+            try file.write(integers: decoded.map { $0.image == nil ? 1 : 0 }, to: "/status")
+            try file.write(strings: decoded.map { $0.error ?? "" }, to: "/error")
+        }
     }
 
     /// Joins the batch files into the output file (temporary name, then rename).

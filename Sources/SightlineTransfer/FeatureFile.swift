@@ -40,9 +40,7 @@ public struct FeatureFile {
 
     /// Writes the file under a temporary name in the same folder, then renames it into place.
     public func write(to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).partial").path
-        do {
+        try AtomicFile.write(to: path) { temporary in
             let file = try HDF5File(creating: temporary)
             try file.write(features, to: "/features")
             try file.write(strings: paths, to: "/paths")
@@ -51,13 +49,6 @@ public struct FeatureFile {
             if let labels { try file.write(integers: labels, to: "/labels") }
             if let classNames { try file.write(strings: classNames, to: "/class_names") }
             for name in Self.attributeNames { if let value = attributes[name] { try file.writeString(value, attribute: name) } }
-        } catch {
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw error
-        }
-        guard rename(temporary, path) == 0 else {
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw HDF5Error(file: path, "cannot rename the finished file into place")
         }
     }
 

@@ -42,10 +42,7 @@ extension FineTuner {
                     let labels = part.map(\.1)
                     let (value, gradient) = loss(logits: logits, labels: labels)
                     totalLoss += value * Float(part.count)
-                    for (row, label) in labels.enumerated() {
-                        let values = logits.scalars[(row * classNames.count)..<((row + 1) * classNames.count)]
-                        if values.indices.max(by: { values[$0] < values[$1] }).map({ $0 - values.startIndex }) == label { correct += 1 }
-                    }
+                    correct += zip(logits.argmaxPerRow(), labels).filter { $0 == $1 }.count
                     _ = graph.backward(tape, seeds: [output0: gradient])
                     optimizer.step(graph.trainableSlots)
                     step(min(start + options.batchSize, order.count), order.count)
@@ -106,10 +103,6 @@ extension FineTuner {
             csv += "\(record.phase),\(record.epoch),\(record.learningRate),\(record.loss),\(record.trainingAccuracy),\(record.validationAccuracy.map { String($0) } ?? "")\n"
             lines += String(decoding: try encoder.encode(record), as: UTF8.self) + "\n"
         }
-        for (suffix, text) in [(".metrics.csv", csv), (".metrics.jsonl", lines)] {
-            let path = output + suffix
-            try Data(text.utf8).write(to: URL(fileURLWithPath: path + ".partial"))
-            guard rename(path + ".partial", path) == 0 else { throw TrainingError(message: "cannot write \(path)") }
-        }
+        for (suffix, text) in [(".metrics.csv", csv), (".metrics.jsonl", lines)] { try AtomicFile.write(Data(text.utf8), to: output + suffix) }
     }
 }

@@ -95,11 +95,7 @@ public final class FineTuner {
 
     /// Backbone nodes up to `featureLayer`, then pooling, dropout and the head (logits).
     static func assemble(_ source: Graph, featureLayer: String, classes: Int, dropout: Float, head: LoadedModel?, generator: inout SeededGenerator) throws -> Graph {
-        let graph = Graph()
-        for node in source.nodes {
-            if let layer = node.layer { try graph.add(layer, inputs: node.inputs) } else { try graph.addInput(name: node.name, shape: node.shape) }
-            if node.name == featureLayer { break }
-        }
+        let graph = try source.prefix(through: featureLayer)
         /// `base`, or `base_2`, `base_3`… when the backbone already has a layer of that name.
         func unique(_ base: String) -> String {
             var name = base, index = 1
@@ -166,12 +162,8 @@ public final class FineTuner {
         var correct = 0
         for start in stride(from: 0, to: samples.count, by: options.batchSize) {
             let part = samples[start..<min(start + options.batchSize, samples.count)]
-            let logits = try graph.forward([input: batch(part, augment: false)], outputs: [output], mode: mode)[output] ?? Tensor(zeros: [0])
-            let classes = classNames.count
-            for (row, sample) in part.enumerated() {
-                let values = logits.scalars[(row * classes)..<((row + 1) * classes)]
-                if values.indices.max(by: { values[$0] < values[$1] }).map({ $0 - values.startIndex }) == sample.1 { correct += 1 }
-            }
+            guard let logits = try graph.forward([input: batch(part, augment: false)], outputs: [output], mode: mode)[output] else { continue }
+            correct += zip(logits.argmaxPerRow(), part).filter { $0 == $1.1 }.count
         }
         return Double(correct) / Double(samples.count)
     }

@@ -75,11 +75,7 @@ public struct HeadTrainer {
         }
         func predict(_ indices: [Int]) throws -> [Int] {
             guard !indices.isEmpty else { return [] }
-            let scores = try graph(batch(indices[...]))
-            return (0..<indices.count).map { row in
-                let values = scores.scalars[(row * classNames.count)..<((row + 1) * classNames.count)]
-                return values.indices.max { values[$0] < values[$1] }.map { $0 - values.startIndex } ?? 0
-            }
+            return try graph(batch(indices[...])).argmaxPerRow()
         }
         func accuracy(_ indices: [Int]) throws -> Double {
             let predicted = try predict(indices)

@@ -71,8 +71,7 @@ struct TrainingState {
     }
 
     func save(_ path: String, from tuner: FineTuner, optimizer: any Optimizer) throws {
-        let temporary = path + ".partial"
-        do {
+        try AtomicFile.write(to: path) { temporary in
             let file = try HDF5File(creating: temporary)
             for (key, parameter) in Self.parameters(of: tuner.graph) { try file.write(parameter.value, to: "/weights/\(key)") }
             for (key, value) in bestWeights { try file.write(value, to: "/best/\(key)") }
@@ -94,7 +93,6 @@ struct TrainingState {
             ]
             for (name, value) in attributes { try file.writeString(value, attribute: name) }
         }
-        guard rename(temporary, path) == 0 else { throw FineTuner.TrainingError(message: "cannot write \(path)") }
     }
 
     static func load(_ path: String, into tuner: FineTuner) throws -> TrainingState {

@@ -39,18 +39,7 @@ public enum KerasWriter {
     public static func save(_ graph: Graph, to path: String, metadata: Metadata, weightsOnly: Bool = false, modelName: String = "model") throws {
         // Check the architecture can be expressed before touching the disk.
         let config = weightsOnly ? nil : try KerasConfigWriter.config(of: graph, name: modelName)
-        let url = URL(fileURLWithPath: path)
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).partial")
-        do {
-            try write(graph, config: config, metadata: metadata, to: temporary.path)
-            // rename(2) replaces the destination atomically: readers see the old file or the new one.
-            guard rename(temporary.path, url.path) == 0 else {
-                throw HDF5Error(file: path, "cannot rename the finished file into place (errno \(errno))")
-            }
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw error
-        }
+        try AtomicFile.write(to: path) { try write(graph, config: config, metadata: metadata, to: $0) }
     }
 
     private static func write(_ graph: Graph, config: [String: Any]?, metadata: Metadata, to path: String) throws {

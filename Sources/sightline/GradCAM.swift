@@ -90,13 +90,13 @@ struct GradCAM: ParsableCommand {
                     usedNames.insert(stem)
                     let overlayFile = "\(stem)_overlay.jpg", heatmapFile = "\(stem)_heatmap.jpg"
                     let overlay = CAMRendering.overlay(original, heatmap: heat, alpha: alpha), colored = CAMRendering.colored(heat)
-                    try CAMReport.writeAtomically(try overlay.jpegData(quality: quality), to: (output as NSString).appendingPathComponent(overlayFile))
-                    try CAMReport.writeAtomically(try colored.jpegData(quality: quality), to: (output as NSString).appendingPathComponent(heatmapFile))
+                    try AtomicFile.write(try overlay.jpegData(quality: quality), to: (output as NSString).appendingPathComponent(overlayFile))
+                    try AtomicFile.write(try colored.jpegData(quality: quality), to: (output as NSString).appendingPathComponent(heatmapFile))
                     if let saliency {
                         let guided = GuidedBackprop.guidedGradCAMImage(
                             saliency: saliency.batch(row..<(row + 1)).reshaped([shape[0], shape[1], shape[2]]),
                             heatmap: CAMRendering.heatmap(raw, height: shape[0], width: shape[1]))
-                        try CAMReport.writeAtomically(try guided.jpegData(quality: quality), to: (output as NSString).appendingPathComponent("\(stem)_guided.jpg"))
+                        try AtomicFile.write(try guided.jpegData(quality: quality), to: (output as NSString).appendingPathComponent("\(stem)_guided.jpg"))
                     }
                     let probabilities = Array(result.probabilities.scalars[(row * classCount)..<((row + 1) * classCount)])
                     let ranked = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }.prefix(top).map { ($0, names[$0], probabilities[$0]) }
@@ -113,7 +113,7 @@ struct GradCAM: ParsableCommand {
             }
         }
         let html = try CAMReport.html(explained, failures: failures, model: loaded.file.path, layer: cam.layer, method: method, quality: quality)
-        try CAMReport.writeAtomically(Data(html.utf8), to: (output as NSString).appendingPathComponent("report.html"))
+        try AtomicFile.write(Data(html.utf8), to: (output as NSString).appendingPathComponent("report.html"))
         if !explained.isEmpty {
             try CAMReport.writeMaps(explained, to: (output as NSString).appendingPathComponent("gradcam.h5"), attributes: [
                 "model": loaded.file.path, "model_md5": try MD5.hexDigest(ofFile: loaded.file.path), "layer": cam.layer, "method": method.rawValue,

@@ -103,13 +103,8 @@ struct Predict: ParsableCommand {
             throw ValidationError("\(path) is not a head written by `sightline train-head` (no sightline_head_layer attribute)")
         }
         let headModel = try ModelLoader.load(path: path)
-        let graph = Graph()
-        let source = backbone.graph
-        for node in source.nodes {
-            if node.layer == nil { try graph.addInput(name: node.name, shape: node.shape) } else if let layer = node.layer { try graph.add(layer, inputs: node.inputs) }
-            if node.name == layer { break }
-        }
-        guard graph.node(named: layer) != nil else { throw ValidationError("the backbone has no layer '\(layer)', which the head was trained on") }
+        guard backbone.graph.node(named: layer) != nil else { throw ValidationError("the backbone has no layer '\(layer)', which the head was trained on") }
+        let graph = try backbone.graph.prefix(through: layer)
         var last = layer
         if graph.shape(of: layer)?.count == 3 && pooling != "none" {
             last = try graph.add(GlobalPooling2D(name: "head_pooling", kind: pooling == "max" ? .max : .average), inputs: [layer])
