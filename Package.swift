@@ -30,8 +30,15 @@ let package = Package(
         ),
         // mallopt and other process-level settings Swift's Glibc module does not expose.
         .target(name: "CRuntime"),
-        .target(name: "SightlineCore", dependencies: ["CBLAS", "CDNNL", "CRuntime"]),
-        .target(name: "SightlineNN", dependencies: ["SightlineCore"]),
+        // Sightline's own kernels in C: Winograd F(4x4,3x3), oneDNN convolution/pooling primitives,
+        // and the one thread pool (libgomp's OpenMP team, which oneDNN runs on).
+        .target(
+            name: "CKernels",
+            cSettings: [.unsafeFlags(["-O3"])],
+            linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]
+        ),
+        .target(name: "SightlineCore", dependencies: ["CBLAS", "CDNNL", "CRuntime", "CKernels"]),
+        .target(name: "SightlineNN", dependencies: ["SightlineCore", "CKernels"]),
         .target(name: "SightlineModels", dependencies: ["SightlineNN"]),
         .target(name: "SightlineWeights", dependencies: ["SightlineModels", "CHDF5", "ZIPFoundation"]),
         .target(name: "SightlineVision", dependencies: ["SightlineCore", "CImageCodecs"]),

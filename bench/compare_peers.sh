@@ -15,9 +15,9 @@ batches=${2:-"1 8"}
 for arch in $archs; do
     for batch in $batches; do
         .build/release/sightline bench --arch "$arch" --batch "$batch" --repeats 5
-        KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 python3 "$peers/peer_keras.py" "$arch" "$batch" 2>/dev/null | tail -n 1
-        if python3 -c "import onnxruntime" 2>/dev/null && [ -f "./$arch.onnx" ]; then
-            python3 "$peers/peer_onnxruntime.py" "$arch" "$batch" 2>/dev/null | tail -n 1
+        KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 ${PYTHON:-python3} "$peers/peer_keras.py" "$arch" "$batch" 2>/dev/null | tail -n 1
+        if ${PYTHON:-python3} -c "import onnxruntime" 2>/dev/null && [ -f "./$arch.onnx" ]; then
+            ${PYTHON:-python3} "$peers/peer_onnxruntime.py" "$arch" "$batch" 2>/dev/null | tail -n 1
         fi
     done
 done

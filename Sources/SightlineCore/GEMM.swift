@@ -1,5 +1,6 @@
 import CBLAS
 import CDNNL
+import CKernels
 import Foundation
 
 /// The library that performs Sightline's matrix products.
@@ -42,6 +43,7 @@ public enum GEMM {
         }
         switch GEMMBackend.current {
         case .onednn:
+            sl_use_configured_threads()
             let status = dnnl_sgemm(
                 CChar(UInt8(ascii: transposeA ? "T" : "N")), CChar(UInt8(ascii: transposeB ? "T" : "N")),
                 Int64(m), Int64(n), Int64(k), alpha, a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc))

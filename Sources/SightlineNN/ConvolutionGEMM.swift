@@ -29,13 +29,25 @@ enum ConvolutionGEMM {
     static func forward(
         input: Tensor, geometry g: WindowGeometry, kernel: Tensor, bias: Tensor?, filters: Int, activation: ActivationFunction
     ) -> Tensor {
+        var output = Tensor(shape: [input.shape[0], g.outputHeight, g.outputWidth, filters]) { _ in }
+        forward(input: input, geometry: g, kernel: kernel, bias: bias, filters: filters, activation: activation, into: &output, accumulate: false)
+        return output
+    }
+
+    /// Forward into `output` `[N, OH, OW, F]`; with `accumulate`, `output`'s contents are added
+    /// before the activation (GEMM with `beta = 1` onto the shortcut).
+    static func forward(
+        input: Tensor, geometry g: WindowGeometry, kernel: Tensor, bias: Tensor?, filters: Int, activation: ActivationFunction,
+        into output: inout Tensor, accumulate: Bool
+    ) {
         let n = input.shape[0], channels = input.shape[3]
         let rows = n * g.outputHeight * g.outputWidth
         let patch = g.kernelHeight * g.kernelWidth * channels
         precondition(kernel.count == patch * filters, "kernel holds \(kernel.count) values, expected \(patch)×\(filters)")
+        precondition(output.count == rows * filters, "output holds \(output.count) values, expected \(rows)×\(filters)")
         let tile = min(rows, tileRows(patch: patch))
         var columns = g.isPointwise ? [] : [Float](repeating: 0, count: tile * patch)
-        return Tensor(shape: [n, g.outputHeight, g.outputWidth, filters]) { out in
+        output.withUnsafeMutableBufferPointer { out in
             guard let outBase = out.baseAddress else { return }
             input.withUnsafeBufferPointer { x in
                 kernel.withUnsafeBufferPointer { w in
@@ -44,7 +56,9 @@ enum ConvolutionGEMM {
                             let count = min(tile, rows - start)
                             let a = patches(x, channels: channels, geometry: g, rows: start..<(start + count), scratch: col)
                             let c = outBase + start * filters
-                            GEMM.multiply(m: count, n: filters, k: patch, a: a, lda: patch, b: w.baseAddress!, ldb: filters, c: c, ldc: filters)
+                            GEMM.multiply(
+                                m: count, n: filters, k: patch, a: a, lda: patch, b: w.baseAddress!, ldb: filters,
+                                beta: accumulate ? 1 : 0, c: c, ldc: filters)
                             applyEpilogue(c, rows: count, filters: filters, bias: bias, activation: activation)
                         }
                     }

@@ -29,6 +29,11 @@ public final class Graph {
     /// The nodes `forward` returns by default: the last node added unless set.
     public var outputNames: [String] = []
     private var planCache: (key: String, plan: InferencePlan)?
+    /// Engine settings for this graph's inference plans (kernel routes); by default those of
+    /// the environment (`EngineOptions.environment`).
+    public var engineOptions: EngineOptions = .environment {
+        didSet { planCache = nil }
+    }
 
     public init() {}
 
@@ -150,7 +155,7 @@ public final class Graph {
         let versions = layers.reduce(0) { sum, layer in layer.parameters.reduce(sum) { $0 &+ $1.version } }
         let key = outputs.joined(separator: "\u{1}") + "#\(versions)"
         if let planCache, planCache.key == key { return planCache.plan }
-        let plan = InferencePlan(graph: self, outputs: outputs)
+        let plan = InferencePlan(graph: self, outputs: outputs, options: engineOptions)
         planCache = (key, plan)
         return plan
     }

@@ -6,25 +6,46 @@ import Dispatch
 /// other reader:
 /// - `Conv2D → BatchNormalization` becomes one convolution with the statistics folded in:
 ///   `kernel' = kernel · γ/σ` per output channel, `bias' = (bias − mean) · γ/σ + β`.
+/// - A convolution whose only reader is a two-input `Add` whose other operand is already
+///   computed writes the sum itself (the ResNet shortcut is the convolution's output buffer on
+///   entry, added by the kernel's epilogue), so the `Add` disappears.
 /// - A linear-activation layer (`Conv2D`, `Dense`, folded convolutions, `Add`…) followed by an
-///   `Activation` applies the activation in place in the same step (in the GEMM epilogue for
-///   convolutions).
-/// Every activation is released as soon as its last reader has run.
+///   `Activation` applies the activation in place in the same step (in the kernel's epilogue
+///   for convolutions).
+/// Each convolution gets a kernel chosen per layer (`ConvolutionKernels.make`), prepared once
+/// here. Every activation is released as soon as its last reader has run.
 struct InferencePlan {
     struct Step {
         /// The name of the node whose output this step produces.
         let name: String
         let layer: any Layer
         let inputs: [String]
-        /// An activation applied in place to the layer's output.
-        let activation: ActivationFunction
+        /// An activation applied to the layer's output.
+        var activation: ActivationFunction
+        /// For a convolution fused with an `Add`: the other operand, added by the kernel.
+        var residual: String?
+        /// For convolutions: the prepared kernel and the activation it could not fuse.
+        var kernel: (any ConvolutionKernel)?
+        var remaining: ActivationFunction = .linear
+
+        /// Every node name this step reads.
+        var reads: [String] { inputs + (residual.map { [$0] } ?? []) }
+
+        /// The layer type and, for convolutions, the kernel and fusions (for profiles).
+        var kind: String {
+            var text = "\(type(of: layer))"
+            if let kernel { text += " [\(kernel.summary)]" }
+            if residual != nil { text += "+add" }
+            if activation != .linear { text += "+activation" }
+            return text
+        }
     }
 
     let steps: [Step]
     let inputNames: [String]
     let outputs: [String]
 
-    init(graph: Graph, outputs: [String]) {
+    init(graph: Graph, outputs: [String], options: EngineOptions = .environment) {
         var readers: [String: [String]] = [:]
         for node in graph.nodes { for input in node.inputs { readers[input, default: []].append(node.name) } }
         let pinned = Set(outputs)
@@ -35,6 +56,7 @@ struct InferencePlan {
         }
         var steps: [Step] = []
         var absorbed: Set<String> = []
+        var produced = Set(graph.inputNames)
         for node in graph.nodes {
             guard let layer = node.layer, !absorbed.contains(node.name) else { continue }
             var step = Step(name: node.name, layer: layer, inputs: node.inputs, activation: .linear)
@@ -44,19 +66,36 @@ struct InferencePlan {
                 step = Step(name: next.name, layer: Self.fold(conv, bn), inputs: node.inputs, activation: .linear)
                 absorbed.insert(next.name)
             }
+            if let conv = step.layer as? Conv2D, conv.activation == .linear, let add = soleReader(step.name),
+                let merge = add.layer as? Merge, merge.operation == .add, add.inputs.count == 2,
+                let other = add.inputs.first(where: { $0 != step.name }), produced.contains(other),
+                add.inputs.filter({ $0 == step.name }).count == 1
+            {
+                step = Step(name: add.name, layer: conv, inputs: step.inputs, activation: .linear, residual: other)
+                absorbed.insert(add.name)
+            }
             if Self.isLinear(step.layer), let next = soleReader(step.name), let activation = next.layer as? Activation {
-                step = Step(name: next.name, layer: step.layer, inputs: step.inputs, activation: activation.function)
+                step = Step(name: next.name, layer: step.layer, inputs: step.inputs, activation: activation.function, residual: step.residual)
                 absorbed.insert(next.name)
             }
             steps.append(step)
+            produced.insert(step.name)
         }
         // Keep only the steps the requested outputs depend on (extracting an early layer
-        // does not run the rest of the network).
+        // does not run the rest of the network), and prepare their kernels.
         var needed = Set(outputs)
         var kept: [Step] = []
-        for step in steps.reversed() where needed.contains(step.name) {
+        for var step in steps.reversed() where needed.contains(step.name) {
+            needed.formUnion(step.reads)
+            if let conv = step.layer as? Conv2D, let shape = graph.shape(of: step.inputs[0]), shape.count == 3 {
+                // A convolution with its own activation never had an Activation fused into it.
+                let activation = conv.activation == .linear ? step.activation : conv.activation
+                let made = ConvolutionKernels.make(
+                    conv, height: shape[0], width: shape[1], channels: shape[2], activation: activation, options: options)
+                step.kernel = made.kernel
+                step.remaining = made.remaining
+            }
             kept.append(step)
-            needed.formUnion(step.inputs)
         }
         self.steps = kept.reversed()
         self.inputNames = graph.inputNames
@@ -90,32 +129,36 @@ struct InferencePlan {
     }
 
     /// Runs the plan; `inputs` were validated by the graph. `profile`, when given, receives
-    /// each step's name, layer type and wall time in seconds.
+    /// each step's name, kind (`Step.kind`) and wall time in seconds.
     func run(_ inputs: [String: Tensor], profile: ((String, String, Double) -> Void)? = nil) -> [String: Tensor] {
         var remainingReaders: [String: Int] = [:]
-        for step in steps { for input in step.inputs { remainingReaders[input, default: 0] += 1 } }
+        for step in steps { for input in step.reads { remainingReaders[input, default: 0] += 1 } }
         var live = inputs
         var results: [String: Tensor] = [:]
         for name in inputNames where outputs.contains(name) { results[name] = inputs[name] }
         for step in steps {
             let started = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
-            defer {
-                if let profile {
-                    let kind = "\(type(of: step.layer))" + (step.activation == .linear ? "" : "+activation")
-                    profile(step.name, kind, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
-                }
-            }
+            defer { profile?(step.name, step.kind, Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9) }
             let stepInputs = step.inputs.map { live[$0] ?? Tensor(zeros: [0]) }
+            // The shortcut becomes the output buffer: taken over when this is its last reader
+            // (no copy), copied otherwise.
+            var residual: Tensor?
+            if let name = step.residual {
+                remainingReaders[name, default: 0] -= 1
+                residual = remainingReaders[name] == 0 ? live.removeValue(forKey: name) : live[name]
+            }
             for input in step.inputs {
                 remainingReaders[input, default: 0] -= 1
                 if remainingReaders[input] == 0 { live[input] = nil }
             }
             var output: Tensor
-            if step.activation != .linear, let conv = step.layer as? Conv2D {
+            if let kernel = step.kernel, let conv = step.layer as? Conv2D {
                 let x = stepInputs[0]
-                output = ConvolutionGEMM.forward(
-                    input: x, geometry: conv.geometry(height: x.shape[1], width: x.shape[2]), kernel: conv.kernel.value,
-                    bias: conv.bias?.value, filters: conv.filters, activation: step.activation)
+                let g = conv.geometry(height: x.shape[1], width: x.shape[2])
+                output = residual ?? Tensor(shape: [x.shape[0], g.outputHeight, g.outputWidth, conv.filters]) { _ in }
+                residual = nil
+                kernel.run(x, into: &output, accumulate: step.residual != nil)
+                step.remaining.apply(inPlace: &output)
             } else if let merge = step.layer as? Merge, merge.operation == .add {
                 output = Merge.sum(stepInputs, activation: step.activation)
             } else {

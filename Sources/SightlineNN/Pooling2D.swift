@@ -12,6 +12,7 @@ public final class Pooling2D: Layer {
     public let poolSize: (Int, Int)
     public let strides: (Int, Int)
     public let padding: Padding
+    private let fast: OneDNNPooling
 
     /// A pooling layer; `strides` defaults to `poolSize`, as in Keras.
     public init(name: String, kind: Kind, poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil, padding: Padding = .valid) {
@@ -20,6 +21,7 @@ public final class Pooling2D: Layer {
         self.poolSize = poolSize
         self.strides = strides ?? poolSize
         self.padding = padding
+        self.fast = OneDNNPooling(kind: kind)
     }
 
     func geometry(height: Int, width: Int) -> WindowGeometry {
@@ -56,7 +58,16 @@ public final class Pooling2D: Layer {
         }
     }
 
+    /// Forward through oneDNN's pooling primitive (`OneDNNPooling`), or the loops of
+    /// `referenceForward` when oneDNN declines the shape.
     public func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput {
+        let x = inputs[0]
+        if let output = fast.run(x, geometry: geometry(height: x.shape[1], width: x.shape[2])) { return LayerOutput(output) }
+        return referenceForward(inputs)
+    }
+
+    /// The pooling as plain loops: the reference the oneDNN path is tested against.
+    func referenceForward(_ inputs: [Tensor]) -> LayerOutput {
         let x = inputs[0], n = x.shape[0], c = x.shape[3]
         let g = geometry(height: x.shape[1], width: x.shape[2])
         let output = Tensor(shape: [n, g.outputHeight, g.outputWidth, c]) { out in

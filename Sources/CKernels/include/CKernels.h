@@ -1,0 +1,72 @@
+// Sightline's compute kernels in C: one thread pool (the OpenMP team oneDNN already uses),
+// Winograd F(4x4,3x3) convolution on NHWC, and oneDNN convolution and pooling primitives.
+// Every function that can fail returns NULL or a non-zero status and writes a message; none
+// aborts the process.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+// ---- threads (parallel.c)
+
+/// Calls body(context, start, end) on disjoint ranges covering [0, count), one per thread of
+/// the OpenMP team (libgomp, shared with oneDNN), and returns when all are done. Runs inline
+/// when count < 2 or when already inside a parallel region.
+void sl_parallel_for(int64_t count, void *context, void (*body)(void *context, int64_t start, int64_t end));
+/// Threads in the team used by sl_parallel_for and oneDNN.
+int sl_thread_count(void);
+/// Sets the team size for this thread's future parallel regions (and oneDNN's).
+void sl_set_thread_count(int threads);
+/// Applies the team size set by sl_set_thread_count to the calling thread (oneDNN reads it per
+/// thread); every kernel entry point calls it.
+void sl_use_configured_threads(void);
+/// 1 when the CPU has AVX-512F and DQ (the Winograd kernel uses them when present), else 0.
+int sl_cpu_has_avx512(void);
+/// 1 when the CPU has AVX512_BF16, else 0.
+int sl_cpu_has_avx512_bf16(void);
+
+// ---- Winograd F(4x4, 3x3) (winograd.c)
+
+typedef struct sl_winograd sl_winograd;
+
+/// Epilogue activations the kernels apply while the output is in registers.
+typedef enum { SL_ACT_NONE = 0, SL_ACT_RELU = 1 } sl_activation;
+
+/// Prepares a 3x3, stride-1 convolution of C input and K output channels (both multiples of 16)
+/// for input maps H x W giving OH x OW outputs with pad_top/pad_left zeros before the image:
+/// transforms the HWIO kernel [3][3][C][K] once (in float64) into U [36][C][K].
+/// relu_max: upper clip of the ReLU (INFINITY for a plain ReLU). bias may be NULL.
+/// Returns NULL (message in error) when the CPU lacks AVX2+FMA and AVX-512 or the shape does not fit.
+sl_winograd *sl_winograd_create(const float *kernel_hwio, const float *bias, int C, int K, int H, int W, int OH,
+                                int OW, int pad_top, int pad_left, sl_activation activation, float relu_max,
+                                char *error, size_t error_length);
+/// y[N][OH][OW][K] = act(conv(x) + bias (+ y when accumulate)); x is [N][H][W][C].
+/// Returns 0, or 1 when no scratch memory could be allocated (y is then incomplete).
+int sl_winograd_run(const sl_winograd *plan, const float *x, int N, float *y, int accumulate);
+void sl_winograd_destroy(sl_winograd *plan);
+
+// ---- oneDNN primitives on NHWC (onednn.c)
+
+typedef struct sl_dnnl_conv sl_dnnl_conv;
+
+/// A oneDNN forward-inference convolution for batch N: src [N][H][W][C], HWIO kernel
+/// [KH][KW][C][K], dst [N][OH][OW][K]; weights reordered once into the layout oneDNN picks.
+/// Post-ops: accumulate adds the prior dst (a residual), then the activation (relu_max as in
+/// sl_winograd_create). impl receives oneDNN's implementation name. NULL on failure.
+sl_dnnl_conv *sl_dnnl_conv_create(int N, int H, int W, int C, int K, int KH, int KW, int stride_y, int stride_x,
+                                  int dilation_y, int dilation_x, int pad_top, int pad_left, int OH, int OW,
+                                  const float *kernel_hwio, const float *bias, sl_activation activation,
+                                  float relu_max, int accumulate, char *impl, size_t impl_length, char *error,
+                                  size_t error_length);
+/// Runs the convolution; returns 0 on success.
+int sl_dnnl_conv_run(const sl_dnnl_conv *conv, const float *src, float *dst);
+void sl_dnnl_conv_destroy(sl_dnnl_conv *conv);
+
+typedef struct sl_dnnl_pool sl_dnnl_pool;
+
+/// A oneDNN forward-inference pooling for batch N on NHWC: max, or average over the in-image
+/// taps only (TensorFlow's `same`). NULL on failure.
+sl_dnnl_pool *sl_dnnl_pool_create(int N, int H, int W, int C, int KH, int KW, int stride_y, int stride_x,
+                                  int pad_top, int pad_left, int OH, int OW, int average, char *error,
+                                  size_t error_length);
+int sl_dnnl_pool_run(const sl_dnnl_pool *pool, const float *src, float *dst);
+void sl_dnnl_pool_destroy(sl_dnnl_pool *pool);

@@ -1,0 +1,68 @@
+import CKernels
+import Foundation
+
+/// oneDNN's direct convolution on NHWC (`Sources/CKernels/onednn.c`), weights reordered once
+/// into the layout oneDNN picks for this CPU (brgconv on AVX-512), bias, residual sum and ReLU
+/// as post-ops. oneDNN primitives are specific to a batch size: one is made per batch size seen
+/// (a job uses one or two). Falls back to the reference when oneDNN declines the shape.
+final class OneDNNConvolution: ConvolutionKernel {
+    private let kernel: Tensor, bias: Tensor?, filters: Int, channels: Int
+    private let geometry: WindowGeometry
+    private let activation: FusedActivation
+    private let fallback: ReferenceConvolution
+    private let lock = NSLock()
+    /// Primitives by (batch size, accumulate); nil where oneDNN declined.
+    private var primitives: [Int: OpaquePointer?] = [:]
+    private var implementation = ""
+
+    init(_ conv: Conv2D, geometry: WindowGeometry, channels: Int, activation: FusedActivation) {
+        kernel = conv.kernel.value
+        bias = conv.bias?.value
+        filters = conv.filters
+        self.channels = channels
+        self.geometry = geometry
+        self.activation = activation
+        fallback = ReferenceConvolution(
+            conv, geometry: geometry,
+            activation: activation.kind == SL_ACT_RELU ? .relu(maxValue: activation.max.isFinite ? activation.max : nil) : .linear)
+    }
+
+    deinit { for case let primitive? in primitives.values { sl_dnnl_conv_destroy(primitive) } }
+
+    var summary: String {
+        lock.withLock { implementation.isEmpty ? "onednn direct" : "onednn \(implementation)" }
+    }
+
+    private func primitive(batch: Int, accumulate: Bool) -> OpaquePointer? {
+        lock.withLock {
+            let key = batch * 2 + (accumulate ? 1 : 0)
+            if let cached = primitives[key] { return cached }
+            var impl = [CChar](repeating: 0, count: 128), message = [CChar](repeating: 0, count: 256)
+            let g = geometry
+            let made = kernel.withUnsafeBufferPointer { w in
+                WinogradConvolution.withOptionalPointer(bias) { b in
+                    sl_dnnl_conv_create(
+                        Int32(batch), Int32(g.inputHeight), Int32(g.inputWidth), Int32(channels), Int32(filters),
+                        Int32(g.kernelHeight), Int32(g.kernelWidth), Int32(g.strideY), Int32(g.strideX), Int32(g.dilationY),
+                        Int32(g.dilationX), Int32(g.padTop), Int32(g.padLeft), Int32(g.outputHeight), Int32(g.outputWidth),
+                        w.baseAddress, b, activation.kind, activation.max, accumulate ? 1 : 0, &impl, impl.count, &message,
+                        message.count)
+                }
+            }
+            if made != nil { implementation = String(decoding: impl.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+            primitives[key] = made
+            return made
+        }
+    }
+
+    func run(_ input: Tensor, into output: inout Tensor, accumulate: Bool) {
+        guard let primitive = primitive(batch: input.shape[0], accumulate: accumulate) else {
+            fallback.run(input, into: &output, accumulate: accumulate)
+            return
+        }
+        let failed = input.withUnsafeBufferPointer { x in
+            output.withUnsafeMutableBufferPointer { y in sl_dnnl_conv_run(primitive, x.baseAddress, y.baseAddress) }
+        }
+        if failed != 0 { fallback.run(input, into: &output, accumulate: accumulate) }
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import Testing
+
+@testable import SightlineNN
+
+/// Every convolution kernel (im2col+sgemm reference, oneDNN direct, Winograd F(4×4,3×3))
+/// against a float64 direct convolution computed here, on the layer shapes of VGG16 and
+/// ResNet50 (channel counts as in the models, maps reduced so the float64 loops stay quick),
+/// odd map sizes, `same`/`valid`/explicit padding, strides, dilation, batch 1 and batches that
+/// do not fill a Winograd tile block, with residual accumulation and fused ReLU/ReLU6.
+/// The bar is the project's fidelity bar, 1e-4 of the output's scale; Winograd's error is about
+/// 1e-5 (see `bench/conv-routes.md`).
+struct ConvolutionKernelTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        var label: String
+        var batch: Int, height: Int, width: Int, channels: Int, filters: Int
+        var kernel: Int, stride: Int = 1, dilation: Int = 1
+        var padding: Padding = .same
+        var activation: ActivationFunction = .linear
+        var residual = false
+        var testDescription: String { label }
+    }
+
+    static let cases: [Case] = [
+        Case(label: "r50 stem 7x7/2 3->64 valid", batch: 2, height: 21, width: 21, channels: 3, filters: 64, kernel: 7, stride: 2, padding: .valid, activation: .relu),
+        Case(label: "r50 1x1 64->256 +residual+relu", batch: 1, height: 14, width: 14, channels: 64, filters: 256, kernel: 1, padding: .valid, activation: .relu, residual: true),
+        Case(label: "r50 1x1/2 256->128", batch: 3, height: 14, width: 14, channels: 256, filters: 128, kernel: 1, stride: 2, padding: .valid),
+        Case(label: "r50 3x3 64 odd map relu", batch: 3, height: 13, width: 11, channels: 64, filters: 64, kernel: 3, activation: .relu),
+        Case(label: "r50 3x3 512 @7 +residual", batch: 1, height: 7, width: 7, channels: 512, filters: 512, kernel: 3, residual: true),
+        Case(label: "r50 3x3/2 128 same", batch: 2, height: 15, width: 15, channels: 128, filters: 128, kernel: 3, stride: 2),
+        Case(label: "vgg 3x3 3->64 relu", batch: 1, height: 17, width: 17, channels: 3, filters: 64, kernel: 3, activation: .relu),
+        Case(label: "vgg 3x3 128->256 valid", batch: 2, height: 10, width: 9, channels: 128, filters: 256, kernel: 3, padding: .valid, activation: .relu),
+        Case(label: "vgg 3x3 512->512 @14 batch 5", batch: 5, height: 14, width: 14, channels: 512, filters: 512, kernel: 3, activation: .relu),
+        Case(label: "3x3 dilation 2", batch: 1, height: 12, width: 12, channels: 32, filters: 32, kernel: 3, dilation: 2),
+        Case(label: "3x3 relu6 one tile", batch: 1, height: 3, width: 5, channels: 32, filters: 16, kernel: 3, activation: .relu(maxValue: 6)),
+        Case(label: "3x3 explicit asymmetric padding", batch: 2, height: 8, width: 9, channels: 16, filters: 48, kernel: 3,
+             padding: .explicit(top: 0, bottom: 1, left: 2, right: 0)),
+    ]
+
+    static func random(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
+        var generator = SeededGenerator(seed: seed)
+        return Tensor(shape: shape) { for i in 0..<$0.count { $0[i] = generator.nextNormal() * scale } }
+    }
+
+    /// The layer, input and residual of a case: He-scaled weights, unit-normal inputs.
+    static func operands(_ c: Case) throws -> (Conv2D, Tensor, Tensor) {
+        let fanIn = Float(c.kernel * c.kernel * c.channels)
+        let conv = Conv2D(
+            name: "conv", kernel: random([c.kernel, c.kernel, c.channels, c.filters], seed: 1, scale: (2 / fanIn).squareRoot()),
+            bias: random([c.filters], seed: 2, scale: 0.1), strides: (c.stride, c.stride), padding: c.padding,
+            dilation: (c.dilation, c.dilation))
+        let outShape = try conv.outputShape(for: [[c.height, c.width, c.channels]])
+        return (conv, random([c.batch, c.height, c.width, c.channels], seed: 3), random([c.batch] + outShape, seed: 4))
+    }
+
+    /// Output pixels to check: every corner and edge midpoint of every image, plus a spread.
+    static func samplePixels(batch: Int, height: Int, width: Int) -> [(Int, Int, Int)] {
+        var pixels: [(Int, Int, Int)] = []
+        for n in 0..<batch {
+            for y in [0, height / 2, height - 1] { for x in [0, width / 2, width - 1] { pixels.append((n, y, x)) } }
+            pixels.append((n, (n * 5 + 1) % height, (n * 3 + 2) % width))
+        }
+        return pixels
+    }
+
+    /// The float64 value of every filter at output pixel (n, oy, ox).
+    static func reference(_ conv: Conv2D, _ x: Tensor, _ residual: Tensor?, _ c: Case, n: Int, oy: Int, ox: Int) -> [Double] {
+        let g = conv.geometry(height: c.height, width: c.width)
+        let w = conv.kernel.value.scalars, b = conv.bias?.value.scalars ?? []
+        var sums = (0..<c.filters).map { Double(b[$0]) }
+        for ky in 0..<c.kernel {
+            let iy = oy * c.stride - g.padTop + ky * c.dilation
+            guard iy >= 0 && iy < c.height else { continue }
+            for kx in 0..<c.kernel {
+                let ix = ox * c.stride - g.padLeft + kx * c.dilation
+                guard ix >= 0 && ix < c.width else { continue }
+                for ch in 0..<c.channels {
+                    let v = Double(x.scalars[((n * c.height + iy) * c.width + ix) * c.channels + ch])
+                    let row = ((ky * c.kernel + kx) * c.channels + ch) * c.filters
+                    for f in 0..<c.filters { sums[f] += v * Double(w[row + f]) }
+                }
+            }
+        }
+        let base = ((n * g.outputHeight + oy) * g.outputWidth + ox) * c.filters
+        return sums.enumerated().map { f, s in
+            var v = s + (residual.map { Double($0.scalars[base + f]) } ?? 0)
+            if case .relu(let top, _) = c.activation { v = min(max(v, 0), Double(top ?? .infinity)) }
+            return v
+        }
+    }
+
+    /// Runs `kernel` and returns the largest error at the sampled pixels relative to the scale
+    /// (largest magnitude) of the float64 outputs there.
+    static func relativeError(_ kernel: any ConvolutionKernel, _ c: Case) throws -> Double {
+        let (conv, x, residual) = try operands(c)
+        var output = c.residual ? residual : Tensor(repeating: .nan, shape: residual.shape)
+        kernel.run(x, into: &output, accumulate: c.residual)
+        let g = conv.geometry(height: c.height, width: c.width)
+        var worst = 0.0, scale = 1e-30
+        for (n, oy, ox) in samplePixels(batch: c.batch, height: g.outputHeight, width: g.outputWidth) {
+            let expected = reference(conv, x, c.residual ? residual : nil, c, n: n, oy: oy, ox: ox)
+            let base = ((n * g.outputHeight + oy) * g.outputWidth + ox) * c.filters
+            for f in 0..<c.filters {
+                let got = Double(output.scalars[base + f])
+                worst = max(worst, got.isFinite ? abs(got - expected[f]) : .infinity)
+                scale = max(scale, abs(expected[f]))
+            }
+        }
+        return worst / scale
+    }
+
+    @Test("every route matches a float64 convolution", arguments: cases)
+    func routesMatchFloat64(_ c: Case) throws {
+        let (conv, _, _) = try Self.operands(c)
+        let g = conv.geometry(height: c.height, width: c.width)
+        let fused = try #require(FusedActivation(c.activation))
+        let reference = ReferenceConvolution(conv, geometry: g, activation: c.activation)
+        #expect(try Self.relativeError(reference, c) < 1e-5, "im2col+sgemm")
+        let direct = OneDNNConvolution(conv, geometry: g, channels: c.channels, activation: fused)
+        #expect(try Self.relativeError(direct, c) < 1e-5, "\(direct.summary)")
+        if WinogradConvolution.fits(g, channels: c.channels, filters: c.filters) {
+            let made = WinogradConvolution(conv, geometry: g, channels: c.channels, activation: fused)
+            let winograd = try #require(made, "Winograd declined this shape")
+            let error = try Self.relativeError(winograd, c)
+            #expect(error < 1e-4, "Winograd error \(error)")
+        }
+    }
+
+    @Test("the per-layer rule picks Winograd for 3x3 stride 1 and oneDNN for the rest; reference when asked")
+    func ruleChoosesPerLayer() throws {
+        let three = try Self.operands(Self.cases[4]).0, stem = try Self.operands(Self.cases[0]).0
+        let auto = EngineOptions(convolution: .auto)
+        #expect(ConvolutionKernels.make(three, height: 7, width: 7, channels: 512, activation: .relu, options: auto).kernel is WinogradConvolution)
+        #expect(ConvolutionKernels.make(stem, height: 21, width: 21, channels: 3, activation: .relu, options: auto).kernel is OneDNNConvolution)
+        let direct = ConvolutionKernels.make(three, height: 7, width: 7, channels: 512, activation: .relu, options: EngineOptions(convolution: .direct))
+        #expect(direct.kernel is OneDNNConvolution)
+        let reference = ConvolutionKernels.make(three, height: 7, width: 7, channels: 512, activation: .relu, options: EngineOptions(convolution: .reference))
+        #expect(reference.kernel is ReferenceConvolution && reference.remaining == .linear)
+        // An activation no kernel fuses is left for a separate pass.
+        let sigmoid = ConvolutionKernels.make(three, height: 7, width: 7, channels: 512, activation: .sigmoid, options: auto)
+        #expect(sigmoid.remaining == .sigmoid)
+    }
+}
