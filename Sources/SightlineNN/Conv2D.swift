@@ -14,6 +14,9 @@ public final class Conv2D: Layer {
     public let padding: Padding
     public let dilation: (Int, Int)
     public let activation: ActivationFunction
+    /// Engine settings for this layer's own forward and backward passes.
+    public var engineOptions: EngineOptions = .environment
+    private let kernels = ConvolutionKernelCache()
 
     /// A convolution with explicit weights (what loaders and reference tests use). `kernelName`
     /// is the kernel's Keras weight name (`pointwise_kernel` inside a separable convolution).
@@ -67,10 +70,15 @@ public final class Conv2D: Layer {
         return [g.outputHeight, g.outputWidth, filters]
     }
 
+    /// Forward through the kernel `ConvolutionKernels.make` picks for this layer and input.
     public func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput {
         let x = inputs[0]
         let g = geometry(height: x.shape[1], width: x.shape[2])
-        return LayerOutput(ConvolutionGEMM.forward(input: x, geometry: g, kernel: kernel.value, bias: bias?.value, filters: filters, activation: activation))
+        let (convolution, remaining) = kernels.forward(self, input: Array(x.shape.dropFirst()), options: engineOptions)
+        var y = Tensor(shape: [x.shape[0], g.outputHeight, g.outputWidth, filters]) { _ in }
+        convolution.run(x, into: &y, accumulate: false)
+        remaining.apply(inPlace: &y)
+        return LayerOutput(y)
     }
 
     public func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
@@ -81,10 +89,17 @@ public final class Conv2D: Layer {
             bias.accumulateGradient(ConvolutionGEMM.biasGradient(dz, filters: filters))
         }
         var kernelGradient = needs.wants(kernel) ? Tensor(zeros: kernel.value.shape) : nil
-        let dx = kernelGradient.withOptionalMutablePointer { dw in
+        // 3×3 stride 1: the input gradient is itself a convolution Winograd runs.
+        let fast = needs.contains(.input) ? kernels.inputGradient(self, input: Array(x.shape.dropFirst()), options: engineOptions) : nil
+        var dx = kernelGradient.withOptionalMutablePointer { dw in
             ConvolutionGEMM.backward(
                 input: x, geometry: g, kernel: kernel.value, filters: filters, gradient: dz,
-                kernelGradient: dw, needsInputGradient: needs.contains(.input))
+                kernelGradient: dw, needsInputGradient: needs.contains(.input) && fast == nil)
+        }
+        if let fast {
+            var result = Tensor(shape: x.shape) { _ in }
+            fast.run(dz, into: &result, accumulate: false)
+            dx = result
         }
         if let kernelGradient { kernel.accumulateGradient(kernelGradient) }
         return dx.map { [$0] } ?? []

@@ -32,7 +32,10 @@ public final class Graph {
     /// Engine settings for this graph's inference plans (kernel routes); by default those of
     /// the environment (`EngineOptions.environment`).
     public var engineOptions: EngineOptions = .environment {
-        didSet { planCache = nil }
+        didSet {
+            planCache = nil
+            for case let conv as Conv2D in layers { conv.engineOptions = engineOptions }
+        }
     }
 
     public init() {}
@@ -55,6 +58,7 @@ public final class Graph {
             shapes.append(shape)
         }
         append(Node(name: layer.name, layer: layer, inputs: inputs, shape: try layer.outputShape(for: shapes)))
+        if let conv = layer as? Conv2D, conv.engineOptions != engineOptions { conv.engineOptions = engineOptions }
         outputNames = [layer.name]
         return layer.name
     }

@@ -4,6 +4,7 @@ import Dispatch
 ///
 /// Rewrites, applied only where the intermediate result is not a requested output and has no
 /// other reader:
+/// - `ZeroPadding2D → Conv2D` becomes one convolution with explicit padding (no padded copy).
 /// - `Conv2D → BatchNormalization` becomes one convolution with the statistics folded in:
 ///   `kernel' = kernel · γ/σ` per output channel, `bias' = (bias − mean) · γ/σ + β`.
 /// - A convolution whose only reader is a two-input `Add` whose other operand is already
@@ -57,13 +58,22 @@ struct InferencePlan {
         var steps: [Step] = []
         var absorbed: Set<String> = []
         var produced = Set(graph.inputNames)
+        /// Convolutions that take over the zero padding before them: their padded copy and input.
+        var padded: [String: (conv: Conv2D, input: String)] = [:]
         for node in graph.nodes {
             guard let layer = node.layer, !absorbed.contains(node.name) else { continue }
+            if let pad = layer as? ZeroPadding2D, let next = soleReader(node.name), let conv = next.layer as? Conv2D,
+                let merged = Self.absorbing(pad, into: conv)
+            {
+                padded[next.name] = (merged, node.inputs[0])
+                continue
+            }
             var step = Step(name: node.name, layer: layer, inputs: node.inputs, activation: .linear)
-            if let conv = layer as? Conv2D, conv.activation == .linear,
+            if let (conv, input) = padded[node.name] { step = Step(name: node.name, layer: conv, inputs: [input], activation: .linear) }
+            if let conv = step.layer as? Conv2D, conv.activation == .linear,
                 let next = soleReader(node.name), let bn = next.layer as? BatchNormalization
             {
-                step = Step(name: next.name, layer: Self.fold(conv, bn), inputs: node.inputs, activation: .linear)
+                step = Step(name: next.name, layer: Self.fold(conv, bn), inputs: step.inputs, activation: .linear)
                 absorbed.insert(next.name)
             }
             if let conv = step.layer as? Conv2D, conv.activation == .linear, let add = soleReader(step.name),
@@ -112,6 +122,21 @@ struct InferencePlan {
         case is BatchNormalization: return true
         default: return false
         }
+    }
+
+    /// A convolution computing `conv(pad(x))` with the zeros as its own padding (ResNet's
+    /// `conv1_pad` → `conv1_conv`), or nil when `conv` pads `same` (left as two steps).
+    static func absorbing(_ pad: ZeroPadding2D, into conv: Conv2D) -> Conv2D? {
+        let own: (top: Int, bottom: Int, left: Int, right: Int)
+        switch conv.padding {
+        case .valid: own = (0, 0, 0, 0)
+        case .explicit(let top, let bottom, let left, let right): own = (top, bottom, left, right)
+        case .same: return nil
+        }
+        return Conv2D(
+            name: conv.name, kernel: conv.kernel.value, bias: conv.bias?.value, strides: conv.strides,
+            padding: .explicit(top: own.top + pad.top, bottom: own.bottom + pad.bottom, left: own.left + pad.left, right: own.right + pad.right),
+            dilation: conv.dilation, activation: conv.activation)
     }
 
     /// A convolution computing `bn(conv(x))` with BatchNorm's moving statistics.

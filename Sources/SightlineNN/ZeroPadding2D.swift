@@ -26,8 +26,9 @@ public final class ZeroPadding2D: Layer {
         var y = Tensor(zeros: [n, oh, ow, c])
         y.withUnsafeMutableBufferPointer { out in
             x.withUnsafeBufferPointer { p in
-                for image in 0..<n {
-                    for row in 0..<h {
+                Parallel.forEachChunk(n * h, costPerItem: w * c) { rows in
+                    for index in rows {
+                        let image = index / h, row = index % h
                         let src = p.baseAddress! + (image * h + row) * w * c
                         let dst = out.baseAddress! + ((image * oh + row + top) * ow + left) * c
                         dst.update(from: src, count: w * c)

@@ -140,4 +140,28 @@ struct ConvolutionKernelTests {
         let sigmoid = ConvolutionKernels.make(three, height: 7, width: 7, channels: 512, activation: .sigmoid, options: auto)
         #expect(sigmoid.remaining == .sigmoid)
     }
+
+    @Test("training path: Conv2D forward and gradients with the fast kernels equal the reference route", arguments: [cases[3], cases[7], cases[11], cases[5]])
+    func layerGradientsMatchReference(_ c: Case) throws {
+        let (conv, x, upstream) = try Self.operands(c)
+        func run(_ route: ConvolutionRoute) -> (y: Tensor, dx: Tensor, dw: Tensor, db: Tensor) {
+            conv.engineOptions = EngineOptions(convolution: route)
+            for parameter in conv.parameters { parameter.zeroGradient() }
+            let forward = conv.forward([x], mode: .training)
+            let dx = conv.backward(upstream, inputs: [x], forward: forward, mode: .training, needs: .all)
+            return (forward.output, dx[0], conv.kernel.gradient ?? Tensor(zeros: [0]), conv.bias?.gradient ?? Tensor(zeros: [0]))
+        }
+        let fast = run(.auto), reference = run(.reference)
+        func relative(_ a: Tensor, _ b: Tensor) -> Float {
+            a.maxAbsoluteDifference(b) / max(b.scalars.map(abs).max() ?? 1, 1e-30)
+        }
+        #expect(relative(fast.y, reference.y) < 1e-4)
+        #expect(relative(fast.dx, reference.dx) < 1e-4)
+        #expect(relative(fast.dw, reference.dw) < 1e-5)
+        #expect(relative(fast.db, reference.db) < 1e-5)
+        let g = conv.geometry(height: c.height, width: c.width)
+        if WinogradConvolution.fits(g, channels: c.channels, filters: c.filters) {
+            #expect(ConvolutionKernelCache().inputGradient(conv, input: [c.height, c.width, c.channels], options: EngineOptions()) != nil)
+        }
+    }
 }
