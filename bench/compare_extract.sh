@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 peers=${SIGHTLINE_PEERS:-../shared/bench}
 work=${1:-bench/out/extract}
 mkdir -p "$work"
-[ -d "$work/jpegs" ] || python3 "$peers/make_jpeg_folder.py" "$work/jpegs" 200 >/dev/null
-[ -f "$work/resnet50_notop.h5" ] || KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 python3 -c "
+[ -d "$work/jpegs" ] || ${PYTHON:-python3} "$peers/make_jpeg_folder.py" "$work/jpegs" 200 >/dev/null
+[ -f "$work/resnet50_notop.h5" ] || KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 ${PYTHON:-python3} -c "
 import keras; keras.applications.ResNet50(weights=None, include_top=False, pooling='avg').save('$work/resnet50_notop.h5')" 2>/dev/null
 for run in 1 2 3; do
     rm -rf "$work/features.h5" "$work/features.h5.partial"
@@ -18,4 +18,4 @@ for run in 1 2 3; do
     end=$(date +%s.%N)
     python3 -c "import json; s=$end-$start; print(json.dumps({'tool': 'sightline extract', 'arch': 'resnet50', 'images': 200, 'run': $run, 'seconds': round(s, 2), 'img_per_s': round(200 / s, 2)}))"
 done
-KERAS_BACKEND=tensorflow python3 "$peers/peer_extract_keras.py" "$work/jpegs" 2>/dev/null | tail -n 1
+KERAS_BACKEND=tensorflow ${PYTHON:-python3} "$peers/peer_extract_keras.py" "$work/jpegs" 2>/dev/null | tail -n 1

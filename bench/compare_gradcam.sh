@@ -10,6 +10,6 @@ cd "$(dirname "$0")/.."
 peers=${SIGHTLINE_PEERS:-../shared/bench}
 for batch in ${1:-1 8}; do
     .build/release/sightline bench --arch resnet50 --batch "$batch" --job gradcam
-    KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 python3 "$peers/peer_gradcam_keras.py" "$batch" 2>/dev/null | tail -n 1
+    KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 ${PYTHON:-python3} "$peers/peer_gradcam_keras.py" "$batch" 2>/dev/null | tail -n 1
     if [ -n "${PGC_PATH:-}" ]; then PYTHONPATH="$PGC_PATH" /usr/bin/python3 "$peers/peer_gradcam_torch.py" "$batch" 2>/dev/null | tail -n 1; fi
 done

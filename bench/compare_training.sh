@@ -7,4 +7,4 @@ cd "$(dirname "$0")/.."
 peers=${SIGHTLINE_PEERS:-../shared/bench}
 batch=${1:-16}
 .build/release/sightline bench --arch resnet50 --batch "$batch" --job train --repeats 3 --warmup 1
-KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 python3 "$peers/peer_train_keras.py" "$batch" 2>/dev/null | tail -n 1
+KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 ${PYTHON:-python3} "$peers/peer_train_keras.py" "$batch" 2>/dev/null | tail -n 1

@@ -42,11 +42,12 @@ enum ConvolutionKernels {
     /// `activation(conv + bias [+ residual])`. Returns the kernel and the activation that is
     /// still to be applied (`.linear` when fused).
     ///
-    /// The rule, from the measurements in `bench/conv-routes.md` (2-core AVX-512 EPYC):
+    /// The rule, from the measurements in `bench/conv-routes.md` (2-core EPYC, AVX-512 and AVX2):
     /// Winograd F(4×4,3×3) ran every 3×3 stride-1 layer of VGG16 and ResNet50 1.5–3× faster
     /// than oneDNN's direct convolution, down to 7×7 maps; oneDNN's direct convolution beat
-    /// im2col+sgemm on every other shape (stem 2.5×). Winograd needs AVX-512 and channel counts
-    /// that are multiples of 16; anything a kernel cannot prepare falls back to the next.
+    /// im2col+sgemm on every other shape (stem 2.5×). Winograd needs AVX2+FMA or AVX-512 and
+    /// channel counts that are multiples of 16, and hands batches with fewer than 32 output tiles
+    /// to oneDNN; anything a kernel cannot prepare falls back to the next route.
     static func make(
         _ conv: Conv2D, height: Int, width: Int, channels: Int, activation: ActivationFunction, options: EngineOptions
     ) -> (kernel: any ConvolutionKernel, remaining: ActivationFunction) {
