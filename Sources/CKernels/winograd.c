@@ -32,6 +32,7 @@ static const double G4[6][3] = {{1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6},
                                 {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
 
 
+#if defined(__x86_64__)
 #define SL_TARGET "avx512f,avx512dq,fma"
 #define SL_SUFFIX avx512
 #include "winograd_tiles.h"
@@ -43,11 +44,17 @@ static const double G4[6][3] = {{1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6},
 #undef SL_TARGET
 #undef SL_SUFFIX
 
+#endif
+
 sl_winograd *sl_winograd_create(const float *kernel, const float *bias, int C, int K, int H, int W, int OH, int OW,
                                 int pad_top, int pad_left, sl_activation activation, float relu_max, char *error,
                                 size_t error_length) {
-    int avx512 = sl_cpu_has_avx512();
-    if (!avx512 && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) {
+#if defined(__x86_64__)
+    int avx512 = sl_cpu_has_avx512(), avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    int avx512 = 0, avx2 = 0;  // the tile transforms are written for x86 vector units
+#endif
+    if (!avx512 && !avx2) {
         snprintf(error, error_length, "Winograd kernel needs AVX2 and FMA or AVX-512, which this CPU lacks");
         return NULL;
     }
@@ -110,8 +117,10 @@ static void run_blocks(void *data) {
             int64_t b = __atomic_fetch_add(&s->next, 1, __ATOMIC_RELAXED);
             if (b >= blocks) break;
             int64_t t0 = b * s->block, t1 = t0 + s->block < s->tiles ? t0 + s->block : s->tiles;
+#if defined(__x86_64__)
             if (w->avx512) block_avx512(w, s->x, s->y, t0, t1, TB, V, M, s->accumulate);
             else block_avx2(w, s->x, s->y, t0, t1, TB, V, M, s->accumulate);
+#endif
             __atomic_fetch_add(&s->done, t1 - t0, __ATOMIC_RELAXED);
         }
     }

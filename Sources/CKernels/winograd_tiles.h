@@ -1,7 +1,8 @@
 // Winograd F(4x4,3x3) tile transforms, compiled once per instruction set by winograd.c:
 // it defines SL_TARGET (a target attribute string) and SL_SUFFIX before including this file.
-// Vectors are 16 floats (GCC/Clang vector extensions): one zmm register with AVX-512, two ymm
-// registers with AVX2, so one source serves both and channels stay multiples of 16.
+// Vectors are 16 floats (Clang vector extensions and __builtin_elementwise_*; SwiftPM builds C
+// with Clang): one zmm register with AVX-512, two ymm registers with AVX2, so one source serves
+// both and channels stay multiples of 16.
 #define SL_CAT2(a, b) a##b
 #define SL_CAT(a, b) SL_CAT2(a, b)
 #define SL_FN(name) SL_CAT(name, SL_SUFFIX)
