@@ -54,6 +54,23 @@ static int run_primitive(dnnl_primitive_t p, int count, dnnl_exec_arg_t *args) {
     return dnnl_stream_wait(stream) != dnnl_success;
 }
 
+// Runs p on the caller's NHWC buffers src and dst (wrapped without copies) plus `count` more
+// prepared arguments (weights, bias); returns 0 on success.
+static int run_on_buffers(dnnl_primitive_t p, const dnnl_memory_desc_t *src_md, const float *src,
+                          const dnnl_memory_desc_t *dst_md, float *dst, int count, const dnnl_exec_arg_t *more) {
+    dnnl_memory_t s = NULL, d = NULL;
+    int failed = dnnl_memory_create(&s, src_md, engine, (void *)src) != dnnl_success
+              || dnnl_memory_create(&d, dst_md, engine, dst) != dnnl_success;
+    if (!failed) {
+        dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, s}, {DNNL_ARG_DST, d}};
+        for (int i = 0; i < count && i < 2; i++) args[2 + i] = more[i];
+        failed = run_primitive(p, 2 + (count < 2 ? count : 2), args);
+    }
+    if (s) dnnl_memory_destroy(s);
+    if (d) dnnl_memory_destroy(d);
+    return failed;
+}
+
 sl_dnnl_conv *sl_dnnl_conv_create(int N, int H, int W, int C, int K, int KH, int KW, int sy, int sx, int dy, int dx,
                                   int pad_top, int pad_left, int OH, int OW, const float *kernel, const float *bias,
                                   sl_activation activation, float relu_max, int accumulate, char *impl,
@@ -127,16 +144,8 @@ fail:
 }
 
 int sl_dnnl_conv_run(const sl_dnnl_conv *c, const float *src, float *dst) {
-    dnnl_memory_t s = NULL, d = NULL;
-    int failed = dnnl_memory_create(&s, &c->src_md, engine, (void *)src) != dnnl_success
-              || dnnl_memory_create(&d, &c->dst_md, engine, dst) != dnnl_success;
-    if (!failed) {
-        dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, s}, {DNNL_ARG_WEIGHTS, c->weights}, {DNNL_ARG_BIAS, c->bias}, {DNNL_ARG_DST, d}};
-        failed = run_primitive(c->primitive, 4, args);
-    }
-    if (s) dnnl_memory_destroy(s);
-    if (d) dnnl_memory_destroy(d);
-    return failed;
+    dnnl_exec_arg_t more[2] = {{DNNL_ARG_WEIGHTS, c->weights}, {DNNL_ARG_BIAS, c->bias}};
+    return run_on_buffers(c->primitive, &c->src_md, src, &c->dst_md, dst, 2, more);
 }
 
 void sl_dnnl_conv_destroy(sl_dnnl_conv *c) {
@@ -178,16 +187,7 @@ fail:
 }
 
 int sl_dnnl_pool_run(const sl_dnnl_pool *p, const float *src, float *dst) {
-    dnnl_memory_t s = NULL, d = NULL;
-    int failed = dnnl_memory_create(&s, &p->src_md, engine, (void *)src) != dnnl_success
-              || dnnl_memory_create(&d, &p->dst_md, engine, dst) != dnnl_success;
-    if (!failed) {
-        dnnl_exec_arg_t args[2] = {{DNNL_ARG_SRC, s}, {DNNL_ARG_DST, d}};
-        failed = run_primitive(p->primitive, 2, args);
-    }
-    if (s) dnnl_memory_destroy(s);
-    if (d) dnnl_memory_destroy(d);
-    return failed;
+    return run_on_buffers(p->primitive, &p->src_md, src, &p->dst_md, dst, 0, NULL);
 }
 
 void sl_dnnl_pool_destroy(sl_dnnl_pool *p) {

@@ -107,6 +107,12 @@ public final class Conv2D: Layer {
 }
 
 extension Optional where Wrapped == Tensor {
+    /// Calls `body` with a pointer to the tensor's elements, or nil when there is none.
+    func withOptionalPointer<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
+        guard let tensor = self else { return body(nil) }
+        return tensor.withUnsafeBufferPointer { body($0.baseAddress) }
+    }
+
     /// Calls `body` with a pointer into the tensor's storage, or nil when there is none.
     mutating func withOptionalMutablePointer<R>(_ body: (UnsafeMutablePointer<Float>?) -> R) -> R {
         guard case .some(var tensor) = self else { return body(nil) }

@@ -34,6 +34,11 @@ struct FusedActivation: Equatable {
         self.kind = kind
         self.max = max
     }
+
+    /// The same activation as an `ActivationFunction` (for the reference fallback).
+    var function: ActivationFunction {
+        kind == SL_ACT_RELU ? .relu(maxValue: max.isFinite ? max : nil) : .linear
+    }
 }
 
 /// The choice of a kernel per layer, made when a plan is built.

@@ -24,13 +24,15 @@ final class OneDNNConvolution: ConvolutionKernel {
         self.activation = activation
         fallback = ReferenceConvolution(
             conv, geometry: geometry,
-            activation: activation.kind == SL_ACT_RELU ? .relu(maxValue: activation.max.isFinite ? activation.max : nil) : .linear)
+            activation: activation.function)
     }
 
     deinit { for case let primitive? in primitives.values { sl_dnnl_conv_destroy(primitive) } }
 
+    /// oneDNN's implementation name (e.g. `onednn brgconv:avx512_core`), or the fallback and
+    /// oneDNN's reason when it declined the shape.
     var summary: String {
-        lock.withLock { implementation.isEmpty ? "onednn direct" : "onednn \(implementation)" }
+        lock.withLock { implementation.isEmpty ? "onednn direct" : implementation }
     }
 
     private func primitive(batch: Int, accumulate: Bool) -> OpaquePointer? {
@@ -40,7 +42,7 @@ final class OneDNNConvolution: ConvolutionKernel {
             var impl = [CChar](repeating: 0, count: 128), message = [CChar](repeating: 0, count: 256)
             let g = geometry
             let made = kernel.withUnsafeBufferPointer { w in
-                WinogradConvolution.withOptionalPointer(bias) { b in
+                bias.withOptionalPointer { b in
                     sl_dnnl_conv_create(
                         Int32(batch), Int32(g.inputHeight), Int32(g.inputWidth), Int32(channels), Int32(filters),
                         Int32(g.kernelHeight), Int32(g.kernelWidth), Int32(g.strideY), Int32(g.strideX), Int32(g.dilationY),
@@ -49,10 +51,15 @@ final class OneDNNConvolution: ConvolutionKernel {
                         message.count)
                 }
             }
-            if made != nil { implementation = String(decoding: impl.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+            implementation = made != nil ? "onednn \(Self.text(impl))" : "im2col+sgemm (oneDNN declined: \(Self.text(message)))"
             primitives[key] = made
             return made
         }
+    }
+
+    /// A NUL-terminated C buffer as a string.
+    static func text(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     func run(_ input: Tensor, into output: inout Tensor, accumulate: Bool) {

@@ -35,7 +35,7 @@ final class WinogradConvolution: ConvolutionKernel {
         guard Self.fits(g, channels: channels, filters: filters) else { return nil }
         var message = [CChar](repeating: 0, count: 256)
         let made = kernel.withUnsafeBufferPointer { w in
-            Self.withOptionalPointer(bias) { b in
+            bias.withOptionalPointer { b in
                 sl_winograd_create(
                     w.baseAddress, b, Int32(channels), Int32(filters), Int32(g.inputHeight), Int32(g.inputWidth),
                     Int32(g.outputHeight), Int32(g.outputWidth), Int32(g.padTop), Int32(g.padLeft), activation.kind,
@@ -48,12 +48,12 @@ final class WinogradConvolution: ConvolutionKernel {
         self.small = small
         fallback = ReferenceConvolution(
             kernel: kernel, bias: bias, filters: filters, geometry: g,
-            activation: activation.kind == SL_ACT_RELU ? .relu(maxValue: activation.max.isFinite ? activation.max : nil) : .linear)
+            activation: activation.function)
     }
 
     deinit { sl_winograd_destroy(plan) }
 
-    var summary: String { "winograd F(4x4,3x3)" }
+    var summary: String { "winograd F(4x4,3x3)" + (small == nil ? "" : ", under \(Self.minimumTiles) tiles: \(small?.summary ?? "")") }
 
     func run(_ input: Tensor, into output: inout Tensor, accumulate: Bool) {
         let tiles = input.shape[0] * ((geometry.outputHeight + 3) / 4) * ((geometry.outputWidth + 3) / 4)
@@ -68,10 +68,5 @@ final class WinogradConvolution: ConvolutionKernel {
         }
         // No scratch memory in any thread: the reference path needs far less.
         if failed != 0 { fallback.run(input, into: &output, accumulate: accumulate) }
-    }
-
-    static func withOptionalPointer<R>(_ tensor: Tensor?, _ body: (UnsafePointer<Float>?) -> R) -> R {
-        guard let tensor else { return body(nil) }
-        return tensor.withUnsafeBufferPointer { body($0.baseAddress) }
     }
 }
