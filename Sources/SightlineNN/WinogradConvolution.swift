@@ -53,7 +53,7 @@ final class WinogradConvolution: ConvolutionKernel {
 
     deinit { sl_winograd_destroy(plan) }
 
-    var summary: String { "winograd F(4x4,3x3)" + (small == nil ? "" : ", under \(Self.minimumTiles) tiles: \(small?.summary ?? "")") }
+    var summary: String { "winograd F(4x4,3x3)" + (small == nil ? "" : ", onednn under \(Self.minimumTiles) tiles") }
 
     func run(_ input: Tensor, into output: inout Tensor, accumulate: Bool) {
         let tiles = input.shape[0] * ((geometry.outputHeight + 3) / 4) * ((geometry.outputWidth + 3) / 4)
