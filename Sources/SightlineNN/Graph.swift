@@ -144,6 +144,16 @@ public final class Graph {
         return withoutActuallyEscaping(profile) { inferencePlan(outputs: requested).run(inputs, profile: $0) }
     }
 
+    /// The steps of the inference plan for `outputs` (default `outputNames`): each step's node
+    /// name and kind, the layer type with the convolution kernel chosen for it and the layers
+    /// fused into it (`Conv2D [winograd F(4x4,3x3)]+add+activation`). Builds (and caches) the
+    /// plan, preparing its kernels; oneDNN names its implementation once it has run.
+    public func inferenceSteps(outputs: [String]? = nil) throws(LayerError) -> [(name: String, kind: String)] {
+        let requested = outputs ?? (outputNames.isEmpty ? nodes.last.map { [$0.name] } ?? [] : outputNames)
+        for name in requested where indexByName[name] == nil { throw LayerError(layer: name, "is not in the graph") }
+        return inferencePlan(outputs: requested).steps.map { ($0.name, $0.kind) }
+    }
+
     /// `forward` for a graph with one input, returning the single requested output (default:
     /// the graph's output).
     public func callAsFunction(_ input: Tensor, output: String? = nil, mode: Mode = .inference) throws(LayerError) -> Tensor {

@@ -12,13 +12,20 @@ struct Inspect: ParsableCommand {
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
+    @Flag(help: ArgumentHelp(
+        "Also list the inference plan: each step with the convolution kernel chosen for it (Winograd F(4x4,3x3), oneDNN direct, im2col+sgemm) and the layers fused into it.",
+        discussion: "SIGHTLINE_CONV=reference or direct changes the choice, as it does for every command."))
+    var kernels = false
+
     func run() throws {
         let loaded = try options.load()
         let summary = ModelSummary(graph: loaded.graph)
+        let steps = kernels ? try loaded.graph.inferenceSteps() : nil
         if json {
-            print(try jsonText(loaded, summary))
+            print(try jsonText(loaded, summary, steps: steps))
         } else {
             print(text(loaded, summary))
+            if let steps { print(planText(steps)) }
         }
     }
 
@@ -60,7 +67,15 @@ struct Inspect: ParsableCommand {
         return lines.joined(separator: "\n")
     }
 
-    func jsonText(_ loaded: LoadedModel, _ summary: ModelSummary) throws -> String {
+    /// The plan as a two-column table.
+    func planText(_ steps: [(name: String, kind: String)]) -> String {
+        let width = (steps.map(\.name.count).max() ?? 4) + 2
+        let rows = steps.map { $0.name.padding(toLength: width, withPad: " ", startingAt: 0) + $0.kind }
+        return (["", "inference plan (\(steps.count) steps)", "step".padding(toLength: width, withPad: " ", startingAt: 0) + "kernel and fusions"] + rows)
+            .joined(separator: "\n")
+    }
+
+    func jsonText(_ loaded: LoadedModel, _ summary: ModelSummary, steps: [(name: String, kind: String)]?) throws -> String {
         var object: [String: Any] = Dictionary(uniqueKeysWithValues: header(loaded))
         object["file"] = loaded.file.path
         object["format"] = loaded.file.format.rawValue
@@ -75,6 +90,7 @@ struct Inspect: ParsableCommand {
                 "flops": row.flops, "receptive_field": row.receptiveField ?? NSNull(), "stride": row.stride ?? NSNull(),
             ]
         }
+        if let steps { object["plan"] = steps.map { ["step": $0.name, "kind": $0.kind] } }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
         return String(decoding: data, as: UTF8.self)
     }

@@ -46,6 +46,25 @@ struct CLITests {
         #expect(layers.first { $0["name"] as? String == "conv5_block3_out" }?["receptive_field"] as? Int == 483)
     }
 
+    /// The plan of a (reduced-width) Keras ResNet50: BatchNorm, padding, residual adds and ReLUs
+    /// fused into the convolutions, each with the kernel the rule chose; the reference route
+    /// when asked.
+    @Test func inspectKernelsListsThePlan() throws {
+        let path = Self.fixtures.appendingPathComponent("resnet50_keras3.h5").path
+        let result = try run(["inspect", "--kernels", "--json", path])
+        #expect(result.status == 0, "\(result.err)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
+        let plan = try #require(object["plan"] as? [[String: String]])
+        let kinds = Dictionary(uniqueKeysWithValues: plan.compactMap { step in step["step"].map { ($0, step["kind"] ?? "") } })
+        // conv1_pad → conv1_conv → conv1_bn → conv1_relu is one step; so is each block's 3_conv → 3_bn → add → out.
+        #expect(kinds["conv1_pad"] == nil && kinds["conv1_conv"] == nil && kinds["conv1_bn"] == nil)
+        #expect(kinds["conv1_relu"]?.hasPrefix("Conv2D [onednn") == true, "\(kinds["conv1_relu"] ?? "missing")")
+        #expect(kinds["conv2_block1_add"] == nil && kinds["conv2_block1_out"]?.hasSuffix("+add+activation") == true)
+        #expect(plan.count < 177 / 2, "most layers are fused into convolutions")
+        let text = try run(["inspect", "--kernels", path])
+        #expect(text.out.contains("inference plan") && text.out.contains("conv5_block3_out"))
+    }
+
     @Test func badFilesGiveOneLineErrorsAndAFailingStatus() throws {
         let text = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-\(UUID().uuidString).h5")
         try Data("not a model".utf8).write(to: text)
