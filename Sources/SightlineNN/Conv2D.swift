@@ -90,7 +90,7 @@ public final class Conv2D: Layer {
         }
         var kernelGradient = needs.wants(kernel) ? Tensor(zeros: kernel.value.shape) : nil
         // 3×3 stride 1: the input gradient is itself a convolution Winograd runs.
-        let fast = needs.contains(.input) ? kernels.inputGradient(self, input: Array(x.shape.dropFirst()), options: engineOptions) : nil
+        let fast = needs.contains(.input) ? kernels.inputGradient(self, input: Array(x.shape.dropFirst()), batch: x.shape[0], options: engineOptions) : nil
         var dx = kernelGradient.withOptionalMutablePointer { dw in
             ConvolutionGEMM.backward(
                 input: x, geometry: g, kernel: kernel.value, filters: filters, gradient: dz,

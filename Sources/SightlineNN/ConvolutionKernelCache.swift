@@ -27,13 +27,16 @@ final class ConvolutionKernelCache {
     }
 
     /// A kernel computing ∂L/∂input `[N, H, W, C]` from ∂L/∂(pre-activation output)
-    /// `[N, OH, OW, F]`, or nil when the layer is not a 3×3 stride-1 convolution Winograd takes.
+    /// `[N, OH, OW, F]` for a batch of `batch`, or nil when the layer is not a 3×3 stride-1
+    /// convolution Winograd takes, or the batch has too few tiles for Winograd to pay
+    /// (`WinogradConvolution.minimumTiles`; the GEMM path runs then).
     ///
     /// For stride 1, `dx[i] = Σₖ dy[i − k + p] · w[k]`: a convolution of `dy` with the kernel
     /// rotated 180° and its input/output channels swapped, padded by `2 − p` before the map, so
     /// Winograd applies to the backward pass as to the forward one.
-    func inputGradient(_ conv: Conv2D, input shape: [Int], options: EngineOptions) -> (any ConvolutionKernel)? {
+    func inputGradient(_ conv: Conv2D, input shape: [Int], batch: Int, options: EngineOptions) -> (any ConvolutionKernel)? {
         guard options.convolution == .auto else { return nil }
+        guard batch * ((shape[0] + 3) / 4) * ((shape[1] + 3) / 4) >= WinogradConvolution.minimumTiles else { return nil }
         let g = conv.geometry(height: shape[0], width: shape[1])
         let channels = shape[2], filters = conv.filters
         guard WinogradConvolution.fits(g, channels: channels, filters: filters), g.padTop <= 2, g.padLeft <= 2 else { return nil }

@@ -143,7 +143,17 @@ struct ConvolutionKernelTests {
         #expect(sigmoid.remaining == .sigmoid)
     }
 
-    @Test("training path: Conv2D forward and gradients with the fast kernels equal the reference route", arguments: [cases[3], cases[7], cases[11], cases[5]])
+    /// Batches large enough (≥ 32 tiles) for the Winograd input gradient, on `same`, `valid` and
+    /// asymmetric explicit padding, plus a strided layer (GEMM backward).
+    static let trainingCases: [Case] = [
+        cases[3],
+        Case(label: "3x3 valid, batch 8", batch: 8, height: 10, width: 9, channels: 32, filters: 16, kernel: 3, padding: .valid, activation: .relu),
+        Case(label: "3x3 explicit asymmetric, batch 8", batch: 8, height: 8, width: 9, channels: 16, filters: 48, kernel: 3,
+             padding: .explicit(top: 0, bottom: 1, left: 2, right: 0)),
+        cases[5],
+    ]
+
+    @Test("training path: Conv2D forward and gradients with the fast kernels equal the reference route", arguments: trainingCases)
     func layerGradientsMatchReference(_ c: Case) throws {
         let (conv, x, upstream) = try Self.operands(c)
         func run(_ route: ConvolutionRoute) -> (y: Tensor, dx: Tensor, dw: Tensor, db: Tensor) {
@@ -163,7 +173,7 @@ struct ConvolutionKernelTests {
         #expect(relative(fast.db, reference.db) < 1e-5)
         let g = conv.geometry(height: c.height, width: c.width)
         if WinogradConvolution.fits(g, channels: c.channels, filters: c.filters) {
-            #expect(ConvolutionKernelCache().inputGradient(conv, input: [c.height, c.width, c.channels], options: EngineOptions()) != nil)
+            #expect(ConvolutionKernelCache().inputGradient(conv, input: [c.height, c.width, c.channels], batch: c.batch, options: EngineOptions()) != nil)
         }
     }
 }
