@@ -48,6 +48,30 @@ static const double G4[6][3] = {{1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6},
 
 #endif
 
+typedef struct {
+    sl_winograd *w;
+    const float *kernel;  // HWIO [3][3][C][K]
+} transform_state;
+
+// U = G g Gᵀ in float64 for input channels [c0, c1).
+static void transform_kernel(void *data, int64_t c0, int64_t c1) {
+    const transform_state *s = data;
+    sl_winograd *w = s->w;
+    const int C = w->C, K = w->K;
+    for (int64_t c = c0; c < c1; c++)
+        for (int k = 0; k < K; k++) {
+            double g[3][3], t[6][3];
+            for (int i = 0; i < 3; i++)
+                for (int j = 0; j < 3; j++) g[i][j] = s->kernel[((size_t)(i * 3 + j) * C + c) * K + k];
+            for (int i = 0; i < 6; i++)
+                for (int j = 0; j < 3; j++) t[i][j] = G4[i][0] * g[0][j] + G4[i][1] * g[1][j] + G4[i][2] * g[2][j];
+            for (int i = 0; i < 6; i++)
+                for (int j = 0; j < 6; j++)
+                    w->U[((size_t)(i * 6 + j) * C + c) * K + k] =
+                        (float)(t[i][0] * G4[j][0] + t[i][1] * G4[j][1] + t[i][2] * G4[j][2]);
+        }
+}
+
 sl_winograd *sl_winograd_create(const float *kernel, const float *bias, int C, int K, int H, int W, int OH, int OW,
                                 int pad_top, int pad_left, sl_activation activation, float relu_max, char *error,
                                 size_t error_length) {
@@ -75,18 +99,8 @@ sl_winograd *sl_winograd_create(const float *kernel, const float *bias, int C, i
         return NULL;
     }
     for (int k = 0; k < K; k++) w->bias[k] = bias ? bias[k] : 0;
-    for (int c = 0; c < C; c++)
-        for (int k = 0; k < K; k++) {
-            double g[3][3], t[6][3];
-            for (int i = 0; i < 3; i++)
-                for (int j = 0; j < 3; j++) g[i][j] = kernel[((size_t)(i * 3 + j) * C + c) * K + k];
-            for (int i = 0; i < 6; i++)
-                for (int j = 0; j < 3; j++) t[i][j] = G4[i][0] * g[0][j] + G4[i][1] * g[1][j] + G4[i][2] * g[2][j];
-            for (int i = 0; i < 6; i++)
-                for (int j = 0; j < 6; j++)
-                    w->U[((size_t)(i * 6 + j) * C + c) * K + k] =
-                        (float)(t[i][0] * G4[j][0] + t[i][1] * G4[j][1] + t[i][2] * G4[j][2]);
-        }
+    transform_state state = {w, kernel};
+    sl_parallel_for(C, &state, transform_kernel);  // training re-transforms after every step
     return w;
 }
 
