@@ -11,13 +11,14 @@
 #include "CKernels.h"
 
 static dnnl_engine_t engine;
-static dnnl_stream_t stream;
+// One stream per calling thread: oneDNN streams are not meant to be shared between threads
+// executing at once (two graphs may run on two threads); each lives as long as its thread.
+static __thread dnnl_stream_t stream;
 static dnnl_status_t engine_status = dnnl_runtime_error;
 static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
 
 static void make_engine(void) {
     engine_status = dnnl_engine_create(&engine, dnnl_cpu, 0);
-    if (engine_status == dnnl_success) engine_status = dnnl_stream_create(&stream, engine, dnnl_stream_default_flags);
 }
 
 static int ready(char *error, size_t length) {
@@ -50,6 +51,10 @@ static int far_pad(int in, int out, int k, int stride, int dilation, int near) {
 
 static int run_primitive(dnnl_primitive_t p, int count, dnnl_exec_arg_t *args) {
     sl_use_configured_threads();
+    if (!stream && dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) != dnnl_success) {
+        stream = NULL;
+        return 1;
+    }
     if (dnnl_primitive_execute(p, stream, count, args) != dnnl_success) return 1;
     return dnnl_stream_wait(stream) != dnnl_success;
 }
