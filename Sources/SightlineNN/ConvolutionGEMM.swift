@@ -138,13 +138,25 @@ enum ConvolutionGEMM {
     }
 
     /// Column sums of a `[rows, F]` gradient: the bias gradient `[F]`.
+    /// Rows are summed in parallel chunks (one partial sum per chunk), then the partials in order.
     static func biasGradient(_ gradient: Tensor, filters: Int) -> Tensor {
-        var sums = [Float](repeating: 0, count: filters)
+        let rows = gradient.count / max(filters, 1)
+        let chunks = max(1, min(Parallel.threadCount, rows / 256))
+        var partials = [Float](repeating: 0, count: chunks * filters)
         gradient.withUnsafeBufferPointer { g in
-            for r in 0..<(g.count / filters) {
-                for j in 0..<filters { sums[j] += g[r * filters + j] }
+            partials.withUnsafeMutableBufferPointer { sums in
+                Parallel.forEachChunk(chunks, costPerItem: rows / chunks * filters) { range in
+                    for chunk in range {
+                        let partial = sums.baseAddress! + chunk * filters
+                        for r in (rows * chunk / chunks)..<(rows * (chunk + 1) / chunks) {
+                            for j in 0..<filters { partial[j] += g[r * filters + j] }
+                        }
+                    }
+                }
             }
         }
+        var sums = [Float](repeating: 0, count: filters)
+        for chunk in 0..<chunks { for j in 0..<filters { sums[j] += partials[chunk * filters + j] } }
         return Tensor(shape: [filters], scalars: sums)
     }
 }

@@ -102,16 +102,20 @@ public final class Pooling2D: Layer {
             x.withUnsafeBufferPointer { p in
                 outputGradient.withUnsafeBufferPointer { dy in
                     forward.output.withUnsafeBufferPointer { y in
-                        // Sequential: overlapping windows add into the same input pixels.
-                        forEachWindow(g, channels: c, rows: 0..<(n * g.outputHeight)) { o, taps in
-                            switch kind {
-                            case .max:
-                                for j in 0..<c {
-                                    if let t = taps.first(where: { p[$0 + j] == y[o + j] }) { d[t + j] += dy[o + j] }
+                        // In parallel over images: overlapping windows add into the same input
+                        // pixels, but only within one image.
+                        Parallel.forEachChunk(n, costPerItem: g.outputHeight * g.outputWidth * c * poolSize.0 * poolSize.1) { images in
+                            let rows = (images.lowerBound * g.outputHeight)..<(images.upperBound * g.outputHeight)
+                            forEachWindow(g, channels: c, rows: rows) { o, taps in
+                                switch kind {
+                                case .max:
+                                    for j in 0..<c {
+                                        if let t = taps.first(where: { p[$0 + j] == y[o + j] }) { d[t + j] += dy[o + j] }
+                                    }
+                                case .average:
+                                    let share = 1 / Float(Swift.max(taps.count, 1))
+                                    for t in taps { for j in 0..<c { d[t + j] += dy[o + j] * share } }
                                 }
-                            case .average:
-                                let share = 1 / Float(Swift.max(taps.count, 1))
-                                for t in taps { for j in 0..<c { d[t + j] += dy[o + j] * share } }
                             }
                         }
                     }
