@@ -59,12 +59,6 @@ void sl_set_thread_count(int threads) {
 }
 #if defined(__x86_64__)
 int sl_cpu_has_avx512(void) { return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"); }
-int sl_cpu_has_avx512_bf16(void) {
-    unsigned a, b, c, d;
-    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(1));
-    return (a >> 5) & 1;
-}
 #else
 int sl_cpu_has_avx512(void) { return 0; }
-int sl_cpu_has_avx512_bf16(void) { return 0; }
 #endif

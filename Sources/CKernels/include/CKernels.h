@@ -21,8 +21,6 @@ void sl_set_thread_count(int threads);
 void sl_use_configured_threads(void);
 /// 1 when the CPU has AVX-512F and DQ (the Winograd kernel uses them when present), else 0.
 int sl_cpu_has_avx512(void);
-/// 1 when the CPU has AVX512_BF16, else 0.
-int sl_cpu_has_avx512_bf16(void);
 
 // ---- Winograd F(4x4, 3x3) (winograd.c)
 
