@@ -39,39 +39,16 @@ public struct ModelSummary: Sendable {
             let inputFields = node.inputs.compactMap { fields[$0] }
             var field = inputFields.max { $0.size < $1.size }
             var flops = outputCount
-            if let layer = node.layer {
-                let inputShape = node.inputs.first.flatMap { graph.shape(of: $0) } ?? []
-                let channels = inputShape.last ?? 1
-                switch layer {
-                case let conv as Conv2D:
-                    let k = conv.kernel.value.shape
-                    flops = 2 * spatial * k[0] * k[1] * k[2] * k[3] + (conv.bias == nil ? 0 : outputCount)
-                    field = Self.grow(field, kernel: (k[0], k[1]), stride: conv.strides, dilation: conv.dilation)
-                case let conv as DepthwiseConv2D:
-                    let k = conv.kernel.value.shape
-                    flops = 2 * spatial * k[0] * k[1] * k[2] * k[3]
-                    field = Self.grow(field, kernel: (k[0], k[1]), stride: conv.strides, dilation: conv.dilation)
-                case let conv as SeparableConv2D:
-                    let depthwise = conv.parameters[0].value.shape, pointwise = conv.parameters[1].value.shape
-                    flops = 2 * spatial * (depthwise[0] * depthwise[1] * depthwise[2] * depthwise[3] + pointwise[2] * pointwise[3])
-                    field = Self.grow(field, kernel: (depthwise[0], depthwise[1]), stride: conv.strides, dilation: conv.dilation)
-                case let dense as Dense:
-                    flops = 2 * (outputCount / max(dense.units, 1)) * channels * dense.units
-                    field = nil
-                case is BatchNormalization:
-                    flops = 2 * outputCount
-                case let pool as Pooling2D:
-                    flops = outputCount * pool.poolSize.0 * pool.poolSize.1
-                    field = Self.grow(field, kernel: pool.poolSize, stride: pool.strides, dilation: (1, 1))
-                case is GlobalPooling2D:
-                    flops = inputShape.reduce(1, *)
-                    field = nil
-                case is Reshape:
-                    flops = 0
-                    field = nil
-                default:
-                    break
+            if let layer = node.layer as? any KerasLayer {
+                let inputShapes = node.inputs.compactMap { graph.shape(of: $0) }
+                flops = layer.flops(inputShapes: inputShapes, outputShape: node.shape)
+                switch layer.receptiveWindow {
+                case .keep: break
+                case .reset: field = nil
+                case .window(let kernel, let stride, let dilation): field = Self.grow(field, kernel: kernel, stride: stride, dilation: dilation)
                 }
+            } else if node.layer != nil {
+                flops = outputCount
             } else {
                 flops = 0
                 field = (1, 1)
@@ -79,7 +56,7 @@ public struct ModelSummary: Sendable {
             fields[node.name] = field
             let parameters = node.layer?.parameters ?? []
             rows.append(Row(
-                name: node.name, className: node.layer?.kerasClassName ?? "InputLayer", outputShape: node.shape,
+                name: node.name, className: node.layer.map(KerasLayers.className(of:)) ?? "InputLayer", outputShape: node.shape,
                 parameters: parameters.reduce(0) { $0 + $1.value.count },
                 trainableParameters: parameters.filter(\.isTrainable).reduce(0) { $0 + $1.value.count },
                 flops: flops, receptiveField: field?.size, stride: field?.jump))

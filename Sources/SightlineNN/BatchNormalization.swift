@@ -220,3 +220,26 @@ public final class BatchNormalization: Layer {
         return [dx]
     }
 }
+
+extension BatchNormalization: KerasLayer {
+    public static let kerasClassNames = ["BatchNormalization"]
+
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+        let rank = (inputShapes.first?.count ?? 0) + 1
+        let axes = try config.ints("axis") ?? [-1]
+        guard axes.count == 1, let axis = axes.first, axis == -1 || axis == rank - 1 else {
+            throw config.error("normalises axis \(axes); only the channel (last) axis is supported", field: "axis")
+        }
+        return BatchNormalization(
+            name: config.name, channels: try config.channels(inputShapes), epsilon: try config.float("epsilon", 1e-3, in: 0...1e10),
+            momentum: try config.float("momentum", 0.99, in: 0...1), center: try config.bool("center", true), scale: try config.bool("scale", true))
+    }
+
+    public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
+        ["axis": -1, "momentum": Double(momentum), "epsilon": Double(epsilon), "center": beta != nil, "scale": gamma != nil]
+    }
+
+    public func flops(inputShapes: [[Int]], outputShape: [Int]) -> Int { 2 * outputShape.reduce(1, *) }
+
+    public var absorbsFollowingActivation: Bool { true }
+}

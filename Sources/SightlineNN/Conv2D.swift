@@ -3,7 +3,8 @@
 /// - Input `[N, H, W, C]`, kernel HWIO `[KH, KW, C, F]`, bias `[F]`, output `[N, OH, OW, F]`
 ///   with `OH`, `OW` as in `WindowGeometry` (`valid`, `same` or explicit padding; strides;
 ///   dilation).
-/// - The activation is fused into the GEMM epilogue; its derivative is taken from the output.
+/// - The activation is fused into the GEMM epilogue; its derivative is taken from the output,
+///   or from the pre-activation kept in `saved` for activations that `needsInput`.
 public final class Conv2D: Layer {
     public let name: String
     /// `[KH, KW, C, F]`.
@@ -77,14 +78,14 @@ public final class Conv2D: Layer {
         let (convolution, remaining) = kernels.forward(self, input: Array(x.shape.dropFirst()), options: engineOptions)
         var y = Tensor(shape: [x.shape[0], g.outputHeight, g.outputWidth, filters]) { _ in }
         convolution.run(x, into: &y, accumulate: false)
-        remaining.apply(inPlace: &y)
-        return LayerOutput(y)
+        let saved = remaining.fusedForward(&y)
+        return LayerOutput(y, saved: saved)
     }
 
     public func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
         let x = inputs[0]
         let g = geometry(height: x.shape[1], width: x.shape[2])
-        let dz = activation.gradient(outputGradient, output: forward.output)
+        let dz = activation.gradient(outputGradient, output: forward.output, input: forward.saved.first)
         if let bias, needs.wants(bias) {
             bias.accumulateGradient(ConvolutionGEMM.biasGradient(dz, filters: filters))
         }
@@ -120,4 +121,40 @@ extension Optional where Wrapped == Tensor {
         defer { self = tensor }
         return tensor.withUnsafeMutableBufferPointer { body($0.baseAddress) }
     }
+}
+
+extension Conv2D: KerasLayer {
+    public static let kerasClassNames = ["Conv2D", "Convolution2D"]
+
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+        try config.requireChannelsLast()
+        guard try config.int("groups", 1, in: 1...Int.max) == 1 else { throw config.error("grouped convolutions are not supported", field: "groups") }
+        let (kh, kw) = try config.pair("kernel_size", (1, 1)), filters = try config.int("filters", 0, in: 1...Int.max)
+        let dilation = try config.pair("dilation_rate", (1, 1)), strides = try config.pair("strides", (1, 1))
+        guard strides == (1, 1) || dilation == (1, 1) else { throw config.error("strides above 1 with dilation above 1 is not allowed (Keras refuses it too)", field: "strides") }
+        return Conv2D(
+            name: config.name, kernel: Tensor(zeros: try config.checkWeight([kh, kw, try config.channels(inputShapes), filters])),
+            bias: try config.bool("use_bias", true) ? Tensor(zeros: [filters]) : nil, strides: strides, padding: try config.padding(),
+            dilation: dilation, activation: try config.activation())
+    }
+
+    public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
+        let k = kernel.value.shape
+        return [
+            "filters": k[3], "kernel_size": [k[0], k[1]], "strides": [strides.0, strides.1], "padding": try kerasPadding(padding),
+            "data_format": "channels_last", "dilation_rate": [dilation.0, dilation.1], "groups": 1,
+            "activation": try kerasActivationName(activation), "use_bias": bias != nil,
+        ]
+    }
+
+    public func flops(inputShapes: [[Int]], outputShape: [Int]) -> Int {
+        let k = kernel.value.shape, count = outputShape.reduce(1, *)
+        return 2 * (count / max(filters, 1)) * k[0] * k[1] * k[2] * k[3] + (bias == nil ? 0 : count)
+    }
+
+    public var receptiveWindow: ReceptiveWindow {
+        .window(kernel: (kernel.value.shape[0], kernel.value.shape[1]), stride: strides, dilation: dilation)
+    }
+
+    public var absorbsFollowingActivation: Bool { activation == .linear }
 }

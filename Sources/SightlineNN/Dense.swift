@@ -63,13 +63,15 @@ public final class Dense: Layer {
     }
 
     public func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput {
-        LayerOutput(activation.applied(to: preActivation(inputs[0])))
+        var z = preActivation(inputs[0])
+        let saved = activation.fusedForward(&z)
+        return LayerOutput(z, saved: saved)
     }
 
     public func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
         let x = inputs[0]
         let rows = x.count / inputFeatures
-        let dz = activation.gradient(outputGradient, output: forward.output)
+        let dz = activation.gradient(outputGradient, output: forward.output, input: forward.saved.first)
         if let bias, needs.wants(bias) { bias.accumulateGradient(ConvolutionGEMM.biasGradient(dz, filters: units)) }
         if needs.wants(kernel) {
             let dw = Tensor(shape: kernel.value.shape) { out in
@@ -91,4 +93,27 @@ public final class Dense: Layer {
         }
         return [dx]
     }
+}
+
+extension Dense: KerasLayer {
+    public static let kerasClassNames = ["Dense"]
+
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+        let units = try config.int("units", 0, in: 1...Int.max)
+        return Dense(
+            name: config.name, kernel: Tensor(zeros: try config.checkWeight([try config.channels(inputShapes), units])),
+            bias: try config.bool("use_bias", true) ? Tensor(zeros: [units]) : nil, activation: try config.activation())
+    }
+
+    public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
+        ["units": units, "activation": try kerasActivationName(activation), "use_bias": bias != nil]
+    }
+
+    public func flops(inputShapes: [[Int]], outputShape: [Int]) -> Int {
+        2 * (outputShape.reduce(1, *) / max(units, 1)) * inputFeatures * units
+    }
+
+    public var receptiveWindow: ReceptiveWindow { .reset }
+
+    public var absorbsFollowingActivation: Bool { activation == .linear }
 }

@@ -71,6 +71,7 @@ public final class DepthwiseConv2D: Layer {
         let x = inputs[0], n = x.shape[0], m = multiplier, c = channels
         let g = geometry(height: x.shape[1], width: x.shape[2])
         var y = Tensor(zeros: [n, g.outputHeight, g.outputWidth, c * m])
+        let epilogue: ActivationFunction = activation.needsInput ? .linear : activation
         y.withUnsafeMutableBufferPointer { out in
             x.withUnsafeBufferPointer { p in
                 kernel.value.withUnsafeBufferPointer { w in
@@ -79,18 +80,18 @@ public final class DepthwiseConv2D: Layer {
                             for ch in 0..<c { for j in 0..<m { out[o + ch * m + j] += p[i + ch] * w[k + ch * m + j] } }
                         }
                         let start = rows.lowerBound * g.outputWidth * c * m
-                        ConvolutionGEMM.applyEpilogue(out.baseAddress! + start, rows: rows.count * g.outputWidth, filters: c * m, bias: bias?.value, activation: activation)
+                        ConvolutionGEMM.applyEpilogue(out.baseAddress! + start, rows: rows.count * g.outputWidth, filters: c * m, bias: bias?.value, activation: epilogue)
                     }
                 }
             }
         }
-        return LayerOutput(y)
+        return LayerOutput(y, saved: activation.needsInput ? activation.fusedForward(&y) : [])
     }
 
     public func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
         let x = inputs[0], n = x.shape[0], m = multiplier, c = channels
         let g = geometry(height: x.shape[1], width: x.shape[2])
-        let dz = activation.gradient(outputGradient, output: forward.output)
+        let dz = activation.gradient(outputGradient, output: forward.output, input: forward.saved.first)
         if let bias, needs.wants(bias) { bias.accumulateGradient(ConvolutionGEMM.biasGradient(dz, filters: c * m)) }
         var dw = Tensor(zeros: kernel.value.shape)
         var dx = Tensor(zeros: needs.contains(.input) ? x.shape : [0])
@@ -116,5 +117,38 @@ public final class DepthwiseConv2D: Layer {
         }
         if wantsKernel { kernel.accumulateGradient(dw) }
         return needs.contains(.input) ? [dx] : []
+    }
+}
+
+extension DepthwiseConv2D: KerasLayer {
+    public static let kerasClassNames = ["DepthwiseConv2D"]
+
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+        try config.requireChannelsLast()
+        let (kh, kw) = try config.pair("kernel_size", (1, 1)), c = try config.channels(inputShapes)
+        let m = try config.int("depth_multiplier", 1, in: 1...Int.max)
+        let dilation = try config.pair("dilation_rate", (1, 1)), strides = try config.pair("strides", (1, 1))
+        return DepthwiseConv2D(
+            name: config.name, kernel: Tensor(zeros: try config.checkWeight([kh, kw, c, m])),
+            bias: try config.bool("use_bias", true) ? Tensor(zeros: [c * m]) : nil, strides: strides, padding: try config.padding(),
+            dilation: dilation, activation: try config.activation())
+    }
+
+    public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
+        let k = kernel.value.shape
+        return [
+            "kernel_size": [k[0], k[1]], "strides": [strides.0, strides.1], "padding": try kerasPadding(padding),
+            "depth_multiplier": k[3], "data_format": "channels_last", "dilation_rate": [dilation.0, dilation.1],
+            "activation": try kerasActivationName(activation), "use_bias": bias != nil,
+        ]
+    }
+
+    public func flops(inputShapes: [[Int]], outputShape: [Int]) -> Int {
+        let k = kernel.value.shape
+        return 2 * outputShape.reduce(1, *) * k[0] * k[1]
+    }
+
+    public var receptiveWindow: ReceptiveWindow {
+        .window(kernel: (kernel.value.shape[0], kernel.value.shape[1]), stride: strides, dilation: dilation)
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Inverted dropout (Keras `Dropout`): in `.training`, each value is zeroed with probability
 /// `rate` and the survivors are scaled by `1 / (1 − rate)`; in `.inference` it is the identity.
 ///
@@ -40,4 +42,18 @@ public final class Dropout: Layer {
             for i in 0..<out.count { out[i] = outputGradient.scalars[i] * mask.scalars[i] }
         }]
     }
+}
+
+extension Dropout: KerasLayer {
+    public static let kerasClassNames = ["Dropout"]
+
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+        Dropout(
+            name: config.name, rate: try config.float("rate", 0, in: 0...1),
+            seed: UInt64(truncatingIfNeeded: try config.int("seed", 0) & Int(Int32.max)))
+    }
+
+    public func kerasConfig() throws(KerasConfigError) -> [String: Any] { ["rate": Double(rate), "noise_shape": NSNull(), "seed": NSNull()] }
+
+    public func flops(inputShapes: [[Int]], outputShape: [Int]) -> Int { 0 }
 }

@@ -69,3 +69,20 @@ public final class GlobalPooling2D: Layer {
         return [dx]
     }
 }
+
+extension GlobalPooling2D: KerasLayer {
+    public static let kerasClassNames = ["GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAvgPool2D", "GlobalMaxPool2D"]
+
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+        try config.requireChannelsLast()
+        return GlobalPooling2D(name: config.name, kind: config.className.contains("Max") ? .max : .average, keepDims: try config.bool("keepdims", false))
+    }
+
+    public var kerasClassName: String { kind == .max ? "GlobalMaxPooling2D" : "GlobalAveragePooling2D" }
+
+    public func kerasConfig() throws(KerasConfigError) -> [String: Any] { ["data_format": "channels_last", "keepdims": keepDims] }
+
+    public func flops(inputShapes: [[Int]], outputShape: [Int]) -> Int { inputShapes.first?.reduce(1, *) ?? 0 }
+
+    public var receptiveWindow: ReceptiveWindow { .reset }
+}

@@ -79,7 +79,7 @@ struct InferencePlan {
             if let conv = step.layer as? Conv2D, conv.activation == .linear, let add = soleReader(step.name),
                 let merge = add.layer as? Merge, merge.operation == .add, add.inputs.count == 2,
                 let other = add.inputs.first(where: { $0 != step.name }), produced.contains(other),
-                add.inputs.filter({ $0 == step.name }).count == 1
+                add.inputs.filter({ $0 == step.name }).count == 1, graph.shape(of: other) == graph.shape(of: step.name)
             {
                 step = Step(name: add.name, layer: conv, inputs: step.inputs, activation: .linear, residual: other)
                 absorbed.insert(add.name)
@@ -115,13 +115,7 @@ struct InferencePlan {
     /// Layers whose output is linear in the sense that applying an activation afterwards is the
     /// same as the graph's separate Activation node.
     private static func isLinear(_ layer: any Layer) -> Bool {
-        switch layer {
-        case let conv as Conv2D: return conv.activation == .linear
-        case let dense as Dense: return dense.activation == .linear
-        case let merge as Merge: return merge.operation != .concatenate
-        case is BatchNormalization: return true
-        default: return false
-        }
+        (layer as? any KerasLayer)?.absorbsFollowingActivation ?? false
     }
 
     /// A convolution computing `conv(pad(x))` with the zeros as its own padding (ResNet's
@@ -184,7 +178,7 @@ struct InferencePlan {
                 residual = nil
                 kernel.run(x, into: &output, accumulate: step.residual != nil)
                 step.remaining.apply(inPlace: &output)
-            } else if let merge = step.layer as? Merge, merge.operation == .add {
+            } else if let merge = step.layer as? Merge, merge.operation == .add, stepInputs.allSatisfy({ $0.shape == stepInputs[0].shape }) {
                 output = Merge.sum(stepInputs, activation: step.activation)
             } else {
                 output = step.layer.forward(stepInputs, mode: .inference).output

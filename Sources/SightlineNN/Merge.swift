@@ -1,5 +1,6 @@
-/// Layers that join several inputs of the same batch: `Add`, `Multiply` (element-wise, equal
-/// shapes) and `Concatenate` (along the last axis), as in Keras.
+/// Layers that join several inputs of the same batch: `Add`, `Multiply` (element-wise, with
+/// NumPy broadcasting: `[h, w, c] × [1, 1, c]` is a squeeze-excitation gate) and `Concatenate`
+/// (along the last axis), as in Keras.
 public final class Merge: Layer {
     /// How the inputs are joined.
     public enum Operation: Sendable { case add, multiply, concatenate }
@@ -18,10 +19,12 @@ public final class Merge: Layer {
         }
         switch operation {
         case .add, .multiply:
-            guard inputShapes.allSatisfy({ $0 == first }) else {
-                throw LayerError(layer: name, "inputs must have equal shapes, got \(inputShapes)")
+            var shape: [Int]? = first
+            for other in inputShapes.dropFirst() { shape = shape.flatMap { Broadcast.shape($0, other) } }
+            guard let shape, inputShapes.allSatisfy({ $0.count == first.count }), shape.count < Broadcast.maximumRank else {
+                throw LayerError(layer: name, "inputs must have equal shapes, or sizes of 1 where they differ, got \(inputShapes)")
             }
-            return first
+            return shape
         case .concatenate:
             guard inputShapes.allSatisfy({ $0.count == first.count && $0.dropLast() == first.dropLast() }) else {
                 throw LayerError(layer: name, "inputs must agree on every axis but the last, got \(inputShapes)")
@@ -50,15 +53,13 @@ public final class Merge: Layer {
     }
 
     public func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput {
+        let broadcasts = inputs.contains { $0.shape != inputs[0].shape }
         switch operation {
-        case .add:
+        case .add where !broadcasts:
             return LayerOutput(Self.sum(inputs))
-        case .multiply:
-            var y = inputs[0]
-            for other in inputs.dropFirst() {
-                y.withUnsafeMutableBufferPointer { a in for i in 0..<a.count { a[i] *= other.scalars[i] } }
-            }
-            return LayerOutput(y)
+        case .add, .multiply:
+            let op: Broadcast.Operation = operation == .add ? .add : .multiply
+            return LayerOutput(inputs.dropFirst().reduce(inputs[0]) { Broadcast.apply(op, $0, $1) })
         case .concatenate:
             let widths = inputs.map { $0.shape.last ?? 1 }, total = widths.reduce(0, +)
             let rows = inputs[0].count / widths[0]
@@ -79,15 +80,13 @@ public final class Merge: Layer {
         guard needs.contains(.input) else { return [] }
         switch operation {
         case .add:
-            return inputs.map { _ in outputGradient }
+            return inputs.map { Broadcast.reduce(outputGradient, to: $0.shape) }
         case .multiply:
-            // ∂/∂xᵢ of Π xⱼ is the product of the others.
+            // ∂/∂xᵢ of Π xⱼ is the product of the others, summed over the axes xᵢ was repeated on.
             return inputs.indices.map { i in
                 var g = outputGradient
-                for (j, other) in inputs.enumerated() where j != i {
-                    g.withUnsafeMutableBufferPointer { a in for k in 0..<a.count { a[k] *= other.scalars[k] } }
-                }
-                return g
+                for (j, other) in inputs.enumerated() where j != i { g = Broadcast.apply(.multiply, g, other) }
+                return Broadcast.reduce(g, to: inputs[i].shape)
             }
         case .concatenate:
             let widths = inputs.map { $0.shape.last ?? 1 }, total = widths.reduce(0, +)
@@ -104,4 +103,33 @@ public final class Merge: Layer {
             }
         }
     }
+}
+
+extension Merge: KerasLayer {
+    public static let kerasClassNames = ["Add", "Multiply", "Concatenate"]
+
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+        switch config.className {
+        case "Add": return Merge(name: config.name, .add)
+        case "Multiply": return Merge(name: config.name, .multiply)
+        default:
+            let axis = try config.int("axis", -1)
+            guard axis == -1 || axis == inputShapes.first?.count else {
+                throw config.error("concatenation over axis \(axis); only the last axis is supported", field: "axis")
+            }
+            return Merge(name: config.name, .concatenate)
+        }
+    }
+
+    public var kerasClassName: String {
+        switch operation {
+        case .add: return "Add"
+        case .multiply: return "Multiply"
+        case .concatenate: return "Concatenate"
+        }
+    }
+
+    public func kerasConfig() throws(KerasConfigError) -> [String: Any] { operation == .concatenate ? ["axis": -1] : [:] }
+
+    public var absorbsFollowingActivation: Bool { operation != .concatenate }
 }

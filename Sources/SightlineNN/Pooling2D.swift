@@ -125,3 +125,28 @@ public final class Pooling2D: Layer {
         return [dx]
     }
 }
+
+extension Pooling2D: KerasLayer {
+    public static let kerasClassNames = ["MaxPooling2D", "AveragePooling2D", "MaxPool2D", "AvgPool2D"]
+
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+        try config.requireChannelsLast()
+        let pool = try config.pair("pool_size", (2, 2))
+        return Pooling2D(
+            name: config.name, kind: config.className.hasPrefix("Max") ? .max : .average, poolSize: pool,
+            strides: try config.pair("strides", pool), padding: try config.padding())
+    }
+
+    public var kerasClassName: String { kind == .max ? "MaxPooling2D" : "AveragePooling2D" }
+
+    public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
+        [
+            "pool_size": [poolSize.0, poolSize.1], "strides": [strides.0, strides.1], "padding": try kerasPadding(padding),
+            "data_format": "channels_last",
+        ]
+    }
+
+    public func flops(inputShapes: [[Int]], outputShape: [Int]) -> Int { outputShape.reduce(1, *) * poolSize.0 * poolSize.1 }
+
+    public var receptiveWindow: ReceptiveWindow { .window(kernel: poolSize, stride: strides, dilation: (1, 1)) }
+}

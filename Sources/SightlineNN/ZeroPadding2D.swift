@@ -56,3 +56,20 @@ public final class ZeroPadding2D: Layer {
         return [dx]
     }
 }
+
+extension ZeroPadding2D: KerasLayer {
+    public static let kerasClassNames = ["ZeroPadding2D"]
+
+    /// `padding` as `p`, `[p_h, p_w]` or `[[top, bottom], [left, right]]`, each 0 or more.
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+        try config.requireChannelsLast()
+        let (top, bottom, left, right) = try config.sides("padding", (1, 1, 1, 1))
+        return ZeroPadding2D(name: config.name, top: top, bottom: bottom, left: left, right: right)
+    }
+
+    public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
+        ["padding": [[top, bottom], [left, right]], "data_format": "channels_last"]
+    }
+
+    public func flops(inputShapes: [[Int]], outputShape: [Int]) -> Int { 0 }
+}

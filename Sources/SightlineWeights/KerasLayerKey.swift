@@ -3,7 +3,7 @@ import SightlineModels
 /// Keras's class names for Sightline's layers, and the Keras 3 `.weights.h5` keys built from them.
 public enum KerasLayerKey {
     /// The Keras class a Sightline layer corresponds to (`Conv2D`, `BatchNormalization`, …).
-    public static func className(of layer: any Layer) -> String { layer.kerasClassName }
+    public static func className(of layer: any Layer) -> String { KerasLayers.className(of: layer) }
 
     /// Keras's `to_snake_case`: `BatchNormalization` → `batch_normalization`, `Conv2D` → `conv2d`.
     public static func snakeCase(_ name: String) -> String {

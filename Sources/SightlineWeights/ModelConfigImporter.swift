@@ -12,17 +12,8 @@ import SightlineModels
 /// are not supported). An unsupported layer, activation or option is an error naming the layer
 /// and its class.
 public struct ModelConfigImporter {
-    /// What the config describes that the graph cannot.
-    public struct Unsupported: Error, CustomStringConvertible, Equatable {
-        public var layer: String
-        public var className: String
-        public var reason: String
-        public var description: String { "layer '\(layer)' (\(className)): \(reason)" }
-
-        public init(layer: String, className: String, reason: String) {
-            (self.layer, self.className, self.reason) = (layer, className, reason)
-        }
-    }
+    /// What the config describes that the graph cannot, or a value in it that is out of range.
+    public typealias Unsupported = KerasConfigError
 
     /// Spatial size used where the config leaves the input's height or width open (`None`).
     public var defaultImageSize = 224
@@ -155,9 +146,13 @@ public struct ModelConfigImporter {
         }
         let config = layer["config"] as? [String: Any] ?? [:]
         let shapes = inputs.compactMap { graph.shape(of: $0) }
-        let made = try KerasLayerConfig(name: name, className: className, config: config).make(inputShapes: shapes)
+        let made = try KerasLayers.make(KerasConfig(name: name, className: className, values: config), inputShapes: shapes)
         if config["trainable"] as? Bool == false { made.isTrainable = false }
-        try graph.add(made, inputs: inputs)
+        do {
+            try graph.add(made, inputs: inputs)
+        } catch {
+            throw Unsupported(layer: name, className: className, reason: error.message)
+        }
         return name
     }
 }
