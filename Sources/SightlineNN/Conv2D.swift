@@ -128,10 +128,20 @@ extension Conv2D: KerasLayer {
 
     public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
         try config.requireChannelsLast()
-        guard try config.int("groups", 1, in: 1...Int.max) == 1 else { throw config.error("grouped convolutions are not supported", field: "groups") }
         let (kh, kw) = try config.pair("kernel_size", (1, 1)), filters = try config.int("filters", 0, in: 1...Int.max)
         let dilation = try config.pair("dilation_rate", (1, 1)), strides = try config.pair("strides", (1, 1))
         guard strides == (1, 1) || dilation == (1, 1) else { throw config.error("strides above 1 with dilation above 1 is not allowed (Keras refuses it too)", field: "strides") }
+        let groups = try config.int("groups", 1, in: 1...Int.max), channels = try config.channels(inputShapes)
+        if groups > 1 {
+            // One group per input channel is a depthwise convolution (ConvNeXt); other groupings are not supported.
+            guard groups == channels, filters % groups == 0 else {
+                throw config.error("\(groups) groups over \(channels) channels is not supported; only one group per input channel (depthwise)", field: "groups")
+            }
+            return DepthwiseConv2D(
+                name: config.name, kernel: Tensor(zeros: try config.checkWeight([kh, kw, channels, filters / groups])),
+                bias: try config.bool("use_bias", true) ? Tensor(zeros: [filters]) : nil, strides: strides, padding: try config.padding(),
+                dilation: dilation, activation: try config.activation(), grouped: true)
+        }
         return Conv2D(
             name: config.name, kernel: Tensor(zeros: try config.checkWeight([kh, kw, try config.channels(inputShapes), filters])),
             bias: try config.bool("use_bias", true) ? Tensor(zeros: [filters]) : nil, strides: strides, padding: try config.padding(),

@@ -3,10 +3,19 @@
 /// Input `[N, H, W, C]`, kernel `[KH, KW, C, M]` (M = depth multiplier), bias `[C·M]`, output
 /// `[N, OH, OW, C·M]` where output channel `c·M + m` is input channel `c` filtered by `[:, :, c, m]`.
 /// Direct loops: each output pixel gathers its window once, vectorised over channels.
+///
+/// A Keras `Conv2D` with `groups` equal to its input channels (ConvNeXt's 7×7 convolutions) is
+/// the same operation: `grouped` layers keep that file's kernel `[KH, KW, 1, C·M]` named
+/// `kernel` (the same values in the same order) and are written back as such a `Conv2D`.
 public final class DepthwiseConv2D: Layer {
     public let name: String
-    /// `[KH, KW, C, M]` (Keras name `depthwise_kernel`).
+    /// `[KH, KW, C, M]` (Keras name `depthwise_kernel`), or `[KH, KW, 1, C·M]` named `kernel`
+    /// when `grouped`.
     public let kernel: Parameter
+    /// True when imported from a grouped `Conv2D`.
+    public let grouped: Bool
+    let channels: Int
+    let multiplier: Int
     public let bias: Parameter?
     public let strides: (Int, Int)
     public let padding: Padding
@@ -15,12 +24,15 @@ public final class DepthwiseConv2D: Layer {
 
     public init(
         name: String, kernel: Tensor, bias: Tensor?, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
-        dilation: (Int, Int) = (1, 1), activation: ActivationFunction = .linear
+        dilation: (Int, Int) = (1, 1), activation: ActivationFunction = .linear, grouped: Bool = false
     ) {
         precondition(kernel.rank == 4, "DepthwiseConv2D '\(name)' needs a kernel [KH, KW, C, M], got \(kernel.shape)")
         precondition(bias == nil || bias?.count == kernel.shape[2] * kernel.shape[3], "DepthwiseConv2D '\(name)' bias must be [C·M]")
         self.name = name
-        self.kernel = Parameter(name: "depthwise_kernel", value: kernel)
+        (channels, multiplier, self.grouped) = (kernel.shape[2], kernel.shape[3], grouped)
+        self.kernel = Parameter(
+            name: grouped ? "kernel" : "depthwise_kernel",
+            value: grouped ? kernel.reshaped([kernel.shape[0], kernel.shape[1], 1, channels * multiplier]) : kernel)
         self.bias = bias.map { Parameter(name: "bias", value: $0) }
         self.strides = strides
         self.padding = padding
@@ -29,8 +41,6 @@ public final class DepthwiseConv2D: Layer {
     }
 
     public var parameters: [Parameter] { bias.map { [kernel, $0] } ?? [kernel] }
-    var channels: Int { kernel.value.shape[2] }
-    var multiplier: Int { kernel.value.shape[3] }
 
     func geometry(height: Int, width: Int) -> WindowGeometry {
         WindowGeometry(
@@ -123,6 +133,8 @@ public final class DepthwiseConv2D: Layer {
 extension DepthwiseConv2D: KerasLayer {
     public static let kerasClassNames = ["DepthwiseConv2D"]
 
+    public var kerasClassName: String { grouped ? "Conv2D" : "DepthwiseConv2D" }
+
     public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
         try config.requireChannelsLast()
         let (kh, kw) = try config.pair("kernel_size", (1, 1)), c = try config.channels(inputShapes)
@@ -136,9 +148,16 @@ extension DepthwiseConv2D: KerasLayer {
 
     public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
         let k = kernel.value.shape
+        if grouped {
+            return [
+                "filters": channels * multiplier, "kernel_size": [k[0], k[1]], "strides": [strides.0, strides.1], "padding": try kerasPadding(padding),
+                "data_format": "channels_last", "dilation_rate": [dilation.0, dilation.1], "groups": channels,
+                "activation": try kerasActivationName(activation), "use_bias": bias != nil,
+            ]
+        }
         return [
             "kernel_size": [k[0], k[1]], "strides": [strides.0, strides.1], "padding": try kerasPadding(padding),
-            "depth_multiplier": k[3], "data_format": "channels_last", "dilation_rate": [dilation.0, dilation.1],
+            "depth_multiplier": multiplier, "data_format": "channels_last", "dilation_rate": [dilation.0, dilation.1],
             "activation": try kerasActivationName(activation), "use_bias": bias != nil,
         ]
     }

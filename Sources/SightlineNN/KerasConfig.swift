@@ -25,13 +25,23 @@ public struct KerasConfig {
     public let name: String
     public let className: String
     public let values: [String: Any]
+    /// The call arguments of the layer's node in order (tensors and numbers), for operator nodes
+    /// whose constants live there (`x + 3`); other layers ignore them.
+    public var arguments: [CallArgument] = []
+
+    /// One argument of a layer call.
+    public enum CallArgument: Equatable, Sendable {
+        /// A tensor, by the name of the node producing it.
+        case tensor(String)
+        case number(Double)
+    }
 
     /// Largest weight tensor a config may ask for (2³⁰ floats, 4 GiB): larger values are taken as
     /// corrupt rather than attempted.
     public static let maximumWeightCount = 1 << 30
 
-    public init(name: String, className: String, values: [String: Any]) {
-        (self.name, self.className, self.values) = (name, className, values)
+    public init(name: String, className: String, values: [String: Any], arguments: [CallArgument] = []) {
+        (self.name, self.className, self.values, self.arguments) = (name, className, values, arguments)
     }
 
     /// An error about this layer, and about `field` when given.
@@ -86,6 +96,19 @@ public struct KerasConfig {
         for item in list {
             guard let number = Self.integer(item) else { throw error("must be a list of integers, got \(raw)", field: key) }
             result.append(number)
+        }
+        return result
+    }
+
+    /// A list of finite numbers (a single number is a list of one); nil when absent.
+    public func floats(_ key: String) throws(KerasConfigError) -> [Float]? {
+        guard let raw = value(key) else { return nil }
+        if let one = Self.double(raw), one.isFinite { return [Float(one)] }
+        guard let list = raw as? [Any] else { throw error("must be a list of numbers, got \(raw)", field: key) }
+        var result: [Float] = []
+        for item in list {
+            guard let number = Self.double(item), number.isFinite else { throw error("must be a list of finite numbers, got \(raw)", field: key) }
+            result.append(Float(number))
         }
         return result
     }
@@ -166,14 +189,16 @@ public struct KerasConfig {
         return shape
     }
 
-    static func integer(_ raw: Any) -> Int? {
+    /// An integer value (not a boolean; a float with an integral value counts).
+    public static func integer(_ raw: Any) -> Int? {
         if isBool(raw) { return nil }
         if let int = raw as? Int { return int }
         if let double = raw as? Double, double.rounded() == double, abs(double) < 1e15 { return Int(double) }
         return nil
     }
 
-    static func double(_ raw: Any) -> Double? {
+    /// A numeric value (not a boolean).
+    public static func double(_ raw: Any) -> Double? {
         if isBool(raw) { return nil }
         return (raw as? Double) ?? (raw as? Int).map(Double.init)
     }

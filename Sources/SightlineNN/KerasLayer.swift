@@ -72,6 +72,8 @@ public enum KerasLayers {
     public static let types: [any KerasLayer.Type] = [
         Conv2D.self, DepthwiseConv2D.self, SeparableConv2D.self, Dense.self, BatchNormalization.self, Activation.self,
         Pooling2D.self, GlobalPooling2D.self, ZeroPadding2D.self, Reshape.self, Dropout.self, Merge.self, Rescaling.self,
+        Normalization.self, LayerNormalization.self, Cropping2D.self, UpSampling2D.self, LayerScale.self, TensorOperation.self,
+        CustomScaleLayer.self,
     ]
 
     /// Class name → type.

@@ -98,28 +98,58 @@ public struct ModelConfigImporter {
 
     /// The names of the layers a layer reads, from Keras 2 or Keras 3 `inbound_nodes`.
     func inboundLayers(_ layer: [String: Any]) throws -> [String] {
+        try callArguments(layer).compactMap { argument in
+            if case .tensor(let name) = argument { return name }
+            return nil
+        }
+    }
+
+    /// The arguments of a layer's call in order: tensors (by producing layer) and numbers.
+    /// Keras 2 nodes are `[[layer, node, index, kwargs], …]` (tf.keras puts an operator's second
+    /// operand in `kwargs["y"]`); Keras 3 nodes are `{"args": […], "kwargs": {…}}` with tensors
+    /// as `__keras_tensor__` objects.
+    func callArguments(_ layer: [String: Any]) throws -> [KerasConfig.CallArgument] {
         let nodes = layer["inbound_nodes"] as? [Any] ?? []
         guard nodes.count <= 1 else {
             throw Unsupported(layer: Self.name(of: layer), className: layer["class_name"] as? String ?? "?", reason: "is called \(nodes.count) times; shared layers are not supported")
         }
         guard let node = nodes.first else { return [] }
-        if let keras2 = node as? [Any] {
-            return keras2.compactMap { ($0 as? [Any])?.first as? String }
+        var arguments: [KerasConfig.CallArgument] = []
+        func keywordValues(_ kwargs: Any?) -> [Any] {
+            guard let kwargs = kwargs as? [String: Any] else { return [] }
+            return kwargs.keys.sorted().filter { $0 != "name" }.compactMap { kwargs[$0] }
         }
-        var names: [String] = []
+        if var keras2 = node as? [Any] {
+            // tf.keras writes an operator layer's node as one reference, not a list of them.
+            if keras2.first is String { keras2 = [keras2] }
+            func collect2(_ value: Any) {
+                if let reference = value as? [Any], let name = reference.first as? String, reference.count >= 3 {
+                    arguments.append(.tensor(name))
+                    keywordValues(reference.count > 3 ? reference[3] : nil).forEach(collect2)
+                } else if let number = KerasConfig.double(value) {
+                    arguments.append(.number(number))
+                }
+            }
+            keras2.forEach(collect2)
+            return arguments
+        }
         func collect(_ value: Any) {
             if let dict = value as? [String: Any] {
                 if dict["class_name"] as? String == "__keras_tensor__", let history = (dict["config"] as? [String: Any])?["keras_history"] as? [Any],
                     let name = history.first as? String
                 {
-                    names.append(name)
+                    arguments.append(.tensor(name))
                 }
             } else if let list = value as? [Any] {
                 list.forEach(collect)
+            } else if let number = KerasConfig.double(value) {
+                arguments.append(.number(number))
             }
         }
-        collect((node as? [String: Any])?["args"] ?? [])
-        return names
+        let call = node as? [String: Any]
+        collect(call?["args"] ?? [])
+        keywordValues(call?["kwargs"]).forEach(collect)
+        return arguments
     }
 
     private mutating func addInput(_ layer: [String: Any], name: String) throws -> String {
@@ -146,7 +176,11 @@ public struct ModelConfigImporter {
         }
         let config = layer["config"] as? [String: Any] ?? [:]
         let shapes = inputs.compactMap { graph.shape(of: $0) }
-        let made = try KerasLayers.make(KerasConfig(name: name, className: className, values: config), inputShapes: shapes)
+        // Keras 3 operator nodes (`x + 3`) share class names with layers (`Add`): tell them apart.
+        let isOperator = (layer["module"] as? String)?.hasPrefix("keras.src.ops") == true
+        let arguments = try callArguments(layer)
+        let made = try KerasLayers.make(
+            KerasConfig(name: name, className: isOperator ? "ops." + className : className, values: config, arguments: arguments), inputShapes: shapes)
         if config["trainable"] as? Bool == false { made.isTrainable = false }
         do {
             try graph.add(made, inputs: inputs)

@@ -118,6 +118,67 @@ struct GradientCheckTests {
         Self.check(Merge(name: "concatenate", .concatenate), inputs: [a, c])
     }
 
+    /// The activations whose derivative needs the input, standalone and fused into the layers
+    /// that keep the pre-activation for it.
+    @Test func inputDerivativeActivations() {
+        var generator = SeededGenerator(seed: 30)
+        let x = Self.spread([2, 3, 4, 5], seed: 31)
+        let functions: [ActivationFunction] = [
+            .swish, .hardSilu, .gelu(approximate: false), .gelu(approximate: true), .hardSigmoidKeras2, .softplus, .selu,
+        ]
+        for function in functions {
+            Self.check(Activation(name: "\(function)", function), inputs: [x])
+        }
+        let image = Self.random([2, 5, 4, 3], seed: 32)
+        Self.check(Conv2D(name: "conv_swish", inputChannels: 3, filters: 4, kernelSize: (3, 3), padding: .same, activation: .swish, generator: &generator), inputs: [image])
+        Self.check(Dense(name: "dense_gelu", inputFeatures: 3, units: 4, activation: .gelu(approximate: false), generator: &generator), inputs: [image])
+        Self.check(DepthwiseConv2D(name: "depthwise_hard_silu", kernel: Self.random([3, 3, 3, 1], seed: 33), bias: nil, padding: .same, activation: .hardSilu), inputs: [image])
+        Self.check(
+            SeparableConv2D(name: "separable_swish", depthwiseKernel: Self.random([3, 3, 3, 2], seed: 34), pointwiseKernel: Self.random([1, 1, 6, 4], seed: 35), bias: nil, padding: .same, activation: .swish),
+            inputs: [image])
+    }
+
+    /// The layers Keras Applications families beyond VGG/ResNet need.
+    @Test func zooLayers() {
+        let x = Self.random([2, 5, 6, 4], seed: 40)
+        let layerNorm = LayerNormalization(name: "layernorm", channels: 4, epsilon: 1e-3)
+        layerNorm.gamma?.value = Self.random([4], seed: 41)
+        layerNorm.beta?.value = Self.random([4], seed: 42)
+        Self.check(layerNorm, inputs: [x], step: 1e-2, tolerance: 3e-2)
+        Self.check(Normalization(name: "normalise", mean: Self.random([4], seed: 43), variance: Tensor(repeating: 2, shape: [4])), inputs: [x])
+        Self.check(Cropping2D(name: "crop", top: 1, bottom: 0, left: 2, right: 1), inputs: [x])
+        Self.check(UpSampling2D(name: "up", size: (2, 3)), inputs: [x])
+        Self.check(LayerScale(name: "layer_scale", gamma: Self.random([4], seed: 44)), inputs: [x])
+        Self.check(Rescaling(name: "rescale_per_channel", scales: [0.5, 1, 2, 3], offsets: [0, 1, -1, 0.5]), inputs: [x])
+        Self.check(CustomScaleLayer(name: "scaled_sum", scale: 0.17), inputs: [x, Self.random([2, 5, 6, 4], seed: 45)])
+        Self.check(TensorOperation(name: "plus_three", .add, .input(0), .constant(3)), inputs: [x])
+        Self.check(TensorOperation(name: "divide", .divide, .input(0), .input(1)), inputs: [x, Tensor(repeating: 1.5, shape: [2, 1, 1, 4])])
+        Self.check(TensorOperation(name: "constant_minus", .subtract, .constant(1), .input(0)), inputs: [x])
+    }
+
+    /// Keras `noise_shape=(None, 1, 1, 1)` (EfficientNet's stochastic depth): in training each
+    /// sample is dropped or scaled by 1/(1 − rate) as a whole; in inference nothing changes.
+    @Test func stochasticDepthDropsWholeSamples() {
+        let x = Tensor(repeating: 1, shape: [64, 2, 2, 3])
+        let layer = Dropout(name: "drop_path", rate: 0.5, seed: 3, noiseShape: [0, 1, 1, 1])
+        let y = layer.forward([x], mode: .training).output
+        var dropped = 0
+        for sample in 0..<64 {
+            let values = Set(y.scalars[(sample * 12)..<((sample + 1) * 12)])
+            #expect(values == [0] || values == [2], "sample \(sample) is not dropped or kept whole: \(values)")
+            if values == [0] { dropped += 1 }
+        }
+        #expect((16...48).contains(dropped), "dropped \(dropped) of 64 at rate 0.5")
+        #expect(layer.forward([x], mode: .inference).output == x)
+    }
+
+    /// Squeeze-excitation: `[h, w, c] × [1, 1, c]`, and a broadcast sum.
+    @Test func broadcastingMerges() {
+        let x = Self.random([2, 3, 4, 5], seed: 46), gate = Self.random([2, 1, 1, 5], seed: 47)
+        Self.check(Merge(name: "gate", .multiply), inputs: [x, gate])
+        Self.check(Merge(name: "broadcast_add", .add), inputs: [gate, x])
+    }
+
     @Test func graphWithResidualBranch() throws {
         // Finite differences through a whole graph: conv → BN (training) → ReLU, residual add, concat, GAP, dense.
         var generator = SeededGenerator(seed: 19)

@@ -1,0 +1,88 @@
+import Foundation
+import SightlineTestSupport
+import SightlineWeights
+import Testing
+
+/// Keras Applications families imported from the configs real Keras writes, run with weights set
+/// by a formula, against Keras's logits for the same weights and input.
+///
+/// Fixtures: `Tests/Fixtures/make_zoo_fixtures.py` (Keras 3.15 and tf.keras 2.21 through
+/// `tf_keras`, 64×64 inputs, 10 classes, no classifier activation; see the script for the
+/// weight and input formulas, reproduced in `ZooFormula` below). The reference is the same Keras
+/// model built in float64. Sightline must be within 1e-4 of the logits' scale, or within twice
+/// Keras's own float32 error where that is larger (ConvNeXt's LayerNorm with ε = 1e-6 makes
+/// the formula model sensitive to rounding: Keras float32 is 2.3e-4 of scale off there).
+/// Set `SIGHTLINE_ZOO_FIXTURES` to a directory the script wrote with `--full` to run the
+/// full-size models.
+struct ZooTests {
+    static let directory: URL = {
+        if let custom = ProcessInfo.processInfo.environment["SIGHTLINE_ZOO_FIXTURES"] { return URL(fileURLWithPath: custom) }
+        return KerasFixture.directory.appendingPathComponent("zoo")
+    }()
+
+    static let names: [String] = {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return files.filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) }.sorted()
+    }()
+
+    @Test func everyFamilyHasAFixture() {
+        let expected = [
+            "keras3_convnext_tiny", "keras3_densenet121", "keras3_efficientnet_b0", "keras3_efficientnet_v2_b0", "keras3_inception_resnet_v2",
+            "keras3_mobilenet_v3_large", "keras3_mobilenet_v3_small", "keras3_nasnet_mobile", "keras3_resnet50_v2",
+            "tfkeras_densenet121", "tfkeras_efficientnet_b0", "tfkeras_mobilenet_v3_small",
+        ]
+        #expect(Set(expected).isSubset(of: Set(Self.names)), "missing: \(Set(expected).subtracting(Self.names).sorted())")
+    }
+
+    @Test(arguments: names)
+    func familyMatchesKeras(_ name: String) throws {
+        let fixture = try KerasFixture.load(Self.directory.appendingPathComponent(name + ".json").path)
+        let config = try JSONSerialization.data(withJSONObject: fixture["model_config"] as Any)
+        let shape = try #require(fixture["input_shape"] as? [Int])
+        let graph = try ModelConfigImporter.graph(fromJSON: String(decoding: config, as: UTF8.self), defaultImageSize: shape[1])
+        for node in graph.nodes {
+            for parameter in node.layer?.parameters ?? [] {
+                parameter.value = try ZooFormula.weight(layer: node.name, weight: parameter.name, shape: parameter.value.shape)
+            }
+        }
+        let input = ZooFormula.input(shape: shape, scale: fixture["input_scale"] as? Double ?? 1, offset: fixture["input_offset"] as? Double ?? 0)
+        let output = try #require(graph.outputNames.first)
+        let logits = try graph.forward([try #require(graph.inputNames.first): input], outputs: [output])[output]
+        let expected = try #require(fixture["expected"] as? [[Double]])
+        let reference = Tensor(shape: [expected.count, expected[0].count], scalars: expected.flatMap { $0.map(Float.init) })
+        let actual = try #require(logits).reshaped(reference.shape)
+        let scale = reference.scalars.map(abs).max() ?? 1
+        let kerasError = Float(fixture["keras_float32_error"] as? Double ?? 0)
+        expectClose(actual, reference, tolerance: max(1e-4, 2 * kerasError / scale), "\(name) logits")
+        // The logits must tell classes apart, or the comparison proves little.
+        #expect((reference.scalars.max() ?? 0) - (reference.scalars.min() ?? 0) > 0.1 * scale)
+    }
+}
+
+/// The weight and input formulas of `make_zoo_fixtures.py`.
+enum ZooFormula {
+    struct NoFormula: Error { let key: String }
+
+    static func weight(layer: String, weight: String, shape: [Int]) throws -> Tensor {
+        let key = "\(layer)/\(weight)"
+        let phase = Double(key.utf8.reduce(0) { $0 + Int($1) } % 1000) / 1000 * 2 * Double.pi
+        let count = shape.reduce(1, *)
+        let base = (0..<count).map { sin(0.7 * Double($0) + phase) }
+        let values: [Double]
+        switch weight {
+        case "kernel", "depthwise_kernel", "pointwise_kernel":
+            let fanIn = weight == "depthwise_kernel" ? shape[0] * shape[1] : shape.dropLast().reduce(1, *)
+            values = base.map { (6 / Double(fanIn)).squareRoot() * $0 }
+        case "gamma": values = base.map { 1 + 0.2 * $0 }
+        case "beta", "bias", "moving_mean", "mean": values = base.map { 0.1 * $0 }
+        case "moving_variance", "variance": values = base.map { 1 + 0.25 * (1 + $0) }
+        case "count": values = Array(repeating: 0, count: count)
+        default: throw NoFormula(key: key)
+        }
+        return Tensor(shape: shape, scalars: values.map(Float.init))
+    }
+
+    static func input(shape: [Int], scale: Double, offset: Double) -> Tensor {
+        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { Float(offset + scale * sin(0.37 * Double($0))) })
+    }
+}
