@@ -95,7 +95,8 @@ public final class DepthwiseConv2D: Layer {
                 }
             }
         }
-        return LayerOutput(y, saved: activation.needsInput ? activation.fusedForward(&y) : [])
+        let saved = activation.needsInput ? activation.fusedForward(&y) : []
+        return LayerOutput(y, saved: saved)
     }
 
     public func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
