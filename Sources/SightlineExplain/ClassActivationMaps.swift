@@ -206,8 +206,9 @@ public struct ClassActivationMaps {
                 for k in range {
                     let channel = Tensor(shape: [h, w, 1], scalars: (0..<(h * w)).map { activations.scalars[(image * h * w + $0) * channels + k] })
                     let mask = CAMRendering.normalised(Resize.bilinear(channel, height: height, width: width))
-                    masked.append(Tensor(shape: [1, height, width, 3]) { out in
-                        for pixel in 0..<(height * width) { for c in 0..<3 { out[pixel * 3 + c] = picture.scalars[pixel * 3 + c] * mask.scalars[pixel] } }
+                    let depth = picture.shape[3]
+                    masked.append(Tensor(shape: [1, height, width, depth]) { out in
+                        for pixel in 0..<(height * width) { for c in 0..<depth { out[pixel * depth + c] = picture.scalars[pixel * depth + c] * mask.scalars[pixel] } }
                     })
                 }
                 let scores = try logits.forward([input: Tensor.concatenatingBatches(masked)], outputs: [scoreNode])[scoreNode] ?? Tensor(zeros: [range.count, 1])

@@ -12,9 +12,23 @@ public enum Preprocessing: String, Sendable, CaseIterable {
     /// Pixels are passed unchanged (the model does its own, e.g. with a `Rescaling` layer).
     case none
 
-    /// Applies the mode to an RGB batch `[N, H, W, 3]` in 0…255.
+    /// Why this mode cannot run on images of `channels` channels, or nil when it can: `caffe`
+    /// and `torch` use per-channel RGB statistics; `tf` and `none` work on any channel count.
+    public func problem(channels: Int) -> String? {
+        switch self {
+        case .caffe where channels != 3, .torch where channels != 3:
+            return "preprocessing '\(rawValue)' uses RGB statistics and the model takes \(channels)-channel images; pass --preprocessing tf or none"
+        default:
+            return nil
+        }
+    }
+
+    /// Applies the mode to a batch `[N, H, W, C]` in 0…255: any C for `tf` and `none`, 3 (RGB)
+    /// for `caffe` and `torch` (check `problem(channels:)` first).
     public func apply(to images: Tensor) -> Tensor {
-        precondition(images.shape.last == 3, "preprocessing needs RGB images [N, H, W, 3], got \(images.shape)")
+        if self == .none { return images }
+        if self == .tf { return Tensor(shape: images.shape, scalars: images.scalars.map { $0 / 127.5 - 1 }) }
+        precondition(images.shape.last == 3, "preprocessing \(rawValue) needs RGB images [N, H, W, 3], got \(images.shape)")
         var result = images
         result.withUnsafeMutableBufferPointer { p in
             for pixel in stride(from: 0, to: p.count, by: 3) {

@@ -13,6 +13,8 @@ public struct FeatureExtractor {
     public var exactDecode = false
     /// The model's input height and width.
     public let inputSize: (height: Int, width: Int)
+    /// The model's input channels (1, 3 or 4); images are converted to it.
+    public let channels: Int
 
     public struct SetupError: Error, CustomStringConvertible {
         public var message: String
@@ -28,15 +30,17 @@ public struct FeatureExtractor {
         guard graph.node(named: name) != nil else {
             throw SetupError(message: "the model has no layer '\(name)'; `sightline inspect` lists them")
         }
-        guard let input = graph.inputNames.first, let shape = graph.shape(of: input), shape.count == 3, shape[2] == 3 else {
-            throw SetupError(message: "the model's input is not an RGB image")
+        guard let input = graph.inputNames.first, let shape = graph.shape(of: input), shape.count == 3, ImageChannels.supported.contains(shape[2]) else {
+            throw SetupError(message: "the model's input \(graph.inputNames.first.flatMap(graph.shape(of:)) ?? []) is not an image of 1, 3 or 4 channels")
         }
+        if let problem = model.preprocessing.problem(channels: shape[2]) { throw SetupError(message: problem) }
         self.model = model
         self.layer = name
         self.pooling = pooling
         self.policy = policy
         self.maxPixels = maxPixels
         self.inputSize = (shape[0], shape[1])
+        self.channels = shape[2]
     }
 
     /// The layer that feeds the classifier head: the input of the last `Dense` on the path to
@@ -63,7 +67,8 @@ public struct FeatureExtractor {
         return shape.count == 3 && pooling != .none ? [shape[2]] : shape
     }
 
-    /// Decodes and prepares one image as `[H, W, 3]` in 0…255 (before preprocessing).
+    /// Decodes and prepares one image as `[H, W, C]` in 0…255 (before preprocessing), C the
+    /// model's input channels (grayscale as PIL's `L`).
     public func prepare(_ path: String) throws(ImageError) -> Tensor {
         // The decoded image must still cover the input after the policy's resize; the crop
         // policy needs the shorter side at `shorter`, squash needs each side at the target.
@@ -73,10 +78,10 @@ public struct FeatureExtractor {
         case .shorterSideThenCrop(let shorter): needed = shorter ?? Int((Double(min(inputSize.height, inputSize.width)) / 0.875).rounded())
         }
         return try RGBImage(contentsOf: path, maxPixels: maxPixels, atLeast: exactDecode ? nil : (needed, needed))
-            .prepared(height: inputSize.height, width: inputSize.width, policy: policy)
+            .prepared(height: inputSize.height, width: inputSize.width, policy: policy, channels: channels)
     }
 
-    /// Features for prepared images `[N, H, W, 3]`: `[N] + featureShape`.
+    /// Features for prepared images `[N, H, W, C]`: `[N] + featureShape`.
     public func features(of images: Tensor) throws -> Tensor {
         let graph = model.graph
         guard let input = graph.inputNames.first else { throw SetupError(message: "the model has no input") }

@@ -74,12 +74,15 @@ public final class FineTuner {
         generator = SeededGenerator(seed: options.seed)
         featureLayer = FeatureExtractor.defaultLayer(of: backbone.graph)
         graph = try Self.assemble(backbone.graph, featureLayer: featureLayer, classes: classNames.count, dropout: options.dropout, head: head, generator: &generator)
-        guard let input = graph.inputNames.first, let shape = graph.shape(of: input) else { throw TrainingError(message: "the model has no image input") }
+        guard let input = graph.inputNames.first, let shape = graph.shape(of: input), shape.count == 3, ImageChannels.supported.contains(shape[2]) else {
+            throw TrainingError(message: "the model's input is not an image of 1, 3 or 4 channels")
+        }
+        if let problem = backbone.preprocessing.problem(channels: shape[2]) { throw TrainingError(message: problem) }
         var skipped: [(String, String)] = []
         func load(_ folder: ImageFolder) -> [(Tensor, Int)] {
             folder.items.compactMap { item in
                 do {
-                    return (try RGBImage(contentsOf: item.path).prepared(height: shape[0], width: shape[1], policy: .squash), item.label ?? 0)
+                    return (try RGBImage(contentsOf: item.path).prepared(height: shape[0], width: shape[1], policy: .squash, channels: shape[2]), item.label ?? 0)
                 } catch {
                     skipped.append((item.path, (error as? ImageError)?.message ?? "\(error)"))
                     return nil

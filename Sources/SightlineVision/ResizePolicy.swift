@@ -34,9 +34,12 @@ public enum ResizePolicy: Sendable, Equatable {
 }
 
 extension RGBImage {
-    /// The image as a `[height, width, 3]` float tensor in 0…255, resized by `policy` with
-    /// antialiased bilinear filtering.
-    public func prepared(height: Int, width: Int, policy: ResizePolicy) -> Tensor {
+    /// The image as a `[height, width, channels]` float tensor in 0…255, resized by `policy` with
+    /// antialiased bilinear filtering. Channels are converted first, as Keras's `load_img`
+    /// (`color_mode`) does: 3 is RGB, 1 is PIL's luminance `L`, 4 is RGBA with opaque alpha.
+    /// `channels` must be one of `ImageChannels.supported` (checked when a job is set up).
+    public func prepared(height: Int, width: Int, policy: ResizePolicy, channels: Int = 3) -> Tensor {
+        let tensor = ImageChannels.convert(self, channels: channels)
         switch policy {
         case .squash:
             return Resize.bilinear(tensor, height: height, width: width)

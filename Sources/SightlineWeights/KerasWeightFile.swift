@@ -156,12 +156,16 @@ public struct KerasWeightFile: Sendable {
     /// `block1_conv1/kernel:0` under group `block1_conv1` is the layer's own weight; under group
     /// `vgg16` it belongs to sub-layer `block1_conv1`. A TF1 uniquifier (`block1_conv1_1/…`) on
     /// the layer's own name is tolerated.
+    ///
+    /// The owner is everything before the last `/`, so layer names that contain `/` (tf.keras
+    /// DenseNet's `conv1/conv`, whose weights are `conv1/conv/kernel:0`) stay whole, inside a
+    /// nested model too; a scoped owner that ends in `/<layer>` is the layer itself.
     static func split(_ weightName: String, layer: String) -> (sublayer: String?, role: String) {
         let parts = weightName.split(separator: "/").map(String.init)
         let role = canonicalRole(parts.last ?? weightName, layer: parts.count > 1 ? parts[parts.count - 2] : layer)
         guard parts.count > 1 else { return (nil, role) }
-        let owner = parts[parts.count - 2]
-        if owner == layer || stripUniquifier(owner) == layer { return (nil, role) }
+        let owner = parts.dropLast().joined(separator: "/")
+        if owner == layer || stripUniquifier(owner) == layer || owner.hasSuffix("/" + layer) { return (nil, role) }
         return (owner, role)
     }
 

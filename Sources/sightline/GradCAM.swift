@@ -60,7 +60,10 @@ struct GradCAM: ParsableCommand {
     func run() throws {
         let loaded = try options.load()
         let cam = try ClassActivationMaps(graph: loaded.graph, layer: layer)
-        guard let inputName = loaded.graph.inputNames.first, let shape = loaded.graph.shape(of: inputName) else { throw ValidationError("the model has no image input") }
+        guard let inputName = loaded.graph.inputNames.first, let shape = loaded.graph.shape(of: inputName), shape.count == 3, ImageChannels.supported.contains(shape[2]) else {
+            throw ValidationError("the model's input is not an image of 1, 3 or 4 channels")
+        }
+        if let problem = loaded.preprocessing.problem(channels: shape[2]) { throw ValidationError(problem) }
         let classCount = loaded.graph.shape(of: cam.scoreNode)?.last ?? 0
         let recorded = labels == nil ? try? HDF5File(reading: options.model).stringsAttribute("class_names") : nil
         let names = try recorded.flatMap { $0.count == classCount ? $0 : nil } ?? Predict.classNames(count: classCount, labels: labels)
@@ -76,7 +79,7 @@ struct GradCAM: ParsableCommand {
                 }
             }
             guard !originals.isEmpty else { continue }
-            let input = loaded.preprocessing.apply(to: Tensor.concatenatingBatches(originals.map { $0.1.prepared(height: shape[0], width: shape[1], policy: .squash).reshaped([1, shape[0], shape[1], 3]) }))
+            let input = loaded.preprocessing.apply(to: Tensor.concatenatingBatches(originals.map { $0.1.prepared(height: shape[0], width: shape[1], policy: .squash, channels: shape[2]).reshaped([1] + shape) }))
             for target in targets {
                 let result = try cam.compute(input, classes: Array(repeating: target, count: originals.count), method: method)
                 let mapShape = Array(result.maps.shape.dropFirst())

@@ -41,9 +41,12 @@ struct Predict: ParsableCommand {
     func run() throws {
         let loaded = try options.load()
         let graph = try head.map { try Self.stack(loaded, head: $0) } ?? loaded.graph
-        guard let inputName = graph.inputNames.first, let inputShape = graph.shape(of: inputName), inputShape.count == 3, inputShape[2] == 3 else {
-            throw ValidationError("the model's input is not an RGB image")
+        guard let inputName = graph.inputNames.first, let inputShape = graph.shape(of: inputName), inputShape.count == 3,
+            ImageChannels.supported.contains(inputShape[2])
+        else {
+            throw ValidationError("the model's input \(graph.inputNames.first.flatMap(graph.shape(of:)) ?? []) is not an image of 1, 3 or 4 channels")
         }
+        if let problem = loaded.preprocessing.problem(channels: inputShape[2]) { throw ValidationError(problem) }
         guard let outputName = graph.outputNames.first, let classes = graph.shape(of: outputName)?.last, graph.shape(of: outputName)?.count == 1 else {
             throw ValidationError("the model's output is not a class vector; predict needs a classifier")
         }
@@ -61,7 +64,7 @@ struct Predict: ParsableCommand {
             for path in images[start..<min(start + batch, images.count)] {
                 do {
                     let image = try RGBImage(contentsOf: path)
-                    tensors.append(image.prepared(height: inputShape[0], width: inputShape[1], policy: .squash))
+                    tensors.append(image.prepared(height: inputShape[0], width: inputShape[1], policy: .squash, channels: inputShape[2]))
                     paths.append(path)
                 } catch {
                     failures += 1
