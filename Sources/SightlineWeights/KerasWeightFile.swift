@@ -75,18 +75,20 @@ public struct KerasWeightFile: Sendable {
             modelConfig = try Self.firstString(forcedConfig, file, "model_config", on: "/")
             layers = try Self.readLegacy(file, group: "/model_weights")
             namesAreKeras3Keys = false
-        } else if file.isGroup("/layers") {
+        } else if file.isGroup("/layers") || file.isGroup("/vars") {
+            // A functional model's file has `layers/`; a subclassed model's has one group per
+            // attribute (`block1/layers/…/vars`) next to the model's own `vars`.
             format = forced ?? .keras3Weights
             kerasVersion = nil
             backend = nil
             modelConfig = forcedConfig
             var named = true
-            layers = try Self.readKeras3(file, group: "/layers", parent: nil, named: &named)
+            layers = try Self.readKeras3(file, group: file.isGroup("/layers") ? "/layers" : "", parent: nil, named: &named)
             namesAreKeras3Keys = !named
         } else if file.hasAttribute("nb_layers") {
             throw HDF5Error(file: displayPath, "a Keras 0.x weights file (nb_layers/param_k layout) is not supported; re-save it with Keras 2 or later")
         } else {
-            throw HDF5Error(file: displayPath, "not a Keras weights file: no layer_names attribute, no model_weights group and no layers/ group")
+            throw HDF5Error(file: displayPath, "not a Keras weights file: no layer_names attribute, no model_weights group and no layers/ or vars/ group")
         }
         recordedPreprocessing = try file.stringAttribute("sightline_preprocessing")
     }
@@ -195,27 +197,32 @@ public struct KerasWeightFile: Sendable {
 
     /// Reads `layers/<key>/vars/<i>` in model order (Keras writes keys in model order; HDF5
     /// lists them alphabetically, so the order is rebuilt from the class counters), recursing into
-    /// nested models' `layers/` groups.
+    /// nested models. A subclassed model's file nests the same way under attribute names
+    /// (`block1/convs/layers/conv2d/vars`): every group below `group` is walked, `vars` groups
+    /// holding a layer's weights (named by their `name` attribute, or the key) and any other
+    /// subgroup holding more layers. `group` "" is the file's root.
     static func readKeras3(_ file: HDF5File, group: String, parent: String?, named: inout Bool) throws(HDF5Error) -> [StoredLayer] {
         var result: [StoredLayer] = []
-        for key in try file.children(of: group).sorted(by: keras3KeyOrder) {
+        for key in try file.children(of: group.isEmpty ? "/" : group).sorted(by: keras3KeyOrder) where key != "vars" {
             let layerGroup = "\(group)/\(key)"
-            if file.isGroup("\(layerGroup)/layers") {
-                result += try readKeras3(file, group: "\(layerGroup)/layers", parent: key, named: &named)
+            guard file.isGroup(layerGroup) else { continue }
+            if key == "layers" {
+                result += try readKeras3(file, group: layerGroup, parent: parent, named: &named)
                 continue
             }
             let varsGroup = "\(layerGroup)/vars"
-            guard file.isGroup(varsGroup) else { continue }
-            let indices = try file.children(of: varsGroup).compactMap { Int($0) }.sorted()
-            guard !indices.isEmpty else { continue }
-            var weights: [StoredWeight] = []
-            for index in indices {
-                let path = "\(varsGroup)/\(index)"
-                weights.append(StoredWeight(role: "", path: path, value: try file.readTensor(path)))
+            let name = file.isGroup(varsGroup) ? try file.stringAttribute("name", on: varsGroup) : nil
+            let indices = file.isGroup(varsGroup) ? try file.children(of: varsGroup).compactMap { Int($0) }.sorted() : []
+            if !indices.isEmpty {
+                var weights: [StoredWeight] = []
+                for index in indices {
+                    let path = "\(varsGroup)/\(index)"
+                    weights.append(StoredWeight(role: "", path: path, value: try file.readTensor(path)))
+                }
+                if name == nil { named = false }
+                result.append(StoredLayer(name: name ?? key, parent: parent, weights: weights))
             }
-            let name = try file.stringAttribute("name", on: varsGroup)
-            if name == nil { named = false }
-            result.append(StoredLayer(name: name ?? key, parent: parent, weights: weights))
+            result += try readKeras3(file, group: layerGroup, parent: name ?? key, named: &named)
         }
         return result
     }
