@@ -64,7 +64,7 @@ extension Activation: KerasLayer {
         case .relu(let maxValue, let slope) where maxValue != nil || slope != 0:
             return ["max_value": maxValue.map { Double($0) } ?? NSNull(), "negative_slope": Double(slope), "threshold": 0.0]
         case .leakyRelu(let alpha):
-            return ["alpha": Double(alpha), "negative_slope": Double(alpha)]
+            return ["negative_slope": Double(alpha)]
         case .elu(let alpha) where alpha != 1:
             return ["alpha": Double(alpha)]
         default:

@@ -25,6 +25,12 @@ public protocol KerasLayer: Layer {
     /// True when the inference plan may apply a following activation layer in this layer's
     /// output pass (its own activation is linear). Defaults to false.
     var absorbsFollowingActivation: Bool { get }
+    /// The Keras 2 `inbound_nodes` entry for a call on `inputs`, when the layer needs more
+    /// than tensor references (an operator's constant); nil for the usual form.
+    func kerasInboundNode(inputs: [String]) -> Any?
+    /// The Python module Keras 3 imports the class from (`keras.layers` unless the class lives
+    /// in Keras Applications, as ConvNeXt's `LayerScale`).
+    var kerasModule: String { get }
 }
 
 /// How a layer changes the receptive field of the values it produces.
@@ -42,6 +48,8 @@ extension KerasLayer {
     public func flops(inputShapes: [[Int]], outputShape: [Int]) -> Int { outputShape.reduce(1, *) }
     public var receptiveWindow: ReceptiveWindow { .keep }
     public var absorbsFollowingActivation: Bool { false }
+    public func kerasInboundNode(inputs: [String]) -> Any? { nil }
+    public var kerasModule: String { "keras.layers" }
 
     /// An error about this layer's config when it is written.
     func unwritable(_ reason: String, field: String? = nil) -> KerasConfigError {

@@ -31,6 +31,7 @@ public final class LayerScale: Layer {
 
 extension LayerScale: KerasLayer {
     public static let kerasClassNames = ["LayerScale"]
+    public var kerasModule: String { "keras.src.applications.convnext" }
 
     public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
         let channels = try config.int("projection_dim", try config.channels(inputShapes), in: 1...Int.max)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// An element-wise operator node from a Keras functional model: `x + 3`, `x * (1/6)`,
 /// `x / y`, written by Keras 3 as `keras.src.ops.numpy` nodes (`Add`, `Multiply`, `Subtract`,
 /// `Divide`, `TrueDivide`) and by tf.keras as `TFOpLambda` (`__operators__.add`,
@@ -119,7 +121,30 @@ extension TensorOperation: KerasLayer {
 
     public var kerasClassName: String { "TFOpLambda" }
 
+    /// Written as tf.keras writes it: `TFOpLambda` with the function name, the first operand as
+    /// the node's tensor and the second in `kwargs["y"]`. tf.keras and Sightline read this back;
+    /// Keras 3 cannot load `TFOpLambda` from a legacy `.h5`.
     public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
-        throw unwritable("operator nodes are not written yet; rebuild the model with Keras layers (Rescaling, Add, Multiply)")
+        guard case .input = left else {
+            throw unwritable("a constant on the left of '\(operation)' has no tf.keras form; write the model from Keras instead")
+        }
+        let function: String
+        switch operation {
+        case .add: function = "__operators__.add"
+        case .subtract: function = "math.subtract"
+        case .multiply: function = "math.multiply"
+        case .divide: function = "math.truediv"
+        }
+        return ["function": function]
+    }
+
+    public func kerasInboundNode(inputs: [String]) -> Any? {
+        let y: Any
+        switch right {
+        case .constant(let value): y = Double(value)
+        case .input(let index): y = [index < inputs.count ? inputs[index] : "", 0, 0] as [Any]
+        }
+        guard case .input(let index) = left, index < inputs.count else { return nil }
+        return [[inputs[index], 0, 0, ["y": y, "name": NSNull()] as [String: Any]] as [Any]]
     }
 }

@@ -25,12 +25,20 @@ public enum KerasArchive {
         guard let weightsEntry = archive["model.weights.h5"] else {
             throw HDF5Error(file: path, "the .keras archive has no model.weights.h5")
         }
-        var config: String?
-        if let entry = archive["config.json"] {
+        func text(_ name: String) throws(HDF5Error) -> String? {
+            guard let entry = archive[name] else { return nil }
             var data = Data()
-            _ = try? archive.extract(entry) { data.append($0) }
-            config = String(data: data, encoding: .utf8)
+            do {
+                _ = try archive.extract(entry) { data.append($0) }
+            } catch {
+                throw HDF5Error(file: path, object: name, "cannot be extracted (\(error))")
+            }
+            return String(decoding: data, as: UTF8.self)
         }
+        let config = try text("config.json")
+        // metadata.json: {"keras_version": "3.15.1", "date_saved": …}.
+        let metadata = try text("metadata.json").flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let version = metadata?["keras_version"] as? String
         let temporary = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-\(UUID().uuidString).weights.h5")
         defer { try? FileManager.default.removeItem(at: temporary) }
         do {
@@ -39,7 +47,7 @@ public enum KerasArchive {
             throw HDF5Error(file: path, object: "model.weights.h5", "cannot be extracted (\(error))")
         }
         let file = try HDF5File(reading: temporary.path)
-        return try KerasWeightFile(file: file, displayPath: path, format: .kerasArchive, modelConfig: config)
+        return try KerasWeightFile(file: file, displayPath: path, format: .kerasArchive, modelConfig: config, kerasVersion: version)
     }
 
     /// Reads `path` as a `.keras` archive or as an HDF5 weights file, whichever it is.

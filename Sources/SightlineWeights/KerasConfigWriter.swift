@@ -19,7 +19,8 @@ enum KerasConfigWriter {
                 let (className, config) = try layerConfig(layer)
                 entry["class_name"] = className
                 entry["config"] = config.merging(["name": node.name, "trainable": layer.isTrainable || layer.parameters.isEmpty, "dtype": "float32"]) { $1 }
-                entry["inbound_nodes"] = [node.inputs.map { [$0, 0, 0, [String: Any]()] as [Any] }]
+                let custom = (layer as? any KerasLayer)?.kerasInboundNode(inputs: node.inputs)
+                entry["inbound_nodes"] = custom ?? [node.inputs.map { [$0, 0, 0, [String: Any]()] as [Any] }]
             } else {
                 entry["class_name"] = "InputLayer"
                 entry["config"] = ["batch_input_shape": [NSNull()] + node.shape.map { $0 as Any }, "dtype": "float32", "sparse": false, "ragged": false, "name": node.name] as [String: Any]
@@ -42,6 +43,9 @@ enum KerasConfigWriter {
         guard let layer = layer as? any KerasLayer else {
             throw Unwritable(layer: layer.name, reason: "\(type(of: layer)) has no Keras counterpart")
         }
-        return (layer.kerasClassName, try layer.kerasConfig())
+        var config = try layer.kerasConfig()
+        // Layer configs use Keras 3's keys; tf.keras 2 names LeakyReLU's slope `alpha`.
+        if layer.kerasClassName == "LeakyReLU", let slope = config.removeValue(forKey: "negative_slope") { config["alpha"] = slope }
+        return (layer.kerasClassName, config)
     }
 }

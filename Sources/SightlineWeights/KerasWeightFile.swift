@@ -59,7 +59,7 @@ public struct KerasWeightFile: Sendable {
         try self.init(file: file, displayPath: path, format: nil, modelConfig: nil)
     }
 
-    init(file: HDF5File, displayPath: String, format forced: KerasFileFormat?, modelConfig forcedConfig: String?) throws(HDF5Error) {
+    init(file: HDF5File, displayPath: String, format forced: KerasFileFormat?, modelConfig forcedConfig: String?, kerasVersion forcedVersion: String? = nil) throws(HDF5Error) {
         path = displayPath
         if file.hasAttribute("layer_names") || file.hasAttribute("layer_names0") {
             format = forced ?? .legacyWeights
@@ -79,7 +79,7 @@ public struct KerasWeightFile: Sendable {
             // A functional model's file has `layers/`; a subclassed model's has one group per
             // attribute (`block1/layers/…/vars`) next to the model's own `vars`.
             format = forced ?? .keras3Weights
-            kerasVersion = nil
+            kerasVersion = forcedVersion
             backend = nil
             modelConfig = forcedConfig
             var named = true

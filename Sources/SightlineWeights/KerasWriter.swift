@@ -14,6 +14,13 @@ import SightlineModels
 ///
 /// The file is written under a temporary name in the same folder and renamed when complete.
 public enum KerasWriter {
+    /// An output path whose format Sightline cannot write.
+    public struct UnwritableFormat: Error, CustomStringConvertible {
+        public var path: String
+        public var reason: String
+        public var description: String { "\(path): \(reason)" }
+    }
+
     /// The `keras_version` written: the tf.keras release whose layout and config format the file
     /// follows (Keras reads it to decide which conversions to apply; 2.x means none).
     public static let kerasVersion = "2.15.0"
@@ -36,7 +43,21 @@ public enum KerasWriter {
 
     /// Writes `graph` to `path`: a full model (architecture + weights) or, with `weightsOnly`,
     /// the weights alone.
+    ///
+    /// The format follows the extension: `.h5` writes this legacy layout, `.keras` a Keras 3
+    /// archive (`KerasArchiveWriter`; full models only); any other extension is refused before
+    /// anything is written.
     public static func save(_ graph: Graph, to path: String, metadata: Metadata, weightsOnly: Bool = false, modelName: String = "model") throws {
+        switch URL(fileURLWithPath: path).pathExtension.lowercased() {
+        case "h5", "hdf5":
+            break
+        case "keras":
+            guard !weightsOnly else { throw UnwritableFormat(path: path, reason: "a .keras archive holds a full model; write the weights only to a .weights.h5 or .h5 file") }
+            try KerasArchiveWriter.save(graph, to: path, metadata: metadata, modelName: modelName)
+            return
+        default:
+            throw UnwritableFormat(path: path, reason: "Sightline writes .h5 (Keras legacy HDF5) and .keras (Keras 3 archive); choose one of those extensions")
+        }
         // Check the architecture can be expressed before touching the disk.
         let config = weightsOnly ? nil : try KerasConfigWriter.config(of: graph, name: modelName)
         try AtomicFile.write(to: path) { try write(graph, config: config, metadata: metadata, to: $0) }

@@ -36,7 +36,7 @@ struct Inspect: ParsableCommand {
         let known = KnownWeightFiles.lookup(md5: md5).map { "\($0.file): \($0.source), \($0.url)" } ?? "not a published file Sightline knows"
         return [
             ("file", "\(file.path) (\(bytes.formatted()) bytes)"),
-            ("format", "\(file.format.rawValue), Keras \(file.kerasVersion ?? "1.x (no keras_version attribute)")\(file.backend.map { ", backend \($0)" } ?? "")"),
+            ("format", "\(file.format.rawValue), Keras \(file.kerasVersion ?? (file.format == .keras3Weights ? "3 (.weights.h5 files record no version)" : "1.x (no keras_version attribute)"))\(file.backend.map { ", backend \($0)" } ?? "")"),
             ("md5", md5),
             ("known as", known),
             ("architecture", loaded.architectureSource),

@@ -86,3 +86,49 @@ enum ZooFormula {
         Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { Float(offset + scale * sin(0.37 * Double($0))) })
     }
 }
+
+/// `.keras` archives Sightline writes read back with the same layers, weights and outputs, for
+/// families with operator nodes, custom Keras Applications layers and grouped convolutions.
+/// (`scripts/check_keras_archive.py` checks the same archives in real Keras 3.)
+struct KerasArchiveWriterTests {
+    @Test(arguments: ["keras3_mobilenet_v3_small", "keras3_convnext_tiny", "keras3_efficientnet_b0"])
+    func archivesRoundTrip(_ name: String) throws {
+        let fixture = try KerasFixture.load(ZooTests.directory.appendingPathComponent(name + ".json").path)
+        let config = try JSONSerialization.data(withJSONObject: fixture["model_config"] as Any)
+        let shape = try #require(fixture["input_shape"] as? [Int])
+        let graph = try ModelConfigImporter.graph(fromJSON: String(decoding: config, as: UTF8.self), defaultImageSize: shape[1])
+        for node in graph.nodes {
+            for parameter in node.layer?.parameters ?? [] {
+                parameter.value = try ZooFormula.weight(layer: node.name, weight: parameter.name, shape: parameter.value.shape)
+            }
+        }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-\(UUID().uuidString).keras").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let metadata = KerasWriter.Metadata(sightlineVersion: "test", preprocessing: .tf, source: name, classNames: (0..<10).map { "c\($0)" })
+        try KerasWriter.save(graph, to: path, metadata: metadata, modelName: name)
+        #expect(KerasArchive.isArchive(path))
+        let loaded = try ModelLoader.load(path: path)
+        #expect(loaded.preprocessing == .tf, "the recorded preprocessing is read back from the archive")
+        #expect(loaded.file.kerasVersion == "3.15.1", "the version comes from metadata.json, not 'Keras 1.x'")
+        #expect(loaded.graph.nodes.map(\.name).sorted() == graph.nodes.map(\.name).sorted())
+        let input = ZooFormula.input(shape: shape, scale: fixture["input_scale"] as? Double ?? 1, offset: fixture["input_offset"] as? Double ?? 0)
+        let before = try graph.forward([graph.inputNames[0]: input])
+        let after = try loaded.graph.forward([loaded.graph.inputNames[0]: input])
+        let output = try #require(graph.outputNames.first)
+        #expect(before[output] == after[output])
+    }
+
+    @Test func unknownExtensionsAndWeightsOnlyArchivesAreRefusedBeforeWriting() throws {
+        let graph = Graph()
+        try graph.addInput(name: "x", shape: [4])
+        let metadata = KerasWriter.Metadata(sightlineVersion: "test", preprocessing: .none, source: "test")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for (file, weightsOnly, message) in [("model.onnx", false, "Sightline writes .h5 (Keras legacy HDF5) and .keras"), ("model.keras", true, "a .keras archive holds a full model")] {
+            let path = directory.appendingPathComponent(file).path
+            #expect { try KerasWriter.save(graph, to: path, metadata: metadata, weightsOnly: weightsOnly) } throws: { "\($0)".contains(message) }
+            #expect(!FileManager.default.fileExists(atPath: path))
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import SightlineModels
+import ZIPFoundation
+
+/// Writes Keras 3 `.keras` archives that `keras.saving.load_model` opens: a zip of
+/// `config.json` (`Keras3ConfigWriter`), `metadata.json` and `model.weights.h5`, whose
+/// `layers/<snake_case class>[_n]/vars/<i>` groups follow Keras's layer order (Keras finds
+/// weights by that position; each `vars` group also carries the layer's `name`). Sightline's
+/// provenance (`sightline_version`, `sightline_preprocessing`, `sightline_source`,
+/// `class_names`) goes into the weights file's root attributes, where Sightline reads it back.
+enum KerasArchiveWriter {
+    /// The Keras release whose archive format this follows.
+    static let kerasVersion = "3.15.1"
+
+    static func save(_ graph: Graph, to path: String, metadata: KerasWriter.Metadata, modelName: String) throws {
+        let config = try Keras3ConfigWriter.config(of: graph, name: modelName)
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-archive-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        try writeWeights(graph, metadata: metadata, to: scratch.appendingPathComponent("model.weights.h5").path)
+        try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]).write(to: scratch.appendingPathComponent("config.json"))
+        let date = ISO8601DateFormatter().string(from: Date())
+        let info: [String: Any] = ["keras_version": kerasVersion, "date_saved": date, "sightline_version": metadata.sightlineVersion]
+        try JSONSerialization.data(withJSONObject: info, options: [.sortedKeys]).write(to: scratch.appendingPathComponent("metadata.json"))
+        try AtomicFile.write(to: path) { temporary in
+            let archive = try Archive(url: URL(fileURLWithPath: temporary), accessMode: .create)
+            for entry in ["metadata.json", "config.json", "model.weights.h5"] {
+                try archive.addEntry(with: entry, relativeTo: scratch, compressionMethod: .deflate)
+            }
+        }
+    }
+
+    private static func writeWeights(_ graph: Graph, metadata: KerasWriter.Metadata, to path: String) throws {
+        let file = try HDF5File(creating: path)
+        try file.writeString(metadata.sightlineVersion, attribute: "sightline_version")
+        try file.writeString(metadata.preprocessing.rawValue, attribute: "sightline_preprocessing")
+        try file.writeString(metadata.source, attribute: "sightline_source")
+        if let classNames = metadata.classNames { try file.writeStrings(classNames, attribute: "class_names") }
+        for (name, value) in metadata.extra.sorted(by: { $0.key < $1.key }) { try file.writeString(value, attribute: name) }
+        try file.createGroup("/layers")
+        try file.createGroup("/vars")
+        var used: [String: Int] = [:]
+        for name in Keras3ConfigWriter.layerOrder(graph) {
+            guard let node = graph.node(named: name), !(node.layer is TensorOperation) else { continue }
+            let base = Keras3ConfigWriter.snakeCase(node.layer.map(KerasLayers.className(of:)) ?? "InputLayer")
+            let count = used[base, default: -1] + 1
+            used[base] = count
+            let group = "/layers/\(count == 0 ? base : "\(base)_\(count)")"
+            try file.createGroup(group)
+            try file.createGroup("\(group)/vars")
+            try file.writeString(name, attribute: "name", on: "\(group)/vars")
+            for (index, parameter) in (node.layer?.parameters ?? []).enumerated() {
+                try file.write(parameter.value, to: "\(group)/vars/\(index)")
+            }
+        }
+    }
+}
