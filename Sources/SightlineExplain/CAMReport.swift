@@ -15,6 +15,18 @@ public struct ExplainedImage {
     public var heatmapFile: String
     /// Faithfulness metrics, when requested.
     public var metrics: CAMMetrics?
+    /// Guided Grad-CAM at the original size, and its file, for `guided-gradcam`.
+    public var guided: RGBImage?
+    public var guidedFile: String?
+
+    /// A map whose maximum is below 1e-7 of the class score's size (at least 1): float32
+    /// rounding noise, not evidence. It is drawn as zero and labelled, never stretched into a
+    /// full-strength heatmap.
+    public var isBlank: Bool { Self.isBlank(rawMap, score: score) }
+
+    public static func isBlank(_ map: Tensor, score: Float) -> Bool {
+        (map.scalars.max() ?? 0) <= 1e-7 * max(1, abs(score))
+    }
 
     public init(
         path: String, original: RGBImage, overlay: RGBImage, heatmap: RGBImage, rawMap: Tensor, explainedClass: Int, score: Float,
@@ -44,11 +56,16 @@ public enum CAMReport {
             let measured = image.metrics.map {
                 String(format: "<p>deletion AUC %.3f (lower is better) · insertion AUC %.3f (higher is better) · confidence %.3f, on the explanation map %.3f</p>", $0.deletionAUC, $0.insertionAUC, $0.probability, $0.explanationProbability)
             } ?? ""
-            let note = maximum > 0 ? "" : "<p class=\"note\">The map is zero everywhere: no region of this layer raises the class score (the overlay shows the image unchanged).</p>"
+            let note = image.isBlank
+                ? "<p class=\"note\">Blank map (maximum \(String(format: "%.3g", maximum))): no region of this layer raises the class score, so nothing is highlighted. Try another --layer or class.</p>"
+                : ""
+            let guided = try image.guided.map { picture in
+                "<figure><img alt=\"guided Grad-CAM\" src=\"data:image/jpeg;base64,\(try picture.jpegData(quality: quality).base64EncodedString())\"><figcaption>guided Grad-CAM (\(escape(image.guidedFile ?? "")))</figcaption></figure>"
+            } ?? ""
             body += """
                 <section><h2>\(escape(image.path))</h2>
                 <div class="pair"><figure><img alt="original" src="data:image/jpeg;base64,\(original)"><figcaption>original</figcaption></figure>
-                <figure><img alt="Grad-CAM overlay" src="data:image/jpeg;base64,\(overlay)"><figcaption>\(escape(method.rawValue)) for class \(image.explainedClass) (\(escape(image.top.first { $0.0 == image.explainedClass }?.1 ?? "class \(image.explainedClass)"))), score \(String(format: "%.4g", image.score))</figcaption></figure></div>
+                <figure><img alt="Grad-CAM overlay" src="data:image/jpeg;base64,\(overlay)"><figcaption>\(escape(method.rawValue)) for class \(image.explainedClass) (\(escape(image.top.first { $0.0 == image.explainedClass }?.1 ?? "class \(image.explainedClass)"))), score \(String(format: "%.4g", image.score))</figcaption></figure>\(guided)</div>
                 \(note)\(measured)<table><tr><th>class</th><th>name</th><th>probability</th></tr>\(rows)</table>
                 <p>raw map maximum \(String(format: "%.6g", maximum)) · layer \(escape(layer)) · files \(escape(image.overlayFile)), \(escape(image.heatmapFile))</p></section>
 

@@ -63,6 +63,7 @@ public struct ClassActivationMaps {
         }
         logits.outputNames = [score]
         let target = layer ?? Self.defaultLayer(of: graph)
+        guard logits.node(named: target) != nil else { throw CAMError(message: graph.unknownLayerMessage(target)) }
         guard let shape = logits.shape(of: target), shape.count == 3 else {
             throw CAMError(message: "layer '\(target)' has no spatial output [h, w, channels]; choose a convolutional layer (`sightline inspect` lists them)")
         }

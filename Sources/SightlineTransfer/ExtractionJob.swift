@@ -123,7 +123,7 @@ public struct ExtractionJob {
         var object: [String: Any] = attributes
         object["batch_size"] = batchSize
         object["paths_md5"] = { var md5 = MD5(); for item in items { md5.update(Array((item.path + "\n").utf8)) }; return md5.finalize() }()
-        return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
+        return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
     }
 
     private func preparePartialFolder(_ fingerprint: Data) throws {

@@ -28,7 +28,7 @@ public struct FeatureExtractor {
         let graph = model.graph
         let name = layer ?? Self.defaultLayer(of: graph)
         guard graph.node(named: name) != nil else {
-            throw SetupError(message: "the model has no layer '\(name)'; `sightline inspect` lists them")
+            throw SetupError(message: graph.unknownLayerMessage(name))
         }
         guard let input = graph.inputNames.first, let shape = graph.shape(of: input), shape.count == 3, ImageChannels.supported.contains(shape[2]) else {
             throw SetupError(message: "the model's input \(graph.inputNames.first.flatMap(graph.shape(of:)) ?? []) is not an image of 1, 3 or 4 channels")

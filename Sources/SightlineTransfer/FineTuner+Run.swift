@@ -5,9 +5,11 @@ extension FineTuner {
     /// epoch and the resume state to `output + ".state.h5"`; metrics go to `output +
     /// ".metrics.csv"` and `".metrics.jsonl"`. `report` returns false to stop after an epoch (the
     /// state is kept; `resume` continues from it).
-    /// `step` gets (images done, images per epoch) after every optimizer step, for a progress bar.
+    /// `step` gets the position after every optimizer step (for a progress bar) and returns
+    /// false to stop there: the run then throws `Interrupted`; the state of the last completed
+    /// epoch stays on disk, so `resume` repeats the interrupted epoch exactly.
     public func run(
-        output: String, resume: Bool = false, sightlineVersion: String, step: (Int, Int) -> Void = { _, _ in },
+        output: String, resume: Bool = false, sightlineVersion: String, step: (StepProgress) -> Bool = { _ in true },
         report: (EpochRecord) -> Bool = { _ in true }
     ) throws -> [EpochRecord] {
         let statePath = output + ".state.h5"
@@ -15,6 +17,8 @@ extension FineTuner {
         if resume {
             guard FileManager.default.fileExists(atPath: statePath) else { throw TrainingError(message: "no \(statePath) to resume from") }
             state = try TrainingState.load(statePath, into: self)
+            let phaseEpochs = state.phase == 1 ? options.headEpochs : options.epochs
+            resumedAt = state.phase == 1 && state.nextEpoch >= phaseEpochs ? (2, 1) : (state.phase, state.nextEpoch + 1)
         }
         guard let input = graph.inputNames.first, let output0 = graph.outputNames.first else { return [] }
         let loss = SoftmaxCrossEntropy()
@@ -45,7 +49,11 @@ extension FineTuner {
                     correct += zip(logits.argmaxPerRow(), labels).filter { $0 == $1 }.count
                     _ = graph.backward(tape, seeds: [output0: gradient])
                     optimizer.step(graph.trainableSlots)
-                    step(min(start + options.batchSize, order.count), order.count)
+                    let done = min(start + options.batchSize, order.count)
+                    let position = StepProgress(
+                        phase: phase, epoch: epoch + 1, epochs: epochs, batch: start / options.batchSize + 1, done: done, total: order.count,
+                        loss: totalLoss / Float(done))
+                    if !step(position) { throw Interrupted(position: position) }
                 }
                 let validationAccuracy = validation.isEmpty ? nil : try accuracy(validation)
                 let record = EpochRecord(
@@ -98,7 +106,8 @@ extension FineTuner {
         var csv = "phase,epoch,learning_rate,loss,training_accuracy,validation_accuracy\n"
         var lines = ""
         let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
         for record in history {
             csv += "\(record.phase),\(record.epoch),\(record.learningRate),\(record.loss),\(record.trainingAccuracy),\(record.validationAccuracy.map { String($0) } ?? "")\n"
             lines += String(decoding: try encoder.encode(record), as: UTF8.self) + "\n"

@@ -37,6 +37,29 @@ public final class FineTuner {
         public init() {}
     }
 
+    /// Where a run stands after an optimizer step.
+    public struct StepProgress: Sendable {
+        public var phase: Int
+        /// 1-based, of `epochs` in this phase.
+        public var epoch: Int
+        public var epochs: Int
+        /// 1-based batch within the epoch.
+        public var batch: Int
+        /// Images done in this epoch, of `total`.
+        public var done: Int
+        public var total: Int
+        /// Mean loss over the epoch's images so far.
+        public var loss: Float
+    }
+
+    /// A run stopped by its `step` callback (an interrupt) after a completed step.
+    public struct Interrupted: Error, CustomStringConvertible {
+        public var position: StepProgress
+        public var description: String {
+            "interrupted at phase \(position.phase) epoch \(position.epoch) batch \(position.batch); the last completed epoch is saved; rerun the same command with --resume"
+        }
+    }
+
     /// One epoch's figures (also written to `OUTPUT.metrics.csv` and `.jsonl`).
     public struct EpochRecord: Codable, Sendable, Equatable {
         public var phase: Int
@@ -63,10 +86,16 @@ public final class FineTuner {
     public let skipped: [(String, String)]
     let featureLayer: String
     var generator: SeededGenerator
+    /// Where `run(resume: true)` continued: (phase, 1-based epoch); nil for a fresh run.
+    public internal(set) var resumedAt: (phase: Int, epoch: Int)?
 
     public init(backbone: LoadedModel, data: ImageFolder, options: Options = Options(), head: LoadedModel? = nil) throws {
         guard let classNames = data.classNames, classNames.count >= 2 else {
             throw TrainingError(message: "fine-tuning needs a folder with one subfolder per class (at least two)")
+        }
+        // Check the options that name layers before decoding any image.
+        if let from = options.unfreezeFrom, backbone.graph.node(named: from) == nil {
+            throw TrainingError(message: "--unfreeze-from: " + backbone.graph.unknownLayerMessage(from))
         }
         self.backbone = backbone
         self.options = options

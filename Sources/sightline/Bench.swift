@@ -117,7 +117,7 @@ struct Bench: ParsableCommand {
             "peak_rss_mib": peakResidentMiB(), "gemm": GEMMBackend.current.rawValue, "threads": Parallel.threadCount,
             "parameters": graph.parameterCount,
         ]
-        let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
+        let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self)
     }
 

@@ -80,21 +80,38 @@ struct Extract: ParsableCommand {
 
     func run() throws {
         if let threads { setenv("SIGHTLINE_THREADS", String(threads), 1) }
-        let dataset = try ImageFolder(inputs: inputs, extensions: Set(extensions.lowercased().split(separator: ",").map(String.init)))
-        guard !dataset.items.isEmpty else { throw ValidationError("no images found in \(inputs.joined(separator: " "))") }
-        var extractor = try FeatureExtractor(
-            model: try options.load(), layer: layer, pooling: pool, policy: ResizePolicy(argument: resize) ?? .squash)
+        let dataset: ImageFolder
+        do {
+            dataset = try ImageFolder(inputs: inputs, extensions: Set(extensions.lowercased().split(separator: ",").map(String.init)))
+        } catch {
+            throw CommandError.usage(error.description)
+        }
+        guard !dataset.items.isEmpty else { throw CommandError.usage("no images found in \(inputs.joined(separator: " "))") }
+        let model = try options.load()
+        var extractor: FeatureExtractor
+        do {
+            extractor = try FeatureExtractor(model: model, layer: layer, pooling: pool, policy: ResizePolicy(argument: resize) ?? .squash)
+        } catch {
+            throw layer != nil && model.graph.node(named: layer ?? "") == nil ? CommandError.usage("--layer: \(error)") : CommandError(message: "\(error)")
+        }
         extractor.exactDecode = exactDecode
         let job = ExtractionJob(
             extractor: extractor, dataset: dataset, output: output, batchSize: batch, shard: try shardSelection(), resume: resume,
             sightlineVersion: Sightline.version)
         let display = ProgressDisplay(label: "extract")
-        let summary = try job.run { done, total in
-            display.update(done: done, total: total)
-            return true
+        Interrupts.install()
+        let summary: ExtractionJob.Summary
+        do {
+            summary = try job.run { done, total in
+                display.update(done: done, total: total)
+                return !Interrupts.requested
+            }
+        } catch where Interrupts.requested {
+            throw Interrupts.stop("interrupted; the finished batches are kept; rerun the same command with --resume to continue")
         }
-        for failure in summary.failed { FileHandle.standardError.write(Data("skipped \(failure.path): \(failure.error)\n".utf8)) }
+        for failure in summary.failed { Report.skipped(failure.path, failure.error) }
         print("wrote \(output): \(summary.processed - summary.failed.count) of \(summary.processed) images, layer \(extractor.layer), features \(extractor.featureShape)\(summary.resumedBatches > 0 ? ", \(summary.resumedBatches) batches reused" : "")")
+        try Report.finish(skipped: summary.failed.count)
     }
 }
 

@@ -85,16 +85,35 @@ struct Finetune: ParsableCommand {
         if noAugmentation { settings.augmentation = .none }
         let tuner = try FineTuner(
             backbone: try options.load(), data: try ImageFolder(inputs: [data]), options: settings, head: try head.map { try ModelLoader.load(path: $0) })
-        for (path, error) in tuner.skipped { FileHandle.standardError.write(Data("skipped \(path): \(error)\n".utf8)) }
-        var display = ProgressDisplay(label: "epoch")
-        let history = try tuner.run(output: output, resume: resume, sightlineVersion: Sightline.version, step: { done, total in
-            if done == min(settings.batchSize, total) { display = ProgressDisplay(label: "epoch") }
-            display.update(done: done, total: total)
-        }) { record in
-            let validation = record.validationAccuracy.map { String(format: "  validation accuracy %.3f", $0) } ?? ""
-            print(String(format: "phase %d epoch %2d  lr %.2g  loss %.4f  training accuracy %.3f", record.phase, record.epoch, Double(record.learningRate), record.loss, record.trainingAccuracy) + validation)
-            return true
+        for (path, error) in tuner.skipped { Report.skipped(path, error) }
+        var display = ProgressDisplay(label: "")
+        Interrupts.install()
+        let chance = log(Double(tuner.classNames.count))
+        let history: [FineTuner.EpochRecord]
+        var announced = false
+        do {
+            history = try tuner.run(output: output, resume: resume, sightlineVersion: Sightline.version, step: { position in
+                if !announced, let resumed = tuner.resumedAt {
+                    Report.write("resumed from \(output).state.h5 at phase \(resumed.phase) epoch \(resumed.epoch)")
+                    announced = true
+                }
+                if position.batch == 1 { display = ProgressDisplay(label: "phase \(position.phase) epoch \(position.epoch)/\(position.epochs)") }
+                display.update(done: position.done, total: position.total, detail: String(format: "loss %.4f", position.loss))
+                return !Interrupts.requested
+            }) { record in
+                let validation = record.validationAccuracy.map { String(format: "  validation accuracy %.3f", $0) } ?? ""
+                print(String(format: "phase %d epoch %2d  lr %.2g  loss %.4f  training accuracy %.3f", record.phase, record.epoch, Double(record.learningRate), record.loss, record.trainingAccuracy) + validation)
+                fflush(nil)  // epoch lines reach a redirected standard output as they finish
+                if record.epoch >= 2, abs(Double(record.loss) - chance) < 0.02 * chance {
+                    Report.warning(String(format: "the loss is %.4f ≈ ln(%d), what uniform guessing gives: the model is not learning; check the labels, the learning rate (--lr) and the preprocessing", record.loss, tuner.classNames.count))
+                }
+                return true
+            }
+        } catch let interrupted as FineTuner.Interrupted {
+            throw Interrupts.stop(interrupted.description)
         }
+        if !announced, tuner.resumedAt != nil { Report.write("\(output).state.h5: the run had already finished; nothing left to train") }
         print("wrote \(output) (\(tuner.classNames.count) classes: \(tuner.classNames.joined(separator: ", ")); \(history.count) epochs)")
+        try Report.finish(skipped: tuner.skipped.count)
     }
 }

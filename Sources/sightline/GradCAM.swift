@@ -12,8 +12,8 @@ struct GradCAM: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
 
-    @Argument(help: "JPEG or PNG files.")
-    var images: [String]
+    @Argument(help: ArgumentHelp(stringLiteral: ImageInputs.help))
+    var inputs: [String]
 
     @Option(name: .shortAndLong, help: "The folder to write into (created if needed).")
     var output: String
@@ -21,19 +21,30 @@ struct GradCAM: ParsableCommand {
     @Option(help: "The layer to explain (default: the last convolutional feature map).")
     var layer: String?
 
-    @Option(name: .customLong("class"), help: "Class indices to explain for every image, comma-separated (default: each image's top class); several give one map per class.")
+    @Option(name: .customLong("class"), help: "Classes to explain for every image, by index or name, comma-separated (default: each image's top class); several give one map per class.")
     var classList: String?
 
-    /// The requested classes, or [nil] for each image's top class.
-    var targets: [Int?] {
+    /// The classes `--class` asks for (indices, or names matched case-insensitively), or [nil]
+    /// for each image's top class. Unknown names, out-of-range indices and repeats are usage
+    /// errors naming the value and the valid range.
+    static func targets(_ classList: String?, names: [String]) throws -> [Int?] {
         guard let classList else { return [nil] }
-        return classList.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-    }
-
-    func validate() throws {
-        if let classList, targets.isEmpty || targets.count != classList.split(separator: ",").count {
-            throw ValidationError("--class takes class indices separated by commas, e.g. --class 281,285")
+        var result: [Int] = []
+        for token in classList.split(separator: ",", omittingEmptySubsequences: false).map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            if let index = Int(token) {
+                guard names.indices.contains(index) else {
+                    throw CommandError.usage("--class \(index): the model has \(names.count) classes, numbered 0 to \(names.count - 1)")
+                }
+                result.append(index)
+            } else if let index = names.firstIndex(where: { $0.caseInsensitiveCompare(token) == .orderedSame }) {
+                result.append(index)
+            } else {
+                let listed = names.prefix(8).joined(separator: ", ") + (names.count > 8 ? ", …" : "")
+                throw CommandError.usage("--class '\(token)': no class has that index or name; the classes are \(listed) (give --labels for names)")
+            }
         }
+        guard Set(result).count == result.count else { throw CommandError.usage("--class names a class twice (\(classList))") }
+        return result
     }
 
     @Option(help: "gradcam, gradcam++, scorecam or guided-gradcam (also writes NAME_guided.jpg at the model's input size).")
@@ -58,15 +69,22 @@ struct GradCAM: ParsableCommand {
     var labels: String?
 
     func run() throws {
+        let images = try ImageInputs.paths(inputs)
         let loaded = try options.load()
-        let cam = try ClassActivationMaps(graph: loaded.graph, layer: layer)
-        guard let inputName = loaded.graph.inputNames.first, let shape = loaded.graph.shape(of: inputName), shape.count == 3, ImageChannels.supported.contains(shape[2]) else {
-            throw ValidationError("the model's input is not an image of 1, 3 or 4 channels")
+        let cam: ClassActivationMaps
+        do {
+            cam = try ClassActivationMaps(graph: loaded.graph, layer: layer)
+        } catch {
+            throw layer == nil ? CommandError(message: "\(error)") : CommandError.usage("--layer: \(error)")
         }
-        if let problem = loaded.preprocessing.problem(channels: shape[2]) { throw ValidationError(problem) }
+        guard let inputName = loaded.graph.inputNames.first, let shape = loaded.graph.shape(of: inputName), shape.count == 3, ImageChannels.supported.contains(shape[2]) else {
+            throw CommandError(message: "the model's input is not an image of 1, 3 or 4 channels")
+        }
+        if let problem = loaded.preprocessing.problem(channels: shape[2]) { throw CommandError(message: problem) }
         let classCount = loaded.graph.shape(of: cam.scoreNode)?.last ?? 0
         let recorded = labels == nil ? try? HDF5File(reading: options.model).stringsAttribute("class_names") : nil
         let names = try recorded.flatMap { $0.count == classCount ? $0 : nil } ?? Predict.classNames(count: classCount, labels: labels)
+        let targets = try Self.targets(classList, names: names)
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         var explained: [ExplainedImage] = [], failures: [(String, String)] = []
         var usedNames = Set<String>()
@@ -75,7 +93,7 @@ struct GradCAM: ParsableCommand {
             for path in images[start..<min(start + batch, images.count)] {
                 do { originals.append((path, try RGBImage(contentsOf: path))) } catch {
                     failures.append((path, error.message))
-                    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                    Report.skipped(path, error.message)
                 }
             }
             guard !originals.isEmpty else { continue }
@@ -86,19 +104,31 @@ struct GradCAM: ParsableCommand {
                 let saliency = method == .guidedGradcam ? try GuidedBackprop.saliency(cam, images: input, classes: result.classes) : nil
                 for (row, (path, original)) in originals.enumerated() {
                     let raw = result.maps.batch(row..<(row + 1)).reshaped(mapShape)
-                    let heat = CAMRendering.heatmap(raw, height: original.height, width: original.width)
-                    var stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-                    if targets.count > 1 { stem += "_c\(result.classes[row])" }
-                    while usedNames.contains(stem) { stem += "_" }
+                    let blank = ExplainedImage.isBlank(raw, score: result.scores[row])
+                    if blank {
+                        Report.warning("\(path): blank map for class \(result.classes[row]) at \(cam.layer) (maximum \(String(format: "%.3g", raw.scalars.max() ?? 0))); nothing is highlighted")
+                    }
+                    let drawn = blank ? Tensor(zeros: raw.shape) : raw
+                    let heat = CAMRendering.heatmap(drawn, height: original.height, width: original.width)
+                    // NAME_cCLASS when several classes are explained; images of the same name
+                    // from different folders get _2, _3, ….
+                    let base = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+                    let suffix = targets.count > 1 ? "_c\(result.classes[row])" : ""
+                    var stem = base + suffix, copy = 1
+                    while usedNames.contains(stem) { copy += 1; stem = "\(base)_\(copy)\(suffix)" }
                     usedNames.insert(stem)
                     let overlayFile = "\(stem)_overlay.jpg", heatmapFile = "\(stem)_heatmap.jpg"
                     let overlay = CAMRendering.overlay(original, heatmap: heat, alpha: alpha), colored = CAMRendering.colored(heat)
                     try AtomicFile.write(try overlay.jpegData(quality: quality), to: (output as NSString).appendingPathComponent(overlayFile))
                     try AtomicFile.write(try colored.jpegData(quality: quality), to: (output as NSString).appendingPathComponent(heatmapFile))
-                    if let saliency {
-                        let guided = GuidedBackprop.guidedGradCAMImage(
-                            saliency: saliency.batch(row..<(row + 1)).reshaped([shape[0], shape[1], shape[2]]),
-                            heatmap: CAMRendering.heatmap(raw, height: shape[0], width: shape[1]))
+                    // Guided Grad-CAM at the original image's size (the saliency is upsampled from the
+                    // model's input, as the overlay is).
+                    let guided = saliency.map { saliency in
+                        GuidedBackprop.guidedGradCAMImage(
+                            saliency: Resize.bilinear(saliency.batch(row..<(row + 1)).reshaped([shape[0], shape[1], shape[2]]), height: original.height, width: original.width),
+                            heatmap: heat)
+                    }
+                    if let guided {
                         try AtomicFile.write(try guided.jpegData(quality: quality), to: (output as NSString).appendingPathComponent("\(stem)_guided.jpg"))
                     }
                     let probabilities = Array(result.probabilities.scalars[(row * classCount)..<((row + 1) * classCount)])
@@ -106,6 +136,8 @@ struct GradCAM: ParsableCommand {
                     var item = ExplainedImage(
                         path: path, original: original, overlay: overlay, heatmap: colored, rawMap: raw, explainedClass: result.classes[row],
                         score: result.scores[row], top: Array(ranked), overlayFile: overlayFile, heatmapFile: heatmapFile)
+                    item.guided = guided
+                    item.guidedFile = guided == nil ? nil : "\(stem)_guided.jpg"
                     if metrics {
                         item.metrics = try CAMMetrics.measure(
                             cam, image: input.batch(row..<(row + 1)), heatmap: CAMRendering.heatmap(raw, height: shape[0], width: shape[1]),
@@ -124,6 +156,7 @@ struct GradCAM: ParsableCommand {
             ])
         }
         print("wrote \(output)/report.html: \(explained.count) maps explained at \(cam.layer) with \(method.rawValue)\(failures.isEmpty ? "" : ", \(failures.count) skipped")")
-        if !failures.isEmpty { throw ExitCode(1) }
+        if explained.isEmpty { throw CommandError(message: "no image could be read; nothing was explained") }
+        try Report.finish(skipped: failures.count)
     }
 }

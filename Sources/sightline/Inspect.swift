@@ -76,7 +76,8 @@ struct Inspect: ParsableCommand {
     }
 
     func jsonText(_ loaded: LoadedModel, _ summary: ModelSummary, steps: [(name: String, kind: String)]?) throws -> String {
-        var object: [String: Any] = Dictionary(uniqueKeysWithValues: header(loaded))
+        // The text labels as snake_case keys ("known as" → "known_as").
+        var object: [String: Any] = Dictionary(uniqueKeysWithValues: header(loaded).map { ($0.0.replacingOccurrences(of: " ", with: "_"), $0.1) })
         object["file"] = loaded.file.path
         object["format"] = loaded.file.format.rawValue
         object["keras_version"] = loaded.file.kerasVersion ?? NSNull()
@@ -91,7 +92,6 @@ struct Inspect: ParsableCommand {
             ]
         }
         if let steps { object["plan"] = steps.map { ["step": $0.name, "kind": $0.kind] } }
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-        return String(decoding: data, as: UTF8.self)
+        return try JSONOutput.text(object)
     }
 }

@@ -16,7 +16,7 @@ struct Predict: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
 
-    @Argument(help: "JPEG or PNG files.")
+    @Argument(help: ArgumentHelp(stringLiteral: ImageInputs.help))
     var images: [String]
 
     @Option(help: "How many classes to show per image.")
@@ -44,18 +44,19 @@ struct Predict: ParsableCommand {
         guard let inputName = graph.inputNames.first, let inputShape = graph.shape(of: inputName), inputShape.count == 3,
             ImageChannels.supported.contains(inputShape[2])
         else {
-            throw ValidationError("the model's input \(graph.inputNames.first.flatMap(graph.shape(of:)) ?? []) is not an image of 1, 3 or 4 channels")
+            throw CommandError(message: "the model's input \(graph.inputNames.first.flatMap(graph.shape(of:)) ?? []) is not an image of 1, 3 or 4 channels")
         }
-        if let problem = loaded.preprocessing.problem(channels: inputShape[2]) { throw ValidationError(problem) }
+        if let problem = loaded.preprocessing.problem(channels: inputShape[2]) { throw CommandError(message: problem) }
         guard let outputName = graph.outputNames.first, let classes = graph.shape(of: outputName)?.last, graph.shape(of: outputName)?.count == 1 else {
-            throw ValidationError("the model's output is not a class vector; predict needs a classifier")
+            throw CommandError(message: "\(options.model): the output is not a class vector; predict needs a classifier (use extract for features)")
         }
         // Class names recorded by Sightline (train-head, finetune); absent for other files and
         // for .keras archives, which are not HDF5.
         let recorded = head.map { try? HDF5File(reading: $0).stringsAttribute("class_names") } ?? (try? HDF5File(reading: options.model).stringsAttribute("class_names")) ?? nil
         let names = try labels == nil ? recorded ?? Self.classNames(count: classes, labels: nil) : Self.classNames(count: classes, labels: labels)
-        guard names.count == classes else { throw ValidationError("\(names.count) class names for a model with \(classes) outputs") }
+        guard names.count == classes else { throw CommandError.usage("\(names.count) class names for a model with \(classes) outputs; give --labels with one name per class") }
         let outputIsProbability = Self.endsInSoftmax(graph.layer(named: outputName))
+        let images = try ImageInputs.paths(self.images)
         let order = Dictionary(images.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         var results: [[String: Any]] = []
         var failures = 0
@@ -68,7 +69,7 @@ struct Predict: ParsableCommand {
                     paths.append(path)
                 } catch {
                     failures += 1
-                    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                    Report.skipped(path, error.message)
                     results.append(["path": path, "error": error.message])
                 }
             }
@@ -84,8 +85,7 @@ struct Predict: ParsableCommand {
         }
         results.sort { order[$0["path"] as? String ?? ""] ?? 0 < order[$1["path"] as? String ?? ""] ?? 0 }
         if json {
-            let data = try JSONSerialization.data(withJSONObject: results, options: [.prettyPrinted, .sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
+            print(try JSONOutput.text(results))
         } else {
             for result in results {
                 print(result["path"] as? String ?? "")
@@ -96,17 +96,17 @@ struct Predict: ParsableCommand {
                 }
             }
         }
-        if failures > 0 { throw ExitCode(1) }
+        try Report.finish(skipped: failures)
     }
 
     /// The backbone up to the head's feature layer (with its pooling), followed by the head's layers.
     static func stack(_ backbone: LoadedModel, head path: String) throws -> Graph {
         let file = try HDF5File(reading: path)
         guard let layer = try file.stringAttribute("sightline_head_layer"), let pooling = try file.stringAttribute("sightline_head_pooling") else {
-            throw ValidationError("\(path) is not a head written by `sightline train-head` (no sightline_head_layer attribute)")
+            throw CommandError.usage("\(path) is not a head written by `sightline train-head` (no sightline_head_layer attribute)")
         }
         let headModel = try ModelLoader.load(path: path)
-        guard backbone.graph.node(named: layer) != nil else { throw ValidationError("the backbone has no layer '\(layer)', which the head was trained on") }
+        guard backbone.graph.node(named: layer) != nil else { throw CommandError(message: "the backbone has no layer '\(layer)', which the head was trained on") }
         let graph = try backbone.graph.prefix(through: layer)
         var last = layer
         if graph.shape(of: layer)?.count == 3 && pooling != "none" {
@@ -133,9 +133,9 @@ struct Predict: ParsableCommand {
     /// Sightline trained record their own `class_names`, which callers check first).
     static func classNames(count: Int, labels: String?) throws -> [String] {
         if let labels {
-            guard let text = try? String(contentsOfFile: labels, encoding: .utf8) else { throw ValidationError("cannot read --labels \(labels)") }
+            guard let text = try? String(contentsOfFile: labels, encoding: .utf8) else { throw CommandError.usage("--labels \(labels): no such file or not UTF-8 text") }
             let names = text.split(whereSeparator: \.isNewline).map(String.init)
-            guard names.count == count else { throw ValidationError("\(labels) has \(names.count) names, the model \(count) classes") }
+            guard names.count == count else { throw CommandError.usage("--labels \(labels) has \(names.count) names, the model \(count) classes") }
             return names
         }
         return count == 1000 ? ImageNetClasses.names : (0..<count).map { "class \($0)" }

@@ -9,12 +9,13 @@ struct Sightline: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sightline",
         abstract: "Transfer learning and explainability with pretrained convolutional networks.",
+        discussion: ExitStatus.help,
         version: version,
         subcommands: [Init.self, Inspect.self, Predict.self, Extract.self, MergeCommand.self, TrainHead.self, Finetune.self, GradCAM.self, Convert.self, Bench.self]
     )
 
     static func main() {
         SightlineCore.Allocator.keepFreedMemoryForReuse()
-        main(nil)
+        runMapped()
     }
 }

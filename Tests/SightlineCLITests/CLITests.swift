@@ -8,13 +8,18 @@ struct CLITests {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/weights")
 
-    /// Runs the built `sightline` (next to the test bundle) and returns status, stdout, stderr.
-    func run(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+    /// The built `sightline`, next to the test bundle.
+    func executable() throws -> URL {
         let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         let executable = [directory, directory.deletingLastPathComponent()].map { $0.appendingPathComponent("sightline") }
             .first { FileManager.default.isExecutableFile(atPath: $0.path) }
+        return try #require(executable, "sightline is built next to the tests")
+    }
+
+    /// Runs the built `sightline` (next to the test bundle) and returns status, stdout, stderr.
+    func run(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
         let process = Process()
-        process.executableURL = try #require(executable, "sightline is built next to the tests")
+        process.executableURL = try executable()
         process.arguments = arguments
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
@@ -147,6 +152,11 @@ struct CLITests {
         let files = try FileManager.default.contentsOfDirectory(atPath: scratch.path)
         #expect(Set(files).isSuperset(of: ["pears_0_c2_overlay.jpg", "pears_0_c7_overlay.jpg", "pears_0_c2_guided.jpg", "pears_0_c7_guided.jpg"]), "\(files)")
         #expect(try HDF5File(reading: scratch.appendingPathComponent("gradcam.h5").path).readIntegers("/classes") == [2, 7])
+        // The guided images are in the report, and are not the overlays.
+        let html = try String(contentsOf: scratch.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(html.components(separatedBy: "alt=\"guided Grad-CAM\"").count - 1 == 2)
+        let guided = try Data(contentsOf: scratch.appendingPathComponent("pears_0_c2_guided.jpg"))
+        #expect(guided != (try Data(contentsOf: scratch.appendingPathComponent("pears_0_c2_overlay.jpg"))))
     }
 
     @Test func finetuneWritesAModelThatPredictsWithItsClassNames() throws {

@@ -71,6 +71,23 @@ struct FineTunerTests {
         #expect(resumedHistory == history)
         #expect(snapshot(resumed.graph) == snapshot(full.graph), "resuming ends with the same weights")
 
+        // Interrupted in the middle of an epoch (as SIGINT does): the last completed epoch's
+        // state is kept, and resuming repeats the interrupted epoch to the same end.
+        let midEpoch = directory.appendingPathComponent("mid.h5").path
+        var steps = 0
+        #expect {
+            _ = try self.tuner().run(output: midEpoch, sightlineVersion: "test", step: { position in
+                steps += 1
+                return !(position.phase == 2 && position.batch == 2)
+            })
+        } throws: { error in
+            "\(error)" == "interrupted at phase 2 epoch 1 batch 2; the last completed epoch is saved; rerun the same command with --resume"
+        }
+        let continued = try tuner()
+        #expect(try continued.run(output: midEpoch, resume: true, sightlineVersion: "test") == history)
+        #expect(continued.resumedAt?.phase == 2 && continued.resumedAt?.epoch == 1)
+        #expect(snapshot(continued.graph) == snapshot(full.graph), "an interrupted epoch is repeated exactly")
+
         // The saved model: Keras layout, softmax head, class names and preprocessing recorded.
         let saved = try ModelLoader.load(path: interrupted)
         #expect(saved.preprocessing == .caffe && saved.graph.outputNames == ["head_predictions"])
@@ -100,7 +117,7 @@ struct FineTunerTests {
             ($0.epochs, $0.earlyStoppingPatience, $0.learningRate) = (6, 1, 3e-3)
         }
         var steps = 0
-        let history = try tuner.run(output: directory.appendingPathComponent("early.h5").path, sightlineVersion: "test", step: { _, _ in steps += 1 })
+        let history = try tuner.run(output: directory.appendingPathComponent("early.h5").path, sightlineVersion: "test", step: { _ in steps += 1; return true })
         let phase2 = history.filter { $0.phase == 2 }.compactMap(\.validationAccuracy)
         #expect(steps > 0, "per-step progress is reported")
         #expect(try tuner.accuracy(tuner.validation) == phase2.max(), "the best epoch's weights are restored: \(phase2)")

@@ -1,0 +1,135 @@
+import Foundation
+import SightlineWeights
+import Testing
+
+/// The findings of a user's day with Sightline (issue 12), each reproduced through the
+/// `sightline` executable: one input policy, one exit-status table, one error style, classes
+/// and layers named or suggested, snake_case JSON, interrupts that say how to resume.
+struct UserDayTests {
+    let cli = CLITests()
+    static let fixtures = CLITests.fixtures
+    static let images = fixtures.deletingLastPathComponent().appendingPathComponent("extract")
+    static let model = fixtures.appendingPathComponent("resnet50_keras3.h5").path
+
+    func scratch() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-day-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    @Test func predictAndGradcamTakeFoldersAndNameMissingFiles() throws {
+        let predict = try cli.run(["predict", Self.model, Self.images.appendingPathComponent("apples").path, "--json"])
+        #expect(predict.status == 0, "\(predict.err)")
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(predict.out.utf8)) as? [[String: Any]])
+        let count = try FileManager.default.contentsOfDirectory(atPath: Self.images.appendingPathComponent("apples").path).count
+        #expect(rows.count == count && !predict.out.contains("\\/"), "a folder's images, paths without escaped slashes")
+        let missing = try cli.run(["predict", Self.model, "/nonexistent/cat.jpg"])
+        #expect(missing.status == 2 && missing.err.hasPrefix("error: /nonexistent/cat.jpg: no such file"), "\(missing.err)")
+        let output = try scratch()
+        defer { try? FileManager.default.removeItem(at: output) }
+        let cam = try cli.run(["gradcam", Self.model, Self.images.path, "-o", output.path, "--input-size", "64"])
+        #expect(cam.status == 0 && cam.out.contains("7 maps explained"), "\(cam.out)\(cam.err)")
+    }
+
+    @Test func classesAreIndicesOrNamesAndMistakesAreUsageErrors() throws {
+        let output = try scratch()
+        defer { try? FileManager.default.removeItem(at: output) }
+        let image = Self.images.appendingPathComponent("pears/pears_0.png").path
+        let labels = output.appendingPathComponent("labels.txt")
+        try (0..<10).map { "class \($0)" }.joined(separator: "\n").write(to: labels, atomically: true, encoding: .utf8)
+        let base = ["gradcam", Self.model, image, "-o", output.path, "--input-size", "64", "--labels", labels.path]
+        let named = try cli.run(base + ["--class", "class 3,7"])
+        #expect(named.status == 0, "\(named.err)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: output.path)
+        #expect(Set(files).isSuperset(of: ["pears_0_c3_overlay.jpg", "pears_0_c7_overlay.jpg"]), "\(files)")
+        for (value, message) in [
+            ("12", "error: --class 12: the model has 10 classes, numbered 0 to 9"),
+            ("xyz", "error: --class 'xyz': no class has that index or name"),
+            ("3,class 3", "error: --class names a class twice"),
+        ] {
+            let result = try cli.run(base + ["--class", value])
+            #expect(result.status == 2 && result.err.hasPrefix(message), "\(value): \(result.err)")
+        }
+    }
+
+    @Test func unknownLayersAreSuggestedBeforeAnyWork() throws {
+        let output = try scratch()
+        defer { try? FileManager.default.removeItem(at: output) }
+        let image = Self.images.appendingPathComponent("pears/pears_0.png").path
+        let cam = try cli.run(["gradcam", Self.model, image, "-o", output.path, "--layer", "conv5_blok3_out"])
+        #expect(cam.status == 2 && cam.err.contains("no layer 'conv5_blok3_out' in the model; did you mean 'conv5_block3_out'"), "\(cam.err)")
+        let tune = try cli.run(["finetune", Self.model, "--data", Self.images.path, "-o", output.appendingPathComponent("t.h5").path, "--unfreeze-from", "conv5_blok1_1_conv"])
+        #expect(tune.status == 3 && tune.err.contains("did you mean 'conv5_block1_1_conv'"), "\(tune.err)")
+        #expect(!tune.err.contains("epoch"), "it fails before training")
+    }
+
+    @Test func oneExitStatusTableAcrossCommands() throws {
+        let output = try scratch()
+        defer { try? FileManager.default.removeItem(at: output) }
+        // A folder with one corrupt image among good ones: done, exit 1, the file named.
+        let data = output.appendingPathComponent("data")
+        for cls in ["apples", "pears"] {
+            let folder = data.appendingPathComponent(cls)
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            for file in try FileManager.default.contentsOfDirectory(atPath: Self.images.appendingPathComponent(cls).path) {
+                try FileManager.default.copyItem(at: Self.images.appendingPathComponent(cls).appendingPathComponent(file), to: folder.appendingPathComponent(file))
+            }
+        }
+        let corrupt = data.appendingPathComponent("pears/corrupt.jpg")
+        try Data("not a jpeg".utf8).write(to: corrupt)
+        let commands: [[String]] = [
+            ["predict", Self.model, data.path],
+            ["extract", Self.model, data.path, "-o", output.appendingPathComponent("f.h5").path],
+            ["gradcam", Self.model, data.path, "-o", output.appendingPathComponent("cam").path, "--input-size", "64"],
+            ["finetune", Self.model, "--data", data.path, "-o", output.appendingPathComponent("t.h5").path, "--head-epochs", "1", "--epochs", "0", "--batch", "4"],
+        ]
+        for command in commands {
+            let result = try cli.run(command)
+            #expect(result.status == 1, "\(command[0]): \(result.status) \(result.err)")
+            #expect(result.err.contains("skipped: \(corrupt.path): is not a JPEG or PNG image"), "\(command[0]): \(result.err)")
+        }
+        // Usage errors are 2, in one style; an unusable model is 3.
+        let usage = try cli.run(["predict", Self.model, "--top", "0", corrupt.path])
+        #expect(usage.status == 2 && usage.err.hasPrefix("error: "), "\(usage.err)")
+        let unusable = try cli.run(["predict", corrupt.path, corrupt.path])
+        #expect(unusable.status == 3 && unusable.err.hasPrefix("error: \(corrupt.path)"), "\(unusable.err)")
+    }
+
+    @Test func jsonKeysAreSnakeCase() throws {
+        let inspect = try cli.run(["inspect", "--json", Self.model])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(inspect.out.utf8)) as? [String: Any])
+        #expect(object["known_as"] != nil && object["known as"] == nil)
+        #expect(object.keys.allSatisfy { $0 == $0.lowercased() && !$0.contains(" ") }, "\(object.keys.sorted())")
+    }
+
+    /// SIGINT during fine-tuning: the current step finishes, the message says where and how to
+    /// continue, the status is 130, and `--resume` says where it resumes.
+    @Test func interruptsSayHowToResume() throws {
+        let output = try scratch()
+        defer { try? FileManager.default.removeItem(at: output) }
+        let tuned = output.appendingPathComponent("t.h5").path
+        let arguments = ["finetune", Self.model, "--data", Self.images.path, "-o", tuned, "--head-epochs", "1", "--epochs", "100000", "--batch", "2"]
+        let process = Process()
+        process.executableURL = try cli.executable()
+        process.arguments = arguments
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        // Wait for phase 2 to start (its state file exists once phase 1 is saved), then interrupt.
+        let deadline = Date().addingTimeInterval(120)
+        while !FileManager.default.fileExists(atPath: tuned + ".state.h5") && Date() < deadline { usleep(50_000) }
+        usleep(300_000)
+        process.interrupt()
+        // If the interrupt were ignored the run would go on for hours: end it after a minute.
+        let stop = Date().addingTimeInterval(60)
+        while process.isRunning && Date() < stop { usleep(50_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus == 130, "\(text)")
+        #expect(text.contains("error: interrupted at phase 2 epoch") && text.contains("rerun the same command with --resume"), "\(text)")
+        let again = try cli.run(arguments.map { $0 == "100000" ? "1" : $0 } + ["--resume"])
+        #expect(again.err.contains("resumed from \(tuned).state.h5 at phase 2 epoch 1") || again.err.contains("nothing left to train"), "\(again.err)")
+    }
+}
