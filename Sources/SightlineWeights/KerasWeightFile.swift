@@ -52,6 +52,9 @@ public struct KerasWeightFile: Sendable {
     public let namesAreKeras3Keys: Bool
     /// The preprocessing recorded by Sightline when it wrote the file (`sightline_preprocessing`).
     public private(set) var recordedPreprocessing: String?
+    /// Class names recorded by Sightline (`class_names`: fine-tuned models, heads), in a legacy
+    /// `.h5` or inside a `.keras` archive's weights.
+    public private(set) var classNames: [String]?
 
     /// Reads every weight of the file at `path`.
     public init(path: String) throws(HDF5Error) {
@@ -91,6 +94,7 @@ public struct KerasWeightFile: Sendable {
             throw HDF5Error(file: displayPath, "not a Keras weights file: no layer_names attribute, no model_weights group and no layers/ or vars/ group")
         }
         recordedPreprocessing = try file.stringAttribute("sightline_preprocessing")
+        classNames = try file.stringsAttribute("class_names")
     }
 
     /// `value` when given, else the string attribute `name` on `object`.

@@ -82,7 +82,7 @@ struct GradCAM: ParsableCommand {
         }
         if let problem = loaded.preprocessing.problem(channels: shape[2]) { throw CommandError(message: problem) }
         let classCount = loaded.graph.shape(of: cam.scoreNode)?.last ?? 0
-        let recorded = labels == nil ? try? HDF5File(reading: options.model).stringsAttribute("class_names") : nil
+        let recorded = labels == nil ? loaded.file.classNames : nil
         let names = try recorded.flatMap { $0.count == classCount ? $0 : nil } ?? Predict.classNames(count: classCount, labels: labels)
         let targets = try Self.targets(classList, names: names)
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)

@@ -21,10 +21,24 @@ struct ModelOptions: ParsableArguments {
     @Flag(help: "Load even if some layers' shapes differ from the file (they keep random/zero weights and are reported).")
     var skipMismatch = false
 
-    /// Loads the model, strictly unless `--skip-mismatch`.
+    /// Loads the model, strictly unless `--skip-mismatch`. Warns when no preprocessing is known
+    /// and the model does not scale its own input (a Keras Applications MobileNet, say, run on
+    /// 0…255 pixels gives confident nonsense).
     func load() throws -> LoadedModel {
-        try ModelLoader.load(
+        let loaded = try ModelLoader.load(
             path: model, architecture: arch, preprocessing: preprocessing, inputSize: inputSize,
             options: WeightLoadOptions(skipMismatch: skipMismatch, allowPartial: skipMismatch))
+        if preprocessing == nil, loaded.preprocessing == .none, !Self.scalesItsInput(loaded.graph) {
+            Report.warning("\(model): no preprocessing is recorded and the model does not scale its input (no Rescaling or Normalization layer); pixels go in as 0…255. Pass --preprocessing tf (MobileNet, Inception, Xception, ResNetV2), caffe (VGG, ResNet) or torch if the weights expect it")
+        }
+        return loaded
+    }
+
+    /// True when a layer right after the input rescales or normalises it.
+    static func scalesItsInput(_ graph: Graph) -> Bool {
+        graph.nodes.contains { node in
+            guard let layer = node.layer, node.inputs.contains(where: graph.inputNames.contains) else { return false }
+            return layer is Rescaling || layer is Normalization
+        }
     }
 }

@@ -50,9 +50,8 @@ struct Predict: ParsableCommand {
         guard let outputName = graph.outputNames.first, let classes = graph.shape(of: outputName)?.last, graph.shape(of: outputName)?.count == 1 else {
             throw CommandError(message: "\(options.model): the output is not a class vector; predict needs a classifier (use extract for features)")
         }
-        // Class names recorded by Sightline (train-head, finetune); absent for other files and
-        // for .keras archives, which are not HDF5.
-        let recorded = head.map { try? HDF5File(reading: $0).stringsAttribute("class_names") } ?? (try? HDF5File(reading: options.model).stringsAttribute("class_names")) ?? nil
+        // Class names recorded by Sightline (train-head, finetune, convert --head).
+        let recorded = head.map { try? HDF5File(reading: $0).stringsAttribute("class_names") } ?? loaded.file.classNames
         let names = try labels == nil ? recorded ?? Self.classNames(count: classes, labels: nil) : Self.classNames(count: classes, labels: labels)
         guard names.count == classes else { throw CommandError.usage("\(names.count) class names for a model with \(classes) outputs; give --labels with one name per class") }
         let outputIsProbability = Self.endsInSoftmax(graph.layer(named: outputName))

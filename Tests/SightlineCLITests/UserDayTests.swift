@@ -132,4 +132,37 @@ struct UserDayTests {
         let again = try cli.run(arguments.map { $0 == "100000" ? "1" : $0 } + ["--resume"])
         #expect(again.err.contains("resumed from \(tuned).state.h5 at phase 2 epoch 1") || again.err.contains("nothing left to train"), "\(again.err)")
     }
+
+    /// A backbone and a `train-head` head saved as one model (here a Keras 3 archive) that
+    /// predicts what `predict --head` predicts, with the head's class names; `.keras` files
+    /// say their Keras version.
+    @Test func convertWritesBackbonePlusHeadAsOneModel() throws {
+        let output = try scratch()
+        defer { try? FileManager.default.removeItem(at: output) }
+        let features = output.appendingPathComponent("f.h5").path, head = output.appendingPathComponent("head.h5").path
+        let combined = output.appendingPathComponent("combined.keras").path
+        #expect(try cli.run(["extract", Self.model, Self.images.path, "-o", features]).status == 0)
+        #expect(try cli.run(["train-head", features, "-o", head, "--epochs", "20", "--validation-split", "0"]).status == 0)
+        let convert = try cli.run(["convert", Self.model, "--head", head, "-o", combined])
+        #expect(convert.status == 0, "\(convert.err)")
+        let image = Self.images.appendingPathComponent("pears/pears_1.png").path
+        let viaHead = try cli.run(["predict", Self.model, "--head", head, image, "--json"])
+        let viaFile = try cli.run(["predict", combined, image, "--json"])
+        #expect(viaHead.status == 0 && viaFile.status == 0, "\(viaHead.err)\(viaFile.err)")
+        func top(_ text: String) throws -> [String] {
+            let rows = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]])
+            return (rows.first?["top"] as? [[String: Any]] ?? []).map { "\($0["name"] ?? "") \(String(format: "%.5f", $0["probability"] as? Double ?? 0))" }
+        }
+        #expect(try top(viaHead.out) == top(viaFile.out))
+        let inspect = try cli.run(["inspect", combined])
+        #expect(inspect.out.contains("Keras 3.15.1"), "\(inspect.out)")
+        let refused = try cli.run(["convert", Self.model, "-o", output.appendingPathComponent("model.onnx").path])
+        #expect(refused.status == 3 && refused.err.contains("choose one of those extensions"), "\(refused.err)")
+    }
+
+    func labelsFile(_ directory: URL, _ names: [String]) throws -> String {
+        let url = directory.appendingPathComponent("labels.txt")
+        try names.joined(separator: "\n").write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
 }
