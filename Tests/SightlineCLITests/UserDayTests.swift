@@ -165,4 +165,28 @@ struct UserDayTests {
         try names.joined(separator: "\n").write(to: url, atomically: true, encoding: .utf8)
         return url.path
     }
+
+    /// `evaluate` on the shipped fine-tuned digits model and its 100 sample images: the
+    /// accuracy and confusion matrix Keras `predict` + scikit-learn give on the same files
+    /// (0.97, 97 on the diagonal; `scripts/check_evaluate.py` compares every figure), and a
+    /// report with the matrix and bars as SVG and thumbnails of the mistakes.
+    @Test func evaluateMatchesKerasAndScikitLearn() throws {
+        let root = Self.fixtures.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let model = root.appendingPathComponent("pretrained/digits_resnet.h5").path, data = root.appendingPathComponent("pretrained/digits-mini").path
+        let output = try scratch()
+        defer { try? FileManager.default.removeItem(at: output) }
+        let result = try cli.run(["evaluate", model, "--data", data, "--json", "--report", output.path, "--top", "3"])
+        #expect(result.status == 0, "\(result.err)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
+        #expect(object["images"] as? Int == 100 && object["top1_accuracy"] as? Double == 0.97)
+        let matrix = try #require(object["confusion_matrix"] as? [[Int]])
+        #expect(matrix.count == 10 && matrix.indices.reduce(0) { $0 + matrix[$1][$1] } == 97 && matrix.allSatisfy { $0.reduce(0, +) == 10 })
+        #expect((object["misclassified"] as? [[String: Any]])?.count == 3)
+        #expect((object["top_k_accuracy"] as? Double ?? 0) >= 0.97)
+        let html = try String(contentsOf: output.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(html.contains("aria-label=\"confusion matrix\"") && html.contains("aria-label=\"per-class precision, recall and F1\""))
+        #expect(html.components(separatedBy: "src=\"data:image/jpeg;base64,").count - 1 == 3, "a thumbnail per mistake")
+        let text = try cli.run(["evaluate", model, "--data", data])
+        #expect(text.out.contains("top-1 accuracy 0.9700") && text.out.contains("confusion matrix"), "\(text.out)")
+    }
 }

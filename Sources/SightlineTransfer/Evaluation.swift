@@ -1,0 +1,118 @@
+import Foundation
+
+/// A classifier measured on labelled images: top-1 and top-k accuracy, per-class precision,
+/// recall, F1 and support, the confusion matrix and every misclassified file with its scores,
+/// as scikit-learn's `classification_report` and `confusion_matrix` compute them.
+public struct Evaluation: Sendable {
+    /// One misclassified image.
+    public struct Mistake: Sendable {
+        public var path: String
+        public var trueClass: Int
+        public var predicted: Int
+        /// Probability of the predicted class and of the true class.
+        public var confidence: Float
+        public var trueProbability: Float
+    }
+
+    /// Per-class figures (precision and F1 are 0 where undefined, as scikit-learn's `zero_division=0`).
+    public struct ClassFigures: Sendable {
+        public var precision: Double
+        public var recall: Double
+        public var f1: Double
+        public var support: Int
+    }
+
+    public var classNames: [String]
+    /// `confusion[true][predicted]` counts.
+    public var confusion: [[Int]]
+    public var topK: Int
+    public var topKCorrect: Int
+    public var mistakes: [Mistake]
+    /// Images that could not be read, with the reason.
+    public var skipped: [(path: String, reason: String)]
+
+    public var count: Int { confusion.reduce(0) { $0 + $1.reduce(0, +) } }
+    public var top1Accuracy: Double { count == 0 ? 0 : Double(confusion.indices.reduce(0) { $0 + confusion[$1][$1] }) / Double(count) }
+    public var topKAccuracy: Double { count == 0 ? 0 : Double(topKCorrect) / Double(count) }
+
+    public var perClass: [ClassFigures] {
+        confusion.indices.map { c in
+            let truePositive = Double(confusion[c][c])
+            let predicted = Double(confusion.reduce(0) { $0 + $1[c] }), support = confusion[c].reduce(0, +)
+            let precision = predicted > 0 ? truePositive / predicted : 0
+            let recall = support > 0 ? truePositive / Double(support) : 0
+            let f1 = precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0
+            return ClassFigures(precision: precision, recall: recall, f1: f1, support: support)
+        }
+    }
+
+    /// Evaluates `model` (images in, class scores out: probabilities, or logits that get a
+    /// softmax unless `outputsProbabilities`) on `data`'s class folders. The folders' class names are matched to
+    /// `modelClassNames` by name when given (a fine-tuned model records its own), else by
+    /// position. `progress` gets (images done, total) after each batch.
+    public static func run(
+        model: (Tensor) throws -> Tensor, inputShape: [Int], preprocess: (Tensor) -> Tensor, data: ImageFolder, modelClassNames: [String]?,
+        classCount: Int, outputsProbabilities: Bool, topK: Int = 5, batchSize: Int = 16, progress: (Int, Int) -> Void = { _, _ in }
+    ) throws -> Evaluation {
+        guard let folders = data.classNames, !folders.isEmpty else {
+            throw EvaluationError(message: "evaluation needs a folder with one subfolder per class")
+        }
+        let names = modelClassNames ?? (0..<classCount).map { "class \($0)" }
+        // Folder label → model class.
+        let mapping: [Int]
+        if let modelClassNames {
+            mapping = try folders.map { folder in
+                guard let index = modelClassNames.firstIndex(of: folder) else {
+                    throw EvaluationError(message: "the data has a class '\(folder)' that the model does not know (its classes: \(modelClassNames.joined(separator: ", ")))")
+                }
+                return index
+            }
+        } else {
+            guard folders.count <= classCount else {
+                throw EvaluationError(message: "the data has \(folders.count) class folders and the model \(classCount) outputs")
+            }
+            mapping = Array(folders.indices)
+        }
+        var evaluation = Evaluation(
+            classNames: modelClassNames ?? names.enumerated().map { $0 < folders.count ? folders[$0] : $1 },
+            confusion: Array(repeating: Array(repeating: 0, count: classCount), count: classCount), topK: min(topK, classCount), topKCorrect: 0,
+            mistakes: [], skipped: [])
+        let items = data.items
+        for start in stride(from: 0, to: items.count, by: batchSize) {
+            var images: [Tensor] = [], labels: [Int] = [], paths: [String] = []
+            for item in items[start..<min(start + batchSize, items.count)] {
+                do {
+                    let image = try RGBImage(contentsOf: item.path).prepared(height: inputShape[0], width: inputShape[1], policy: .squash, channels: inputShape[2])
+                    images.append(image.reshaped([1] + image.shape))
+                    labels.append(mapping[item.label ?? 0])
+                    paths.append(item.path)
+                } catch {
+                    evaluation.skipped.append((item.path, error.message))
+                }
+            }
+            if !images.isEmpty {
+                var scores = try model(preprocess(Tensor.concatenatingBatches(images)))
+                if !outputsProbabilities { scores = ActivationFunction.softmax.applied(to: scores) }
+                for (row, label) in labels.enumerated() {
+                    let p = Array(scores.scalars[(row * classCount)..<((row + 1) * classCount)])
+                    let ranked = p.indices.sorted { p[$0] > p[$1] }
+                    let predicted = ranked[0]
+                    evaluation.confusion[label][predicted] += 1
+                    if ranked.prefix(evaluation.topK).contains(label) { evaluation.topKCorrect += 1 }
+                    if predicted != label {
+                        evaluation.mistakes.append(Mistake(path: paths[row], trueClass: label, predicted: predicted, confidence: p[predicted], trueProbability: p[label]))
+                    }
+                }
+            }
+            progress(min(start + batchSize, items.count), items.count)
+        }
+        evaluation.mistakes.sort { $0.confidence > $1.confidence }
+        return evaluation
+    }
+
+    /// A failure naming what does not fit.
+    public struct EvaluationError: Error, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
+    }
+}
