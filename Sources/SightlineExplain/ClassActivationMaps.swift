@@ -105,7 +105,15 @@ public struct ClassActivationMaps {
     }
 
     /// Maps for preprocessed images `[N, H, W, 3]`; `classes[i]` nil explains the top class.
-    public func compute(_ images: Tensor, classes requested: [Int?], method: CAMMethod = .gradcam, scoreBatch: Int = 32) throws -> Result {
+    ///
+    /// Score-CAM runs one masked forward pass per channel and image, in batches of `scoreBatch`;
+    /// `maxChannels` keeps only the channels whose activation maps vary most (spatial standard
+    /// deviation, tf-keras-vis's Faster-ScoreCAM `max_N`), giving the others weight 0.
+    /// `progress` gets (masked passes done, total) after each batch.
+    public func compute(
+        _ images: Tensor, classes requested: [Int?], method: CAMMethod = .gradcam, scoreBatch: Int = 32, maxChannels: Int? = nil,
+        progress: (Int, Int) -> Void = { _, _ in }
+    ) throws -> Result {
         let n = images.batchSize
         guard requested.count == n else { throw CAMError(message: "\(requested.count) targets for \(n) images: give one per image") }
         guard let input = logits.inputNames.first else { throw CAMError(message: "the model has no input") }
@@ -142,7 +150,7 @@ public struct ClassActivationMaps {
             }
             weights = method == .gradcamPlusPlus ? Self.gradCAMPlusPlusWeights(gradient, activations) : Self.gradCAMWeights(gradient)
         case .scorecam:
-            weights = try scoreCAMWeights(images, activations, classes: classes, batch: scoreBatch)
+            weights = try scoreCAMWeights(images, activations, classes: classes, batch: scoreBatch, maxChannels: maxChannels, progress: progress)
         }
         return Result(
             maps: Self.weightedSum(activations, weights), classes: classes,
@@ -194,15 +202,20 @@ public struct ClassActivationMaps {
 
     /// Score-CAM weights: per channel, the class probability of the input masked by the channel's
     /// upsampled, min-max normalised activation; masked inputs run in batches of `batch`.
-    func scoreCAMWeights(_ images: Tensor, _ activations: Tensor, classes: [Int], batch: Int) throws -> [[Float]] {
+    func scoreCAMWeights(
+        _ images: Tensor, _ activations: Tensor, classes: [Int], batch: Int, maxChannels: Int? = nil, progress: (Int, Int) -> Void = { _, _ in }
+    ) throws -> [[Float]] {
         let (n, h, w, channels) = (activations.shape[0], activations.shape[1], activations.shape[2], activations.shape[3])
         let (height, width) = (images.shape[1], images.shape[2])
         guard let input = logits.inputNames.first else { return [] }
+        let kept = min(maxChannels ?? channels, channels)
+        var done = 0
         return try (0..<n).map { image in
             let picture = images.batch(image..<(image + 1))
             var weights = [Float](repeating: 0, count: channels)
-            for start in stride(from: 0, to: channels, by: batch) {
-                let range = start..<min(start + batch, channels)
+            let selected = kept == channels ? Array(0..<channels) : Self.mostVaried(activations, image: image, count: kept)
+            for start in stride(from: 0, to: selected.count, by: batch) {
+                let range = selected[start..<min(start + batch, selected.count)]
                 var masked: [Tensor] = []
                 for k in range {
                     let channel = Tensor(shape: [h, w, 1], scalars: (0..<(h * w)).map { activations.scalars[(image * h * w + $0) * channels + k] })
@@ -216,9 +229,29 @@ public struct ClassActivationMaps {
                 let probabilities = ActivationFunction.softmax.applied(to: scores)
                 let classCount = scores.shape[1]
                 for (offset, k) in range.enumerated() { weights[k] = probabilities.scalars[offset * classCount + classes[image]] }
+                done += range.count
+                progress(done, n * kept)
             }
             return weights
         }
+    }
+
+    /// The `count` channels of `image` whose activation maps have the largest spatial standard
+    /// deviation (a flat map masks nothing and tells nothing), in channel order.
+    static func mostVaried(_ activations: Tensor, image: Int, count: Int) -> [Int] {
+        let (h, w, channels) = (activations.shape[1], activations.shape[2], activations.shape[3])
+        var sums = [Double](repeating: 0, count: channels), squares = [Double](repeating: 0, count: channels)
+        for pixel in 0..<(h * w) {
+            let base = (image * h * w + pixel) * channels
+            for k in 0..<channels {
+                let v = Double(activations.scalars[base + k])
+                sums[k] += v
+                squares[k] += v * v
+            }
+        }
+        let pixels = Double(h * w)
+        let spread = (0..<channels).map { squares[$0] / pixels - (sums[$0] / pixels) * (sums[$0] / pixels) }
+        return Array((0..<channels).sorted { spread[$0] != spread[$1] ? spread[$0] > spread[$1] : $0 < $1 }.prefix(count)).sorted()
     }
 
     /// ReLU(Σ_k w_k A_k) per image: `[N, h, w]`.
