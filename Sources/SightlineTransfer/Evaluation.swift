@@ -46,6 +46,28 @@ public struct Evaluation: Sendable {
         }
     }
 
+    public init(classNames: [String], confusion: [[Int]], topK: Int, topKCorrect: Int, mistakes: [Mistake], skipped: [(path: String, reason: String)]) {
+        (self.classNames, self.confusion, self.topK, self.topKCorrect, self.mistakes, self.skipped) = (classNames, confusion, topK, topKCorrect, mistakes, skipped)
+    }
+
+    /// The figures for given class probabilities (one row per image), true labels and files.
+    public init(classNames: [String], probabilities: [[Float]], labels: [Int], paths: [String], topK: Int = 5) {
+        let classes = classNames.count
+        self.init(
+            classNames: classNames, confusion: Array(repeating: Array(repeating: 0, count: classes), count: classes), topK: min(topK, classes),
+            topKCorrect: 0, mistakes: [], skipped: [])
+        for (row, (p, label)) in zip(probabilities, labels).enumerated() {
+            let ranked = p.indices.sorted { p[$0] > p[$1] }
+            guard let predicted = ranked.first else { continue }
+            confusion[label][predicted] += 1
+            if ranked.prefix(self.topK).contains(label) { topKCorrect += 1 }
+            if predicted != label {
+                mistakes.append(Mistake(path: row < paths.count ? paths[row] : "", trueClass: label, predicted: predicted, confidence: p[predicted], trueProbability: p[label]))
+            }
+        }
+        mistakes.sort { $0.confidence > $1.confidence }
+    }
+
     /// Evaluates `model` (images in, class scores out: probabilities, or logits that get a
     /// softmax unless `outputsProbabilities`) on `data`'s class folders. The folders' class names are matched to
     /// `modelClassNames` by name when given (a fine-tuned model records its own), else by

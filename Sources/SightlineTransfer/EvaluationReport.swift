@@ -49,7 +49,8 @@ public enum EvaluationReport {
         return svg + "</svg>"
     }
 
-    public static func html(_ evaluation: Evaluation, model: String, data: String, thumbnails: Int = 24) -> String {
+    /// The evaluation as an HTML fragment: figures, confusion matrix, bars, table, mistakes.
+    public static func section(_ evaluation: Evaluation, thumbnails: Int = 24) -> String {
         let figures = evaluation.perClass
         let rows = figures.enumerated().map { index, f in
             "<tr><td>\(escape(evaluation.classNames[index]))</td><td>\(String(format: "%.3f", f.precision))</td><td>\(String(format: "%.3f", f.recall))</td><td>\(String(format: "%.3f", f.f1))</td><td>\(f.support)</td></tr>"
@@ -66,17 +67,24 @@ public enum EvaluationReport {
         }.joined()
         let skipped = evaluation.skipped.isEmpty ? "" : "<h2>Skipped</h2><ul>" + evaluation.skipped.map { "<li>\(escape($0.path)): \(escape($0.reason))</li>" }.joined() + "</ul>"
         return """
-            <!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sightline evaluation</title>
-            <style>body{font-family:sans-serif;margin:2em;max-width:80em}table{border-collapse:collapse}td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}td:first-child{text-align:left}figure{display:inline-block;margin:0 1em 1em 0;vertical-align:top;font-size:12px}</style></head><body>
-            <h1>Evaluation</h1>
-            <p>model \(escape(model)) · data \(escape(data)) · \(evaluation.count) images</p>
-            <p><b>top-1 accuracy \(String(format: "%.4f", evaluation.top1Accuracy))</b> · top-\(evaluation.topK) accuracy \(String(format: "%.4f", evaluation.topKAccuracy)) · \(evaluation.mistakes.count) misclassified</p>
+            <p><b>top-1 accuracy \(String(format: "%.4f", evaluation.top1Accuracy))</b> · top-\(evaluation.topK) accuracy \(String(format: "%.4f", evaluation.topKAccuracy)) · \(evaluation.count) images · \(evaluation.mistakes.count) misclassified</p>
             <h2>Confusion matrix</h2>\(confusionSVG(evaluation))
             <h2>Per class</h2>\(barsSVG(evaluation))
             <table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>\(rows)</table>
             <h2>Most confident mistakes</h2>\(mistakes.isEmpty ? "<p>None.</p>" : mistakes)
             \(skipped)
-            </body></html>
             """
+    }
+
+    static let style = "<style>body{font-family:sans-serif;margin:2em;max-width:80em}table{border-collapse:collapse}td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}td:first-child{text-align:left}figure{display:inline-block;margin:0 1em 1em 0;vertical-align:top;font-size:12px}</style>"
+
+    public static func html(_ evaluation: Evaluation, model: String, data: String, thumbnails: Int = 24) -> String {
+        """
+        <!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sightline evaluation</title>\(style)</head><body>
+        <h1>Evaluation</h1>
+        <p>model \(escape(model)) · data \(escape(data))</p>
+        \(section(evaluation, thumbnails: thumbnails))
+        </body></html>
+        """
     }
 }

@@ -5,6 +5,8 @@ extension FineTuner {
     /// epoch and the resume state to `output + ".state.h5"`; metrics go to `output +
     /// ".metrics.csv"` and `".metrics.jsonl"`. `report` returns false to stop after an epoch (the
     /// state is kept; `resume` continues from it).
+    /// Also writes `output + ".training.html"` (curves, learning rate; at the end the evaluation
+    /// of the kept model on the validation part, also in `finalEvaluation`).
     /// `step` gets the position after every optimizer step (for a progress bar) and returns
     /// false to stop there: the run then throws `Interrupted`; the state of the last completed
     /// epoch stays on disk, so `resume` repeats the interrupted epoch exactly.
@@ -55,19 +57,21 @@ extension FineTuner {
                         loss: totalLoss / Float(done))
                     if !step(position) { throw Interrupted(position: position) }
                 }
-                let validationAccuracy = validation.isEmpty ? nil : try accuracy(validation)
+                let measured = validation.isEmpty ? nil : try measure(validation)
+                let validationAccuracy = measured?.accuracy
                 let record = EpochRecord(
                     phase: phase, epoch: epoch + 1, learningRate: optimizer.learningRate, loss: totalLoss / Float(training.count),
-                    trainingAccuracy: Double(correct) / Double(training.count), validationAccuracy: validationAccuracy)
+                    trainingAccuracy: Double(correct) / Double(training.count), validationAccuracy: validationAccuracy, validationLoss: measured?.loss)
                 state.history.append(record)
                 let improved = state.observe(validationAccuracy ?? record.trainingAccuracy, epoch: epoch, graph: graph, schedule: options.schedule, phase: phase)
                 epoch += 1
                 state.nextEpoch = epoch
                 let stopEarly = phase == 2 && !improved && options.earlyStoppingPatience.map { state.epochsWithoutImprovement >= $0 } == true
-                if stopEarly || (phase == 2 && epoch == epochs) { state.restoreBest(into: graph) }
+                if options.keepBest && (stopEarly || (phase == 2 && epoch == epochs)) { state.restoreBest(into: graph) }
                 try saveModel(to: output, sightlineVersion: sightlineVersion)
                 try state.save(statePath, from: self, optimizer: optimizer)
                 try writeMetrics(state.history, output: output)
+                try AtomicFile.write(Data(TrainingReport.html(state.history, evaluation: nil, model: backbone.file.path, data: nil).utf8), to: output + ".training.html")
                 if stopEarly { break }
                 if !report(record) && !(phase == 2 && epoch == epochs) {
                     throw TrainingError(message: "stopped after phase \(phase) epoch \(epoch); run again with --resume to continue")
@@ -75,6 +79,9 @@ extension FineTuner {
             }
             state.nextEpoch = epochs
         }
+        // The finished page: curves plus the kept model evaluated on the validation part.
+        finalEvaluation = try validationEvaluation()
+        try AtomicFile.write(Data(TrainingReport.html(state.history, evaluation: finalEvaluation, model: backbone.file.path, data: nil).utf8), to: output + ".training.html")
         return state.history
     }
 
@@ -103,13 +110,13 @@ extension FineTuner {
     }
 
     func writeMetrics(_ history: [EpochRecord], output: String) throws {
-        var csv = "phase,epoch,learning_rate,loss,training_accuracy,validation_accuracy\n"
+        var csv = "phase,epoch,learning_rate,loss,training_accuracy,validation_accuracy,validation_loss\n"
         var lines = ""
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.keyEncodingStrategy = .convertToSnakeCase
         for record in history {
-            csv += "\(record.phase),\(record.epoch),\(record.learningRate),\(record.loss),\(record.trainingAccuracy),\(record.validationAccuracy.map { String($0) } ?? "")\n"
+            csv += "\(record.phase),\(record.epoch),\(record.learningRate),\(record.loss),\(record.trainingAccuracy),\(record.validationAccuracy.map { String($0) } ?? ""),\(record.validationLoss.map { String($0) } ?? "")\n"
             lines += String(decoding: try encoder.encode(record), as: UTF8.self) + "\n"
         }
         for (suffix, text) in [(".metrics.csv", csv), (".metrics.jsonl", lines)] { try AtomicFile.write(Data(text.utf8), to: output + suffix) }

@@ -32,6 +32,9 @@ public final class FineTuner {
         /// Stop phase 2 after this many epochs without a better validation accuracy and restore
         /// the best weights; nil trains every epoch.
         public var earlyStoppingPatience: Int?
+        /// End with the weights of the epoch with the best validation accuracy (Keras's
+        /// `ModelCheckpoint(save_best_only=True)`); false keeps the last epoch's.
+        public var keepBest = true
         public var seed: UInt64 = 0
 
         public init() {}
@@ -68,6 +71,8 @@ public final class FineTuner {
         public var loss: Float
         public var trainingAccuracy: Double
         public var validationAccuracy: Double?
+        /// Mean cross-entropy on the validation part (absent in states written before it was kept).
+        public var validationLoss: Float?
     }
 
     public struct TrainingError: Error, CustomStringConvertible {
@@ -82,10 +87,14 @@ public final class FineTuner {
     public let classNames: [String]
     let training: [(Tensor, Int)]
     let validation: [(Tensor, Int)]
+    /// The files of `validation`, in its order.
+    let validationPaths: [String]
     /// Images that could not be read, with the error.
     public let skipped: [(String, String)]
     let featureLayer: String
     var generator: SeededGenerator
+    /// The kept model evaluated on the validation part at the end of `run` (nil without one).
+    public internal(set) var finalEvaluation: Evaluation?
     /// Where `run(resume: true)` continued: (phase, 1-based epoch); nil for a fresh run.
     public internal(set) var resumedAt: (phase: Int, epoch: Int)?
 
@@ -108,10 +117,14 @@ public final class FineTuner {
         }
         if let problem = backbone.preprocessing.problem(channels: shape[2]) { throw TrainingError(message: problem) }
         var skipped: [(String, String)] = []
+        var loadedPaths: [String] = []
         func load(_ folder: ImageFolder) -> [(Tensor, Int)] {
-            folder.items.compactMap { item in
+            loadedPaths = []
+            return folder.items.compactMap { item in
                 do {
-                    return (try RGBImage(contentsOf: item.path).prepared(height: shape[0], width: shape[1], policy: .squash, channels: shape[2]), item.label ?? 0)
+                    let image = try RGBImage(contentsOf: item.path).prepared(height: shape[0], width: shape[1], policy: .squash, channels: shape[2])
+                    loadedPaths.append(item.path)
+                    return (image, item.label ?? 0)
                 } catch {
                     skipped.append((item.path, (error as? ImageError)?.message ?? "\(error)"))
                     return nil
@@ -121,6 +134,7 @@ public final class FineTuner {
         let (trainingPart, validationPart) = data.split(validationFraction: options.validationFraction, seed: options.seed)
         training = load(trainingPart)
         validation = load(validationPart)
+        validationPaths = loadedPaths
         self.skipped = skipped
         guard !training.isEmpty else { throw TrainingError(message: "no readable training images") }
     }
@@ -190,14 +204,30 @@ public final class FineTuner {
 
     /// Accuracy of argmax predictions on `samples` in `mode`.
     public func accuracy(_ samples: [(Tensor, Int)], mode: Mode = .inference) throws -> Double {
-        guard let input = graph.inputNames.first, let output = graph.outputNames.first, !samples.isEmpty else { return 0 }
-        var correct = 0
+        try measure(samples, mode: mode).accuracy
+    }
+
+    /// Accuracy, mean cross-entropy and the class probabilities (one row per sample) on `samples`.
+    func measure(_ samples: [(Tensor, Int)], mode: Mode = .inference) throws -> (accuracy: Double, loss: Float, probabilities: [[Float]]) {
+        guard let input = graph.inputNames.first, let output = graph.outputNames.first, !samples.isEmpty else { return (0, 0, []) }
+        var correct = 0, loss: Float = 0, probabilities: [[Float]] = []
         for start in stride(from: 0, to: samples.count, by: options.batchSize) {
             let part = samples[start..<min(start + options.batchSize, samples.count)]
             guard let logits = try graph.forward([input: batch(part, augment: false)], outputs: [output], mode: mode)[output] else { continue }
             correct += zip(logits.argmaxPerRow(), part).filter { $0 == $1.1 }.count
+            loss += SoftmaxCrossEntropy()(logits: logits, labels: part.map(\.1)).loss * Float(part.count)
+            let p = ActivationFunction.softmax.applied(to: logits), classes = logits.shape[1]
+            probabilities += (0..<part.count).map { Array(p.scalars[($0 * classes)..<(($0 + 1) * classes)]) }
         }
-        return Double(correct) / Double(samples.count)
+        return (Double(correct) / Double(samples.count), loss / Float(samples.count), probabilities)
+    }
+
+    /// The trained model measured on the validation part (nil without one), in `evaluate`'s terms.
+    public func validationEvaluation(topK: Int = 5) throws -> Evaluation? {
+        guard !validation.isEmpty else { return nil }
+        let probabilities = try measure(validation).probabilities
+        return Evaluation(
+            classNames: classNames, probabilities: probabilities, labels: validation.map(\.1), paths: validationPaths, topK: topK)
     }
 
     /// The dropout layer of the new head, if any (its random state is part of a checkpoint).

@@ -65,6 +65,9 @@ struct Finetune: ParsableCommand {
     @Option(help: "Random seed (split, head, shuffling, augmentation, dropout).")
     var seed: UInt64 = 0
 
+    @Option(help: "best (default): end with the epoch of the best validation accuracy; last: with the last epoch.")
+    var keep = "best"
+
     @Flag(help: "Continue from OUT.h5.state.h5.")
     var resume = false
 
@@ -72,6 +75,7 @@ struct Finetune: ParsableCommand {
         guard FineTuner.OptimizerKind(rawValue: optimizer) != nil else { throw ValidationError("--optimizer must be adam, adamw or sgd") }
         guard LearningRateSchedule(argument: schedule) != nil else { throw ValidationError("--schedule must be constant, cosine[:W], step:N:F or plateau:P:F") }
         guard FineTuner.BatchNormPolicy(rawValue: bn) != nil else { throw ValidationError("--bn must be frozen or train") }
+        guard ["best", "last"].contains(keep) else { throw ValidationError("--keep must be best or last") }
     }
 
     func run() throws {
@@ -83,6 +87,7 @@ struct Finetune: ParsableCommand {
         (settings.unfreezeFrom, settings.batchSize, settings.validationFraction, settings.earlyStoppingPatience, settings.seed) =
             (unfreezeFrom, batch, validationSplit, patience, seed)
         if noAugmentation { settings.augmentation = .none }
+        settings.keepBest = keep == "best"
         let tuner = try FineTuner(
             backbone: try options.load(), data: try ImageFolder(inputs: [data]), options: settings, head: try head.map { try ModelLoader.load(path: $0) })
         for (path, error) in tuner.skipped { Report.skipped(path, error) }
@@ -101,7 +106,9 @@ struct Finetune: ParsableCommand {
                 display.update(done: position.done, total: position.total, detail: String(format: "loss %.4f", position.loss))
                 return !Interrupts.requested
             }) { record in
-                let validation = record.validationAccuracy.map { String(format: "  validation accuracy %.3f", $0) } ?? ""
+                let validation = record.validationAccuracy.map { accuracy in
+                    (record.validationLoss.map { String(format: "  validation loss %.4f", $0) } ?? "") + String(format: "  validation accuracy %.3f", accuracy)
+                } ?? ""
                 print(String(format: "phase %d epoch %2d  lr %.2g  loss %.4f  training accuracy %.3f", record.phase, record.epoch, Double(record.learningRate), record.loss, record.trainingAccuracy) + validation)
                 fflush(nil)  // epoch lines reach a redirected standard output as they finish
                 if record.epoch >= 2, abs(Double(record.loss) - chance) < 0.02 * chance {
@@ -113,7 +120,11 @@ struct Finetune: ParsableCommand {
             throw Interrupts.stop(interrupted.description)
         }
         if !announced, tuner.resumedAt != nil { Report.write("\(output).state.h5: the run had already finished; nothing left to train") }
-        print("wrote \(output) (\(tuner.classNames.count) classes: \(tuner.classNames.joined(separator: ", ")); \(history.count) epochs)")
+        if let evaluation = tuner.finalEvaluation {
+            print("\nvalidation part, \(keep == "best" ? "best" : "last") epoch's weights:")
+            print(Evaluate.text(evaluation))
+        }
+        print("wrote \(output) (\(tuner.classNames.count) classes: \(tuner.classNames.joined(separator: ", ")); \(history.count) epochs) and \(output).training.html")
         try Report.finish(skipped: tuner.skipped.count)
     }
 }

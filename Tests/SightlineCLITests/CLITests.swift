@@ -165,10 +165,16 @@ struct CLITests {
         defer { try? FileManager.default.removeItem(at: scratch) }
         let data = Self.fixtures.deletingLastPathComponent().appendingPathComponent("extract")
         let output = scratch.appendingPathComponent("tuned.h5").path
-        let tune = try run(["finetune", Self.fixtures.appendingPathComponent("resnet50_keras3.h5").path, "--data", data.path, "-o", output,
+        let tune = try run(["finetune", Self.fixtures.appendingPathComponent("resnet50_keras3.h5").path, "--data", data.path, "-o", output, "--validation-split", "0.3",
                             "--head-epochs", "1", "--epochs", "1", "--batch", "4", "--schedule", "cosine:1"])
         #expect(tune.status == 0 && tune.out.contains("phase 2 epoch  1"), "\(tune.err)")
-        for suffix in ["", ".state.h5", ".metrics.csv", ".metrics.jsonl"] { #expect(FileManager.default.fileExists(atPath: output + suffix)) }
+        for suffix in ["", ".state.h5", ".metrics.csv", ".metrics.jsonl", ".training.html"] { #expect(FileManager.default.fileExists(atPath: output + suffix)) }
+        // Validation loss per epoch, the final evaluation, and the training page with its plots.
+        #expect(tune.out.contains("validation loss") && tune.out.contains("confusion matrix") && tune.out.contains("top-1 accuracy"), "\(tune.out)")
+        let page = try String(contentsOfFile: output + ".training.html", encoding: .utf8)
+        for label in ["loss (cross-entropy)", "accuracy", "learning rate", "confusion matrix"] { #expect(page.contains("aria-label=\"\(label)\""), "\(label)") }
+        let jsonl = try String(contentsOfFile: output + ".metrics.jsonl", encoding: .utf8)
+        #expect(jsonl.contains("\"validation_loss\"") && jsonl.contains("\"training_accuracy\"") && !jsonl.contains("validationAccuracy"))
         let predict = try run(["predict", output, data.appendingPathComponent("apples/apples_0.png").path, "--top", "2"])
         #expect(predict.status == 0 && predict.out.contains("apples") && predict.out.contains("pears"), "\(predict.out)\(predict.err)")
         let again = try run(["finetune", Self.fixtures.appendingPathComponent("resnet50_keras3.h5").path, "--data", data.path, "-o", output, "--resume",
