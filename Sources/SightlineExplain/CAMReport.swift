@@ -15,6 +15,8 @@ public struct ExplainedImage {
     public var heatmapFile: String
     /// Faithfulness metrics, when requested.
     public var metrics: CAMMetrics?
+    /// The true class, when the input came from class folders whose names match the model's.
+    public var trueClass: Int?
     /// Guided Grad-CAM at the original size, and its file, for `guided-gradcam`.
     public var guided: RGBImage?
     public var guidedFile: String?
@@ -46,11 +48,26 @@ public enum CAMReport {
 
     /// A single HTML file with every image embedded (base64 JPEG), the top classes, the raw map's
     /// maximum, layer and method; blank maps get a note; failures are listed.
-    public static func html(_ images: [ExplainedImage], failures: [(String, String)], model: String, layer: String, method: CAMMethod, quality: Int) throws -> String {
-        var body = ""
-        for image in images {
-            let original = try image.original.jpegData(quality: quality).base64EncodedString()
-            let overlay = try image.overlay.jpegData(quality: quality).base64EncodedString()
+    ///
+    /// The page opens with a grid of thumbnails (prediction, confidence, true class when known,
+    /// blank-map label) that can be filtered to the misclassified images; each links to its
+    /// section. With more than `embedLimit` images the sections link to the written files
+    /// instead of embedding full-size copies, so the page stays small enough to scan.
+    public static func html(
+        _ images: [ExplainedImage], failures: [(String, String)], model: String, layer: String, method: CAMMethod, quality: Int, embedLimit: Int = 50
+    ) throws -> String {
+        var body = "", grid = ""
+        let embed = images.count <= embedLimit
+        for (index, image) in images.enumerated() {
+            let predicted = image.top.first
+            let wrong = image.trueClass.map { $0 != predicted?.0 } ?? false
+            let thumbnail = try self.thumbnail(image.overlay).jpegData(quality: 80).base64EncodedString()
+            let truth = image.trueClass.map { truth in "<br>true \(escape(image.top.first { $0.0 == truth }?.1 ?? "class \(truth)"))" } ?? ""
+            grid += """
+                <a class="cell\(wrong ? " wrong" : "")" href="#image-\(index)"><img alt="\(escape(image.path))" src="data:image/jpeg;base64,\(thumbnail)"><span>\(escape((image.path as NSString).lastPathComponent))<br>\(wrong ? "✗ " : "")\(escape(predicted?.1 ?? "")) \(String(format: "%.0f%%", (predicted?.2 ?? 0) * 100))\(truth)\(image.isBlank ? "<br><i>blank map</i>" : "")</span></a>
+                """
+            let original = embed ? "data:image/jpeg;base64," + (try image.original.jpegData(quality: quality).base64EncodedString()) : escape(image.path)
+            let overlay = embed ? "data:image/jpeg;base64," + (try image.overlay.jpegData(quality: quality).base64EncodedString()) : escape(image.overlayFile)
             let maximum = image.rawMap.scalars.max() ?? 0
             let rows = image.top.map { "<tr><td>\($0.0)</td><td>\(escape($0.1))</td><td>\(String(format: "%.2f%%", $0.2 * 100))</td></tr>" }.joined()
             let measured = image.metrics.map {
@@ -60,12 +77,13 @@ public enum CAMReport {
                 ? "<p class=\"note\">Blank map (maximum \(String(format: "%.3g", maximum))): no region of this layer raises the class score, so nothing is highlighted. Try another --layer or class.</p>"
                 : ""
             let guided = try image.guided.map { picture in
-                "<figure><img alt=\"guided Grad-CAM\" src=\"data:image/jpeg;base64,\(try picture.jpegData(quality: quality).base64EncodedString())\"><figcaption>guided Grad-CAM (\(escape(image.guidedFile ?? "")))</figcaption></figure>"
+                let source = embed ? "data:image/jpeg;base64," + (try picture.jpegData(quality: quality).base64EncodedString()) : escape(image.guidedFile ?? "")
+                return "<figure><img alt=\"guided Grad-CAM\" src=\"\(source)\"><figcaption>guided Grad-CAM (\(escape(image.guidedFile ?? "")))</figcaption></figure>"
             } ?? ""
             body += """
-                <section><h2>\(escape(image.path))</h2>
-                <div class="pair"><figure><img alt="original" src="data:image/jpeg;base64,\(original)"><figcaption>original</figcaption></figure>
-                <figure><img alt="Grad-CAM overlay" src="data:image/jpeg;base64,\(overlay)"><figcaption>\(escape(method.rawValue)) for class \(image.explainedClass) (\(escape(image.top.first { $0.0 == image.explainedClass }?.1 ?? "class \(image.explainedClass)"))), score \(String(format: "%.4g", image.score))</figcaption></figure>\(guided)</div>
+                <section id="image-\(index)"><h2>\(escape(image.path))</h2>
+                <div class="pair"><figure><a href="\(escape(image.overlayFile))"><img alt="original" src="\(original)"></a><figcaption>original</figcaption></figure>
+                <figure><a href="\(escape(image.overlayFile))"><img alt="Grad-CAM overlay" src="\(overlay)"></a><figcaption>\(escape(method.rawValue)) for class \(image.explainedClass) (\(escape(image.top.first { $0.0 == image.explainedClass }?.1 ?? "class \(image.explainedClass)"))), score \(String(format: "%.4g", image.score))</figcaption></figure>\(guided)</div>
                 \(note)\(measured)<table><tr><th>class</th><th>name</th><th>probability</th></tr>\(rows)</table>
                 <p>raw map maximum \(String(format: "%.6g", maximum)) · layer \(escape(layer)) · files \(escape(image.overlayFile)), \(escape(image.heatmapFile))</p></section>
 
@@ -80,10 +98,22 @@ public enum CAMReport {
         return """
             <!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sightline \(escape(method.rawValue)) report</title>
             <style>body{font-family:sans-serif;margin:2em;max-width:70em}figure{display:inline-block;margin:0 1em 0 0}img{max-width:32em;height:auto}
-            table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em}.note{color:#a40}</style></head><body>
-            <h1>\(escape(method.rawValue)) report</h1><p>model \(escape(model)) · layer \(escape(layer)) · \(images.count) images</p>
+            table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em}.note{color:#a40}
+            .grid{display:flex;flex-wrap:wrap;gap:8px}.cell{width:170px;font-size:12px;color:#222;text-decoration:none}.cell img{width:160px;height:auto}
+            .cell.wrong span{color:#b00}body.only-wrong .cell:not(.wrong){display:none}</style></head><body>
+            <h1>\(escape(method.rawValue)) report</h1><p>model \(escape(model)) · layer \(escape(layer)) · \(images.count) images\(images.contains { $0.trueClass != nil } ? " · \(images.filter { $0.trueClass != nil && $0.trueClass != $0.top.first?.0 }.count) misclassified" : "")</p>
+            <p><label><input type="checkbox" onchange="document.body.classList.toggle('only-wrong', this.checked)"> show misclassified images only</label> · click a thumbnail for its maps\(embed ? "" : "; full-size images are the files next to this page")</p>
+            <div class="grid">\(grid)</div>
             \(summary)\(body)\(failed)</body></html>
             """
+    }
+
+    /// `image` scaled to 160 pixels on its longer side.
+    static func thumbnail(_ image: RGBImage) -> RGBImage {
+        let scale = min(1, 160.0 / Double(max(image.width, image.height, 1)))
+        let (height, width) = (max(1, Int(Double(image.height) * scale)), max(1, Int(Double(image.width) * scale)))
+        let resized = Resize.bilinear(image.tensor, height: height, width: width)
+        return RGBImage(width: width, height: height, pixels: resized.scalars.map { UInt8(min(255, max(0, $0.rounded()))) })
     }
 
     /// `gradcam.h5`: raw maps `[N, h, w]`, explained classes, scores, paths; attributes name the

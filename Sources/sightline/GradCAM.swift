@@ -72,7 +72,8 @@ struct GradCAM: ParsableCommand {
     var labels: String?
 
     func run() throws {
-        let images = try ImageInputs.paths(inputs)
+        let folder = try ImageInputs.folder(inputs)
+        let images = folder.items.map(\.path)
         let loaded = try options.load()
         let cam: ClassActivationMaps
         do {
@@ -88,6 +89,12 @@ struct GradCAM: ParsableCommand {
         let recorded = labels == nil ? loaded.file.classNames : nil
         let names = try recorded.flatMap { $0.count == classCount ? $0 : nil } ?? Predict.classNames(count: classCount, labels: labels)
         let targets = try Self.targets(classList, names: names)
+        // The true class of images from class folders whose names are the model's class names.
+        var truth: [String: Int] = [:]
+        if let folders = folder.classNames {
+            let indices = folders.map { folderName in names.firstIndex { $0.caseInsensitiveCompare(folderName) == .orderedSame } }
+            for item in folder.items { if let label = item.label, let index = indices[label] { truth[item.path] = index } }
+        }
         if let maxChannels, maxChannels < 1 { throw CommandError.usage("--max-channels must be 1 or more") }
         let channels = loaded.graph.shape(of: cam.layer)?.last ?? 0
         let display = ProgressDisplay(label: method.rawValue, unit: method == .scorecam ? "masked passes" : "images")
@@ -155,6 +162,7 @@ struct GradCAM: ParsableCommand {
                         path: path, original: original, overlay: overlay, heatmap: colored, rawMap: raw, explainedClass: result.classes[row],
                         score: result.scores[row], top: Array(ranked), overlayFile: overlayFile, heatmapFile: heatmapFile)
                     item.guided = guided
+                    item.trueClass = truth[path]
                     item.guidedFile = guided == nil ? nil : "\(stem)_guided.jpg"
                     if metrics {
                         item.metrics = try CAMMetrics.measure(

@@ -133,7 +133,7 @@ struct CLITests {
         let files = try FileManager.default.contentsOfDirectory(atPath: scratch.path).sorted()
         #expect(files == ["exif6_heatmap.jpg", "exif6_overlay.jpg", "gradcam.h5", "report.html", "rgb16_heatmap.jpg", "rgb16_overlay.jpg"], "\(files)")
         let html = try String(contentsOf: scratch.appendingPathComponent("report.html"), encoding: .utf8)
-        #expect(html.components(separatedBy: "src=\"data:image/jpeg;base64,").count - 1 == 4, "original and overlay for each explained image")
+        #expect(html.components(separatedBy: "src=\"data:image/jpeg;base64,").count - 1 == 6, "original, overlay and grid thumbnail for each explained image")
         #expect(html.contains("text.jpg") && html.contains("is not a JPEG or PNG image") && html.contains("conv5_block3_out"))
         let maps = try HDF5File(reading: scratch.appendingPathComponent("gradcam.h5").path)
         #expect(try maps.datasetShape("/maps") == [2, 3, 3] && maps.readIntegers("/classes").count == 2)

@@ -27,8 +27,16 @@ struct UserDayTests {
         #expect(missing.status == 2 && missing.err.hasPrefix("error: /nonexistent/cat.jpg: no such file"), "\(missing.err)")
         let output = try scratch()
         defer { try? FileManager.default.removeItem(at: output) }
-        let cam = try cli.run(["gradcam", Self.model, Self.images.path, "-o", output.path, "--input-size", "64"])
+        let labels = output.appendingPathComponent("labels.txt")
+        try (["apples", "pears"] + (2..<10).map { "other \($0)" }).joined(separator: "\n").write(to: labels, atomically: true, encoding: .utf8)
+        let cam = try cli.run(["gradcam", Self.model, Self.images.path, "-o", output.path, "--input-size", "64", "--labels", labels.path])
         #expect(cam.status == 0 && cam.out.contains("7 maps explained"), "\(cam.out)\(cam.err)")
+        // The report opens with a filterable grid: one linked thumbnail per image, the true
+        // class from the folder names (which match the labels), misclassified ones marked.
+        let html = try String(contentsOf: output.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(html.components(separatedBy: "<a class=\"cell").count - 1 == 7)
+        #expect(html.contains("show misclassified images only") && html.contains("href=\"#image-6\"") && html.contains("<br>true pears"))
+        #expect(html.contains(" misclassified</p>"))
     }
 
     @Test func classesAreIndicesOrNamesAndMistakesAreUsageErrors() throws {

@@ -102,7 +102,10 @@ struct GradCAMTests {
         let html = try CAMReport.html(items, failures: [("bad.jpg", "is empty")], model: "m.h5", layer: "conv", method: .gradcam, quality: 80)
         #expect(html.components(separatedBy: "Blank map (maximum").count == 3, "one note for each blank map")
         #expect(items.map(\.isBlank) == [true, true, false])
-        #expect(html.components(separatedBy: "data:image/jpeg;base64,").count - 1 == 6)
+        #expect(html.components(separatedBy: "data:image/jpeg;base64,").count - 1 == 9, "original, overlay and grid thumbnail for each")
+        // Past the embedding limit, sections link to the written files; only thumbnails are embedded.
+        let large = try CAMReport.html(items, failures: [], model: "m.h5", layer: "conv", method: .gradcam, quality: 80, embedLimit: 2)
+        #expect(large.components(separatedBy: "data:image/jpeg;base64,").count - 1 == 3 && large.contains("src=\"o2.jpg\""))
         #expect(html.contains("cat &lt;b&gt;") && html.contains("bad.jpg: is empty") && !html.contains("NaN"))
     }
 
