@@ -13,6 +13,8 @@ public struct HeadTrainer {
         /// Decoupled (AdamW) weight decay.
         public var weightDecay: Float = 1e-4
         public var validationFraction = 0.2
+        /// End with the weights of the epoch with the best validation accuracy; false keeps the last.
+        public var keepBest = true
         public var seed: UInt64 = 0
 
         public init(hidden: Int? = nil) { self.hidden = hidden }
@@ -24,6 +26,7 @@ public struct HeadTrainer {
         public var loss: Float
         public var trainingAccuracy: Double
         public var validationAccuracy: Double?
+        public var validationLoss: Float?
     }
 
     public struct Result {
@@ -34,6 +37,17 @@ public struct HeadTrainer {
         /// when there is no validation).
         public var confusion: [[Int]]
         public var classNames: [String]
+        /// The kept head on the validation part (the training part when there is none).
+        public var evaluation: Evaluation
+        /// The epochs in `FineTuner`'s record form (phase 1), for `TrainingReport`.
+        public var records: [FineTuner.EpochRecord] {
+            history.map {
+                FineTuner.EpochRecord(
+                    phase: 1, epoch: $0.epoch, learningRate: learningRate, loss: $0.loss, trainingAccuracy: $0.trainingAccuracy,
+                    validationAccuracy: $0.validationAccuracy, validationLoss: $0.validationLoss)
+            }
+        }
+        var learningRate: Float
     }
 
     public struct TrainingError: Error, CustomStringConvertible {
@@ -81,6 +95,11 @@ public struct HeadTrainer {
             let predicted = try predict(indices)
             return Double(zip(predicted, indices).filter { $0 == labels[$1] }.count) / Double(max(indices.count, 1))
         }
+        func validationLoss() throws -> Float? {
+            guard !validation.isEmpty else { return nil }
+            return loss(logits: try graph(batch(validation[...])), labels: validation.map { labels[$0] }).loss
+        }
+        var best: (accuracy: Double, weights: [Tensor])?
 
         var history: [Epoch] = []
         var order = training
@@ -99,13 +118,22 @@ public struct HeadTrainer {
             }
             let figures = Epoch(
                 epoch: epoch, loss: total / Float(order.count), trainingAccuracy: try accuracy(training),
-                validationAccuracy: validation.isEmpty ? nil : try accuracy(validation))
+                validationAccuracy: validation.isEmpty ? nil : try accuracy(validation), validationLoss: try validationLoss())
             history.append(figures)
+            let score = figures.validationAccuracy ?? figures.trainingAccuracy
+            if best.map({ score > $0.accuracy }) ?? true { best = (score, graph.nodes.flatMap { $0.layer?.parameters ?? [] }.map(\.value)) }
             report(figures)
+        }
+        if options.keepBest, let best {
+            for (parameter, value) in zip(graph.nodes.flatMap { $0.layer?.parameters ?? [] }, best.weights) { parameter.value = value }
         }
         let evaluated = validation.isEmpty ? training : validation
         var confusion = Array(repeating: Array(repeating: 0, count: classNames.count), count: classNames.count)
         for (predicted, row) in zip(try predict(evaluated), evaluated) { confusion[labels[row]][predicted] += 1 }
+        let probabilities = ActivationFunction.softmax.applied(to: try graph(batch(evaluated[...])))
+        let evaluation = Evaluation(
+            classNames: classNames, probabilities: evaluated.indices.map { Array(probabilities.scalars[($0 * classNames.count)..<(($0 + 1) * classNames.count)]) },
+            labels: evaluated.map { labels[$0] }, paths: evaluated.map { $0 < file.paths.count ? file.paths[$0] : "" })
 
         // The saved head ends in softmax, like a Keras classifier; training used its logits.
         let head = Graph()
@@ -116,6 +144,6 @@ public struct HeadTrainer {
                 ? Dense(name: "predictions", kernel: logits.kernel.value, bias: logits.bias?.value, activation: .softmax) : layer
             try head.add(saved, inputs: node.inputs)
         }
-        return Result(graph: head, history: history, confusion: confusion, classNames: classNames)
+        return Result(graph: head, history: history, confusion: confusion, classNames: classNames, evaluation: evaluation, learningRate: options.learningRate)
     }
 }

@@ -97,6 +97,6 @@ struct Evaluate: ParsableCommand {
             }
             if e.mistakes.count > 20 { lines.append("  … \(e.mistakes.count - 20) more (--json lists all)") }
         }
-        return lines.joined(separator: "\n")
+        return lines.map { $0.replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression) }.joined(separator: "\n")
     }
 }

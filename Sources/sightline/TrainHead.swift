@@ -36,21 +36,28 @@ struct TrainHead: ParsableCommand {
     @Option(help: "Random seed (split, initialisation, shuffling).")
     var seed: UInt64 = 0
 
+    @Option(help: "best (default): keep the epoch with the best validation accuracy; last: the last epoch.")
+    var keep = "best"
+
+    func validate() throws {
+        guard ["best", "last"].contains(keep) else { throw ValidationError("--keep must be best or last") }
+    }
+
     func run() throws {
         let file = try FeatureFile(path: features)
         var options = HeadTrainer.Options(hidden: hidden)
         (options.epochs, options.learningRate, options.validationFraction, options.seed) = (epochs, lr, validationSplit, seed)
+        options.keepBest = keep == "best"
         let step = max(epochs / 10, 1)
         let result = try HeadTrainer.train(file, options: options) { epoch in
             guard epoch.epoch % step == 0 || epoch.epoch == 1 else { return }
-            let validation = epoch.validationAccuracy.map { String(format: ", validation accuracy %.3f", $0) } ?? ""
+            let validation = epoch.validationAccuracy.map { accuracy in
+                (epoch.validationLoss.map { String(format: ", validation loss %.4f", $0) } ?? "") + String(format: ", validation accuracy %.3f", accuracy)
+            } ?? ""
             print(String(format: "epoch %3d  loss %.4f  training accuracy %.3f", epoch.epoch, epoch.loss, epoch.trainingAccuracy) + validation)
         }
-        print("\nconfusion matrix (rows: true class, columns: predicted)")
-        let width = max(result.classNames.map(\.count).max() ?? 4, 4)
-        for (name, row) in zip(result.classNames, result.confusion) {
-            print(name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + row.map { String(format: "%5d", $0) }.joined())
-        }
+        print("\n\(validationSplit > 0 ? "validation" : "training") part, \(keep) epoch's weights:")
+        print(Evaluate.text(result.evaluation))
         let metadata = KerasWriter.Metadata(
             sightlineVersion: Sightline.version, preprocessing: Preprocessing(rawValue: file.attributes["preprocessing"] ?? "") ?? .none,
             source: features, classNames: result.classNames,
@@ -59,6 +66,8 @@ struct TrainHead: ParsableCommand {
                 "sightline_backbone_md5": file.attributes["model_md5"] ?? "",
             ])
         try KerasWriter.save(result.graph, to: output, metadata: metadata, modelName: "head")
-        print("\nwrote \(output)")
+        let page = TrainingReport.html(result.records, evaluation: result.evaluation, model: features, data: nil)
+        try AtomicFile.write(Data(page.utf8), to: output + ".training.html")
+        print("\nwrote \(output) and \(output).training.html")
     }
 }

@@ -103,6 +103,19 @@ struct UserDayTests {
         #expect(unusable.status == 3 && unusable.err.hasPrefix("error: \(corrupt.path)"), "\(unusable.err)")
     }
 
+    /// A model with no recorded preprocessing that does not scale its own input gets a warning
+    /// naming the fix; one with a Rescaling layer (or an explicit --preprocessing) does not.
+    @Test func unknownPreprocessingIsWarnedAbout() throws {
+        let image = Self.fixtures.deletingLastPathComponent().appendingPathComponent("images/rgb8.png").path
+        let bare = try cli.run(["predict", Self.fixtures.appendingPathComponent("sequential_keras2_model.h5").path, image])
+        #expect(bare.status == 0 && bare.err.contains("warning:") && bare.err.contains("no preprocessing is recorded") && bare.err.contains("--preprocessing tf"), "\(bare.err)")
+        let given = try cli.run(["predict", Self.fixtures.appendingPathComponent("sequential_keras2_model.h5").path, image, "--preprocessing", "tf"])
+        #expect(given.status == 0 && !given.err.contains("warning:"), "\(given.err)")
+        let scaling = Self.fixtures.deletingLastPathComponent().appendingPathComponent("grayscale")
+        let own = try cli.run(["predict", scaling.appendingPathComponent("model.h5").path, scaling.appendingPathComponent("coffee.png").path])
+        #expect(own.status == 0 && !own.err.contains("warning:"), "\(own.err)")
+    }
+
     @Test func jsonKeysAreSnakeCase() throws {
         let inspect = try cli.run(["inspect", "--json", Self.model])
         let object = try #require(try JSONSerialization.jsonObject(with: Data(inspect.out.utf8)) as? [String: Any])
