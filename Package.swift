@@ -40,7 +40,10 @@ let package = Package(
         .target(name: "SightlineCore", dependencies: ["CBLAS", "CDNNL", "CRuntime", "CKernels"]),
         .target(name: "SightlineNN", dependencies: ["SightlineCore", "CKernels"]),
         .target(name: "SightlineModels", dependencies: ["SightlineNN"]),
-        .target(name: "SightlineWeights", dependencies: ["SightlineModels", "CHDF5", "ZIPFoundation"]),
+        .target(
+            name: "SightlineWeights", dependencies: ["SightlineModels", "CHDF5", "ZIPFoundation"],
+            // The Keras Applications architectures (scripts/make_keras_applications.py).
+            resources: [.copy("Resources/keras_applications.zip")]),
         .target(name: "SightlineVision", dependencies: ["SightlineCore", "CImageCodecs"]),
         .target(name: "SightlineTransfer", dependencies: ["SightlineVision", "SightlineWeights"]),
         .target(name: "SightlineExplain", dependencies: ["SightlineTransfer"]),

@@ -37,14 +37,22 @@ public enum ModelLoader {
     ///   - inputSize: image height and width for architectures that accept any size (default 224).
     ///   - options: how weights are matched (strict by default).
     public static func load(
-        path: String, architecture: Architecture? = nil, preprocessing: Preprocessing? = nil, inputSize: Int? = nil,
+        path: String, architecture: Architecture? = nil, kerasApplication: String? = nil, preprocessing: Preprocessing? = nil, inputSize: Int? = nil,
         options: WeightLoadOptions = WeightLoadOptions()
     ) throws -> LoadedModel {
         let file = try KerasArchive.readAny(path: path)
         let graph: Graph
         let source: String
         var builtIn = architecture
-        if let architecture {
+        var application: KerasApplications.Entry?
+        if let family = kerasApplication {
+            guard let entry = KerasApplications.entry(family: family, for: file) else {
+                throw HDF5Error(file: path, "--arch \(family) is not a known architecture; choose from \((Architecture.allCases.map(\.rawValue) + KerasApplications.families).joined(separator: ", "))")
+            }
+            graph = try KerasApplications.graph(entry, inputSize: inputSize)
+            source = "--arch \(family)\(entry.includeTop ? "" : " without top") (the Keras Applications architecture)"
+            application = entry
+        } else if let architecture {
             let shape = recognise(file)
             graph = try architecture.build(
                 includeTop: shape?.includeTop ?? true, classes: shape?.classes ?? 1000, inputShape: size(inputSize ?? shape?.inputSize),
@@ -61,8 +69,12 @@ public enum ModelLoader {
             let evidence = file.namesAreKeras3Keys ? "its Keras 3 layer keys" : "its layer names"
             source = "recognised as \(recognised.architecture.rawValue)\(recognised.includeTop ? "" : " without top") from \(evidence)"
             builtIn = recognised.architecture
+        } else if let entry = KerasApplications.recognise(file) {
+            graph = try KerasApplications.graph(entry, inputSize: inputSize)
+            source = "recognised as \(entry.family)\(entry.includeTop ? "" : " without top") from its layer names"
+            application = entry
         } else {
-            throw HDF5Error(file: path, "a weights-only file whose layer names are not a known architecture; pass --arch (\(Architecture.allCases.map(\.rawValue).joined(separator: ", ")))")
+            throw HDF5Error(file: path, "a weights-only file whose layer names are not a known architecture; pass --arch (\((Architecture.allCases.map(\.rawValue) + KerasApplications.families).joined(separator: ", ")))")
         }
         try WeightLoader.load(file, into: graph, options: options)
         let mode: Preprocessing
@@ -73,6 +85,8 @@ public enum ModelLoader {
             (mode, modeSource) = (recorded, "recorded in the file by Sightline")
         } else if let builtIn {
             (mode, modeSource) = (builtIn.preprocessing, "Keras Applications \(builtIn.rawValue)")
+        } else if let application {
+            (mode, modeSource) = (application.preprocessing, "Keras Applications \(application.family)\(application.preprocessing == .none ? ", which scales its input itself" : "")")
         } else {
             (mode, modeSource) = (.none, "not recorded in the file; pass --preprocessing if the model expects one")
         }

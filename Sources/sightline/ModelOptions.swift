@@ -9,8 +9,14 @@ struct ModelOptions: ParsableArguments {
     @Argument(help: "A Keras model or weights file (.h5, .weights.h5, .keras).")
     var model: String
 
-    @Option(help: "The architecture of a weights-only file (\(Architecture.allCases.map(\.rawValue).joined(separator: ", "))); recognised from layer names when omitted.")
-    var arch: Architecture?
+    @Option(help: "The architecture of a weights-only file: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")) or a Keras Applications family (efficientnetb0…b7, efficientnetv2b0…b3/s, mobilenet, mobilenetv2, mobilenetv3small/large, densenet121/169/201, inceptionv3, inceptionresnetv2, xception, resnet50v2/101v2/152v2, nasnetmobile, convnexttiny/small/base); recognised from layer names when omitted.")
+    var arch: String?
+
+    func validate() throws {
+        if let arch, Architecture(rawValue: arch) == nil, !KerasApplications.families.contains(arch) {
+            throw ValidationError("--arch \(arch) is not a known architecture; choose from \((Architecture.allCases.map(\.rawValue) + KerasApplications.families).joined(separator: ", "))")
+        }
+    }
 
     @Option(help: "Override the preprocessing (\(Preprocessing.allCases.map(\.rawValue).joined(separator: ", "))).")
     var preprocessing: Preprocessing?
@@ -26,7 +32,8 @@ struct ModelOptions: ParsableArguments {
     /// 0…255 pixels gives confident nonsense).
     func load() throws -> LoadedModel {
         let loaded = try ModelLoader.load(
-            path: model, architecture: arch, preprocessing: preprocessing, inputSize: inputSize,
+            path: model, architecture: arch.flatMap(Architecture.init(rawValue:)),
+            kerasApplication: arch.flatMap { Architecture(rawValue: $0) == nil ? $0 : nil }, preprocessing: preprocessing, inputSize: inputSize,
             options: WeightLoadOptions(skipMismatch: skipMismatch, allowPartial: skipMismatch))
         if preprocessing == nil, loaded.preprocessing == .none, !Self.scalesItsInput(loaded.graph) {
             Report.warning("\(model): no preprocessing is recorded and the model does not scale its input (no Rescaling or Normalization layer); pixels go in as 0…255. Pass --preprocessing tf (MobileNet, Inception, Xception, ResNetV2), caffe (VGG, ResNet) or torch if the weights expect it")

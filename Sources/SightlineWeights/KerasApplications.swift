@@ -1,0 +1,78 @@
+import Foundation
+import SightlineModels
+import ZIPFoundation
+
+/// The Keras Applications families beyond VGG and ResNet, as real Keras 3 writes their
+/// architectures (`Resources/keras_applications.zip`, made by
+/// `scripts/make_keras_applications.py`): their official weights-only files load with
+/// `--arch NAME` or are recognised from their layer names, and get the preprocessing those
+/// weights expect. Each family has a with-top entry (1000 classes, the family's input size) and
+/// a `_notop` entry (any input size).
+public enum KerasApplications {
+    /// One architecture in the archive.
+    public struct Entry: Sendable {
+        public var name: String
+        public var family: String
+        public var includeTop: Bool
+        public var preprocessing: Preprocessing
+        public var inputSize: Int?
+        public var weightedLayers: Set<String>
+    }
+
+    public struct Missing: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    static let archiveURL = Bundle.module.url(forResource: "keras_applications", withExtension: "zip")
+
+    static func text(_ name: String) throws -> String {
+        guard let url = archiveURL, let archive = try? Archive(url: url, accessMode: .read), let entry = archive[name] else {
+            throw Missing(description: "the Keras Applications architectures (\(name)) are missing from this build")
+        }
+        var data = Data()
+        _ = try archive.extract(entry) { data.append($0) }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Every entry, from `index.json`.
+    public static let entries: [Entry] = {
+        guard let json = try? text("index.json"), let index = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: [String: Any]] else {
+            return []
+        }
+        return index.keys.sorted().compactMap { name in
+            guard let item = index[name], let family = item["family"] as? String else { return nil }
+            return Entry(
+                name: name, family: family, includeTop: item["include_top"] as? Bool ?? true,
+                preprocessing: Preprocessing(rawValue: item["preprocessing"] as? String ?? "") ?? .none,
+                inputSize: (item["input_size"] as? [Int])?.first, weightedLayers: Set(item["weighted_layers"] as? [String] ?? []))
+        }
+    }()
+
+    /// The family names `--arch` accepts (`efficientnetb0`, `mobilenetv3small`, …).
+    public static var families: [String] { Array(Set(entries.map(\.family))).sorted() }
+
+    /// The entry of `family` whose layers match `file` (with or without the top), or the
+    /// with-top entry when the file says nothing.
+    static func entry(family: String, for file: KerasWeightFile) -> Entry? {
+        let candidates = entries.filter { $0.family == family }
+        let names = Set(file.layers.map(\.name))
+        if let exact = candidates.first(where: { $0.weightedLayers == names }) { return exact }
+        // A file without the top's layers goes into the headless architecture; strict loading
+        // then lists whatever else differs.
+        if let notop = candidates.first(where: { !$0.includeTop }), names.isSubset(of: notop.weightedLayers) { return notop }
+        return candidates.first { $0.includeTop }
+    }
+
+    /// The entry whose weighted layer names are exactly the file's (Keras 3 key-named files
+    /// cannot be recognised this way).
+    public static func recognise(_ file: KerasWeightFile) -> Entry? {
+        guard !file.namesAreKeras3Keys else { return nil }
+        let names = Set(file.layers.map(\.name))
+        return entries.first { $0.weightedLayers == names }
+    }
+
+    /// The graph of `entry` with zero weights; `inputSize` applies to `_notop` entries.
+    public static func graph(_ entry: Entry, inputSize: Int?) throws -> Graph {
+        try ModelConfigImporter.graph(fromJSON: try text(entry.name + ".json"), defaultImageSize: inputSize ?? entry.inputSize ?? 224)
+    }
+}

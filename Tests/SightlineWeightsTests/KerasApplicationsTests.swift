@@ -1,0 +1,53 @@
+import Foundation
+import SightlineTestSupport
+import SightlineWeights
+import Testing
+
+/// Weights-only files of the Keras Applications families beyond VGG/ResNet load into the
+/// architectures real Keras wrote (`Resources/keras_applications.zip`), by `--arch` or
+/// recognised from their layer names, with the preprocessing the official weights expect.
+/// The weights-only files here are written in the legacy layout the official files use
+/// (layer and weight names), with formula weights; `scripts/check_keras_applications.py`
+/// checks files written by real tf.keras against Keras's predictions at full size.
+struct KerasApplicationsTests {
+    @Test func everyFamilyHasATopAndAHeadlessArchitecture() {
+        let families = KerasApplications.families
+        #expect(families.count >= 28, "\(families)")
+        for family in ["efficientnetb0", "efficientnetv2s", "mobilenetv3small", "densenet121", "convnexttiny", "nasnetmobile", "inceptionresnetv2"] {
+            let entries = KerasApplications.entries.filter { $0.family == family }
+            #expect(Set(entries.map(\.includeTop)) == [true, false], "\(family)")
+        }
+        #expect(KerasApplications.entries.first { $0.name == "densenet121" }?.preprocessing == .torch)
+        #expect(KerasApplications.entries.first { $0.name == "inceptionv3" }?.inputSize == 299)
+    }
+
+    @Test(arguments: ["mobilenetv3small_notop", "efficientnetb0_notop"])
+    func weightsOnlyFilesAreRecognisedAndLoadExactly(_ name: String) throws {
+        let entry = try #require(KerasApplications.entries.first { $0.name == name })
+        let graph = try KerasApplications.graph(entry, inputSize: 64)
+        for node in graph.nodes {
+            for parameter in node.layer?.parameters ?? [] {
+                parameter.value = try ZooFormula.weight(layer: node.name, weight: parameter.name, shape: parameter.value.shape)
+            }
+        }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-\(UUID().uuidString)_notop.h5").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try KerasWriter.save(graph, to: path, metadata: KerasWriter.Metadata(sightlineVersion: "test", preprocessing: .none, source: name), weightsOnly: true)
+        let input = ZooFormula.input(shape: [1, 64, 64, 3], scale: 127.5, offset: 127.5)
+        let expected = try graph.forward([graph.inputNames[0]: input])
+        for family in [nil, entry.family] {
+            let loaded = try ModelLoader.load(path: path, kerasApplication: family, inputSize: 64)
+            #expect(loaded.architectureSource.contains(entry.family) && loaded.architectureSource.contains("without top"), "\(loaded.architectureSource)")
+            #expect(loaded.preprocessing == entry.preprocessing)
+            let output = try loaded.graph.forward([loaded.graph.inputNames[0]: input])
+            #expect(output[loaded.graph.outputNames[0]] == expected[graph.outputNames[0]], "\(family ?? "recognised")")
+        }
+    }
+
+    @Test func aWrongArchitectureListsTheChoices() throws {
+        let path = KerasFixture.directory.appendingPathComponent("weights/vgg16_keras1.h5").path
+        #expect {
+            _ = try ModelLoader.load(path: path, kerasApplication: "efficientnetb9")
+        } throws: { "\($0)".contains("--arch efficientnetb9 is not a known architecture; choose from vgg16") }
+    }
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Checks weights-only files of the Keras Applications families against Keras, at full size.
+
+    swift build && python3 scripts/check_keras_applications.py [--sightline PATH] [family ...]
+
+For each family, tf.keras 2.x (`tf_keras`, what wrote the official `*_weights_tf_dim_ordering*`
+files) builds the model with include_top=True and Keras's seeded random weights and saves them
+with `save_weights` to a legacy weights-only .h5 (the official files' layout; they cannot be
+downloaded here). Sightline then predicts with that file alone (architecture from
+`--arch FAMILY`, and again recognised from the layer names), and the full 1000-class
+probability vectors are compared with Keras `predict` on the same 224x224 (299x299) PNG with
+the family's `preprocess_input`. Tolerance 1e-4 of the largest probability. Exit 1 on a mismatch.
+Needs `pip install tensorflow-cpu tf-keras scikit-image pillow`.
+"""
+import json, os, subprocess, sys, tempfile
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np
+from PIL import Image
+import skimage.data
+import tf_keras
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+args = sys.argv[1:]
+SIGHTLINE = os.path.join(ROOT, ".build", "debug", "sightline")
+if "--sightline" in args:
+    SIGHTLINE = args[args.index("--sightline") + 1]
+    del args[args.index("--sightline"):args.index("--sightline") + 2]
+A = tf_keras.applications
+FAMILIES = {  # family: (constructor, preprocess_input)
+    "mobilenet": (A.MobileNet, A.mobilenet.preprocess_input), "mobilenetv2": (A.MobileNetV2, A.mobilenet_v2.preprocess_input),
+    "mobilenetv3small": (A.MobileNetV3Small, A.mobilenet_v3.preprocess_input), "mobilenetv3large": (A.MobileNetV3Large, A.mobilenet_v3.preprocess_input),
+    "densenet121": (A.DenseNet121, A.densenet.preprocess_input), "efficientnetb0": (A.EfficientNetB0, A.efficientnet.preprocess_input),
+    "efficientnetv2b0": (A.EfficientNetV2B0, A.efficientnet_v2.preprocess_input), "xception": (A.Xception, A.xception.preprocess_input),
+    "inceptionv3": (A.InceptionV3, A.inception_v3.preprocess_input), "resnet50v2": (A.ResNet50V2, A.resnet_v2.preprocess_input),
+    "nasnetmobile": (A.NASNetMobile, A.nasnet.preprocess_input), "convnexttiny": (A.ConvNeXtTiny, A.convnext.preprocess_input),
+    "inceptionresnetv2": (A.InceptionResNetV2, A.inception_resnet_v2.preprocess_input),
+}
+
+
+def main():
+    failures = 0
+    with tempfile.TemporaryDirectory() as scratch:
+        for family in (args or FAMILIES):
+            build, preprocess = FAMILIES[family]
+            tf_keras.backend.clear_session()
+            tf_keras.utils.set_random_seed(1)
+            model = build(weights=None)
+            size = model.input_shape[1]
+            weights = os.path.join(scratch, f"{family}_weights.h5")
+            model.save_weights(weights)
+            image = os.path.join(scratch, f"coffee{size}.png")
+            Image.fromarray(skimage.data.coffee()).resize((size, size), Image.BILINEAR).save(image)
+            x = np.asarray(Image.open(image).convert("RGB"), dtype=np.float32)[None]
+            want = model.predict(preprocess(x.copy()), verbose=0)[0]
+            for arch in (["--arch", family], []):
+                run = subprocess.run([SIGHTLINE, "predict", weights, image, "--json", "--top", "1000"] + arch, capture_output=True, text=True)
+                if run.returncode != 0:
+                    print(f"FAIL {family} {' '.join(arch) or '(recognised)'}: {run.stderr.strip()[:300]}", flush=True)
+                    failures += 1
+                    continue
+                got = np.zeros(1000)
+                for entry in json.loads(run.stdout)[0]["top"]:
+                    got[entry["class"]] = entry["probability"]
+                error = np.abs(got - want).max() / max(want.max(), 1e-9)
+                ok = error <= 1e-4
+                failures += not ok
+                print(f"{'ok  ' if ok else 'FAIL'} {family} {' '.join(arch) or '(recognised)'}: relative error {error:.1e}", flush=True)
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
