@@ -56,19 +56,32 @@ public enum KerasApplications {
     static func entry(family: String, for file: KerasWeightFile) -> Entry? {
         let candidates = entries.filter { $0.family == family }
         let names = Set(file.layers.map(\.name))
-        if let exact = candidates.first(where: { $0.weightedLayers == names }) { return exact }
+        if let exact = candidates.first(where: { $0.weightedLayers == names || $0.weightedLayers == Set(names.map(normalised)) }) { return exact }
+        // Files written before Keras 3 renamed some layers (MobileNetV3's `Conv/BatchNorm` is
+        // `conv_bn` now): the same number of weighted layers, loaded in order as Keras does.
+        if let sameCount = candidates.first(where: { $0.weightedLayers.count == file.layers.count }) { return sameCount }
         // A file without the top's layers goes into the headless architecture; strict loading
         // then lists whatever else differs.
         if let notop = candidates.first(where: { !$0.includeTop }), names.isSubset(of: notop.weightedLayers) { return notop }
         return candidates.first { $0.includeTop }
     }
 
-    /// The entry whose weighted layer names are exactly the file's (Keras 3 key-named files
-    /// cannot be recognised this way).
+    /// The entry whose weighted layer names are the file's, exactly or once tf.keras's `/` is
+    /// Keras 3's `_` (DenseNet's `conv1/conv`). Keras 3 key-named files, and files whose layers
+    /// Keras 3 renamed otherwise (MobileNetV3), need `--arch`.
     public static func recognise(_ file: KerasWeightFile) -> Entry? {
         guard !file.namesAreKeras3Keys else { return nil }
         let names = Set(file.layers.map(\.name))
-        return entries.first { $0.weightedLayers == names }
+        return entries.first { $0.weightedLayers == names } ?? entries.first { $0.weightedLayers == Set(names.map(normalised)) }
+    }
+
+    /// tf.keras's `conv1/conv` as Keras 3 names it, `conv1_conv`.
+    static func normalised(_ name: String) -> String { name.replacingOccurrences(of: "/", with: "_") }
+
+    /// How `file`'s weights pair with `entry`'s layers: by name when the names are Keras 3's,
+    /// else in order (Keras's own default for legacy weights-only files), shapes checked.
+    static func matching(_ entry: Entry, _ file: KerasWeightFile) -> WeightLoadOptions.Matching {
+        Set(file.layers.map(\.name)) == entry.weightedLayers ? .byName : .topological
     }
 
     /// The graph of `entry` with zero weights; `inputSize` applies to `_notop` entries.

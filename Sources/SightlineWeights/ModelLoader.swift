@@ -76,7 +76,9 @@ public enum ModelLoader {
         } else {
             throw HDF5Error(file: path, "a weights-only file whose layer names are not a known architecture; pass --arch (\((Architecture.allCases.map(\.rawValue) + KerasApplications.families).joined(separator: ", ")))")
         }
-        try WeightLoader.load(file, into: graph, options: options)
+        var loadOptions = options
+        if let application { loadOptions.matching = KerasApplications.matching(application, file) }
+        try WeightLoader.load(file, into: graph, options: loadOptions)
         let mode: Preprocessing
         let modeSource: String
         if let preprocessing {
