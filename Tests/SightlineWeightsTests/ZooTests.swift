@@ -53,6 +53,8 @@ struct ZooTests {
         let actual = try #require(logits).reshaped(reference.shape)
         let scale = reference.scalars.map(abs).max() ?? 1
         let kerasError = Float(fixture["keras_float32_error"] as? Double ?? 0)
+        let error = zip(actual.scalars, reference.scalars).map { abs($0 - $1) }.max() ?? 0
+        print("zoo \(name) \(shape): error \(error / scale) of scale; Keras float32 \(kerasError / scale)")
         expectClose(actual, reference, tolerance: max(1e-4, 2 * kerasError / scale), "\(name) logits")
         // The logits must tell classes apart, or the comparison proves little.
         #expect((reference.scalars.max() ?? 0) - (reference.scalars.min() ?? 0) > 0.1 * scale)
