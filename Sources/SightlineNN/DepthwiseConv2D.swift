@@ -136,6 +136,8 @@ extension DepthwiseConv2D: KerasLayer {
 
     public var kerasClassName: String { grouped ? "Conv2D" : "DepthwiseConv2D" }
 
+    public var absorbsFollowingActivation: Bool { activation == .linear }
+
     public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
         try config.requireChannelsLast()
         let (kh, kw) = try config.pair("kernel_size", (1, 1)), c = try config.channels(inputShapes)

@@ -76,6 +76,12 @@ struct InferencePlan {
                 step = Step(name: next.name, layer: Self.fold(conv, bn), inputs: step.inputs, activation: .linear)
                 absorbed.insert(next.name)
             }
+            if let conv = step.layer as? DepthwiseConv2D, conv.activation == .linear,
+                let next = soleReader(node.name), let bn = next.layer as? BatchNormalization
+            {
+                step = Step(name: next.name, layer: Self.fold(conv, bn), inputs: step.inputs, activation: .linear)
+                absorbed.insert(next.name)
+            }
             if let conv = step.layer as? Conv2D, conv.activation == .linear, let add = soleReader(step.name),
                 let merge = add.layer as? Merge, merge.operation == .add, add.inputs.count == 2,
                 let other = add.inputs.first(where: { $0 != step.name }), produced.contains(other),
@@ -145,6 +151,22 @@ struct InferencePlan {
         return Conv2D(
             name: bn.name, kernel: kernel, bias: Tensor(shape: [filters], scalars: bias), strides: conv.strides,
             padding: conv.padding, dilation: conv.dilation)
+    }
+
+    /// A depthwise convolution computing `bn(depthwise(x))`: output channel `c·M + j` scaled
+    /// and shifted by its BatchNorm channel (MobileNet, EfficientNet).
+    static func fold(_ conv: DepthwiseConv2D, _ bn: BatchNormalization) -> DepthwiseConv2D {
+        let (scale, shift) = bn.inferenceAffine()
+        let outputs = conv.channels * conv.multiplier
+        var kernel = conv.kernel.value
+        kernel.withUnsafeMutableBufferPointer { w in
+            for row in 0..<(w.count / outputs) { for f in 0..<outputs { w[row * outputs + f] *= scale[f] } }
+        }
+        let shape = kernel.shape
+        let bias = (0..<outputs).map { f in (conv.bias?.value.scalars[f] ?? 0) * scale[f] + shift[f] }
+        return DepthwiseConv2D(
+            name: bn.name, kernel: kernel.reshaped([shape[0], shape[1], conv.channels, conv.multiplier]), bias: Tensor(shape: [outputs], scalars: bias),
+            strides: conv.strides, padding: conv.padding, dilation: conv.dilation)
     }
 
     /// Runs the plan; `inputs` were validated by the graph. `profile`, when given, receives

@@ -12,7 +12,9 @@ public enum EvaluationReport {
     /// The confusion matrix as an SVG grid: rows are true classes, columns predictions, each
     /// cell shaded by its share of the row and labelled with its count.
     public static func confusionSVG(_ evaluation: Evaluation) -> String {
-        let n = evaluation.classNames.count, cell = n > 20 ? 18 : 40, margin = 130
+        // Room for the longest class name, rotated above the columns and left of the rows.
+        let n = evaluation.classNames.count, cell = n > 20 ? 18 : 40
+        let margin = 20 + 6 * min(20, evaluation.classNames.map(\.count).max() ?? 1)
         let size = margin + n * cell
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"confusion matrix\" width=\"\(size + 10)\" height=\"\(size + 10)\" font-family=\"sans-serif\" font-size=\"11\">"
         for (row, counts) in evaluation.confusion.enumerated() {
@@ -37,6 +39,10 @@ public enum EvaluationReport {
         let figures = evaluation.perClass, rowHeight = 42, width = 300, margin = 130
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"per-class precision, recall and F1\" width=\"\(margin + width + 60)\" height=\"\(figures.count * rowHeight + 20)\" font-family=\"sans-serif\" font-size=\"11\">"
         let colours = [("precision", "#4e79a7"), ("recall", "#f28e2b"), ("F1", "#59a14f")]
+        svg = svg.replacingOccurrences(of: "height=\"\(figures.count * rowHeight + 20)\"", with: "height=\"\(figures.count * rowHeight + 40)\"")
+        for (k, (label, colour)) in colours.enumerated() {
+            svg += "<rect x=\"\(margin + k * 90)\" y=\"\(figures.count * rowHeight + 20)\" width=\"10\" height=\"10\" fill=\"\(colour)\"/><text x=\"\(margin + k * 90 + 14)\" y=\"\(figures.count * rowHeight + 29)\">\(label)</text>"
+        }
         for (index, figure) in figures.enumerated() {
             let y = index * rowHeight + 4
             svg += "<text x=\"\(margin - 6)\" y=\"\(y + 20)\" text-anchor=\"end\">\(escape(evaluation.classNames[index])) (\(figure.support))</text>"
