@@ -73,6 +73,21 @@ public final class FineTuner {
         public var validationAccuracy: Double?
         /// Mean cross-entropy on the validation part (absent in states written before it was kept).
         public var validationLoss: Float?
+
+        public init(
+            phase: Int, epoch: Int, learningRate: Float, loss: Float, trainingAccuracy: Double, validationAccuracy: Double? = nil,
+            validationLoss: Float? = nil
+        ) {
+            (self.phase, self.epoch, self.learningRate, self.loss) = (phase, epoch, learningRate, loss)
+            (self.trainingAccuracy, self.validationAccuracy, self.validationLoss) = (trainingAccuracy, validationAccuracy, validationLoss)
+        }
+
+        /// True from the second epoch of a phase when the training loss is within 2% of
+        /// ln(classes), what predicting uniform probabilities gives: the model is not learning.
+        public func isAtChance(classes: Int) -> Bool {
+            let chance = log(Double(max(classes, 2)))
+            return epoch >= 2 && abs(Double(loss) - chance) < 0.02 * chance
+        }
     }
 
     public struct TrainingError: Error, CustomStringConvertible {

@@ -93,7 +93,6 @@ struct Finetune: ParsableCommand {
         for (path, error) in tuner.skipped { Report.skipped(path, error) }
         var display = ProgressDisplay(label: "")
         Interrupts.install()
-        let chance = log(Double(tuner.classNames.count))
         let history: [FineTuner.EpochRecord]
         var announced = false
         do {
@@ -111,7 +110,7 @@ struct Finetune: ParsableCommand {
                 } ?? ""
                 print(String(format: "phase %d epoch %2d  lr %.2g  loss %.4f  training accuracy %.3f", record.phase, record.epoch, Double(record.learningRate), record.loss, record.trainingAccuracy) + validation)
                 fflush(nil)  // epoch lines reach a redirected standard output as they finish
-                if record.epoch >= 2, abs(Double(record.loss) - chance) < 0.02 * chance {
+                if record.isAtChance(classes: tuner.classNames.count) {
                     Report.warning(String(format: "the loss is %.4f ≈ ln(%d), what uniform guessing gives: the model is not learning; check the labels, the learning rate (--lr) and the preprocessing", record.loss, tuner.classNames.count))
                 }
                 return true

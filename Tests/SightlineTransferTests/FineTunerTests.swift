@@ -123,4 +123,16 @@ struct FineTunerTests {
         #expect(try tuner.accuracy(tuner.validation) == phase2.max(), "the best epoch's weights are restored: \(phase2)")
         if phase2.count < 6 { #expect(phase2.last ?? 1 <= phase2.max() ?? 0, "stopped after an epoch without improvement") }
     }
+
+    /// A loss stuck at ln(classes) from the second epoch is flagged (the CLI warns about it);
+    /// a first epoch, or a loss that moved away, is not.
+    @Test func lossAtChanceLevelIsFlagged() {
+        func record(_ epoch: Int, _ loss: Float) -> FineTuner.EpochRecord {
+            FineTuner.EpochRecord(phase: 2, epoch: epoch, learningRate: 1e-4, loss: loss, trainingAccuracy: 0.33)
+        }
+        #expect(record(3, 1.0986).isAtChance(classes: 3))
+        #expect(!record(1, 1.0986).isAtChance(classes: 3))
+        #expect(!record(3, 0.9).isAtChance(classes: 3))
+        #expect(record(2, 2.30).isAtChance(classes: 10) && !record(2, 2.0).isAtChance(classes: 10))
+    }
 }
