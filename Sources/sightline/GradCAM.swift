@@ -165,6 +165,8 @@ struct GradCAM: ParsableCommand {
                     item.trueClass = truth[path]
                     item.guidedFile = guided == nil ? nil : "\(stem)_guided.jpg"
                     if metrics {
+                        // The metrics run many masked passes per image: say so while they run.
+                        display.update(done: passes, total: images.count * perImage, detail: "faithfulness metrics for \((path as NSString).lastPathComponent)")
                         item.metrics = try CAMMetrics.measure(
                             cam, image: input.batch(row..<(row + 1)), heatmap: CAMRendering.heatmap(raw, height: shape[0], width: shape[1]),
                             classIndex: result.classes[row])
