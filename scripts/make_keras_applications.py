@@ -16,7 +16,7 @@ import io, json, os, sys, zipfile
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Fixtures"))
 import keras
-from make_zoo_fixtures import compact
+from make_zoo_fixtures import compact, leaf_layers
 
 A = keras.applications
 # name: (constructor, preprocessing the official weights expect)
@@ -31,14 +31,6 @@ FAMILIES = {
     **{f"efficientnetv2{v}": (getattr(A, f"EfficientNetV2{v.upper()}"), "none") for v in ("b0", "b1", "b2", "b3", "s")},
     "convnexttiny": (A.ConvNeXtTiny, "none"), "convnextsmall": (A.ConvNeXtSmall, "none"), "convnextbase": (A.ConvNeXtBase, "none"),
 }
-
-
-def leaves(model):
-    for layer in model.layers:
-        if hasattr(layer, "layers") and layer.layers:
-            yield from leaves(layer)
-        else:
-            yield layer
 
 
 def main():
@@ -58,7 +50,7 @@ def main():
                 index[entry] = {
                     "family": name, "include_top": top, "preprocessing": preprocessing,
                     "input_size": list(model.input_shape[1:3]) if top else None,
-                    "weighted_layers": [layer.name for layer in leaves(model) if layer.weights],
+                    "weighted_layers": [layer.name for layer in leaf_layers(model) if layer.weights],
                 }
                 print(entry, len(index[entry]["weighted_layers"]), "weighted layers", flush=True)
         archive.writestr("index.json", json.dumps(index, separators=(",", ":"), sort_keys=True))

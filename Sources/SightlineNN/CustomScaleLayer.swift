@@ -33,6 +33,7 @@ public final class CustomScaleLayer: Layer {
 extension CustomScaleLayer: KerasLayer {
     public static let kerasClassNames = ["CustomScaleLayer"]
     public var kerasModule: String { "keras.src.applications.inception_resnet_v2" }
+    public var kerasTakesTensorList: Bool { true }
 
     public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
         CustomScaleLayer(name: config.name, scale: try config.float("scale", 1))

@@ -28,6 +28,9 @@ public protocol KerasLayer: Layer {
     /// The Keras 2 `inbound_nodes` entry for a call on `inputs`, when the layer needs more
     /// than tensor references (an operator's constant); nil for the usual form.
     func kerasInboundNode(inputs: [String]) -> Any?
+    /// True when Keras calls the layer on a list of tensors (`Add()([a, b])`), so Keras 3's
+    /// `inbound_nodes` hold them as one list argument. Defaults to false.
+    var kerasTakesTensorList: Bool { get }
     /// The Python module Keras 3 imports the class from (`keras.layers` unless the class lives
     /// in Keras Applications, as ConvNeXt's `LayerScale`).
     var kerasModule: String { get }
@@ -50,6 +53,7 @@ extension KerasLayer {
     public var absorbsFollowingActivation: Bool { false }
     public func kerasInboundNode(inputs: [String]) -> Any? { nil }
     public var kerasModule: String { "keras.layers" }
+    public var kerasTakesTensorList: Bool { false }
 
     /// An error about this layer's config when it is written.
     func unwritable(_ reason: String, field: String? = nil) -> KerasConfigError {

@@ -132,4 +132,6 @@ extension Merge: KerasLayer {
     public func kerasConfig() throws(KerasConfigError) -> [String: Any] { operation == .concatenate ? ["axis": -1] : [:] }
 
     public var absorbsFollowingActivation: Bool { operation != .concatenate }
+
+    public var kerasTakesTensorList: Bool { true }
 }

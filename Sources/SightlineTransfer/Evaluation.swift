@@ -95,13 +95,11 @@ public struct Evaluation: Sendable {
             }
             mapping = Array(folders.indices)
         }
-        var evaluation = Evaluation(
-            classNames: modelClassNames ?? names.enumerated().map { $0 < folders.count ? folders[$0] : $1 },
-            confusion: Array(repeating: Array(repeating: 0, count: classCount), count: classCount), topK: min(topK, classCount), topKCorrect: 0,
-            mistakes: [], skipped: [])
+        var probabilities: [[Float]] = [], labels: [Int] = [], paths: [String] = []
+        var skipped: [(path: String, reason: String)] = []
         let items = data.items
         for start in stride(from: 0, to: items.count, by: batchSize) {
-            var images: [Tensor] = [], labels: [Int] = [], paths: [String] = []
+            var images: [Tensor] = []
             for item in items[start..<min(start + batchSize, items.count)] {
                 do {
                     let image = try RGBImage(contentsOf: item.path).prepared(height: inputShape[0], width: inputShape[1], policy: .squash, channels: inputShape[2])
@@ -109,26 +107,20 @@ public struct Evaluation: Sendable {
                     labels.append(mapping[item.label ?? 0])
                     paths.append(item.path)
                 } catch {
-                    evaluation.skipped.append((item.path, error.message))
+                    skipped.append((item.path, error.message))
                 }
             }
             if !images.isEmpty {
                 var scores = try model(preprocess(Tensor.concatenatingBatches(images)))
                 if !outputsProbabilities { scores = ActivationFunction.softmax.applied(to: scores) }
-                for (row, label) in labels.enumerated() {
-                    let p = Array(scores.scalars[(row * classCount)..<((row + 1) * classCount)])
-                    let ranked = p.indices.sorted { p[$0] > p[$1] }
-                    let predicted = ranked[0]
-                    evaluation.confusion[label][predicted] += 1
-                    if ranked.prefix(evaluation.topK).contains(label) { evaluation.topKCorrect += 1 }
-                    if predicted != label {
-                        evaluation.mistakes.append(Mistake(path: paths[row], trueClass: label, predicted: predicted, confidence: p[predicted], trueProbability: p[label]))
-                    }
-                }
+                probabilities += (0..<images.count).map { Array(scores.scalars[($0 * classCount)..<(($0 + 1) * classCount)]) }
             }
             progress(min(start + batchSize, items.count), items.count)
         }
-        evaluation.mistakes.sort { $0.confidence > $1.confidence }
+        var evaluation = Evaluation(
+            classNames: modelClassNames ?? names.enumerated().map { $0 < folders.count ? folders[$0] : $1 }, probabilities: probabilities,
+            labels: labels, paths: paths, topK: topK)
+        evaluation.skipped = skipped
         return evaluation
     }
 

@@ -49,7 +49,7 @@ enum Keras3ConfigWriter {
             config["trainable"] = layer.isTrainable || layer.parameters.isEmpty
             config["dtype"] = "float32"
             let inputShapes = node.inputs.map { [NSNull()] + (graph.shape(of: $0) ?? []).map { $0 as Any } }
-            let isMerge = layer is Merge || layer is CustomScaleLayer
+            let isMerge = kerasLayer.kerasTakesTensorList
             let tensors: [Any] = node.inputs.map(tensor)
             let args: [Any] = isMerge ? [tensors] : tensors
             layers.append([

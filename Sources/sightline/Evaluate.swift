@@ -38,14 +38,11 @@ struct Evaluate: ParsableCommand {
         guard folder.classNames != nil else { throw CommandError.usage("--data \(data): needs one subfolder per class") }
         let loaded = try options.load()
         let graph = try head.map { try Predict.stack(loaded, head: $0) } ?? loaded.graph
-        guard let input = graph.inputNames.first, let shape = graph.shape(of: input), shape.count == 3, ImageChannels.supported.contains(shape[2]) else {
-            throw CommandError(message: "the model's input is not an image of 1, 3 or 4 channels")
-        }
-        if let problem = loaded.preprocessing.problem(channels: shape[2]) { throw CommandError(message: problem) }
+        let shape = try ImageInputs.inputShape(of: graph, preprocessing: loaded.preprocessing)
         guard let output = graph.outputNames.first, let classes = graph.shape(of: output)?.last, graph.shape(of: output)?.count == 1 else {
             throw CommandError(message: "\(options.model): the output is not a class vector; evaluate needs a classifier")
         }
-        let recorded = head.map { try? HDF5File(reading: $0).stringsAttribute("class_names") } ?? loaded.file.classNames
+        let recorded = ImageInputs.recordedClassNames(head: head, model: loaded)
         let display = ProgressDisplay(label: "evaluate")
         let evaluation: Evaluation
         do {

@@ -81,10 +81,7 @@ struct GradCAM: ParsableCommand {
         } catch {
             throw layer == nil ? CommandError(message: "\(error)") : CommandError.usage("--layer: \(error)")
         }
-        guard let inputName = loaded.graph.inputNames.first, let shape = loaded.graph.shape(of: inputName), shape.count == 3, ImageChannels.supported.contains(shape[2]) else {
-            throw CommandError(message: "the model's input is not an image of 1, 3 or 4 channels")
-        }
-        if let problem = loaded.preprocessing.problem(channels: shape[2]) { throw CommandError(message: problem) }
+        let shape = try ImageInputs.inputShape(of: loaded.graph, preprocessing: loaded.preprocessing)
         let classCount = loaded.graph.shape(of: cam.scoreNode)?.last ?? 0
         let recorded = labels == nil ? loaded.file.classNames : nil
         let names = try recorded.flatMap { $0.count == classCount ? $0 : nil } ?? Predict.classNames(count: classCount, labels: labels)

@@ -41,17 +41,11 @@ struct Predict: ParsableCommand {
     func run() throws {
         let loaded = try options.load()
         let graph = try head.map { try Self.stack(loaded, head: $0) } ?? loaded.graph
-        guard let inputName = graph.inputNames.first, let inputShape = graph.shape(of: inputName), inputShape.count == 3,
-            ImageChannels.supported.contains(inputShape[2])
-        else {
-            throw CommandError(message: "the model's input \(graph.inputNames.first.flatMap(graph.shape(of:)) ?? []) is not an image of 1, 3 or 4 channels")
-        }
-        if let problem = loaded.preprocessing.problem(channels: inputShape[2]) { throw CommandError(message: problem) }
+        let inputShape = try ImageInputs.inputShape(of: graph, preprocessing: loaded.preprocessing)
         guard let outputName = graph.outputNames.first, let classes = graph.shape(of: outputName)?.last, graph.shape(of: outputName)?.count == 1 else {
             throw CommandError(message: "\(options.model): the output is not a class vector; predict needs a classifier (use extract for features)")
         }
-        // Class names recorded by Sightline (train-head, finetune, convert --head).
-        let recorded = head.map { try? HDF5File(reading: $0).stringsAttribute("class_names") } ?? loaded.file.classNames
+        let recorded = ImageInputs.recordedClassNames(head: head, model: loaded)
         let names = try labels == nil ? recorded ?? Self.classNames(count: classes, labels: nil) : Self.classNames(count: classes, labels: labels)
         guard names.count == classes else { throw CommandError.usage("\(names.count) class names for a model with \(classes) outputs; give --labels with one name per class") }
         let outputIsProbability = Self.endsInSoftmax(graph.layer(named: outputName))

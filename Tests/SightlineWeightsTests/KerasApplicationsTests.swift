@@ -25,11 +25,7 @@ struct KerasApplicationsTests {
     func weightsOnlyFilesAreRecognisedAndLoadExactly(_ name: String) throws {
         let entry = try #require(KerasApplications.entries.first { $0.name == name })
         let graph = try KerasApplications.graph(entry, inputSize: 64)
-        for node in graph.nodes {
-            for parameter in node.layer?.parameters ?? [] {
-                parameter.value = try ZooFormula.weight(layer: node.name, weight: parameter.name, shape: parameter.value.shape)
-            }
-        }
+        try ZooFormula.setWeights(graph)
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-\(UUID().uuidString)_notop.h5").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try KerasWriter.save(graph, to: path, metadata: KerasWriter.Metadata(sightlineVersion: "test", preprocessing: .none, source: name), weightsOnly: true)

@@ -36,15 +36,7 @@ struct ZooTests {
 
     @Test(arguments: names)
     func familyMatchesKeras(_ name: String) throws {
-        let fixture = try KerasFixture.load(Self.directory.appendingPathComponent(name + ".json").path)
-        let config = try JSONSerialization.data(withJSONObject: fixture["model_config"] as Any)
-        let shape = try #require(fixture["input_shape"] as? [Int])
-        let graph = try ModelConfigImporter.graph(fromJSON: String(decoding: config, as: UTF8.self), defaultImageSize: shape[1])
-        for node in graph.nodes {
-            for parameter in node.layer?.parameters ?? [] {
-                parameter.value = try ZooFormula.weight(layer: node.name, weight: parameter.name, shape: parameter.value.shape)
-            }
-        }
+        let (fixture, shape, graph) = try ZooFormula.model(name)
         let input = ZooFormula.input(shape: shape, scale: fixture["input_scale"] as? Double ?? 1, offset: fixture["input_offset"] as? Double ?? 0)
         let output = try #require(graph.outputNames.first)
         let logits = try graph.forward([try #require(graph.inputNames.first): input], outputs: [output])[output]
@@ -64,6 +56,25 @@ struct ZooTests {
 /// The weight and input formulas of `make_zoo_fixtures.py`.
 enum ZooFormula {
     struct NoFormula: Error { let key: String }
+
+    /// A zoo fixture, its input shape and its graph with the formula weights.
+    static func model(_ name: String) throws -> (fixture: [String: Any], inputShape: [Int], graph: Graph) {
+        let fixture = try KerasFixture.load(ZooTests.directory.appendingPathComponent(name + ".json").path)
+        let config = try JSONSerialization.data(withJSONObject: fixture["model_config"] as Any)
+        let shape = try #require(fixture["input_shape"] as? [Int])
+        let graph = try ModelConfigImporter.graph(fromJSON: String(decoding: config, as: UTF8.self), defaultImageSize: shape[1])
+        try setWeights(graph)
+        return (fixture, shape, graph)
+    }
+
+    /// Sets every parameter of `graph` by the formula.
+    static func setWeights(_ graph: Graph) throws {
+        for node in graph.nodes {
+            for parameter in node.layer?.parameters ?? [] {
+                parameter.value = try weight(layer: node.name, weight: parameter.name, shape: parameter.value.shape)
+            }
+        }
+    }
 
     static func weight(layer: String, weight: String, shape: [Int]) throws -> Tensor {
         let key = "\(layer)/\(weight)"
@@ -95,15 +106,7 @@ enum ZooFormula {
 struct KerasArchiveWriterTests {
     @Test(arguments: ["keras3_mobilenet_v3_small", "keras3_convnext_tiny", "keras3_efficientnet_b0"])
     func archivesRoundTrip(_ name: String) throws {
-        let fixture = try KerasFixture.load(ZooTests.directory.appendingPathComponent(name + ".json").path)
-        let config = try JSONSerialization.data(withJSONObject: fixture["model_config"] as Any)
-        let shape = try #require(fixture["input_shape"] as? [Int])
-        let graph = try ModelConfigImporter.graph(fromJSON: String(decoding: config, as: UTF8.self), defaultImageSize: shape[1])
-        for node in graph.nodes {
-            for parameter in node.layer?.parameters ?? [] {
-                parameter.value = try ZooFormula.weight(layer: node.name, weight: parameter.name, shape: parameter.value.shape)
-            }
-        }
+        let (fixture, shape, graph) = try ZooFormula.model(name)
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-\(UUID().uuidString).keras").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         let metadata = KerasWriter.Metadata(sightlineVersion: "test", preprocessing: .tf, source: name, classNames: (0..<10).map { "c\($0)" })
