@@ -23,6 +23,9 @@ let package = Package(
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        // Open MPI's header only; CMPIRuntime loads libmpi when launched by mpirun or srun.
+        .systemLibrary(name: "CMPI", providers: [.apt(["libopenmpi-dev"])]),
+        .target(name: "CMPIRuntime", dependencies: ["CMPI"]),
         // libjpeg-turbo and libpng behind functions that recover from codec errors inside C.
         .target(
             name: "CImageCodecs",
@@ -45,7 +48,7 @@ let package = Package(
             // The Keras Applications architectures (scripts/make_keras_applications.py).
             resources: [.copy("Resources/keras_applications.zip")]),
         .target(name: "SightlineVision", dependencies: ["SightlineCore", "CImageCodecs"]),
-        .target(name: "SightlineTransfer", dependencies: ["SightlineVision", "SightlineWeights"]),
+        .target(name: "SightlineTransfer", dependencies: ["SightlineVision", "SightlineWeights", "CMPIRuntime"]),
         .target(name: "SightlineExplain", dependencies: ["SightlineTransfer"]),
         .executableTarget(
             name: "sightline",
@@ -67,7 +70,7 @@ let package = Package(
         .testTarget(name: "SightlineTransferTests", dependencies: ["SightlineTransfer", "SightlineTestSupport"]),
         .testTarget(name: "SightlineExplainTests", dependencies: ["SightlineExplain", "SightlineTestSupport"]),
         // Runs the built `sightline` executable; depending on it makes `swift test` build it.
-        .testTarget(name: "SightlineCLITests", dependencies: ["sightline", "SightlineWeights"]),
+        .testTarget(name: "SightlineCLITests", dependencies: ["sightline", "SightlineWeights", "SightlineVision"]),
     ],
     swiftLanguageModes: [.v6]
 )

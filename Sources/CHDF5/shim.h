@@ -30,3 +30,12 @@ static inline hid_t sl_h5p_untimed_dataset(void) {
     H5Pset_obj_track_times(list, 0);
     return list;
 }
+static inline hsize_t sl_h5s_unlimited(void) { return H5S_UNLIMITED; }
+static inline unsigned sl_h5f_acc_rdwr(void) { return H5F_ACC_RDWR; }
+/// A dataset creation list for a growable dataset: chunked by `rank` sizes, no times recorded.
+static inline hid_t sl_h5p_chunked_dataset(int rank, const hsize_t *chunk) {
+    hid_t list = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_obj_track_times(list, 0);
+    H5Pset_chunk(list, rank, chunk);
+    return list;
+}

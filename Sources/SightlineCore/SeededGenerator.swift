@@ -22,6 +22,20 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
         state = (next(), next(), next(), next())
     }
 
+    /// A generator for one element of a seeded run, determined by `seed` and `parts` alone (for
+    /// example the phase, epoch and sample index), so per-sample randomness does not depend on
+    /// the order or the thread in which samples are processed.
+    public init(seed: UInt64, deriving parts: [UInt64]) {
+        var mixed = seed
+        for part in parts {
+            var z = (mixed ^ part) &+ 0x9E37_79B9_7F4A_7C15
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            mixed = z ^ (z >> 31)
+        }
+        self.init(seed: mixed)
+    }
+
     /// A generator resumed from a saved state.
     public init(state: (UInt64, UInt64, UInt64, UInt64)) {
         self.state = state

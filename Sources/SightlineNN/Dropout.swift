@@ -15,12 +15,19 @@ public final class Dropout: Layer {
     public let noiseShape: [Int]?
     /// The mask generator; its state advances with every training forward pass.
     public var generator: SeededGenerator
+    /// Per-sample seeds for the next training passes, one per row of the batch: row `i`'s mask
+    /// then comes from `SeededGenerator(seed: sampleSeeds[i], deriving: [layer seed])`, not from
+    /// `generator`, so a sample gets the same mask whichever process or batch position computes
+    /// it (data-parallel training, exact resume). Ignored when its count is not the batch size.
+    public var sampleSeeds: [UInt64]?
+    let seed: UInt64
 
     public init(name: String, rate: Float, seed: UInt64 = 0, noiseShape: [Int]? = nil) {
         precondition(rate >= 0 && rate <= 1, "Dropout '\(name)' rate must be in [0, 1], got \(rate)")
         self.name = name
         self.rate = rate
         self.noiseShape = noiseShape
+        self.seed = seed
         self.generator = SeededGenerator(seed: seed)
     }
 
@@ -39,8 +46,19 @@ public final class Dropout: Layer {
         guard mode == .training, rate > 0 else { return LayerOutput(x) }
         let keep = 1 - rate, scale = keep > 0 ? 1 / keep : 0
         let maskShape = noiseShape.map { zip($0, x.shape).map { noise, size in noise == 0 ? size : noise } } ?? x.shape
-        let mask = Tensor(shape: maskShape) { m in
-            for i in 0..<m.count { m[i] = generator.nextUnitFloat() < keep ? scale : 0 }
+        let mask: Tensor
+        if let seeds = sampleSeeds, seeds.count == x.shape[0], maskShape[0] == x.shape[0] {
+            let row = maskShape.dropFirst().reduce(1, *), layerSeed = seed
+            mask = Tensor(shape: maskShape) { m in
+                for (sample, sampleSeed) in seeds.enumerated() {
+                    var rowGenerator = SeededGenerator(seed: sampleSeed, deriving: [layerSeed])
+                    for i in (sample * row)..<((sample + 1) * row) { m[i] = rowGenerator.nextUnitFloat() < keep ? scale : 0 }
+                }
+            }
+        } else {
+            mask = Tensor(shape: maskShape) { m in
+                for i in 0..<m.count { m[i] = generator.nextUnitFloat() < keep ? scale : 0 }
+            }
         }
         return LayerOutput(Broadcast.apply(.multiply, x, mask), saved: [mask])
     }

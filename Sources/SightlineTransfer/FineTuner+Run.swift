@@ -22,8 +22,6 @@ extension FineTuner {
             let phaseEpochs = state.phase == 1 ? options.headEpochs : options.epochs
             resumedAt = state.phase == 1 && state.nextEpoch >= phaseEpochs ? (2, 1) : (state.phase, state.nextEpoch + 1)
         }
-        guard let input = graph.inputNames.first, let output0 = graph.outputNames.first else { return [] }
-        let loss = SoftmaxCrossEntropy()
         for phase in [1, 2] where phase >= state.phase {
             let epochs = phase == 1 ? options.headEpochs : options.epochs
             guard epochs > 0 else { continue }
@@ -37,41 +35,24 @@ extension FineTuner {
                 // The schedule shapes phase 2; the head phase runs at its constant rate.
                 let schedule = phase == 2 ? options.schedule : .constant
                 optimizer.learningRate = schedule.rate(base: base, epoch: epoch, epochs: epochs) * state.plateauScale
-                var order = Array(training.indices)
-                order.shuffle(using: &generator)
-                var totalLoss: Float = 0, correct = 0
-                for start in stride(from: 0, to: order.count, by: options.batchSize) {
-                    let part = order[start..<min(start + options.batchSize, order.count)].map { training[$0] }
-                    graph.zeroGradients()
-                    let (outputs, tape) = try graph.record([input: batch(part[...], augment: true)], outputs: [output0], mode: .training, request: GradientRequest())
-                    guard let logits = outputs[output0] else { continue }
-                    let labels = part.map(\.1)
-                    let (value, gradient) = loss(logits: logits, labels: labels)
-                    totalLoss += value * Float(part.count)
-                    correct += zip(logits.argmaxPerRow(), labels).filter { $0 == $1 }.count
-                    _ = graph.backward(tape, seeds: [output0: gradient])
-                    optimizer.step(graph.trainableSlots)
-                    let done = min(start + options.batchSize, order.count)
-                    let position = StepProgress(
-                        phase: phase, epoch: epoch + 1, epochs: epochs, batch: start / options.batchSize + 1, done: done, total: order.count,
-                        loss: totalLoss / Float(done))
-                    if !step(position) { throw Interrupted(position: position) }
-                }
+                var (totals, throughput) = try trainEpoch(phase: phase, epoch: epoch, epochs: epochs, optimizer: optimizer, step: step)
                 let measured = validation.isEmpty ? nil : try measure(validation)
-                let validationAccuracy = measured?.accuracy
+                throughput.peakResidentMiB = ResourceUsage.peakResidentMiB()
                 let record = EpochRecord(
-                    phase: phase, epoch: epoch + 1, learningRate: optimizer.learningRate, loss: totalLoss / Float(training.count),
-                    trainingAccuracy: Double(correct) / Double(training.count), validationAccuracy: validationAccuracy, validationLoss: measured?.loss)
+                    phase: phase, epoch: epoch + 1, learningRate: optimizer.learningRate, loss: totals.loss, trainingAccuracy: totals.accuracy,
+                    validationAccuracy: measured?.accuracy, validationLoss: measured?.loss, throughput: throughput)
                 state.history.append(record)
-                let improved = state.observe(validationAccuracy ?? record.trainingAccuracy, epoch: epoch, graph: graph, schedule: options.schedule, phase: phase)
+                let improved = state.observe(measured?.accuracy ?? record.trainingAccuracy, epoch: epoch, graph: graph, schedule: options.schedule, phase: phase)
                 epoch += 1
                 state.nextEpoch = epoch
                 let stopEarly = phase == 2 && !improved && options.earlyStoppingPatience.map { state.epochsWithoutImprovement >= $0 } == true
                 if options.keepBest && (stopEarly || (phase == 2 && epoch == epochs)) { state.restoreBest(into: graph) }
-                try saveModel(to: output, sightlineVersion: sightlineVersion)
-                try state.save(statePath, from: self, optimizer: optimizer)
-                try writeMetrics(state.history, output: output)
-                try AtomicFile.write(Data(TrainingReport.html(state.history, evaluation: nil, model: backbone.file.path, data: nil).utf8), to: output + ".training.html")
+                if communicator.isRoot {
+                    try saveModel(to: output, sightlineVersion: sightlineVersion)
+                    try state.save(statePath, from: self, optimizer: optimizer)
+                    try writeMetrics(state.history, output: output)
+                    try AtomicFile.write(Data(TrainingReport.html(state.history, evaluation: nil, model: backbone.file.path, data: nil).utf8), to: output + ".training.html")
+                }
                 if stopEarly { break }
                 if !report(record) && !(phase == 2 && epoch == epochs) {
                     throw TrainingError(message: "stopped after phase \(phase) epoch \(epoch); run again with --resume to continue")
@@ -81,6 +62,7 @@ extension FineTuner {
         }
         // The finished page: curves plus the kept model evaluated on the validation part.
         finalEvaluation = try validationEvaluation()
+        guard communicator.isRoot else { return state.history }
         try AtomicFile.write(Data(TrainingReport.html(state.history, evaluation: finalEvaluation, model: backbone.file.path, data: nil).utf8), to: output + ".training.html")
         return state.history
     }
@@ -110,13 +92,14 @@ extension FineTuner {
     }
 
     func writeMetrics(_ history: [EpochRecord], output: String) throws {
-        var csv = "phase,epoch,learning_rate,loss,training_accuracy,validation_accuracy,validation_loss\n"
+        var csv = "phase,epoch,learning_rate,loss,training_accuracy,validation_accuracy,validation_loss,images_per_second,data_wait_fraction,peak_resident_mib\n"
         var lines = ""
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.keyEncodingStrategy = .convertToSnakeCase
         for record in history {
-            csv += "\(record.phase),\(record.epoch),\(record.learningRate),\(record.loss),\(record.trainingAccuracy),\(record.validationAccuracy.map { String($0) } ?? ""),\(record.validationLoss.map { String($0) } ?? "")\n"
+            csv += "\(record.phase),\(record.epoch),\(record.learningRate),\(record.loss),\(record.trainingAccuracy),\(record.validationAccuracy.map { String($0) } ?? ""),\(record.validationLoss.map { String($0) } ?? ""),"
+                + (record.throughput.map { String(format: "%.2f,%.3f,%d", $0.imagesPerSecond, $0.dataWaitFraction, $0.peakResidentMiB) } ?? ",,") + "\n"
             lines += String(decoding: try encoder.encode(record), as: UTF8.self) + "\n"
         }
         for (suffix, text) in [(".metrics.csv", csv), (".metrics.jsonl", lines)] { try AtomicFile.write(Data(text.utf8), to: output + suffix) }

@@ -10,7 +10,17 @@ import Foundation
 /// gamma and beta are not trained (`batchNorm: .train` gives fastai-style behaviour). The
 /// backbone's preprocessing is applied unchanged. Training is seeded end to end (split, head
 /// initialisation, shuffling, augmentation, dropout), so the same seed gives the same weights,
-/// and `resume` restores weights, optimizer state, epoch, schedule and random state.
+/// and `resume` restores weights, optimizer state, epoch, schedule and random state. Shuffling
+/// is seeded per epoch and augmentation and dropout per sample (seed, phase, epoch, index), so
+/// neither thread timing nor the number of processes changes what a sample sees.
+///
+/// Images are streamed (`ImageBatchStream`): memory does not grow with the dataset. With a
+/// `Communicator` of N processes (`mpirun -np N`), every process takes its contiguous slice of
+/// each global batch, gradients are summed over processes and divided by the global number of
+/// images before every optimizer step, and only rank 0 writes files: with BatchNorm frozen the
+/// result equals one process with the same global batch, up to float32 summation order. With
+/// `batchNorm: .train`, batch statistics are computed per process over its slice (as DDP and
+/// Horovod do without SyncBatchNorm).
 public final class FineTuner {
     public enum BatchNormPolicy: String, Sendable { case frozen, train }
     public enum OptimizerKind: String, Sendable { case adam, adamw, sgd }
@@ -36,6 +46,12 @@ public final class FineTuner {
         /// `ModelCheckpoint(save_best_only=True)`); false keeps the last epoch's.
         public var keepBest = true
         public var seed: UInt64 = 0
+        /// Threads decoding images ahead of training (`ImageBatchStream`).
+        public var dataWorkers = ImageBatchStream.defaultWorkers
+        /// Batches decoded ahead at most (bounds the memory the data takes).
+        public var queueDepth = 4
+        /// Keep decoded, resized images here (`DecodedImageCache`); nil decodes every epoch.
+        public var cacheDirectory: String?
 
         public init() {}
     }
@@ -63,7 +79,24 @@ public final class FineTuner {
         }
     }
 
-    /// One epoch's figures (also written to `OUTPUT.metrics.csv` and `.jsonl`).
+    /// How fast an epoch ran on this machine, and what held it back (rank 0's view).
+    public struct Throughput: Codable, Sendable {
+        /// Training images per second over all processes (validation not included).
+        public var imagesPerSecond: Double
+        /// The share of the epoch's training time spent waiting for decoded batches: near 0
+        /// when compute is the bottleneck, large when decoding is (add `--data-workers` or
+        /// `--cache`).
+        public var dataWaitFraction: Double
+        /// Peak resident memory of the process so far, MiB.
+        public var peakResidentMiB: Int
+
+        public init(imagesPerSecond: Double, dataWaitFraction: Double, peakResidentMiB: Int) {
+            (self.imagesPerSecond, self.dataWaitFraction, self.peakResidentMiB) = (imagesPerSecond, dataWaitFraction, peakResidentMiB)
+        }
+    }
+
+    /// One epoch's figures (also written to `OUTPUT.metrics.csv` and `.jsonl`). Equality compares
+    /// the training figures, not `throughput`, which measures the machine.
     public struct EpochRecord: Codable, Sendable, Equatable {
         public var phase: Int
         public var epoch: Int
@@ -73,13 +106,20 @@ public final class FineTuner {
         public var validationAccuracy: Double?
         /// Mean cross-entropy on the validation part (absent in states written before it was kept).
         public var validationLoss: Float?
+        public var throughput: Throughput?
 
         public init(
             phase: Int, epoch: Int, learningRate: Float, loss: Float, trainingAccuracy: Double, validationAccuracy: Double? = nil,
-            validationLoss: Float? = nil
+            validationLoss: Float? = nil, throughput: Throughput? = nil
         ) {
             (self.phase, self.epoch, self.learningRate, self.loss) = (phase, epoch, learningRate, loss)
             (self.trainingAccuracy, self.validationAccuracy, self.validationLoss) = (trainingAccuracy, validationAccuracy, validationLoss)
+            self.throughput = throughput
+        }
+
+        public static func == (a: EpochRecord, b: EpochRecord) -> Bool {
+            (a.phase, a.epoch, a.learningRate, a.loss, a.trainingAccuracy) == (b.phase, b.epoch, b.learningRate, b.loss, b.trainingAccuracy)
+                && a.validationAccuracy == b.validationAccuracy && a.validationLoss == b.validationLoss
         }
 
         /// True from the second epoch of a phase when the training loss is within 2% of
@@ -100,12 +140,16 @@ public final class FineTuner {
     /// The training graph; its head `head_predictions` outputs logits.
     public let graph: Graph
     public let classNames: [String]
-    let training: [(Tensor, Int)]
-    let validation: [(Tensor, Int)]
-    /// The files of `validation`, in its order.
-    let validationPaths: [String]
-    /// Images that could not be read, with the error.
-    public let skipped: [(String, String)]
+    /// The training and validation images (decoded batch by batch while training runs).
+    let training: [ImageFolder.Item]
+    let validation: [ImageFolder.Item]
+    /// The processes training together (`SingleProcess` unless launched by mpirun or srun).
+    public let communicator: any Communicator
+    /// Images this process could not read so far, with the error, in the order found.
+    public private(set) var skipped: [(String, String)] = []
+    var skippedPaths = Set<String>()
+    /// The model's input `[H, W, C]`.
+    let inputShape: [Int]
     let featureLayer: String
     var generator: SeededGenerator
     /// The kept model evaluated on the validation part at the end of `run` (nil without one).
@@ -113,7 +157,15 @@ public final class FineTuner {
     /// Where `run(resume: true)` continued: (phase, 1-based epoch); nil for a fresh run.
     public internal(set) var resumedAt: (phase: Int, epoch: Int)?
 
-    public init(backbone: LoadedModel, data: ImageFolder, options: Options = Options(), head: LoadedModel? = nil) throws {
+    /// Prepares a run; no image is decoded here. Images are streamed in batches by
+    /// `ImageBatchStream` during `run` (memory bounded by its queue, not by the dataset);
+    /// unreadable ones are reported in `skipped` and left out.
+    /// - Parameter communicator: the processes of a data-parallel run; each takes its slice of
+    ///   every global batch of `options.batchSize` images.
+    public init(
+        backbone: LoadedModel, data: ImageFolder, options: Options = Options(), head: LoadedModel? = nil,
+        communicator: any Communicator = SingleProcess()
+    ) throws {
         guard let classNames = data.classNames, classNames.count >= 2 else {
             throw TrainingError(message: "fine-tuning needs a folder with one subfolder per class (at least two)")
         }
@@ -121,9 +173,13 @@ public final class FineTuner {
         if let from = options.unfreezeFrom, backbone.graph.node(named: from) == nil {
             throw TrainingError(message: "--unfreeze-from: " + backbone.graph.unknownLayerMessage(from))
         }
+        guard options.batchSize >= communicator.size else {
+            throw TrainingError(message: "--batch \(options.batchSize) is smaller than the \(communicator.size) processes; each needs at least one image per step")
+        }
         self.backbone = backbone
         self.options = options
         self.classNames = classNames
+        self.communicator = communicator
         generator = SeededGenerator(seed: options.seed)
         featureLayer = FeatureExtractor.defaultLayer(of: backbone.graph)
         graph = try Self.assemble(backbone.graph, featureLayer: featureLayer, classes: classNames.count, dropout: options.dropout, head: head, generator: &generator)
@@ -131,27 +187,10 @@ public final class FineTuner {
             throw TrainingError(message: "the model's input is not an image of 1, 3 or 4 channels")
         }
         if let problem = backbone.preprocessing.problem(channels: shape[2]) { throw TrainingError(message: problem) }
-        var skipped: [(String, String)] = []
-        var loadedPaths: [String] = []
-        func load(_ folder: ImageFolder) -> [(Tensor, Int)] {
-            loadedPaths = []
-            return folder.items.compactMap { item in
-                do {
-                    let image = try RGBImage(contentsOf: item.path).prepared(height: shape[0], width: shape[1], policy: .squash, channels: shape[2])
-                    loadedPaths.append(item.path)
-                    return (image, item.label ?? 0)
-                } catch {
-                    skipped.append((item.path, (error as? ImageError)?.message ?? "\(error)"))
-                    return nil
-                }
-            }
-        }
+        inputShape = shape
         let (trainingPart, validationPart) = data.split(validationFraction: options.validationFraction, seed: options.seed)
-        training = load(trainingPart)
-        validation = load(validationPart)
-        validationPaths = loadedPaths
-        self.skipped = skipped
-        guard !training.isEmpty else { throw TrainingError(message: "no readable training images") }
+        (training, validation) = (trainingPart.items, validationPart.items)
+        guard !training.isEmpty else { throw TrainingError(message: "no training images (the validation split took them all)") }
     }
 
     /// Backbone nodes up to `featureLayer`, then pooling, dropout and the head (logits).
@@ -208,41 +247,90 @@ public final class FineTuner {
         }
     }
 
-    /// A batch `[B, H, W, 3]`, augmented (training) and preprocessed.
-    func batch(_ samples: ArraySlice<(Tensor, Int)>, augment: Bool) -> Tensor {
-        let images = samples.map { sample -> Tensor in
-            let image = augment ? options.augmentation.apply(to: sample.0, generator: &generator) : sample.0
-            return image.reshaped([1] + image.shape)
-        }
-        return backbone.preprocessing.apply(to: Tensor.concatenatingBatches(images))
+    /// How this run's images become batches (decode, optional disk cache, augmentation, the
+    /// backbone's preprocessing).
+    func preparation() throws -> ImageBatchStream.Preparation {
+        var decode = ImageBatchStream.Preparation.squash(to: inputShape)
+        if let directory = options.cacheDirectory { decode = try DecodedImageCache(directory: directory, shape: inputShape).wrapping(decode) }
+        return ImageBatchStream.Preparation(decode: decode, augmentation: options.augmentation, preprocessing: backbone.preprocessing)
     }
 
-    /// Accuracy of argmax predictions on `samples` in `mode`.
-    public func accuracy(_ samples: [(Tensor, Int)], mode: Mode = .inference) throws -> Double {
-        try measure(samples, mode: mode).accuracy
+    /// The stream of `batches` (dataset indices into `items`), seeding each sample's augmentation
+    /// from (seed, phase, epoch, index) when `augmentEpoch` is given.
+    func stream(_ batches: [ArraySlice<Int>], of items: [ImageFolder.Item], augmentEpoch: (phase: Int, epoch: Int)?) throws -> ImageBatchStream {
+        let augment = augmentEpoch != nil && options.augmentation != .none
+        let plan = batches.map { batch in
+            batch.map { index in
+                ImageBatchStream.Sample(
+                    index: index, path: items[index].path, label: items[index].label,
+                    augmentationSeed: augment ? sampleSeed(.augmentation, augmentEpoch ?? (0, 0), index) : nil)
+            }
+        }
+        return ImageBatchStream(plan: plan, preparation: try preparation(), workers: options.dataWorkers, depth: options.queueDepth)
     }
 
-    /// Accuracy, mean cross-entropy and the class probabilities (one row per sample) on `samples`.
-    func measure(_ samples: [(Tensor, Int)], mode: Mode = .inference) throws -> (accuracy: Double, loss: Float, probabilities: [[Float]]) {
-        guard let input = graph.inputNames.first, let output = graph.outputNames.first, !samples.isEmpty else { return (0, 0, []) }
-        var correct = 0, loss: Float = 0, probabilities: [[Float]] = []
-        for start in stride(from: 0, to: samples.count, by: options.batchSize) {
-            let part = samples[start..<min(start + options.batchSize, samples.count)]
-            guard let logits = try graph.forward([input: batch(part, augment: false)], outputs: [output], mode: mode)[output] else { continue }
-            correct += zip(logits.argmaxPerRow(), part).filter { $0 == $1.1 }.count
-            loss += SoftmaxCrossEntropy()(logits: logits, labels: part.map(\.1)).loss * Float(part.count)
-            let p = ActivationFunction.softmax.applied(to: logits), classes = logits.shape[1]
-            probabilities += (0..<part.count).map { Array(p.scalars[($0 * classes)..<(($0 + 1) * classes)]) }
+    /// What a per-sample seed is for.
+    enum SeedUse: UInt64 { case order = 1, augmentation, dropout }
+
+    /// The seed of one sample's randomness in one epoch: a pure function of the run seed, so it
+    /// does not depend on thread timing, batch position or the process that computes it.
+    func sampleSeed(_ use: SeedUse, _ at: (phase: Int, epoch: Int), _ index: Int) -> UInt64 {
+        SeededGenerator(seed: options.seed, deriving: [use.rawValue, UInt64(at.phase), UInt64(at.epoch), UInt64(index)]).state.0
+    }
+
+    /// Notes the images a batch could not read (once each).
+    func noteFailures(_ batch: ImageBatchStream.Batch) {
+        for (sample, error) in batch.failed where skippedPaths.insert(sample.path).inserted { skipped.append((sample.path, error)) }
+    }
+
+    /// This process's contiguous share of `0..<count` items.
+    func share(of count: Int) -> Range<Int> {
+        (count * communicator.rank / communicator.size)..<(count * (communicator.rank + 1) / communicator.size)
+    }
+
+    /// Accuracy of argmax predictions on `items` in `mode`.
+    func accuracy(_ items: [ImageFolder.Item], mode: Mode = .inference) throws -> Double {
+        try measure(items, mode: mode).accuracy
+    }
+
+    /// Accuracy, mean cross-entropy and the class probabilities on the readable `items` (rows of
+    /// `probabilities` in item order; `readable` lists their item indices). Each process measures
+    /// its share; the sums are combined over all processes.
+    func measure(_ items: [ImageFolder.Item], mode: Mode = .inference) throws -> (accuracy: Double, loss: Float, probabilities: [[Float]], readable: [Int]) {
+        guard let input = graph.inputNames.first, let output = graph.outputNames.first, !items.isEmpty else { return (0, 0, [], []) }
+        let classes = classNames.count, width = classes + 1
+        // Per item: the class probabilities, then 1 when it was read; plus loss and correct totals.
+        var sums = [Float](repeating: 0, count: items.count * width + 2)
+        let mine = Array(share(of: items.count))
+        let batches = stride(from: 0, to: mine.count, by: options.batchSize).map { mine[$0..<min($0 + options.batchSize, mine.count)] }
+        let stream = try stream(batches, of: items, augmentEpoch: nil)
+        while let batch = stream.next() {
+            noteFailures(batch)
+            guard let images = batch.images, let logits = try graph.forward([input: images], outputs: [output], mode: mode)[output] else { continue }
+            let labels = batch.samples.map { $0.label ?? 0 }
+            sums[items.count * width] += SoftmaxCrossEntropy()(logits: logits, labels: labels).loss * Float(labels.count)
+            sums[items.count * width + 1] += Float(zip(logits.argmaxPerRow(), labels).filter { $0 == $1 }.count)
+            let p = ActivationFunction.softmax.applied(to: logits)
+            for (row, sample) in batch.samples.enumerated() {
+                for k in 0..<classes { sums[sample.index * width + k] = p.scalars[row * classes + k] }
+                sums[sample.index * width + classes] = 1
+            }
         }
-        return (Double(correct) / Double(samples.count), loss / Float(samples.count), probabilities)
+        try communicator.sum(&sums)
+        let readable = items.indices.filter { sums[$0 * width + classes] > 0 }
+        guard !readable.isEmpty else { return (0, 0, [], []) }
+        let probabilities = readable.map { Array(sums[($0 * width)..<($0 * width + classes)]) }
+        return (Double(sums[items.count * width + 1]) / Double(readable.count), sums[items.count * width] / Float(readable.count), probabilities, readable)
     }
 
     /// The trained model measured on the validation part (nil without one), in `evaluate`'s terms.
     public func validationEvaluation(topK: Int = 5) throws -> Evaluation? {
         guard !validation.isEmpty else { return nil }
-        let probabilities = try measure(validation).probabilities
+        let measured = try measure(validation)
+        guard !measured.readable.isEmpty else { return nil }
         return Evaluation(
-            classNames: classNames, probabilities: probabilities, labels: validation.map(\.1), paths: validationPaths, topK: topK)
+            classNames: classNames, probabilities: measured.probabilities, labels: measured.readable.map { validation[$0].label ?? 0 },
+            paths: measured.readable.map { validation[$0].path }, topK: topK)
     }
 
     /// The dropout layer of the new head, if any (its random state is part of a checkpoint).

@@ -47,6 +47,11 @@ public final class HDF5File: @unchecked Sendable {
         self.id = id
     }
 
+    init(path: String, id: hid_t) {
+        self.path = path
+        self.id = id
+    }
+
     deinit {
         withHDF5 { _ = H5Fclose(id) }
     }

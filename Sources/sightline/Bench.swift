@@ -114,7 +114,7 @@ struct Bench: ParsableCommand {
         let result: [String: Any] = [
             "tool": "sightline-\(Sightline.version)", "job": job.rawValue, "arch": architecture.rawValue, "batch": batch, "image_size": size,
             "median_s": (median * 1e4).rounded() / 1e4, "img_per_s": (Double(batch) / median * 100).rounded() / 100,
-            "peak_rss_mib": peakResidentMiB(), "gemm": GEMMBackend.current.rawValue, "threads": Parallel.threadCount,
+            "peak_rss_mib": ResourceUsage.peakResidentMiB(), "gemm": GEMMBackend.current.rawValue, "threads": Parallel.threadCount,
             "parameters": graph.parameterCount,
         ]
         let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys, .withoutEscapingSlashes])
@@ -146,12 +146,5 @@ struct Bench: ParsableCommand {
         for (kind, seconds) in totals.sorted(by: { $0.value > $1.value }) {
             FileHandle.standardError.write(Data(String(format: "%-40@ %8.1f ms %5.1f%%\n", kind as NSString, seconds * 1e3, 100 * seconds / all).utf8))
         }
-    }
-
-    /// The process's peak resident set size in MiB (Linux `ru_maxrss` is in KiB).
-    private func peakResidentMiB() -> Int {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return usage.ru_maxrss / 1024
     }
 }

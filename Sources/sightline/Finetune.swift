@@ -13,6 +13,15 @@ struct Finetune: ParsableCommand {
             --bn train. The backbone's preprocessing is applied unchanged and recorded in OUT.h5. After every \
             epoch OUT.h5 (Keras layout), OUT.h5.state.h5 (for --resume), OUT.h5.metrics.csv and \
             OUT.h5.metrics.jsonl are written atomically.
+
+            Images are decoded on --data-workers threads ahead of training into a queue of at most \
+            --queue batches: memory does not grow with the dataset. Each epoch line gives images/s, the share \
+            of time spent waiting for data (high: add --data-workers or --cache) and peak memory.
+
+            Data-parallel: `mpirun -np N sightline finetune …` (or srun under Slurm) runs N processes; each \
+            takes its slice of every global batch of --batch images, gradients are averaged over processes \
+            before each step, and rank 0 writes every file (OUT must be on a shared filesystem across \
+            machines). Resume with the same N. With --bn train, batch statistics are per process.
             """)
 
     @OptionGroup var options: ModelOptions
@@ -71,14 +80,43 @@ struct Finetune: ParsableCommand {
     @Flag(help: "Continue from OUT.h5.state.h5.")
     var resume = false
 
+    @Option(help: "Threads decoding images ahead of training (default: a quarter of the cores, at least 1).")
+    var dataWorkers: Int?
+
+    @Option(help: "Batches decoded ahead at most (bounds the memory images take).")
+    var queue = 4
+
+    @Option(help: "Keep decoded, resized images in this folder and reuse them in later epochs and runs.")
+    var cache: String?
+
     func validate() throws {
         guard FineTuner.OptimizerKind(rawValue: optimizer) != nil else { throw ValidationError("--optimizer must be adam, adamw or sgd") }
         guard LearningRateSchedule(argument: schedule) != nil else { throw ValidationError("--schedule must be constant, cosine[:W], step:N:F or plateau:P:F") }
         guard FineTuner.BatchNormPolicy(rawValue: bn) != nil else { throw ValidationError("--bn must be frozen or train") }
         guard ["best", "last"].contains(keep) else { throw ValidationError("--keep must be best or last") }
+        guard dataWorkers.map({ $0 >= 1 }) ?? true, queue >= 1 else { throw ValidationError("--data-workers and --queue must be at least 1") }
     }
 
     func run() throws {
+        // Under mpirun or srun, one process of a data-parallel job; rank 0 prints and writes.
+        guard MPICommunicator.isLaunched else { return try train(communicator: SingleProcess()) }
+        let mpi = try MPICommunicator()
+        do {
+            try train(communicator: mpi)
+            mpi.finish()
+        } catch {
+            // Stop every process: the others would wait forever in the next collective.
+            let status = (error as? CommandError)?.status ?? (error as? ExitCode).map { _ in .someSkipped } ?? .failed
+            if status == .someSkipped || status == .interrupted {  // every process got here together
+                mpi.finish()
+                throw error
+            }
+            Report.error("rank \(mpi.rank) of \(mpi.size): \(error)")
+            mpi.abort(code: status.rawValue)
+        }
+    }
+
+    private func train(communicator: any Communicator) throws {
         var settings = FineTuner.Options()
         (settings.headEpochs, settings.epochs, settings.learningRate, settings.headLearningRate) = (headEpochs, epochs, lr, headLr)
         settings.optimizer = FineTuner.OptimizerKind(rawValue: optimizer) ?? .adam
@@ -88,15 +126,20 @@ struct Finetune: ParsableCommand {
             (unfreezeFrom, batch, validationSplit, patience, seed)
         if noAugmentation { settings.augmentation = .none }
         settings.keepBest = keep == "best"
+        (settings.queueDepth, settings.cacheDirectory) = (queue, cache)
+        if let dataWorkers { settings.dataWorkers = dataWorkers }
         let tuner = try FineTuner(
-            backbone: try options.load(), data: try ImageFolder(inputs: [data]), options: settings, head: try head.map { try ModelLoader.load(path: $0) })
-        for (path, error) in tuner.skipped { Report.skipped(path, error) }
+            backbone: try options.load(), data: try ImageFolder(inputs: [data]), options: settings, head: try head.map { try ModelLoader.load(path: $0) },
+            communicator: communicator)
+        let root = communicator.isRoot
+        defer { for (path, error) in tuner.skipped { Report.skipped(path, error) } }
         var display = ProgressDisplay(label: "")
         Interrupts.install()
         let history: [FineTuner.EpochRecord]
         var announced = false
         do {
             history = try tuner.run(output: output, resume: resume, sightlineVersion: Sightline.version, step: { position in
+                if !root { return !Interrupts.requested }
                 if !announced, let resumed = tuner.resumedAt {
                     Report.write("resumed from \(output).state.h5 at phase \(resumed.phase) epoch \(resumed.epoch)")
                     announced = true
@@ -105,10 +148,14 @@ struct Finetune: ParsableCommand {
                 display.update(done: position.done, total: position.total, detail: String(format: "loss %.4f", position.loss))
                 return !Interrupts.requested
             }) { record in
+                guard root else { return true }
                 let validation = record.validationAccuracy.map { accuracy in
                     (record.validationLoss.map { String(format: "  validation loss %.4f", $0) } ?? "") + String(format: "  validation accuracy %.3f", accuracy)
                 } ?? ""
-                print(String(format: "phase %d epoch %2d  lr %.2g  loss %.4f  training accuracy %.3f", record.phase, record.epoch, Double(record.learningRate), record.loss, record.trainingAccuracy) + validation)
+                let speed = record.throughput.map {
+                    String(format: "  %.1f img/s  data wait %.0f%%  peak %d MiB", $0.imagesPerSecond, 100 * $0.dataWaitFraction, $0.peakResidentMiB)
+                } ?? ""
+                print(String(format: "phase %d epoch %2d  lr %.2g  loss %.4f  training accuracy %.3f", record.phase, record.epoch, Double(record.learningRate), record.loss, record.trainingAccuracy) + validation + speed)
                 fflush(nil)  // epoch lines reach a redirected standard output as they finish
                 if record.isAtChance(classes: tuner.classNames.count) {
                     Report.warning(String(format: "the loss is %.4f ≈ ln(%d), what uniform guessing gives: the model is not learning; check the labels, the learning rate (--lr) and the preprocessing", record.loss, tuner.classNames.count))
@@ -118,6 +165,7 @@ struct Finetune: ParsableCommand {
         } catch let interrupted as FineTuner.Interrupted {
             throw Interrupts.stop(interrupted.description)
         }
+        guard root else { return try Report.finish(skipped: tuner.skipped.count) }
         if !announced, tuner.resumedAt != nil { Report.write("\(output).state.h5: the run had already finished; nothing left to train") }
         if let evaluation = tuner.finalEvaluation {
             print("\nvalidation part, \(keep == "best" ? "best" : "last") epoch's weights:")
