@@ -70,7 +70,7 @@ let package = Package(
         .testTarget(name: "SightlineTransferTests", dependencies: ["SightlineTransfer", "SightlineTestSupport"]),
         .testTarget(name: "SightlineExplainTests", dependencies: ["SightlineExplain", "SightlineTestSupport"]),
         // Runs the built `sightline` executable; depending on it makes `swift test` build it.
-        .testTarget(name: "SightlineCLITests", dependencies: ["sightline", "SightlineWeights", "SightlineVision"]),
+        .testTarget(name: "SightlineCLITests", dependencies: ["sightline", "SightlineWeights", "SightlineVision", "SightlineTransfer"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -8,10 +8,11 @@ import Foundation
 /// for class-folder inputs; root attributes name the model file and its MD5, the layer, pooling,
 /// preprocessing, image size, resize policy, Sightline's version and the shard.
 ///
-/// Robustness: every finished batch is written to `OUTPUT.partial/batch-NNNNNN.h5` next to a
-/// `run.json` fingerprint; `resume` skips finished batches (refusing a run with other settings).
-/// The final file is assembled under a temporary name and renamed; the partial folder is then
-/// removed. Decoding of the next batch overlaps the current batch's forward pass.
+/// Robustness and scale: every finished batch is appended to the working file `OUTPUT.partial`
+/// (`FeatureFileWriter`, flushed per batch, with a fingerprint of the run), so memory does not
+/// grow with the dataset; `resume` continues after the rows already written (refusing a run
+/// with other settings). At the end the working file is renamed to OUTPUT. Images are decoded
+/// by `ImageBatchStream` workers ahead of the forward passes.
 public struct ExtractionJob {
     public var extractor: FeatureExtractor
     /// The whole dataset; `shard` selects the slice this run processes.
@@ -47,7 +48,8 @@ public struct ExtractionJob {
         public var resumedBatches: Int
     }
 
-    var partialFolder: String { output + ".partial" }
+    /// Threads decoding images ahead of the model (`ImageBatchStream`).
+    public var dataWorkers = ImageBatchStream.defaultWorkers
 
     /// The settings that must match for batches to be reused and shards to be merged.
     func attributes(modelMD5: String, range: Range<Int>) -> [String: String] {
@@ -62,129 +64,76 @@ public struct ExtractionJob {
     }
 
     /// Runs the job; `progress` gets (images done, images in this shard) after each batch and
-    /// returns false to stop (the partial folder is kept, so `resume` continues from there).
+    /// returns false to stop (the working file is kept, so `resume` continues from there).
     public func run(progress: (Int, Int) -> Bool = { _, _ in true }) throws -> Summary {
         let (range, slice) = dataset.shard(shard.index, of: shard.count)
         let modelMD5 = try MD5.hexDigest(ofFile: extractor.model.file.path)
         let attributes = attributes(modelMD5: modelMD5, range: range)
         let fingerprint = try fingerprintJSON(attributes, items: slice.items)
-        try preparePartialFolder(fingerprint)
-        let batches = stride(from: 0, to: slice.items.count, by: batchSize).map { $0..<min($0 + batchSize, slice.items.count) }
-        var resumed = 0
-        var pending: [(Int, Range<Int>)] = []
-        for (index, batch) in batches.enumerated() {
-            if FileManager.default.fileExists(atPath: batchPath(index)) { resumed += 1 } else { pending.append((index, batch)) }
+        let labelled = slice.classNames != nil
+        let writer: FeatureFileWriter
+        if let resumed = try FeatureFileWriter(resuming: output) {
+            let working = FeatureFileWriter.workingPath(output)
+            guard resume else { throw JobError(message: "\(working) holds an interrupted run; pass --resume to continue it, or delete it to start over") }
+            guard resumed.fingerprint == fingerprint else {
+                throw JobError(message: "\(working) was made with other settings or inputs (see \(working).json); delete both to start over")
+            }
+            writer = resumed
+        } else {
+            writer = try FeatureFileWriter(path: output, featureShape: extractor.featureShape, labelled: labelled, fingerprint: fingerprint)
         }
-        var done = slice.items.count - pending.reduce(0) { $0 + $1.1.count }
-        _ = progress(done, slice.items.count)
-        // Decode batch k+1 on a background queue while batch k runs through the model.
-        let decoder = DispatchQueue(label: "sightline.decode")
-        var next = pending.first.map { decodeAsync(slice, $0.1, on: decoder) }
-        for (position, (index, batch)) in pending.enumerated() {
-            guard let current = next else { break }
-            current.group.wait()
-            next = position + 1 < pending.count ? decodeAsync(slice, pending[position + 1].1, on: decoder) : nil
-            try writeBatch(index, decoded: current.box.value)
-            done += batch.count
-            if !progress(done, slice.items.count) && position + 1 < pending.count {
-                next?.group.wait()
-                throw JobError(message: "stopped after \(done) of \(slice.items.count) images; run again with --resume to continue")
+        let resumedRows = writer.rows
+        let total = slice.items.count
+        _ = progress(resumedRows, total)
+        let remaining = Array(resumedRows..<total)
+        let plan = stride(from: 0, to: remaining.count, by: batchSize).map { start in
+            remaining[start..<min(start + batchSize, remaining.count)].map {
+                ImageBatchStream.Sample(index: $0, path: slice.items[$0].path, label: slice.items[$0].label)
             }
         }
-        return try assemble(slice: slice, batches: batches.count, attributes: attributes, resumed: resumed)
-    }
-
-    /// Decoded images of a batch (nil entries carry the error).
-    final class DecodedBatch: @unchecked Sendable {
-        var value: [(path: String, image: Tensor?, error: String?)] = []
-    }
-
-    private func decodeAsync(_ slice: ImageFolder, _ batch: Range<Int>, on queue: DispatchQueue) -> (group: DispatchGroup, box: DecodedBatch) {
-        let group = DispatchGroup(), box = DecodedBatch()
-        let items = Array(slice.items[batch])
-        let extractor = UncheckedBox(self.extractor)
-        queue.async(group: group) {
-            box.value = items.map { item in
-                do {
-                    return (item.path, try extractor.value.prepare(item.path), nil)
-                } catch {
-                    return (item.path, nil, (error as? ImageError)?.message ?? "\(error)")
-                }
+        // The model's preprocessing runs in `extractor.features(of:)`.
+        let preparation = ImageBatchStream.Preparation(decode: extractor.decoder, preprocessing: .none)
+        let stream = ImageBatchStream(plan: plan, preparation: preparation, workers: dataWorkers)
+        var failed: [(path: String, error: String)] = []
+        while let batch = stream.next() {
+            try write(batch, to: writer, labelled: labelled)
+            failed += batch.failed.map { ($0.sample.path, $0.error) }
+            if !progress(writer.rows, total) && writer.rows < total {
+                throw JobError(message: "stopped after \(writer.rows) of \(total) images; run again with --resume to continue")
             }
         }
-        return (group, box)
+        try writer.finish(classNames: slice.classNames, attributes: attributes)
+        if resumedRows > 0 {
+            // Failures in rows written before the interruption are in the file.
+            let reader = try FeatureFileReader(path: output)
+            failed = (0..<resumedRows).filter { reader.status[$0] != 0 }.map { (reader.paths[$0], reader.errors[$0]) } + failed
+        }
+        return Summary(processed: total, failed: failed, resumedBatches: resumedRows / max(batchSize, 1))
     }
 
-    private func batchPath(_ index: Int) -> String {
-        (partialFolder as NSString).appendingPathComponent(String(format: "batch-%06d.h5", index))
+    /// Runs a decoded batch through the model and appends its rows (zeros for failed images)
+    /// in dataset order.
+    private func write(_ batch: ImageBatchStream.Batch, to writer: FeatureFileWriter, labelled: Bool) throws {
+        let featureCount = extractor.featureShape.reduce(1, *)
+        var features: Tensor?
+        if let images = batch.images { features = try extractor.features(of: images) }
+        let rowOf = Dictionary(uniqueKeysWithValues: batch.samples.enumerated().map { ($1.index, $0) })
+        let errorOf = Dictionary(uniqueKeysWithValues: batch.failed.map { ($0.sample.index, $0.error) })
+        let samples = (batch.samples + batch.failed.map(\.sample)).sorted { $0.index < $1.index }
+        var rows = [Float](repeating: 0, count: samples.count * featureCount)
+        for (position, sample) in samples.enumerated() {
+            guard let row = rowOf[sample.index], let features else { continue }
+            rows.replaceSubrange((position * featureCount)..<((position + 1) * featureCount), with: features.scalars[(row * featureCount)..<((row + 1) * featureCount)])
+        }
+        try writer.append(
+            features: rows, paths: samples.map(\.path), status: samples.map { errorOf[$0.index] == nil ? 0 : 1 },
+            errors: samples.map { errorOf[$0.index] ?? "" }, labels: labelled ? samples.map { $0.label ?? -1 } : nil)
     }
 
-    private func fingerprintJSON(_ attributes: [String: String], items: [ImageFolder.Item]) throws -> Data {
+    private func fingerprintJSON(_ attributes: [String: String], items: [ImageFolder.Item]) throws -> String {
         var object: [String: Any] = attributes
         object["batch_size"] = batchSize
         object["paths_md5"] = { var md5 = MD5(); for item in items { md5.update(Array((item.path + "\n").utf8)) }; return md5.finalize() }()
-        return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
+        return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
     }
-
-    private func preparePartialFolder(_ fingerprint: Data) throws {
-        let fm = FileManager.default
-        let runFile = (partialFolder as NSString).appendingPathComponent("run.json")
-        if fm.fileExists(atPath: partialFolder) {
-            guard resume else {
-                throw JobError(message: "\(partialFolder) holds an interrupted run; pass --resume to continue it, or delete it to start over")
-            }
-            guard fm.contents(atPath: runFile) == fingerprint else {
-                throw JobError(message: "\(partialFolder) was made with other settings or inputs (see its run.json); delete it to start over")
-            }
-            return
-        }
-        try fm.createDirectory(atPath: partialFolder, withIntermediateDirectories: true)
-        try fingerprint.write(to: URL(fileURLWithPath: runFile))
-    }
-
-    /// Runs one decoded batch through the model and writes its batch file (atomically).
-    private func writeBatch(_ index: Int, decoded: [(path: String, image: Tensor?, error: String?)]) throws {
-        let good = decoded.compactMap(\.image)
-        let featureCount = extractor.featureShape.reduce(1, *)
-        var rows = [Float](repeating: 0, count: decoded.count * featureCount)
-        if !good.isEmpty {
-            let features = try extractor.features(of: Tensor.concatenatingBatches(good.map { $0.reshaped([1] + $0.shape) }))
-            var source = 0
-            for (row, entry) in decoded.enumerated() where entry.image != nil {
-                rows.replaceSubrange((row * featureCount)..<((row + 1) * featureCount), with: features.scalars[(source * featureCount)..<((source + 1) * featureCount)])
-                source += 1
-            }
-        }
-        try AtomicFile.write(to: batchPath(index)) { temporary in
-            let file = try HDF5File(creating: temporary)
-            try file.write(Tensor(shape: [decoded.count] + extractor.featureShape, scalars: rows), to: "/features")
-            try file.write(integers: decoded.map { $0.image == nil ? 1 : 0 }, to: "/status")
-            try file.write(strings: decoded.map { $0.error ?? "" }, to: "/error")
-        }
-    }
-
-    /// Joins the batch files into the output file (temporary name, then rename).
-    private func assemble(slice: ImageFolder, batches: Int, attributes: [String: String], resumed: Int) throws -> Summary {
-        var features: [Float] = [], status: [Int] = [], errors: [String] = []
-        for index in 0..<batches {
-            let file = try HDF5File(reading: batchPath(index))
-            features += try file.readTensor("/features").scalars
-            status += try file.readIntegers("/status")
-            errors += try file.readStrings("/error")
-        }
-        let records = FeatureFile(
-            features: Tensor(shape: [slice.items.count] + extractor.featureShape, scalars: features), paths: slice.items.map(\.path),
-            status: status, errors: errors, labels: slice.classNames == nil ? nil : slice.items.map { $0.label ?? -1 },
-            classNames: slice.classNames, attributes: attributes)
-        try records.write(to: output)
-        try? FileManager.default.removeItem(atPath: partialFolder)
-        let failed = zip(slice.items, zip(status, errors)).filter { $0.1.0 != 0 }.map { (path: $0.0.path, error: $0.1.1) }
-        return Summary(processed: slice.items.count, failed: failed, resumedBatches: resumed)
-    }
-}
-
-/// Moves a value into a background closure; the job never touches it concurrently.
-struct UncheckedBox<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
 }

@@ -69,16 +69,22 @@ public struct FeatureExtractor {
 
     /// Decodes and prepares one image as `[H, W, C]` in 0…255 (before preprocessing), C the
     /// model's input channels (grayscale as PIL's `L`).
-    public func prepare(_ path: String) throws(ImageError) -> Tensor {
+    public func prepare(_ path: String) throws -> Tensor { try decoder(path) }
+
+    /// `prepare` as a function that worker threads may call.
+    public var decoder: @Sendable (String) throws -> Tensor {
+        let (size, policy, maxPixels, channels) = (inputSize, self.policy, self.maxPixels, self.channels)
         // The decoded image must still cover the input after the policy's resize; the crop
         // policy needs the shorter side at `shorter`, squash needs each side at the target.
         let needed: Int
         switch policy {
-        case .squash: needed = max(inputSize.height, inputSize.width)
-        case .shorterSideThenCrop(let shorter): needed = shorter ?? Int((Double(min(inputSize.height, inputSize.width)) / 0.875).rounded())
+        case .squash: needed = max(size.height, size.width)
+        case .shorterSideThenCrop(let shorter): needed = shorter ?? Int((Double(min(size.height, size.width)) / 0.875).rounded())
         }
-        return try RGBImage(contentsOf: path, maxPixels: maxPixels, atLeast: exactDecode ? nil : (needed, needed))
-            .prepared(height: inputSize.height, width: inputSize.width, policy: policy, channels: channels)
+        let atLeast: (Int, Int)? = exactDecode ? nil : (needed, needed)
+        return { path in
+            try RGBImage(contentsOf: path, maxPixels: maxPixels, atLeast: atLeast).prepared(height: size.height, width: size.width, policy: policy, channels: channels)
+        }
     }
 
     /// Features for prepared images `[N, H, W, C]`: `[N] + featureShape`.

@@ -2,6 +2,11 @@ import Foundation
 
 /// Trains a classifier head on bottleneck features: multinomial logistic regression, or a small
 /// MLP with one hidden ReLU layer (and dropout), with Adam on softmax cross-entropy.
+///
+/// Features are read in blocks of at most `Options.memoryBudget` bytes, so a file larger than
+/// memory trains in bounded memory. Each epoch visits the blocks in a seeded random order and
+/// shuffles the rows within each block (tf.data's shuffle-buffer approach); a file that fits in
+/// one block is shuffled globally.
 public struct HeadTrainer {
     public struct Options: Sendable {
         /// Hidden units of an MLP head; nil for logistic regression.
@@ -16,6 +21,8 @@ public struct HeadTrainer {
         /// End with the weights of the epoch with the best validation accuracy; false keeps the last.
         public var keepBest = true
         public var seed: UInt64 = 0
+        /// Feature bytes held at once (one block of rows).
+        public var memoryBudget = 256 << 20
 
         public init(hidden: Int? = nil) { self.hidden = hidden }
     }
@@ -56,19 +63,22 @@ public struct HeadTrainer {
     }
 
     /// Trains on the readable rows of `file` (status 0), which must have labels.
-    public static func train(_ file: FeatureFile, options: Options = Options(), report: (Epoch) -> Void = { _ in }) throws -> Result {
+    public static func train(_ file: some FeatureRows, options: Options = Options(), report: (Epoch) -> Void = { _ in }) throws -> Result {
         guard let labels = file.labels, let classNames = file.classNames, classNames.count >= 2 else {
             throw TrainingError(message: "the features file has no labels; extract from a folder with one subfolder per class")
         }
-        guard file.features.rank == 2 else {
-            throw TrainingError(message: "features of shape \(file.features.shape) are not vectors; extract with --pool avg or max")
+        guard file.featureShape.count == 1, let dimension = file.featureShape.first else {
+            throw TrainingError(message: "features of shape \(file.featureShape) are not vectors; extract with --pool avg or max")
         }
-        let dimension = file.features.shape[1]
         let rows = file.status.indices.filter { file.status[$0] == 0 }
         let dataset = ImageFolder(items: rows.map { ImageFolder.Item(path: String($0), label: labels[$0]) }, classNames: classNames)
         let (trainingPart, validationPart) = dataset.split(validationFraction: options.validationFraction, seed: options.seed)
         let training = trainingPart.items.compactMap { Int($0.path) }, validation = validationPart.items.compactMap { Int($0.path) }
         guard !training.isEmpty else { throw TrainingError(message: "no readable labelled rows to train on") }
+        let blockRows = max(1, min(file.rows, options.memoryBudget / max(dimension * 4, 1)))
+        let blocks = stride(from: 0, to: file.rows, by: blockRows).map { $0..<min($0 + blockRows, file.rows) }
+        func block(of row: Int) -> Int { row / blockRows }
+        let trainingByBlock = Dictionary(grouping: training, by: block), scored = Set(training).union(validation)
 
         var generator = SeededGenerator(seed: options.seed)
         let graph = Graph()
@@ -84,41 +94,61 @@ public struct HeadTrainer {
         let optimizer = Adam(learningRate: options.learningRate, decoupledWeightDecay: options.weightDecay)
         let loss = SoftmaxCrossEntropy()
 
-        func batch(_ indices: ArraySlice<Int>) -> Tensor {
-            Tensor(shape: [indices.count, dimension], scalars: indices.flatMap { file.features.scalars[($0 * dimension)..<(($0 + 1) * dimension)] })
+        /// The rows `indices` of a block read from `range`.
+        func batch(_ features: Tensor, _ range: Range<Int>, _ indices: some Collection<Int>) -> Tensor {
+            Tensor(shape: [indices.count, dimension], scalars: indices.flatMap { row in
+                features.scalars[((row - range.lowerBound) * dimension)..<((row - range.lowerBound + 1) * dimension)]
+            })
         }
-        func predict(_ indices: [Int]) throws -> [Int] {
-            guard !indices.isEmpty else { return [] }
-            return try graph(batch(indices[...])).argmaxPerRow()
+        /// Logits of every training and validation row, block by block.
+        func scores() throws -> [Int: [Float]] {
+            var result: [Int: [Float]] = [:]
+            for range in blocks {
+                let wanted = range.filter { scored.contains($0) }
+                guard !wanted.isEmpty else { continue }
+                let values = try graph(batch(try file.features(range), range, wanted))
+                for (position, row) in wanted.enumerated() { result[row] = Array(values.scalars[(position * classNames.count)..<((position + 1) * classNames.count)]) }
+            }
+            return result
         }
-        func accuracy(_ indices: [Int]) throws -> Double {
-            let predicted = try predict(indices)
-            return Double(zip(predicted, indices).filter { $0 == labels[$1] }.count) / Double(max(indices.count, 1))
+        /// The first largest entry's index.
+        func argmax(_ values: [Float]) -> Int { values.indices.reduce(0) { values[$1] > values[$0] ? $1 : $0 } }
+        func accuracy(_ indices: [Int], _ scores: [Int: [Float]]) -> Double {
+            let correct = indices.filter { row in scores[row].map { argmax($0) == labels[row] } ?? false }
+            return Double(correct.count) / Double(max(indices.count, 1))
         }
-        func validationLoss() throws -> Float? {
-            guard !validation.isEmpty else { return nil }
-            return loss(logits: try graph(batch(validation[...])), labels: validation.map { labels[$0] }).loss
+        func meanLoss(_ indices: [Int], _ scores: [Int: [Float]]) -> Float? {
+            guard !indices.isEmpty else { return nil }
+            let values = Tensor(shape: [indices.count, classNames.count], scalars: indices.flatMap { scores[$0] ?? [] })
+            return loss(logits: values, labels: indices.map { labels[$0] }).loss
         }
         var best: (accuracy: Double, weights: [Tensor])?
 
         var history: [Epoch] = []
-        var order = training
         for epoch in 1...max(options.epochs, 1) {
-            order.shuffle(using: &generator)
             var total: Float = 0
-            for start in stride(from: 0, to: order.count, by: options.batchSize) {
-                let indices = order[start..<min(start + options.batchSize, order.count)]
-                graph.zeroGradients()
-                let (outputs, tape) = try graph.record(["features": batch(indices)], outputs: ["predictions"], mode: .training, request: GradientRequest())
-                guard let scores = outputs["predictions"] else { continue }
-                let (value, gradient) = loss(logits: scores, labels: indices.map { labels[$0] })
-                total += value * Float(indices.count)
-                _ = graph.backward(tape, seeds: ["predictions": gradient])
-                optimizer.step(graph.trainableSlots)
+            var order = blocks.indices.filter { trainingByBlock[$0] != nil }
+            order.shuffle(using: &generator)
+            for index in order {
+                let range = blocks[index]
+                var rowsHere = trainingByBlock[index] ?? []
+                rowsHere.shuffle(using: &generator)
+                let features = try file.features(range)
+                for start in stride(from: 0, to: rowsHere.count, by: options.batchSize) {
+                    let indices = rowsHere[start..<min(start + options.batchSize, rowsHere.count)]
+                    graph.zeroGradients()
+                    let (outputs, tape) = try graph.record(["features": batch(features, range, indices)], outputs: ["predictions"], mode: .training, request: GradientRequest())
+                    guard let values = outputs["predictions"] else { continue }
+                    let (value, gradient) = loss(logits: values, labels: indices.map { labels[$0] })
+                    total += value * Float(indices.count)
+                    _ = graph.backward(tape, seeds: ["predictions": gradient])
+                    optimizer.step(graph.trainableSlots)
+                }
             }
+            let epochScores = try scores()
             let figures = Epoch(
-                epoch: epoch, loss: total / Float(order.count), trainingAccuracy: try accuracy(training),
-                validationAccuracy: validation.isEmpty ? nil : try accuracy(validation), validationLoss: try validationLoss())
+                epoch: epoch, loss: total / Float(training.count), trainingAccuracy: accuracy(training, epochScores),
+                validationAccuracy: validation.isEmpty ? nil : accuracy(validation, epochScores), validationLoss: meanLoss(validation, epochScores))
             history.append(figures)
             let score = figures.validationAccuracy ?? figures.trainingAccuracy
             if best.map({ score > $0.accuracy }) ?? true { best = (score, graph.nodes.flatMap { $0.layer?.parameters ?? [] }.map(\.value)) }
@@ -128,12 +158,13 @@ public struct HeadTrainer {
             for (parameter, value) in zip(graph.nodes.flatMap { $0.layer?.parameters ?? [] }, best.weights) { parameter.value = value }
         }
         let evaluated = validation.isEmpty ? training : validation
+        let final = try scores()
+        let probabilities = evaluated.map { ActivationFunction.softmax.applied(to: Tensor(shape: [1, classNames.count], scalars: final[$0] ?? [])).scalars }
         var confusion = Array(repeating: Array(repeating: 0, count: classNames.count), count: classNames.count)
-        for (predicted, row) in zip(try predict(evaluated), evaluated) { confusion[labels[row]][predicted] += 1 }
-        let probabilities = ActivationFunction.softmax.applied(to: try graph(batch(evaluated[...])))
+        for (row, p) in zip(evaluated, probabilities) { confusion[labels[row]][argmax(p)] += 1 }
         let evaluation = Evaluation(
-            classNames: classNames, probabilities: evaluated.indices.map { Array(probabilities.scalars[($0 * classNames.count)..<(($0 + 1) * classNames.count)]) },
-            labels: evaluated.map { labels[$0] }, paths: evaluated.map { $0 < file.paths.count ? file.paths[$0] : "" })
+            classNames: classNames, probabilities: probabilities, labels: evaluated.map { labels[$0] },
+            paths: evaluated.map { $0 < file.paths.count ? file.paths[$0] : "" })
 
         // The saved head ends in softmax, like a Keras classifier; training used its logits.
         let head = Graph()

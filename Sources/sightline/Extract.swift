@@ -10,8 +10,8 @@ struct Extract: ParsableCommand {
         abstract: "Extract features for images (folders with class subfolders, files, globs or list files) into an HDF5 file.",
         discussion: """
             Unreadable images are reported and recorded (status 1, with the error) and never stop the run. \
-            Finished batches are kept in OUTPUT.partial/ until the output file is complete, so an \
-            interrupted run continues with --resume. --shard I/N (or SLURM_ARRAY_TASK_ID / \
+            Each finished batch is appended to OUTPUT.partial (memory does not grow with the dataset), \
+            renamed to OUTPUT when complete, so an interrupted run continues with --resume. --shard I/N (or SLURM_ARRAY_TASK_ID / \
             JOB_COMPLETION_INDEX with --num-shards N) processes a contiguous slice; `sightline merge` \
             joins the shard files.
             """)
@@ -45,7 +45,10 @@ struct Extract: ParsableCommand {
     @Option(help: "Image file extensions to accept, comma-separated.")
     var extensions = "jpg,jpeg,png"
 
-    @Flag(help: "Continue an interrupted run from OUTPUT.partial/.")
+    @Option(help: "Threads decoding images ahead of the model (default: a quarter of the cores, at least 1).")
+    var dataWorkers: Int?
+
+    @Flag(help: "Continue an interrupted run from OUTPUT.partial (the rows written so far).")
     var resume = false
 
     @Option(help: "Process shard I of N (\"I/N\", I from 0).")
@@ -95,9 +98,10 @@ struct Extract: ParsableCommand {
             throw layer != nil && model.graph.node(named: layer ?? "") == nil ? CommandError.usage("--layer: \(error)") : CommandError(message: "\(error)")
         }
         extractor.exactDecode = exactDecode
-        let job = ExtractionJob(
+        var job = ExtractionJob(
             extractor: extractor, dataset: dataset, output: output, batchSize: batch, shard: try shardSelection(), resume: resume,
             sightlineVersion: Sightline.version)
+        if let dataWorkers { job.dataWorkers = max(dataWorkers, 1) }
         let display = ProgressDisplay(label: "extract")
         Interrupts.install()
         let summary: ExtractionJob.Summary
@@ -107,7 +111,7 @@ struct Extract: ParsableCommand {
                 return !Interrupts.requested
             }
         } catch where Interrupts.requested {
-            throw Interrupts.stop("interrupted; the finished batches are kept; rerun the same command with --resume to continue")
+            throw Interrupts.stop("interrupted; the rows written so far are kept in \(output).partial; rerun the same command with --resume to continue")
         }
         for failure in summary.failed { Report.skipped(failure.path, failure.error) }
         print("wrote \(output): \(summary.processed - summary.failed.count) of \(summary.processed) images, layer \(extractor.layer), features \(extractor.featureShape)\(summary.resumedBatches > 0 ? ", \(summary.resumedBatches) batches reused" : "")")
@@ -127,8 +131,7 @@ struct MergeCommand: ParsableCommand {
     var output: String
 
     func run() throws {
-        let merged = try FeatureFile.merge(try shards.map { try FeatureFile(path: $0) }, names: shards)
-        try merged.write(to: output)
-        print("wrote \(output): \(merged.paths.count) images from \(shards.count) shards")
+        let rows = try FeatureFile.merge(shards, to: output)
+        print("wrote \(output): \(rows) images from \(shards.count) shards")
     }
 }

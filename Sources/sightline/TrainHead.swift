@@ -13,6 +13,10 @@ struct TrainHead: ParsableCommand {
             confusion matrix, and saves the head as a Keras .h5 model (Dense layers, softmax output) that \
             records its feature layer, pooling and class names: `sightline predict MODEL --head HEAD.h5` \
             stacks it on the backbone.
+
+            Features are read in blocks of --block-mib, so files larger than memory train in bounded memory: \
+            each epoch visits the blocks in a seeded order and shuffles rows within a block (a file that \
+            fits in one block is shuffled globally).
             """)
 
     @Argument(help: "A features file from `sightline extract`.")
@@ -39,15 +43,20 @@ struct TrainHead: ParsableCommand {
     @Option(help: "best (default): keep the epoch with the best validation accuracy; last: the last epoch.")
     var keep = "best"
 
+    @Option(help: "MiB of features held in memory at once.")
+    var blockMib = 256
+
     func validate() throws {
         guard ["best", "last"].contains(keep) else { throw ValidationError("--keep must be best or last") }
+        guard blockMib >= 1 else { throw ValidationError("--block-mib must be at least 1") }
     }
 
     func run() throws {
-        let file = try FeatureFile(path: features)
+        let file = try FeatureFileReader(path: features)
         var options = HeadTrainer.Options(hidden: hidden)
         (options.epochs, options.learningRate, options.validationFraction, options.seed) = (epochs, lr, validationSplit, seed)
         options.keepBest = keep == "best"
+        options.memoryBudget = blockMib << 20
         let step = max(epochs / 10, 1)
         let result = try HeadTrainer.train(file, options: options) { epoch in
             guard epoch.epoch % step == 0 || epoch.epoch == 1 else { return }
@@ -68,6 +77,6 @@ struct TrainHead: ParsableCommand {
         try KerasWriter.save(result.graph, to: output, metadata: metadata, modelName: "head")
         let page = TrainingReport.html(result.records, evaluation: result.evaluation, model: features, data: nil)
         try AtomicFile.write(Data(page.utf8), to: output + ".training.html")
-        print("\nwrote \(output) and \(output).training.html")
+        print("\nwrote \(output) and \(output).training.html (peak memory \(ResourceUsage.peakResidentMiB()) MiB)")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SightlineTransfer
 import SightlineVision
 import SightlineWeights
 import Testing
@@ -119,6 +120,40 @@ struct ScaleTests {
         }
         let small = try #require(peaks[200]), large = try #require(peaks[2000])
         #expect(Double(large) <= 1.15 * Double(small), "peak resident memory: \(small) MiB for 200 images, \(large) MiB for 2,000")
+    }
+
+    /// A labelled features file of `rows` 512-wide rows (two classes, shifted means), written a
+    /// block at a time.
+    func writeFeatures(_ rows: Int, to path: String) throws {
+        let writer = try FeatureFileWriter(path: path, featureShape: [512], labelled: true, fingerprint: "test")
+        var generator = SeededGenerator(seed: 4)
+        for start in stride(from: 0, to: rows, by: 1000) {
+            let count = min(1000, rows - start), labels = (start..<(start + count)).map { $0 % 2 }
+            let features = labels.flatMap { label in (0..<512).map { _ in generator.nextNormal() + (label == 0 ? 0.5 : -0.5) } }
+            try writer.append(
+                features: features, paths: labels.indices.map { "\(start + $0).jpg" }, status: Array(repeating: 0, count: count),
+                errors: Array(repeating: "", count: count), labels: labels)
+        }
+        try writer.finish(classNames: ["a", "b"], attributes: ["layer": "avg_pool", "pooling": "avg", "preprocessing": "caffe"])
+    }
+
+    /// `train-head` holds one block of features at a time: a file ten times larger (78 MiB
+    /// against 7.8 MiB of features) needs only the per-row bookkeeping more.
+    @Test func trainHeadMemoryDoesNotGrowWithTheFeatures() throws {
+        let directory = try scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var peaks: [Int: Int] = [:]
+        for rows in [4000, 40000] {
+            let features = directory.appendingPathComponent("f\(rows).h5").path
+            try writeFeatures(rows, to: features)
+            let result = try cli.run(["train-head", features, "-o", directory.appendingPathComponent("h\(rows).h5").path, "--epochs", "1", "--block-mib", "4"])
+            #expect(result.status == 0, "\(result.err)")
+            let peak = result.out.split(separator: "(peak memory ").last.flatMap { Int($0.prefix { $0.isNumber }) }
+            peaks[rows] = try #require(peak, "train-head reports its peak memory: \(result.out)")
+            #expect(result.out.contains("validation accuracy 1.000") || result.out.contains("validation accuracy 0.99"), "the classes are separable: \(result.out)")
+        }
+        let small = try #require(peaks[4000]), large = try #require(peaks[40000])
+        #expect(large - small < 30, "peak resident memory: \(small) MiB for 4,000 rows, \(large) MiB for 40,000 (the features alone differ by 70 MiB)")
     }
 
     func mpirun(_ processes: Int, _ arguments: [String]) throws -> Process {
