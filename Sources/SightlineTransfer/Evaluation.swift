@@ -98,24 +98,23 @@ public struct Evaluation: Sendable {
         var probabilities: [[Float]] = [], labels: [Int] = [], paths: [String] = []
         var skipped: [(path: String, reason: String)] = []
         let items = data.items
-        for start in stride(from: 0, to: items.count, by: batchSize) {
-            var images: [Tensor] = []
-            for item in items[start..<min(start + batchSize, items.count)] {
-                do {
-                    let image = try RGBImage(contentsOf: item.path).prepared(height: inputShape[0], width: inputShape[1], policy: .squash, channels: inputShape[2])
-                    images.append(image.reshaped([1] + image.shape))
-                    labels.append(mapping[item.label ?? 0])
-                    paths.append(item.path)
-                } catch {
-                    skipped.append((item.path, error.message))
-                }
-            }
-            if !images.isEmpty {
-                var scores = try model(preprocess(Tensor.concatenatingBatches(images)))
+        // Decoded on worker threads ahead of the model; `preprocess` runs on the whole batch.
+        let plan = stride(from: 0, to: items.count, by: batchSize).map { start in
+            (start..<min(start + batchSize, items.count)).map { ImageBatchStream.Sample(index: $0, path: items[$0].path, label: items[$0].label) }
+        }
+        let stream = ImageBatchStream(plan: plan, preparation: ImageBatchStream.Preparation(decode: ImageBatchStream.Preparation.squash(to: inputShape), preprocessing: .none))
+        var done = 0
+        while let batch = stream.next() {
+            skipped += batch.failed.map { ($0.sample.path, $0.error) }
+            if let images = batch.images {
+                var scores = try model(preprocess(images))
                 if !outputsProbabilities { scores = ActivationFunction.softmax.applied(to: scores) }
-                probabilities += (0..<images.count).map { Array(scores.scalars[($0 * classCount)..<(($0 + 1) * classCount)]) }
+                probabilities += (0..<batch.samples.count).map { Array(scores.scalars[($0 * classCount)..<(($0 + 1) * classCount)]) }
+                labels += batch.samples.map { mapping[$0.label ?? 0] }
+                paths += batch.samples.map(\.path)
             }
-            progress(min(start + batchSize, items.count), items.count)
+            done += batch.samples.count + batch.failed.count
+            progress(done, items.count)
         }
         var evaluation = Evaluation(
             classNames: modelClassNames ?? names.enumerated().map { $0 < folders.count ? folders[$0] : $1 }, probabilities: probabilities,

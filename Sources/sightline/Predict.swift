@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SightlineTransfer
 import SightlineVision
 import SightlineWeights
 
@@ -53,27 +54,24 @@ struct Predict: ParsableCommand {
         let order = Dictionary(images.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         var results: [[String: Any]] = []
         var failures = 0
-        for start in stride(from: 0, to: images.count, by: batch) {
-            var tensors: [Tensor] = [], paths: [String] = []
-            for path in images[start..<min(start + batch, images.count)] {
-                do {
-                    let image = try RGBImage(contentsOf: path)
-                    tensors.append(image.prepared(height: inputShape[0], width: inputShape[1], policy: .squash, channels: inputShape[2]))
-                    paths.append(path)
-                } catch {
-                    failures += 1
-                    Report.skipped(path, error.message)
-                    results.append(["path": path, "error": error.message])
-                }
+        let plan = stride(from: 0, to: images.count, by: batch).map { start in
+            (start..<min(start + batch, images.count)).map { ImageBatchStream.Sample(index: $0, path: images[$0], label: nil) }
+        }
+        let preparation = ImageBatchStream.Preparation(decode: ImageBatchStream.Preparation.squash(to: inputShape), preprocessing: loaded.preprocessing)
+        let stream = ImageBatchStream(plan: plan, preparation: preparation)
+        while let ready = stream.next() {
+            for (sample, error) in ready.failed {
+                failures += 1
+                Report.skipped(sample.path, error)
+                results.append(["path": sample.path, "error": error])
             }
-            guard !tensors.isEmpty else { continue }
-            let input = loaded.preprocessing.apply(to: Tensor.concatenatingBatches(tensors.map { $0.reshaped([1] + $0.shape) }))
+            guard let input = ready.images else { continue }
             var output = try graph(input)
             if !outputIsProbability { output = ActivationFunction.softmax.applied(to: output) }
-            for (row, path) in paths.enumerated() {
+            for (row, sample) in ready.samples.enumerated() {
                 let scores = Array(output.scalars[(row * classes)..<((row + 1) * classes)])
                 let ranked = scores.indices.sorted { scores[$0] > scores[$1] }.prefix(top)
-                results.append(["path": path, "top": ranked.map { ["class": $0, "name": names[$0], "probability": Double(scores[$0])] as [String: Any] }])
+                results.append(["path": sample.path, "top": ranked.map { ["class": $0, "name": names[$0], "probability": Double(scores[$0])] as [String: Any] }])
             }
         }
         results.sort { order[$0["path"] as? String ?? ""] ?? 0 < order[$1["path"] as? String ?? ""] ?? 0 }
