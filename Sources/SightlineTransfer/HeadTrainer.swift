@@ -77,8 +77,7 @@ public struct HeadTrainer {
         guard !training.isEmpty else { throw TrainingError(message: "no readable labelled rows to train on") }
         let blockRows = max(1, min(file.rows, options.memoryBudget / max(dimension * 4, 1)))
         let blocks = stride(from: 0, to: file.rows, by: blockRows).map { $0..<min($0 + blockRows, file.rows) }
-        func block(of row: Int) -> Int { row / blockRows }
-        let trainingByBlock = Dictionary(grouping: training, by: block), scored = Set(training).union(validation)
+        let trainingByBlock = Dictionary(grouping: training) { $0 / blockRows }, scored = Set(training).union(validation)
 
         var generator = SeededGenerator(seed: options.seed)
         let graph = Graph()
@@ -94,11 +93,16 @@ public struct HeadTrainer {
         let optimizer = Adam(learningRate: options.learningRate, decoupledWeightDecay: options.weightDecay)
         let loss = SoftmaxCrossEntropy()
 
-        /// The rows `indices` of a block read from `range`.
-        func batch(_ features: Tensor, _ range: Range<Int>, _ indices: some Collection<Int>) -> Tensor {
-            Tensor(shape: [indices.count, dimension], scalars: indices.flatMap { row in
-                features.scalars[((row - range.lowerBound) * dimension)..<((row - range.lowerBound + 1) * dimension)]
-            })
+        /// One block of features at a time, its storage reused from block to block.
+        var block: [Float] = []
+        /// The rows `indices` of the block read from `range`.
+        func batch(_ range: Range<Int>, _ indices: some Collection<Int>) -> Tensor {
+            Tensor(shape: [indices.count, dimension]) { out in
+                for (position, row) in indices.enumerated() {
+                    let source = (row - range.lowerBound) * dimension
+                    for k in 0..<dimension { out[position * dimension + k] = block[source + k] }
+                }
+            }
         }
         /// Logits of every training and validation row, block by block.
         func scores() throws -> [Int: [Float]] {
@@ -106,8 +110,12 @@ public struct HeadTrainer {
             for range in blocks {
                 let wanted = range.filter { scored.contains($0) }
                 guard !wanted.isEmpty else { continue }
-                let values = try graph(batch(try file.features(range), range, wanted))
-                for (position, row) in wanted.enumerated() { result[row] = Array(values.scalars[(position * classNames.count)..<((position + 1) * classNames.count)]) }
+                try file.features(range, into: &block)
+                for start in stride(from: 0, to: wanted.count, by: 1024) {
+                    let part = wanted[start..<min(start + 1024, wanted.count)]
+                    let values = try graph(batch(range, part))
+                    for (position, row) in part.enumerated() { result[row] = Array(values.scalars[(position * classNames.count)..<((position + 1) * classNames.count)]) }
+                }
             }
             return result
         }
@@ -133,11 +141,11 @@ public struct HeadTrainer {
                 let range = blocks[index]
                 var rowsHere = trainingByBlock[index] ?? []
                 rowsHere.shuffle(using: &generator)
-                let features = try file.features(range)
+                try file.features(range, into: &block)
                 for start in stride(from: 0, to: rowsHere.count, by: options.batchSize) {
                     let indices = rowsHere[start..<min(start + options.batchSize, rowsHere.count)]
                     graph.zeroGradients()
-                    let (outputs, tape) = try graph.record(["features": batch(features, range, indices)], outputs: ["predictions"], mode: .training, request: GradientRequest())
+                    let (outputs, tape) = try graph.record(["features": batch(range, indices)], outputs: ["predictions"], mode: .training, request: GradientRequest())
                     guard let values = outputs["predictions"] else { continue }
                     let (value, gradient) = loss(logits: values, labels: indices.map { labels[$0] })
                     total += value * Float(indices.count)

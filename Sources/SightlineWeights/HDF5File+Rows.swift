@@ -68,12 +68,21 @@ extension HDF5File {
 
     /// Reads rows `range` of a numeric dataset as float32: `[range.count] + rowShape`.
     public func readRows(_ object: String, _ range: Range<Int>) throws(HDF5Error) -> Tensor {
+        var scalars: [Float] = []
+        let shape = try readRows(object, range, into: &scalars)
+        return Tensor(shape: shape, scalars: scalars)
+    }
+
+    /// Reads rows `range` into `buffer` (resized to fit, its storage reused when large enough:
+    /// a loop over blocks then keeps one block's memory) and returns their shape.
+    @discardableResult
+    public func readRows(_ object: String, _ range: Range<Int>, into buffer: inout [Float]) throws(HDF5Error) -> [Int] {
         let shape = try datasetShape(object)
         guard let rows = shape.first, range.lowerBound >= 0, range.upperBound <= rows else {
             throw error(object, "has \(shape.first ?? 0) rows; rows \(range) were asked for")
         }
         let rowShape = Array(shape.dropFirst()), count = range.count * rowShape.reduce(1, *)
-        var scalars = [Float](repeating: 0, count: count)
+        if buffer.count > count { buffer.removeLast(buffer.count - count) } else if buffer.count < count { buffer.append(contentsOf: repeatElement(0, count: count - buffer.count)) }
         if count > 0 {
             let ok = withHDF5 { () -> Bool in
                 let dataset = H5Dopen2(id, object, sl_h5p_default())
@@ -81,11 +90,11 @@ extension HDF5File {
                 defer { H5Dclose(dataset) }
                 let (memory, file) = Self.selection(dataset, start: range.lowerBound, rows: range.count, rowShape: rowShape)
                 defer { H5Sclose(memory); H5Sclose(file) }
-                return H5Dread(dataset, sl_h5t_native_float(), memory, file, sl_h5p_default(), &scalars) >= 0
+                return buffer.withUnsafeMutableBufferPointer { H5Dread(dataset, sl_h5t_native_float(), memory, file, sl_h5p_default(), $0.baseAddress) >= 0 }
             }
             guard ok else { throw error(object, "rows \(range) cannot be read (corrupt or truncated file)") }
         }
-        return Tensor(shape: [range.count] + rowShape, scalars: scalars)
+        return [range.count] + rowShape
     }
 
     /// Writes buffered data to disk, so that the file is readable as it stands.
