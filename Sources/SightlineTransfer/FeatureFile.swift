@@ -23,19 +23,12 @@ public struct FeatureFile {
         (self.labels, self.classNames, self.attributes) = (labels, classNames, attributes)
     }
 
-    /// Reads a features file.
+    /// Reads a features file, the feature matrix included (`FeatureFileReader` reads it in
+    /// blocks instead).
     public init(path: String) throws {
-        let file = try HDF5File(reading: path)
-        guard file.exists("/features") else { throw HDF5Error(file: path, "not a Sightline features file (no /features dataset)") }
-        features = try file.readTensor("/features")
-        paths = try file.readStrings("/paths")
-        status = try file.readIntegers("/status")
-        errors = try file.readStrings("/error")
-        labels = file.exists("/labels") ? try file.readIntegers("/labels") : nil
-        classNames = file.exists("/class_names") ? try file.readStrings("/class_names") : nil
-        var attributes: [String: String] = [:]
-        for name in Self.attributeNames { attributes[name] = try file.stringAttribute(name) }
-        self.attributes = attributes
+        let reader = try FeatureFileReader(path: path)
+        features = try reader.features(0..<reader.rows)
+        (paths, status, errors, labels, classNames, attributes) = (reader.paths, reader.status, reader.errors, reader.labels, reader.classNames, reader.attributes)
     }
 
     /// Writes the file under a temporary name in the same folder, then renames it into place.
