@@ -33,6 +33,8 @@ public final class ImageBatchStream {
         public var samples: [Sample]
         /// The samples that could not be read, with the reason.
         public var failed: [(sample: Sample, error: String)]
+        /// The decoded images at full size, one per sample, when the preparation keeps them.
+        public var originals: [RGBImage] = []
     }
 
     /// How images become tensors.
@@ -41,9 +43,21 @@ public final class ImageBatchStream {
         public var decode: @Sendable (String) throws -> Tensor
         public var augmentation: Augmentation
         public var preprocessing: Preprocessing
+        /// When set, each file is loaded with `load`, kept in `Batch.originals` (Grad-CAM draws on
+        /// it) and turned into the input with `prepare`, instead of `decode`.
+        public var originals: (load: @Sendable (String) throws -> RGBImage, prepare: @Sendable (RGBImage) -> Tensor)?
 
         public init(decode: @escaping @Sendable (String) throws -> Tensor, augmentation: Augmentation = .none, preprocessing: Preprocessing) {
             (self.decode, self.augmentation, self.preprocessing) = (decode, augmentation, preprocessing)
+        }
+
+        /// Squash-resized inputs of `shape` that keep the full-size images.
+        public static func keepingOriginals(squashedTo shape: [Int], preprocessing: Preprocessing) -> Preparation {
+            var preparation = Preparation(decode: squash(to: shape), preprocessing: preprocessing)
+            preparation.originals = (
+                { path in try RGBImage(contentsOf: path) }, { image in image.prepared(height: shape[0], width: shape[1], policy: .squash, channels: shape[2]) }
+            )
+            return preparation
         }
 
         /// The squash-resized decode `FineTuner` and `Evaluation` use, to `shape` `[H, W, C]`.
@@ -53,10 +67,17 @@ public final class ImageBatchStream {
 
         /// `samples` as one preprocessed batch, plus those that failed.
         public func batch(_ samples: [Sample]) -> Batch {
-            var images: [Tensor] = [], kept: [Sample] = [], failed: [(sample: Sample, error: String)] = []
+            var images: [Tensor] = [], kept: [Sample] = [], failed: [(sample: Sample, error: String)] = [], full: [RGBImage] = []
             for sample in samples {
                 do {
-                    var image = try decode(sample.path)
+                    var image: Tensor
+                    if let originals {
+                        let original = try originals.load(sample.path)
+                        image = originals.prepare(original)
+                        full.append(original)
+                    } else {
+                        image = try decode(sample.path)
+                    }
                     if let seed = sample.augmentationSeed {
                         var generator = SeededGenerator(seed: seed)
                         image = augmentation.apply(to: image, generator: &generator)
@@ -68,7 +89,7 @@ public final class ImageBatchStream {
                 }
             }
             let tensor = images.isEmpty ? nil : preprocessing.apply(to: Tensor.concatenatingBatches(images))
-            return Batch(images: tensor, samples: kept, failed: failed)
+            return Batch(images: tensor, samples: kept, failed: failed, originals: full)
         }
     }
 

@@ -104,17 +104,18 @@ struct GradCAM: ParsableCommand {
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         var explained: [ExplainedImage] = [], failures: [(String, String)] = []
         var usedNames = Set<String>()
-        for start in stride(from: 0, to: images.count, by: batch) {
-            var originals: [(String, RGBImage)] = []
-            for path in images[start..<min(start + batch, images.count)] {
-                do { originals.append((path, try RGBImage(contentsOf: path))) } catch {
-                    failures.append((path, error.message))
-                    Report.skipped(path, error.message)
-                }
+        let plan = stride(from: 0, to: images.count, by: batch).map { start in
+            (start..<min(start + batch, images.count)).map { ImageBatchStream.Sample(index: $0, path: images[$0], label: nil) }
+        }
+        let stream = ImageBatchStream(plan: plan, preparation: .keepingOriginals(squashedTo: shape, preprocessing: loaded.preprocessing))
+        while let ready = stream.next() {
+            for (sample, error) in ready.failed {
+                failures.append((sample.path, error))
+                Report.skipped(sample.path, error)
             }
-            passes += (min(start + batch, images.count) - start - originals.count) * perImage  // skipped images count as done
-            guard !originals.isEmpty else { continue }
-            let input = loaded.preprocessing.apply(to: Tensor.concatenatingBatches(originals.map { $0.1.prepared(height: shape[0], width: shape[1], policy: .squash, channels: shape[2]).reshaped([1] + shape) }))
+            passes += ready.failed.count * perImage  // skipped images count as done
+            guard let input = ready.images else { continue }
+            let originals = zip(ready.samples.map(\.path), ready.originals).map { ($0, $1) }
             for target in targets {
                 let before = passes
                 let result = try cam.compute(

@@ -113,7 +113,7 @@ struct ScaleTests {
             let output = directory.appendingPathComponent("tuned\(count).h5").path
             let result = try cli.run([
                 "finetune", model, "--data", data.path, "-o", output, "--head-epochs", "1", "--epochs", "1", "--batch", "16", "--data-workers", "1",
-            ])
+            ], environment: ["SIGHTLINE_THREADS": "1"])  // one compute thread: fewer malloc arenas, steadier peaks
             #expect(result.status == 0, "\(result.err)")
             #expect(result.out.contains("img/s") && result.out.contains("data wait") && result.out.contains("MiB"), "each epoch line reports throughput: \(result.out)")
             peaks[count] = try peakMiB(output)
