@@ -107,7 +107,7 @@ struct Finetune: ParsableCommand {
         } catch {
             // Stop every process: the others would wait forever in the next collective.
             let status = (error as? CommandError)?.status ?? (error as? ExitCode).map { _ in .someSkipped } ?? .failed
-            if status == .someSkipped || status == .interrupted {  // every process got here together
+            if status == .someSkipped || status == .interrupted || mpi.size == 1 {  // every process got here together
                 mpi.finish()
                 throw error
             }
