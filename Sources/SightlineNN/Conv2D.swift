@@ -133,10 +133,17 @@ extension Conv2D: KerasLayer {
         guard strides == (1, 1) || dilation == (1, 1) else { throw config.error("strides above 1 with dilation above 1 is not allowed (Keras refuses it too)", field: "strides") }
         let groups = try config.int("groups", 1, in: 1...Int.max), channels = try config.channels(inputShapes)
         if groups > 1 {
-            // One group per input channel is a depthwise convolution (ConvNeXt); other groupings are not supported.
-            guard groups == channels, filters % groups == 0 else {
-                throw config.error("\(groups) groups over \(channels) channels is not supported; only one group per input channel (depthwise)", field: "groups")
+            guard channels % groups == 0, filters % groups == 0 else {
+                throw config.error("\(groups) groups must divide the \(channels) input channels and the \(filters) filters", field: "groups")
             }
+            // Several channels per group (RegNet): one convolution per group.
+            guard groups == channels else {
+                return GroupedConv2D(
+                    name: config.name, kernel: Tensor(zeros: try config.checkWeight([kh, kw, channels / groups, filters])),
+                    bias: try config.bool("use_bias", true) ? Tensor(zeros: [filters]) : nil, groups: groups, strides: strides,
+                    padding: try config.padding(), dilation: dilation, activation: try config.activation())
+            }
+            // One group per input channel is a depthwise convolution (ConvNeXt).
             return DepthwiseConv2D(
                 name: config.name, kernel: Tensor(zeros: try config.checkWeight([kh, kw, channels, filters / groups])),
                 bias: try config.bool("use_bias", true) ? Tensor(zeros: [filters]) : nil, strides: strides, padding: try config.padding(),

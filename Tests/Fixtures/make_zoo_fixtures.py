@@ -151,6 +151,9 @@ def tf_keras_families(size):
         ("tfkeras_mobilenet_v3_small", lambda: A.MobileNetV3Small(input_shape=s(224), **common), 127.5, 127.5),
         ("tfkeras_efficientnet_b0", lambda: A.EfficientNetB0(input_shape=s(224), **common), 127.5, 127.5),
         ("tfkeras_densenet121", lambda: A.DenseNet121(input_shape=s(224), **common), 1.0, 0.0),
+        # RegNet exists in tf.keras only (Keras 3 dropped it); its preprocessing is inside the model.
+        ("tfkeras_regnetx002", lambda: A.RegNetX002(input_shape=s(224), **common), 127.5, 127.5),
+        ("tfkeras_regnety002", lambda: A.RegNetY002(input_shape=s(224), **common), 127.5, 127.5),
     ]
 
 

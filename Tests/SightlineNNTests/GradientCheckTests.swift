@@ -78,6 +78,11 @@ struct GradientCheckTests {
         Self.check(
             SeparableConv2D(name: "separable", depthwiseKernel: Self.random([3, 3, 3, 2], seed: 5), pointwiseKernel: Self.random([1, 1, 6, 4], seed: 6), bias: Self.random([4], seed: 7), padding: .same, activation: .sigmoid),
             inputs: [x])
+        // RegNet's grouped convolution: 6 channels in 3 groups of 2, 6 filters (2 per group).
+        let six = Self.random([2, 6, 5, 6], seed: 8)
+        Self.check(
+            GroupedConv2D(name: "grouped", kernel: Self.random([3, 3, 2, 6], seed: 9), bias: Self.random([6], seed: 10), groups: 3, strides: (2, 1), padding: .same, activation: .tanh),
+            inputs: [six])
     }
 
     @Test func denseAndActivations() {

@@ -29,7 +29,7 @@ struct ZooTests {
         let expected = [
             "keras3_convnext_tiny", "keras3_densenet121", "keras3_efficientnet_b0", "keras3_efficientnet_v2_b0", "keras3_inception_resnet_v2",
             "keras3_mobilenet_v3_large", "keras3_mobilenet_v3_small", "keras3_nasnet_mobile", "keras3_resnet50_v2",
-            "tfkeras_densenet121", "tfkeras_efficientnet_b0", "tfkeras_mobilenet_v3_small",
+            "tfkeras_densenet121", "tfkeras_efficientnet_b0", "tfkeras_mobilenet_v3_small", "tfkeras_regnetx002", "tfkeras_regnety002",
         ]
         #expect(Set(expected).isSubset(of: Set(Self.names)), "missing: \(Set(expected).subtracting(Self.names).sorted())")
     }
