@@ -59,8 +59,9 @@ def main():
             Image.fromarray(skimage.data.coffee()).resize((size, size), Image.BILINEAR).save(image)
             x = np.asarray(Image.open(image).convert("RGB"), dtype=np.float32)[None]
             want = model.predict(preprocess(x.copy()), verbose=0)[0]
-            # Keras 3 renamed MobileNetV3's layers (`Conv/BatchNorm` is `conv_bn`): its files need --arch.
-            for arch in (["--arch", family], []) if not family.startswith("mobilenetv3") else (["--arch", family],):
+            # With --arch, and recognised from the layer names (tf.keras's MobileNetV3 names are
+            # mapped to Keras 3's: `Conv/BatchNorm` is `conv_bn`).
+            for arch in (["--arch", family], []):
                 run = subprocess.run([SIGHTLINE, "predict", weights, image, "--json", "--top", "1000"] + arch, capture_output=True, text=True)
                 if run.returncode != 0:
                     print(f"FAIL {family} {' '.join(arch) or '(recognised)'}: {run.stderr.strip()[:300]}", flush=True)

@@ -66,17 +66,25 @@ public enum KerasApplications {
         return candidates.first { $0.includeTop }
     }
 
-    /// The entry whose weighted layer names are the file's, exactly or once tf.keras's `/` is
-    /// Keras 3's `_` (DenseNet's `conv1/conv`). Keras 3 key-named files, and files whose layers
-    /// Keras 3 renamed otherwise (MobileNetV3), need `--arch`.
+    /// The entry whose weighted layer names are the file's, exactly, once tf.keras's `/` is
+    /// Keras 3's `_` (DenseNet's `conv1/conv`), or once tf.keras's MobileNetV3 names are Keras
+    /// 3's (`expanded_conv_3/squeeze_excite/Conv_1` → `expanded_conv_3_squeeze_excite_conv_1`,
+    /// `Conv/BatchNorm` → `conv_bn`). Keras 3 key-named files need `--arch`.
     public static func recognise(_ file: KerasWeightFile) -> Entry? {
         guard !file.namesAreKeras3Keys else { return nil }
         let names = Set(file.layers.map(\.name))
         return entries.first { $0.weightedLayers == names } ?? entries.first { $0.weightedLayers == Set(names.map(normalised)) }
+            ?? entries.first { $0.weightedLayers == Set(names.map(lowercaseNormalised)) }
     }
 
     /// tf.keras's `conv1/conv` as Keras 3 names it, `conv1_conv`.
     static func normalised(_ name: String) -> String { name.replacingOccurrences(of: "/", with: "_") }
+
+    /// tf.keras's MobileNetV3 names as Keras 3 renamed them: `/BatchNorm` is `_bn`, `/` is `_`,
+    /// all lower case.
+    static func lowercaseNormalised(_ name: String) -> String {
+        normalised(name.replacingOccurrences(of: "/BatchNorm", with: "_bn")).lowercased()
+    }
 
     /// How `file`'s weights pair with `entry`'s layers: by name when the names are Keras 3's,
     /// else in order (Keras's own default for legacy weights-only files), shapes checked.

@@ -1,6 +1,6 @@
 import Foundation
 import SightlineTestSupport
-import SightlineWeights
+@testable import SightlineWeights
 import Testing
 
 /// Weights-only files of the Keras Applications families beyond VGG/ResNet load into the
@@ -37,6 +37,21 @@ struct KerasApplicationsTests {
             #expect(loaded.preprocessing == entry.preprocessing)
             let output = try loaded.graph.forward([loaded.graph.inputNames[0]: input])
             #expect(output[loaded.graph.outputNames[0]] == expected[graph.outputNames[0]], "\(family ?? "recognised")")
+        }
+    }
+
+    /// The official MobileNetV3 files carry tf.keras's layer names (`expanded_conv_3/squeeze_excite/Conv_1`,
+    /// `Conv/BatchNorm`), which Keras 3 renamed; mapped, they are exactly the architecture's, so
+    /// the files are recognised without `--arch` (names from `make_mobilenet_v3_names.py`;
+    /// `scripts/check_keras_applications.py` runs whole files written by tf.keras).
+    @Test func tfKerasMobileNetV3NamesMapOntoTheArchitecture() throws {
+        let url = KerasFixture.directory.appendingPathComponent("layouts/tfkeras_mobilenet_v3_names.json")
+        let names = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: [String]])
+        #expect(names.count == 4)
+        for (entryName, layers) in names {
+            let entry = try #require(KerasApplications.entries.first { $0.name == entryName })
+            #expect(Set(layers.map(KerasApplications.lowercaseNormalised)) == entry.weightedLayers, "\(entryName)")
+            #expect(Set(layers) != entry.weightedLayers, "the raw names differ: the mapping is what matches")
         }
     }
 
