@@ -28,6 +28,9 @@ public struct KerasConfig {
     /// The call arguments of the layer's node in order (tensors and numbers), for operator nodes
     /// whose constants live there (`x + 3`); other layers ignore them.
     public var arguments: [CallArgument] = []
+    /// The keyword arguments of the layer's call (tf.keras's `SlicingOpLambda` keeps its
+    /// `slice_spec` there), and for Keras 3 nodes the positional ones under `args`.
+    public var keywords: [String: Any] = [:]
 
     /// One argument of a layer call.
     public enum CallArgument: Equatable, Sendable {

@@ -85,7 +85,7 @@ public enum KerasLayers {
         Conv2D.self, DepthwiseConv2D.self, SeparableConv2D.self, Dense.self, BatchNormalization.self, Activation.self,
         Pooling2D.self, GlobalPooling2D.self, ZeroPadding2D.self, Reshape.self, Dropout.self, Merge.self, Rescaling.self,
         Normalization.self, LayerNormalization.self, Cropping2D.self, UpSampling2D.self, LayerScale.self, TensorOperation.self,
-        CustomScaleLayer.self,
+        CustomScaleLayer.self, Slice.self,
     ]
 
     /// Class name → type.

@@ -88,6 +88,12 @@ extension TensorOperation: KerasLayer {
         var operation: Broadcast.Operation
         if config.className == "TFOpLambda" {
             let function = try config.string("function", "")
+            // The spatial mean is global average pooling (the keepdims form is squeeze-excitation's).
+            if function == "math.reduce_mean", let rank = inputShapes.first?.count, rank == 3 {
+                let axes = (config.keywords["axis"] as? [Any] ?? []).compactMap { KerasConfig.integer($0) }.map { $0 < 0 ? $0 + rank + 1 : $0 }
+                guard axes.sorted() == [1, 2] else { throw config.error("reduce_mean over axes \(axes) is not supported; only the spatial axes [1, 2]", field: "axis") }
+                return GlobalPooling2D(name: config.name, kind: .average, keepDims: config.keywords["keepdims"] as? Bool ?? false)
+            }
             if let activation = activations[function] {
                 guard config.arguments.count == 1 else { throw config.error("'\(function)' with extra arguments is not supported", field: "function") }
                 return Activation(name: config.name, activation)

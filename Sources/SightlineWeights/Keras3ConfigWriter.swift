@@ -41,6 +41,14 @@ enum Keras3ConfigWriter {
                 ])
                 continue
             }
+            if let slice = layer as? Slice {
+                let slices: [Any] = slice.kerasSlices.map { ["class_name": "__slice__", "config": $0] as [String: Any] }
+                layers.append([
+                    "module": "keras.src.ops.numpy", "class_name": "GetItem", "registered_name": "GetItem", "name": node.name,
+                    "config": ["name": node.name], "inbound_nodes": [["args": [tensor(node.inputs[0]), slices] as [Any], "kwargs": [String: Any]()]],
+                ])
+                continue
+            }
             guard let kerasLayer = layer as? any KerasLayer else {
                 throw KerasConfigWriter.Unwritable(layer: node.name, reason: "\(type(of: layer)) has no Keras counterpart")
             }

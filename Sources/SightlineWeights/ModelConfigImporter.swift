@@ -163,6 +163,20 @@ public struct ModelConfigImporter {
         return name
     }
 
+    /// The keyword arguments of a layer's (single) call: Keras 2's fourth node entry, Keras 3's
+    /// `kwargs` plus its positional `args` under the key `args` (Keras 3's `GetItem` keeps its
+    /// slices there).
+    func callKeywords(_ layer: [String: Any]) -> [String: Any] {
+        guard let node = (layer["inbound_nodes"] as? [Any])?.first else { return [:] }
+        if var keras2 = node as? [Any] {
+            if keras2.first is String { keras2 = [keras2] }
+            return ((keras2.first as? [Any]).flatMap { $0.count > 3 ? $0[3] : nil } as? [String: Any]) ?? [:]
+        }
+        var keywords = (node as? [String: Any])?["kwargs"] as? [String: Any] ?? [:]
+        keywords["args"] = (node as? [String: Any])?["args"]
+        return keywords
+    }
+
     /// Creates the Sightline layer for one config entry, adds it and returns its node name.
     private mutating func addLayer(_ layer: [String: Any], inputs: [String]) throws -> String {
         let className = layer["class_name"] as? String ?? "?"
@@ -179,8 +193,9 @@ public struct ModelConfigImporter {
         // Keras 3 operator nodes (`x + 3`) share class names with layers (`Add`): tell them apart.
         let isOperator = (layer["module"] as? String)?.hasPrefix("keras.src.ops") == true
         let arguments = try callArguments(layer)
-        let made = try KerasLayers.make(
-            KerasConfig(name: name, className: isOperator ? "ops." + className : className, values: config, arguments: arguments), inputShapes: shapes)
+        var keras = KerasConfig(name: name, className: isOperator ? "ops." + className : className, values: config, arguments: arguments)
+        keras.keywords = callKeywords(layer)
+        let made = try KerasLayers.make(keras, inputShapes: shapes)
         if config["trainable"] as? Bool == false { made.isTrainable = false }
         do {
             try graph.add(made, inputs: inputs)

@@ -78,6 +78,7 @@ struct GradientCheckTests {
         Self.check(
             SeparableConv2D(name: "separable", depthwiseKernel: Self.random([3, 3, 3, 2], seed: 5), pointwiseKernel: Self.random([1, 1, 6, 4], seed: 6), bias: Self.random([4], seed: 7), padding: .same, activation: .sigmoid),
             inputs: [x])
+        Self.check(Slice(name: "slice", spec: [(1, nil, nil), (nil, nil, 2), (-4, nil, nil)]), inputs: [x])
         // RegNet's grouped convolution: 6 channels in 3 groups of 2, 6 filters (2 per group).
         let six = Self.random([2, 6, 5, 6], seed: 8)
         Self.check(
