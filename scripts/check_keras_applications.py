@@ -12,7 +12,7 @@ probability vectors are compared with Keras `predict` on the same 224x224 (299x2
 the family's `preprocess_input`. Tolerance 1e-4 of the largest probability. Exit 1 on a mismatch.
 Needs `pip install tensorflow-cpu tf-keras scikit-image pillow`.
 """
-import json, os, subprocess, sys, tempfile
+import h5py, json, os, subprocess, sys, tempfile
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 from PIL import Image
@@ -34,6 +34,7 @@ FAMILIES = {  # family: (constructor, preprocess_input)
     "inceptionv3": (A.InceptionV3, A.inception_v3.preprocess_input), "resnet50v2": (A.ResNet50V2, A.resnet_v2.preprocess_input),
     "nasnetmobile": (A.NASNetMobile, A.nasnet.preprocess_input), "convnexttiny": (A.ConvNeXtTiny, A.convnext.preprocess_input),
     "inceptionresnetv2": (A.InceptionResNetV2, A.inception_resnet_v2.preprocess_input),
+    "regnetx002": (A.RegNetX002, A.regnet.preprocess_input), "regnety002": (A.RegNetY002, A.regnet.preprocess_input),
 }
 
 
@@ -58,19 +59,30 @@ def main():
             image = os.path.join(scratch, f"coffee{size}.png")
             Image.fromarray(skimage.data.coffee()).resize((size, size), Image.BILINEAR).save(image)
             x = np.asarray(Image.open(image).convert("RGB"), dtype=np.float32)[None]
-            want = model.predict(preprocess(x.copy()), verbose=0)[0]
+            want = model.predict(preprocess(x.copy()), verbose=0)[0].astype(np.float64)
+            # tf.keras's RegNet outputs logits (it has no softmax): compare them, read from
+            # `extract --layer <head> --pool none`, relative to the largest logit.
+            logits = abs(want.sum() - 1) > 1e-3 or want.min() < 0
             # With --arch, and recognised from the layer names (tf.keras's MobileNetV3 names are
             # mapped to Keras 3's: `Conv/BatchNorm` is `conv_bn`).
             for arch in (["--arch", family], []):
-                run = subprocess.run([SIGHTLINE, "predict", weights, image, "--json", "--top", "1000"] + arch, capture_output=True, text=True)
+                features = os.path.join(scratch, f"{family}_logits.h5")
+                command = ([SIGHTLINE, "extract", weights, image, "-o", features, "--layer", model.layers[-1].name, "--pool", "none"] if logits
+                           else [SIGHTLINE, "predict", weights, image, "--json", "--top", "1000"])
+                run = subprocess.run(command + arch, capture_output=True, text=True)
                 if run.returncode != 0:
                     print(f"FAIL {family} {' '.join(arch) or '(recognised)'}: {run.stderr.strip()[:300]}", flush=True)
                     failures += 1
                     continue
                 got = np.zeros(1000)
-                for entry in json.loads(run.stdout)[0]["top"]:
-                    got[entry["class"]] = entry["probability"]
-                error = np.abs(got - want).max() / max(want.max(), 1e-9)
+                if logits:
+                    with h5py.File(features) as f:
+                        got = f["features"][0].astype(np.float64)
+                    os.remove(features)
+                else:
+                    for entry in json.loads(run.stdout)[0]["top"]:
+                        got[entry["class"]] = entry["probability"]
+                error = np.abs(got - want).max() / max(np.abs(want).max(), 1e-9)
                 ok = error <= 1e-4 and got.argmax() == want.argmax()
                 failures += not ok
                 print(f"{'ok  ' if ok else 'FAIL'} {family} {' '.join(arch) or '(recognised)'}: relative error {error:.1e} "

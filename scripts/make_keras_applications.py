@@ -31,6 +31,15 @@ FAMILIES = {
     **{f"efficientnetv2{v}": (getattr(A, f"EfficientNetV2{v.upper()}"), "none") for v in ("b0", "b1", "b2", "b3", "s")},
     "convnexttiny": (A.ConvNeXtTiny, "none"), "convnextsmall": (A.ConvNeXtSmall, "none"), "convnextbase": (A.ConvNeXtBase, "none"),
 }
+# RegNet is in tf.keras only (Keras 3 dropped it): its entries are tf.keras's `to_json()`, which
+# Sightline imports the same way; the model scales its own input.
+REGNET_SIZES = ("002", "004", "006", "008", "016", "032", "040", "064", "080", "120", "160", "320")
+
+
+def tf_keras_families():
+    import tf_keras
+    return {f"regnet{kind.lower()}{size}": (getattr(tf_keras.applications, f"RegNet{kind}{size}"), "none", tf_keras)
+            for kind in ("X", "Y") for size in REGNET_SIZES}
 
 
 def main():
@@ -38,9 +47,10 @@ def main():
     index = {}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
-        for name, (build, preprocessing) in FAMILIES.items():
+        families = {name: (build, preprocessing, keras) for name, (build, preprocessing) in FAMILIES.items()}
+        for name, (build, preprocessing, module) in {**families, **tf_keras_families()}.items():
             for top in (True, False):
-                keras.backend.clear_session()
+                module.backend.clear_session()
                 kwargs = {"weights": None, "include_top": top}
                 if not top:
                     kwargs["input_shape"] = (None, None, 3)

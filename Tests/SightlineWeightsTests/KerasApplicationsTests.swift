@@ -12,8 +12,8 @@ import Testing
 struct KerasApplicationsTests {
     @Test func everyFamilyHasATopAndAHeadlessArchitecture() {
         let families = KerasApplications.families
-        #expect(families.count >= 28, "\(families)")
-        for family in ["efficientnetb0", "efficientnetv2s", "mobilenetv3small", "densenet121", "convnexttiny", "nasnetmobile", "inceptionresnetv2"] {
+        #expect(families.count >= 52, "28 Keras 3 families and 24 RegNets from tf.keras: \(families)")
+        for family in ["efficientnetb0", "efficientnetv2s", "mobilenetv3small", "densenet121", "convnexttiny", "nasnetmobile", "inceptionresnetv2", "regnetx002", "regnety320"] {
             let entries = KerasApplications.entries.filter { $0.family == family }
             #expect(Set(entries.map(\.includeTop)) == [true, false], "\(family)")
         }
@@ -21,7 +21,7 @@ struct KerasApplicationsTests {
         #expect(KerasApplications.entries.first { $0.name == "inceptionv3" }?.inputSize == 299)
     }
 
-    @Test(arguments: ["mobilenetv3small_notop", "efficientnetb0_notop"])
+    @Test(arguments: ["mobilenetv3small_notop", "efficientnetb0_notop", "regnety002_notop"])
     func weightsOnlyFilesAreRecognisedAndLoadExactly(_ name: String) throws {
         let entry = try #require(KerasApplications.entries.first { $0.name == name })
         let graph = try KerasApplications.graph(entry, inputSize: 64)
