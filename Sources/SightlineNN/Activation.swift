@@ -25,9 +25,20 @@ public final class Activation: Layer {
 }
 
 extension Activation: KerasLayer {
-    public static let kerasClassNames = ["Activation", "ReLU", "LeakyReLU", "ELU", "Softmax"]
+    public static let kerasClassNames = ["Activation", "ReLU", "LeakyReLU", "ELU", "Softmax"] + operatorNames.keys.sorted().map { "ops." + $0 }
+
+    /// Keras 3 `keras.ops` activation nodes (`keras.ops.relu6(x)` in a functional model) and the
+    /// activation each is.
+    public static let operatorNames = [
+        "Relu": "relu", "Relu6": "relu6", "Sigmoid": "sigmoid", "Silu": "silu", "Tanh": "tanh", "HardSigmoid": "hard_sigmoid",
+        "HardSilu": "hard_silu",
+    ]
 
     public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+        if config.className.hasPrefix("ops."), let name = operatorNames[String(config.className.dropFirst(4))], let function = ActivationFunction(kerasName: name) {
+            guard config.arguments.count == 1 else { throw config.error("takes \(config.arguments.count) arguments; Sightline supports the tensor alone") }
+            return Activation(name: config.name, function)
+        }
         switch config.className {
         case "ReLU":
             guard try config.float("threshold", 0) == 0 else { throw config.error("a non-zero threshold is not supported", field: "threshold") }

@@ -165,12 +165,16 @@ public struct KerasWeightFile: Sendable {
     ///
     /// The owner is everything before the last `/`, so layer names that contain `/` (tf.keras
     /// DenseNet's `conv1/conv`, whose weights are `conv1/conv/kernel:0`) stay whole, inside a
-    /// nested model too; a scoped owner that ends in `/<layer>` is the layer itself.
+    /// nested model too; a scoped owner that ends in `/<layer>` is the layer itself. Keras 3
+    /// writes a nested model's weights into a legacy `.h5` scoped by the nested model's name
+    /// (`convnext_tiny_stem/convnext_tiny_stem_conv/kernel` in group `convnext_tiny_stem`): that
+    /// scope is dropped.
     static func split(_ weightName: String, layer: String) -> (sublayer: String?, role: String) {
         let parts = weightName.split(separator: "/").map(String.init)
         let role = canonicalRole(parts.last ?? weightName, layer: parts.count > 1 ? parts[parts.count - 2] : layer)
         guard parts.count > 1 else { return (nil, role) }
-        let owner = parts.dropLast().joined(separator: "/")
+        var owner = parts.dropLast().joined(separator: "/")
+        if owner.hasPrefix(layer + "/") { owner = String(owner.dropFirst(layer.count + 1)) }
         if owner == layer || stripUniquifier(owner) == layer || owner.hasSuffix("/" + layer) { return (nil, role) }
         return (owner, role)
     }

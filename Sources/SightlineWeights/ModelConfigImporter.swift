@@ -163,6 +163,18 @@ public struct ModelConfigImporter {
         return name
     }
 
+    /// Keras 3 writes operator nodes into a legacy `.h5` config without their `module`: an
+    /// `Add` whose call takes a tensor and a second argument (`x + 3`) rather than one list of
+    /// tensors is the operator; `GetItem` and the activation ops (`Relu6`) are only ever ones.
+    static func isModulelessOperator(_ layer: [String: Any]) -> Bool {
+        guard layer["module"] == nil, let className = layer["class_name"] as? String else { return false }
+        if className == "GetItem" || Activation.operatorNames[className] != nil { return true }
+        guard ["Add", "Subtract", "Multiply", "Divide", "TrueDivide"].contains(className),
+            let node = (layer["inbound_nodes"] as? [Any])?.first as? [String: Any], let args = node["args"] as? [Any]
+        else { return false }
+        return args.count == 2 && !(args[0] is [Any])
+    }
+
     /// The keyword arguments of a layer's (single) call: Keras 2's fourth node entry, Keras 3's
     /// `kwargs` plus its positional `args` under the key `args` (Keras 3's `GetItem` keeps its
     /// slices there).
@@ -191,7 +203,7 @@ public struct ModelConfigImporter {
         let config = layer["config"] as? [String: Any] ?? [:]
         let shapes = inputs.compactMap { graph.shape(of: $0) }
         // Keras 3 operator nodes (`x + 3`) share class names with layers (`Add`): tell them apart.
-        let isOperator = (layer["module"] as? String)?.hasPrefix("keras.src.ops") == true
+        let isOperator = (layer["module"] as? String)?.hasPrefix("keras.src.ops") == true || Self.isModulelessOperator(layer)
         let arguments = try callArguments(layer)
         var keras = KerasConfig(name: name, className: isOperator ? "ops." + className : className, values: config, arguments: arguments)
         keras.keywords = callKeywords(layer)

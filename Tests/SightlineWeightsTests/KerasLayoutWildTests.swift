@@ -72,6 +72,21 @@ struct KerasLayoutWildTests {
         }
     }
 
+    /// Keras 3 writing a legacy `.h5` (`make_keras3_legacy_fixtures.py`): operator nodes without
+    /// their `module` (`x + 3`, `keras.ops.relu6`, `x[:, 1:]`) and a nested `Sequential` whose
+    /// weights are scoped by its name (`stem/stem_conv/kernel`), as Keras 3's ConvNeXt and
+    /// MobileNetV3 `.h5` files are; the output equals Keras's.
+    @Test func keras3LegacyH5OperatorsAndNestedScopesLoad() throws {
+        let directory = KerasFixture.directory.appendingPathComponent("layouts")
+        let reference = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: directory.appendingPathComponent("keras3_legacy_ops.json"))) as? [String: Any])
+        let input = Tensor(shape: try #require(reference["input_shape"] as? [Int]), scalars: try #require(reference["input"] as? [Double]).map(Float.init))
+        let loaded = try ModelLoader.load(path: directory.appendingPathComponent("keras3_legacy_ops.h5").path)
+        let output = try #require(try loaded.graph.forward([loaded.graph.inputNames[0]: input])[loaded.graph.outputNames[0]])
+        let expected = try #require(reference["output"] as? [Double])
+        let error = zip(output.scalars, expected).map { abs(Double($0) - $1) }.max() ?? .infinity
+        #expect(output.count == expected.count && error <= 1e-5, "largest difference \(error)")
+    }
+
     @Test func layerNamesWithSlashesLoad() throws {
         let model = try ModelLoader.load(path: Self.directory.appendingPathComponent("tfkeras_slash_names.h5").path)
         #expect(model.graph.node(named: "conv1/conv") != nil)
