@@ -65,7 +65,7 @@ let package = Package(
         .target(name: "SightlineTestSupport", dependencies: ["SightlineCore"], path: "Tests/SightlineTestSupport"),
         .testTarget(name: "SightlineNNTests", dependencies: ["SightlineNN", "SightlineTestSupport"]),
         .testTarget(name: "SightlineModelsTests", dependencies: ["SightlineModels"]),
-        .testTarget(name: "SightlineWeightsTests", dependencies: ["SightlineWeights", "SightlineTestSupport"]),
+        .testTarget(name: "SightlineWeightsTests", dependencies: ["SightlineWeights", "SightlineExplain", "SightlineTestSupport"]),
         .testTarget(name: "SightlineVisionTests", dependencies: ["SightlineVision", "SightlineTestSupport"]),
         .testTarget(name: "SightlineTransferTests", dependencies: ["SightlineTransfer", "SightlineTestSupport"]),
         .testTarget(name: "SightlineExplainTests", dependencies: ["SightlineExplain", "SightlineTestSupport"]),

@@ -1,5 +1,6 @@
 import Foundation
 import SightlineTestSupport
+import SightlineExplain
 import SightlineWeights
 import Testing
 
@@ -97,6 +98,37 @@ enum ZooFormula {
 
     static func input(shape: [Int], scale: Double, offset: Double) -> Tensor {
         Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { Float(offset + scale * sin(0.37 * Double($0))) })
+    }
+}
+
+/// What users run on a model works on every zoo family (issue 11's "jobs on every family"): the
+/// Grad-CAM default layer is a spatial layer and its map is finite and of its size, the feature
+/// layer `extract` and `finetune` cut at is the pooled vector before the classifier, and a
+/// training step (training mode, cross-entropy, backward) gives finite gradients to every
+/// trainable weight. `predict`, `inspect` and `convert` are the forward pass and writer that
+/// `ZooTests` and `KerasArchiveWriterTests` cover.
+struct ZooJobTests {
+    @Test(arguments: ZooTests.names)
+    func gradCAMFeaturesAndATrainingStepWork(_ name: String) throws {
+        let (fixture, shape, graph) = try ZooFormula.model(name)
+        let input = ZooFormula.input(shape: [1] + shape.dropFirst(), scale: fixture["input_scale"] as? Double ?? 1, offset: fixture["input_offset"] as? Double ?? 0)
+        let cam = try ClassActivationMaps(graph: graph)
+        #expect((graph.shape(of: cam.layer)?.count ?? 0) == 3, "\(name): Grad-CAM layer \(cam.layer) is spatial")
+        let maps = try cam.compute(input, classes: [nil]).maps
+        // (Finite and of the layer's size; with formula weights a map may be blank, which
+        // `gradcam` reports as such.)
+        #expect(maps.scalars.allSatisfy(\.isFinite) && Array(maps.shape.dropFirst()) == Array((graph.shape(of: cam.layer) ?? []).prefix(2)), "\(name): map \(maps.shape) at \(cam.layer)")
+        let feature = FeatureExtractor.defaultLayer(of: graph)
+        #expect(graph.shape(of: feature)?.count == 1 || graph.shape(of: feature)?.count == 3, "\(name): feature layer \(feature)")
+        let output = try #require(graph.outputNames.first)
+        graph.zeroGradients()
+        let (outputs, tape) = try graph.record([graph.inputNames[0]: input], outputs: [output], mode: .training, request: GradientRequest())
+        let logits = try #require(outputs[output])
+        let (_, gradient) = SoftmaxCrossEntropy()(logits: logits.reshaped([1, logits.count]), labels: [0])
+        _ = graph.backward(tape, seeds: [output: gradient.reshaped(logits.shape)])
+        let slots = graph.trainableSlots
+        #expect(slots.allSatisfy { $0.parameter.gradient?.scalars.allSatisfy(\.isFinite) ?? true }, "\(name): finite gradients")
+        #expect(slots.contains { $0.parameter.gradient?.scalars.contains { $0 != 0 } == true }, "\(name): the step reaches the weights")
     }
 }
 
