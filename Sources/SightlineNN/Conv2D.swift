@@ -156,22 +156,36 @@ extension Conv2D: KerasLayer {
     }
 
     public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
-        let k = kernel.value.shape
-        return [
-            "filters": k[3], "kernel_size": [k[0], k[1]], "strides": [strides.0, strides.1], "padding": try kerasPadding(padding),
-            "data_format": "channels_last", "dilation_rate": [dilation.0, dilation.1], "groups": 1,
-            "activation": try kerasActivationName(activation), "use_bias": bias != nil,
-        ]
+        try convolutionConfig(kernel: kernel.value.shape, strides: strides, padding: padding, dilation: dilation, groups: 1, activation: activation, useBias: bias != nil)
     }
 
     public func flops(inputShapes: [[Int]], outputShape: [Int]) -> Int {
-        let k = kernel.value.shape, count = outputShape.reduce(1, *)
-        return 2 * (count / max(filters, 1)) * k[0] * k[1] * k[2] * k[3] + (bias == nil ? 0 : count)
+        Self.convolutionFlops(kernel: kernel.value.shape, outputShape: outputShape, hasBias: bias != nil)
     }
 
     public var receptiveWindow: ReceptiveWindow {
         .window(kernel: (kernel.value.shape[0], kernel.value.shape[1]), stride: strides, dilation: dilation)
     }
 
+    /// Multiply-adds of a convolution with HWIO `kernel` (axis 2: input channels per group) that
+    /// produces `outputShape`, plus the bias additions.
+    static func convolutionFlops(kernel k: [Int], outputShape: [Int], hasBias: Bool) -> Int {
+        let count = outputShape.reduce(1, *)
+        return 2 * (count / max(k[3], 1)) * k[0] * k[1] * k[2] * k[3] + (hasBias ? count : 0)
+    }
+
     public var absorbsFollowingActivation: Bool { activation == .linear }
+}
+
+extension KerasLayer {
+    /// Keras's `Conv2D` config for an HWIO `kernel` (shared by `Conv2D` and `GroupedConv2D`).
+    func convolutionConfig(
+        kernel k: [Int], strides: (Int, Int), padding: Padding, dilation: (Int, Int), groups: Int, activation: ActivationFunction, useBias: Bool
+    ) throws(KerasConfigError) -> [String: Any] {
+        [
+            "filters": k[3], "kernel_size": [k[0], k[1]], "strides": [strides.0, strides.1], "padding": try kerasPadding(padding),
+            "data_format": "channels_last", "dilation_rate": [dilation.0, dilation.1], "groups": groups,
+            "activation": try kerasActivationName(activation), "use_bias": useBias,
+        ]
+    }
 }

@@ -135,17 +135,12 @@ extension GroupedConv2D: KerasLayer {
     }
 
     public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
-        let k = kernel.value.shape
-        return [
-            "filters": k[3], "kernel_size": [k[0], k[1]], "strides": [strides.0, strides.1], "padding": try kerasPadding(padding),
-            "data_format": "channels_last", "dilation_rate": [dilation.0, dilation.1], "groups": groups,
-            "activation": try kerasActivationName(activation), "use_bias": bias != nil,
-        ]
+        try convolutionConfig(
+            kernel: kernel.value.shape, strides: strides, padding: padding, dilation: dilation, groups: groups, activation: activation, useBias: bias != nil)
     }
 
     public func flops(inputShapes: [[Int]], outputShape: [Int]) -> Int {
-        let k = kernel.value.shape, count = outputShape.reduce(1, *)
-        return 2 * (count / max(filters, 1)) * k[0] * k[1] * k[2] * k[3] + (bias == nil ? 0 : count)
+        Conv2D.convolutionFlops(kernel: kernel.value.shape, outputShape: outputShape, hasBias: bias != nil)
     }
 
     public var receptiveWindow: ReceptiveWindow {
