@@ -40,7 +40,46 @@ struct sl_dnnl_conv {
     dnnl_primitive_t primitive;
     dnnl_memory_desc_t src_md, dst_md;
     dnnl_memory_t weights, bias;
+    int bf16;
+    size_t src_count;
 };
+
+int sl_cpu_has_bf16(void) {
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    return (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
+}
+
+// Round to nearest even on the upper 16 bits; NaN stays NaN (quiet), infinities stay.
+static inline uint16_t bf16_bits(float value) {
+    uint32_t bits;
+    memcpy(&bits, &value, sizeof bits);
+    if ((bits & 0x7f800000u) == 0x7f800000u) return (uint16_t)((bits >> 16) | ((bits & 0xffffu) ? 0x40u : 0u));
+    bits += 0x7fffu + ((bits >> 16) & 1u);
+    return (uint16_t)(bits >> 16);
+}
+
+typedef struct {
+    const float *from;
+    uint16_t *to;
+    float *in_place;
+} bf16_job;
+
+static void bf16_chunk(void *context, int64_t start, int64_t end) {
+    const bf16_job *job = context;
+    if (job->in_place) {
+        for (int64_t i = start; i < end; i++) {
+            uint32_t bits = (uint32_t)bf16_bits(job->in_place[i]) << 16;
+            memcpy(&job->in_place[i], &bits, sizeof bits);
+        }
+    } else {
+        for (int64_t i = start; i < end; i++) job->to[i] = bf16_bits(job->from[i]);
+    }
+}
+
+void sl_round_to_bf16(float *values, int64_t count) {
+    bf16_job job = {NULL, NULL, values};
+    sl_parallel_for(count, &job, bf16_chunk);
+}
 
 // oneDNN's right/bottom padding for Keras geometry: whatever makes the output size come out,
 // never negative (oneDNN's size formula floors like TensorFlow's).
@@ -61,7 +100,7 @@ static int run_primitive(dnnl_primitive_t p, int count, dnnl_exec_arg_t *args) {
 
 // Runs p on the caller's NHWC buffers src and dst (wrapped without copies) plus `count` more
 // prepared arguments (weights, bias); returns 0 on success.
-static int run_on_buffers(dnnl_primitive_t p, const dnnl_memory_desc_t *src_md, const float *src,
+static int run_on_buffers(dnnl_primitive_t p, const dnnl_memory_desc_t *src_md, const void *src,
                           const dnnl_memory_desc_t *dst_md, float *dst, int count, const dnnl_exec_arg_t *more) {
     dnnl_memory_t s = NULL, d = NULL;
     int failed = dnnl_memory_create(&s, src_md, engine, (void *)src) != dnnl_success
@@ -78,7 +117,7 @@ static int run_on_buffers(dnnl_primitive_t p, const dnnl_memory_desc_t *src_md, 
 
 sl_dnnl_conv *sl_dnnl_conv_create(int N, int H, int W, int C, int K, int KH, int KW, int sy, int sx, int dy, int dx,
                                   int pad_top, int pad_left, int OH, int OW, const float *kernel, const float *bias,
-                                  sl_activation activation, float relu_max, int accumulate, char *impl,
+                                  sl_activation activation, float relu_max, int accumulate, int bf16, char *impl,
                                   size_t impl_length, char *error, size_t error_length) {
     if (!ready(error, error_length)) return NULL;
     sl_dnnl_conv *c = calloc(1, sizeof *c);
@@ -91,9 +130,12 @@ sl_dnnl_conv *sl_dnnl_conv_create(int N, int H, int W, int C, int K, int KH, int
     dnnl_dims_t strides = {sy, sx}, dilates = {dy - 1, dx - 1}, pad_l = {pad_top, pad_left};
     dnnl_dims_t pad_r = {far_pad(H, OH, KH, sy, dy, pad_top), far_pad(W, OW, KW, sx, dx, pad_left)};
     dnnl_memory_desc_t wei_any, wei_user, bias_md;
-    TRY(dnnl_memory_desc_init_by_tag(&c->src_md, 4, src, dnnl_f32, dnnl_nhwc), "source descriptor");
+    dnnl_data_type_t type = bf16 ? dnnl_bf16 : dnnl_f32;
+    c->bf16 = bf16;
+    c->src_count = (size_t)N * H * W * C;
+    TRY(dnnl_memory_desc_init_by_tag(&c->src_md, 4, src, type, dnnl_nhwc), "source descriptor");
     TRY(dnnl_memory_desc_init_by_tag(&c->dst_md, 4, dst, dnnl_f32, dnnl_nhwc), "destination descriptor");
-    TRY(dnnl_memory_desc_init_by_tag(&wei_any, 4, wei, dnnl_f32, dnnl_format_tag_any), "weights descriptor");
+    TRY(dnnl_memory_desc_init_by_tag(&wei_any, 4, wei, type, dnnl_format_tag_any), "weights descriptor");
     TRY(dnnl_memory_desc_init_by_tag(&wei_user, 4, wei, dnnl_f32, dnnl_hwio), "weights descriptor");
     TRY(dnnl_memory_desc_init_by_tag(&bias_md, 1, bia, dnnl_f32, dnnl_x), "bias descriptor");
     dnnl_convolution_desc_t desc;
@@ -150,7 +192,14 @@ fail:
 
 int sl_dnnl_conv_run(const sl_dnnl_conv *c, const float *src, float *dst) {
     dnnl_exec_arg_t more[2] = {{DNNL_ARG_WEIGHTS, c->weights}, {DNNL_ARG_BIAS, c->bias}};
-    return run_on_buffers(c->primitive, &c->src_md, src, &c->dst_md, dst, 2, more);
+    if (!c->bf16) return run_on_buffers(c->primitive, &c->src_md, src, &c->dst_md, dst, 2, more);
+    uint16_t *converted = malloc(sizeof(uint16_t) * (c->src_count ? c->src_count : 1));
+    if (!converted) return 1;
+    bf16_job job = {src, converted, NULL};
+    sl_parallel_for((int64_t)c->src_count, &job, bf16_chunk);
+    int failed = run_on_buffers(c->primitive, &c->src_md, converted, &c->dst_md, dst, 2, more);
+    free(converted);
+    return failed;
 }
 
 void sl_dnnl_conv_destroy(sl_dnnl_conv *c) {

@@ -7,16 +7,17 @@ import Foundation
 /// primitives and sgemm on: Sightline's own loops (im2col, element-wise work, Winograd tile
 /// blocks) enter it through `sl_parallel_for`, so no two pools ever compete for the cores, and
 /// a oneDNN call made inside a Sightline loop runs single-threaded on its worker.
-/// `OMP_NUM_THREADS` or `SIGHTLINE_THREADS` set the team size (default: every active core).
+/// The team size is the calling command's `--threads` (`setThreadCount`), else `OMP_NUM_THREADS`,
+/// else every active core; the command line reads `SIGHTLINE_THREADS` into `--threads`'s default.
 public enum Parallel {
-    /// Worker count: `SIGHTLINE_THREADS` if set (applied to the OpenMP team), else the team's size.
-    public static let threadCount: Int = {
-        if let text = ProcessInfo.processInfo.environment["SIGHTLINE_THREADS"], let value = Int(text), value > 0 {
-            sl_set_thread_count(Int32(value))
-            return value
-        }
-        return Int(sl_thread_count())
-    }()
+    /// Threads in the team the engine's loops and oneDNN run on.
+    public static var threadCount: Int { Int(sl_thread_count()) }
+
+    /// Sets the team size for every later parallel loop and oneDNN primitive (the OpenMP team
+    /// is one per process: this is the process's setting, made once by the command that runs).
+    public static func setThreadCount(_ count: Int) {
+        if count > 0 { sl_set_thread_count(Int32(count)) }
+    }
 
     /// Calls `body` with disjoint ranges that together cover `0..<count`, in parallel when the
     /// work (`count * costPerItem`, in rough element operations) is large enough to pay for it.

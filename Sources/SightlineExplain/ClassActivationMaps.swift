@@ -45,6 +45,7 @@ public struct ClassActivationMaps {
         // Rebuild with the final softmax removed: the same layer objects, except a linear copy
         // of a softmax Dense; a softmax Activation is dropped and its input scores.
         let logits = Graph()
+        logits.engineOptions = graph.engineOptions
         var score = output
         for node in graph.nodes {
             guard let nodeLayer = node.layer else {
@@ -79,6 +80,7 @@ public struct ClassActivationMaps {
         guard let start = graph.nodes.firstIndex(where: { $0.name == layer }), let shape = graph.shape(of: layer) else { return nil }
         var reachable: Set<String> = [layer]
         let head = Graph()
+        head.engineOptions = graph.engineOptions
         try head.addInput(name: layer, shape: shape)
         for node in graph.nodes[(start + 1)...] where node.inputs.contains(where: reachable.contains) {
             guard node.inputs.allSatisfy(reachable.contains), let nodeLayer = node.layer else { return nil }

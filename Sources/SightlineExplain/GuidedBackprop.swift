@@ -24,6 +24,7 @@ public enum GuidedBackprop {
     /// original name, so downstream names are unchanged.
     static func guided(_ graph: Graph) throws -> Graph {
         let result = Graph()
+        result.engineOptions = graph.engineOptions
         for node in graph.nodes {
             guard let layer = node.layer else {
                 try result.addInput(name: node.name, shape: node.shape)

@@ -52,11 +52,18 @@ enum ConvolutionKernels {
     /// than oneDNN's direct convolution, down to 7×7 maps; oneDNN's direct convolution beat
     /// im2col+sgemm on every other shape (stem 2.5×). Winograd needs AVX2+FMA or AVX-512 and
     /// channel counts that are multiples of 16, and hands batches with fewer than 32 output tiles
-    /// to oneDNN; anything a kernel cannot prepare falls back to the next route.
+    /// to oneDNN; anything a kernel cannot prepare falls back to the next route. A precision
+    /// other than fp32 sends every layer to oneDNN's direct convolution in that precision.
     static func make(
         _ conv: Conv2D, height: Int, width: Int, channels: Int, activation: ActivationFunction, options: EngineOptions
     ) -> (kernel: any ConvolutionKernel, remaining: ActivationFunction) {
         let g = conv.geometry(height: height, width: width)
+        if options.precision != .fp32, let fused = FusedActivation(activation) {
+            return (OneDNNConvolution(conv, geometry: g, channels: channels, activation: fused, precision: options.precision), .linear)
+        }
+        if options.precision != .fp32 {
+            return (OneDNNConvolution(conv, geometry: g, channels: channels, activation: .none, precision: options.precision), activation)
+        }
         guard options.convolution != .reference, let fused = FusedActivation(activation) else {
             let fused = FusedActivation(activation) != nil
             return (ReferenceConvolution(conv, geometry: g, activation: fused ? activation : .linear), fused ? .linear : activation)

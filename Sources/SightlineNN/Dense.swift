@@ -1,8 +1,8 @@
 /// A fully connected layer on the last axis (Keras `Dense`).
 ///
 /// Input `[..., in]`, kernel `[in, out]`, bias `[out]`, output `[..., out]`; leading axes are
-/// treated as rows. The activation is fused; a softmax here is applied after `preActivation`,
-/// which Grad-CAM differentiates.
+/// treated as rows. The activation is fused: a softmax here is applied to `preActivation`'s
+/// logits (Grad-CAM differentiates the logits of a linear copy, `ClassActivationMaps`).
 public final class Dense: Layer {
     public let name: String
     /// `[in, out]`.

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Which algorithm runs a convolution.
@@ -11,13 +12,58 @@ public enum ConvolutionRoute: String, Sendable, CaseIterable {
     case direct
 }
 
+/// The arithmetic of the convolutions' forward pass.
+///
+/// Depthwise convolutions, dense layers, normalisation, pooling, gradients and everything a
+/// training step updates stay float32 under every choice.
+public enum Precision: String, Sendable, CaseIterable {
+    /// Float32 everywhere: the default, and what every fidelity figure refers to.
+    case fp32
+    /// Convolution sources and weights rounded to bfloat16, products accumulated in float32
+    /// (oneDNN's bf16 convolutions on AVX512_BF16 or AMX; `EngineError.bf16Unavailable` elsewhere).
+    /// Every convolution takes oneDNN's direct route (no Winograd).
+    case bf16
+    /// The same rounding of sources and weights as `bf16`, computed with float32 instructions
+    /// on any CPU: slower than `fp32`, for measuring what bf16 does to a model before running it
+    /// on a CPU that has it. Products of two bfloat16 values are exact in float32, so this
+    /// differs from `bf16` only in summation order.
+    case bf16Emulated = "bf16-emulated"
+
+    /// True when this CPU runs `.bf16` (AVX512_BF16 or AMX, as oneDNN detects it).
+    public static var bf16Available: Bool { sl_cpu_has_bf16() != 0 }
+}
+
+/// Engine settings the command line or a caller chose that cannot be honoured.
+public enum EngineError: Error, CustomStringConvertible, Equatable {
+    /// `--precision bf16` on a CPU without bfloat16 instructions.
+    case bf16Unavailable
+
+    public var description: String {
+        switch self {
+        case .bf16Unavailable:
+            return "--precision bf16 needs a CPU with AVX512_BF16 or AMX instructions (Intel Cooper Lake, Sapphire Rapids "
+                + "or later; AMD Zen 4 or later) and this one has neither; use --precision fp32 (the default), or "
+                + "--precision bf16-emulated to see bf16's effect on this model's outputs here"
+        }
+    }
+}
+
 /// Engine settings, passed explicitly to the plans and layers that use them.
 public struct EngineOptions: Sendable, Equatable {
     /// How convolutions are computed.
     public var convolution: ConvolutionRoute
+    /// The arithmetic of the convolutions' forward pass (float32 by default).
+    public var precision: Precision
 
-    public init(convolution: ConvolutionRoute = .auto) {
+    public init(convolution: ConvolutionRoute = .auto, precision: Precision = .fp32) {
         self.convolution = convolution
+        self.precision = precision
+    }
+
+    /// Throws `EngineError.bf16Unavailable` when the options ask for bf16 on a CPU without it.
+    public func validated() throws -> EngineOptions {
+        if precision == .bf16, !Precision.bf16Available { throw EngineError.bf16Unavailable }
+        return self
     }
 
     /// The options documented for the command line: `SIGHTLINE_CONV=auto|reference|direct`

@@ -100,6 +100,7 @@ public final class Graph {
     public func prefix(through name: String) throws(LayerError) -> Graph {
         guard let end = indexByName[name] else { throw LayerError(layer: name, "is not in the graph") }
         let result = Graph()
+        result.engineOptions = engineOptions
         for node in nodes[...end] {
             if let layer = node.layer { try result.add(layer, inputs: node.inputs) } else { try result.addInput(name: node.name, shape: node.shape) }
         }

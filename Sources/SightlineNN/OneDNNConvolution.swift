@@ -5,26 +5,33 @@ import Foundation
 /// into the layout oneDNN picks for this CPU (brgconv on AVX-512), bias, residual sum and ReLU
 /// as post-ops. oneDNN primitives are specific to a batch size: one is made per batch size seen
 /// (a job uses one or two). Falls back to the reference when oneDNN declines the shape.
+///
+/// Under `Precision.bf16` the primitive takes bfloat16 sources and weights (the input is
+/// converted per run); under `.bf16Emulated` the weights are rounded to bfloat16 once and each
+/// input before the float32 primitive runs, the same arithmetic on any CPU.
 final class OneDNNConvolution: ConvolutionKernel {
     private let kernel: Tensor, bias: Tensor?, filters: Int, channels: Int
     private let geometry: WindowGeometry
     private let activation: FusedActivation
+    private let precision: Precision
     private let fallback: ReferenceConvolution
     private let lock = NSLock()
     /// Primitives by (batch size, accumulate); nil where oneDNN declined.
     private var primitives: [Int: OpaquePointer?] = [:]
     private var implementation = ""
 
-    init(_ conv: Conv2D, geometry: WindowGeometry, channels: Int, activation: FusedActivation) {
-        kernel = conv.kernel.value
+    init(_ conv: Conv2D, geometry: WindowGeometry, channels: Int, activation: FusedActivation, precision: Precision = .fp32) {
+        var weights = conv.kernel.value
+        if precision == .bf16Emulated { weights.roundToBFloat16() }
+        kernel = weights
         bias = conv.bias?.value
         filters = conv.filters
         self.channels = channels
         self.geometry = geometry
         self.activation = activation
+        self.precision = precision
         fallback = ReferenceConvolution(
-            conv, geometry: geometry,
-            activation: activation.function)
+            kernel: weights, bias: bias, filters: filters, geometry: geometry, activation: activation.function)
     }
 
     deinit { for case let primitive? in primitives.values { sl_dnnl_conv_destroy(primitive) } }
@@ -47,11 +54,13 @@ final class OneDNNConvolution: ConvolutionKernel {
                         Int32(batch), Int32(g.inputHeight), Int32(g.inputWidth), Int32(channels), Int32(filters),
                         Int32(g.kernelHeight), Int32(g.kernelWidth), Int32(g.strideY), Int32(g.strideX), Int32(g.dilationY),
                         Int32(g.dilationX), Int32(g.padTop), Int32(g.padLeft), Int32(g.outputHeight), Int32(g.outputWidth),
-                        w.baseAddress, b, activation.kind, activation.max, accumulate ? 1 : 0, &impl, impl.count, &message,
+                        w.baseAddress, b, activation.kind, activation.max, accumulate ? 1 : 0, precision == .bf16 ? 1 : 0,
+                        &impl, impl.count, &message,
                         message.count)
                 }
             }
-            implementation = made != nil ? "onednn \(Self.text(impl))" : "im2col+sgemm (oneDNN declined: \(Self.text(message)))"
+            let suffix = precision == .fp32 ? "" : " \(precision.rawValue)"
+            implementation = made != nil ? "onednn \(Self.text(impl))\(suffix)" : "im2col+sgemm\(suffix) (oneDNN declined: \(Self.text(message)))"
             primitives[key] = made
             return made
         }
@@ -63,6 +72,8 @@ final class OneDNNConvolution: ConvolutionKernel {
     }
 
     func run(_ input: Tensor, into output: inout Tensor, accumulate: Bool) {
+        var input = input
+        if precision == .bf16Emulated { input.roundToBFloat16() }
         guard let primitive = primitive(batch: input.shape[0], accumulate: accumulate) else {
             fallback.run(input, into: &output, accumulate: accumulate)
             return

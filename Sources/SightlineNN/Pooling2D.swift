@@ -35,8 +35,9 @@ public final class Pooling2D: Layer {
         return [g.outputHeight, g.outputWidth, shape[2]]
     }
 
-    /// Calls `body(outputIndexBase, inputPixelOffsets, imageBase)` for each output pixel with
-    /// the in-image taps of its window, for images/rows in `range` of `N·OH`.
+    /// Calls `body(outputIndexBase, inputOffsets)` for each output pixel of the rows in `range`
+    /// (of `N·OH`): the output's first element index and the input element index of each
+    /// in-image tap of its window.
     private func forEachWindow(_ g: WindowGeometry, channels c: Int, rows range: Range<Int>, _ body: (Int, [Int]) -> Void) {
         var taps: [Int] = []
         taps.reserveCapacity(poolSize.0 * poolSize.1)

@@ -32,7 +32,8 @@ public enum KerasFileFormat: String, Sendable {
 
 /// The weights of a Keras HDF5 file, read into memory in model order.
 ///
-/// Supported (see `../shared/docs/keras-hdf5.md`): legacy weights-only `.h5` from Keras 1
+/// Supported (README, "Commands", lists the files; the fixtures of `Tests/Fixtures/make_weight_fixtures.py`
+/// and `make_layout_fixtures.py` are real Keras files of each layout): legacy weights-only `.h5` from Keras 1
 /// (`block1_conv1_W_1:0`, no version attributes), Keras 2/tf.keras (`…/kernel:0`) and Keras 3
 /// (no `:0`); full-model `.h5` (weights under `model_weights`, architecture in `model_config`);
 /// nested models (a group whose `weight_names` are `<sublayer>/<var>`); Keras 3 `.weights.h5`

@@ -9,12 +9,39 @@ public struct LoadedModel {
     public let preprocessing: Preprocessing
     /// How the preprocessing was decided (for `inspect`).
     public let preprocessingSource: String
-    /// The file's weights and metadata.
-    public let file: KerasWeightFile
+    /// What the file says about itself (path, format, versions, class names); not its weights,
+    /// which live in `graph` alone once loaded, so a fine-tuning job does not hold them twice.
+    public let file: ModelFileFacts
     /// How the architecture was obtained: `model_config`, recognised from layer names, or `--arch`.
     public let architectureSource: String
     /// The built-in architecture, when the model is one.
     public let architecture: Architecture?
+}
+
+/// The facts of a model file a loaded model keeps: everything `KerasWeightFile` reads except
+/// the stored weights.
+public struct ModelFileFacts: Sendable {
+    public let path: String
+    public let format: KerasFileFormat
+    /// `keras_version`, nil for Keras 1 files (which have none).
+    public let kerasVersion: String?
+    public let backend: String?
+    /// The `model_config` JSON of a full-model file.
+    public let modelConfig: String?
+    /// The preprocessing recorded by Sightline when it wrote the file.
+    public let recordedPreprocessing: String?
+    /// Class names recorded by Sightline (fine-tuned models, heads).
+    public let classNames: [String]?
+
+    init(_ file: KerasWeightFile) {
+        path = file.path
+        format = file.format
+        kerasVersion = file.kerasVersion
+        backend = file.backend
+        modelConfig = file.modelConfig
+        recordedPreprocessing = file.recordedPreprocessing
+        classNames = file.classNames
+    }
 }
 
 /// What layer names and weight shapes say about a weights-only file.
@@ -93,7 +120,7 @@ public enum ModelLoader {
             (mode, modeSource) = (.none, "not recorded in the file; pass --preprocessing if the model expects one")
         }
         return LoadedModel(
-            graph: graph, preprocessing: mode, preprocessingSource: modeSource, file: file, architectureSource: source, architecture: builtIn)
+            graph: graph, preprocessing: mode, preprocessingSource: modeSource, file: ModelFileFacts(file), architectureSource: source, architecture: builtIn)
     }
 
     private static func size(_ side: Int?) -> [Int] { [side ?? 224, side ?? 224, 3] }

@@ -46,6 +46,8 @@ struct Bench: ParsableCommand {
     @Option(help: "forward, gradcam (Grad-CAM maps for the top class of each image) or train (a full SGD step).")
     var job: Job = .forward
 
+    @OptionGroup var engine: EngineOptionGroup
+
     func validate() throws {
         guard repeats > 0, warmup >= 0, size >= 32 else { throw ValidationError("--repeats must be > 0, --warmup >= 0, --size >= 32") }
         for name in arch.split(separator: ",") where Architecture(rawValue: String(name)) == nil {
@@ -77,7 +79,8 @@ struct Bench: ParsableCommand {
         process.arguments = [
             "bench", "--arch", architecture.rawValue, "--batch", String(batch), "--size", String(size),
             "--repeats", String(repeats), "--warmup", String(warmup), "--job", job.rawValue,
-        ] + (profile ? ["--profile"] : [])
+            "--precision", engine.precision.rawValue,
+        ] + (profile ? ["--profile"] : []) + (engine.threads.map { ["--threads", String($0)] } ?? [])
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
@@ -86,7 +89,9 @@ struct Bench: ParsableCommand {
     }
 
     private func measure(_ architecture: Architecture, batch: Int) throws -> String {
+        let options = try engine.make()
         let graph = try architecture.build(inputShape: [size, size, 3], weights: .random(seed: 0))
+        graph.engineOptions = options
         var generator = SeededGenerator(seed: 1)
         let input = Tensor(shape: [batch, size, size, 3]) { buffer in
             for i in 0..<buffer.count { buffer[i] = generator.nextUnitFloat() * 255 }
@@ -111,12 +116,15 @@ struct Bench: ParsableCommand {
         if profile { try printProfile(graph, input: input) }
         times.sort()
         let median = times[times.count / 2]
-        let result: [String: Any] = [
+        var result: [String: Any] = [
             "tool": "sightline-\(Sightline.version)", "job": job.rawValue, "arch": architecture.rawValue, "batch": batch, "image_size": size,
             "median_s": (median * 1e4).rounded() / 1e4, "img_per_s": (Double(batch) / median * 100).rounded() / 100,
             "peak_rss_mib": ResourceUsage.peakResidentMiB(), "gemm": GEMMBackend.current.rawValue, "threads": Parallel.threadCount,
-            "parameters": graph.parameterCount,
+            "parameters": graph.parameterCount, "precision": options.precision.rawValue,
         ]
+        if options.precision != .fp32 {
+            for (key, value) in try PrecisionDeviation.measure(graph, input: input) { result[key] = value }
+        }
         let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self)
     }

@@ -10,6 +10,7 @@ struct Evaluate: ParsableCommand {
         discussion: "Class folders are matched to the model's classes by name when the model records them (fine-tuned models, heads), else in sorted order, as Keras image_dataset_from_directory labels them.")
 
     @OptionGroup var options: ModelOptions
+    @OptionGroup var engine: EngineOptionGroup
 
     @Option(help: "A folder with one subfolder per class.")
     var data: String
@@ -34,9 +35,10 @@ struct Evaluate: ParsableCommand {
     }
 
     func run() throws {
+        let engineOptions = try engine.make()
         let folder = try ImageInputs.folder([data])
         guard folder.classNames != nil else { throw CommandError.usage("--data \(data): needs one subfolder per class") }
-        let loaded = try options.load()
+        let loaded = try options.load(engine: engineOptions)
         let graph = try head.map { try Predict.stack(loaded, head: $0) } ?? loaded.graph
         let shape = try ImageInputs.inputShape(of: graph, preprocessing: loaded.preprocessing)
         guard let output = graph.outputNames.first, let classes = graph.shape(of: output)?.last, graph.shape(of: output)?.count == 1 else {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SightlineCore
 
 /// The exit statuses of every command (listed in `sightline --help` and the README).
 enum ExitStatus: Int32 {
@@ -47,6 +48,10 @@ extension Sightline {
     /// `error: …` (ArgumentParser's usage text after a usage error).
     static func runMapped() -> Never {
         do {
+            // The documented environment, read once here: commands' --threads override it.
+            if let text = ProcessInfo.processInfo.environment["SIGHTLINE_THREADS"], let count = Int(text), count > 0 {
+                Parallel.setThreadCount(count)
+            }
             var command = try parseAsRoot()
             try command.run()
             Foundation.exit(ExitStatus.ok.rawValue)

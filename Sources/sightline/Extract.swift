@@ -17,6 +17,7 @@ struct Extract: ParsableCommand {
             """)
 
     @OptionGroup var options: ModelOptions
+    @OptionGroup var engine: EngineOptionGroup
 
     @Argument(help: "Folders, image files, glob patterns (quoted) or list files (.txt/.lst).")
     var inputs: [String]
@@ -35,9 +36,6 @@ struct Extract: ParsableCommand {
 
     @Flag(help: "Decode JPEGs at full size before resizing (default: libjpeg's DCT scaling decodes large photos at 1/2, 1/4 or 1/8 size when that still covers the model input).")
     var exactDecode = false
-
-    @Option(help: "Worker threads for Sightline's own loops (default: all cores).")
-    var threads: Int?
 
     @Option(help: "squash, crop (shorter side to size/0.875, centre crop) or crop:SIDE.")
     var resize = "squash"
@@ -82,7 +80,7 @@ struct Extract: ParsableCommand {
     }
 
     func run() throws {
-        if let threads { setenv("SIGHTLINE_THREADS", String(threads), 1) }
+        let engineOptions = try engine.make()
         let dataset: ImageFolder
         do {
             dataset = try ImageFolder(inputs: inputs, extensions: Set(extensions.lowercased().split(separator: ",").map(String.init)))
@@ -90,7 +88,7 @@ struct Extract: ParsableCommand {
             throw CommandError.usage(error.description)
         }
         guard !dataset.items.isEmpty else { throw CommandError.usage("no images found in \(inputs.joined(separator: " "))") }
-        let model = try options.load()
+        let model = try options.load(engine: engineOptions)
         var extractor: FeatureExtractor
         do {
             extractor = try FeatureExtractor(model: model, layer: layer, pooling: pool, policy: ResizePolicy(argument: resize) ?? .squash)

@@ -11,6 +11,7 @@ struct GradCAM: ParsableCommand {
         abstract: "Explain predictions with Grad-CAM (or Grad-CAM++, Score-CAM): overlays, heatmaps, report.html and gradcam.h5.")
 
     @OptionGroup var options: ModelOptions
+    @OptionGroup var engine: EngineOptionGroup
 
     @Argument(help: ArgumentHelp(stringLiteral: ImageInputs.help))
     var inputs: [String]
@@ -72,9 +73,10 @@ struct GradCAM: ParsableCommand {
     var labels: String?
 
     func run() throws {
+        let engineOptions = try engine.make()
         let folder = try ImageInputs.folder(inputs)
         let images = folder.items.map(\.path)
-        let loaded = try options.load()
+        let loaded = try options.load(engine: engineOptions)
         let cam: ClassActivationMaps
         do {
             cam = try ClassActivationMaps(graph: loaded.graph, layer: layer)

@@ -29,8 +29,8 @@ struct ModelOptions: ParsableArguments {
 
     /// Loads the model, strictly unless `--skip-mismatch`. Warns when no preprocessing is known
     /// and the model does not scale its own input (a Keras Applications MobileNet, say, run on
-    /// 0…255 pixels gives confident nonsense).
-    func load() throws -> LoadedModel {
+    /// 0…255 pixels gives confident nonsense). `engine` (from `EngineOptionGroup`) is set on the graph.
+    func load(engine: EngineOptions? = nil) throws -> LoadedModel {
         let loaded = try ModelLoader.load(
             path: model, architecture: arch.flatMap(Architecture.init(rawValue:)),
             kerasApplication: arch.flatMap { Architecture(rawValue: $0) == nil ? $0 : nil }, preprocessing: preprocessing, inputSize: inputSize,
@@ -38,6 +38,7 @@ struct ModelOptions: ParsableArguments {
         if preprocessing == nil, loaded.preprocessing == .none, !Self.scalesItsInput(loaded.graph) {
             Report.warning("\(model): no preprocessing is recorded and the model does not scale its input (no Rescaling or Normalization layer); pixels go in as 0…255. Pass --preprocessing tf (MobileNet, Inception, Xception, ResNetV2), caffe (VGG, ResNet) or torch if the weights expect it")
         }
+        if let engine { loaded.graph.engineOptions = engine }
         return loaded
     }
 

@@ -16,6 +16,7 @@ struct Predict: ParsableCommand {
             """)
 
     @OptionGroup var options: ModelOptions
+    @OptionGroup var engine: EngineOptionGroup
 
     @Argument(help: ArgumentHelp(stringLiteral: ImageInputs.help))
     var images: [String]
@@ -40,7 +41,8 @@ struct Predict: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try options.load()
+        let engineOptions = try engine.make()
+        let loaded = try options.load(engine: engineOptions)
         let graph = try head.map { try Self.stack(loaded, head: $0) } ?? loaded.graph
         let inputShape = try ImageInputs.inputShape(of: graph, preprocessing: loaded.preprocessing)
         guard let outputName = graph.outputNames.first, let classes = graph.shape(of: outputName)?.last, graph.shape(of: outputName)?.count == 1 else {

@@ -46,7 +46,7 @@ struct KerasLayoutEdgeTests {
     @Test func notopFilesLoadIntoHeadlessModels() throws {
         let full = try ModelLoader.load(path: Self.fixtures.appendingPathComponent("vgg16_keras2.h5").path)
         let headless = try VGG.build(.vgg16, includeTop: false, inputShape: [32, 32, 3], weights: .zeros, widthDivisor: 32)
-        try WeightLoader.load(full.file, into: headless, options: WeightLoadOptions(allowPartial: true))
+        try WeightLoader.load(try KerasWeightFile(path: full.file.path), into: headless, options: WeightLoadOptions(allowPartial: true))
         let path = scratchFile()
         defer { try? FileManager.default.removeItem(atPath: path) }
         try KerasWriter.save(headless, to: path, metadata: .init(sightlineVersion: "test", preprocessing: .caffe, source: "test"), weightsOnly: true)

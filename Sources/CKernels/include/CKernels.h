@@ -53,11 +53,20 @@ typedef struct sl_dnnl_conv sl_dnnl_conv;
 sl_dnnl_conv *sl_dnnl_conv_create(int N, int H, int W, int C, int K, int KH, int KW, int stride_y, int stride_x,
                                   int dilation_y, int dilation_x, int pad_top, int pad_left, int OH, int OW,
                                   const float *kernel_hwio, const float *bias, sl_activation activation,
-                                  float relu_max, int accumulate, char *impl, size_t impl_length, char *error,
+                                  float relu_max, int accumulate, int bf16, char *impl, size_t impl_length, char *error,
                                   size_t error_length);
+/// bf16: source and weights in bfloat16 (weights converted once, the source per run with
+/// round-to-nearest-even), products accumulated and written in float32; the caller checks
+/// sl_cpu_has_bf16 first (elsewhere oneDNN offers only its slow reference implementation).
 /// Runs the convolution; returns 0 on success.
 int sl_dnnl_conv_run(const sl_dnnl_conv *conv, const float *src, float *dst);
 void sl_dnnl_conv_destroy(sl_dnnl_conv *conv);
+
+/// 1 when oneDNN runs on AVX512_BF16 (or AMX) instructions here, else 0.
+int sl_cpu_has_bf16(void);
+/// Rounds each value to the nearest bfloat16 (ties to even; NaN and infinities kept), in place:
+/// the rounding a bf16 convolution applies to its source and weights.
+void sl_round_to_bf16(float *values, int64_t count);
 
 typedef struct sl_dnnl_pool sl_dnnl_pool;
 

@@ -1,0 +1,11 @@
+import CKernels
+
+extension Tensor {
+    /// Rounds every value to the nearest bfloat16 (ties to even), keeping float32 storage: what
+    /// a bf16 convolution does to its source and weights (`Precision.bf16Emulated`).
+    public mutating func roundToBFloat16() {
+        withUnsafeMutableBufferPointer { values in
+            if let base = values.baseAddress { sl_round_to_bf16(base, Int64(values.count)) }
+        }
+    }
+}
