@@ -10,9 +10,11 @@ public enum AtomicFile {
     }
 
     /// Calls `write` with a temporary path next to `path`, then renames it to `path`. On any
-    /// error the temporary file is removed and `path` is left as it was.
+    /// error the temporary file is removed and `path` is left as it was. Missing folders on the
+    /// way to `path` are created (a job's output never fails at the end for want of a folder).
     public static func write(to path: String, _ write: (String) throws -> Void) throws {
         let url = URL(fileURLWithPath: path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).partial").path
         do {
             try write(temporary)
