@@ -65,12 +65,16 @@ let package = Package(
         .target(name: "SightlineTestSupport", dependencies: ["SightlineCore"], path: "Tests/SightlineTestSupport"),
         .testTarget(name: "SightlineNNTests", dependencies: ["SightlineNN", "SightlineTestSupport"]),
         .testTarget(name: "SightlineModelsTests", dependencies: ["SightlineModels"]),
-        .testTarget(name: "SightlineWeightsTests", dependencies: ["SightlineWeights", "SightlineExplain", "SightlineTestSupport"]),
+        .testTarget(
+            name: "SightlineWeightsTests",
+            dependencies: ["SightlineWeights", "SightlineExplain", "SightlineTestSupport"]),
         .testTarget(name: "SightlineVisionTests", dependencies: ["SightlineVision", "SightlineTestSupport"]),
         .testTarget(name: "SightlineTransferTests", dependencies: ["SightlineTransfer", "SightlineTestSupport"]),
         .testTarget(name: "SightlineExplainTests", dependencies: ["SightlineExplain", "SightlineTestSupport"]),
         // Runs the built `sightline` executable; depending on it makes `swift test` build it.
-        .testTarget(name: "SightlineCLITests", dependencies: ["sightline", "SightlineWeights", "SightlineVision", "SightlineTransfer"]),
+        .testTarget(
+            name: "SightlineCLITests",
+            dependencies: ["sightline", "SightlineWeights", "SightlineVision", "SightlineTransfer"]),
     ],
     swiftLanguageModes: [.v6]
 )

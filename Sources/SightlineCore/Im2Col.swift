@@ -16,8 +16,10 @@ public enum Im2Col {
         Parallel.forEachChunk(rows.count, costPerItem: patch) { chunk in
             for local in chunk {
                 let row = rows.lowerBound + local
-                let image = row / pixels, pixel = row % pixels
-                let oy = pixel / g.outputWidth, ox = pixel % g.outputWidth
+                let image = row / pixels
+                let pixel = row % pixels
+                let oy = pixel / g.outputWidth
+                let ox = pixel % g.outputWidth
                 var dst = columns + local * patch
                 let src = input + image * imageSize
                 for ky in 0..<g.kernelHeight {
@@ -53,8 +55,10 @@ public enum Im2Col {
         let imageSize = g.inputHeight * g.inputWidth * channels
         for local in 0..<rows.count {
             let row = rows.lowerBound + local
-            let image = row / pixels, pixel = row % pixels
-            let oy = pixel / g.outputWidth, ox = pixel % g.outputWidth
+            let image = row / pixels
+            let pixel = row % pixels
+            let oy = pixel / g.outputWidth
+            let ox = pixel % g.outputWidth
             var src = columns + local * patch
             let dst = inputGradient + image * imageSize
             for ky in 0..<g.kernelHeight {

@@ -60,7 +60,8 @@ public struct Tensor: Sendable, Equatable {
 
     /// Items `range` of the first axis, as a new tensor.
     public func batch(_ range: Range<Int>) -> Tensor {
-        precondition(range.lowerBound >= 0 && range.upperBound <= batchSize, "batch range \(range) outside 0..<\(batchSize)")
+        precondition(
+            range.lowerBound >= 0 && range.upperBound <= batchSize, "batch range \(range) outside 0..<\(batchSize)")
         let item = itemCount
         var newShape = shape
         newShape[0] = range.count
@@ -74,7 +75,8 @@ public struct Tensor: Sendable, Equatable {
         var scalars: [Float] = []
         scalars.reserveCapacity(parts.reduce(0) { $0 + $1.count })
         for part in parts {
-            precondition(Array(part.shape.dropFirst()) == tail, "cannot join batches of shapes \(first.shape) and \(part.shape)")
+            precondition(
+                Array(part.shape.dropFirst()) == tail, "cannot join batches of shapes \(first.shape) and \(part.shape)")
             scalars += part.scalars
         }
         return Tensor(shape: [parts.reduce(0) { $0 + $1.batchSize }] + tail, scalars: scalars)
@@ -88,7 +90,9 @@ public struct Tensor: Sendable, Equatable {
 
     /// Calls `body` with a mutable pointer to the elements.
     @inlinable
-    public mutating func withUnsafeMutableBufferPointer<R>(_ body: (inout UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+    public mutating func withUnsafeMutableBufferPointer<R>(
+        _ body: (inout UnsafeMutableBufferPointer<Float>) throws -> R
+    ) rethrows -> R {
         try scalars.withUnsafeMutableBufferPointer(body)
     }
 
@@ -118,8 +122,6 @@ extension Tensor: CustomStringConvertible {
     }
 }
 
-
-
 extension Tensor {
     /// For a `[rows, columns]` tensor, the column of each row's largest value (the first on ties).
     public func argmaxPerRow() -> [Int] {
@@ -127,7 +129,9 @@ extension Tensor {
         let columns = shape[1]
         return (0..<shape[0]).map { row in
             var best = 0
-            for column in 1..<max(columns, 1) where scalars[row * columns + column] > scalars[row * columns + best] { best = column }
+            for column in 1..<max(columns, 1) where scalars[row * columns + column] > scalars[row * columns + best] {
+                best = column
+            }
             return best
         }
     }

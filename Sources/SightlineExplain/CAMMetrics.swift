@@ -20,34 +20,47 @@ public struct CAMMetrics: Sendable {
 
     /// Computes the metrics for one preprocessed image `[1, H, W, C]`, its heatmap `[H, W]` in
     /// [0, 1] at input resolution, and class; `steps` deletion/insertion steps run as one batch.
-    public static func measure(_ cam: ClassActivationMaps, image: Tensor, heatmap: Tensor, classIndex: Int, steps: Int = 32) throws -> CAMMetrics {
+    public static func measure(
+        _ cam: ClassActivationMaps, image: Tensor, heatmap: Tensor, classIndex: Int, steps: Int = 32
+    ) throws -> CAMMetrics {
         let (height, width, channels) = (image.shape[1], image.shape[2], image.shape[3])
         let pixels = height * width
         let order = heatmap.scalars.indices.sorted { heatmap.scalars[$0] > heatmap.scalars[$1] }
         let blurred = gaussianBlur(image.reshaped([height, width, channels]), sigma: 5, radius: 5)
         func series(start: Tensor, end: Tensor) -> Tensor {
             // Step s shows the first s·pixels/steps ordered pixels from `end`, the rest from `start`.
-            Tensor.concatenatingBatches((0...steps).map { step in
-                var frame = start
-                for index in order.prefix(pixels * step / steps) {
-                    for c in 0..<channels { frame.scalars[index * channels + c] = end.scalars[index * channels + c] }
-                }
-                return frame.reshaped([1, height, width, channels])
-            })
+            Tensor.concatenatingBatches(
+                (0...steps).map { step in
+                    var frame = start
+                    for index in order.prefix(pixels * step / steps) {
+                        for c in 0..<channels {
+                            frame.scalars[index * channels + c] = end.scalars[index * channels + c]
+                        }
+                    }
+                    return frame.reshaped([1, height, width, channels])
+                })
         }
         let original = image.reshaped([height, width, channels])
         let explanation = Tensor(shape: image.shape) { out in
-            for index in 0..<pixels { for c in 0..<channels { out[index * channels + c] = image.scalars[index * channels + c] * heatmap.scalars[index] } }
+            for index in 0..<pixels {
+                for c in 0..<channels {
+                    out[index * channels + c] = image.scalars[index * channels + c] * heatmap.scalars[index]
+                }
+            }
         }
         let deletion = try probabilities(cam, series(start: original, end: Tensor(zeros: original.shape)), classIndex)
         let insertion = try probabilities(cam, series(start: blurred, end: original), classIndex)
         let whole = try probabilities(cam, Tensor.concatenatingBatches([image, explanation]), classIndex)
-        return CAMMetrics(deletionAUC: auc(deletion), insertionAUC: auc(insertion), probability: whole[0], explanationProbability: whole[1])
+        return CAMMetrics(
+            deletionAUC: auc(deletion), insertionAUC: auc(insertion), probability: whole[0],
+            explanationProbability: whole[1])
     }
 
     /// Class probabilities for a batch.
     static func probabilities(_ cam: ClassActivationMaps, _ batch: Tensor, _ classIndex: Int) throws -> [Double] {
-        guard let input = cam.logits.inputNames.first, let scores = try cam.logits.forward([input: batch], outputs: [cam.scoreNode])[cam.scoreNode] else { return [] }
+        guard let input = cam.logits.inputNames.first,
+            let scores = try cam.logits.forward([input: batch], outputs: [cam.scoreNode])[cam.scoreNode]
+        else { return [] }
         let probabilities = ActivationFunction.softmax.applied(to: scores)
         let classes = scores.shape[1]
         return (0..<batch.batchSize).map { Double(probabilities.scalars[$0 * classes + classIndex]) }
@@ -73,7 +86,8 @@ public struct CAMMetrics: Sendable {
                             var sum: Float = 0
                             for (offset, weight) in weights.enumerated() {
                                 let d = offset - radius
-                                let (sy, sx) = horizontal ? (y, min(max(x + d, 0), w - 1)) : (min(max(y + d, 0), h - 1), x)
+                                let (sy, sx) =
+                                    horizontal ? (y, min(max(x + d, 0), w - 1)) : (min(max(y + d, 0), h - 1), x)
                                 sum += weight * source.scalars[(sy * w + sx) * c + k]
                             }
                             out[(y * w + x) * c + k] = sum

@@ -4,7 +4,8 @@ import Foundation
 public enum CAMRendering {
     /// `(x − min) / (max − min)`; an all-constant map (e.g. all zero) becomes all zeros, not NaN.
     public static func normalised(_ map: Tensor) -> Tensor {
-        let low = map.scalars.min() ?? 0, high = map.scalars.max() ?? 0
+        let low = map.scalars.min() ?? 0
+        let high = map.scalars.max() ?? 0
         guard high > low else { return Tensor(zeros: map.shape) }
         return Tensor(shape: map.shape, scalars: map.scalars.map { ($0 - low) / (high - low) })
     }
@@ -49,8 +50,11 @@ public enum CAMRendering {
     public static func overlay(_ image: RGBImage, heatmap: Tensor, alpha: Float = 0.4) -> RGBImage {
         let colours = colored(heatmap)
         let sums = zip(image.pixels, colours.pixels).map { Float($0) + alpha * Float($1) }
-        let low = sums.min() ?? 0, high = sums.max() ?? 1
+        let low = sums.min() ?? 0
+        let high = sums.max() ?? 1
         let scale = high > low ? 255 / (high - low) : 0
-        return RGBImage(width: image.width, height: image.height, pixels: sums.map { UInt8(min(255, max(0, (($0 - low) * scale).rounded()))) })
+        return RGBImage(
+            width: image.width, height: image.height,
+            pixels: sums.map { UInt8(min(255, max(0, (($0 - low) * scale).rounded()))) })
     }
 }

@@ -31,18 +31,22 @@ public struct ExplainedImage {
     }
 
     public init(
-        path: String, original: RGBImage, overlay: RGBImage, heatmap: RGBImage, rawMap: Tensor, explainedClass: Int, score: Float,
+        path: String, original: RGBImage, overlay: RGBImage, heatmap: RGBImage, rawMap: Tensor, explainedClass: Int,
+        score: Float,
         top: [(Int, String, Float)], overlayFile: String, heatmapFile: String
     ) {
         (self.path, self.original, self.overlay, self.heatmap, self.rawMap) = (path, original, overlay, heatmap, rawMap)
-        (self.explainedClass, self.score, self.top, self.overlayFile, self.heatmapFile) = (explainedClass, score, top, overlayFile, heatmapFile)
+        (self.explainedClass, self.score, self.top, self.overlayFile, self.heatmapFile) = (
+            explainedClass, score, top, overlayFile, heatmapFile
+        )
     }
 }
 
 /// Writes the self-contained HTML report and `gradcam.h5`.
 public enum CAMReport {
     static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;")
             .replacingOccurrences(of: "\"", with: "&quot;")
     }
 
@@ -54,32 +58,55 @@ public enum CAMReport {
     /// section. With more than `embedLimit` images the sections link to the written files
     /// instead of embedding full-size copies, so the page stays small enough to scan.
     public static func html(
-        _ images: [ExplainedImage], failures: [(String, String)], model: String, layer: String, method: CAMMethod, quality: Int, embedLimit: Int = 50
+        _ images: [ExplainedImage], failures: [(String, String)], model: String, layer: String, method: CAMMethod,
+        quality: Int, embedLimit: Int = 50
     ) throws -> String {
-        var body = "", grid = ""
+        var body = ""
+        var grid = ""
         let embed = images.count <= embedLimit
         for (index, image) in images.enumerated() {
             let predicted = image.top.first
             let wrong = image.trueClass.map { $0 != predicted?.0 } ?? false
             let thumbnail = try self.thumbnail(image.overlay).jpegData(quality: 80).base64EncodedString()
-            let truth = image.trueClass.map { truth in "<br>true \(escape(image.top.first { $0.0 == truth }?.1 ?? "class \(truth)"))" } ?? ""
+            let truth =
+                image.trueClass.map { truth in
+                    "<br>true \(escape(image.top.first { $0.0 == truth }?.1 ?? "class \(truth)"))"
+                } ?? ""
             grid += """
                 <a class="cell\(wrong ? " wrong" : "")" href="#image-\(index)"><img alt="\(escape(image.path))" src="data:image/jpeg;base64,\(thumbnail)"><span>\(escape((image.path as NSString).lastPathComponent))<br>\(wrong ? "✗ " : "")\(escape(predicted?.1 ?? "")) \(String(format: "%.0f%%", (predicted?.2 ?? 0) * 100))\(truth)\(image.isBlank ? "<br><i>blank map</i>" : "")</span></a>
                 """
-            let original = embed ? "data:image/jpeg;base64," + (try image.original.jpegData(quality: quality).base64EncodedString()) : escape(image.path)
-            let overlay = embed ? "data:image/jpeg;base64," + (try image.overlay.jpegData(quality: quality).base64EncodedString()) : escape(image.overlayFile)
+            let original =
+                embed
+                ? "data:image/jpeg;base64," + (try image.original.jpegData(quality: quality).base64EncodedString())
+                : escape(image.path)
+            let overlay =
+                embed
+                ? "data:image/jpeg;base64," + (try image.overlay.jpegData(quality: quality).base64EncodedString())
+                : escape(image.overlayFile)
             let maximum = image.rawMap.scalars.max() ?? 0
-            let rows = image.top.map { "<tr><td>\($0.0)</td><td>\(escape($0.1))</td><td>\(String(format: "%.2f%%", $0.2 * 100))</td></tr>" }.joined()
-            let measured = image.metrics.map {
-                String(format: "<p>deletion AUC %.3f (lower is better) · insertion AUC %.3f (higher is better) · confidence %.3f, on the explanation map %.3f</p>", $0.deletionAUC, $0.insertionAUC, $0.probability, $0.explanationProbability)
-            } ?? ""
-            let note = image.isBlank
+            let rows = image.top.map {
+                "<tr><td>\($0.0)</td><td>\(escape($0.1))</td><td>\(String(format: "%.2f%%", $0.2 * 100))</td></tr>"
+            }.joined()
+            let measured =
+                image.metrics.map {
+                    String(
+                        format:
+                            "<p>deletion AUC %.3f (lower is better) · insertion AUC %.3f (higher is better) · confidence %.3f, on the explanation map %.3f</p>",
+                        $0.deletionAUC, $0.insertionAUC, $0.probability, $0.explanationProbability)
+                } ?? ""
+            let note =
+                image.isBlank
                 ? "<p class=\"note\">Blank map (maximum \(String(format: "%.3g", maximum))): no region of this layer raises the class score, so nothing is highlighted. Try another --layer or class.</p>"
                 : ""
-            let guided = try image.guided.map { picture in
-                let source = embed ? "data:image/jpeg;base64," + (try picture.jpegData(quality: quality).base64EncodedString()) : escape(image.guidedFile ?? "")
-                return "<figure><img alt=\"guided Grad-CAM\" src=\"\(source)\"><figcaption>guided Grad-CAM (\(escape(image.guidedFile ?? "")))</figcaption></figure>"
-            } ?? ""
+            let guided =
+                try image.guided.map { picture in
+                    let source =
+                        embed
+                        ? "data:image/jpeg;base64," + (try picture.jpegData(quality: quality).base64EncodedString())
+                        : escape(image.guidedFile ?? "")
+                    return
+                        "<figure><img alt=\"guided Grad-CAM\" src=\"\(source)\"><figcaption>guided Grad-CAM (\(escape(image.guidedFile ?? "")))</figcaption></figure>"
+                } ?? ""
             body += """
                 <section id="image-\(index)"><h2>\(escape(image.path))</h2>
                 <div class="pair"><figure><a href="\(escape(image.overlayFile))"><img alt="original" src="\(original)"></a><figcaption>original</figcaption></figure>
@@ -90,11 +117,21 @@ public enum CAMReport {
                 """
         }
         let measured = images.compactMap(\.metrics)
-        let summary = measured.isEmpty ? "" : String(
-            format: "<p><b>Faithfulness over %d images:</b> mean deletion AUC %.3f, mean insertion AUC %.3f, Average Drop %.1f%%, Increase in Confidence %.1f%%.</p>",
-            measured.count, measured.map(\.deletionAUC).reduce(0, +) / Double(measured.count), measured.map(\.insertionAUC).reduce(0, +) / Double(measured.count),
-            100 * measured.map(\.drop).reduce(0, +) / Double(measured.count), 100 * Double(measured.filter(\.increased).count) / Double(measured.count))
-        let failed = failures.isEmpty ? "" : "<section><h2>Not explained</h2><ul>" + failures.map { "<li>\(escape($0.0)): \(escape($0.1))</li>" }.joined() + "</ul></section>"
+        let summary =
+            measured.isEmpty
+            ? ""
+            : String(
+                format:
+                    "<p><b>Faithfulness over %d images:</b> mean deletion AUC %.3f, mean insertion AUC %.3f, Average Drop %.1f%%, Increase in Confidence %.1f%%.</p>",
+                measured.count, measured.map(\.deletionAUC).reduce(0, +) / Double(measured.count),
+                measured.map(\.insertionAUC).reduce(0, +) / Double(measured.count),
+                100 * measured.map(\.drop).reduce(0, +) / Double(measured.count),
+                100 * Double(measured.filter(\.increased).count) / Double(measured.count))
+        let failed =
+            failures.isEmpty
+            ? ""
+            : "<section><h2>Not explained</h2><ul>"
+                + failures.map { "<li>\(escape($0.0)): \(escape($0.1))</li>" }.joined() + "</ul></section>"
         return """
             <!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sightline \(escape(method.rawValue)) report</title>
             <style>body{font-family:sans-serif;margin:2em;max-width:70em}figure{display:inline-block;margin:0 1em 0 0}img{max-width:32em;height:auto}
@@ -113,7 +150,8 @@ public enum CAMReport {
         let scale = min(1, 160.0 / Double(max(image.width, image.height, 1)))
         let (height, width) = (max(1, Int(Double(image.height) * scale)), max(1, Int(Double(image.width) * scale)))
         let resized = Resize.bilinear(image.tensor, height: height, width: width)
-        return RGBImage(width: width, height: height, pixels: resized.scalars.map { UInt8(min(255, max(0, $0.rounded()))) })
+        return RGBImage(
+            width: width, height: height, pixels: resized.scalars.map { UInt8(min(255, max(0, $0.rounded()))) })
     }
 
     /// `gradcam.h5`: raw maps `[N, h, w]`, explained classes, scores, paths; attributes name the
@@ -121,11 +159,14 @@ public enum CAMReport {
     public static func writeMaps(_ images: [ExplainedImage], to path: String, attributes: [String: String]) throws {
         try AtomicFile.write(to: path) { temporary in
             let file = try HDF5File(creating: temporary)
-            try file.write(Tensor.concatenatingBatches(images.map { $0.rawMap.reshaped([1] + $0.rawMap.shape) }), to: "/maps")
+            try file.write(
+                Tensor.concatenatingBatches(images.map { $0.rawMap.reshaped([1] + $0.rawMap.shape) }), to: "/maps")
             try file.write(integers: images.map(\.explainedClass), to: "/classes")
             try file.write(Tensor(shape: [images.count], scalars: images.map(\.score)), to: "/scores")
             try file.write(strings: images.map(\.path), to: "/paths")
-            for (name, value) in attributes.sorted(by: { $0.key < $1.key }) { try file.writeString(value, attribute: name) }
+            for (name, value) in attributes.sorted(by: { $0.key < $1.key }) {
+                try file.writeString(value, attribute: name)
+            }
         }
     }
 }

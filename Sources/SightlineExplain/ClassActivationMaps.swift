@@ -52,12 +52,15 @@ public struct ClassActivationMaps {
                 try logits.addInput(name: node.name, shape: node.shape)
                 continue
             }
-            if node.name == output, let activation = nodeLayer as? Activation, activation.function == .softmax, let input = node.inputs.first {
+            if node.name == output, let activation = nodeLayer as? Activation, activation.function == .softmax,
+                let input = node.inputs.first
+            {
                 score = input
                 continue
             }
             if node.name == output, let dense = nodeLayer as? Dense, dense.activation == .softmax {
-                try logits.add(Dense(name: dense.name, kernel: dense.kernel.value, bias: dense.bias?.value), inputs: node.inputs)
+                try logits.add(
+                    Dense(name: dense.name, kernel: dense.kernel.value, bias: dense.bias?.value), inputs: node.inputs)
                 continue
             }
             try logits.add(nodeLayer, inputs: node.inputs)
@@ -66,7 +69,10 @@ public struct ClassActivationMaps {
         let target = layer ?? Self.defaultLayer(of: graph)
         guard logits.node(named: target) != nil else { throw CAMError(message: graph.unknownLayerMessage(target)) }
         guard let shape = logits.shape(of: target), shape.count == 3 else {
-            throw CAMError(message: "layer '\(target)' has no spatial output [h, w, channels]; choose a convolutional layer (`sightline inspect` lists them)")
+            throw CAMError(
+                message:
+                    "layer '\(target)' has no spatial output [h, w, channels]; choose a convolutional layer (`sightline inspect` lists them)"
+            )
         }
         self.logits = logits
         self.scoreNode = score
@@ -77,7 +83,9 @@ public struct ClassActivationMaps {
     /// The subgraph from `layer` (as input) to `output`, or nil when a node above `layer` also
     /// reads something below it that does not pass through `layer` (a skip connection around it).
     static func headGraph(of graph: Graph, above layer: String, output: String) throws -> Graph? {
-        guard let start = graph.nodes.firstIndex(where: { $0.name == layer }), let shape = graph.shape(of: layer) else { return nil }
+        guard let start = graph.nodes.firstIndex(where: { $0.name == layer }), let shape = graph.shape(of: layer) else {
+            return nil
+        }
         var reachable: Set<String> = [layer]
         let head = Graph()
         head.engineOptions = graph.engineOptions
@@ -102,7 +110,9 @@ public struct ClassActivationMaps {
         let wide = all.filter { $0.shape[0] * $0.shape[1] > 1 }
         let spatial = wide.isEmpty ? all : wide
         // Prefer the last layer that is not a pooling or padding step.
-        let candidate = spatial.last { !($0.layer is Pooling2D) && !($0.layer is ZeroPadding2D) && !($0.layer is Dropout) }
+        let candidate = spatial.last {
+            !($0.layer is Pooling2D) && !($0.layer is ZeroPadding2D) && !($0.layer is Dropout)
+        }
         return candidate?.name ?? spatial.last?.name ?? ""
     }
 
@@ -113,30 +123,43 @@ public struct ClassActivationMaps {
     /// deviation, tf-keras-vis's Faster-ScoreCAM `max_N`), giving the others weight 0.
     /// `progress` gets (masked passes done, total) after each batch.
     public func compute(
-        _ images: Tensor, classes requested: [Int?], method: CAMMethod = .gradcam, scoreBatch: Int = 32, maxChannels: Int? = nil,
+        _ images: Tensor, classes requested: [Int?], method: CAMMethod = .gradcam, scoreBatch: Int = 32,
+        maxChannels: Int? = nil,
         progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> Result {
         let n = images.batchSize
-        guard requested.count == n else { throw CAMError(message: "\(requested.count) targets for \(n) images: give one per image") }
+        guard requested.count == n else {
+            throw CAMError(message: "\(requested.count) targets for \(n) images: give one per image")
+        }
         guard let input = logits.inputNames.first else { throw CAMError(message: "the model has no input") }
         // The base below the layer runs as fused inference; only the head is recorded.
-        let graph: Graph, outputs: [String: Tensor], tape: Tape
+        let graph: Graph
+        let outputs: [String: Tensor]
+        let tape: Tape
         if let head {
-            guard let activations = try logits.forward([input: images], outputs: [layer])[layer] else { throw CAMError(message: "no output at '\(layer)'") }
+            guard let activations = try logits.forward([input: images], outputs: [layer])[layer] else {
+                throw CAMError(message: "no output at '\(layer)'")
+            }
             graph = head
             (outputs, tape) = try head.record(
-                [layer: activations], outputs: [scoreNode, layer], mode: .inference, request: GradientRequest(stopAt: [layer], parameterGradients: false))
+                [layer: activations], outputs: [scoreNode, layer], mode: .inference,
+                request: GradientRequest(stopAt: [layer], parameterGradients: false))
         } else {
             graph = logits
             (outputs, tape) = try logits.record(
-                [input: images], outputs: [scoreNode, layer], mode: .inference, request: GradientRequest(stopAt: [layer], parameterGradients: false))
+                [input: images], outputs: [scoreNode, layer], mode: .inference,
+                request: GradientRequest(stopAt: [layer], parameterGradients: false))
         }
-        guard let scores = outputs[scoreNode], let activations = outputs[layer] else { throw CAMError(message: "the forward pass produced no scores") }
+        guard let scores = outputs[scoreNode], let activations = outputs[layer] else {
+            throw CAMError(message: "the forward pass produced no scores")
+        }
         let classCount = scores.shape[1]
         let top = scores.argmaxPerRow()
         let classes = try (0..<n).map { image -> Int in
             let chosen = requested[image] ?? top[image]
-            guard chosen >= 0 && chosen < classCount else { throw CAMError(message: "class \(chosen) is outside 0..<\(classCount)") }
+            guard chosen >= 0 && chosen < classCount else {
+                throw CAMError(message: "class \(chosen) is outside 0..<\(classCount)")
+            }
             return chosen
         }
         let probabilities = ActivationFunction.softmax.applied(to: scores)
@@ -150,13 +173,17 @@ public struct ClassActivationMaps {
             guard let gradient = graph.backward(tape, seeds: [scoreNode: seed])[layer] else {
                 throw CAMError(message: "no gradient reached layer '\(layer)'")
             }
-            weights = method == .gradcamPlusPlus ? Self.gradCAMPlusPlusWeights(gradient, activations) : Self.gradCAMWeights(gradient)
+            weights =
+                method == .gradcamPlusPlus
+                ? Self.gradCAMPlusPlusWeights(gradient, activations) : Self.gradCAMWeights(gradient)
         case .scorecam:
-            weights = try scoreCAMWeights(images, activations, classes: classes, batch: scoreBatch, maxChannels: maxChannels, progress: progress)
+            weights = try scoreCAMWeights(
+                images, activations, classes: classes, batch: scoreBatch, maxChannels: maxChannels, progress: progress)
         }
         return Result(
             maps: Self.weightedSum(activations, weights), classes: classes,
-            scores: classes.enumerated().map { scores.scalars[$0.offset * classCount + $0.element] }, probabilities: probabilities)
+            scores: classes.enumerated().map { scores.scalars[$0.offset * classCount + $0.element] },
+            probabilities: probabilities)
     }
 
     /// w_k = mean over (i, j) of ∂score/∂A_ijk, per image.
@@ -178,9 +205,12 @@ public struct ClassActivationMaps {
         return (0..<n).map { image in
             var activationSums = [Double](repeating: 0, count: channels)
             for pixel in 0..<pixels {
-                for k in 0..<channels { activationSums[k] += Double(activations.scalars[(image * pixels + pixel) * channels + k]) }
+                for k in 0..<channels {
+                    activationSums[k] += Double(activations.scalars[(image * pixels + pixel) * channels + k])
+                }
             }
-            var alphas = [Double](repeating: 0, count: pixels * channels), alphaSums = [Double](repeating: 0, count: channels)
+            var alphas = [Double](repeating: 0, count: pixels * channels)
+            var alphaSums = [Double](repeating: 0, count: channels)
             for pixel in 0..<pixels {
                 for k in 0..<channels {
                     let g = Double(gradient.scalars[(image * pixels + pixel) * channels + k])
@@ -205,9 +235,12 @@ public struct ClassActivationMaps {
     /// Score-CAM weights: per channel, the class probability of the input masked by the channel's
     /// upsampled, min-max normalised activation; masked inputs run in batches of `batch`.
     func scoreCAMWeights(
-        _ images: Tensor, _ activations: Tensor, classes: [Int], batch: Int, maxChannels: Int? = nil, progress: (Int, Int) -> Void = { _, _ in }
+        _ images: Tensor, _ activations: Tensor, classes: [Int], batch: Int, maxChannels: Int? = nil,
+        progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> [[Float]] {
-        let (n, h, w, channels) = (activations.shape[0], activations.shape[1], activations.shape[2], activations.shape[3])
+        let (n, h, w, channels) = (
+            activations.shape[0], activations.shape[1], activations.shape[2], activations.shape[3]
+        )
         let (height, width) = (images.shape[1], images.shape[2])
         guard let input = logits.inputNames.first else { return [] }
         let kept = min(maxChannels ?? channels, channels)
@@ -215,22 +248,34 @@ public struct ClassActivationMaps {
         return try (0..<n).map { image in
             let picture = images.batch(image..<(image + 1))
             var weights = [Float](repeating: 0, count: channels)
-            let selected = kept == channels ? Array(0..<channels) : Self.mostVaried(activations, image: image, count: kept)
+            let selected =
+                kept == channels ? Array(0..<channels) : Self.mostVaried(activations, image: image, count: kept)
             for start in stride(from: 0, to: selected.count, by: batch) {
                 let range = selected[start..<min(start + batch, selected.count)]
                 var masked: [Tensor] = []
                 for k in range {
-                    let channel = Tensor(shape: [h, w, 1], scalars: (0..<(h * w)).map { activations.scalars[(image * h * w + $0) * channels + k] })
+                    let channel = Tensor(
+                        shape: [h, w, 1],
+                        scalars: (0..<(h * w)).map { activations.scalars[(image * h * w + $0) * channels + k] })
                     let mask = CAMRendering.normalised(Resize.bilinear(channel, height: height, width: width))
                     let depth = picture.shape[3]
-                    masked.append(Tensor(shape: [1, height, width, depth]) { out in
-                        for pixel in 0..<(height * width) { for c in 0..<depth { out[pixel * depth + c] = picture.scalars[pixel * depth + c] * mask.scalars[pixel] } }
-                    })
+                    masked.append(
+                        Tensor(shape: [1, height, width, depth]) { out in
+                            for pixel in 0..<(height * width) {
+                                for c in 0..<depth {
+                                    out[pixel * depth + c] = picture.scalars[pixel * depth + c] * mask.scalars[pixel]
+                                }
+                            }
+                        })
                 }
-                let scores = try logits.forward([input: Tensor.concatenatingBatches(masked)], outputs: [scoreNode])[scoreNode] ?? Tensor(zeros: [range.count, 1])
+                let scores =
+                    try logits.forward([input: Tensor.concatenatingBatches(masked)], outputs: [scoreNode])[scoreNode]
+                    ?? Tensor(zeros: [range.count, 1])
                 let probabilities = ActivationFunction.softmax.applied(to: scores)
                 let classCount = scores.shape[1]
-                for (offset, k) in range.enumerated() { weights[k] = probabilities.scalars[offset * classCount + classes[image]] }
+                for (offset, k) in range.enumerated() {
+                    weights[k] = probabilities.scalars[offset * classCount + classes[image]]
+                }
                 done += range.count
                 progress(done, n * kept)
             }
@@ -242,7 +287,8 @@ public struct ClassActivationMaps {
     /// deviation (a flat map masks nothing and tells nothing), in channel order.
     static func mostVaried(_ activations: Tensor, image: Int, count: Int) -> [Int] {
         let (h, w, channels) = (activations.shape[1], activations.shape[2], activations.shape[3])
-        var sums = [Double](repeating: 0, count: channels), squares = [Double](repeating: 0, count: channels)
+        var sums = [Double](repeating: 0, count: channels)
+        var squares = [Double](repeating: 0, count: channels)
         for pixel in 0..<(h * w) {
             let base = (image * h * w + pixel) * channels
             for k in 0..<channels {
@@ -253,12 +299,16 @@ public struct ClassActivationMaps {
         }
         let pixels = Double(h * w)
         let spread = (0..<channels).map { squares[$0] / pixels - (sums[$0] / pixels) * (sums[$0] / pixels) }
-        return Array((0..<channels).sorted { spread[$0] != spread[$1] ? spread[$0] > spread[$1] : $0 < $1 }.prefix(count)).sorted()
+        return Array(
+            (0..<channels).sorted { spread[$0] != spread[$1] ? spread[$0] > spread[$1] : $0 < $1 }.prefix(count)
+        ).sorted()
     }
 
     /// ReLU(Σ_k w_k A_k) per image: `[N, h, w]`.
     static func weightedSum(_ activations: Tensor, _ weights: [[Float]]) -> Tensor {
-        let (n, h, w, channels) = (activations.shape[0], activations.shape[1], activations.shape[2], activations.shape[3])
+        let (n, h, w, channels) = (
+            activations.shape[0], activations.shape[1], activations.shape[2], activations.shape[3]
+        )
         return Tensor(shape: [n, h, w]) { out in
             for image in 0..<n {
                 for pixel in 0..<(h * w) {

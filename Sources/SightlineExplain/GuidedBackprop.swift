@@ -13,9 +13,15 @@ public enum GuidedBackprop {
             LayerOutput(ActivationFunction.relu.applied(to: inputs[0]))
         }
 
-        func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
+        func backward(
+            _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
+        ) -> [Tensor] {
             guard needs.contains(.input) else { return [] }
-            return [Tensor(shape: outputGradient.shape, scalars: zip(outputGradient.scalars, forward.output.scalars).map { $1 > 0 ? max($0, 0) : 0 })]
+            return [
+                Tensor(
+                    shape: outputGradient.shape,
+                    scalars: zip(outputGradient.scalars, forward.output.scalars).map { $1 > 0 ? max($0, 0) : 0 })
+            ]
         }
     }
 
@@ -34,10 +40,15 @@ public enum GuidedBackprop {
             case let activation as Activation where activation.function == .relu:
                 try result.add(GuidedReLU(name: node.name), inputs: node.inputs)
             case let conv as Conv2D where conv.activation == .relu:
-                try result.add(Conv2D(name: node.name + "/linear", kernel: conv.kernel.value, bias: conv.bias?.value, strides: conv.strides, padding: conv.padding, dilation: conv.dilation), inputs: node.inputs)
+                try result.add(
+                    Conv2D(
+                        name: node.name + "/linear", kernel: conv.kernel.value, bias: conv.bias?.value,
+                        strides: conv.strides, padding: conv.padding, dilation: conv.dilation), inputs: node.inputs)
                 try result.add(GuidedReLU(name: node.name), inputs: [node.name + "/linear"])
             case let dense as Dense where dense.activation == .relu:
-                try result.add(Dense(name: node.name + "/linear", kernel: dense.kernel.value, bias: dense.bias?.value), inputs: node.inputs)
+                try result.add(
+                    Dense(name: node.name + "/linear", kernel: dense.kernel.value, bias: dense.bias?.value),
+                    inputs: node.inputs)
                 try result.add(GuidedReLU(name: node.name), inputs: [node.name + "/linear"])
             default:
                 try result.add(layer, inputs: node.inputs)
@@ -52,7 +63,9 @@ public enum GuidedBackprop {
     public static func saliency(_ cam: ClassActivationMaps, images: Tensor, classes: [Int]) throws -> Tensor {
         let graph = try guided(cam.logits)
         guard let input = graph.inputNames.first else { return Tensor(zeros: images.shape) }
-        let (outputs, tape) = try graph.record([input: images], outputs: [cam.scoreNode], mode: .inference, request: GradientRequest(stopAt: [input], parameterGradients: false))
+        let (outputs, tape) = try graph.record(
+            [input: images], outputs: [cam.scoreNode], mode: .inference,
+            request: GradientRequest(stopAt: [input], parameterGradients: false))
         guard let scores = outputs[cam.scoreNode] else { return Tensor(zeros: images.shape) }
         var seed = Tensor(zeros: scores.shape)
         for (image, chosen) in classes.enumerated() { seed.scalars[image * scores.shape[1] + chosen] = 1 }
@@ -64,7 +77,11 @@ public enum GuidedBackprop {
     public static func guidedGradCAMImage(saliency: Tensor, heatmap: Tensor) -> RGBImage {
         let (h, w, c) = (saliency.shape[0], saliency.shape[1], saliency.shape[2])
         var values = [Float](repeating: 0, count: h * w * 3)
-        for pixel in 0..<(h * w) { for k in 0..<3 { values[pixel * 3 + k] = saliency.scalars[pixel * c + min(k, c - 1)] * heatmap.scalars[pixel] } }
+        for pixel in 0..<(h * w) {
+            for k in 0..<3 {
+                values[pixel * 3 + k] = saliency.scalars[pixel * c + min(k, c - 1)] * heatmap.scalars[pixel]
+            }
+        }
         let mean = values.reduce(0, +) / Float(values.count)
         let std = (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float(values.count)).squareRoot()
         let pixels = values.map { v -> UInt8 in

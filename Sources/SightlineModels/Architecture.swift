@@ -6,8 +6,10 @@ public enum Architecture: String, Sendable, CaseIterable {
     /// file (v0.2 release).
     case resnet50Legacy = "resnet50-legacy"
     /// torchvision's ResNets (v1.5, see `TorchVisionResNet`), from `pretrained/convert_torchvision.py`.
-    case torchvisionResnet18 = "torchvision-resnet18", torchvisionResnet34 = "torchvision-resnet34"
-    case torchvisionResnet50 = "torchvision-resnet50", torchvisionResnet101 = "torchvision-resnet101"
+    case torchvisionResnet18 = "torchvision-resnet18"
+    case torchvisionResnet34 = "torchvision-resnet34"
+    case torchvisionResnet50 = "torchvision-resnet50"
+    case torchvisionResnet101 = "torchvision-resnet101"
     case torchvisionResnet152 = "torchvision-resnet152"
 
     /// The preprocessing the published weights for this architecture expect: `caffe` for Keras
@@ -22,22 +24,27 @@ public enum Architecture: String, Sendable, CaseIterable {
 
     /// Builds the network; see `VGG.build` and `ResNet.build` for the parameters.
     public func build(
-        includeTop: Bool = true, pooling: GlobalPooling = .none, classes: Int = 1000, inputShape: [Int] = [224, 224, 3],
+        includeTop: Bool = true, pooling: GlobalPooling = .none, classes: Int = 1000,
+        inputShape: [Int] = [224, 224, 3],
         weights: InitialWeights, widthDivisor: Int = 1
     ) throws(LayerError) -> Graph {
         switch self {
         case .vgg16, .vgg19:
             return try VGG.build(
-                self == .vgg16 ? .vgg16 : .vgg19, includeTop: includeTop, pooling: pooling, classes: classes, inputShape: inputShape,
+                self == .vgg16 ? .vgg16 : .vgg19, includeTop: includeTop, pooling: pooling, classes: classes,
+                inputShape: inputShape,
                 weights: weights, widthDivisor: widthDivisor)
-        case .torchvisionResnet18, .torchvisionResnet34, .torchvisionResnet50, .torchvisionResnet101, .torchvisionResnet152:
+        case .torchvisionResnet18, .torchvisionResnet34, .torchvisionResnet50, .torchvisionResnet101,
+            .torchvisionResnet152:
             return try TorchVisionResNet.build(
-                torchvisionDepth ?? .resnet50, includeTop: includeTop, pooling: pooling, classes: classes, inputShape: inputShape,
+                torchvisionDepth ?? .resnet50, includeTop: includeTop, pooling: pooling, classes: classes,
+                inputShape: inputShape,
                 weights: weights, widthDivisor: widthDivisor)
         case .resnet50, .resnet101, .resnet152, .resnet50Legacy:
             let depth: ResNet.Depth = self == .resnet101 ? .resnet101 : self == .resnet152 ? .resnet152 : .resnet50
             return try ResNet.build(
-                depth, includeTop: includeTop, pooling: pooling, classes: classes, inputShape: inputShape, weights: weights,
+                depth, includeTop: includeTop, pooling: pooling, classes: classes, inputShape: inputShape,
+                weights: weights,
                 widthDivisor: widthDivisor, legacyNames: self == .resnet50Legacy)
         }
     }

@@ -45,7 +45,8 @@ public struct ModelSummary: Sendable {
                 switch layer.receptiveWindow {
                 case .keep: break
                 case .reset: field = nil
-                case .window(let kernel, let stride, let dilation): field = Self.grow(field, kernel: kernel, stride: stride, dilation: dilation)
+                case .window(let kernel, let stride, let dilation):
+                    field = Self.grow(field, kernel: kernel, stride: stride, dilation: dilation)
                 }
             } else if node.layer != nil {
                 flops = outputCount
@@ -55,16 +56,20 @@ public struct ModelSummary: Sendable {
             }
             fields[node.name] = field
             let parameters = node.layer?.parameters ?? []
-            rows.append(Row(
-                name: node.name, className: node.layer.map(KerasLayers.className(of:)) ?? "InputLayer", outputShape: node.shape,
-                parameters: parameters.reduce(0) { $0 + $1.value.count },
-                trainableParameters: parameters.filter(\.isTrainable).reduce(0) { $0 + $1.value.count },
-                flops: flops, receptiveField: field?.size, stride: field?.jump))
+            rows.append(
+                Row(
+                    name: node.name, className: node.layer.map(KerasLayers.className(of:)) ?? "InputLayer",
+                    outputShape: node.shape,
+                    parameters: parameters.reduce(0) { $0 + $1.value.count },
+                    trainableParameters: parameters.filter(\.isTrainable).reduce(0) { $0 + $1.value.count },
+                    flops: flops, receptiveField: field?.size, stride: field?.jump))
         }
         self.rows = rows
     }
 
-    private static func grow(_ field: (size: Int, jump: Int)?, kernel: (Int, Int), stride: (Int, Int), dilation: (Int, Int)) -> (size: Int, jump: Int)? {
+    private static func grow(
+        _ field: (size: Int, jump: Int)?, kernel: (Int, Int), stride: (Int, Int), dilation: (Int, Int)
+    ) -> (size: Int, jump: Int)? {
         guard let field else { return nil }
         let effective = (max(kernel.0, kernel.1) - 1) * max(dilation.0, dilation.1) + 1
         return (field.size + (effective - 1) * field.jump, field.jump * max(stride.0, stride.1))

@@ -50,18 +50,24 @@ struct NetworkBuilder {
         activation: ActivationFunction = .linear, useBias: Bool = true
     ) throws(LayerError) -> String {
         let layer = Conv2D(
-            name: rename(name), inputChannels: channels(of: input), filters: filters, kernelSize: (kernel, kernel), strides: (strides, strides),
+            name: rename(name), inputChannels: channels(of: input), filters: filters, kernelSize: (kernel, kernel),
+            strides: (strides, strides),
             padding: padding, useBias: useBias, activation: activation, initializer: initializer, generator: &generator)
         return try graph.add(layer, inputs: [input])
     }
 
-    mutating func dense(_ name: String, _ input: String, units: Int, activation: ActivationFunction = .linear) throws(LayerError) -> String {
-        let layer = Dense(name: rename(name), inputFeatures: channels(of: input), units: units, activation: activation, initializer: initializer, generator: &generator)
+    mutating func dense(_ name: String, _ input: String, units: Int, activation: ActivationFunction = .linear)
+        throws(LayerError) -> String
+    {
+        let layer = Dense(
+            name: rename(name), inputFeatures: channels(of: input), units: units, activation: activation,
+            initializer: initializer, generator: &generator)
         return try graph.add(layer, inputs: [input])
     }
 
     func batchNorm(_ name: String, _ input: String, epsilon: Float) throws(LayerError) -> String {
-        try graph.add(BatchNormalization(name: rename(name), channels: channels(of: input), epsilon: epsilon), inputs: [input])
+        try graph.add(
+            BatchNormalization(name: rename(name), channels: channels(of: input), epsilon: epsilon), inputs: [input])
     }
 
     func activation(_ name: String, _ input: String, _ function: ActivationFunction) throws(LayerError) -> String {
@@ -74,7 +80,8 @@ struct NetworkBuilder {
 
     /// Keras Applications' classifier or pooling tail: with `includeTop`, whatever `top` adds;
     /// otherwise the requested global pooling named as in Keras (`avgName`, `maxName`).
-    func pooled(_ input: String, pooling: GlobalPooling, avgName: String, maxName: String) throws(LayerError) -> String {
+    func pooled(_ input: String, pooling: GlobalPooling, avgName: String, maxName: String) throws(LayerError) -> String
+    {
         switch pooling {
         case .none: return input
         case .avg: return try add(GlobalPooling2D(name: avgName, kind: .average), input)

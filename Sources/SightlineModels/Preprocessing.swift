@@ -17,7 +17,8 @@ public enum Preprocessing: String, Sendable, CaseIterable {
     public func problem(channels: Int) -> String? {
         switch self {
         case .caffe where channels != 3, .torch where channels != 3:
-            return "preprocessing '\(rawValue)' uses RGB statistics and the model takes \(channels)-channel images; pass --preprocessing tf or none"
+            return
+                "preprocessing '\(rawValue)' uses RGB statistics and the model takes \(channels)-channel images; pass --preprocessing tf or none"
         default:
             return nil
         }
@@ -28,7 +29,8 @@ public enum Preprocessing: String, Sendable, CaseIterable {
     public func apply(to images: Tensor) -> Tensor {
         if self == .none { return images }
         if self == .tf { return Tensor(shape: images.shape, scalars: images.scalars.map { $0 / 127.5 - 1 }) }
-        precondition(images.shape.last == 3, "preprocessing \(rawValue) needs RGB images [N, H, W, 3], got \(images.shape)")
+        precondition(
+            images.shape.last == 3, "preprocessing \(rawValue) needs RGB images [N, H, W, 3], got \(images.shape)")
         var result = images
         result.withUnsafeMutableBufferPointer { p in
             for pixel in stride(from: 0, to: p.count, by: 3) {
@@ -37,7 +39,9 @@ public enum Preprocessing: String, Sendable, CaseIterable {
                 case .caffe:
                     (p[pixel], p[pixel + 1], p[pixel + 2]) = (b - 103.939, g - 116.779, r - 123.68)
                 case .torch:
-                    (p[pixel], p[pixel + 1], p[pixel + 2]) = ((r / 255 - 0.485) / 0.229, (g / 255 - 0.456) / 0.224, (b / 255 - 0.406) / 0.225)
+                    (p[pixel], p[pixel + 1], p[pixel + 2]) = (
+                        (r / 255 - 0.485) / 0.229, (g / 255 - 0.456) / 0.224, (b / 255 - 0.406) / 0.225
+                    )
                 case .tf:
                     (p[pixel], p[pixel + 1], p[pixel + 2]) = (r / 127.5 - 1, g / 127.5 - 1, b / 127.5 - 1)
                 case .none:

@@ -29,7 +29,8 @@ public enum TorchVisionResNet {
     /// Builds the network (`includeTop`: `avgpool` + `fc`; otherwise `avgpool` only when
     /// `pooling` is `.avg`). `widthDivisor` divides every width (tests use reduced models).
     public static func build(
-        _ depth: Depth, includeTop: Bool = true, pooling: GlobalPooling = .none, classes: Int = 1000, inputShape: [Int] = [224, 224, 3],
+        _ depth: Depth, includeTop: Bool = true, pooling: GlobalPooling = .none, classes: Int = 1000,
+        inputShape: [Int] = [224, 224, 3],
         weights: InitialWeights = .random(seed: 0), widthDivisor: Int = 1
     ) throws(LayerError) -> Graph {
         var b = try NetworkBuilder(inputShape: inputShape, weights: weights)
@@ -44,7 +45,9 @@ public enum TorchVisionResNet {
             let planes = (64 << stage) / widthDivisor
             for index in 0..<count {
                 let stride = index == 0 && stage > 0 ? 2 : 1
-                x = try block(&b, x, planes: planes, stride: stride, bottleneck: depth.bottleneck, name: "layer\(stage + 1).\(index)")
+                x = try block(
+                    &b, x, planes: planes, stride: stride, bottleneck: depth.bottleneck,
+                    name: "layer\(stage + 1).\(index)")
             }
         }
         if includeTop || pooling == .avg { x = try b.add(GlobalPooling2D(name: "avgpool", kind: .average), x) }
@@ -55,7 +58,9 @@ public enum TorchVisionResNet {
     }
 
     /// torchvision's `BasicBlock` or `Bottleneck` (expansion 1 or 4), with the stride on the 3×3.
-    static func block(_ b: inout NetworkBuilder, _ input: String, planes: Int, stride: Int, bottleneck: Bool, name: String) throws(LayerError) -> String {
+    static func block(
+        _ b: inout NetworkBuilder, _ input: String, planes: Int, stride: Int, bottleneck: Bool, name: String
+    ) throws(LayerError) -> String {
         let outputs = bottleneck ? 4 * planes : planes
         let inputs = b.graph.shape(of: input)?.last ?? 0
         var x = input
@@ -81,7 +86,8 @@ public enum TorchVisionResNet {
         }
         var shortcut = input
         if stride != 1 || inputs != outputs {
-            shortcut = try b.conv("\(name).downsample.0", input, filters: outputs, kernel: 1, strides: stride, useBias: false)
+            shortcut = try b.conv(
+                "\(name).downsample.0", input, filters: outputs, kernel: 1, strides: stride, useBias: false)
             shortcut = try b.batchNorm("\(name).downsample.1", shortcut, epsilon: epsilon)
         }
         x = try b.add(Merge(name: "\(name).add", .add), shortcut, x)

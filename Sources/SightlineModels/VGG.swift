@@ -36,7 +36,9 @@ public enum VGG {
         var x = "input_1"
         for (block, count) in depth.convolutionsPerBlock.enumerated() {
             for i in 1...count {
-                x = try b.conv("block\(block + 1)_conv\(i)", x, filters: filtersPerBlock[block] / widthDivisor, kernel: 3, padding: .same, activation: .relu)
+                x = try b.conv(
+                    "block\(block + 1)_conv\(i)", x, filters: filtersPerBlock[block] / widthDivisor, kernel: 3,
+                    padding: .same, activation: .relu)
             }
             x = try b.add(Pooling2D(name: "block\(block + 1)_pool", kind: .max), x)
         }

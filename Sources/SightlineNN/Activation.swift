@@ -19,33 +19,48 @@ public final class Activation: Layer {
         LayerOutput(function.applied(to: inputs[0]))
     }
 
-    public func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
+    public func backward(
+        _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
+    ) -> [Tensor] {
         needs.contains(.input) ? [function.gradient(outputGradient, output: forward.output, input: inputs[0])] : []
     }
 }
 
 extension Activation: KerasLayer {
-    public static let kerasClassNames = ["Activation", "ReLU", "LeakyReLU", "ELU", "Softmax"] + operatorNames.keys.sorted().map { "ops." + $0 }
+    public static let kerasClassNames =
+        ["Activation", "ReLU", "LeakyReLU", "ELU", "Softmax"] + operatorNames.keys.sorted().map { "ops." + $0 }
 
     /// Keras 3 `keras.ops` activation nodes (`keras.ops.relu6(x)` in a functional model) and the
     /// activation each is.
     public static let operatorNames = [
-        "Relu": "relu", "Relu6": "relu6", "Sigmoid": "sigmoid", "Silu": "silu", "Tanh": "tanh", "HardSigmoid": "hard_sigmoid",
+        "Relu": "relu", "Relu6": "relu6", "Sigmoid": "sigmoid", "Silu": "silu", "Tanh": "tanh",
+        "HardSigmoid": "hard_sigmoid",
         "HardSilu": "hard_silu",
     ]
 
     public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
-        if config.className.hasPrefix("ops."), let name = operatorNames[String(config.className.dropFirst(4))], let function = ActivationFunction(kerasName: name) {
-            guard config.arguments.count == 1 else { throw config.error("takes \(config.arguments.count) arguments; Sightline supports the tensor alone") }
+        if config.className.hasPrefix("ops."), let name = operatorNames[String(config.className.dropFirst(4))],
+            let function = ActivationFunction(kerasName: name)
+        {
+            guard config.arguments.count == 1 else {
+                throw config.error("takes \(config.arguments.count) arguments; Sightline supports the tensor alone")
+            }
             return Activation(name: config.name, function)
         }
         switch config.className {
         case "ReLU":
-            guard try config.float("threshold", 0) == 0 else { throw config.error("a non-zero threshold is not supported", field: "threshold") }
+            guard try config.float("threshold", 0) == 0 else {
+                throw config.error("a non-zero threshold is not supported", field: "threshold")
+            }
             let maxValue = try config.optionalFloat("max_value", in: 0...Double.greatestFiniteMagnitude)
-            return Activation(name: config.name, .relu(maxValue: maxValue, negativeSlope: try config.float("negative_slope", 0, in: 0...Double.greatestFiniteMagnitude)))
+            return Activation(
+                name: config.name,
+                .relu(
+                    maxValue: maxValue,
+                    negativeSlope: try config.float("negative_slope", 0, in: 0...Double.greatestFiniteMagnitude)))
         case "LeakyReLU":
-            let keras3 = try config.optionalFloat("negative_slope"), keras2 = try config.optionalFloat("alpha")
+            let keras3 = try config.optionalFloat("negative_slope")
+            let keras2 = try config.optionalFloat("alpha")
             let slope = keras3 ?? keras2 ?? 0.3
             return Activation(name: config.name, .leakyRelu(alpha: slope))
         case "ELU":
@@ -73,7 +88,9 @@ extension Activation: KerasLayer {
     public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
         switch function {
         case .relu(let maxValue, let slope) where maxValue != nil || slope != 0:
-            return ["max_value": maxValue.map { Double($0) } ?? NSNull(), "negative_slope": Double(slope), "threshold": 0.0]
+            return [
+                "max_value": maxValue.map { Double($0) } ?? NSNull(), "negative_slope": Double(slope), "threshold": 0.0,
+            ]
         case .leakyRelu(let alpha):
             return ["negative_slope": Double(alpha)]
         case .elu(let alpha) where alpha != 1:

@@ -60,7 +60,8 @@ public enum ActivationFunction: Sendable, Equatable {
 
     /// The names `init(kerasName:)` accepts.
     public static let kerasNames = [
-        "linear", "relu", "relu6", "sigmoid", "hard_sigmoid", "tanh", "softmax", "elu", "leaky_relu", "softplus", "selu",
+        "linear", "relu", "relu6", "sigmoid", "hard_sigmoid", "tanh", "softmax", "elu", "leaky_relu", "softplus",
+        "selu",
         "swish", "silu", "hard_silu", "hard_swish", "gelu",
     ]
 
@@ -107,12 +108,21 @@ public enum ActivationFunction: Sendable, Equatable {
             if slope == 0 {
                 for i in 0..<count { x[i] = min(max(x[i], 0), top) }
             } else {
-                for i in 0..<count { let v = x[i]; x[i] = v > 0 ? min(v, top) : slope * v }
+                for i in 0..<count {
+                    let v = x[i]
+                    x[i] = v > 0 ? min(v, top) : slope * v
+                }
             }
         case .leakyRelu(let alpha):
-            for i in 0..<count { let v = x[i]; x[i] = v > 0 ? v : alpha * v }
+            for i in 0..<count {
+                let v = x[i]
+                x[i] = v > 0 ? v : alpha * v
+            }
         case .elu(let alpha):
-            for i in 0..<count { let v = x[i]; x[i] = v > 0 ? v : alpha * (expf(v) - 1) }
+            for i in 0..<count {
+                let v = x[i]
+                x[i] = v > 0 ? v : alpha * (expf(v) - 1)
+            }
         case .sigmoid:
             for i in 0..<count { x[i] = 1 / (1 + expf(-x[i])) }
         case .hardSigmoid:
@@ -122,27 +132,49 @@ public enum ActivationFunction: Sendable, Equatable {
         case .tanh:
             for i in 0..<count { x[i] = tanhf(x[i]) }
         case .softplus:
-            for i in 0..<count { let v = x[i]; x[i] = max(v, 0) + log1pf(expf(-abs(v))) }
+            for i in 0..<count {
+                let v = x[i]
+                x[i] = max(v, 0) + log1pf(expf(-abs(v)))
+            }
         case .selu:
             let (alpha, scale) = (Self.seluAlpha, Self.seluScale)
-            for i in 0..<count { let v = x[i]; x[i] = v > 0 ? scale * v : scale * alpha * (expf(v) - 1) }
+            for i in 0..<count {
+                let v = x[i]
+                x[i] = v > 0 ? scale * v : scale * alpha * (expf(v) - 1)
+            }
         case .swish:
-            for i in 0..<count { let v = x[i]; x[i] = v / (1 + expf(-v)) }
+            for i in 0..<count {
+                let v = x[i]
+                x[i] = v / (1 + expf(-v))
+            }
         case .hardSilu:
-            for i in 0..<count { let v = x[i]; x[i] = v * min(max(v + 3, 0), 6) / 6 }
+            for i in 0..<count {
+                let v = x[i]
+                x[i] = v * min(max(v + 3, 0), 6) / 6
+            }
         case .gelu(let approximate):
             if approximate {
-                for i in 0..<count { let v = x[i]; x[i] = 0.5 * v * (1 + tanhf(Self.geluTanhScale * (v + 0.044715 * v * v * v))) }
+                for i in 0..<count {
+                    let v = x[i]
+                    x[i] = 0.5 * v * (1 + tanhf(Self.geluTanhScale * (v + 0.044715 * v * v * v)))
+                }
             } else {
-                for i in 0..<count { let v = x[i]; x[i] = 0.5 * v * (1 + erff(v * Float(0.5).squareRoot())) }
+                for i in 0..<count {
+                    let v = x[i]
+                    x[i] = 0.5 * v * (1 + erff(v * Float(0.5).squareRoot()))
+                }
             }
         case .softmax:
-            precondition(rowLength > 0 && count % rowLength == 0, "softmax rows of \(rowLength) do not tile \(count) values")
+            precondition(
+                rowLength > 0 && count % rowLength == 0, "softmax rows of \(rowLength) do not tile \(count) values")
             for row in stride(from: 0, to: count, by: rowLength) {
                 var peak = -Float.infinity
                 for i in row..<(row + rowLength) { peak = max(peak, x[i]) }
                 var sum: Float = 0
-                for i in row..<(row + rowLength) { x[i] = expf(x[i] - peak); sum += x[i] }
+                for i in row..<(row + rowLength) {
+                    x[i] = expf(x[i] - peak)
+                    sum += x[i]
+                }
                 let scale = 1 / sum
                 for i in row..<(row + rowLength) { x[i] *= scale }
             }
@@ -153,7 +185,10 @@ public enum ActivationFunction: Sendable, Equatable {
 
     /// Replaces `gradient` (∂L/∂y) by ∂L/∂x in place, given the activation's output `y` and, for
     /// activations that `needsInput`, its input `x` (ignored otherwise).
-    public func backward(gradient g: UnsafeMutablePointer<Float>, output y: UnsafePointer<Float>, input x: UnsafePointer<Float>?, count: Int, rowLength: Int) {
+    public func backward(
+        gradient g: UnsafeMutablePointer<Float>, output y: UnsafePointer<Float>, input x: UnsafePointer<Float>?,
+        count: Int, rowLength: Int
+    ) {
         switch self {
         case .linear:
             return
@@ -197,13 +232,20 @@ public enum ActivationFunction: Sendable, Equatable {
     private func inputDerivative(gradient g: UnsafeMutablePointer<Float>, input x: UnsafePointer<Float>, count: Int) {
         switch self {
         case .swish:
-            for i in 0..<count { let s = 1 / (1 + expf(-x[i])); g[i] *= s * (1 + x[i] * (1 - s)) }
+            for i in 0..<count {
+                let s = 1 / (1 + expf(-x[i]))
+                g[i] *= s * (1 + x[i] * (1 - s))
+            }
         case .hardSilu:
-            for i in 0..<count { let v = x[i]; g[i] *= v < -3 ? 0 : (v > 3 ? 1 : (2 * v + 3) / 6) }
+            for i in 0..<count {
+                let v = x[i]
+                g[i] *= v < -3 ? 0 : (v > 3 ? 1 : (2 * v + 3) / 6)
+            }
         case .gelu(true):
             let c = Self.geluTanhScale
             for i in 0..<count {
-                let v = x[i], t = tanhf(c * (v + 0.044715 * v * v * v))
+                let v = x[i]
+                let t = tanhf(c * (v + 0.044715 * v * v * v))
                 g[i] *= 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * c * (1 + 3 * 0.044715 * v * v)
             }
         case .gelu(false):
@@ -249,7 +291,8 @@ public enum ActivationFunction: Sendable, Equatable {
                     Parallel.forEachChunk(g.count / max(row, 1), costPerItem: row) { rows in
                         let offset = rows.lowerBound * row
                         backward(
-                            gradient: g.baseAddress! + offset, output: y.baseAddress! + offset, input: xBase.map { $0 + offset },
+                            gradient: g.baseAddress! + offset, output: y.baseAddress! + offset,
+                            input: xBase.map { $0 + offset },
                             count: rows.count * row, rowLength: row)
                     }
                 }

@@ -30,7 +30,9 @@ public final class Adam: Optimizer {
     }
 
     /// Keras's `AdamW` (default weight decay 0.004).
-    public static func adamW(learningRate: Float = 0.001, weightDecay: Float = 0.004, clipping: GradientClipping = .none) -> Adam {
+    public static func adamW(
+        learningRate: Float = 0.001, weightDecay: Float = 0.004, clipping: GradientClipping = .none
+    ) -> Adam {
         Adam(learningRate: learningRate, decoupledWeightDecay: weightDecay, clipping: clipping)
     }
 

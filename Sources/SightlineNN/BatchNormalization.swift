@@ -32,8 +32,12 @@ public final class BatchNormalization: Layer {
         epsilon: Float = 1e-3, momentum: Float = 0.99
     ) {
         let c = movingMean.count
-        precondition(movingMean.shape == [c] && movingVariance.shape == [c], "BatchNormalization '\(name)' statistics must be [\(c)]")
-        precondition(gamma.map { $0.shape == [c] } ?? true && beta.map { $0.shape == [c] } ?? true, "BatchNormalization '\(name)' gamma/beta must be [\(c)]")
+        precondition(
+            movingMean.shape == [c] && movingVariance.shape == [c],
+            "BatchNormalization '\(name)' statistics must be [\(c)]")
+        precondition(
+            gamma.map { $0.shape == [c] } ?? true && beta.map { $0.shape == [c] } ?? true,
+            "BatchNormalization '\(name)' gamma/beta must be [\(c)]")
         self.name = name
         self.gamma = gamma.map { Parameter(name: "gamma", value: $0) }
         self.beta = beta.map { Parameter(name: "beta", value: $0) }
@@ -44,10 +48,15 @@ public final class BatchNormalization: Layer {
     }
 
     /// A freshly initialised layer (γ = 1, β = 0, mean 0, variance 1) for `channels`.
-    public convenience init(name: String, channels: Int, epsilon: Float = 1e-3, momentum: Float = 0.99, center: Bool = true, scale: Bool = true) {
+    public convenience init(
+        name: String, channels: Int, epsilon: Float = 1e-3, momentum: Float = 0.99, center: Bool = true,
+        scale: Bool = true
+    ) {
         self.init(
-            name: name, gamma: scale ? Tensor(repeating: 1, shape: [channels]) : nil, beta: center ? Tensor(zeros: [channels]) : nil,
-            movingMean: Tensor(zeros: [channels]), movingVariance: Tensor(repeating: 1, shape: [channels]), epsilon: epsilon, momentum: momentum)
+            name: name, gamma: scale ? Tensor(repeating: 1, shape: [channels]) : nil,
+            beta: center ? Tensor(zeros: [channels]) : nil,
+            movingMean: Tensor(zeros: [channels]), movingVariance: Tensor(repeating: 1, shape: [channels]),
+            epsilon: epsilon, momentum: momentum)
     }
 
     public var parameters: [Parameter] { [gamma, beta].compactMap { $0 } + [movingMean, movingVariance] }
@@ -65,14 +74,17 @@ public final class BatchNormalization: Layer {
 
     public func outputShape(for inputShapes: [[Int]]) throws(LayerError) -> [Int] {
         let shape = try singleInputShape(inputShapes)
-        guard shape.last == channels else { throw LayerError(layer: name, "has \(channels) channels, input shape is \(shape)") }
+        guard shape.last == channels else {
+            throw LayerError(layer: name, "has \(channels) channels, input shape is \(shape)")
+        }
         return shape
     }
 
     /// Per-channel `(scale, shift)` with `y = x · scale + shift` under the moving statistics:
     /// used for inference and for folding into a preceding convolution.
     public func inferenceAffine() -> (scale: [Float], shift: [Float]) {
-        var scale = [Float](repeating: 0, count: channels), shift = scale
+        var scale = [Float](repeating: 0, count: channels)
+        var shift = scale
         for c in 0..<channels {
             let inv = 1 / (movingVariance.value.scalars[c] + epsilon).squareRoot()
             scale[c] = (gamma?.value.scalars[c] ?? 1) * inv
@@ -104,21 +116,28 @@ public final class BatchNormalization: Layer {
                 }
             }
         }
-        var batchMean = [Float](repeating: 0, count: channels), batchVar = batchMean, inverseStd = batchMean
+        var batchMean = [Float](repeating: 0, count: channels)
+        var batchVar = batchMean
+        var inverseStd = batchMean
         for c in 0..<channels {
             let m = mean[c] / Double(rows)
             batchMean[c] = Float(m)
             batchVar[c] = Float(max(meanSquare[c] / Double(rows) - m * m, 0))
             inverseStd[c] = 1 / (batchVar[c] + epsilon).squareRoot()
         }
-        var scale = inverseStd, shift = batchMean
+        var scale = inverseStd
+        var shift = batchMean
         for c in 0..<channels {
             scale[c] = (gamma?.value.scalars[c] ?? 1) * inverseStd[c]
             shift[c] = (beta?.value.scalars[c] ?? 0) - batchMean[c] * scale[c]
         }
         let kept = momentum
-        movingMean.value = Tensor(shape: [channels], scalars: (0..<channels).map { movingMean.value.scalars[$0] * kept + batchMean[$0] * (1 - kept) })
-        movingVariance.value = Tensor(shape: [channels], scalars: (0..<channels).map { movingVariance.value.scalars[$0] * kept + batchVar[$0] * (1 - kept) })
+        movingMean.value = Tensor(
+            shape: [channels],
+            scalars: (0..<channels).map { movingMean.value.scalars[$0] * kept + batchMean[$0] * (1 - kept) })
+        movingVariance.value = Tensor(
+            shape: [channels],
+            scalars: (0..<channels).map { movingVariance.value.scalars[$0] * kept + batchVar[$0] * (1 - kept) })
         return LayerOutput(
             affine(x, scale: scale, shift: shift),
             saved: [Tensor(shape: [channels], scalars: batchMean), Tensor(shape: [channels], scalars: inverseStd)])
@@ -129,7 +148,8 @@ public final class BatchNormalization: Layer {
     /// split into chunks across the cores, each with its own accumulators, combined in chunk
     /// order (so the result does not depend on scheduling).
     static func channelSums(
-        rows: Int, channels: Int, _ body: (Range<Int>, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> Void
+        rows: Int, channels: Int,
+        _ body: (Range<Int>, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> Void
     ) -> ([Double], [Double]) {
         let chunks = max(1, min(Parallel.threadCount * 4, rows))
         var partial = [Double](repeating: 0, count: chunks * channels * 2)
@@ -141,7 +161,8 @@ public final class BatchNormalization: Layer {
                 }
             }
         }
-        var first = [Double](repeating: 0, count: channels), second = first
+        var first = [Double](repeating: 0, count: channels)
+        var second = first
         for chunk in 0..<chunks {
             for c in 0..<channels {
                 first[c] += partial[chunk * channels * 2 + c]
@@ -162,10 +183,15 @@ public final class BatchNormalization: Layer {
         }
     }
 
-    public func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
-        let x = inputs[0], c = channels, rows = x.count / c
+    public func backward(
+        _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
+    ) -> [Tensor] {
+        let x = inputs[0]
+        let c = channels
+        let rows = x.count / c
         let batchStatistics = usesBatchStatistics(mode) && forward.saved.count == 2
-        let mean: [Float], inverseStd: [Float]
+        let mean: [Float]
+        let inverseStd: [Float]
         if batchStatistics {
             mean = forward.saved[0].scalars
             inverseStd = forward.saved[1].scalars
@@ -192,7 +218,9 @@ public final class BatchNormalization: Layer {
                 }
             }
         }
-        if let gamma, needs.wants(gamma) { gamma.accumulateGradient(Tensor(shape: [c], scalars: sumDyXhat.map { Float($0) })) }
+        if let gamma, needs.wants(gamma) {
+            gamma.accumulateGradient(Tensor(shape: [c], scalars: sumDyXhat.map { Float($0) }))
+        }
         if let beta, needs.wants(beta) { beta.accumulateGradient(Tensor(shape: [c], scalars: sumDy.map { Float($0) })) }
         guard needs.contains(.input) else { return [] }
         let g = (0..<c).map { (gamma?.value.scalars[$0] ?? 1) * inverseStd[$0] }
@@ -201,18 +229,18 @@ public final class BatchNormalization: Layer {
                 x.withUnsafeBufferPointer { p in
                     let n = Float(rows)
                     Parallel.forEachChunk(rows, costPerItem: c) { chunk in
-                    for r in chunk {
-                        for j in 0..<c {
-                            let i = r * c + j
-                            if batchStatistics {
-                                // dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy·x̂))
-                                let xhat = (p[i] - mean[j]) * inverseStd[j]
-                                out[i] = g[j] * (dy[i] - Float(sumDy[j]) / n - xhat * Float(sumDyXhat[j]) / n)
-                            } else {
-                                out[i] = g[j] * dy[i]
+                        for r in chunk {
+                            for j in 0..<c {
+                                let i = r * c + j
+                                if batchStatistics {
+                                    // dx = γ/σ · (dy − mean(dy) − x̂ · mean(dy·x̂))
+                                    let xhat = (p[i] - mean[j]) * inverseStd[j]
+                                    out[i] = g[j] * (dy[i] - Float(sumDy[j]) / n - xhat * Float(sumDyXhat[j]) / n)
+                                } else {
+                                    out[i] = g[j] * dy[i]
+                                }
                             }
                         }
-                    }
                     }
                 }
             }
@@ -231,12 +259,17 @@ extension BatchNormalization: KerasLayer {
             throw config.error("normalises axis \(axes); only the channel (last) axis is supported", field: "axis")
         }
         return BatchNormalization(
-            name: config.name, channels: try config.channels(inputShapes), epsilon: try config.float("epsilon", 1e-3, in: 0...1e10),
-            momentum: try config.float("momentum", 0.99, in: 0...1), center: try config.bool("center", true), scale: try config.bool("scale", true))
+            name: config.name, channels: try config.channels(inputShapes),
+            epsilon: try config.float("epsilon", 1e-3, in: 0...1e10),
+            momentum: try config.float("momentum", 0.99, in: 0...1), center: try config.bool("center", true),
+            scale: try config.bool("scale", true))
     }
 
     public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
-        ["axis": -1, "momentum": Double(momentum), "epsilon": Double(epsilon), "center": beta != nil, "scale": gamma != nil]
+        [
+            "axis": -1, "momentum": Double(momentum), "epsilon": Double(epsilon), "center": beta != nil,
+            "scale": gamma != nil,
+        ]
     }
 
     public func flops(inputShapes: [[Int]], outputShape: [Int]) -> Int { 2 * outputShape.reduce(1, *) }

@@ -25,7 +25,8 @@ public enum Broadcast {
     /// The broadcast shape of `a` and `b`, or nil when an axis differs and neither is 1.
     public static func shape(_ a: [Int], _ b: [Int]) -> [Int]? {
         let rank = max(a.count, b.count)
-        let pa = Array(repeating: 1, count: rank - a.count) + a, pb = Array(repeating: 1, count: rank - b.count) + b
+        let pa = Array(repeating: 1, count: rank - a.count) + a
+        let pb = Array(repeating: 1, count: rank - b.count) + b
         var result: [Int] = []
         for (x, y) in zip(pa, pb) {
             guard x == y || x == 1 || y == 1 else { return nil }
@@ -39,7 +40,8 @@ public enum Broadcast {
     static func strides(of shape: [Int], in output: [Int]) -> [Int] {
         let padded = Array(repeating: 1, count: maximumRank - shape.count) + shape
         let outputPadded = Array(repeating: 1, count: maximumRank - output.count) + output
-        var strides = Array(repeating: 0, count: maximumRank), step = 1
+        var strides = Array(repeating: 0, count: maximumRank)
+        var step = 1
         for axis in (0..<maximumRank).reversed() {
             strides[axis] = padded[axis] == 1 && outputPadded[axis] != 1 ? 0 : step
             step *= padded[axis]
@@ -70,7 +72,8 @@ public enum Broadcast {
     /// `a ⊕ b` with broadcasting; the shapes must broadcast (checked by `shape`).
     public static func apply(_ operation: Operation, _ a: Tensor, _ b: Tensor) -> Tensor {
         let output = shape(a.shape, b.shape) ?? a.shape
-        let sa = strides(of: a.shape, in: output), sb = strides(of: b.shape, in: output)
+        let sa = strides(of: a.shape, in: output)
+        let sb = strides(of: b.shape, in: output)
         return Tensor(shape: output) { out in
             a.withUnsafeBufferPointer { pa in
                 b.withUnsafeBufferPointer { pb in
@@ -86,7 +89,8 @@ public enum Broadcast {
     /// gradient of an operand that was repeated.
     public static func reduce(_ gradient: Tensor, to shape: [Int]) -> Tensor {
         if gradient.shape == shape { return gradient }
-        let output = gradient.shape, target = strides(of: shape, in: output)
+        let output = gradient.shape
+        let target = strides(of: shape, in: output)
         let contiguous = strides(of: output, in: output)
         var result = Tensor(zeros: shape)
         result.withUnsafeMutableBufferPointer { r in
@@ -100,19 +104,28 @@ public enum Broadcast {
     }
 
     /// Gradients of `a ⊕ b` with respect to `a` and `b`, each summed to its operand's shape.
-    public static func gradients(_ operation: Operation, _ gradient: Tensor, _ a: Tensor, _ b: Tensor) -> (Tensor, Tensor) {
+    public static func gradients(_ operation: Operation, _ gradient: Tensor, _ a: Tensor, _ b: Tensor) -> (
+        Tensor, Tensor
+    ) {
         switch operation {
         case .add:
             return (reduce(gradient, to: a.shape), reduce(gradient, to: b.shape))
         case .subtract:
-            return (reduce(gradient, to: a.shape), reduce(apply(.multiply, gradient, Tensor(repeating: -1, shape: [1])), to: b.shape))
+            return (
+                reduce(gradient, to: a.shape),
+                reduce(apply(.multiply, gradient, Tensor(repeating: -1, shape: [1])), to: b.shape)
+            )
         case .multiply:
-            return (reduce(apply(.multiply, gradient, b), to: a.shape), reduce(apply(.multiply, gradient, a), to: b.shape))
+            return (
+                reduce(apply(.multiply, gradient, b), to: a.shape), reduce(apply(.multiply, gradient, a), to: b.shape)
+            )
         case .divide:
             // d(a/b)/da = 1/b; d(a/b)/db = −a/b².
             let da = apply(.divide, gradient, b)
             let db = apply(.multiply, da, apply(.divide, a, b))
-            return (reduce(da, to: a.shape), reduce(apply(.multiply, db, Tensor(repeating: -1, shape: [1])), to: b.shape))
+            return (
+                reduce(da, to: a.shape), reduce(apply(.multiply, db, Tensor(repeating: -1, shape: [1])), to: b.shape)
+            )
         }
     }
 }

@@ -26,7 +26,8 @@ public final class Conv2D: Layer {
         dilation: (Int, Int) = (1, 1), activation: ActivationFunction = .linear, kernelName: String = "kernel"
     ) {
         precondition(kernel.rank == 4, "Conv2D '\(name)' needs an HWIO kernel of rank 4, got \(kernel.shape)")
-        precondition(bias == nil || bias?.shape == [kernel.shape[3]], "Conv2D '\(name)' bias must be [\(kernel.shape[3])]")
+        precondition(
+            bias == nil || bias?.shape == [kernel.shape[3]], "Conv2D '\(name)' bias must be [\(kernel.shape[3])]")
         self.name = name
         self.kernel = Parameter(name: kernelName, value: kernel)
         self.bias = bias.map { Parameter(name: "bias", value: $0) }
@@ -40,12 +41,14 @@ public final class Conv2D: Layer {
     public convenience init(
         name: String, inputChannels: Int, filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1),
         padding: Padding = .valid, dilation: (Int, Int) = (1, 1), useBias: Bool = true,
-        activation: ActivationFunction = .linear, initializer: Initializer = .glorotUniform, generator: inout SeededGenerator
+        activation: ActivationFunction = .linear, initializer: Initializer = .glorotUniform,
+        generator: inout SeededGenerator
     ) {
         let shape = [kernelSize.0, kernelSize.1, inputChannels, filters]
         self.init(
             name: name, kernel: initializer.tensor(shape: shape, generator: &generator),
-            bias: useBias ? Tensor(zeros: [filters]) : nil, strides: strides, padding: padding, dilation: dilation, activation: activation)
+            bias: useBias ? Tensor(zeros: [filters]) : nil, strides: strides, padding: padding, dilation: dilation,
+            activation: activation)
     }
 
     public var parameters: [Parameter] { bias.map { [kernel, $0] } ?? [kernel] }
@@ -62,7 +65,9 @@ public final class Conv2D: Layer {
     public func outputShape(for inputShapes: [[Int]]) throws(LayerError) -> [Int] {
         let shape = try singleInputShape(inputShapes, rank: 3)
         guard shape[2] == kernel.value.shape[2] else {
-            throw LayerError(layer: name, "kernel \(kernel.value.shape) expects \(kernel.value.shape[2]) input channels, input has \(shape[2])")
+            throw LayerError(
+                layer: name,
+                "kernel \(kernel.value.shape) expects \(kernel.value.shape[2]) input channels, input has \(shape[2])")
         }
         let g = geometry(height: shape[0], width: shape[1])
         guard g.outputHeight > 0, g.outputWidth > 0 else {
@@ -82,7 +87,9 @@ public final class Conv2D: Layer {
         return LayerOutput(y, saved: saved)
     }
 
-    public func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
+    public func backward(
+        _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
+    ) -> [Tensor] {
         let x = inputs[0]
         let g = geometry(height: x.shape[1], width: x.shape[2])
         let dz = activation.gradient(outputGradient, output: forward.output, input: forward.saved.first)
@@ -91,7 +98,10 @@ public final class Conv2D: Layer {
         }
         var kernelGradient = needs.wants(kernel) ? Tensor(zeros: kernel.value.shape) : nil
         // 3×3 stride 1: the input gradient is itself a convolution Winograd runs.
-        let fast = needs.contains(.input) ? kernels.inputGradient(self, input: Array(x.shape.dropFirst()), batch: x.shape[0], options: engineOptions) : nil
+        let fast =
+            needs.contains(.input)
+            ? kernels.inputGradient(self, input: Array(x.shape.dropFirst()), batch: x.shape[0], options: engineOptions)
+            : nil
         var dx = kernelGradient.withOptionalMutablePointer { dw in
             ConvolutionGEMM.backward(
                 input: x, geometry: g, kernel: kernel.value, filters: filters, gradient: dz,
@@ -128,35 +138,50 @@ extension Conv2D: KerasLayer {
 
     public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
         try config.requireChannelsLast()
-        let (kh, kw) = try config.pair("kernel_size", (1, 1)), filters = try config.int("filters", 0, in: 1...Int.max)
-        let dilation = try config.pair("dilation_rate", (1, 1)), strides = try config.pair("strides", (1, 1))
-        guard strides == (1, 1) || dilation == (1, 1) else { throw config.error("strides above 1 with dilation above 1 is not allowed (Keras refuses it too)", field: "strides") }
-        let groups = try config.int("groups", 1, in: 1...Int.max), channels = try config.channels(inputShapes)
+        let (kh, kw) = try config.pair("kernel_size", (1, 1))
+        let filters = try config.int("filters", 0, in: 1...Int.max)
+        let dilation = try config.pair("dilation_rate", (1, 1))
+        let strides = try config.pair("strides", (1, 1))
+        guard strides == (1, 1) || dilation == (1, 1) else {
+            throw config.error(
+                "strides above 1 with dilation above 1 is not allowed (Keras refuses it too)", field: "strides")
+        }
+        let groups = try config.int("groups", 1, in: 1...Int.max)
+        let channels = try config.channels(inputShapes)
         if groups > 1 {
             guard channels % groups == 0, filters % groups == 0 else {
-                throw config.error("\(groups) groups must divide the \(channels) input channels and the \(filters) filters", field: "groups")
+                throw config.error(
+                    "\(groups) groups must divide the \(channels) input channels and the \(filters) filters",
+                    field: "groups")
             }
             // Several channels per group (RegNet): one convolution per group.
             guard groups == channels else {
                 return GroupedConv2D(
-                    name: config.name, kernel: Tensor(zeros: try config.checkWeight([kh, kw, channels / groups, filters])),
-                    bias: try config.bool("use_bias", true) ? Tensor(zeros: [filters]) : nil, groups: groups, strides: strides,
+                    name: config.name,
+                    kernel: Tensor(zeros: try config.checkWeight([kh, kw, channels / groups, filters])),
+                    bias: try config.bool("use_bias", true) ? Tensor(zeros: [filters]) : nil, groups: groups,
+                    strides: strides,
                     padding: try config.padding(), dilation: dilation, activation: try config.activation())
             }
             // One group per input channel is a depthwise convolution (ConvNeXt).
             return DepthwiseConv2D(
                 name: config.name, kernel: Tensor(zeros: try config.checkWeight([kh, kw, channels, filters / groups])),
-                bias: try config.bool("use_bias", true) ? Tensor(zeros: [filters]) : nil, strides: strides, padding: try config.padding(),
+                bias: try config.bool("use_bias", true) ? Tensor(zeros: [filters]) : nil, strides: strides,
+                padding: try config.padding(),
                 dilation: dilation, activation: try config.activation(), grouped: true)
         }
         return Conv2D(
-            name: config.name, kernel: Tensor(zeros: try config.checkWeight([kh, kw, try config.channels(inputShapes), filters])),
-            bias: try config.bool("use_bias", true) ? Tensor(zeros: [filters]) : nil, strides: strides, padding: try config.padding(),
+            name: config.name,
+            kernel: Tensor(zeros: try config.checkWeight([kh, kw, try config.channels(inputShapes), filters])),
+            bias: try config.bool("use_bias", true) ? Tensor(zeros: [filters]) : nil, strides: strides,
+            padding: try config.padding(),
             dilation: dilation, activation: try config.activation())
     }
 
     public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
-        try convolutionConfig(kernel: kernel.value.shape, strides: strides, padding: padding, dilation: dilation, groups: 1, activation: activation, useBias: bias != nil)
+        try convolutionConfig(
+            kernel: kernel.value.shape, strides: strides, padding: padding, dilation: dilation, groups: 1,
+            activation: activation, useBias: bias != nil)
     }
 
     public func flops(inputShapes: [[Int]], outputShape: [Int]) -> Int {
@@ -180,10 +205,12 @@ extension Conv2D: KerasLayer {
 extension KerasLayer {
     /// Keras's `Conv2D` config for an HWIO `kernel` (shared by `Conv2D` and `GroupedConv2D`).
     func convolutionConfig(
-        kernel k: [Int], strides: (Int, Int), padding: Padding, dilation: (Int, Int), groups: Int, activation: ActivationFunction, useBias: Bool
+        kernel k: [Int], strides: (Int, Int), padding: Padding, dilation: (Int, Int), groups: Int,
+        activation: ActivationFunction, useBias: Bool
     ) throws(KerasConfigError) -> [String: Any] {
         [
-            "filters": k[3], "kernel_size": [k[0], k[1]], "strides": [strides.0, strides.1], "padding": try kerasPadding(padding),
+            "filters": k[3], "kernel_size": [k[0], k[1]], "strides": [strides.0, strides.1],
+            "padding": try kerasPadding(padding),
             "data_format": "channels_last", "dilation_rate": [dilation.0, dilation.1], "groups": groups,
             "activation": try kerasActivationName(activation), "use_bias": useBias,
         ]

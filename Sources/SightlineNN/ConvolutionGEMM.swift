@@ -27,23 +27,29 @@ enum ConvolutionGEMM {
     ///   - bias: `[F]` or nil.
     /// - Returns: `[N, OH, OW, F]`.
     static func forward(
-        input: Tensor, geometry g: WindowGeometry, kernel: Tensor, bias: Tensor?, filters: Int, activation: ActivationFunction
+        input: Tensor, geometry g: WindowGeometry, kernel: Tensor, bias: Tensor?, filters: Int,
+        activation: ActivationFunction
     ) -> Tensor {
         var output = Tensor(shape: [input.shape[0], g.outputHeight, g.outputWidth, filters]) { _ in }
-        forward(input: input, geometry: g, kernel: kernel, bias: bias, filters: filters, activation: activation, into: &output, accumulate: false)
+        forward(
+            input: input, geometry: g, kernel: kernel, bias: bias, filters: filters, activation: activation,
+            into: &output, accumulate: false)
         return output
     }
 
     /// Forward into `output` `[N, OH, OW, F]`; with `accumulate`, `output`'s contents are added
     /// before the activation (GEMM with `beta = 1` onto the shortcut).
     static func forward(
-        input: Tensor, geometry g: WindowGeometry, kernel: Tensor, bias: Tensor?, filters: Int, activation: ActivationFunction,
+        input: Tensor, geometry g: WindowGeometry, kernel: Tensor, bias: Tensor?, filters: Int,
+        activation: ActivationFunction,
         into output: inout Tensor, accumulate: Bool
     ) {
-        let n = input.shape[0], channels = input.shape[3]
+        let n = input.shape[0]
+        let channels = input.shape[3]
         let rows = n * g.outputHeight * g.outputWidth
         let patch = g.kernelHeight * g.kernelWidth * channels
-        precondition(kernel.count == patch * filters, "kernel holds \(kernel.count) values, expected \(patch)×\(filters)")
+        precondition(
+            kernel.count == patch * filters, "kernel holds \(kernel.count) values, expected \(patch)×\(filters)")
         precondition(output.count == rows * filters, "output holds \(output.count) values, expected \(rows)×\(filters)")
         let tile = min(rows, tileRows(patch: patch))
         var columns = g.isPointwise ? [] : [Float](repeating: 0, count: tile * patch)
@@ -54,7 +60,8 @@ enum ConvolutionGEMM {
                     columns.withUnsafeMutableBufferPointer { col in
                         for start in stride(from: 0, to: rows, by: max(tile, 1)) {
                             let count = min(tile, rows - start)
-                            let a = patches(x, channels: channels, geometry: g, rows: start..<(start + count), scratch: col)
+                            let a = patches(
+                                x, channels: channels, geometry: g, rows: start..<(start + count), scratch: col)
                             let c = outBase + start * filters
                             GEMM.multiply(
                                 m: count, n: filters, k: patch, a: a, lda: patch, b: w.baseAddress!, ldb: filters,
@@ -70,7 +77,8 @@ enum ConvolutionGEMM {
     /// The `[rows.count, KH·KW·C]` patch matrix of output rows `rows`: the input itself for a
     /// pointwise convolution, else gathered into `scratch`.
     static func patches(
-        _ x: UnsafeBufferPointer<Float>, channels: Int, geometry g: WindowGeometry, rows: Range<Int>, scratch: UnsafeMutableBufferPointer<Float>
+        _ x: UnsafeBufferPointer<Float>, channels: Int, geometry g: WindowGeometry, rows: Range<Int>,
+        scratch: UnsafeMutableBufferPointer<Float>
     ) -> UnsafePointer<Float> {
         if g.isPointwise { return x.baseAddress! + rows.lowerBound * channels }
         Im2Col.gather(input: x.baseAddress!, channels: channels, geometry: g, rows: rows, columns: scratch.baseAddress!)
@@ -78,7 +86,9 @@ enum ConvolutionGEMM {
     }
 
     /// Adds the bias to each row and applies the activation, in parallel over rows.
-    static func applyEpilogue(_ c: UnsafeMutablePointer<Float>, rows: Int, filters: Int, bias: Tensor?, activation: ActivationFunction) {
+    static func applyEpilogue(
+        _ c: UnsafeMutablePointer<Float>, rows: Int, filters: Int, bias: Tensor?, activation: ActivationFunction
+    ) {
         if bias == nil && activation == .linear { return }
         Parallel.forEachChunk(rows, costPerItem: filters) { range in
             let start = c + range.lowerBound * filters
@@ -103,7 +113,8 @@ enum ConvolutionGEMM {
         input: Tensor, geometry g: WindowGeometry, kernel: Tensor, filters: Int, gradient: Tensor,
         kernelGradient: UnsafeMutablePointer<Float>?, needsInputGradient: Bool
     ) -> Tensor? {
-        let n = input.shape[0], channels = input.shape[3]
+        let n = input.shape[0]
+        let channels = input.shape[3]
         let rows = n * g.outputHeight * g.outputWidth
         let patch = g.kernelHeight * g.kernelWidth * channels
         let tile = min(rows, tileRows(patch: patch))
@@ -117,16 +128,26 @@ enum ConvolutionGEMM {
                             let count = min(tile, rows - start)
                             let dyTile = dy.baseAddress! + start * filters
                             if let kernelGradient {
-                                let a = patches(x, channels: channels, geometry: g, rows: start..<(start + count), scratch: col)
-                                GEMM.multiply(transposeA: true, m: patch, n: filters, k: count, a: a, lda: patch, b: dyTile, ldb: filters, beta: 1, c: kernelGradient, ldc: filters)
+                                let a = patches(
+                                    x, channels: channels, geometry: g, rows: start..<(start + count), scratch: col)
+                                GEMM.multiply(
+                                    transposeA: true, m: patch, n: filters, k: count, a: a, lda: patch, b: dyTile,
+                                    ldb: filters, beta: 1, c: kernelGradient, ldc: filters)
                             }
                             guard needsInputGradient else { continue }
                             inputGradient.withUnsafeMutableBufferPointer { dx in
                                 if g.isPointwise {
-                                    GEMM.multiply(transposeB: true, m: count, n: channels, k: filters, a: dyTile, lda: filters, b: w.baseAddress!, ldb: filters, c: dx.baseAddress! + start * channels, ldc: channels)
+                                    GEMM.multiply(
+                                        transposeB: true, m: count, n: channels, k: filters, a: dyTile, lda: filters,
+                                        b: w.baseAddress!, ldb: filters, c: dx.baseAddress! + start * channels,
+                                        ldc: channels)
                                 } else {
-                                    GEMM.multiply(transposeB: true, m: count, n: patch, k: filters, a: dyTile, lda: filters, b: w.baseAddress!, ldb: filters, c: col.baseAddress!, ldc: patch)
-                                    Im2Col.scatterAdd(columns: col.baseAddress!, channels: channels, geometry: g, rows: start..<(start + count), inputGradient: dx.baseAddress!)
+                                    GEMM.multiply(
+                                        transposeB: true, m: count, n: patch, k: filters, a: dyTile, lda: filters,
+                                        b: w.baseAddress!, ldb: filters, c: col.baseAddress!, ldc: patch)
+                                    Im2Col.scatterAdd(
+                                        columns: col.baseAddress!, channels: channels, geometry: g,
+                                        rows: start..<(start + count), inputGradient: dx.baseAddress!)
                                 }
                             }
                         }

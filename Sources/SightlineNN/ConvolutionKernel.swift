@@ -59,14 +59,23 @@ enum ConvolutionKernels {
     ) -> (kernel: any ConvolutionKernel, remaining: ActivationFunction) {
         let g = conv.geometry(height: height, width: width)
         if options.precision != .fp32, let fused = FusedActivation(activation) {
-            return (OneDNNConvolution(conv, geometry: g, channels: channels, activation: fused, precision: options.precision), .linear)
+            return (
+                OneDNNConvolution(
+                    conv, geometry: g, channels: channels, activation: fused, precision: options.precision), .linear
+            )
         }
         if options.precision != .fp32 {
-            return (OneDNNConvolution(conv, geometry: g, channels: channels, activation: .none, precision: options.precision), activation)
+            return (
+                OneDNNConvolution(
+                    conv, geometry: g, channels: channels, activation: .none, precision: options.precision), activation
+            )
         }
         guard options.convolution != .reference, let fused = FusedActivation(activation) else {
             let fused = FusedActivation(activation) != nil
-            return (ReferenceConvolution(conv, geometry: g, activation: fused ? activation : .linear), fused ? .linear : activation)
+            return (
+                ReferenceConvolution(conv, geometry: g, activation: fused ? activation : .linear),
+                fused ? .linear : activation
+            )
         }
         if options.convolution == .auto, WinogradConvolution.fits(g, channels: channels, filters: conv.filters),
             let kernel = WinogradConvolution(conv, geometry: g, channels: channels, activation: fused)

@@ -15,12 +15,16 @@ final class ConvolutionKernelCache {
     private var kernels: [Key: (kernel: (any ConvolutionKernel)?, remaining: ActivationFunction)] = [:]
 
     /// The forward kernel of `conv` for inputs `[H, W, C]`, and the activation left to apply.
-    func forward(_ conv: Conv2D, input shape: [Int], options: EngineOptions) -> (kernel: any ConvolutionKernel, remaining: ActivationFunction) {
+    func forward(_ conv: Conv2D, input shape: [Int], options: EngineOptions) -> (
+        kernel: any ConvolutionKernel, remaining: ActivationFunction
+    ) {
         let key = Key(shape: shape, version: version(conv), backward: false)
         return lock.withLock {
             if let cached = kernels[key], let kernel = cached.kernel { return (kernel, cached.remaining) }
             evict(version: key.version)
-            let made = ConvolutionKernels.make(conv, height: shape[0], width: shape[1], channels: shape[2], activation: conv.activation, options: options)
+            let made = ConvolutionKernels.make(
+                conv, height: shape[0], width: shape[1], channels: shape[2], activation: conv.activation,
+                options: options)
             kernels[key] = (made.kernel, made.remaining)
             return made
         }
@@ -34,18 +38,27 @@ final class ConvolutionKernelCache {
     /// For stride 1, `dx[i] = Σₖ dy[i − k + p] · w[k]`: a convolution of `dy` with the kernel
     /// rotated 180° and its input/output channels swapped, padded by `2 − p` before the map, so
     /// Winograd applies to the backward pass as to the forward one.
-    func inputGradient(_ conv: Conv2D, input shape: [Int], batch: Int, options: EngineOptions) -> (any ConvolutionKernel)? {
+    func inputGradient(_ conv: Conv2D, input shape: [Int], batch: Int, options: EngineOptions) -> (
+        any ConvolutionKernel
+    )? {
         guard options.convolution == .auto else { return nil }
-        guard batch * ((shape[0] + 3) / 4) * ((shape[1] + 3) / 4) >= WinogradConvolution.minimumTiles else { return nil }
+        guard batch * ((shape[0] + 3) / 4) * ((shape[1] + 3) / 4) >= WinogradConvolution.minimumTiles else {
+            return nil
+        }
         let g = conv.geometry(height: shape[0], width: shape[1])
-        let channels = shape[2], filters = conv.filters
-        guard WinogradConvolution.fits(g, channels: channels, filters: filters), g.padTop <= 2, g.padLeft <= 2 else { return nil }
+        let channels = shape[2]
+        let filters = conv.filters
+        guard WinogradConvolution.fits(g, channels: channels, filters: filters), g.padTop <= 2, g.padLeft <= 2 else {
+            return nil
+        }
         let key = Key(shape: shape, version: version(conv), backward: true)
         return lock.withLock {
             if let cached = kernels[key] { return cached.kernel }
             evict(version: key.version)
-            let top = 2 - g.padTop, left = 2 - g.padLeft
-            let bottom = g.inputHeight - g.outputHeight + 2 - top, right = g.inputWidth - g.outputWidth + 2 - left
+            let top = 2 - g.padTop
+            let left = 2 - g.padLeft
+            let bottom = g.inputHeight - g.outputHeight + 2 - top
+            let right = g.inputWidth - g.outputWidth + 2 - left
             var made: (any ConvolutionKernel)?
             if bottom >= 0, right >= 0 {
                 let w = conv.kernel.value.scalars
@@ -54,7 +67,8 @@ final class ConvolutionKernelCache {
                         for kx in 0..<3 {
                             for f in 0..<filters {
                                 for c in 0..<channels {
-                                    out[((ky * 3 + kx) * filters + f) * channels + c] = w[(((2 - ky) * 3 + (2 - kx)) * channels + c) * filters + f]
+                                    out[((ky * 3 + kx) * filters + f) * channels + c] =
+                                        w[(((2 - ky) * 3 + (2 - kx)) * channels + c) * filters + f]
                                 }
                             }
                         }
@@ -64,7 +78,8 @@ final class ConvolutionKernelCache {
                     inputHeight: g.outputHeight, inputWidth: g.outputWidth, kernel: (3, 3),
                     padding: .explicit(top: top, bottom: bottom, left: left, right: right))
                 made = WinogradConvolution(
-                    kernel: flipped, bias: nil, geometry: backward, channels: filters, filters: channels, activation: .none)
+                    kernel: flipped, bias: nil, geometry: backward, channels: filters, filters: channels,
+                    activation: .none)
             }
             kernels[key] = (made, .linear)
             return made

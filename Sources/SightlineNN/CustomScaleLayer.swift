@@ -19,14 +19,19 @@ public final class CustomScaleLayer: Layer {
 
     public func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput {
         let (a, b) = (inputs[0], inputs[1])
-        return LayerOutput(Tensor(shape: a.shape) { out in
-            for i in 0..<out.count { out[i] = a.scalars[i] + b.scalars[i] * scale }
-        })
+        return LayerOutput(
+            Tensor(shape: a.shape) { out in
+                for i in 0..<out.count { out[i] = a.scalars[i] + b.scalars[i] * scale }
+            })
     }
 
-    public func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
+    public func backward(
+        _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
+    ) -> [Tensor] {
         guard needs.contains(.input) else { return [] }
-        return [outputGradient, Tensor(shape: outputGradient.shape, scalars: outputGradient.scalars.map { $0 * scale })]
+        return [
+            outputGradient, Tensor(shape: outputGradient.shape, scalars: outputGradient.scalars.map { $0 * scale }),
+        ]
     }
 }
 

@@ -14,7 +14,8 @@ public final class Dense: Layer {
     /// A dense layer with explicit weights.
     public init(name: String, kernel: Tensor, bias: Tensor?, activation: ActivationFunction = .linear) {
         precondition(kernel.rank == 2, "Dense '\(name)' needs a kernel of rank 2, got \(kernel.shape)")
-        precondition(bias == nil || bias?.shape == [kernel.shape[1]], "Dense '\(name)' bias must be [\(kernel.shape[1])]")
+        precondition(
+            bias == nil || bias?.shape == [kernel.shape[1]], "Dense '\(name)' bias must be [\(kernel.shape[1])]")
         self.name = name
         self.kernel = Parameter(name: "kernel", value: kernel)
         self.bias = bias.map { Parameter(name: "bias", value: $0) }
@@ -39,7 +40,9 @@ public final class Dense: Layer {
     public func outputShape(for inputShapes: [[Int]]) throws(LayerError) -> [Int] {
         let shape = try singleInputShape(inputShapes)
         guard shape.last == inputFeatures else {
-            throw LayerError(layer: name, "kernel \(kernel.value.shape) expects \(inputFeatures) input features, input shape is \(shape)")
+            throw LayerError(
+                layer: name,
+                "kernel \(kernel.value.shape) expects \(inputFeatures) input features, input shape is \(shape)")
         }
         return shape.dropLast() + [units]
     }
@@ -50,13 +53,16 @@ public final class Dense: Layer {
         var result = Tensor(shape: x.shape.dropLast() + [units]) { out in
             x.withUnsafeBufferPointer { a in
                 kernel.value.withUnsafeBufferPointer { w in
-                    GEMM.multiply(m: rows, n: units, k: inputFeatures, a: a.baseAddress!, lda: inputFeatures, b: w.baseAddress!, ldb: units, c: out.baseAddress!, ldc: units)
+                    GEMM.multiply(
+                        m: rows, n: units, k: inputFeatures, a: a.baseAddress!, lda: inputFeatures, b: w.baseAddress!,
+                        ldb: units, c: out.baseAddress!, ldc: units)
                 }
             }
         }
         if let bias {
             result.withUnsafeMutableBufferPointer { out in
-                ConvolutionGEMM.applyEpilogue(out.baseAddress!, rows: rows, filters: units, bias: bias.value, activation: .linear)
+                ConvolutionGEMM.applyEpilogue(
+                    out.baseAddress!, rows: rows, filters: units, bias: bias.value, activation: .linear)
             }
         }
         return result
@@ -68,7 +74,9 @@ public final class Dense: Layer {
         return LayerOutput(z, saved: saved)
     }
 
-    public func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
+    public func backward(
+        _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
+    ) -> [Tensor] {
         let x = inputs[0]
         let rows = x.count / inputFeatures
         let dz = activation.gradient(outputGradient, output: forward.output, input: forward.saved.first)
@@ -77,7 +85,9 @@ public final class Dense: Layer {
             let dw = Tensor(shape: kernel.value.shape) { out in
                 x.withUnsafeBufferPointer { a in
                     dz.withUnsafeBufferPointer { g in
-                        GEMM.multiply(transposeA: true, m: inputFeatures, n: units, k: rows, a: a.baseAddress!, lda: inputFeatures, b: g.baseAddress!, ldb: units, c: out.baseAddress!, ldc: units)
+                        GEMM.multiply(
+                            transposeA: true, m: inputFeatures, n: units, k: rows, a: a.baseAddress!,
+                            lda: inputFeatures, b: g.baseAddress!, ldb: units, c: out.baseAddress!, ldc: units)
                     }
                 }
             }
@@ -87,7 +97,9 @@ public final class Dense: Layer {
         let dx = Tensor(shape: x.shape) { out in
             dz.withUnsafeBufferPointer { g in
                 kernel.value.withUnsafeBufferPointer { w in
-                    GEMM.multiply(transposeB: true, m: rows, n: inputFeatures, k: units, a: g.baseAddress!, lda: units, b: w.baseAddress!, ldb: units, c: out.baseAddress!, ldc: inputFeatures)
+                    GEMM.multiply(
+                        transposeB: true, m: rows, n: inputFeatures, k: units, a: g.baseAddress!, lda: units,
+                        b: w.baseAddress!, ldb: units, c: out.baseAddress!, ldc: inputFeatures)
                 }
             }
         }
@@ -101,7 +113,8 @@ extension Dense: KerasLayer {
     public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
         let units = try config.int("units", 0, in: 1...Int.max)
         return Dense(
-            name: config.name, kernel: Tensor(zeros: try config.checkWeight([try config.channels(inputShapes), units])),
+            name: config.name,
+            kernel: Tensor(zeros: try config.checkWeight([try config.channels(inputShapes), units])),
             bias: try config.bool("use_bias", true) ? Tensor(zeros: [units]) : nil, activation: try config.activation())
     }
 

@@ -27,7 +27,9 @@ public final class DepthwiseConv2D: Layer {
         dilation: (Int, Int) = (1, 1), activation: ActivationFunction = .linear, grouped: Bool = false
     ) {
         precondition(kernel.rank == 4, "DepthwiseConv2D '\(name)' needs a kernel [KH, KW, C, M], got \(kernel.shape)")
-        precondition(bias == nil || bias?.count == kernel.shape[2] * kernel.shape[3], "DepthwiseConv2D '\(name)' bias must be [C·M]")
+        precondition(
+            bias == nil || bias?.count == kernel.shape[2] * kernel.shape[3],
+            "DepthwiseConv2D '\(name)' bias must be [C·M]")
         self.name = name
         (channels, multiplier, self.grouped) = (kernel.shape[2], kernel.shape[3], grouped)
         self.kernel = Parameter(
@@ -50,18 +52,25 @@ public final class DepthwiseConv2D: Layer {
 
     public func outputShape(for inputShapes: [[Int]]) throws(LayerError) -> [Int] {
         let shape = try singleInputShape(inputShapes, rank: 3)
-        guard shape[2] == channels else { throw LayerError(layer: name, "kernel \(kernel.value.shape) expects \(channels) channels, input has \(shape[2])") }
+        guard shape[2] == channels else {
+            throw LayerError(
+                layer: name, "kernel \(kernel.value.shape) expects \(channels) channels, input has \(shape[2])")
+        }
         let g = geometry(height: shape[0], width: shape[1])
-        guard g.outputHeight > 0, g.outputWidth > 0 else { throw LayerError(layer: name, "input \(shape[0])×\(shape[1]) is smaller than the kernel window") }
+        guard g.outputHeight > 0, g.outputWidth > 0 else {
+            throw LayerError(layer: name, "input \(shape[0])×\(shape[1]) is smaller than the kernel window")
+        }
         return [g.outputHeight, g.outputWidth, channels * multiplier]
     }
 
     /// Calls `body(outputOffset, inputOffset, kernelOffset)` for every in-image tap of every
     /// output pixel in output rows `range` (of `N·OH`); offsets are pixel bases (× channels).
     private func forEachTap(_ g: WindowGeometry, rows range: Range<Int>, _ body: (Int, Int, Int) -> Void) {
-        let c = channels, cm = channels * multiplier
+        let c = channels
+        let cm = channels * multiplier
         for row in range {
-            let image = row / g.outputHeight, oy = row % g.outputHeight
+            let image = row / g.outputHeight
+            let oy = row % g.outputHeight
             for ox in 0..<g.outputWidth {
                 let o = ((image * g.outputHeight + oy) * g.outputWidth + ox) * cm
                 for ky in 0..<g.kernelHeight {
@@ -78,19 +87,26 @@ public final class DepthwiseConv2D: Layer {
     }
 
     public func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput {
-        let x = inputs[0], n = x.shape[0], m = multiplier, c = channels
+        let x = inputs[0]
+        let n = x.shape[0]
+        let m = multiplier
+        let c = channels
         let g = geometry(height: x.shape[1], width: x.shape[2])
         var y = Tensor(zeros: [n, g.outputHeight, g.outputWidth, c * m])
         let epilogue: ActivationFunction = activation.needsInput ? .linear : activation
         y.withUnsafeMutableBufferPointer { out in
             x.withUnsafeBufferPointer { p in
                 kernel.value.withUnsafeBufferPointer { w in
-                    Parallel.forEachChunk(n * g.outputHeight, costPerItem: g.outputWidth * c * m * g.kernelHeight * g.kernelWidth) { rows in
+                    Parallel.forEachChunk(
+                        n * g.outputHeight, costPerItem: g.outputWidth * c * m * g.kernelHeight * g.kernelWidth
+                    ) { rows in
                         forEachTap(g, rows: rows) { o, i, k in
                             for ch in 0..<c { for j in 0..<m { out[o + ch * m + j] += p[i + ch] * w[k + ch * m + j] } }
                         }
                         let start = rows.lowerBound * g.outputWidth * c * m
-                        ConvolutionGEMM.applyEpilogue(out.baseAddress! + start, rows: rows.count * g.outputWidth, filters: c * m, bias: bias?.value, activation: epilogue)
+                        ConvolutionGEMM.applyEpilogue(
+                            out.baseAddress! + start, rows: rows.count * g.outputWidth, filters: c * m,
+                            bias: bias?.value, activation: epilogue)
                     }
                 }
             }
@@ -99,8 +115,13 @@ public final class DepthwiseConv2D: Layer {
         return LayerOutput(y, saved: saved)
     }
 
-    public func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
-        let x = inputs[0], n = x.shape[0], m = multiplier, c = channels
+    public func backward(
+        _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
+    ) -> [Tensor] {
+        let x = inputs[0]
+        let n = x.shape[0]
+        let m = multiplier
+        let c = channels
         let g = geometry(height: x.shape[1], width: x.shape[2])
         let dz = activation.gradient(outputGradient, output: forward.output, input: forward.saved.first)
         if let bias, needs.wants(bias) { bias.accumulateGradient(ConvolutionGEMM.biasGradient(dz, filters: c * m)) }
@@ -140,12 +161,15 @@ extension DepthwiseConv2D: KerasLayer {
 
     public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
         try config.requireChannelsLast()
-        let (kh, kw) = try config.pair("kernel_size", (1, 1)), c = try config.channels(inputShapes)
+        let (kh, kw) = try config.pair("kernel_size", (1, 1))
+        let c = try config.channels(inputShapes)
         let m = try config.int("depth_multiplier", 1, in: 1...Int.max)
-        let dilation = try config.pair("dilation_rate", (1, 1)), strides = try config.pair("strides", (1, 1))
+        let dilation = try config.pair("dilation_rate", (1, 1))
+        let strides = try config.pair("strides", (1, 1))
         return DepthwiseConv2D(
             name: config.name, kernel: Tensor(zeros: try config.checkWeight([kh, kw, c, m])),
-            bias: try config.bool("use_bias", true) ? Tensor(zeros: [c * m]) : nil, strides: strides, padding: try config.padding(),
+            bias: try config.bool("use_bias", true) ? Tensor(zeros: [c * m]) : nil, strides: strides,
+            padding: try config.padding(),
             dilation: dilation, activation: try config.activation())
     }
 
@@ -153,7 +177,8 @@ extension DepthwiseConv2D: KerasLayer {
         let k = kernel.value.shape
         if grouped {
             return [
-                "filters": channels * multiplier, "kernel_size": [k[0], k[1]], "strides": [strides.0, strides.1], "padding": try kerasPadding(padding),
+                "filters": channels * multiplier, "kernel_size": [k[0], k[1]], "strides": [strides.0, strides.1],
+                "padding": try kerasPadding(padding),
                 "data_format": "channels_last", "dilation_rate": [dilation.0, dilation.1], "groups": channels,
                 "activation": try kerasActivationName(activation), "use_bias": bias != nil,
             ]

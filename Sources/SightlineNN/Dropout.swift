@@ -34,8 +34,11 @@ public final class Dropout: Layer {
     public func outputShape(for inputShapes: [[Int]]) throws(LayerError) -> [Int] {
         let shape = try singleInputShape(inputShapes)
         if let noiseShape {
-            guard noiseShape.count == shape.count + 1, zip(noiseShape.dropFirst(), shape).allSatisfy({ $0 == 0 || $0 == 1 || $0 == $1 }) else {
-                throw LayerError(layer: name, "noise shape \(noiseShape) does not fit input \(["N"] + shape.map(String.init))")
+            guard noiseShape.count == shape.count + 1,
+                zip(noiseShape.dropFirst(), shape).allSatisfy({ $0 == 0 || $0 == 1 || $0 == $1 })
+            else {
+                throw LayerError(
+                    layer: name, "noise shape \(noiseShape) does not fit input \(["N"] + shape.map(String.init))")
             }
         }
         return shape
@@ -44,15 +47,19 @@ public final class Dropout: Layer {
     public func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput {
         let x = inputs[0]
         guard mode == .training, rate > 0 else { return LayerOutput(x) }
-        let keep = 1 - rate, scale = keep > 0 ? 1 / keep : 0
+        let keep = 1 - rate
+        let scale = keep > 0 ? 1 / keep : 0
         let maskShape = noiseShape.map { zip($0, x.shape).map { noise, size in noise == 0 ? size : noise } } ?? x.shape
         let mask: Tensor
         if let seeds = sampleSeeds, seeds.count == x.shape[0], maskShape[0] == x.shape[0] {
-            let row = maskShape.dropFirst().reduce(1, *), layerSeed = seed
+            let row = maskShape.dropFirst().reduce(1, *)
+            let layerSeed = seed
             mask = Tensor(shape: maskShape) { m in
                 for (sample, sampleSeed) in seeds.enumerated() {
                     var rowGenerator = SeededGenerator(seed: sampleSeed, deriving: [layerSeed])
-                    for i in (sample * row)..<((sample + 1) * row) { m[i] = rowGenerator.nextUnitFloat() < keep ? scale : 0 }
+                    for i in (sample * row)..<((sample + 1) * row) {
+                        m[i] = rowGenerator.nextUnitFloat() < keep ? scale : 0
+                    }
                 }
             }
         } else {
@@ -63,7 +70,9 @@ public final class Dropout: Layer {
         return LayerOutput(Broadcast.apply(.multiply, x, mask), saved: [mask])
     }
 
-    public func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
+    public func backward(
+        _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
+    ) -> [Tensor] {
         guard needs.contains(.input) else { return [] }
         guard let mask = forward.saved.first else { return [outputGradient] }
         return [Broadcast.apply(.multiply, outputGradient, mask)]
@@ -79,18 +88,24 @@ extension Dropout: KerasLayer {
         let rank = (inputShapes.first?.count ?? 0) + 1
         if config.className == "StochasticDepth" {
             return Dropout(
-                name: config.name, rate: try config.float("drop_path_rate", 0, in: 0...1), seed: seed, noiseShape: [0] + Array(repeating: 1, count: rank - 1))
+                name: config.name, rate: try config.float("drop_path_rate", 0, in: 0...1), seed: seed,
+                noiseShape: [0] + Array(repeating: 1, count: rank - 1))
         }
         var noiseShape: [Int]?
         if let list = config.values["noise_shape"] as? [Any] {
             noiseShape = try list.map { item throws(KerasConfigError) -> Int in
                 if item is NSNull { return 0 }
-                guard let size = KerasConfig.integer(item), size >= 1 else { throw config.error("must hold sizes of 1 or more, or null, got \(list)", field: "noise_shape") }
+                guard let size = KerasConfig.integer(item), size >= 1 else {
+                    throw config.error("must hold sizes of 1 or more, or null, got \(list)", field: "noise_shape")
+                }
                 return size
             }
-            guard noiseShape?.count == rank else { throw config.error("has \(list.count) axes; the input has \(rank) with the batch", field: "noise_shape") }
+            guard noiseShape?.count == rank else {
+                throw config.error("has \(list.count) axes; the input has \(rank) with the batch", field: "noise_shape")
+            }
         }
-        return Dropout(name: config.name, rate: try config.float("rate", 0, in: 0...1), seed: seed, noiseShape: noiseShape)
+        return Dropout(
+            name: config.name, rate: try config.float("rate", 0, in: 0...1), seed: seed, noiseShape: noiseShape)
     }
 
     public func kerasConfig() throws(KerasConfigError) -> [String: Any] {

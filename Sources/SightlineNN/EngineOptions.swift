@@ -41,7 +41,8 @@ public enum EngineError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .bf16Unavailable:
-            return "--precision bf16 needs a CPU with AVX512_BF16 or AMX instructions (Intel Cooper Lake, Sapphire Rapids "
+            return
+                "--precision bf16 needs a CPU with AVX512_BF16 or AMX instructions (Intel Cooper Lake, Sapphire Rapids "
                 + "or later; AMD Zen 4 or later) and this one has neither; use --precision fp32 (the default), or "
                 + "--precision bf16-emulated to see bf16's effect on this model's outputs here"
         }

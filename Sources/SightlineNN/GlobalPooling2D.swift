@@ -17,7 +17,10 @@ public final class GlobalPooling2D: Layer {
     }
 
     public func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput {
-        let x = inputs[0], n = x.shape[0], c = x.shape[3], pixels = x.shape[1] * x.shape[2]
+        let x = inputs[0]
+        let n = x.shape[0]
+        let c = x.shape[3]
+        let pixels = x.shape[1] * x.shape[2]
         let output = Tensor(shape: keepDims ? [n, 1, 1, c] : [n, c]) { out in
             x.withUnsafeBufferPointer { p in
                 for image in 0..<n {
@@ -38,9 +41,14 @@ public final class GlobalPooling2D: Layer {
         return LayerOutput(output)
     }
 
-    public func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
+    public func backward(
+        _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
+    ) -> [Tensor] {
         guard needs.contains(.input) else { return [] }
-        let x = inputs[0], n = x.shape[0], c = x.shape[3], pixels = x.shape[1] * x.shape[2]
+        let x = inputs[0]
+        let n = x.shape[0]
+        let c = x.shape[3]
+        let pixels = x.shape[1] * x.shape[2]
         var dx = Tensor(zeros: x.shape)
         dx.withUnsafeMutableBufferPointer { d in
             x.withUnsafeBufferPointer { p in
@@ -71,16 +79,22 @@ public final class GlobalPooling2D: Layer {
 }
 
 extension GlobalPooling2D: KerasLayer {
-    public static let kerasClassNames = ["GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAvgPool2D", "GlobalMaxPool2D"]
+    public static let kerasClassNames = [
+        "GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAvgPool2D", "GlobalMaxPool2D",
+    ]
 
     public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
         try config.requireChannelsLast()
-        return GlobalPooling2D(name: config.name, kind: config.className.contains("Max") ? .max : .average, keepDims: try config.bool("keepdims", false))
+        return GlobalPooling2D(
+            name: config.name, kind: config.className.contains("Max") ? .max : .average,
+            keepDims: try config.bool("keepdims", false))
     }
 
     public var kerasClassName: String { kind == .max ? "GlobalMaxPooling2D" : "GlobalAveragePooling2D" }
 
-    public func kerasConfig() throws(KerasConfigError) -> [String: Any] { ["data_format": "channels_last", "keepdims": keepDims] }
+    public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
+        ["data_format": "channels_last", "keepdims": keepDims]
+    }
 
     public func flops(inputShapes: [[Int]], outputShape: [Int]) -> Int { inputShapes.first?.reduce(1, *) ?? 0 }
 

@@ -16,13 +16,15 @@ extension Graph {
             return previous[b.count]
         }
         let scored = nodes.map { ($0.name, distance($0.name)) }
-        return scored.enumerated().sorted { ($0.element.1, $0.offset) < ($1.element.1, $1.offset) }.prefix(limit).map(\.element.0)
+        return scored.enumerated().sorted { ($0.element.1, $0.offset) < ($1.element.1, $1.offset) }.prefix(limit).map(
+            \.element.0)
     }
 
     /// "no layer 'NAME' in the model; did you mean 'A', 'B' or 'C'? (`sightline inspect` lists them)"
     public func unknownLayerMessage(_ name: String) -> String {
         let close = suggestions(for: name).map { "'\($0)'" }
-        let options = close.count > 1 ? close.dropLast().joined(separator: ", ") + " or " + (close.last ?? "") : close.first ?? ""
+        let options =
+            close.count > 1 ? close.dropLast().joined(separator: ", ") + " or " + (close.last ?? "") : close.first ?? ""
         return "no layer '\(name)' in the model; did you mean \(options)? (`sightline inspect MODEL` lists them)"
     }
 }

@@ -51,10 +51,14 @@ public final class Graph {
     /// (the layer's name).
     @discardableResult
     public func add(_ layer: any Layer, inputs: [String]) throws(LayerError) -> String {
-        guard indexByName[layer.name] == nil else { throw LayerError(layer: layer.name, "a node with this name already exists") }
+        guard indexByName[layer.name] == nil else {
+            throw LayerError(layer: layer.name, "a node with this name already exists")
+        }
         var shapes: [[Int]] = []
         for input in inputs {
-            guard let shape = shape(of: input) else { throw LayerError(layer: layer.name, "reads '\(input)', which is not in the graph") }
+            guard let shape = shape(of: input) else {
+                throw LayerError(layer: layer.name, "reads '\(input)', which is not in the graph")
+            }
             shapes.append(shape)
         }
         append(Node(name: layer.name, layer: layer, inputs: inputs, shape: try layer.outputShape(for: shapes)))
@@ -102,7 +106,11 @@ public final class Graph {
         let result = Graph()
         result.engineOptions = engineOptions
         for node in nodes[...end] {
-            if let layer = node.layer { try result.add(layer, inputs: node.inputs) } else { try result.addInput(name: node.name, shape: node.shape) }
+            if let layer = node.layer {
+                try result.add(layer, inputs: node.inputs)
+            } else {
+                try result.addInput(name: node.name, shape: node.shape)
+            }
         }
         result.outputNames = [name]
         return result
@@ -118,7 +126,9 @@ public final class Graph {
         for name in inputNames {
             guard let tensor = inputs[name] else { throw LayerError(layer: name, "input was not given") }
             guard tensor.rank >= 1, Array(tensor.shape.dropFirst()) == shape(of: name) else {
-                throw LayerError(layer: name, "expects items of shape \(shape(of: name) ?? []), got a tensor of shape \(tensor.shape)")
+                throw LayerError(
+                    layer: name,
+                    "expects items of shape \(shape(of: name) ?? []), got a tensor of shape \(tensor.shape)")
             }
             guard tensor.batchSize > 0 else { throw LayerError(layer: name, "was given an empty batch") }
         }
@@ -130,17 +140,23 @@ public final class Graph {
     /// Runs the graph on one input tensor per input node and returns the requested outputs
     /// (default `outputNames`). Inference uses the fused plan; training mode updates BatchNorm
     /// statistics and applies dropout, but keeps nothing for backward (use `record`).
-    public func forward(_ inputs: [String: Tensor], outputs: [String]? = nil, mode: Mode = .inference) throws(LayerError) -> [String: Tensor] {
+    public func forward(_ inputs: [String: Tensor], outputs: [String]? = nil, mode: Mode = .inference)
+        throws(LayerError) -> [String: Tensor]
+    {
         let requested = try validate(inputs, outputs: outputs)
         if mode == .inference {
             return inferencePlan(outputs: requested).run(inputs)
         }
-        return try record(inputs, outputs: requested, mode: mode, request: GradientRequest(stopAt: [], parameterGradients: false)).outputs
+        return try record(
+            inputs, outputs: requested, mode: mode, request: GradientRequest(stopAt: [], parameterGradients: false)
+        ).outputs
     }
 
     /// Inference like `forward`, reporting each executed step (node name, layer type with
     /// `+activation` when an activation was fused, seconds) to `profile`.
-    public func profiledInference(_ inputs: [String: Tensor], outputs: [String]? = nil, profile: (String, String, Double) -> Void) throws(LayerError) -> [String: Tensor] {
+    public func profiledInference(
+        _ inputs: [String: Tensor], outputs: [String]? = nil, profile: (String, String, Double) -> Void
+    ) throws(LayerError) -> [String: Tensor] {
         let requested = try validate(inputs, outputs: outputs)
         return withoutActuallyEscaping(profile) { inferencePlan(outputs: requested).run(inputs, profile: $0) }
     }
@@ -157,8 +173,12 @@ public final class Graph {
 
     /// `forward` for a graph with one input, returning the single requested output (default:
     /// the graph's output).
-    public func callAsFunction(_ input: Tensor, output: String? = nil, mode: Mode = .inference) throws(LayerError) -> Tensor {
-        guard inputNames.count == 1 else { throw LayerError(layer: "graph", "has \(inputNames.count) inputs; use forward(_:outputs:mode:)") }
+    public func callAsFunction(_ input: Tensor, output: String? = nil, mode: Mode = .inference) throws(LayerError)
+        -> Tensor
+    {
+        guard inputNames.count == 1 else {
+            throw LayerError(layer: "graph", "has \(inputNames.count) inputs; use forward(_:outputs:mode:)")
+        }
         let name = output ?? outputNames.first ?? nodes.last?.name ?? ""
         let results = try forward([inputNames[0]: input], outputs: [name], mode: mode)
         guard let result = results[name] else { throw LayerError(layer: name, "produced no output") }

@@ -21,22 +21,29 @@ public final class GroupedConv2D: Layer {
     private var partsVersion = -1
 
     public init(
-        name: String, kernel: Tensor, bias: Tensor?, groups: Int, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
+        name: String, kernel: Tensor, bias: Tensor?, groups: Int, strides: (Int, Int) = (1, 1),
+        padding: Padding = .valid,
         dilation: (Int, Int) = (1, 1), activation: ActivationFunction = .linear
     ) {
         self.name = name
         self.kernel = Parameter(name: "kernel", value: kernel)
         self.bias = bias.map { Parameter(name: "bias", value: $0) }
-        (self.groups, self.strides, self.padding, self.dilation, self.activation) = (groups, strides, padding, dilation, activation)
+        (self.groups, self.strides, self.padding, self.dilation, self.activation) = (
+            groups, strides, padding, dilation, activation
+        )
     }
 
     public var parameters: [Parameter] { bias.map { [kernel, $0] } ?? [kernel] }
     public var filters: Int { kernel.value.shape[3] }
 
     public func outputShape(for inputShapes: [[Int]]) throws(LayerError) -> [Int] {
-        let shape = try singleInputShape(inputShapes, rank: 3), k = kernel.value.shape
+        let shape = try singleInputShape(inputShapes, rank: 3)
+        let k = kernel.value.shape
         guard groups >= 1, shape[2] % groups == 0, k[3] % groups == 0, shape[2] / groups == k[2] else {
-            throw LayerError(layer: name, "\(groups) groups need input channels (\(shape[2])) and filters (\(k[3])) divisible by them, with kernel \(k) taking C/groups inputs")
+            throw LayerError(
+                layer: name,
+                "\(groups) groups need input channels (\(shape[2])) and filters (\(k[3])) divisible by them, with kernel \(k) taking C/groups inputs"
+            )
         }
         return try group(0).outputShape(for: [[shape[0], shape[1], k[2]]]).dropLast() + [filters]
     }
@@ -45,11 +52,14 @@ public final class GroupedConv2D: Layer {
     func group(_ g: Int) throws(LayerError) -> Conv2D {
         let version = kernel.version &* 31 &+ (bias?.version ?? 0)
         if partsVersion != version || parts.count != groups {
-            let k = kernel.value.shape, width = k[3] / groups
+            let k = kernel.value.shape
+            let width = k[3] / groups
             parts = (0..<groups).map { g in
                 Conv2D(
                     name: "\(name)/group\(g)", kernel: Self.slice(kernel.value, lastAxis: g * width, count: width),
-                    bias: bias.map { Tensor(shape: [width], scalars: Array($0.value.scalars[(g * width)..<((g + 1) * width)])) },
+                    bias: bias.map {
+                        Tensor(shape: [width], scalars: Array($0.value.scalars[(g * width)..<((g + 1) * width)]))
+                    },
                     strides: strides, padding: padding, dilation: dilation)
             }
             partsVersion = version
@@ -59,7 +69,8 @@ public final class GroupedConv2D: Layer {
 
     /// `count` entries of the last axis from `start`.
     static func slice(_ tensor: Tensor, lastAxis start: Int, count: Int) -> Tensor {
-        let last = tensor.shape[tensor.rank - 1], rows = tensor.count / last
+        let last = tensor.shape[tensor.rank - 1]
+        let rows = tensor.count / last
         return Tensor(shape: tensor.shape.dropLast() + [count]) { out in
             for r in 0..<rows { for c in 0..<count { out[r * count + c] = tensor.scalars[r * last + start + c] } }
         }
@@ -67,14 +78,18 @@ public final class GroupedConv2D: Layer {
 
     /// Writes `part` into channels `start ..< start + part's channels` of `whole`.
     static func place(_ part: Tensor, into whole: inout Tensor, start: Int) {
-        let count = part.shape[part.rank - 1], last = whole.shape[whole.rank - 1], rows = part.count / count
+        let count = part.shape[part.rank - 1]
+        let last = whole.shape[whole.rank - 1]
+        let rows = part.count / count
         whole.withUnsafeMutableBufferPointer { out in
             for r in 0..<rows { for c in 0..<count { out[r * last + start + c] = part.scalars[r * count + c] } }
         }
     }
 
     public func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput {
-        let x = inputs[0], perGroup = x.shape[3] / groups, width = filters / groups
+        let x = inputs[0]
+        let perGroup = x.shape[3] / groups
+        let width = filters / groups
         var z: Tensor?
         for g in 0..<groups {
             // `outputShape` validated the grouping when the graph was built.
@@ -92,9 +107,15 @@ public final class GroupedConv2D: Layer {
         return LayerOutput(activation.applied(to: linear), saved: [linear])
     }
 
-    public func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
-        let x = inputs[0], perGroup = x.shape[3] / groups, width = filters / groups
-        let dz = activation == .linear ? outputGradient : activation.gradient(outputGradient, output: forward.output, input: forward.saved.first)
+    public func backward(
+        _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
+    ) -> [Tensor] {
+        let x = inputs[0]
+        let perGroup = x.shape[3] / groups
+        let width = filters / groups
+        let dz =
+            activation == .linear
+            ? outputGradient : activation.gradient(outputGradient, output: forward.output, input: forward.saved.first)
         var dx = needs.contains(.input) ? Tensor(zeros: x.shape) : nil
         var dw = needs.wants(kernel) ? Tensor(zeros: kernel.value.shape) : nil
         var db = bias.flatMap { needs.wants($0) ? Tensor(zeros: $0.value.shape) : nil }
@@ -103,7 +124,8 @@ public final class GroupedConv2D: Layer {
             let xg = Self.slice(x, lastAxis: g * perGroup, count: perGroup)
             let yg = Self.slice(dz, lastAxis: g * width, count: width)
             for parameter in part.parameters { parameter.zeroGradient() }
-            let grads = part.backward(yg, inputs: [xg], forward: LayerOutput(Tensor(zeros: yg.shape)), mode: mode, needs: needs)
+            let grads = part.backward(
+                yg, inputs: [xg], forward: LayerOutput(Tensor(zeros: yg.shape)), mode: mode, needs: needs)
             if var whole = dx, let d = grads.first {
                 dx = nil
                 Self.place(d, into: &whole, start: g * perGroup)
@@ -136,7 +158,8 @@ extension GroupedConv2D: KerasLayer {
 
     public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
         try convolutionConfig(
-            kernel: kernel.value.shape, strides: strides, padding: padding, dilation: dilation, groups: groups, activation: activation, useBias: bias != nil)
+            kernel: kernel.value.shape, strides: strides, padding: padding, dilation: dilation, groups: groups,
+            activation: activation, useBias: bias != nil)
     }
 
     public func flops(inputShapes: [[Int]], outputShape: [Int]) -> Int {

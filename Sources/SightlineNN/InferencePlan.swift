@@ -69,7 +69,9 @@ struct InferencePlan {
                 continue
             }
             var step = Step(name: node.name, layer: layer, inputs: node.inputs, activation: .linear)
-            if let (conv, input) = padded[node.name] { step = Step(name: node.name, layer: conv, inputs: [input], activation: .linear) }
+            if let (conv, input) = padded[node.name] {
+                step = Step(name: node.name, layer: conv, inputs: [input], activation: .linear)
+            }
             if let conv = step.layer as? Conv2D, conv.activation == .linear,
                 let next = soleReader(node.name), let bn = next.layer as? BatchNormalization
             {
@@ -91,7 +93,9 @@ struct InferencePlan {
                 absorbed.insert(add.name)
             }
             if Self.isLinear(step.layer), let next = soleReader(step.name), let activation = next.layer as? Activation {
-                step = Step(name: next.name, layer: step.layer, inputs: step.inputs, activation: activation.function, residual: step.residual)
+                step = Step(
+                    name: next.name, layer: step.layer, inputs: step.inputs, activation: activation.function,
+                    residual: step.residual)
                 absorbed.insert(next.name)
             }
             steps.append(step)
@@ -107,7 +111,8 @@ struct InferencePlan {
                 // A convolution with its own activation never had an Activation fused into it.
                 let activation = conv.activation == .linear ? step.activation : conv.activation
                 let made = ConvolutionKernels.make(
-                    conv, height: shape[0], width: shape[1], channels: shape[2], activation: activation, options: options)
+                    conv, height: shape[0], width: shape[1], channels: shape[2], activation: activation,
+                    options: options)
                 step.kernel = made.kernel
                 step.remaining = made.remaining
             }
@@ -135,7 +140,9 @@ struct InferencePlan {
         }
         return Conv2D(
             name: conv.name, kernel: conv.kernel.value, bias: conv.bias?.value, strides: conv.strides,
-            padding: .explicit(top: own.top + pad.top, bottom: own.bottom + pad.bottom, left: own.left + pad.left, right: own.right + pad.right),
+            padding: .explicit(
+                top: own.top + pad.top, bottom: own.bottom + pad.bottom, left: own.left + pad.left,
+                right: own.right + pad.right),
             dilation: conv.dilation, activation: conv.activation)
     }
 
@@ -165,7 +172,8 @@ struct InferencePlan {
         let shape = kernel.shape
         let bias = (0..<outputs).map { f in (conv.bias?.value.scalars[f] ?? 0) * scale[f] + shift[f] }
         return DepthwiseConv2D(
-            name: bn.name, kernel: kernel.reshaped([shape[0], shape[1], conv.channels, conv.multiplier]), bias: Tensor(shape: [outputs], scalars: bias),
+            name: bn.name, kernel: kernel.reshaped([shape[0], shape[1], conv.channels, conv.multiplier]),
+            bias: Tensor(shape: [outputs], scalars: bias),
             strides: conv.strides, padding: conv.padding, dilation: conv.dilation)
     }
 
@@ -200,7 +208,9 @@ struct InferencePlan {
                 residual = nil
                 kernel.run(x, into: &output, accumulate: step.residual != nil)
                 step.remaining.apply(inPlace: &output)
-            } else if let merge = step.layer as? Merge, merge.operation == .add, stepInputs.allSatisfy({ $0.shape == stepInputs[0].shape }) {
+            } else if let merge = step.layer as? Merge, merge.operation == .add,
+                stepInputs.allSatisfy({ $0.shape == stepInputs[0].shape })
+            {
                 output = Merge.sum(stepInputs, activation: step.activation)
             } else {
                 output = step.layer.forward(stepInputs, mode: .inference).output

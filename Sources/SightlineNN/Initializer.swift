@@ -36,7 +36,8 @@ public enum Initializer: Sendable, Equatable {
         case .ones: return Tensor(repeating: 1, shape: shape)
         case .constant(let value): return Tensor(repeating: value, shape: shape)
         case .glorotUniform:
-            return uniform(shape: shape, limit: Float((6.0 / Double(fanIn + fanOut)).squareRoot()), generator: &generator)
+            return uniform(
+                shape: shape, limit: Float((6.0 / Double(fanIn + fanOut)).squareRoot()), generator: &generator)
         case .heUniform:
             return uniform(shape: shape, limit: Float((6.0 / Double(fanIn)).squareRoot()), generator: &generator)
         case .heNormal:

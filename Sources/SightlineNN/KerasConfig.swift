@@ -58,29 +58,44 @@ public struct KerasConfig {
     }
 
     /// An integer option in `range` (JSON integers; a float with an integral value is accepted).
-    public func int(_ key: String, _ fallback: Int, in range: ClosedRange<Int> = Int.min...Int.max) throws(KerasConfigError) -> Int {
+    public func int(_ key: String, _ fallback: Int, in range: ClosedRange<Int> = Int.min...Int.max)
+        throws(KerasConfigError) -> Int
+    {
         guard let raw = value(key) else { return fallback }
         guard let number = Self.integer(raw) else { throw error("must be an integer, got \(raw)", field: key) }
-        guard range.contains(number) else { throw error("must be in \(Self.describe(range)), got \(number)", field: key) }
+        guard range.contains(number) else {
+            throw error("must be in \(Self.describe(range)), got \(number)", field: key)
+        }
         return number
     }
 
     /// A floating-point option in `range`.
-    public func float(_ key: String, _ fallback: Float, in range: ClosedRange<Double> = -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude) throws(KerasConfigError) -> Float {
+    public func float(
+        _ key: String, _ fallback: Float,
+        in range: ClosedRange<Double> = -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude
+    ) throws(KerasConfigError) -> Float {
         guard let raw = value(key) else { return fallback }
-        guard let number = Self.double(raw), number.isFinite else { throw error("must be a finite number, got \(raw)", field: key) }
-        guard range.contains(number) else { throw error("must be between \(range.lowerBound) and \(range.upperBound), got \(number)", field: key) }
+        guard let number = Self.double(raw), number.isFinite else {
+            throw error("must be a finite number, got \(raw)", field: key)
+        }
+        guard range.contains(number) else {
+            throw error("must be between \(range.lowerBound) and \(range.upperBound), got \(number)", field: key)
+        }
         return Float(number)
     }
 
     /// An optional floating-point option (nil when absent or `null`).
-    public func optionalFloat(_ key: String, in range: ClosedRange<Double> = -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude) throws(KerasConfigError) -> Float? {
+    public func optionalFloat(
+        _ key: String, in range: ClosedRange<Double> = -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude
+    ) throws(KerasConfigError) -> Float? {
         value(key) == nil ? nil : try float(key, 0, in: range)
     }
 
     public func bool(_ key: String, _ fallback: Bool) throws(KerasConfigError) -> Bool {
         guard let raw = value(key) else { return fallback }
-        guard Self.isBool(raw), let flag = raw as? Bool else { throw error("must be true or false, got \(raw)", field: key) }
+        guard Self.isBool(raw), let flag = raw as? Bool else {
+            throw error("must be true or false, got \(raw)", field: key)
+        }
         return flag
     }
 
@@ -97,7 +112,9 @@ public struct KerasConfig {
         guard let list = raw as? [Any] else { throw error("must be a list of integers, got \(raw)", field: key) }
         var result: [Int] = []
         for item in list {
-            guard let number = Self.integer(item) else { throw error("must be a list of integers, got \(raw)", field: key) }
+            guard let number = Self.integer(item) else {
+                throw error("must be a list of integers, got \(raw)", field: key)
+            }
             result.append(number)
         }
         return result
@@ -110,24 +127,33 @@ public struct KerasConfig {
         guard let list = raw as? [Any] else { throw error("must be a list of numbers, got \(raw)", field: key) }
         var result: [Float] = []
         for item in list {
-            guard let number = Self.double(item), number.isFinite else { throw error("must be a list of finite numbers, got \(raw)", field: key) }
+            guard let number = Self.double(item), number.isFinite else {
+                throw error("must be a list of finite numbers, got \(raw)", field: key)
+            }
             result.append(Float(number))
         }
         return result
     }
 
     /// A Keras pair option (`kernel_size`, `strides`, …), given as `[a, b]` or `a`, each in `range`.
-    public func pair(_ key: String, _ fallback: (Int, Int), in range: ClosedRange<Int> = 1...65_536) throws(KerasConfigError) -> (Int, Int) {
+    public func pair(_ key: String, _ fallback: (Int, Int), in range: ClosedRange<Int> = 1...65_536)
+        throws(KerasConfigError) -> (Int, Int)
+    {
         guard let list = try ints(key) else { return fallback }
-        guard list.count == 1 || list.count == 2 else { throw error("must be one integer or a pair, got \(list)", field: key) }
+        guard list.count == 1 || list.count == 2 else {
+            throw error("must be one integer or a pair, got \(list)", field: key)
+        }
         let pair = (list[0], list[list.count - 1])
-        guard range.contains(pair.0), range.contains(pair.1) else { throw error("must be in \(Self.describe(range)), got \(list)", field: key) }
+        guard range.contains(pair.0), range.contains(pair.1) else {
+            throw error("must be in \(Self.describe(range)), got \(list)", field: key)
+        }
         return pair
     }
 
     /// Per-side amounts (`ZeroPadding2D.padding`, `Cropping2D.cropping`): `p`, `[p_h, p_w]` or
     /// `[[top, bottom], [left, right]]`, each 0 or more. Returns (top, bottom, left, right).
-    public func sides(_ key: String, _ fallback: (Int, Int, Int, Int)) throws(KerasConfigError) -> (Int, Int, Int, Int) {
+    public func sides(_ key: String, _ fallback: (Int, Int, Int, Int)) throws(KerasConfigError) -> (Int, Int, Int, Int)
+    {
         guard let raw = value(key) else { return fallback }
         var result: (Int, Int, Int, Int)?
         if let one = Self.integer(raw) {
@@ -135,14 +161,19 @@ public struct KerasConfig {
         } else if let list = raw as? [Any], list.count == 2 {
             if let a = Self.integer(list[0]), let b = Self.integer(list[1]) {
                 result = (a, a, b, b)
-            } else if let rows = list[0] as? [Any], let columns = list[1] as? [Any], rows.count == 2, columns.count == 2,
-                let top = Self.integer(rows[0]), let bottom = Self.integer(rows[1]), let left = Self.integer(columns[0]), let right = Self.integer(columns[1])
+            } else if let rows = list[0] as? [Any], let columns = list[1] as? [Any], rows.count == 2,
+                columns.count == 2,
+                let top = Self.integer(rows[0]), let bottom = Self.integer(rows[1]),
+                let left = Self.integer(columns[0]), let right = Self.integer(columns[1])
             {
                 result = (top, bottom, left, right)
             }
         }
-        guard let result else { throw error("must be an integer, a pair, or [[top, bottom], [left, right]], got \(raw)", field: key) }
-        guard min(result.0, result.1, result.2, result.3) >= 0, max(result.0, result.1, result.2, result.3) <= 65_536 else {
+        guard let result else {
+            throw error("must be an integer, a pair, or [[top, bottom], [left, right]], got \(raw)", field: key)
+        }
+        guard min(result.0, result.1, result.2, result.3) >= 0, max(result.0, result.1, result.2, result.3) <= 65_536
+        else {
             throw error("must be between 0 and 65536, got \(raw)", field: key)
         }
         return result
@@ -166,10 +197,14 @@ public struct KerasConfig {
     /// The activation named by `key` (a name, or Keras 3's serialized `{"config": {"name": …}}`).
     public func activation(_ key: String = "activation") throws(KerasConfigError) -> ActivationFunction {
         let raw = value(key)
-        let nested = (raw as? [String: Any]).flatMap { ($0["config"] as? [String: Any])?["name"] as? String ?? $0["class_name"] as? String }
+        let nested = (raw as? [String: Any]).flatMap {
+            ($0["config"] as? [String: Any])?["name"] as? String ?? $0["class_name"] as? String
+        }
         let name = (raw as? String) ?? nested ?? "linear"
         guard let function = ActivationFunction(kerasName: name) else {
-            throw error("'\(name)' is not supported; Sightline knows \(ActivationFunction.kerasNames.joined(separator: ", "))", field: key)
+            throw error(
+                "'\(name)' is not supported; Sightline knows \(ActivationFunction.kerasNames.joined(separator: ", "))",
+                field: key)
         }
         return function
     }
@@ -186,7 +221,9 @@ public struct KerasConfig {
         for dimension in shape {
             guard dimension > 0 else { throw error("gives a weight of shape \(shape), which has an empty axis") }
             let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
-            guard !overflow, product <= Self.maximumWeightCount else { throw error("gives a weight of shape \(shape), over 2^30 values; is the file corrupt?") }
+            guard !overflow, product <= Self.maximumWeightCount else {
+                throw error("gives a weight of shape \(shape), over 2^30 values; is the file corrupt?")
+            }
             count = product
         }
         return shape

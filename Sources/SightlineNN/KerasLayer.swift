@@ -57,13 +57,17 @@ extension KerasLayer {
 
     /// An error about this layer's config when it is written.
     func unwritable(_ reason: String, field: String? = nil) -> KerasConfigError {
-        KerasConfigError(layer: name, className: kerasClassName, field: field, reason: "cannot be saved in the Keras format: " + reason)
+        KerasConfigError(
+            layer: name, className: kerasClassName, field: field,
+            reason: "cannot be saved in the Keras format: " + reason)
     }
 
     /// The Keras name of `function`, or an error saying to use a separate activation layer.
     func kerasActivationName(_ function: ActivationFunction) throws(KerasConfigError) -> String {
         guard let name = function.kerasName else {
-            throw unwritable("the fused activation \(function) has no Keras name; use a separate activation layer", field: "activation")
+            throw unwritable(
+                "the fused activation \(function) has no Keras name; use a separate activation layer",
+                field: "activation")
         }
         return name
     }
@@ -73,7 +77,8 @@ extension KerasLayer {
         switch padding {
         case .valid: return "valid"
         case .same: return "same"
-        case .explicit: throw unwritable("explicit padding has no Keras equivalent; use ZeroPadding2D", field: "padding")
+        case .explicit:
+            throw unwritable("explicit padding has no Keras equivalent; use ZeroPadding2D", field: "padding")
         }
     }
 }
@@ -83,8 +88,10 @@ public enum KerasLayers {
     /// Every Keras-backed layer type. Add a new layer type here.
     public static let types: [any KerasLayer.Type] = [
         Conv2D.self, DepthwiseConv2D.self, SeparableConv2D.self, Dense.self, BatchNormalization.self, Activation.self,
-        Pooling2D.self, GlobalPooling2D.self, ZeroPadding2D.self, Reshape.self, Dropout.self, Merge.self, Rescaling.self,
-        Normalization.self, LayerNormalization.self, Cropping2D.self, UpSampling2D.self, LayerScale.self, TensorOperation.self,
+        Pooling2D.self, GlobalPooling2D.self, ZeroPadding2D.self, Reshape.self, Dropout.self, Merge.self,
+        Rescaling.self,
+        Normalization.self, LayerNormalization.self, Cropping2D.self, UpSampling2D.self, LayerScale.self,
+        TensorOperation.self,
         CustomScaleLayer.self, Slice.self,
     ]
 
@@ -102,7 +109,9 @@ public enum KerasLayers {
     public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
         guard let type = byClassName[config.className] else {
             if config.className == "Lambda" {
-                throw config.error("runs Python code stored in the file, and Sightline never executes code from a file; rebuild the model with built-in layers")
+                throw config.error(
+                    "runs Python code stored in the file, and Sightline never executes code from a file; rebuild the model with built-in layers"
+                )
             }
             throw config.error("this layer type is not supported by Sightline's engine")
         }

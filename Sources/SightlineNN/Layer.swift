@@ -77,7 +77,8 @@ public protocol Layer: AnyObject {
     /// Computes the output for `inputs` (one tensor for most layers; several for merges).
     func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput
     /// Back-propagates `outputGradient` (same shape as the output); see the protocol notes.
-    func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor]
+    func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds)
+        -> [Tensor]
 }
 
 extension Layer {
@@ -100,7 +101,10 @@ extension Layer {
     func singleInputShape(_ shapes: [[Int]], rank: Int? = nil) throws(LayerError) -> [Int] {
         guard shapes.count == 1 else { throw LayerError(layer: name, "expects 1 input, got \(shapes.count)") }
         if let rank, shapes[0].count != rank {
-            throw LayerError(layer: name, "expects an input of rank \(rank + 1) including the batch axis, got shape \(["N"] + shapes[0].map(String.init))")
+            throw LayerError(
+                layer: name,
+                "expects an input of rank \(rank + 1) including the batch axis, got shape \(["N"] + shapes[0].map(String.init))"
+            )
         }
         return shapes[0]
     }

@@ -25,14 +25,19 @@ public final class LayerNormalization: Layer {
 
     public func outputShape(for inputShapes: [[Int]]) throws(LayerError) -> [Int] {
         let shape = try singleInputShape(inputShapes)
-        guard shape.last == channels else { throw LayerError(layer: name, "normalises \(channels) channels, the input has \(shape.last ?? 0)") }
+        guard shape.last == channels else {
+            throw LayerError(layer: name, "normalises \(channels) channels, the input has \(shape.last ?? 0)")
+        }
         return shape
     }
 
     public func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput {
-        let x = inputs[0], c = channels, rows = x.count / max(c, 1)
+        let x = inputs[0]
+        let c = channels
+        let rows = x.count / max(c, 1)
         var inverse = Tensor(zeros: [rows])
-        let gammaValues = gamma?.value.scalars, betaValues = beta?.value.scalars
+        let gammaValues = gamma?.value.scalars
+        let betaValues = beta?.value.scalars
         var normalised = Tensor(zeros: x.shape)
         let y = Tensor(shape: x.shape) { out in
             x.withUnsafeBufferPointer { p in
@@ -45,7 +50,10 @@ public final class LayerNormalization: Layer {
                                 for j in 0..<c { mean += Double(row[j]) }
                                 mean /= Double(c)
                                 var variance: Double = 0
-                                for j in 0..<c { let d = Double(row[j]) - mean; variance += d * d }
+                                for j in 0..<c {
+                                    let d = Double(row[j]) - mean
+                                    variance += d * d
+                                }
                                 let s = Float(1 / (variance / Double(c) + Double(epsilon)).squareRoot())
                                 inv[r] = s
                                 for j in 0..<c {
@@ -62,9 +70,15 @@ public final class LayerNormalization: Layer {
         return LayerOutput(y, saved: [normalised, inverse])
     }
 
-    public func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
-        let normalised = forward.saved[0], inverse = forward.saved[1], c = channels, rows = normalised.count / max(c, 1)
-        let g = outputGradient.scalars, h = normalised.scalars
+    public func backward(
+        _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
+    ) -> [Tensor] {
+        let normalised = forward.saved[0]
+        let inverse = forward.saved[1]
+        let c = channels
+        let rows = normalised.count / max(c, 1)
+        let g = outputGradient.scalars
+        let h = normalised.scalars
         if let beta, needs.wants(beta) {
             var sums = [Float](repeating: 0, count: c)
             for r in 0..<rows { for j in 0..<c { sums[j] += g[r * c + j] } }
@@ -81,7 +95,8 @@ public final class LayerNormalization: Layer {
         let dx = Tensor(shape: normalised.shape) { out in
             Parallel.forEachChunk(rows, costPerItem: 4 * c) { range in
                 for r in range {
-                    var sum: Float = 0, dot: Float = 0
+                    var sum: Float = 0
+                    var dot: Float = 0
                     for j in 0..<c {
                         let d = g[r * c + j] * (gammaValues?[j] ?? 1)
                         sum += d
@@ -108,9 +123,12 @@ extension LayerNormalization: KerasLayer {
         guard axes.count == 1, let axis = axes.first, axis == -1 || axis == rank else {
             throw config.error("normalises axes \(axes); only the channel (last) axis is supported", field: "axis")
         }
-        guard try !config.bool("rms_scaling", false) else { throw config.error("RMS scaling is not supported", field: "rms_scaling") }
+        guard try !config.bool("rms_scaling", false) else {
+            throw config.error("RMS scaling is not supported", field: "rms_scaling")
+        }
         return LayerNormalization(
-            name: config.name, channels: try config.channels(inputShapes), epsilon: try config.float("epsilon", 1e-3, in: 0...1e10),
+            name: config.name, channels: try config.channels(inputShapes),
+            epsilon: try config.float("epsilon", 1e-3, in: 0...1e10),
             center: try config.bool("center", true), scale: try config.bool("scale", true))
     }
 

@@ -13,7 +13,9 @@ public final class LayerScale: Layer {
 
     public func outputShape(for inputShapes: [[Int]]) throws(LayerError) -> [Int] {
         let shape = try singleInputShape(inputShapes)
-        guard shape.last == gamma.value.count else { throw LayerError(layer: name, "scales \(gamma.value.count) channels, the input has \(shape.last ?? 0)") }
+        guard shape.last == gamma.value.count else {
+            throw LayerError(layer: name, "scales \(gamma.value.count) channels, the input has \(shape.last ?? 0)")
+        }
         return shape
     }
 
@@ -21,9 +23,12 @@ public final class LayerScale: Layer {
         LayerOutput(Broadcast.apply(.multiply, inputs[0], gamma.value))
     }
 
-    public func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
+    public func backward(
+        _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
+    ) -> [Tensor] {
         if needs.wants(gamma) {
-            gamma.accumulateGradient(Broadcast.reduce(Broadcast.apply(.multiply, outputGradient, inputs[0]), to: gamma.value.shape))
+            gamma.accumulateGradient(
+                Broadcast.reduce(Broadcast.apply(.multiply, outputGradient, inputs[0]), to: gamma.value.shape))
         }
         return needs.contains(.input) ? [Broadcast.apply(.multiply, outputGradient, gamma.value)] : []
     }
@@ -36,7 +41,8 @@ extension LayerScale: KerasLayer {
     public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
         let channels = try config.int("projection_dim", try config.channels(inputShapes), in: 1...Int.max)
         let initial = try config.float("init_values", 1e-6)
-        return LayerScale(name: config.name, gamma: Tensor(repeating: initial, shape: try config.checkWeight([channels])))
+        return LayerScale(
+            name: config.name, gamma: Tensor(repeating: initial, shape: try config.checkWeight([channels])))
     }
 
     public func kerasConfig() throws(KerasConfigError) -> [String: Any] {

@@ -18,8 +18,14 @@ public enum LearningRateSchedule: Sendable, Equatable {
         switch parts.first {
         case "constant": self = .constant
         case "cosine": self = .cosine(warmupEpochs: parts.count > 1 ? Int(parts[1]) ?? 0 : 0)
-        case "step": self = .step(every: parts.count > 1 ? Int(parts[1]) ?? 10 : 10, factor: parts.count > 2 ? Float(parts[2]) ?? 0.1 : 0.1)
-        case "plateau": self = .plateau(patience: parts.count > 1 ? Int(parts[1]) ?? 2 : 2, factor: parts.count > 2 ? Float(parts[2]) ?? 0.5 : 0.5)
+        case "step":
+            self = .step(
+                every: parts.count > 1 ? Int(parts[1]) ?? 10 : 10,
+                factor: parts.count > 2 ? Float(parts[2]) ?? 0.1 : 0.1)
+        case "plateau":
+            self = .plateau(
+                patience: parts.count > 1 ? Int(parts[1]) ?? 2 : 2,
+                factor: parts.count > 2 ? Float(parts[2]) ?? 0.5 : 0.5)
         default: return nil
         }
     }

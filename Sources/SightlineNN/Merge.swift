@@ -21,8 +21,10 @@ public final class Merge: Layer {
         case .add, .multiply:
             var shape: [Int]? = first
             for other in inputShapes.dropFirst() { shape = shape.flatMap { Broadcast.shape($0, other) } }
-            guard let shape, inputShapes.allSatisfy({ $0.count == first.count }), shape.count < Broadcast.maximumRank else {
-                throw LayerError(layer: name, "inputs must have equal shapes, or sizes of 1 where they differ, got \(inputShapes)")
+            guard let shape, inputShapes.allSatisfy({ $0.count == first.count }), shape.count < Broadcast.maximumRank
+            else {
+                throw LayerError(
+                    layer: name, "inputs must have equal shapes, or sizes of 1 where they differ, got \(inputShapes)")
             }
             return shape
         case .concatenate:
@@ -36,7 +38,8 @@ public final class Merge: Layer {
     /// `activation(Σ inputs)` in one parallel pass over memory (reads each input once, writes
     /// once): the residual join of a ResNet block, `Add` then ReLU, at inference.
     public static func sum(_ inputs: [Tensor], activation: ActivationFunction = .linear) -> Tensor {
-        let shape = inputs[0].shape, row = activation == .softmax ? (shape.last ?? 1) : 1
+        let shape = inputs[0].shape
+        let row = activation == .softmax ? (shape.last ?? 1) : 1
         return Tensor(shape: shape) { out in
             guard let base = out.baseAddress else { return }
             Parallel.forEachChunk(out.count / row, costPerItem: row * inputs.count) { rows in
@@ -61,13 +64,17 @@ public final class Merge: Layer {
             let op: Broadcast.Operation = operation == .add ? .add : .multiply
             return LayerOutput(inputs.dropFirst().reduce(inputs[0]) { Broadcast.apply(op, $0, $1) })
         case .concatenate:
-            let widths = inputs.map { $0.shape.last ?? 1 }, total = widths.reduce(0, +)
+            let widths = inputs.map { $0.shape.last ?? 1 }
+            let total = widths.reduce(0, +)
             let rows = inputs[0].count / widths[0]
             let y = Tensor(shape: inputs[0].shape.dropLast() + [total]) { out in
                 var offset = 0
                 for (input, width) in zip(inputs, widths) {
                     input.withUnsafeBufferPointer { p in
-                        for r in 0..<rows { (out.baseAddress! + r * total + offset).update(from: p.baseAddress! + r * width, count: width) }
+                        for r in 0..<rows {
+                            (out.baseAddress! + r * total + offset).update(
+                                from: p.baseAddress! + r * width, count: width)
+                        }
                     }
                     offset += width
                 }
@@ -76,7 +83,9 @@ public final class Merge: Layer {
         }
     }
 
-    public func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
+    public func backward(
+        _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
+    ) -> [Tensor] {
         guard needs.contains(.input) else { return [] }
         switch operation {
         case .add:
@@ -89,7 +98,8 @@ public final class Merge: Layer {
                 return Broadcast.reduce(g, to: inputs[i].shape)
             }
         case .concatenate:
-            let widths = inputs.map { $0.shape.last ?? 1 }, total = widths.reduce(0, +)
+            let widths = inputs.map { $0.shape.last ?? 1 }
+            let total = widths.reduce(0, +)
             let rows = outputGradient.count / total
             var offset = 0
             return zip(inputs, widths).map { input, width in
@@ -97,7 +107,10 @@ public final class Merge: Layer {
                 let start = offset
                 return Tensor(shape: input.shape) { out in
                     outputGradient.withUnsafeBufferPointer { g in
-                        for r in 0..<rows { (out.baseAddress! + r * width).update(from: g.baseAddress! + r * total + start, count: width) }
+                        for r in 0..<rows {
+                            (out.baseAddress! + r * width).update(
+                                from: g.baseAddress! + r * total + start, count: width)
+                        }
                     }
                 }
             }
@@ -129,7 +142,9 @@ extension Merge: KerasLayer {
         }
     }
 
-    public func kerasConfig() throws(KerasConfigError) -> [String: Any] { operation == .concatenate ? ["axis": -1] : [:] }
+    public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
+        operation == .concatenate ? ["axis": -1] : [:]
+    }
 
     public var absorbsFollowingActivation: Bool { operation != .concatenate }
 

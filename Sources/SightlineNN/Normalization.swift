@@ -16,7 +16,8 @@ public final class Normalization: Layer {
     public let invert: Bool
     static let epsilon: Float = 1e-7
 
-    public init(name: String, mean: Tensor, variance: Tensor, count: Tensor? = Tensor(zeros: []), invert: Bool = false) {
+    public init(name: String, mean: Tensor, variance: Tensor, count: Tensor? = Tensor(zeros: []), invert: Bool = false)
+    {
         precondition(mean.shape == variance.shape, "Normalization '\(name)' mean and variance must have one shape")
         self.name = name
         self.mean = Parameter(name: "mean", value: mean, role: .state)
@@ -31,7 +32,8 @@ public final class Normalization: Layer {
     public func outputShape(for inputShapes: [[Int]]) throws(LayerError) -> [Int] {
         let shape = try singleInputShape(inputShapes)
         guard mean.value.count == 1 || mean.value.count == shape.last else {
-            throw LayerError(layer: name, "has \(mean.value.count) statistics, the input has \(shape.last ?? 0) channels")
+            throw LayerError(
+                layer: name, "has \(mean.value.count) statistics, the input has \(shape.last ?? 0) channels")
         }
         return shape
     }
@@ -54,7 +56,9 @@ public final class Normalization: Layer {
         return LayerOutput(Broadcast.apply(.add, Broadcast.apply(.multiply, inputs[0], scale), shift))
     }
 
-    public func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
+    public func backward(
+        _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
+    ) -> [Tensor] {
         needs.contains(.input) ? [Broadcast.apply(.multiply, outputGradient, affine().scale)] : []
     }
 }
@@ -68,16 +72,23 @@ extension Normalization: KerasLayer {
         guard axes.count == 1, let axis = axes.first, axis == -1 || axis == shape.count else {
             throw config.error("normalises axes \(axes); only the channel (last) axis is supported", field: "axis")
         }
-        let channels = try config.channels(inputShapes), invert = try config.bool("invert", false)
+        let channels = try config.channels(inputShapes)
+        let invert = try config.bool("invert", false)
         guard let given = try config.floats("mean") else {
-            return Normalization(name: config.name, mean: Tensor(zeros: [channels]), variance: Tensor(repeating: 1, shape: [channels]), invert: invert)
+            return Normalization(
+                name: config.name, mean: Tensor(zeros: [channels]), variance: Tensor(repeating: 1, shape: [channels]),
+                invert: invert)
         }
-        guard let variance = try config.floats("variance"), variance.count == given.count, given.count == 1 || given.count == channels else {
-            throw config.error("mean and variance must both hold one value or one per channel (\(channels))", field: "variance")
+        guard let variance = try config.floats("variance"), variance.count == given.count,
+            given.count == 1 || given.count == channels
+        else {
+            throw config.error(
+                "mean and variance must both hold one value or one per channel (\(channels))", field: "variance")
         }
         guard variance.allSatisfy({ $0 >= 0 }) else { throw config.error("must not be negative", field: "variance") }
         return Normalization(
-            name: config.name, mean: Tensor(shape: [given.count], scalars: given), variance: Tensor(shape: [given.count], scalars: variance),
+            name: config.name, mean: Tensor(shape: [given.count], scalars: given),
+            variance: Tensor(shape: [given.count], scalars: variance),
             count: nil, invert: invert)
     }
 

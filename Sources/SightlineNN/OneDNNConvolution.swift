@@ -20,7 +20,10 @@ final class OneDNNConvolution: ConvolutionKernel {
     private var primitives: [Int: OpaquePointer?] = [:]
     private var implementation = ""
 
-    init(_ conv: Conv2D, geometry: WindowGeometry, channels: Int, activation: FusedActivation, precision: Precision = .fp32) {
+    init(
+        _ conv: Conv2D, geometry: WindowGeometry, channels: Int, activation: FusedActivation,
+        precision: Precision = .fp32
+    ) {
         var weights = conv.kernel.value
         if precision == .bf16Emulated { weights.roundToBFloat16() }
         kernel = weights
@@ -46,21 +49,28 @@ final class OneDNNConvolution: ConvolutionKernel {
         lock.withLock {
             let key = batch * 2 + (accumulate ? 1 : 0)
             if let cached = primitives[key] { return cached }
-            var impl = [CChar](repeating: 0, count: 128), message = [CChar](repeating: 0, count: 256)
+            var impl = [CChar](repeating: 0, count: 128)
+            var message = [CChar](repeating: 0, count: 256)
             let g = geometry
             let made = kernel.withUnsafeBufferPointer { w in
                 bias.withOptionalPointer { b in
                     sl_dnnl_conv_create(
                         Int32(batch), Int32(g.inputHeight), Int32(g.inputWidth), Int32(channels), Int32(filters),
-                        Int32(g.kernelHeight), Int32(g.kernelWidth), Int32(g.strideY), Int32(g.strideX), Int32(g.dilationY),
-                        Int32(g.dilationX), Int32(g.padTop), Int32(g.padLeft), Int32(g.outputHeight), Int32(g.outputWidth),
-                        w.baseAddress, b, activation.kind, activation.max, accumulate ? 1 : 0, precision == .bf16 ? 1 : 0,
+                        Int32(g.kernelHeight), Int32(g.kernelWidth), Int32(g.strideY), Int32(g.strideX),
+                        Int32(g.dilationY),
+                        Int32(g.dilationX), Int32(g.padTop), Int32(g.padLeft), Int32(g.outputHeight),
+                        Int32(g.outputWidth),
+                        w.baseAddress, b, activation.kind, activation.max, accumulate ? 1 : 0,
+                        precision == .bf16 ? 1 : 0,
                         &impl, impl.count, &message,
                         message.count)
                 }
             }
             let suffix = precision == .fp32 ? "" : " \(precision.rawValue)"
-            implementation = made != nil ? "onednn \(Self.text(impl))\(suffix)" : "im2col+sgemm\(suffix) (oneDNN declined: \(Self.text(message)))"
+            implementation =
+                made != nil
+                ? "onednn \(Self.text(impl))\(suffix)"
+                : "im2col+sgemm\(suffix) (oneDNN declined: \(Self.text(message)))"
             primitives[key] = made
             return made
         }

@@ -41,14 +41,18 @@ public enum GradientClipping: Sendable, Equatable {
             for slot in slots {
                 guard let g = slot.parameter.gradient else { continue }
                 let n = norm(g).squareRoot()
-                if n > Double(limit) { slot.parameter.gradient = Tensor(shape: g.shape, scalars: g.scalars.map { $0 * Float(Double(limit) / n) }) }
+                if n > Double(limit) {
+                    slot.parameter.gradient = Tensor(
+                        shape: g.shape, scalars: g.scalars.map { $0 * Float(Double(limit) / n) })
+                }
             }
         case .globalNorm(let limit):
             let n = slots.reduce(0) { $0 + ($1.parameter.gradient.map(norm) ?? 0) }.squareRoot()
             guard n > Double(limit) else { return }
             for slot in slots {
                 guard let g = slot.parameter.gradient else { continue }
-                slot.parameter.gradient = Tensor(shape: g.shape, scalars: g.scalars.map { $0 * Float(Double(limit) / n) })
+                slot.parameter.gradient = Tensor(
+                    shape: g.shape, scalars: g.scalars.map { $0 * Float(Double(limit) / n) })
             }
         case .value(let limit):
             for slot in slots {

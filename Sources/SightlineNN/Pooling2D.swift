@@ -15,7 +15,9 @@ public final class Pooling2D: Layer {
     private let fast: OneDNNPooling
 
     /// A pooling layer; `strides` defaults to `poolSize`, as in Keras.
-    public init(name: String, kind: Kind, poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil, padding: Padding = .valid) {
+    public init(
+        name: String, kind: Kind, poolSize: (Int, Int) = (2, 2), strides: (Int, Int)? = nil, padding: Padding = .valid
+    ) {
         self.name = name
         self.kind = kind
         self.poolSize = poolSize
@@ -31,18 +33,23 @@ public final class Pooling2D: Layer {
     public func outputShape(for inputShapes: [[Int]]) throws(LayerError) -> [Int] {
         let shape = try singleInputShape(inputShapes, rank: 3)
         let g = geometry(height: shape[0], width: shape[1])
-        guard g.outputHeight > 0, g.outputWidth > 0 else { throw LayerError(layer: name, "input \(shape[0])×\(shape[1]) is smaller than the pool") }
+        guard g.outputHeight > 0, g.outputWidth > 0 else {
+            throw LayerError(layer: name, "input \(shape[0])×\(shape[1]) is smaller than the pool")
+        }
         return [g.outputHeight, g.outputWidth, shape[2]]
     }
 
     /// Calls `body(outputIndexBase, inputOffsets)` for each output pixel of the rows in `range`
     /// (of `N·OH`): the output's first element index and the input element index of each
     /// in-image tap of its window.
-    private func forEachWindow(_ g: WindowGeometry, channels c: Int, rows range: Range<Int>, _ body: (Int, [Int]) -> Void) {
+    private func forEachWindow(
+        _ g: WindowGeometry, channels c: Int, rows range: Range<Int>, _ body: (Int, [Int]) -> Void
+    ) {
         var taps: [Int] = []
         taps.reserveCapacity(poolSize.0 * poolSize.1)
         for row in range {
-            let image = row / g.outputHeight, oy = row % g.outputHeight
+            let image = row / g.outputHeight
+            let oy = row % g.outputHeight
             for ox in 0..<g.outputWidth {
                 taps.removeAll(keepingCapacity: true)
                 for ky in 0..<g.kernelHeight {
@@ -63,17 +70,22 @@ public final class Pooling2D: Layer {
     /// `referenceForward` when oneDNN declines the shape.
     public func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput {
         let x = inputs[0]
-        if let output = fast.run(x, geometry: geometry(height: x.shape[1], width: x.shape[2])) { return LayerOutput(output) }
+        if let output = fast.run(x, geometry: geometry(height: x.shape[1], width: x.shape[2])) {
+            return LayerOutput(output)
+        }
         return referenceForward(inputs)
     }
 
     /// The pooling as plain loops: the reference the oneDNN path is tested against.
     func referenceForward(_ inputs: [Tensor]) -> LayerOutput {
-        let x = inputs[0], n = x.shape[0], c = x.shape[3]
+        let x = inputs[0]
+        let n = x.shape[0]
+        let c = x.shape[3]
         let g = geometry(height: x.shape[1], width: x.shape[2])
         let output = Tensor(shape: [n, g.outputHeight, g.outputWidth, c]) { out in
             x.withUnsafeBufferPointer { p in
-                Parallel.forEachChunk(n * g.outputHeight, costPerItem: g.outputWidth * c * poolSize.0 * poolSize.1) { rows in
+                Parallel.forEachChunk(n * g.outputHeight, costPerItem: g.outputWidth * c * poolSize.0 * poolSize.1) {
+                    rows in
                     forEachWindow(g, channels: c, rows: rows) { o, taps in
                         switch kind {
                         case .max:
@@ -94,9 +106,13 @@ public final class Pooling2D: Layer {
 
     /// Max pooling sends each output gradient to the first tap holding the maximum (recomputed
     /// from the input); average pooling spreads it evenly over the window's in-image taps.
-    public func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
+    public func backward(
+        _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
+    ) -> [Tensor] {
         guard needs.contains(.input) else { return [] }
-        let x = inputs[0], n = x.shape[0], c = x.shape[3]
+        let x = inputs[0]
+        let n = x.shape[0]
+        let c = x.shape[3]
         let g = geometry(height: x.shape[1], width: x.shape[2])
         var dx = Tensor(zeros: x.shape)
         dx.withUnsafeMutableBufferPointer { d in
@@ -105,13 +121,17 @@ public final class Pooling2D: Layer {
                     forward.output.withUnsafeBufferPointer { y in
                         // In parallel over images: overlapping windows add into the same input
                         // pixels, but only within one image.
-                        Parallel.forEachChunk(n, costPerItem: g.outputHeight * g.outputWidth * c * poolSize.0 * poolSize.1) { images in
+                        Parallel.forEachChunk(
+                            n, costPerItem: g.outputHeight * g.outputWidth * c * poolSize.0 * poolSize.1
+                        ) { images in
                             let rows = (images.lowerBound * g.outputHeight)..<(images.upperBound * g.outputHeight)
                             forEachWindow(g, channels: c, rows: rows) { o, taps in
                                 switch kind {
                                 case .max:
                                     for j in 0..<c {
-                                        if let t = taps.first(where: { p[$0 + j] == y[o + j] }) { d[t + j] += dy[o + j] }
+                                        if let t = taps.first(where: { p[$0 + j] == y[o + j] }) {
+                                            d[t + j] += dy[o + j]
+                                        }
                                     }
                                 case .average:
                                     let share = 1 / Float(Swift.max(taps.count, 1))
@@ -142,12 +162,15 @@ extension Pooling2D: KerasLayer {
 
     public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
         [
-            "pool_size": [poolSize.0, poolSize.1], "strides": [strides.0, strides.1], "padding": try kerasPadding(padding),
+            "pool_size": [poolSize.0, poolSize.1], "strides": [strides.0, strides.1],
+            "padding": try kerasPadding(padding),
             "data_format": "channels_last",
         ]
     }
 
-    public func flops(inputShapes: [[Int]], outputShape: [Int]) -> Int { outputShape.reduce(1, *) * poolSize.0 * poolSize.1 }
+    public func flops(inputShapes: [[Int]], outputShape: [Int]) -> Int {
+        outputShape.reduce(1, *) * poolSize.0 * poolSize.1
+    }
 
     public var receptiveWindow: ReceptiveWindow { .window(kernel: poolSize, stride: strides, dilation: (1, 1)) }
 }

@@ -6,7 +6,9 @@ final class ReferenceConvolution: ConvolutionKernel {
     let activation: ActivationFunction
 
     convenience init(_ conv: Conv2D, geometry: WindowGeometry, activation: ActivationFunction) {
-        self.init(kernel: conv.kernel.value, bias: conv.bias?.value, filters: conv.filters, geometry: geometry, activation: activation)
+        self.init(
+            kernel: conv.kernel.value, bias: conv.bias?.value, filters: conv.filters, geometry: geometry,
+            activation: activation)
     }
 
     /// An HWIO `[KH, KW, C, filters]` kernel with optional bias `[filters]`.

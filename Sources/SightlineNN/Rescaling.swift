@@ -23,7 +23,8 @@ public final class Rescaling: Layer {
     public func outputShape(for inputShapes: [[Int]]) throws(LayerError) -> [Int] {
         let shape = try singleInputShape(inputShapes)
         for values in [scales, offsets] where values.count != 1 && values.count != shape.last {
-            throw LayerError(layer: name, "has \(values.count) per-channel values, the input has \(shape.last ?? 0) channels")
+            throw LayerError(
+                layer: name, "has \(values.count) per-channel values, the input has \(shape.last ?? 0) channels")
         }
         return shape
     }
@@ -45,7 +46,9 @@ public final class Rescaling: Layer {
         LayerOutput(map(inputs[0]) { x, scale, offset in x * scale + offset })
     }
 
-    public func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
+    public func backward(
+        _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
+    ) -> [Tensor] {
         needs.contains(.input) ? [map(outputGradient) { g, scale, _ in g * scale }] : []
     }
 }
@@ -59,11 +62,14 @@ extension Rescaling: KerasLayer {
             if let list = config.values[key] as? [Any] {
                 var result: [Float] = []
                 for item in list {
-                    guard let number = KerasConfig.double(item), number.isFinite else { throw config.error("must be numbers, got \(list)", field: key) }
+                    guard let number = KerasConfig.double(item), number.isFinite else {
+                        throw config.error("must be numbers, got \(list)", field: key)
+                    }
                     result.append(Float(number))
                 }
                 guard result.count == 1 || result.count == channels else {
-                    throw config.error("has \(result.count) values; give one, or one per channel (\(channels))", field: key)
+                    throw config.error(
+                        "has \(result.count) values; give one, or one per channel (\(channels))", field: key)
                 }
                 return result
             }

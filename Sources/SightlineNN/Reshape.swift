@@ -40,7 +40,9 @@ public final class Reshape: Layer {
         return LayerOutput(x.reshaped([x.batchSize] + (resolvedShape(count: x.itemCount) ?? [x.itemCount])))
     }
 
-    public func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
+    public func backward(
+        _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
+    ) -> [Tensor] {
         needs.contains(.input) ? [outputGradient.reshaped(inputs[0].shape)] : []
     }
 }

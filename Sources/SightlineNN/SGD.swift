@@ -14,7 +14,10 @@ public final class SGD: Optimizer {
     /// Velocity per slot key.
     public var velocities: [String: Tensor] = [:]
 
-    public init(learningRate: Float = 0.01, momentum: Float = 0, nesterov: Bool = false, weightDecay: Float = 0, clipping: GradientClipping = .none) {
+    public init(
+        learningRate: Float = 0.01, momentum: Float = 0, nesterov: Bool = false, weightDecay: Float = 0,
+        clipping: GradientClipping = .none
+    ) {
         self.learningRate = learningRate
         self.momentum = momentum
         self.nesterov = nesterov

@@ -29,8 +29,12 @@ public final class Slice: Layer {
 
     public func outputShape(for inputShapes: [[Int]]) throws(LayerError) -> [Int] {
         let shape = try singleInputShape(inputShapes)
-        guard spec.count <= shape.count else { throw LayerError(layer: name, "slices \(spec.count) axes of an input with \(shape.count)") }
-        guard spec.allSatisfy({ ($0.step ?? 1) >= 1 }) else { throw LayerError(layer: name, "only positive slice steps are supported") }
+        guard spec.count <= shape.count else {
+            throw LayerError(layer: name, "slices \(spec.count) axes of an input with \(shape.count)")
+        }
+        guard spec.allSatisfy({ ($0.step ?? 1) >= 1 }) else {
+            throw LayerError(layer: name, "only positive slice steps are supported")
+        }
         let sizes = positions(shape).map(\.count)
         guard !sizes.contains(0) else { throw LayerError(layer: name, "selects nothing from an input of \(shape)") }
         return sizes
@@ -47,22 +51,38 @@ public final class Slice: Layer {
     }
 
     public func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput {
-        let x = inputs[0], shape = Array(x.shape.dropFirst()), per = shape.reduce(1, *)
-        let source = sourceIndices(shape), n = x.shape[0]
+        let x = inputs[0]
+        let shape = Array(x.shape.dropFirst())
+        let per = shape.reduce(1, *)
+        let source = sourceIndices(shape)
+        let n = x.shape[0]
         let y = Tensor(shape: [n] + positions(shape).map(\.count)) { out in
-            for image in 0..<n { for (i, s) in source.enumerated() { out[image * source.count + i] = x.scalars[image * per + s] } }
+            for image in 0..<n {
+                for (i, s) in source.enumerated() { out[image * source.count + i] = x.scalars[image * per + s] }
+            }
         }
         return LayerOutput(y)
     }
 
-    public func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
+    public func backward(
+        _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
+    ) -> [Tensor] {
         guard needs.contains(.input) else { return [] }
-        let x = inputs[0], shape = Array(x.shape.dropFirst()), per = shape.reduce(1, *)
-        let source = sourceIndices(shape), n = x.shape[0]
-        return [Tensor(shape: x.shape) { dx in
-            for i in 0..<dx.count { dx[i] = 0 }
-            for image in 0..<n { for (i, s) in source.enumerated() { dx[image * per + s] += outputGradient.scalars[image * source.count + i] } }
-        }]
+        let x = inputs[0]
+        let shape = Array(x.shape.dropFirst())
+        let per = shape.reduce(1, *)
+        let source = sourceIndices(shape)
+        let n = x.shape[0]
+        return [
+            Tensor(shape: x.shape) { dx in
+                for i in 0..<dx.count { dx[i] = 0 }
+                for image in 0..<n {
+                    for (i, s) in source.enumerated() {
+                        dx[image * per + s] += outputGradient.scalars[image * source.count + i]
+                    }
+                }
+            }
+        ]
     }
 }
 
@@ -75,29 +95,40 @@ extension Slice: KerasLayer {
         if config.className == "ops.GetItem" {
             // Keras 3: args [tensor, [{"class_name": "__slice__", "config": {start, stop, step}}, …]].
             entries = ((config.keywords["args"] as? [Any])?.dropFirst().first as? [Any])?.map { entry in
-                guard let slice = entry as? [String: Any], slice["class_name"] as? String == "__slice__" else { return entry }
+                guard let slice = entry as? [String: Any], slice["class_name"] as? String == "__slice__" else {
+                    return entry
+                }
                 return slice["config"] ?? entry
             }
         } else {
             let function = try config.string("function", "")
             guard function == "__operators__.getitem" else {
-                throw config.error("'\(function)' is not supported; Sightline imports __operators__.getitem", field: "function")
+                throw config.error(
+                    "'\(function)' is not supported; Sightline imports __operators__.getitem", field: "function")
             }
             entries = config.keywords["slice_spec"] as? [Any]
         }
         guard let entries else {
-            throw config.error("has no slice_spec in its call; only basic slicing (x[:, a:b]) is supported", field: "slice_spec")
+            throw config.error(
+                "has no slice_spec in its call; only basic slicing (x[:, a:b]) is supported", field: "slice_spec")
         }
         var spec: [(start: Int?, stop: Int?, step: Int?)] = []
         for entry in entries {
             guard let slice = entry as? [String: Any], slice["class_name"] == nil else {
-                throw config.error("holds \(entry); only start:stop:step slices are supported (no indices, ellipsis or new axes)", field: "slice_spec")
+                throw config.error(
+                    "holds \(entry); only start:stop:step slices are supported (no indices, ellipsis or new axes)",
+                    field: "slice_spec")
             }
             var values: [Int?] = []
             for key in ["start", "stop", "step"] {
                 let value = slice[key]
-                if value == nil || value is NSNull { values.append(nil); continue }
-                guard let number = KerasConfig.integer(value as Any) else { throw config.error("\(key) \(value ?? "") is not an integer", field: "slice_spec") }
+                if value == nil || value is NSNull {
+                    values.append(nil)
+                    continue
+                }
+                guard let number = KerasConfig.integer(value as Any) else {
+                    throw config.error("\(key) \(value ?? "") is not an integer", field: "slice_spec")
+                }
                 values.append(number)
             }
             spec.append((values[0], values[1], values[2]))
@@ -105,7 +136,9 @@ extension Slice: KerasLayer {
         guard let batch = spec.first, batch.start == nil, batch.stop == nil, (batch.step ?? 1) == 1 else {
             throw config.error("slices the batch axis; only the other axes may be sliced", field: "slice_spec")
         }
-        guard spec.allSatisfy({ ($0.step ?? 1) >= 1 }) else { throw config.error("has a step below 1; only positive steps are supported", field: "slice_spec") }
+        guard spec.allSatisfy({ ($0.step ?? 1) >= 1 }) else {
+            throw config.error("has a step below 1; only positive steps are supported", field: "slice_spec")
+        }
         return Slice(name: config.name, spec: Array(spec.dropFirst()))
     }
 
@@ -116,7 +149,8 @@ extension Slice: KerasLayer {
     /// Per axis, batch first, start/stop/step with null for Python's defaults.
     public var kerasSlices: [[String: Any]] {
         let value: (Int?) -> Any = { $0.map { $0 as Any } ?? NSNull() }
-        return [["start": NSNull(), "stop": NSNull(), "step": NSNull()]] + spec.map { ["start": value($0.start), "stop": value($0.stop), "step": value($0.step)] }
+        return [["start": NSNull(), "stop": NSNull(), "step": NSNull()]]
+            + spec.map { ["start": value($0.start), "stop": value($0.stop), "step": value($0.step)] }
     }
 
     /// tf.keras's form: the tensor, with the slices (batch axis first) in `slice_spec`.

@@ -15,17 +15,23 @@ public struct SoftmaxCrossEntropy: Sendable {
 
     /// The mean loss and its gradient with respect to the logits (`(softmax − target) / N`).
     public func callAsFunction(logits: Tensor, labels: [Int]) -> (loss: Float, gradient: Tensor) {
-        precondition(logits.rank == 2 && logits.shape[0] == labels.count, "logits \(logits.shape) do not match \(labels.count) labels")
-        let n = logits.shape[0], k = logits.shape[1]
+        precondition(
+            logits.rank == 2 && logits.shape[0] == labels.count,
+            "logits \(logits.shape) do not match \(labels.count) labels")
+        let n = logits.shape[0]
+        let k = logits.shape[1]
         var gradient = ActivationFunction.softmax.applied(to: logits)
         var loss: Double = 0
-        let off = labelSmoothing / Float(k), on = 1 - labelSmoothing + off
+        let off = labelSmoothing / Float(k)
+        let on = 1 - labelSmoothing + off
         gradient.withUnsafeMutableBufferPointer { p in
             for i in 0..<n {
                 precondition(labels[i] >= 0 && labels[i] < k, "label \(labels[i]) outside 0..<\(k)")
                 for j in 0..<k {
                     let target = j == labels[i] ? on : off
-                    if target > 0 { loss -= Double(target) * Foundation.log(Double(max(p[i * k + j], .leastNormalMagnitude))) }
+                    if target > 0 {
+                        loss -= Double(target) * Foundation.log(Double(max(p[i * k + j], .leastNormalMagnitude)))
+                    }
                     p[i * k + j] = (p[i * k + j] - target) / Float(n)
                 }
             }

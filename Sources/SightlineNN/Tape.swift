@@ -30,7 +30,8 @@ extension Graph {
         var flags: [String: Bool] = [:]
         for node in nodes {
             let trainable = request.parameterGradients && (node.layer?.parameters.contains { $0.isTrainable } ?? false)
-            flags[node.name] = request.stopAt.contains(node.name) || trainable || node.inputs.contains { flags[$0] == true }
+            flags[node.name] =
+                request.stopAt.contains(node.name) || trainable || node.inputs.contains { flags[$0] == true }
         }
         return flags
     }
@@ -45,9 +46,13 @@ extension Graph {
 
     /// The forward pass for backpropagation, unfused, in `mode`. Returns the requested outputs
     /// and the tape that `backward(_:seeds:)` needs.
-    public func record(_ inputs: [String: Tensor], outputs: [String]? = nil, mode: Mode, request: GradientRequest) throws(LayerError) -> (outputs: [String: Tensor], tape: Tape) {
+    public func record(_ inputs: [String: Tensor], outputs: [String]? = nil, mode: Mode, request: GradientRequest)
+        throws(LayerError) -> (outputs: [String: Tensor], tape: Tape)
+    {
         let requested = Set(try validate(inputs, outputs: outputs))
-        for name in request.stopAt where node(named: name) == nil { throw LayerError(layer: name, "is not in the graph") }
+        for name in request.stopAt where node(named: name) == nil {
+            throw LayerError(layer: name, "is not in the graph")
+        }
         var tape = Tape(mode: mode, request: request, needsGradient: gradientFlags(request))
         // A node runs backward when gradient flows into its output and its inputs or its
         // parameters want one; it then needs its inputs' values and its own LayerOutput.
@@ -89,9 +94,14 @@ extension Graph {
             var needs: GradientNeeds = tape.request.parameterGradients ? .parameters : []
             if node.inputs.contains(where: { tape.needsGradient[$0] == true }) { needs.insert(.input) }
             let inputs = node.inputs.map { tape.values[$0] ?? Tensor(zeros: [0]) }
-            let inputGradients = layer.backward(gradient, inputs: inputs, forward: forward, mode: tape.mode, needs: needs)
+            let inputGradients = layer.backward(
+                gradient, inputs: inputs, forward: forward, mode: tape.mode, needs: needs)
             for (input, inputGradient) in zip(node.inputs, inputGradients) where tape.needsGradient[input] == true {
-                if gradients[input] == nil { gradients[input] = inputGradient } else { gradients[input]?.add(inputGradient) }
+                if gradients[input] == nil {
+                    gradients[input] = inputGradient
+                } else {
+                    gradients[input]?.add(inputGradient)
+                }
             }
         }
         return results

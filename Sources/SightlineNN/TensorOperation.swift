@@ -55,7 +55,9 @@ public final class TensorOperation: Layer {
         LayerOutput(Broadcast.apply(operation, tensor(left, inputs), tensor(right, inputs)))
     }
 
-    public func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
+    public func backward(
+        _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
+    ) -> [Tensor] {
         guard needs.contains(.input) else { return [] }
         let (da, db) = Broadcast.gradients(operation, outputGradient, tensor(left, inputs), tensor(right, inputs))
         var result = inputs.map { Tensor(zeros: $0.shape) }
@@ -69,18 +71,22 @@ public final class TensorOperation: Layer {
 
 extension TensorOperation: KerasLayer {
     /// Keras 3 operator nodes arrive as `ops.<Class>` (the importer prefixes their module).
-    public static let kerasClassNames = ["TFOpLambda", "ops.Add", "ops.Subtract", "ops.Multiply", "ops.Divide", "ops.TrueDivide"]
+    public static let kerasClassNames = [
+        "TFOpLambda", "ops.Add", "ops.Subtract", "ops.Multiply", "ops.Divide", "ops.TrueDivide",
+    ]
 
     /// tf.keras `TFOpLambda` functions Sightline imports, and what they are.
     static let functions: [String: Broadcast.Operation] = [
         "__operators__.add": .add, "math.add": .add, "__operators__.sub": .subtract, "math.subtract": .subtract,
-        "__operators__.mul": .multiply, "math.multiply": .multiply, "__operators__.truediv": .divide, "math.truediv": .divide,
+        "__operators__.mul": .multiply, "math.multiply": .multiply, "__operators__.truediv": .divide,
+        "math.truediv": .divide,
         "math.divide": .divide,
     ]
 
     /// tf.keras unary functions that are activations.
     static let activations: [String: ActivationFunction] = [
-        "nn.relu": .relu, "nn.relu6": .relu(maxValue: 6), "math.sigmoid": .sigmoid, "nn.sigmoid": .sigmoid, "nn.silu": .swish,
+        "nn.relu": .relu, "nn.relu6": .relu(maxValue: 6), "math.sigmoid": .sigmoid, "nn.sigmoid": .sigmoid,
+        "nn.silu": .swish,
         "nn.swish": .swish, "math.tanh": .tanh, "nn.gelu": .gelu(approximate: false), "nn.softmax": .softmax,
     ]
 
@@ -90,12 +96,20 @@ extension TensorOperation: KerasLayer {
             let function = try config.string("function", "")
             // The spatial mean is global average pooling (the keepdims form is squeeze-excitation's).
             if function == "math.reduce_mean", let rank = inputShapes.first?.count, rank == 3 {
-                let axes = (config.keywords["axis"] as? [Any] ?? []).compactMap { KerasConfig.integer($0) }.map { $0 < 0 ? $0 + rank + 1 : $0 }
-                guard axes.sorted() == [1, 2] else { throw config.error("reduce_mean over axes \(axes) is not supported; only the spatial axes [1, 2]", field: "axis") }
-                return GlobalPooling2D(name: config.name, kind: .average, keepDims: config.keywords["keepdims"] as? Bool ?? false)
+                let axes = (config.keywords["axis"] as? [Any] ?? []).compactMap { KerasConfig.integer($0) }.map {
+                    $0 < 0 ? $0 + rank + 1 : $0
+                }
+                guard axes.sorted() == [1, 2] else {
+                    throw config.error(
+                        "reduce_mean over axes \(axes) is not supported; only the spatial axes [1, 2]", field: "axis")
+                }
+                return GlobalPooling2D(
+                    name: config.name, kind: .average, keepDims: config.keywords["keepdims"] as? Bool ?? false)
             }
             if let activation = activations[function] {
-                guard config.arguments.count == 1 else { throw config.error("'\(function)' with extra arguments is not supported", field: "function") }
+                guard config.arguments.count == 1 else {
+                    throw config.error("'\(function)' with extra arguments is not supported", field: "function")
+                }
                 return Activation(name: config.name, activation)
             }
             guard let known = functions[function] else {
@@ -113,12 +127,15 @@ extension TensorOperation: KerasLayer {
             }
         }
         guard config.arguments.count == 2 else {
-            throw config.error("takes \(config.arguments.count) arguments; Sightline supports two (a tensor and a tensor or a number)")
+            throw config.error(
+                "takes \(config.arguments.count) arguments; Sightline supports two (a tensor and a tensor or a number)")
         }
         var inputIndex = 0
         let operands = config.arguments.map { argument -> Operand in
             switch argument {
-            case .tensor: defer { inputIndex += 1 }; return .input(inputIndex)
+            case .tensor:
+                defer { inputIndex += 1 }
+                return .input(inputIndex)
             case .number(let value): return .constant(Float(value))
             }
         }
@@ -132,7 +149,8 @@ extension TensorOperation: KerasLayer {
     /// Keras 3 cannot load `TFOpLambda` from a legacy `.h5`.
     public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
         guard case .input = left else {
-            throw unwritable("a constant on the left of '\(operation)' has no tf.keras form; write the model from Keras instead")
+            throw unwritable(
+                "a constant on the left of '\(operation)' has no tf.keras form; write the model from Keras instead")
         }
         let function: String
         switch operation {

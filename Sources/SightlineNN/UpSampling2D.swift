@@ -16,14 +16,21 @@ public final class UpSampling2D: Layer {
 
     /// Calls `body(outputOffset, inputOffset)` for every output pixel.
     private func forEachPixel(_ shape: [Int], _ body: (Int, Int) -> Void) {
-        let (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3]), oh = h * size.0, ow = w * size.1
+        let (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
+        let oh = h * size.0
+        let ow = w * size.1
         for image in 0..<n {
-            for y in 0..<oh { for x in 0..<ow { body(((image * oh + y) * ow + x) * c, ((image * h + y / size.0) * w + x / size.1) * c) } }
+            for y in 0..<oh {
+                for x in 0..<ow {
+                    body(((image * oh + y) * ow + x) * c, ((image * h + y / size.0) * w + x / size.1) * c)
+                }
+            }
         }
     }
 
     public func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput {
-        let x = inputs[0], c = x.shape[3]
+        let x = inputs[0]
+        let c = x.shape[3]
         let y = Tensor(shape: [x.shape[0], x.shape[1] * size.0, x.shape[2] * size.1, c]) { out in
             x.withUnsafeBufferPointer { p in
                 forEachPixel(x.shape) { o, i in (out.baseAddress! + o).update(from: p.baseAddress! + i, count: c) }
@@ -32,9 +39,12 @@ public final class UpSampling2D: Layer {
         return LayerOutput(y)
     }
 
-    public func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
+    public func backward(
+        _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
+    ) -> [Tensor] {
         guard needs.contains(.input) else { return [] }
-        let x = inputs[0], c = x.shape[3]
+        let x = inputs[0]
+        let c = x.shape[3]
         var dx = Tensor(zeros: x.shape)
         dx.withUnsafeMutableBufferPointer { out in
             outputGradient.withUnsafeBufferPointer { g in
@@ -51,7 +61,9 @@ extension UpSampling2D: KerasLayer {
     public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
         try config.requireChannelsLast()
         let interpolation = try config.string("interpolation", "nearest")
-        guard interpolation == "nearest" else { throw config.error("'\(interpolation)' is not supported; only 'nearest'", field: "interpolation") }
+        guard interpolation == "nearest" else {
+            throw config.error("'\(interpolation)' is not supported; only 'nearest'", field: "interpolation")
+        }
         return UpSampling2D(name: config.name, size: try config.pair("size", (2, 2), in: 1...4096))
     }
 

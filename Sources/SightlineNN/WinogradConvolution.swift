@@ -16,7 +16,8 @@ final class WinogradConvolution: ConvolutionKernel {
 
     /// Whether the geometry and channels suit this kernel (the CPU is checked on creation).
     static func fits(_ g: WindowGeometry, channels: Int, filters: Int) -> Bool {
-        g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideY == 1 && g.strideX == 1 && g.dilationY == 1 && g.dilationX == 1
+        g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideY == 1 && g.strideX == 1 && g.dilationY == 1
+            && g.dilationX == 1
             && channels % 16 == 0 && filters % 16 == 0 && channels > 0 && filters > 0
     }
 
@@ -24,12 +25,14 @@ final class WinogradConvolution: ConvolutionKernel {
     convenience init?(_ conv: Conv2D, geometry g: WindowGeometry, channels: Int, activation: FusedActivation) {
         self.init(
             kernel: conv.kernel.value, bias: conv.bias?.value, geometry: g, channels: channels, filters: conv.filters,
-            activation: activation, small: OneDNNConvolution(conv, geometry: g, channels: channels, activation: activation))
+            activation: activation,
+            small: OneDNNConvolution(conv, geometry: g, channels: channels, activation: activation))
     }
 
     /// Prepares an HWIO `[3, 3, channels, filters]` kernel for geometry `g`.
     init?(
-        kernel: Tensor, bias: Tensor?, geometry g: WindowGeometry, channels: Int, filters: Int, activation: FusedActivation,
+        kernel: Tensor, bias: Tensor?, geometry g: WindowGeometry, channels: Int, filters: Int,
+        activation: FusedActivation,
         small: (any ConvolutionKernel)? = nil
     ) {
         guard Self.fits(g, channels: channels, filters: filters) else { return nil }

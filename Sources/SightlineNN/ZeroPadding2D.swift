@@ -21,14 +21,20 @@ public final class ZeroPadding2D: Layer {
     }
 
     public func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput {
-        let x = inputs[0], n = x.shape[0], h = x.shape[1], w = x.shape[2], c = x.shape[3]
-        let oh = h + top + bottom, ow = w + left + right
+        let x = inputs[0]
+        let n = x.shape[0]
+        let h = x.shape[1]
+        let w = x.shape[2]
+        let c = x.shape[3]
+        let oh = h + top + bottom
+        let ow = w + left + right
         var y = Tensor(zeros: [n, oh, ow, c])
         y.withUnsafeMutableBufferPointer { out in
             x.withUnsafeBufferPointer { p in
                 Parallel.forEachChunk(n * h, costPerItem: w * c) { rows in
                     for index in rows {
-                        let image = index / h, row = index % h
+                        let image = index / h
+                        let row = index % h
                         let src = p.baseAddress! + (image * h + row) * w * c
                         let dst = out.baseAddress! + ((image * oh + row + top) * ow + left) * c
                         dst.update(from: src, count: w * c)
@@ -39,10 +45,17 @@ public final class ZeroPadding2D: Layer {
         return LayerOutput(y)
     }
 
-    public func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds) -> [Tensor] {
+    public func backward(
+        _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
+    ) -> [Tensor] {
         guard needs.contains(.input) else { return [] }
-        let x = inputs[0], n = x.shape[0], h = x.shape[1], w = x.shape[2], c = x.shape[3]
-        let oh = h + top + bottom, ow = w + left + right
+        let x = inputs[0]
+        let n = x.shape[0]
+        let h = x.shape[1]
+        let w = x.shape[2]
+        let c = x.shape[3]
+        let oh = h + top + bottom
+        let ow = w + left + right
         let dx = Tensor(shape: x.shape) { out in
             outputGradient.withUnsafeBufferPointer { dy in
                 for image in 0..<n {

@@ -44,7 +44,8 @@ public final class MPICommunicator: Communicator {
 
     /// Initialises MPI (once per process).
     public init() throws {
-        var rank: Int32 = 0, size: Int32 = 1
+        var rank: Int32 = 0
+        var size: Int32 = 1
         guard sl_mpi_start(&rank, &size) == 0 else { throw Self.failure() }
         (self.rank, self.size) = (Int(rank), Int(size))
     }

@@ -17,20 +17,27 @@ public struct DecodedImageCache: Sendable {
     }
 
     /// `decode` with the cache in front of it.
-    public func wrapping(_ decode: @escaping @Sendable (String) throws -> Tensor) -> @Sendable (String) throws -> Tensor {
+    public func wrapping(_ decode: @escaping @Sendable (String) throws -> Tensor) -> @Sendable (String) throws -> Tensor
+    {
         { path in
             let entry = try self.entryPath(for: path)
             let count = self.shape.reduce(1, *)
             if let data = FileManager.default.contents(atPath: entry), data.count == count * 4 {
                 return Tensor(shape: self.shape) { values in
                     data.withUnsafeBytes { raw in
-                        for i in 0..<count { values[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))) }
+                        for i in 0..<count {
+                            values[i] = Float(
+                                bitPattern: UInt32(
+                                    littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+                        }
                     }
                 }
             }
             let image = try decode(path)
             var bytes = Data(capacity: count * 4)
-            for value in image.scalars { withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
+            for value in image.scalars {
+                withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+            }
             try AtomicFile.write(bytes, to: entry)
             return image
         }

@@ -32,13 +32,16 @@ public struct Evaluation: Sendable {
     public var skipped: [(path: String, reason: String)]
 
     public var count: Int { confusion.reduce(0) { $0 + $1.reduce(0, +) } }
-    public var top1Accuracy: Double { count == 0 ? 0 : Double(confusion.indices.reduce(0) { $0 + confusion[$1][$1] }) / Double(count) }
+    public var top1Accuracy: Double {
+        count == 0 ? 0 : Double(confusion.indices.reduce(0) { $0 + confusion[$1][$1] }) / Double(count)
+    }
     public var topKAccuracy: Double { count == 0 ? 0 : Double(topKCorrect) / Double(count) }
 
     public var perClass: [ClassFigures] {
         confusion.indices.map { c in
             let truePositive = Double(confusion[c][c])
-            let predicted = Double(confusion.reduce(0) { $0 + $1[c] }), support = confusion[c].reduce(0, +)
+            let predicted = Double(confusion.reduce(0) { $0 + $1[c] })
+            let support = confusion[c].reduce(0, +)
             let precision = predicted > 0 ? truePositive / predicted : 0
             let recall = support > 0 ? truePositive / Double(support) : 0
             let f1 = precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0
@@ -46,15 +49,21 @@ public struct Evaluation: Sendable {
         }
     }
 
-    public init(classNames: [String], confusion: [[Int]], topK: Int, topKCorrect: Int, mistakes: [Mistake], skipped: [(path: String, reason: String)]) {
-        (self.classNames, self.confusion, self.topK, self.topKCorrect, self.mistakes, self.skipped) = (classNames, confusion, topK, topKCorrect, mistakes, skipped)
+    public init(
+        classNames: [String], confusion: [[Int]], topK: Int, topKCorrect: Int, mistakes: [Mistake],
+        skipped: [(path: String, reason: String)]
+    ) {
+        (self.classNames, self.confusion, self.topK, self.topKCorrect, self.mistakes, self.skipped) = (
+            classNames, confusion, topK, topKCorrect, mistakes, skipped
+        )
     }
 
     /// The figures for given class probabilities (one row per image), true labels and files.
     public init(classNames: [String], probabilities: [[Float]], labels: [Int], paths: [String], topK: Int = 5) {
         let classes = classNames.count
         self.init(
-            classNames: classNames, confusion: Array(repeating: Array(repeating: 0, count: classes), count: classes), topK: min(topK, classes),
+            classNames: classNames, confusion: Array(repeating: Array(repeating: 0, count: classes), count: classes),
+            topK: min(topK, classes),
             topKCorrect: 0, mistakes: [], skipped: [])
         for (row, (p, label)) in zip(probabilities, labels).enumerated() {
             let ranked = p.indices.sorted { p[$0] > p[$1] }
@@ -62,7 +71,10 @@ public struct Evaluation: Sendable {
             confusion[label][predicted] += 1
             if ranked.prefix(self.topK).contains(label) { topKCorrect += 1 }
             if predicted != label {
-                mistakes.append(Mistake(path: row < paths.count ? paths[row] : "", trueClass: label, predicted: predicted, confidence: p[predicted], trueProbability: p[label]))
+                mistakes.append(
+                    Mistake(
+                        path: row < paths.count ? paths[row] : "", trueClass: label, predicted: predicted,
+                        confidence: p[predicted], trueProbability: p[label]))
             }
         }
         mistakes.sort { $0.confidence > $1.confidence }
@@ -73,8 +85,10 @@ public struct Evaluation: Sendable {
     /// `modelClassNames` by name when given (a fine-tuned model records its own), else by
     /// position. `progress` gets (images done, total) after each batch.
     public static func run(
-        model: (Tensor) throws -> Tensor, inputShape: [Int], preprocess: (Tensor) -> Tensor, data: ImageFolder, modelClassNames: [String]?,
-        classCount: Int, outputsProbabilities: Bool, topK: Int = 5, batchSize: Int = 16, progress: (Int, Int) -> Void = { _, _ in }
+        model: (Tensor) throws -> Tensor, inputShape: [Int], preprocess: (Tensor) -> Tensor, data: ImageFolder,
+        modelClassNames: [String]?,
+        classCount: Int, outputsProbabilities: Bool, topK: Int = 5, batchSize: Int = 16,
+        progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> Evaluation {
         guard let folders = data.classNames, !folders.isEmpty else {
             throw EvaluationError(message: "evaluation needs a folder with one subfolder per class")
@@ -85,31 +99,44 @@ public struct Evaluation: Sendable {
         if let modelClassNames {
             mapping = try folders.map { folder in
                 guard let index = modelClassNames.firstIndex(of: folder) else {
-                    throw EvaluationError(message: "the data has a class '\(folder)' that the model does not know (its classes: \(modelClassNames.joined(separator: ", ")))")
+                    throw EvaluationError(
+                        message:
+                            "the data has a class '\(folder)' that the model does not know (its classes: \(modelClassNames.joined(separator: ", ")))"
+                    )
                 }
                 return index
             }
         } else {
             guard folders.count <= classCount else {
-                throw EvaluationError(message: "the data has \(folders.count) class folders and the model \(classCount) outputs")
+                throw EvaluationError(
+                    message: "the data has \(folders.count) class folders and the model \(classCount) outputs")
             }
             mapping = Array(folders.indices)
         }
-        var probabilities: [[Float]] = [], labels: [Int] = [], paths: [String] = []
+        var probabilities: [[Float]] = []
+        var labels: [Int] = []
+        var paths: [String] = []
         var skipped: [(path: String, reason: String)] = []
         let items = data.items
         // Decoded on worker threads ahead of the model; `preprocess` runs on the whole batch.
         let plan = stride(from: 0, to: items.count, by: batchSize).map { start in
-            (start..<min(start + batchSize, items.count)).map { ImageBatchStream.Sample(index: $0, path: items[$0].path, label: items[$0].label) }
+            (start..<min(start + batchSize, items.count)).map {
+                ImageBatchStream.Sample(index: $0, path: items[$0].path, label: items[$0].label)
+            }
         }
-        let stream = ImageBatchStream(plan: plan, preparation: ImageBatchStream.Preparation(decode: ImageBatchStream.Preparation.squash(to: inputShape), preprocessing: .none))
+        let stream = ImageBatchStream(
+            plan: plan,
+            preparation: ImageBatchStream.Preparation(
+                decode: ImageBatchStream.Preparation.squash(to: inputShape), preprocessing: .none))
         var done = 0
         while let batch = stream.next() {
             skipped += batch.failed.map { ($0.sample.path, $0.error) }
             if let images = batch.images {
                 var scores = try model(preprocess(images))
                 if !outputsProbabilities { scores = ActivationFunction.softmax.applied(to: scores) }
-                probabilities += (0..<batch.samples.count).map { Array(scores.scalars[($0 * classCount)..<(($0 + 1) * classCount)]) }
+                probabilities += (0..<batch.samples.count).map {
+                    Array(scores.scalars[($0 * classCount)..<(($0 + 1) * classCount)])
+                }
                 labels += batch.samples.map { mapping[$0.label ?? 0] }
                 paths += batch.samples.map(\.path)
             }
@@ -117,7 +144,8 @@ public struct Evaluation: Sendable {
             progress(done, items.count)
         }
         var evaluation = Evaluation(
-            classNames: modelClassNames ?? names.enumerated().map { $0 < folders.count ? folders[$0] : $1 }, probabilities: probabilities,
+            classNames: modelClassNames ?? names.enumerated().map { $0 < folders.count ? folders[$0] : $1 },
+            probabilities: probabilities,
             labels: labels, paths: paths, topK: topK)
         evaluation.skipped = skipped
         return evaluation

@@ -24,7 +24,8 @@ public struct ExtractionJob {
     public var sightlineVersion: String
 
     public init(
-        extractor: FeatureExtractor, dataset: ImageFolder, output: String, batchSize: Int = 16, shard: (index: Int, count: Int) = (0, 1),
+        extractor: FeatureExtractor, dataset: ImageFolder, output: String, batchSize: Int = 16,
+        shard: (index: Int, count: Int) = (0, 1),
         resume: Bool = false, sightlineVersion: String
     ) {
         self.extractor = extractor
@@ -55,10 +56,14 @@ public struct ExtractionJob {
     func attributes(modelMD5: String, range: Range<Int>) -> [String: String] {
         let size = extractor.inputSize
         return [
-            "model": extractor.model.file.path, "model_md5": modelMD5, "layer": extractor.layer, "pooling": extractor.pooling.rawValue,
-            "preprocessing": extractor.model.preprocessing.rawValue, "image_height": String(size.height), "image_width": String(size.width),
-            "resize_policy": extractor.policy.describe(height: size.height, width: size.width), "sightline_version": sightlineVersion,
-            "total_items": String(dataset.items.count), "shard_index": String(shard.index), "shard_count": String(shard.count),
+            "model": extractor.model.file.path, "model_md5": modelMD5, "layer": extractor.layer,
+            "pooling": extractor.pooling.rawValue,
+            "preprocessing": extractor.model.preprocessing.rawValue, "image_height": String(size.height),
+            "image_width": String(size.width),
+            "resize_policy": extractor.policy.describe(height: size.height, width: size.width),
+            "sightline_version": sightlineVersion,
+            "total_items": String(dataset.items.count), "shard_index": String(shard.index),
+            "shard_count": String(shard.count),
             "first_item": String(range.lowerBound),
         ]
     }
@@ -74,13 +79,21 @@ public struct ExtractionJob {
         let writer: FeatureFileWriter
         if let resumed = try FeatureFileWriter(resuming: output) {
             let working = FeatureFileWriter.workingPath(output)
-            guard resume else { throw JobError(message: "\(working) holds an interrupted run; pass --resume to continue it, or delete it to start over") }
+            guard resume else {
+                throw JobError(
+                    message:
+                        "\(working) holds an interrupted run; pass --resume to continue it, or delete it to start over")
+            }
             guard resumed.fingerprint == fingerprint else {
-                throw JobError(message: "\(working) was made with other settings or inputs (see \(working).json); delete both to start over")
+                throw JobError(
+                    message:
+                        "\(working) was made with other settings or inputs (see \(working).json); delete both to start over"
+                )
             }
             writer = resumed
         } else {
-            writer = try FeatureFileWriter(path: output, featureShape: extractor.featureShape, labelled: labelled, fingerprint: fingerprint)
+            writer = try FeatureFileWriter(
+                path: output, featureShape: extractor.featureShape, labelled: labelled, fingerprint: fingerprint)
         }
         let resumedRows = writer.rows
         let total = slice.items.count
@@ -99,14 +112,17 @@ public struct ExtractionJob {
             try write(batch, to: writer, labelled: labelled)
             failed += batch.failed.map { ($0.sample.path, $0.error) }
             if !progress(writer.rows, total) && writer.rows < total {
-                throw JobError(message: "stopped after \(writer.rows) of \(total) images; run again with --resume to continue")
+                throw JobError(
+                    message: "stopped after \(writer.rows) of \(total) images; run again with --resume to continue")
             }
         }
         try writer.finish(classNames: slice.classNames, attributes: attributes)
         if resumedRows > 0 {
             // Failures in rows written before the interruption are in the file.
             let reader = try FeatureFileReader(path: output)
-            failed = (0..<resumedRows).filter { reader.status[$0] != 0 }.map { (reader.paths[$0], reader.errors[$0]) } + failed
+            failed =
+                (0..<resumedRows).filter { reader.status[$0] != 0 }.map { (reader.paths[$0], reader.errors[$0]) }
+                + failed
         }
         return Summary(processed: total, failed: failed, resumedBatches: resumedRows / max(batchSize, 1))
     }
@@ -123,7 +139,9 @@ public struct ExtractionJob {
         var rows = [Float](repeating: 0, count: samples.count * featureCount)
         for (position, sample) in samples.enumerated() {
             guard let row = rowOf[sample.index], let features else { continue }
-            rows.replaceSubrange((position * featureCount)..<((position + 1) * featureCount), with: features.scalars[(row * featureCount)..<((row + 1) * featureCount)])
+            rows.replaceSubrange(
+                (position * featureCount)..<((position + 1) * featureCount),
+                with: features.scalars[(row * featureCount)..<((row + 1) * featureCount)])
         }
         try writer.append(
             features: rows, paths: samples.map(\.path), status: samples.map { errorOf[$0.index] == nil ? 0 : 1 },
@@ -133,7 +151,13 @@ public struct ExtractionJob {
     private func fingerprintJSON(_ attributes: [String: String], items: [ImageFolder.Item]) throws -> String {
         var object: [String: Any] = attributes
         object["batch_size"] = batchSize
-        object["paths_md5"] = { var md5 = MD5(); for item in items { md5.update(Array((item.path + "\n").utf8)) }; return md5.finalize() }()
-        return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
+        object["paths_md5"] = {
+            var md5 = MD5()
+            for item in items { md5.update(Array((item.path + "\n").utf8)) }
+            return md5.finalize()
+        }()
+        return String(
+            decoding: try JSONSerialization.data(
+                withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
     }
 }

@@ -24,14 +24,22 @@ public struct FeatureExtractor {
     /// - Parameters:
     ///   - layer: a node name; default `defaultLayer(of:)`.
     ///   - pooling: for 4-D outputs; default `.avg`.
-    public init(model: LoadedModel, layer: String? = nil, pooling: GlobalPooling = .avg, policy: ResizePolicy = .squash, maxPixels: Int = RGBImage.defaultMaxPixels) throws {
+    public init(
+        model: LoadedModel, layer: String? = nil, pooling: GlobalPooling = .avg, policy: ResizePolicy = .squash,
+        maxPixels: Int = RGBImage.defaultMaxPixels
+    ) throws {
         let graph = model.graph
         let name = layer ?? Self.defaultLayer(of: graph)
         guard graph.node(named: name) != nil else {
             throw SetupError(message: graph.unknownLayerMessage(name))
         }
-        guard let input = graph.inputNames.first, let shape = graph.shape(of: input), shape.count == 3, ImageChannels.supported.contains(shape[2]) else {
-            throw SetupError(message: "the model's input \(graph.inputNames.first.flatMap(graph.shape(of:)) ?? []) is not an image of 1, 3 or 4 channels")
+        guard let input = graph.inputNames.first, let shape = graph.shape(of: input), shape.count == 3,
+            ImageChannels.supported.contains(shape[2])
+        else {
+            throw SetupError(
+                message:
+                    "the model's input \(graph.inputNames.first.flatMap(graph.shape(of:)) ?? []) is not an image of 1, 3 or 4 channels"
+            )
         }
         if let problem = model.preprocessing.problem(channels: shape[2]) { throw SetupError(message: problem) }
         self.model = model
@@ -52,7 +60,9 @@ public struct FeatureExtractor {
             if node.layer is Dense {
                 // Dropout before the head is the identity at inference: take what it reads.
                 var feature = node.inputs[0]
-                while let previous = graph.node(named: feature), previous.layer is Dropout, let input = previous.inputs.first { feature = input }
+                while let previous = graph.node(named: feature), previous.layer is Dropout,
+                    let input = previous.inputs.first
+                { feature = input }
                 return feature
             }
             guard node.layer is Activation || node.layer is Dropout else { break }
@@ -79,11 +89,13 @@ public struct FeatureExtractor {
         let needed: Int
         switch policy {
         case .squash: needed = max(size.height, size.width)
-        case .shorterSideThenCrop(let shorter): needed = shorter ?? Int((Double(min(size.height, size.width)) / 0.875).rounded())
+        case .shorterSideThenCrop(let shorter):
+            needed = shorter ?? Int((Double(min(size.height, size.width)) / 0.875).rounded())
         }
         let atLeast: (Int, Int)? = exactDecode ? nil : (needed, needed)
         return { path in
-            try RGBImage(contentsOf: path, maxPixels: maxPixels, atLeast: atLeast).prepared(height: size.height, width: size.width, policy: policy, channels: channels)
+            try RGBImage(contentsOf: path, maxPixels: maxPixels, atLeast: atLeast).prepared(
+                height: size.height, width: size.width, policy: policy, channels: channels)
         }
     }
 
@@ -94,7 +106,10 @@ public struct FeatureExtractor {
         let output = try graph.forward([input: model.preprocessing.apply(to: images)], outputs: [layer])
         guard var value = output[layer] else { throw SetupError(message: "layer '\(layer)' produced no output") }
         if value.rank == 4 && pooling != .none {
-            value = GlobalPooling2D(name: "pool", kind: pooling == .max ? .max : .average).forward([value], mode: .inference).output
+            value =
+                GlobalPooling2D(name: "pool", kind: pooling == .max ? .max : .average).forward(
+                    [value], mode: .inference
+                ).output
         }
         return value
     }

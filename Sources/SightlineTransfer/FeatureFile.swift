@@ -14,11 +14,15 @@ public struct FeatureFile {
     public var attributes: [String: String]
 
     static let attributeNames = [
-        "model", "model_md5", "layer", "pooling", "preprocessing", "image_height", "image_width", "resize_policy", "sightline_version",
+        "model", "model_md5", "layer", "pooling", "preprocessing", "image_height", "image_width", "resize_policy",
+        "sightline_version",
         "total_items", "shard_index", "shard_count", "first_item",
     ]
 
-    public init(features: Tensor, paths: [String], status: [Int], errors: [String], labels: [Int]?, classNames: [String]?, attributes: [String: String]) {
+    public init(
+        features: Tensor, paths: [String], status: [Int], errors: [String], labels: [Int]?, classNames: [String]?,
+        attributes: [String: String]
+    ) {
         (self.features, self.paths, self.status, self.errors) = (features, paths, status, errors)
         (self.labels, self.classNames, self.attributes) = (labels, classNames, attributes)
     }
@@ -28,7 +32,9 @@ public struct FeatureFile {
     public init(path: String) throws {
         let reader = try FeatureFileReader(path: path)
         features = try reader.features(0..<reader.rows)
-        (paths, status, errors, labels, classNames, attributes) = (reader.paths, reader.status, reader.errors, reader.labels, reader.classNames, reader.attributes)
+        (paths, status, errors, labels, classNames, attributes) = (
+            reader.paths, reader.status, reader.errors, reader.labels, reader.classNames, reader.attributes
+        )
     }
 
     /// Writes the file under a temporary name in the same folder, then renames it into place.
@@ -41,7 +47,9 @@ public struct FeatureFile {
             try file.write(strings: errors, to: "/error")
             if let labels { try file.write(integers: labels, to: "/labels") }
             if let classNames { try file.write(strings: classNames, to: "/class_names") }
-            for name in Self.attributeNames { if let value = attributes[name] { try file.writeString(value, attribute: name) } }
+            for name in Self.attributeNames {
+                if let value = attributes[name] { try file.writeString(value, attribute: name) }
+            }
         }
     }
 
@@ -58,36 +66,55 @@ public struct FeatureFile {
     public static func merge(_ paths: [String], to output: String) throws -> Int {
         let shards = try paths.map { try FeatureFileReader(path: $0) }
         guard let first = shards.first else { throw MergeError(message: "nothing to merge") }
-        let shared = ["model_md5", "layer", "pooling", "preprocessing", "image_height", "image_width", "resize_policy", "total_items", "shard_count"]
+        let shared = [
+            "model_md5", "layer", "pooling", "preprocessing", "image_height", "image_width", "resize_policy",
+            "total_items", "shard_count",
+        ]
         for shard in shards {
             for key in shared where shard.attributes[key] != first.attributes[key] {
-                throw MergeError(message: "\(shard.path): \(key) is '\(shard.attributes[key] ?? "missing")', but \(first.path) has '\(first.attributes[key] ?? "missing")'")
+                throw MergeError(
+                    message:
+                        "\(shard.path): \(key) is '\(shard.attributes[key] ?? "missing")', but \(first.path) has '\(first.attributes[key] ?? "missing")'"
+                )
             }
-            guard shard.classNames == first.classNames else { throw MergeError(message: "\(shard.path): class names differ from \(first.path)'s") }
-            guard shard.featureShape == first.featureShape else { throw MergeError(message: "\(shard.path): features \(shard.featureShape) differ from \(first.path)'s") }
+            guard shard.classNames == first.classNames else {
+                throw MergeError(message: "\(shard.path): class names differ from \(first.path)'s")
+            }
+            guard shard.featureShape == first.featureShape else {
+                throw MergeError(message: "\(shard.path): features \(shard.featureShape) differ from \(first.path)'s")
+            }
         }
-        let ordered = shards.sorted { Int($0.attributes["first_item"] ?? "") ?? 0 < Int($1.attributes["first_item"] ?? "") ?? 0 }
+        let ordered = shards.sorted {
+            Int($0.attributes["first_item"] ?? "") ?? 0 < Int($1.attributes["first_item"] ?? "") ?? 0
+        }
         var next = 0
         for shard in ordered {
             guard Int(shard.attributes["first_item"] ?? "") == next else {
-                throw MergeError(message: "\(shard.path) starts at item \(shard.attributes["first_item"] ?? "?"), expected \(next): a shard is missing or repeated")
+                throw MergeError(
+                    message:
+                        "\(shard.path) starts at item \(shard.attributes["first_item"] ?? "?"), expected \(next): a shard is missing or repeated"
+                )
             }
             next += shard.rows
         }
         guard next == Int(first.attributes["total_items"] ?? "") else {
-            throw MergeError(message: "the shards cover \(next) of \(first.attributes["total_items"] ?? "?") items: a shard is missing")
+            throw MergeError(
+                message:
+                    "the shards cover \(next) of \(first.attributes["total_items"] ?? "?") items: a shard is missing")
         }
         var attributes = first.attributes
         (attributes["shard_index"], attributes["shard_count"], attributes["first_item"]) = ("0", "1", "0")
         try? FileManager.default.removeItem(atPath: FeatureFileWriter.workingPath(output))
         let writer = try FeatureFileWriter(
-            path: output, featureShape: first.featureShape, labelled: first.labels != nil, fingerprint: "merge of \(paths.joined(separator: " "))")
+            path: output, featureShape: first.featureShape, labelled: first.labels != nil,
+            fingerprint: "merge of \(paths.joined(separator: " "))")
         for shard in ordered {
             let block = shard.blockRows()
             for start in stride(from: 0, to: shard.rows, by: block) {
                 let rows = start..<min(start + block, shard.rows)
                 try writer.append(
-                    features: try shard.features(rows).scalars, paths: Array(shard.paths[rows]), status: Array(shard.status[rows]),
+                    features: try shard.features(rows).scalars, paths: Array(shard.paths[rows]),
+                    status: Array(shard.status[rows]),
                     errors: Array(shard.errors[rows]), labels: shard.labels.map { Array($0[rows]) })
             }
         }

@@ -21,7 +21,9 @@ public final class FeatureFileReader {
     public init(path: String) throws {
         self.path = path
         file = try HDF5File(reading: path)
-        guard file.exists("/features") else { throw HDF5Error(file: path, "not a Sightline features file (no /features dataset)") }
+        guard file.exists("/features") else {
+            throw HDF5Error(file: path, "not a Sightline features file (no /features dataset)")
+        }
         let shape = try file.datasetShape("/features")
         rows = shape.first ?? 0
         featureShape = Array(shape.dropFirst())
@@ -33,8 +35,11 @@ public final class FeatureFileReader {
         var attributes: [String: String] = [:]
         for name in FeatureFile.attributeNames { attributes[name] = try file.stringAttribute(name) }
         self.attributes = attributes
-        guard paths.count == rows, status.count == rows, errors.count == rows, labels.map({ $0.count == rows }) ?? true else {
-            throw HDF5Error(file: path, "its datasets have different row counts (\(rows) features, \(paths.count) paths); it was cut short")
+        guard paths.count == rows, status.count == rows, errors.count == rows, labels.map({ $0.count == rows }) ?? true
+        else {
+            throw HDF5Error(
+                file: path,
+                "its datasets have different row counts (\(rows) features, \(paths.count) paths); it was cut short")
         }
     }
 

@@ -54,7 +54,10 @@ public final class FeatureFileWriter {
 
     /// Appends rows: `features` is `paths.count` rows of the feature shape (zeros for failures).
     public func append(features: [Float], paths: [String], status: [Int], errors: [String], labels: [Int]?) throws {
-        if try file.datasetShape("/features").first != rows { throw HDF5Error(file: Self.workingPath(path), "is inconsistent (a write was cut short); delete it to start over") }
+        if try file.datasetShape("/features").first != rows {
+            throw HDF5Error(
+                file: Self.workingPath(path), "is inconsistent (a write was cut short); delete it to start over")
+        }
         try file.append(features, to: "/features")
         try file.append(strings: paths, to: "/paths")
         try file.append(integers: status, to: "/status")
@@ -67,14 +70,20 @@ public final class FeatureFileWriter {
     /// Adds the class names and root attributes and renames the working file to `path`.
     public func finish(classNames: [String]?, attributes: [String: String]) throws {
         if let classNames { try file.write(strings: classNames, to: "/class_names") }
-        for name in FeatureFile.attributeNames { if let value = attributes[name] { try file.writeString(value, attribute: name) } }
+        for name in FeatureFile.attributeNames {
+            if let value = attributes[name] { try file.writeString(value, attribute: name) }
+        }
         try file.flush()
-        guard rename(Self.workingPath(path), path) == 0 else { throw HDF5Error(file: path, "cannot move the finished file into place") }
+        guard rename(Self.workingPath(path), path) == 0 else {
+            throw HDF5Error(file: path, "cannot move the finished file into place")
+        }
         try? FileManager.default.removeItem(atPath: Self.fingerprintPath(path))
     }
 
     /// Removes the working file (a run that failed before its first row).
     public func discard() {
-        for name in [Self.workingPath(path), Self.fingerprintPath(path)] { try? FileManager.default.removeItem(atPath: name) }
+        for name in [Self.workingPath(path), Self.fingerprintPath(path)] {
+            try? FileManager.default.removeItem(atPath: name)
+        }
     }
 }

@@ -18,7 +18,9 @@ public protocol FeatureRows {
 }
 
 extension FeatureFileReader: FeatureRows {
-    public func features(_ range: Range<Int>, into buffer: inout [Float]) throws { try file.readRows("/features", range, into: &buffer) }
+    public func features(_ range: Range<Int>, into buffer: inout [Float]) throws {
+        try file.readRows("/features", range, into: &buffer)
+    }
 }
 
 extension FeatureFile: FeatureRows {

@@ -16,14 +16,19 @@ extension FineTuner {
     func trainEpoch(
         phase: Int, epoch: Int, epochs: Int, optimizer: any Optimizer, step: (StepProgress) -> Bool
     ) throws -> (totals: (loss: Float, accuracy: Double), throughput: Throughput) {
-        guard let input = graph.inputNames.first, let output = graph.outputNames.first else { throw TrainingError(message: "the model has no input or output") }
+        guard let input = graph.inputNames.first, let output = graph.outputNames.first else {
+            throw TrainingError(message: "the model has no input or output")
+        }
         var order = Array(training.indices)
         var shuffler = SeededGenerator(seed: sampleSeed(.order, (phase, epoch), 0))
         order.shuffle(using: &shuffler)
-        let global = stride(from: 0, to: order.count, by: options.batchSize).map { order[$0..<min($0 + options.batchSize, order.count)] }
+        let global = stride(from: 0, to: order.count, by: options.batchSize).map {
+            order[$0..<min($0 + options.batchSize, order.count)]
+        }
         let local = global.map { batch in
-            let part = (batch.count * communicator.rank / communicator.size)..<(batch.count * (communicator.rank + 1) / communicator.size)
-            return batch[(batch.startIndex + part.lowerBound)..<(batch.startIndex + part.upperBound)]
+            let start = batch.count * communicator.rank / communicator.size
+            let end = batch.count * (communicator.rank + 1) / communicator.size
+            return batch[(batch.startIndex + start)..<(batch.startIndex + end)]
         }
         let started = DispatchTime.now().uptimeNanoseconds
         let stream = try stream(local, of: training, augmentEpoch: (phase, epoch))
@@ -36,32 +41,46 @@ extension FineTuner {
             graph.zeroGradients()
             var figures = StepFigures()
             if let images = batch.images {
-                for dropout in dropouts { dropout.sampleSeeds = batch.samples.map { sampleSeed(.dropout, (phase, epoch), $0.index) } }
-                let (outputs, tape) = try graph.record([input: images], outputs: [output], mode: .training, request: GradientRequest())
+                for dropout in dropouts {
+                    dropout.sampleSeeds = batch.samples.map { sampleSeed(.dropout, (phase, epoch), $0.index) }
+                }
+                let (outputs, tape) = try graph.record(
+                    [input: images], outputs: [output], mode: .training, request: GradientRequest())
                 if let logits = outputs[output] {
                     let labels = batch.samples.map { $0.label ?? 0 }
                     var (value, gradient) = SoftmaxCrossEntropy()(logits: logits, labels: labels)
                     // Several processes: the gradient of the slice's summed loss; `combine`
                     // divides the sum over processes by the global number of images.
-                    if communicator.size > 1 { gradient.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] *= Float(labels.count) } } }
+                    if communicator.size > 1 {
+                        gradient.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] *= Float(labels.count) } }
+                    }
                     figures = StepFigures(
-                        loss: value * Float(labels.count), correct: zip(logits.argmaxPerRow(), labels).filter { $0 == $1 }.count, count: labels.count)
+                        loss: value * Float(labels.count),
+                        correct: zip(logits.argmaxPerRow(), labels).filter { $0 == $1 }.count, count: labels.count)
                     _ = graph.backward(tape, seeds: [output: gradient])
                 }
             }
             try combine(&figures)
             if figures.count > 0 { optimizer.step(graph.trainableSlots) }
-            (total.loss, total.correct, total.count) = (total.loss + figures.loss, total.correct + figures.correct, total.count + figures.count)
+            (total.loss, total.correct, total.count) = (
+                total.loss + figures.loss, total.correct + figures.correct, total.count + figures.count
+            )
             let position = StepProgress(
-                phase: phase, epoch: epoch + 1, epochs: epochs, batch: number + 1, done: min((number + 1) * options.batchSize, order.count),
+                phase: phase, epoch: epoch + 1, epochs: epochs, batch: number + 1,
+                done: min((number + 1) * options.batchSize, order.count),
                 total: order.count, loss: total.count > 0 ? total.loss / Float(total.count) : 0)
             var stop: [Float] = [step(position) ? 0 : 1]
             try communicator.sum(&stop)  // every process stops at the same step
             if stop[0] > 0 { throw Interrupted(position: position) }
         }
-        guard total.count > 0 else { throw TrainingError(message: "none of the \(training.count) training images could be read (see the skipped files above)") }
+        guard total.count > 0 else {
+            throw TrainingError(
+                message: "none of the \(training.count) training images could be read (see the skipped files above)")
+        }
         let seconds = max(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, 1e-9)
-        let throughput = Throughput(imagesPerSecond: Double(total.count) / seconds, dataWaitFraction: stream.waitSeconds / seconds, peakResidentMiB: 0)
+        let throughput = Throughput(
+            imagesPerSecond: Double(total.count) / seconds, dataWaitFraction: stream.waitSeconds / seconds,
+            peakResidentMiB: 0)
         return ((total.loss / Float(total.count), Double(total.correct) / Double(total.count)), throughput)
     }
 
@@ -88,7 +107,8 @@ extension FineTuner {
         for slot in slots {
             let size = slot.parameter.value.count
             if buffer[offset + size] > 0 && count > 0 {
-                slot.parameter.gradient = Tensor(shape: slot.parameter.value.shape, scalars: buffer[offset..<(offset + size)].map { $0 / count })
+                slot.parameter.gradient = Tensor(
+                    shape: slot.parameter.value.shape, scalars: buffer[offset..<(offset + size)].map { $0 / count })
             }
             offset += size + 1
         }

@@ -17,7 +17,9 @@ extension FineTuner {
         let statePath = output + ".state.h5"
         var state = TrainingState()
         if resume {
-            guard FileManager.default.fileExists(atPath: statePath) else { throw TrainingError(message: "no \(statePath) to resume from") }
+            guard FileManager.default.fileExists(atPath: statePath) else {
+                throw TrainingError(message: "no \(statePath) to resume from")
+            }
             state = try TrainingState.load(statePath, into: self)
             let phaseEpochs = state.phase == 1 ? options.headEpochs : options.epochs
             resumedAt = state.phase == 1 && state.nextEpoch >= phaseEpochs ? (2, 1) : (state.phase, state.nextEpoch + 1)
@@ -35,27 +37,37 @@ extension FineTuner {
                 // The schedule shapes phase 2; the head phase runs at its constant rate.
                 let schedule = phase == 2 ? options.schedule : .constant
                 optimizer.learningRate = schedule.rate(base: base, epoch: epoch, epochs: epochs) * state.plateauScale
-                var (totals, throughput) = try trainEpoch(phase: phase, epoch: epoch, epochs: epochs, optimizer: optimizer, step: step)
+                var (totals, throughput) = try trainEpoch(
+                    phase: phase, epoch: epoch, epochs: epochs, optimizer: optimizer, step: step)
                 let measured = validation.isEmpty ? nil : try measure(validation)
                 throughput.peakResidentMiB = ResourceUsage.peakResidentMiB()
                 let record = EpochRecord(
-                    phase: phase, epoch: epoch + 1, learningRate: optimizer.learningRate, loss: totals.loss, trainingAccuracy: totals.accuracy,
+                    phase: phase, epoch: epoch + 1, learningRate: optimizer.learningRate, loss: totals.loss,
+                    trainingAccuracy: totals.accuracy,
                     validationAccuracy: measured?.accuracy, validationLoss: measured?.loss, throughput: throughput)
                 state.history.append(record)
-                let improved = state.observe(measured?.accuracy ?? record.trainingAccuracy, epoch: epoch, graph: graph, schedule: options.schedule, phase: phase)
+                let improved = state.observe(
+                    measured?.accuracy ?? record.trainingAccuracy, epoch: epoch, graph: graph,
+                    schedule: options.schedule, phase: phase)
                 epoch += 1
                 state.nextEpoch = epoch
-                let stopEarly = phase == 2 && !improved && options.earlyStoppingPatience.map { state.epochsWithoutImprovement >= $0 } == true
+                let stopEarly =
+                    phase == 2 && !improved
+                    && options.earlyStoppingPatience.map { state.epochsWithoutImprovement >= $0 } == true
                 if options.keepBest && (stopEarly || (phase == 2 && epoch == epochs)) { state.restoreBest(into: graph) }
                 if communicator.isRoot {
                     try saveModel(to: output, sightlineVersion: sightlineVersion)
                     try state.save(statePath, from: self, optimizer: optimizer)
                     try writeMetrics(state.history, output: output)
-                    try AtomicFile.write(Data(TrainingReport.html(state.history, evaluation: nil, model: backbone.file.path, data: nil).utf8), to: output + ".training.html")
+                    try AtomicFile.write(
+                        Data(
+                            TrainingReport.html(state.history, evaluation: nil, model: backbone.file.path, data: nil)
+                                .utf8), to: output + ".training.html")
                 }
                 if stopEarly { break }
                 if !report(record) && !(phase == 2 && epoch == epochs) {
-                    throw TrainingError(message: "stopped after phase \(phase) epoch \(epoch); run again with --resume to continue")
+                    throw TrainingError(
+                        message: "stopped after phase \(phase) epoch \(epoch); run again with --resume to continue")
                 }
             }
             state.nextEpoch = epochs
@@ -63,7 +75,10 @@ extension FineTuner {
         // The finished page: curves plus the kept model evaluated on the validation part.
         finalEvaluation = try validationEvaluation()
         guard communicator.isRoot else { return state.history }
-        try AtomicFile.write(Data(TrainingReport.html(state.history, evaluation: finalEvaluation, model: backbone.file.path, data: nil).utf8), to: output + ".training.html")
+        try AtomicFile.write(
+            Data(
+                TrainingReport.html(state.history, evaluation: finalEvaluation, model: backbone.file.path, data: nil)
+                    .utf8), to: output + ".training.html")
         return state.history
     }
 
@@ -76,7 +91,9 @@ extension FineTuner {
                 continue
             }
             if let dense = layer as? Dense, node.name == graph.outputNames.first {
-                try exported.add(Dense(name: dense.name, kernel: dense.kernel.value, bias: dense.bias?.value, activation: .softmax), inputs: node.inputs)
+                try exported.add(
+                    Dense(name: dense.name, kernel: dense.kernel.value, bias: dense.bias?.value, activation: .softmax),
+                    inputs: node.inputs)
             } else {
                 try exported.add(layer, inputs: node.inputs)
             }
@@ -86,22 +103,31 @@ extension FineTuner {
 
     func saveModel(to path: String, sightlineVersion: String) throws {
         let metadata = KerasWriter.Metadata(
-            sightlineVersion: sightlineVersion, preprocessing: backbone.preprocessing, source: backbone.file.path, classNames: classNames,
-            extra: ["sightline_fine_tuned_from_layer": featureLayer, "sightline_batch_norm": options.batchNorm.rawValue])
+            sightlineVersion: sightlineVersion, preprocessing: backbone.preprocessing, source: backbone.file.path,
+            classNames: classNames,
+            extra: [
+                "sightline_fine_tuned_from_layer": featureLayer, "sightline_batch_norm": options.batchNorm.rawValue,
+            ])
         try KerasWriter.save(try exportedGraph(), to: path, metadata: metadata, modelName: "fine_tuned")
     }
 
     func writeMetrics(_ history: [EpochRecord], output: String) throws {
-        var csv = "phase,epoch,learning_rate,loss,training_accuracy,validation_accuracy,validation_loss,images_per_second,data_wait_fraction,peak_resident_mib\n"
+        var csv =
+            "phase,epoch,learning_rate,loss,training_accuracy,validation_accuracy,validation_loss,images_per_second,data_wait_fraction,peak_resident_mib\n"
         var lines = ""
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.keyEncodingStrategy = .convertToSnakeCase
         for record in history {
-            csv += "\(record.phase),\(record.epoch),\(record.learningRate),\(record.loss),\(record.trainingAccuracy),\(record.validationAccuracy.map { String($0) } ?? ""),\(record.validationLoss.map { String($0) } ?? ""),"
-                + (record.throughput.map { String(format: "%.2f,%.3f,%d", $0.imagesPerSecond, $0.dataWaitFraction, $0.peakResidentMiB) } ?? ",,") + "\n"
+            csv +=
+                "\(record.phase),\(record.epoch),\(record.learningRate),\(record.loss),\(record.trainingAccuracy),\(record.validationAccuracy.map { String($0) } ?? ""),\(record.validationLoss.map { String($0) } ?? ""),"
+                + (record.throughput.map {
+                    String(format: "%.2f,%.3f,%d", $0.imagesPerSecond, $0.dataWaitFraction, $0.peakResidentMiB)
+                } ?? ",,") + "\n"
             lines += String(decoding: try encoder.encode(record), as: UTF8.self) + "\n"
         }
-        for (suffix, text) in [(".metrics.csv", csv), (".metrics.jsonl", lines)] { try AtomicFile.write(Data(text.utf8), to: output + suffix) }
+        for (suffix, text) in [(".metrics.csv", csv), (".metrics.jsonl", lines)] {
+            try AtomicFile.write(Data(text.utf8), to: output + suffix)
+        }
     }
 }

@@ -91,7 +91,9 @@ public final class FineTuner {
         public var peakResidentMiB: Int
 
         public init(imagesPerSecond: Double, dataWaitFraction: Double, peakResidentMiB: Int) {
-            (self.imagesPerSecond, self.dataWaitFraction, self.peakResidentMiB) = (imagesPerSecond, dataWaitFraction, peakResidentMiB)
+            (self.imagesPerSecond, self.dataWaitFraction, self.peakResidentMiB) = (
+                imagesPerSecond, dataWaitFraction, peakResidentMiB
+            )
         }
     }
 
@@ -109,16 +111,21 @@ public final class FineTuner {
         public var throughput: Throughput?
 
         public init(
-            phase: Int, epoch: Int, learningRate: Float, loss: Float, trainingAccuracy: Double, validationAccuracy: Double? = nil,
+            phase: Int, epoch: Int, learningRate: Float, loss: Float, trainingAccuracy: Double,
+            validationAccuracy: Double? = nil,
             validationLoss: Float? = nil, throughput: Throughput? = nil
         ) {
             (self.phase, self.epoch, self.learningRate, self.loss) = (phase, epoch, learningRate, loss)
-            (self.trainingAccuracy, self.validationAccuracy, self.validationLoss) = (trainingAccuracy, validationAccuracy, validationLoss)
+            (self.trainingAccuracy, self.validationAccuracy, self.validationLoss) = (
+                trainingAccuracy, validationAccuracy, validationLoss
+            )
             self.throughput = throughput
         }
 
         public static func == (a: EpochRecord, b: EpochRecord) -> Bool {
-            (a.phase, a.epoch, a.learningRate, a.loss, a.trainingAccuracy) == (b.phase, b.epoch, b.learningRate, b.loss, b.trainingAccuracy)
+            (a.phase, a.epoch, a.learningRate, a.loss, a.trainingAccuracy) == (
+                b.phase, b.epoch, b.learningRate, b.loss, b.trainingAccuracy
+            )
                 && a.validationAccuracy == b.validationAccuracy && a.validationLoss == b.validationLoss
         }
 
@@ -174,7 +181,10 @@ public final class FineTuner {
             throw TrainingError(message: "--unfreeze-from: " + backbone.graph.unknownLayerMessage(from))
         }
         guard options.batchSize >= communicator.size else {
-            throw TrainingError(message: "--batch \(options.batchSize) is smaller than the \(communicator.size) processes; each needs at least one image per step")
+            throw TrainingError(
+                message:
+                    "--batch \(options.batchSize) is smaller than the \(communicator.size) processes; each needs at least one image per step"
+            )
         }
         self.backbone = backbone
         self.options = options
@@ -182,23 +192,34 @@ public final class FineTuner {
         self.communicator = communicator
         generator = SeededGenerator(seed: options.seed)
         featureLayer = FeatureExtractor.defaultLayer(of: backbone.graph)
-        graph = try Self.assemble(backbone.graph, featureLayer: featureLayer, classes: classNames.count, dropout: options.dropout, head: head, generator: &generator)
-        guard let input = graph.inputNames.first, let shape = graph.shape(of: input), shape.count == 3, ImageChannels.supported.contains(shape[2]) else {
+        graph = try Self.assemble(
+            backbone.graph, featureLayer: featureLayer, classes: classNames.count, dropout: options.dropout, head: head,
+            generator: &generator)
+        guard let input = graph.inputNames.first, let shape = graph.shape(of: input), shape.count == 3,
+            ImageChannels.supported.contains(shape[2])
+        else {
             throw TrainingError(message: "the model's input is not an image of 1, 3 or 4 channels")
         }
         if let problem = backbone.preprocessing.problem(channels: shape[2]) { throw TrainingError(message: problem) }
         inputShape = shape
-        let (trainingPart, validationPart) = data.split(validationFraction: options.validationFraction, seed: options.seed)
+        let (trainingPart, validationPart) = data.split(
+            validationFraction: options.validationFraction, seed: options.seed)
         (training, validation) = (trainingPart.items, validationPart.items)
-        guard !training.isEmpty else { throw TrainingError(message: "no training images (the validation split took them all)") }
+        guard !training.isEmpty else {
+            throw TrainingError(message: "no training images (the validation split took them all)")
+        }
     }
 
     /// Backbone nodes up to `featureLayer`, then pooling, dropout and the head (logits).
-    static func assemble(_ source: Graph, featureLayer: String, classes: Int, dropout: Float, head: LoadedModel?, generator: inout SeededGenerator) throws -> Graph {
+    static func assemble(
+        _ source: Graph, featureLayer: String, classes: Int, dropout: Float, head: LoadedModel?,
+        generator: inout SeededGenerator
+    ) throws -> Graph {
         let graph = try source.prefix(through: featureLayer)
         /// `base`, or `base_2`, `base_3`… when the backbone already has a layer of that name.
         func unique(_ base: String) -> String {
-            var name = base, index = 1
+            var name = base
+            var index = 1
             while graph.node(named: name) != nil {
                 index += 1
                 name = "\(base)_\(index)"
@@ -206,22 +227,35 @@ public final class FineTuner {
             return name
         }
         var last = featureLayer
-        if graph.shape(of: last)?.count == 3 { last = try graph.add(GlobalPooling2D(name: unique("head_pool"), kind: .average), inputs: [last]) }
-        if dropout > 0 { last = try graph.add(Dropout(name: unique("head_dropout"), rate: dropout, seed: generator.next()), inputs: [last]) }
+        if graph.shape(of: last)?.count == 3 {
+            last = try graph.add(GlobalPooling2D(name: unique("head_pool"), kind: .average), inputs: [last])
+        }
+        if dropout > 0 {
+            last = try graph.add(
+                Dropout(name: unique("head_dropout"), rate: dropout, seed: generator.next()), inputs: [last])
+        }
         if let head {
             for node in head.graph.nodes {
                 guard let layer = node.layer else { continue }
                 let inputs = node.inputs.map { head.graph.inputNames.contains($0) ? last : $0 }
-                if let dense = layer as? Dense, node.name == head.graph.outputNames.first, dense.activation == .softmax {
-                    last = try graph.add(Dense(name: unique("head_predictions"), kernel: dense.kernel.value, bias: dense.bias?.value), inputs: inputs)
+                if let dense = layer as? Dense, node.name == head.graph.outputNames.first, dense.activation == .softmax
+                {
+                    last = try graph.add(
+                        Dense(name: unique("head_predictions"), kernel: dense.kernel.value, bias: dense.bias?.value),
+                        inputs: inputs)
                 } else {
                     last = try graph.add(layer, inputs: inputs)
                 }
             }
-            guard graph.shape(of: last) == [classes] else { throw TrainingError(message: "the head has \(graph.shape(of: last) ?? []) outputs for \(classes) classes") }
+            guard graph.shape(of: last) == [classes] else {
+                throw TrainingError(
+                    message: "the head has \(graph.shape(of: last) ?? []) outputs for \(classes) classes")
+            }
         } else {
             let features = graph.shape(of: last)?.last ?? 0
-            last = try graph.add(Dense(name: unique("head_predictions"), inputFeatures: features, units: classes, generator: &generator), inputs: [last])
+            last = try graph.add(
+                Dense(name: unique("head_predictions"), inputFeatures: features, units: classes, generator: &generator),
+                inputs: [last])
         }
         graph.outputNames = [last]
         return graph
@@ -231,7 +265,9 @@ public final class FineTuner {
     /// freezes BatchNorm unless `batchNorm == .train`.
     func configure(phase: Int) throws {
         // The head is everything after the feature layer.
-        let firstHead = graph.nodes.firstIndex { $0.name == featureLayer }.flatMap { $0 + 1 < graph.nodes.count ? graph.nodes[$0 + 1].name : nil }
+        let firstHead = graph.nodes.firstIndex { $0.name == featureLayer }.flatMap {
+            $0 + 1 < graph.nodes.count ? graph.nodes[$0 + 1].name : nil
+        }
         try graph.setTrainable(true, from: phase == 1 ? firstHead : options.unfreezeFrom)
         for layer in graph.layers {
             guard let bn = layer as? BatchNormalization else { continue }
@@ -251,13 +287,18 @@ public final class FineTuner {
     /// backbone's preprocessing).
     func preparation() throws -> ImageBatchStream.Preparation {
         var decode = ImageBatchStream.Preparation.squash(to: inputShape)
-        if let directory = options.cacheDirectory { decode = try DecodedImageCache(directory: directory, shape: inputShape).wrapping(decode) }
-        return ImageBatchStream.Preparation(decode: decode, augmentation: options.augmentation, preprocessing: backbone.preprocessing)
+        if let directory = options.cacheDirectory {
+            decode = try DecodedImageCache(directory: directory, shape: inputShape).wrapping(decode)
+        }
+        return ImageBatchStream.Preparation(
+            decode: decode, augmentation: options.augmentation, preprocessing: backbone.preprocessing)
     }
 
     /// The stream of `batches` (dataset indices into `items`), seeding each sample's augmentation
     /// from (seed, phase, epoch, index) when `augmentEpoch` is given.
-    func stream(_ batches: [ArraySlice<Int>], of items: [ImageFolder.Item], augmentEpoch: (phase: Int, epoch: Int)?) throws -> ImageBatchStream {
+    func stream(_ batches: [ArraySlice<Int>], of items: [ImageFolder.Item], augmentEpoch: (phase: Int, epoch: Int)?)
+        throws -> ImageBatchStream
+    {
         let augment = augmentEpoch != nil && options.augmentation != .none
         let plan = batches.map { batch in
             batch.map { index in
@@ -266,21 +307,29 @@ public final class FineTuner {
                     augmentationSeed: augment ? sampleSeed(.augmentation, augmentEpoch ?? (0, 0), index) : nil)
             }
         }
-        return ImageBatchStream(plan: plan, preparation: try preparation(), workers: options.dataWorkers, depth: options.queueDepth)
+        return ImageBatchStream(
+            plan: plan, preparation: try preparation(), workers: options.dataWorkers, depth: options.queueDepth)
     }
 
     /// What a per-sample seed is for.
-    enum SeedUse: UInt64 { case order = 1, augmentation, dropout }
+    enum SeedUse: UInt64 {
+        case order = 1
+        case augmentation, dropout
+    }
 
     /// The seed of one sample's randomness in one epoch: a pure function of the run seed, so it
     /// does not depend on thread timing, batch position or the process that computes it.
     func sampleSeed(_ use: SeedUse, _ at: (phase: Int, epoch: Int), _ index: Int) -> UInt64 {
-        SeededGenerator(seed: options.seed, deriving: [use.rawValue, UInt64(at.phase), UInt64(at.epoch), UInt64(index)]).state.0
+        SeededGenerator(
+            seed: options.seed, deriving: [use.rawValue, UInt64(at.phase), UInt64(at.epoch), UInt64(index)]
+        ).state.0
     }
 
     /// Notes the images a batch could not read (once each).
     func noteFailures(_ batch: ImageBatchStream.Batch) {
-        for (sample, error) in batch.failed where skippedPaths.insert(sample.path).inserted { skipped.append((sample.path, error)) }
+        for (sample, error) in batch.failed where skippedPaths.insert(sample.path).inserted {
+            skipped.append((sample.path, error))
+        }
     }
 
     /// This process's contiguous share of `0..<count` items.
@@ -296,19 +345,29 @@ public final class FineTuner {
     /// Accuracy, mean cross-entropy and the class probabilities on the readable `items` (rows of
     /// `probabilities` in item order; `readable` lists their item indices). Each process measures
     /// its share; the sums are combined over all processes.
-    func measure(_ items: [ImageFolder.Item], mode: Mode = .inference) throws -> (accuracy: Double, loss: Float, probabilities: [[Float]], readable: [Int]) {
-        guard let input = graph.inputNames.first, let output = graph.outputNames.first, !items.isEmpty else { return (0, 0, [], []) }
-        let classes = classNames.count, width = classes + 1
+    func measure(_ items: [ImageFolder.Item], mode: Mode = .inference) throws -> (
+        accuracy: Double, loss: Float, probabilities: [[Float]], readable: [Int]
+    ) {
+        guard let input = graph.inputNames.first, let output = graph.outputNames.first, !items.isEmpty else {
+            return (0, 0, [], [])
+        }
+        let classes = classNames.count
+        let width = classes + 1
         // Per item: the class probabilities, then 1 when it was read; plus loss and correct totals.
         var sums = [Float](repeating: 0, count: items.count * width + 2)
         let mine = Array(share(of: items.count))
-        let batches = stride(from: 0, to: mine.count, by: options.batchSize).map { mine[$0..<min($0 + options.batchSize, mine.count)] }
+        let batches = stride(from: 0, to: mine.count, by: options.batchSize).map {
+            mine[$0..<min($0 + options.batchSize, mine.count)]
+        }
         let stream = try stream(batches, of: items, augmentEpoch: nil)
         while let batch = stream.next() {
             noteFailures(batch)
-            guard let images = batch.images, let logits = try graph.forward([input: images], outputs: [output], mode: mode)[output] else { continue }
+            guard let images = batch.images,
+                let logits = try graph.forward([input: images], outputs: [output], mode: mode)[output]
+            else { continue }
             let labels = batch.samples.map { $0.label ?? 0 }
-            sums[items.count * width] += SoftmaxCrossEntropy()(logits: logits, labels: labels).loss * Float(labels.count)
+            sums[items.count * width] +=
+                SoftmaxCrossEntropy()(logits: logits, labels: labels).loss * Float(labels.count)
             sums[items.count * width + 1] += Float(zip(logits.argmaxPerRow(), labels).filter { $0 == $1 }.count)
             let p = ActivationFunction.softmax.applied(to: logits)
             for (row, sample) in batch.samples.enumerated() {
@@ -320,7 +379,10 @@ public final class FineTuner {
         let readable = items.indices.filter { sums[$0 * width + classes] > 0 }
         guard !readable.isEmpty else { return (0, 0, [], []) }
         let probabilities = readable.map { Array(sums[($0 * width)..<($0 * width + classes)]) }
-        return (Double(sums[items.count * width + 1]) / Double(readable.count), sums[items.count * width] / Float(readable.count), probabilities, readable)
+        return (
+            Double(sums[items.count * width + 1]) / Double(readable.count),
+            sums[items.count * width] / Float(readable.count), probabilities, readable
+        )
     }
 
     /// The trained model measured on the validation part (nil without one), in `evaluate`'s terms.
@@ -329,7 +391,8 @@ public final class FineTuner {
         let measured = try measure(validation)
         guard !measured.readable.isEmpty else { return nil }
         return Evaluation(
-            classNames: classNames, probabilities: measured.probabilities, labels: measured.readable.map { validation[$0].label ?? 0 },
+            classNames: classNames, probabilities: measured.probabilities,
+            labels: measured.readable.map { validation[$0].label ?? 0 },
             paths: measured.readable.map { validation[$0].path }, topK: topK)
     }
 

@@ -50,7 +50,8 @@ public struct HeadTrainer {
         public var records: [FineTuner.EpochRecord] {
             history.map {
                 FineTuner.EpochRecord(
-                    phase: 1, epoch: $0.epoch, learningRate: learningRate, loss: $0.loss, trainingAccuracy: $0.trainingAccuracy,
+                    phase: 1, epoch: $0.epoch, learningRate: learningRate, loss: $0.loss,
+                    trainingAccuracy: $0.trainingAccuracy,
                     validationAccuracy: $0.validationAccuracy, validationLoss: $0.validationLoss)
             }
         }
@@ -63,29 +64,43 @@ public struct HeadTrainer {
     }
 
     /// Trains on the readable rows of `file` (status 0), which must have labels.
-    public static func train(_ file: some FeatureRows, options: Options = Options(), report: (Epoch) -> Void = { _ in }) throws -> Result {
+    public static func train(_ file: some FeatureRows, options: Options = Options(), report: (Epoch) -> Void = { _ in })
+        throws -> Result
+    {
         guard let labels = file.labels, let classNames = file.classNames, classNames.count >= 2 else {
-            throw TrainingError(message: "the features file has no labels; extract from a folder with one subfolder per class")
+            throw TrainingError(
+                message: "the features file has no labels; extract from a folder with one subfolder per class")
         }
         guard file.featureShape.count == 1, let dimension = file.featureShape.first else {
-            throw TrainingError(message: "features of shape \(file.featureShape) are not vectors; extract with --pool avg or max")
+            throw TrainingError(
+                message: "features of shape \(file.featureShape) are not vectors; extract with --pool avg or max")
         }
         let rows = file.status.indices.filter { file.status[$0] == 0 }
-        let dataset = ImageFolder(items: rows.map { ImageFolder.Item(path: String($0), label: labels[$0]) }, classNames: classNames)
-        let (trainingPart, validationPart) = dataset.split(validationFraction: options.validationFraction, seed: options.seed)
-        let training = trainingPart.items.compactMap { Int($0.path) }, validation = validationPart.items.compactMap { Int($0.path) }
+        let dataset = ImageFolder(
+            items: rows.map { ImageFolder.Item(path: String($0), label: labels[$0]) }, classNames: classNames)
+        let (trainingPart, validationPart) = dataset.split(
+            validationFraction: options.validationFraction, seed: options.seed)
+        let training = trainingPart.items.compactMap { Int($0.path) }
+        let validation = validationPart.items.compactMap { Int($0.path) }
         guard !training.isEmpty else { throw TrainingError(message: "no readable labelled rows to train on") }
         let blockRows = max(1, min(file.rows, options.memoryBudget / max(dimension * 4, 1)))
         let blocks = stride(from: 0, to: file.rows, by: blockRows).map { $0..<min($0 + blockRows, file.rows) }
-        let trainingByBlock = Dictionary(grouping: training) { $0 / blockRows }, scored = Set(training).union(validation)
+        let trainingByBlock = Dictionary(grouping: training) { $0 / blockRows }
+        let scored = Set(training).union(validation)
 
         var generator = SeededGenerator(seed: options.seed)
         let graph = Graph()
         try graph.addInput(name: "features", shape: [dimension])
-        var last = "features", width = dimension
+        var last = "features"
+        var width = dimension
         if let hidden = options.hidden {
-            last = try graph.add(Dense(name: "hidden", inputFeatures: width, units: hidden, activation: .relu, generator: &generator), inputs: [last])
-            if options.dropout > 0 { last = try graph.add(Dropout(name: "dropout", rate: options.dropout, seed: options.seed &+ 1), inputs: [last]) }
+            last = try graph.add(
+                Dense(name: "hidden", inputFeatures: width, units: hidden, activation: .relu, generator: &generator),
+                inputs: [last])
+            if options.dropout > 0 {
+                last = try graph.add(
+                    Dropout(name: "dropout", rate: options.dropout, seed: options.seed &+ 1), inputs: [last])
+            }
             width = hidden
         }
         let logits = Dense(name: "predictions", inputFeatures: width, units: classNames.count, generator: &generator)
@@ -114,7 +129,10 @@ public struct HeadTrainer {
                 for start in stride(from: 0, to: wanted.count, by: 1024) {
                     let part = wanted[start..<min(start + 1024, wanted.count)]
                     let values = try graph(batch(range, part))
-                    for (position, row) in part.enumerated() { result[row] = Array(values.scalars[(position * classNames.count)..<((position + 1) * classNames.count)]) }
+                    for (position, row) in part.enumerated() {
+                        result[row] = Array(
+                            values.scalars[(position * classNames.count)..<((position + 1) * classNames.count)])
+                    }
                 }
             }
             return result
@@ -127,7 +145,8 @@ public struct HeadTrainer {
         }
         func meanLoss(_ indices: [Int], _ scores: [Int: [Float]]) -> Float? {
             guard !indices.isEmpty else { return nil }
-            let values = Tensor(shape: [indices.count, classNames.count], scalars: indices.flatMap { scores[$0] ?? [] })
+            let values = Tensor(
+                shape: [indices.count, classNames.count], scalars: indices.flatMap { scores[$0] ?? [] })
             return loss(logits: values, labels: indices.map { labels[$0] }).loss
         }
         var best: (accuracy: Double, weights: [Tensor])?
@@ -145,7 +164,9 @@ public struct HeadTrainer {
                 for start in stride(from: 0, to: rowsHere.count, by: options.batchSize) {
                     let indices = rowsHere[start..<min(start + options.batchSize, rowsHere.count)]
                     graph.zeroGradients()
-                    let (outputs, tape) = try graph.record(["features": batch(range, indices)], outputs: ["predictions"], mode: .training, request: GradientRequest())
+                    let (outputs, tape) = try graph.record(
+                        ["features": batch(range, indices)], outputs: ["predictions"], mode: .training,
+                        request: GradientRequest())
                     guard let values = outputs["predictions"] else { continue }
                     let (value, gradient) = loss(logits: values, labels: indices.map { labels[$0] })
                     total += value * Float(indices.count)
@@ -156,18 +177,26 @@ public struct HeadTrainer {
             let epochScores = try scores()
             let figures = Epoch(
                 epoch: epoch, loss: total / Float(training.count), trainingAccuracy: accuracy(training, epochScores),
-                validationAccuracy: validation.isEmpty ? nil : accuracy(validation, epochScores), validationLoss: meanLoss(validation, epochScores))
+                validationAccuracy: validation.isEmpty ? nil : accuracy(validation, epochScores),
+                validationLoss: meanLoss(validation, epochScores))
             history.append(figures)
             let score = figures.validationAccuracy ?? figures.trainingAccuracy
-            if best.map({ score > $0.accuracy }) ?? true { best = (score, graph.nodes.flatMap { $0.layer?.parameters ?? [] }.map(\.value)) }
+            if best.map({ score > $0.accuracy }) ?? true {
+                best = (score, graph.nodes.flatMap { $0.layer?.parameters ?? [] }.map(\.value))
+            }
             report(figures)
         }
         if options.keepBest, let best {
-            for (parameter, value) in zip(graph.nodes.flatMap { $0.layer?.parameters ?? [] }, best.weights) { parameter.value = value }
+            for (parameter, value) in zip(graph.nodes.flatMap { $0.layer?.parameters ?? [] }, best.weights) {
+                parameter.value = value
+            }
         }
         let evaluated = validation.isEmpty ? training : validation
         let final = try scores()
-        let probabilities = evaluated.map { ActivationFunction.softmax.applied(to: Tensor(shape: [1, classNames.count], scalars: final[$0] ?? [])).scalars }
+        let probabilities = evaluated.map {
+            ActivationFunction.softmax.applied(to: Tensor(shape: [1, classNames.count], scalars: final[$0] ?? []))
+                .scalars
+        }
         var confusion = Array(repeating: Array(repeating: 0, count: classNames.count), count: classNames.count)
         for (row, p) in zip(evaluated, probabilities) { confusion[labels[row]][argmax(p)] += 1 }
         let evaluation = Evaluation(
@@ -179,10 +208,15 @@ public struct HeadTrainer {
         try head.addInput(name: "features", shape: [dimension])
         for node in graph.nodes where node.layer != nil {
             guard let layer = node.layer else { continue }
-            let saved: any Layer = layer === logits
-                ? Dense(name: "predictions", kernel: logits.kernel.value, bias: logits.bias?.value, activation: .softmax) : layer
+            let saved: any Layer =
+                layer === logits
+                ? Dense(
+                    name: "predictions", kernel: logits.kernel.value, bias: logits.bias?.value, activation: .softmax)
+                : layer
             try head.add(saved, inputs: node.inputs)
         }
-        return Result(graph: head, history: history, confusion: confusion, classNames: classNames, evaluation: evaluation, learningRate: options.learningRate)
+        return Result(
+            graph: head, history: history, confusion: confusion, classNames: classNames, evaluation: evaluation,
+            learningRate: options.learningRate)
     }
 }

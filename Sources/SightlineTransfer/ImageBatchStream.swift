@@ -47,7 +47,10 @@ public final class ImageBatchStream {
         /// it) and turned into the input with `prepare`, instead of `decode`.
         public var originals: (load: @Sendable (String) throws -> RGBImage, prepare: @Sendable (RGBImage) -> Tensor)?
 
-        public init(decode: @escaping @Sendable (String) throws -> Tensor, augmentation: Augmentation = .none, preprocessing: Preprocessing) {
+        public init(
+            decode: @escaping @Sendable (String) throws -> Tensor, augmentation: Augmentation = .none,
+            preprocessing: Preprocessing
+        ) {
             (self.decode, self.augmentation, self.preprocessing) = (decode, augmentation, preprocessing)
         }
 
@@ -55,19 +58,28 @@ public final class ImageBatchStream {
         public static func keepingOriginals(squashedTo shape: [Int], preprocessing: Preprocessing) -> Preparation {
             var preparation = Preparation(decode: squash(to: shape), preprocessing: preprocessing)
             preparation.originals = (
-                { path in try RGBImage(contentsOf: path) }, { image in image.prepared(height: shape[0], width: shape[1], policy: .squash, channels: shape[2]) }
+                { path in try RGBImage(contentsOf: path) },
+                { image in image.prepared(height: shape[0], width: shape[1], policy: .squash, channels: shape[2]) }
             )
             return preparation
         }
 
         /// The squash-resized decode `FineTuner` and `Evaluation` use, to `shape` `[H, W, C]`.
-        public static func squash(to shape: [Int], maxPixels: Int = RGBImage.defaultMaxPixels) -> @Sendable (String) throws -> Tensor {
-            { path in try RGBImage(contentsOf: path, maxPixels: maxPixels).prepared(height: shape[0], width: shape[1], policy: .squash, channels: shape[2]) }
+        public static func squash(to shape: [Int], maxPixels: Int = RGBImage.defaultMaxPixels)
+            -> @Sendable (String) throws -> Tensor
+        {
+            { path in
+                try RGBImage(contentsOf: path, maxPixels: maxPixels).prepared(
+                    height: shape[0], width: shape[1], policy: .squash, channels: shape[2])
+            }
         }
 
         /// `samples` as one preprocessed batch, plus those that failed.
         public func batch(_ samples: [Sample]) -> Batch {
-            var images: [Tensor] = [], kept: [Sample] = [], failed: [(sample: Sample, error: String)] = [], full: [RGBImage] = []
+            var images: [Tensor] = []
+            var kept: [Sample] = []
+            var failed: [(sample: Sample, error: String)] = []
+            var full: [RGBImage] = []
             for sample in samples {
                 do {
                     var image: Tensor
@@ -102,7 +114,9 @@ public final class ImageBatchStream {
     public private(set) var waitSeconds: Double = 0
 
     /// Starts `workers` threads decoding `plan` ahead, holding at most `depth` batches.
-    public init(plan: [[Sample]], preparation: Preparation, workers: Int = ImageBatchStream.defaultWorkers, depth: Int = 4) {
+    public init(
+        plan: [[Sample]], preparation: Preparation, workers: Int = ImageBatchStream.defaultWorkers, depth: Int = 4
+    ) {
         queue = Queue(plan: plan, preparation: preparation, depth: max(depth, 1))
         for _ in 0..<max(1, min(workers, plan.count)) {
             let thread = Thread { [queue] in queue.work() }

@@ -41,14 +41,18 @@ public struct ImageFolder: Sendable {
         for input in inputs {
             var isDirectory: ObjCBool = false
             if fm.fileExists(atPath: input, isDirectory: &isDirectory), isDirectory.boolValue {
-                let entries = ((try? fm.contentsOfDirectory(atPath: input)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+                let entries = ((try? fm.contentsOfDirectory(atPath: input)) ?? []).filter { !$0.hasPrefix(".") }
+                    .sorted()
                 let folders = entries.filter { name in
                     var nested: ObjCBool = false
-                    return fm.fileExists(atPath: (input as NSString).appendingPathComponent(name), isDirectory: &nested) && nested.boolValue
+                    return fm.fileExists(atPath: (input as NSString).appendingPathComponent(name), isDirectory: &nested)
+                        && nested.boolValue
                 }
                 if !folders.isEmpty {
                     guard classNames == nil || classNames == folders else {
-                        throw InputError(input: input, message: "its class folders \(folders) differ from an earlier input's \(classNames ?? [])")
+                        throw InputError(
+                            input: input,
+                            message: "its class folders \(folders) differ from an earlier input's \(classNames ?? [])")
                     }
                     classNames = folders
                     for (label, folder) in folders.enumerated() {
@@ -57,15 +61,22 @@ public struct ImageFolder: Sendable {
                         items += files.map { Item(path: (root as NSString).appendingPathComponent($0), label: label) }
                     }
                 } else {
-                    items += entries.filter(accepted).map { Item(path: (input as NSString).appendingPathComponent($0), label: nil) }
+                    items += entries.filter(accepted).map {
+                        Item(path: (input as NSString).appendingPathComponent($0), label: nil)
+                    }
                 }
             } else if ["txt", "lst"].contains((input as NSString).pathExtension.lowercased()) {
-                guard let text = try? String(contentsOfFile: input, encoding: .utf8) else { throw InputError(input: input, message: "list file cannot be read") }
+                guard let text = try? String(contentsOfFile: input, encoding: .utf8) else {
+                    throw InputError(input: input, message: "list file cannot be read")
+                }
                 let base = (input as NSString).deletingLastPathComponent
                 for line in text.split(whereSeparator: \.isNewline) {
                     let entry = line.trimmingCharacters(in: .whitespaces)
                     guard !entry.isEmpty, !entry.hasPrefix("#") else { continue }
-                    items.append(Item(path: entry.hasPrefix("/") ? entry : (base as NSString).appendingPathComponent(entry), label: nil))
+                    items.append(
+                        Item(
+                            path: entry.hasPrefix("/") ? entry : (base as NSString).appendingPathComponent(entry),
+                            label: nil))
                 }
             } else if input.contains(where: { "*?[".contains($0) }) {
                 items += Self.glob(input).filter(accepted).map { Item(path: $0, label: nil) }
@@ -76,7 +87,8 @@ public struct ImageFolder: Sendable {
             }
         }
         if classNames != nil && items.contains(where: { $0.label == nil }) {
-            throw InputError(input: inputs.joined(separator: " "), message: "mixes class folders with unlabelled images")
+            throw InputError(
+                input: inputs.joined(separator: " "), message: "mixes class folders with unlabelled images")
         }
         self.items = items
         self.classNames = classNames
@@ -97,7 +109,9 @@ public struct ImageFolder: Sendable {
     /// A seeded, stratified split: from each class (or the whole list when unlabelled),
     /// `round(fraction · count)` items go to validation, chosen by `SeededGenerator(seed:)`.
     /// Both parts keep the dataset order.
-    public func split(validationFraction fraction: Double, seed: UInt64) -> (training: ImageFolder, validation: ImageFolder) {
+    public func split(validationFraction fraction: Double, seed: UInt64) -> (
+        training: ImageFolder, validation: ImageFolder
+    ) {
         var generator = SeededGenerator(seed: seed)
         var validation = Set<Int>()
         let groups = Dictionary(grouping: items.indices) { items[$0].label ?? -1 }

@@ -27,7 +27,9 @@ struct TrainingState {
 
     /// Records an epoch's accuracy; returns whether it improved. Tracks the best weights in
     /// phase 2 and the plateau schedule's reductions.
-    mutating func observe(_ accuracy: Double, epoch: Int, graph: Graph, schedule: LearningRateSchedule, phase: Int) -> Bool {
+    mutating func observe(_ accuracy: Double, epoch: Int, graph: Graph, schedule: LearningRateSchedule, phase: Int)
+        -> Bool
+    {
         guard phase == 2 else { return true }
         if accuracy > bestAccuracy {
             bestAccuracy = accuracy
@@ -47,7 +49,9 @@ struct TrainingState {
 
     func restoreBest(into graph: Graph) {
         guard !bestWeights.isEmpty else { return }
-        for (key, parameter) in Self.parameters(of: graph) { if let value = bestWeights[key] { parameter.value = value } }
+        for (key, parameter) in Self.parameters(of: graph) {
+            if let value = bestWeights[key] { parameter.value = value }
+        }
     }
 
     func restoreOptimizer(_ optimizer: any Optimizer) {
@@ -73,7 +77,9 @@ struct TrainingState {
     func save(_ path: String, from tuner: FineTuner, optimizer: any Optimizer) throws {
         try AtomicFile.write(to: path) { temporary in
             let file = try HDF5File(creating: temporary)
-            for (key, parameter) in Self.parameters(of: tuner.graph) { try file.write(parameter.value, to: "/weights/\(key)") }
+            for (key, parameter) in Self.parameters(of: tuner.graph) {
+                try file.write(parameter.value, to: "/weights/\(key)")
+            }
             for (key, value) in bestWeights { try file.write(value, to: "/best/\(key)") }
             var slots: [String: [String: Tensor]] = [:]
             if let adam = optimizer as? Adam {
@@ -82,13 +88,16 @@ struct TrainingState {
             } else if let sgd = optimizer as? SGD {
                 for (key, value) in sgd.velocities { slots[key, default: [:]]["velocity"] = value }
             }
-            for (key, values) in slots { for (name, value) in values { try file.write(value, to: "/optimizer/\(key)/\(name)") } }
+            for (key, values) in slots {
+                for (name, value) in values { try file.write(value, to: "/optimizer/\(key)/\(name)") }
+            }
             let encoder = JSONEncoder()
             let attributes: [String: String] = [
                 "phase": String(phase), "next_epoch": String(nextEpoch), "best_accuracy": String(bestAccuracy),
                 "epochs_without_improvement": String(epochsWithoutImprovement), "plateau_scale": String(plateauScale),
                 "plateau_wait": String(plateauWait), "optimizer_iterations": String(optimizer.iterations),
-                "generator": Self.words(tuner.generator), "history": String(decoding: try encoder.encode(history), as: UTF8.self),
+                "generator": Self.words(tuner.generator),
+                "history": String(decoding: try encoder.encode(history), as: UTF8.self),
                 "dropout_generator": tuner.headDropout.map { Self.words($0.generator) } ?? "",
             ]
             for (name, value) in attributes { try file.writeString(value, attribute: name) }
@@ -105,11 +114,15 @@ struct TrainingState {
         state.plateauScale = Float(try attribute("plateau_scale")) ?? 1
         state.plateauWait = Int(try attribute("plateau_wait")) ?? 0
         state.optimizerIterations = Int(try attribute("optimizer_iterations")) ?? 0
-        state.history = (try? JSONDecoder().decode([FineTuner.EpochRecord].self, from: Data(try attribute("history").utf8))) ?? []
+        state.history =
+            (try? JSONDecoder().decode([FineTuner.EpochRecord].self, from: Data(try attribute("history").utf8))) ?? []
         for (key, parameter) in parameters(of: tuner.graph) {
             let value = try file.readTensor("/weights/\(key)")
             guard value.shape == parameter.value.shape else {
-                throw FineTuner.TrainingError(message: "\(path): \(key) is \(value.shape), the model's is \(parameter.value.shape); the state belongs to another model")
+                throw FineTuner.TrainingError(
+                    message:
+                        "\(path): \(key) is \(value.shape), the model's is \(parameter.value.shape); the state belongs to another model"
+                )
             }
             parameter.value = value
             if file.exists("/best/\(key)") { state.bestWeights[key] = try file.readTensor("/best/\(key)") }

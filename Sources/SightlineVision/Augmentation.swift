@@ -20,7 +20,9 @@ public struct Augmentation: Sendable, Equatable {
     /// No augmentation at all.
     public static let none: Augmentation = {
         var value = Augmentation()
-        (value.horizontalFlip, value.translation, value.rotationDegrees, value.zoom, value.brightness) = (false, 0, 0, 0, 0)
+        (value.horizontalFlip, value.translation, value.rotationDegrees, value.zoom, value.brightness) = (
+            false, 0, 0, 0, 0
+        )
         return value
     }()
 

@@ -17,7 +17,8 @@ public enum ImageChannels {
     /// `(19595·R + 38470·G + 7471·B + 2¹⁵) >> 16` (ITU-R 601-2 luma, rounded as PIL rounds);
     /// four channels append an opaque alpha (decoded images carry none).
     public static func convert(_ image: RGBImage, channels: Int) -> Tensor {
-        let pixels = image.width * image.height, rgb = image.pixels
+        let pixels = image.width * image.height
+        let rgb = image.pixels
         switch channels {
         case 1:
             return Tensor(shape: [image.height, image.width, 1]) { out in

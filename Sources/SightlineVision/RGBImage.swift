@@ -9,7 +9,9 @@ public struct RGBImage: Sendable, Equatable {
     public var pixels: [UInt8]
 
     public init(width: Int, height: Int, pixels: [UInt8]) {
-        precondition(pixels.count == width * height * 3, "RGB image \(width)×\(height) needs \(width * height * 3) bytes, got \(pixels.count)")
+        precondition(
+            pixels.count == width * height * 3,
+            "RGB image \(width)×\(height) needs \(width * height * 3) bytes, got \(pixels.count)")
         (self.width, self.height, self.pixels) = (width, height, pixels)
     }
 
@@ -22,13 +24,22 @@ public struct RGBImage: Sendable, Equatable {
     ///
     /// `atLeast` (width, height) lets a JPEG decode at 1/2, 1/4 or 1/8 scale (libjpeg's DCT
     /// scaling, as Pillow's `draft`) when the result still covers that size; nil decodes exactly.
-    public init(contentsOf path: String, maxPixels: Int = RGBImage.defaultMaxPixels, applyOrientation: Bool = true, atLeast: (Int, Int)? = nil) throws(ImageError) {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ImageError(file: path, "cannot be read") }
-        try self.init(data: data, name: path, maxPixels: maxPixels, applyOrientation: applyOrientation, atLeast: atLeast)
+    public init(
+        contentsOf path: String, maxPixels: Int = RGBImage.defaultMaxPixels, applyOrientation: Bool = true,
+        atLeast: (Int, Int)? = nil
+    ) throws(ImageError) {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ImageError(file: path, "cannot be read")
+        }
+        try self.init(
+            data: data, name: path, maxPixels: maxPixels, applyOrientation: applyOrientation, atLeast: atLeast)
     }
 
     /// Decodes JPEG or PNG bytes; `name` appears in errors.
-    public init(data: Data, name: String, maxPixels: Int = RGBImage.defaultMaxPixels, applyOrientation: Bool = true, atLeast: (Int, Int)? = nil) throws(ImageError) {
+    public init(
+        data: Data, name: String, maxPixels: Int = RGBImage.defaultMaxPixels, applyOrientation: Bool = true,
+        atLeast: (Int, Int)? = nil
+    ) throws(ImageError) {
         let bytes = [UInt8](data)
         var image = sl_image()
         var error = [CChar](repeating: 0, count: Int(SL_ERROR_CAPACITY))
@@ -36,7 +47,9 @@ public struct RGBImage: Sendable, Equatable {
         if bytes.starts(with: [0xFF, 0xD8]) {
             // EXIF orientations 5–8 swap the axes: ask for the transposed minimum.
             let minimum = atLeast ?? (0, 0)
-            code = sl_jpeg_decode_scaled(bytes, bytes.count, Int64(maxPixels), Int32(max(minimum.0, minimum.1)), Int32(max(minimum.0, minimum.1)), &image, &error)
+            code = sl_jpeg_decode_scaled(
+                bytes, bytes.count, Int64(maxPixels), Int32(max(minimum.0, minimum.1)),
+                Int32(max(minimum.0, minimum.1)), &image, &error)
         } else if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) {
             code = sl_png_decode(bytes, bytes.count, Int64(maxPixels), &image, &error)
         } else {
@@ -48,7 +61,9 @@ public struct RGBImage: Sendable, Equatable {
             throw ImageError(file: name, message.isEmpty ? "cannot be decoded" : message)
         }
         let count = Int(image.width) * Int(image.height) * 3
-        self.init(width: Int(image.width), height: Int(image.height), pixels: Array(UnsafeBufferPointer(start: pixels, count: count)))
+        self.init(
+            width: Int(image.width), height: Int(image.height),
+            pixels: Array(UnsafeBufferPointer(start: pixels, count: count)))
         if applyOrientation { self = oriented(Int(image.orientation)) }
     }
 
@@ -73,7 +88,8 @@ public struct RGBImage: Sendable, Equatable {
                 case 7: (sx, sy) = (width - 1 - y, height - 1 - x)
                 default: (sx, sy) = (width - 1 - y, x)
                 }
-                let source = (sy * width + sx) * 3, target = (y * w + x) * 3
+                let source = (sy * width + sx) * 3
+                let target = (y * w + x) * 3
                 out[target] = pixels[source]
                 out[target + 1] = pixels[source + 1]
                 out[target + 2] = pixels[source + 2]
@@ -87,8 +103,11 @@ public struct RGBImage: Sendable, Equatable {
         var out: UnsafeMutablePointer<UInt8>?
         var size = 0
         var error = [CChar](repeating: 0, count: Int(SL_ERROR_CAPACITY))
-        guard sl_jpeg_encode(pixels, Int32(width), Int32(height), Int32(quality), &out, &size, &error) == 0, let out else {
-            throw ImageError(file: "<jpeg encoder>", String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        guard sl_jpeg_encode(pixels, Int32(width), Int32(height), Int32(quality), &out, &size, &error) == 0, let out
+        else {
+            throw ImageError(
+                file: "<jpeg encoder>",
+                String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
         defer { sl_buffer_free(out) }
         return Data(bytes: out, count: size)

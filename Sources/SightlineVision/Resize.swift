@@ -5,7 +5,8 @@ public enum Resize {
     public static func bilinear(_ image: Tensor, height: Int, width: Int) -> Tensor {
         precondition(image.rank == 3 && height > 0 && width > 0, "resize needs an [H, W, C] image and a positive size")
         let (h, w, c) = (image.shape[0], image.shape[1], image.shape[2])
-        let columns = weights(input: w, output: width), rows = weights(input: h, output: height)
+        let columns = weights(input: w, output: width)
+        let rows = weights(input: h, output: height)
         // Horizontal pass: [h, width, c].
         var horizontal = [Float](repeating: 0, count: h * width * c)
         image.withUnsafeBufferPointer { p in
@@ -35,7 +36,8 @@ public enum Resize {
         let support = 1.0 * filterScale
         return (0..<output).map { index in
             let center = (Double(index) + 0.5) * scale
-            let low = max(Int(center - support + 0.5), 0), high = min(Int(center + support + 0.5), input)
+            let low = max(Int(center - support + 0.5), 0)
+            let high = min(Int(center + support + 0.5), input)
             var taps: [(Int, Float)] = []
             var total = 0.0
             for source in low..<max(high, low + 1) where source < input {

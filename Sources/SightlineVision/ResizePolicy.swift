@@ -57,11 +57,13 @@ extension RGBImage {
     public static func centerCrop(_ image: Tensor, height: Int, width: Int) -> Tensor {
         let (h, w, c) = (image.shape[0], image.shape[1], image.shape[2])
         precondition(height <= h && width <= w, "crop \(height)×\(width) is larger than the image \(h)×\(w)")
-        let top = Int((Double(h - height) / 2).rounded()), left = Int((Double(w - width) / 2).rounded())
+        let top = Int((Double(h - height) / 2).rounded())
+        let left = Int((Double(w - width) / 2).rounded())
         return Tensor(shape: [height, width, c]) { out in
             image.withUnsafeBufferPointer { p in
                 for y in 0..<height {
-                    (out.baseAddress! + y * width * c).update(from: p.baseAddress! + ((top + y) * w + left) * c, count: width * c)
+                    (out.baseAddress! + y * width * c).update(
+                        from: p.baseAddress! + ((top + y) * w + left) * c, count: width * c)
                 }
             }
         }

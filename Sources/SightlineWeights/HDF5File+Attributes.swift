@@ -45,11 +45,13 @@ extension HDF5File {
                 guard H5Aread(attribute, type, &bytes) >= 0 else {
                     return .failure(error(object, "attribute '\(name)' cannot be read"))
                 }
-                return .success((0..<count).map { index in
-                    let field = bytes[(index * size)..<((index + 1) * size)]
-                    return String(decoding: field.prefix { $0 != 0 }, as: UTF8.self)
-                })
-            case H5T_FLOAT, H5T_INTEGER where count == 0:
+                return .success(
+                    (0..<count).map { index in
+                        let field = bytes[(index * size)..<((index + 1) * size)]
+                        return String(decoding: field.prefix { $0 != 0 }, as: UTF8.self)
+                    })
+            case H5T_FLOAT,
+                H5T_INTEGER where count == 0:
                 return .success([])
             default:
                 return .failure(error(object, "attribute '\(name)' is not a string attribute"))
@@ -96,7 +98,9 @@ extension HDF5File {
             defer { H5Sclose(space) }
             return value.withCString { pointer in
                 var pointers: [UnsafePointer<CChar>?] = [pointer]
-                return createAttribute(name, on: object, type: type, space: space) { H5Awrite($0, type, &pointers) >= 0 }
+                return createAttribute(name, on: object, type: type, space: space) {
+                    H5Awrite($0, type, &pointers) >= 0
+                }
             }
         }
         guard ok else { throw error(object, "cannot write attribute '\(name)'") }
@@ -114,11 +118,14 @@ extension HDF5File {
     }
 
     /// Creates (replacing) attribute `name` on `object` and calls `write` with it. Lock held by caller.
-    private func createAttribute(_ name: String, on object: String, type: hid_t, space: hid_t, write: (hid_t) -> Bool) -> Bool {
+    private func createAttribute(_ name: String, on object: String, type: hid_t, space: hid_t, write: (hid_t) -> Bool)
+        -> Bool
+    {
         if H5Aexists_by_name(id, object, name, sl_h5p_default()) > 0 {
             H5Adelete_by_name(id, object, name, sl_h5p_default())
         }
-        let attribute = H5Acreate_by_name(id, object, name, type, space, sl_h5p_default(), sl_h5p_default(), sl_h5p_default())
+        let attribute = H5Acreate_by_name(
+            id, object, name, type, space, sl_h5p_default(), sl_h5p_default(), sl_h5p_default())
         guard attribute >= 0 else { return false }
         defer { H5Aclose(attribute) }
         return write(attribute)

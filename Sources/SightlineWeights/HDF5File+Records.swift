@@ -8,13 +8,18 @@ extension HDF5File {
             var dims = [hsize_t(values.count)]
             let space = H5Screate_simple(1, &dims, nil)
             defer { H5Sclose(space) }
-            let links = sl_h5p_create_intermediate_groups(), creation = sl_h5p_untimed_dataset()
-            defer { H5Pclose(links); H5Pclose(creation) }
+            let links = sl_h5p_create_intermediate_groups()
+            let creation = sl_h5p_untimed_dataset()
+            defer {
+                H5Pclose(links)
+                H5Pclose(creation)
+            }
             let dataset = H5Dcreate2(id, object, sl_h5t_std_i64le(), space, links, creation, sl_h5p_default())
             guard dataset >= 0 else { return false }
             defer { H5Dclose(dataset) }
             let wide = values.map { Int64($0) }
-            return values.isEmpty || H5Dwrite(dataset, sl_h5t_native_int64(), sl_h5s_all(), sl_h5s_all(), sl_h5p_default(), wide) >= 0
+            return values.isEmpty
+                || H5Dwrite(dataset, sl_h5t_native_int64(), sl_h5s_all(), sl_h5s_all(), sl_h5p_default(), wide) >= 0
         }
         guard ok else { throw error(object, "cannot write the dataset") }
     }
@@ -27,7 +32,8 @@ extension HDF5File {
             let dataset = H5Dopen2(id, object, sl_h5p_default())
             guard dataset >= 0 else { return false }
             defer { H5Dclose(dataset) }
-            return count == 0 || H5Dread(dataset, sl_h5t_native_int64(), sl_h5s_all(), sl_h5s_all(), sl_h5p_default(), &values) >= 0
+            return count == 0
+                || H5Dread(dataset, sl_h5t_native_int64(), sl_h5s_all(), sl_h5s_all(), sl_h5p_default(), &values) >= 0
         }
         guard ok else { throw error(object, "cannot be read as integers") }
         return values.map { Int($0) }
@@ -43,14 +49,18 @@ extension HDF5File {
             var dims = [hsize_t(values.count)]
             let space = H5Screate_simple(1, &dims, nil)
             defer { H5Sclose(space) }
-            let links = sl_h5p_create_intermediate_groups(), creation = sl_h5p_untimed_dataset()
-            defer { H5Pclose(links); H5Pclose(creation) }
+            let links = sl_h5p_create_intermediate_groups()
+            let creation = sl_h5p_untimed_dataset()
+            defer {
+                H5Pclose(links)
+                H5Pclose(creation)
+            }
             let dataset = H5Dcreate2(id, object, type, space, links, creation, sl_h5p_default())
             guard dataset >= 0 else { return false }
             defer { H5Dclose(dataset) }
             if values.isEmpty { return true }
             let copies = values.map { strdup($0) }
-            defer { copies.forEach { free($0) } }
+            defer { for copy in copies { free(copy) } }
             var pointers = copies.map { UnsafePointer($0) }
             return H5Dwrite(dataset, type, sl_h5s_all(), sl_h5s_all(), sl_h5p_default(), &pointers) >= 0
         }
@@ -74,7 +84,9 @@ extension HDF5File {
                 H5Tset_size(memory, Int(bitPattern: UInt(bitPattern: -1)))
                 H5Tset_cset(memory, H5Tget_cset(fileType))
                 var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
-                guard H5Dread(dataset, memory, sl_h5s_all(), sl_h5s_all(), sl_h5p_default(), &pointers) >= 0 else { return nil }
+                guard H5Dread(dataset, memory, sl_h5s_all(), sl_h5s_all(), sl_h5p_default(), &pointers) >= 0 else {
+                    return nil
+                }
                 let strings = pointers.map { $0.map { String(cString: $0) } ?? "" }
                 let space = H5Dget_space(dataset)
                 H5Dvlen_reclaim(memory, space, sl_h5p_default(), &pointers)
@@ -83,8 +95,12 @@ extension HDF5File {
             }
             let size = H5Tget_size(fileType)
             var bytes = [UInt8](repeating: 0, count: size * count)
-            guard H5Dread(dataset, fileType, sl_h5s_all(), sl_h5s_all(), sl_h5p_default(), &bytes) >= 0 else { return nil }
-            return (0..<count).map { String(decoding: bytes[($0 * size)..<(($0 + 1) * size)].prefix { $0 != 0 }, as: UTF8.self) }
+            guard H5Dread(dataset, fileType, sl_h5s_all(), sl_h5s_all(), sl_h5p_default(), &bytes) >= 0 else {
+                return nil
+            }
+            return (0..<count).map {
+                String(decoding: bytes[($0 * size)..<(($0 + 1) * size)].prefix { $0 != 0 }, as: UTF8.self)
+            }
         }
         guard let result else { throw error(object, "cannot be read as strings") }
         return result

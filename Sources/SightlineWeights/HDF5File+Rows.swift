@@ -16,20 +16,29 @@ extension HDF5File {
             H5Eset_auto2(sl_h5e_default(), nil, nil)
             return H5Fopen(path, sl_h5f_acc_rdwr(), sl_h5p_default())
         }
-        guard id >= 0 else { throw HDF5Error(file: path, "HDF5 could not open it for appending (corrupt or truncated: delete it to start over)") }
+        guard id >= 0 else {
+            throw HDF5Error(
+                file: path, "HDF5 could not open it for appending (corrupt or truncated: delete it to start over)")
+        }
         self.init(path: path, id: id)
     }
 
     /// Creates an empty dataset of rows of `rowShape` that `append` grows, chunked by `chunkRows`.
-    public func createRows(_ object: String, rowShape: [Int] = [], type: RowType, chunkRows: Int = 256) throws(HDF5Error) {
+    public func createRows(_ object: String, rowShape: [Int] = [], type: RowType, chunkRows: Int = 256)
+        throws(HDF5Error)
+    {
         let ok = withHDF5 { () -> Bool in
             var dims = [hsize_t(0)] + rowShape.map { hsize_t($0) }
             var maximum = [sl_h5s_unlimited()] + rowShape.map { hsize_t($0) }
             var chunk = [hsize_t(max(chunkRows, 1))] + rowShape.map { hsize_t(max($0, 1)) }
             let space = H5Screate_simple(Int32(dims.count), &dims, &maximum)
             defer { H5Sclose(space) }
-            let links = sl_h5p_create_intermediate_groups(), creation = sl_h5p_chunked_dataset(Int32(chunk.count), &chunk)
-            defer { H5Pclose(links); H5Pclose(creation) }
+            let links = sl_h5p_create_intermediate_groups()
+            let creation = sl_h5p_chunked_dataset(Int32(chunk.count), &chunk)
+            defer {
+                H5Pclose(links)
+                H5Pclose(creation)
+            }
             let fileType = Self.fileType(type)
             defer { if type == .string { H5Tclose(fileType) } }
             let dataset = H5Dcreate2(id, object, fileType, space, links, creation, sl_h5p_default())
@@ -60,7 +69,7 @@ extension HDF5File {
             let type = Self.fileType(.string)
             defer { H5Tclose(type) }
             let copies = values.map { strdup($0) }
-            defer { copies.forEach { free($0) } }
+            defer { for copy in copies { free(copy) } }
             var pointers = copies.map { UnsafePointer($0) }
             return H5Dwrite(dataset, type, memory, file, sl_h5p_default(), &pointers) >= 0
         }
@@ -81,16 +90,27 @@ extension HDF5File {
         guard let rows = shape.first, range.lowerBound >= 0, range.upperBound <= rows else {
             throw error(object, "has \(shape.first ?? 0) rows; rows \(range) were asked for")
         }
-        let rowShape = Array(shape.dropFirst()), count = range.count * rowShape.reduce(1, *)
-        if buffer.count > count { buffer.removeLast(buffer.count - count) } else if buffer.count < count { buffer.append(contentsOf: repeatElement(0, count: count - buffer.count)) }
+        let rowShape = Array(shape.dropFirst())
+        let count = range.count * rowShape.reduce(1, *)
+        if buffer.count > count {
+            buffer.removeLast(buffer.count - count)
+        } else if buffer.count < count {
+            buffer.append(contentsOf: repeatElement(0, count: count - buffer.count))
+        }
         if count > 0 {
             let ok = withHDF5 { () -> Bool in
                 let dataset = H5Dopen2(id, object, sl_h5p_default())
                 guard dataset >= 0 else { return false }
                 defer { H5Dclose(dataset) }
-                let (memory, file) = Self.selection(dataset, start: range.lowerBound, rows: range.count, rowShape: rowShape)
-                defer { H5Sclose(memory); H5Sclose(file) }
-                return buffer.withUnsafeMutableBufferPointer { H5Dread(dataset, sl_h5t_native_float(), memory, file, sl_h5p_default(), $0.baseAddress) >= 0 }
+                let (memory, file) = Self.selection(
+                    dataset, start: range.lowerBound, rows: range.count, rowShape: rowShape)
+                defer {
+                    H5Sclose(memory)
+                    H5Sclose(file)
+                }
+                return buffer.withUnsafeMutableBufferPointer {
+                    H5Dread(dataset, sl_h5t_native_float(), memory, file, sl_h5p_default(), $0.baseAddress) >= 0
+                }
             }
             guard ok else { throw error(object, "rows \(range) cannot be read (corrupt or truncated file)") }
         }
@@ -99,7 +119,9 @@ extension HDF5File {
 
     /// Writes buffered data to disk, so that the file is readable as it stands.
     public func flush() throws(HDF5Error) {
-        guard withHDF5({ H5Fflush(id, H5F_SCOPE_GLOBAL) >= 0 }) else { throw HDF5Error(file: path, "cannot flush the file") }
+        guard withHDF5({ H5Fflush(id, H5F_SCOPE_GLOBAL) >= 0 }) else {
+            throw HDF5Error(file: path, "cannot flush the file")
+        }
     }
 
     private static func fileType(_ type: RowType) -> hid_t {
@@ -115,7 +137,9 @@ extension HDF5File {
     }
 
     /// Memory and file dataspaces selecting `rows` rows from `start` (caller closes both).
-    private static func selection(_ dataset: hid_t, start: Int, rows: Int, rowShape: [Int]) -> (memory: hid_t, file: hid_t) {
+    private static func selection(_ dataset: hid_t, start: Int, rows: Int, rowShape: [Int]) -> (
+        memory: hid_t, file: hid_t
+    ) {
         let file = H5Dget_space(dataset)
         var offset = [hsize_t(start)] + rowShape.map { _ in hsize_t(0) }
         var count = [hsize_t(rows)] + rowShape.map { hsize_t($0) }
@@ -125,11 +149,17 @@ extension HDF5File {
     }
 
     /// Grows `object` by `elements / rowSize` rows and writes them with `write`.
-    private func appendRows(_ object: String, elements: Int, type: RowType, _ write: (hid_t, hid_t, hid_t) -> Bool) throws(HDF5Error) {
+    private func appendRows(_ object: String, elements: Int, type: RowType, _ write: (hid_t, hid_t, hid_t) -> Bool)
+        throws(HDF5Error)
+    {
         let shape = try datasetShape(object)
-        let rowShape = Array(shape.dropFirst()), rowSize = max(rowShape.reduce(1, *), 1)
-        guard elements % rowSize == 0 else { throw error(object, "\(elements) values are not whole rows of \(rowShape)") }
-        let rows = elements / rowSize, start = shape.first ?? 0
+        let rowShape = Array(shape.dropFirst())
+        let rowSize = max(rowShape.reduce(1, *), 1)
+        guard elements % rowSize == 0 else {
+            throw error(object, "\(elements) values are not whole rows of \(rowShape)")
+        }
+        let rows = elements / rowSize
+        let start = shape.first ?? 0
         guard rows > 0 else { return }
         let ok = withHDF5 { () -> Bool in
             let dataset = H5Dopen2(id, object, sl_h5p_default())
@@ -138,7 +168,10 @@ extension HDF5File {
             var grown = [hsize_t(start + rows)] + rowShape.map { hsize_t($0) }
             guard H5Dset_extent(dataset, &grown) >= 0 else { return false }
             let (memory, file) = Self.selection(dataset, start: start, rows: rows, rowShape: rowShape)
-            defer { H5Sclose(memory); H5Sclose(file) }
+            defer {
+                H5Sclose(memory)
+                H5Sclose(file)
+            }
             return write(dataset, memory, file)
         }
         guard ok else { throw error(object, "cannot append \(rows) rows") }

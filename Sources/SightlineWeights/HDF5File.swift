@@ -98,7 +98,8 @@ public final class HDF5File: @unchecked Sendable {
                 let length = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, index, nil, 0, sl_h5p_default())
                 guard length >= 0 else { continue }
                 var buffer = [CChar](repeating: 0, count: Int(length) + 1)
-                H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, Int(length) + 1, sl_h5p_default())
+                H5Lget_name_by_idx(
+                    group, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, Int(length) + 1, sl_h5p_default())
                 names.append(String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self))
             }
             return names
@@ -181,7 +182,8 @@ public final class HDF5File: @unchecked Sendable {
             defer { H5Dclose(dataset) }
             if tensor.count == 0 { return true }
             return tensor.withUnsafeBufferPointer {
-                H5Dwrite(dataset, sl_h5t_native_float(), sl_h5s_all(), sl_h5s_all(), sl_h5p_default(), $0.baseAddress) >= 0
+                H5Dwrite(dataset, sl_h5t_native_float(), sl_h5s_all(), sl_h5s_all(), sl_h5p_default(), $0.baseAddress)
+                    >= 0
             }
         }
         guard ok else { throw error(object, "cannot write the dataset") }

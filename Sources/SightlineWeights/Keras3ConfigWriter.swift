@@ -10,14 +10,24 @@ enum Keras3ConfigWriter {
     static func config(of graph: Graph, name: String) throws -> [String: Any] {
         var layers: [[String: Any]] = []
         func tensor(_ node: String) -> [String: Any] {
-            ["class_name": "__keras_tensor__", "config": ["shape": [NSNull()] + (graph.shape(of: node) ?? []).map { $0 as Any }, "dtype": "float32", "keras_history": [node, 0, 0]] as [String: Any]]
+            [
+                "class_name": "__keras_tensor__",
+                "config": [
+                    "shape": [NSNull()] + (graph.shape(of: node) ?? []).map { $0 as Any }, "dtype": "float32",
+                    "keras_history": [node, 0, 0],
+                ] as [String: Any],
+            ]
         }
         for name in layerOrder(graph) {
             guard let node = graph.node(named: name) else { continue }
             guard let layer = node.layer else {
                 layers.append([
-                    "module": "keras.layers", "class_name": "InputLayer", "registered_name": NSNull(), "name": node.name, "inbound_nodes": [Any](),
-                    "config": ["batch_shape": [NSNull()] + node.shape.map { $0 as Any }, "dtype": "float32", "sparse": false, "name": node.name] as [String: Any],
+                    "module": "keras.layers", "class_name": "InputLayer", "registered_name": NSNull(),
+                    "name": node.name, "inbound_nodes": [Any](),
+                    "config": [
+                        "batch_shape": [NSNull()] + node.shape.map { $0 as Any }, "dtype": "float32", "sparse": false,
+                        "name": node.name,
+                    ] as [String: Any],
                 ])
                 continue
             }
@@ -36,21 +46,27 @@ enum Keras3ConfigWriter {
                 case .divide: className = "TrueDivide"
                 }
                 layers.append([
-                    "module": "keras.src.ops.numpy", "class_name": className, "registered_name": className, "name": node.name,
+                    "module": "keras.src.ops.numpy", "class_name": className, "registered_name": className,
+                    "name": node.name,
                     "config": ["name": node.name], "inbound_nodes": [["args": operands, "kwargs": [String: Any]()]],
                 ])
                 continue
             }
             if let slice = layer as? Slice {
-                let slices: [Any] = slice.kerasSlices.map { ["class_name": "__slice__", "config": $0] as [String: Any] }
+                let slices: [Any] = slice.kerasSlices.map {
+                    ["class_name": "__slice__", "config": $0] as [String: Any]
+                }
                 layers.append([
-                    "module": "keras.src.ops.numpy", "class_name": "GetItem", "registered_name": "GetItem", "name": node.name,
-                    "config": ["name": node.name], "inbound_nodes": [["args": [tensor(node.inputs[0]), slices] as [Any], "kwargs": [String: Any]()]],
+                    "module": "keras.src.ops.numpy", "class_name": "GetItem", "registered_name": "GetItem",
+                    "name": node.name,
+                    "config": ["name": node.name],
+                    "inbound_nodes": [["args": [tensor(node.inputs[0]), slices] as [Any], "kwargs": [String: Any]()]],
                 ])
                 continue
             }
             guard let kerasLayer = layer as? any KerasLayer else {
-                throw KerasConfigWriter.Unwritable(layer: node.name, reason: "\(type(of: layer)) has no Keras counterpart")
+                throw KerasConfigWriter.Unwritable(
+                    layer: node.name, reason: "\(type(of: layer)) has no Keras counterpart")
             }
             var config = try kerasLayer.kerasConfig()
             config["name"] = node.name
@@ -62,7 +78,8 @@ enum Keras3ConfigWriter {
             let args: [Any] = isMerge ? [tensors] : tensors
             layers.append([
                 "module": kerasLayer.kerasModule, "class_name": kerasLayer.kerasClassName,
-                "registered_name": kerasLayer.kerasModule == "keras.layers" ? NSNull() : kerasLayer.kerasClassName as Any,
+                "registered_name": kerasLayer.kerasModule == "keras.layers"
+                    ? NSNull() : kerasLayer.kerasClassName as Any,
                 "name": node.name, "config": config,
                 "build_config": ["input_shape": isMerge ? inputShapes as Any : inputShapes.first as Any],
                 "inbound_nodes": [["args": args, "kwargs": [String: Any]()]],
@@ -87,7 +104,9 @@ enum Keras3ConfigWriter {
     /// by depth from the outputs, deepest first, ties by that number. Keras stores and finds
     /// layer weights by position in this order, so the archive lists layers the same way.
     static func layerOrder(_ graph: Graph) -> [String] {
-        var index: [String: Int] = [:], finished = Set<String>(), decreasingDepth: [String] = []
+        var index: [String: Int] = [:]
+        var finished = Set<String>()
+        var decreasingDepth: [String] = []
         func visit(_ name: String) {
             guard !finished.contains(name), let node = graph.node(named: name) else { return }
             if index[name] == nil { index[name] = index.count }

@@ -26,7 +26,8 @@ public enum KerasApplications {
     static let archiveURL = Bundle.module.url(forResource: "keras_applications", withExtension: "zip")
 
     static func text(_ name: String) throws -> String {
-        guard let url = archiveURL, let archive = try? Archive(url: url, accessMode: .read), let entry = archive[name] else {
+        guard let url = archiveURL, let archive = try? Archive(url: url, accessMode: .read), let entry = archive[name]
+        else {
             throw Missing(description: "the Keras Applications architectures (\(name)) are missing from this build")
         }
         var data = Data()
@@ -36,7 +37,9 @@ public enum KerasApplications {
 
     /// Every entry, from `index.json`.
     public static let entries: [Entry] = {
-        guard let json = try? text("index.json"), let index = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: [String: Any]] else {
+        guard let json = try? text("index.json"),
+            let index = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: [String: Any]]
+        else {
             return []
         }
         return index.keys.sorted().compactMap { name in
@@ -44,7 +47,8 @@ public enum KerasApplications {
             return Entry(
                 name: name, family: family, includeTop: item["include_top"] as? Bool ?? true,
                 preprocessing: Preprocessing(rawValue: item["preprocessing"] as? String ?? "") ?? .none,
-                inputSize: (item["input_size"] as? [Int])?.first, weightedLayers: Set(item["weighted_layers"] as? [String] ?? []))
+                inputSize: (item["input_size"] as? [Int])?.first,
+                weightedLayers: Set(item["weighted_layers"] as? [String] ?? []))
         }
     }()
 
@@ -56,13 +60,21 @@ public enum KerasApplications {
     static func entry(family: String, for file: KerasWeightFile) -> Entry? {
         let candidates = entries.filter { $0.family == family }
         let names = Set(file.layers.map(\.name))
-        if let exact = candidates.first(where: { $0.weightedLayers == names || $0.weightedLayers == Set(names.map(normalised)) }) { return exact }
+        if let exact = candidates.first(where: {
+            $0.weightedLayers == names || $0.weightedLayers == Set(names.map(normalised))
+        }) {
+            return exact
+        }
         // Files written before Keras 3 renamed some layers (MobileNetV3's `Conv/BatchNorm` is
         // `conv_bn` now): the same number of weighted layers, loaded in order as Keras does.
-        if let sameCount = candidates.first(where: { $0.weightedLayers.count == file.layers.count }) { return sameCount }
+        if let sameCount = candidates.first(where: { $0.weightedLayers.count == file.layers.count }) {
+            return sameCount
+        }
         // A file without the top's layers goes into the headless architecture; strict loading
         // then lists whatever else differs.
-        if let notop = candidates.first(where: { !$0.includeTop }), names.isSubset(of: notop.weightedLayers) { return notop }
+        if let notop = candidates.first(where: { !$0.includeTop }), names.isSubset(of: notop.weightedLayers) {
+            return notop
+        }
         return candidates.first { $0.includeTop }
     }
 
@@ -73,7 +85,9 @@ public enum KerasApplications {
     public static func recognise(_ file: KerasWeightFile) -> Entry? {
         guard !file.namesAreKeras3Keys else { return nil }
         let names = Set(file.layers.map(\.name))
-        return entries.first { $0.weightedLayers == names } ?? entries.first { $0.weightedLayers == Set(names.map(normalised)) }
+        return entries.first { $0.weightedLayers == names } ?? entries.first {
+            $0.weightedLayers == Set(names.map(normalised))
+        }
             ?? entries.first { $0.weightedLayers == Set(names.map(lowercaseNormalised)) }
     }
 
@@ -94,6 +108,7 @@ public enum KerasApplications {
 
     /// The graph of `entry` with zero weights; `inputSize` applies to `_notop` entries.
     public static func graph(_ entry: Entry, inputSize: Int?) throws -> Graph {
-        try ModelConfigImporter.graph(fromJSON: try text(entry.name + ".json"), defaultImageSize: inputSize ?? entry.inputSize ?? 224)
+        try ModelConfigImporter.graph(
+            fromJSON: try text(entry.name + ".json"), defaultImageSize: inputSize ?? entry.inputSize ?? 224)
     }
 }

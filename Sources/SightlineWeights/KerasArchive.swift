@@ -37,9 +37,12 @@ public enum KerasArchive {
         }
         let config = try text("config.json")
         // metadata.json: {"keras_version": "3.15.1", "date_saved": …}.
-        let metadata = try text("metadata.json").flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let metadata = try text("metadata.json").flatMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
         let version = metadata?["keras_version"] as? String
-        let temporary = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-\(UUID().uuidString).weights.h5")
+        let temporary = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sightline-\(UUID().uuidString).weights.h5")
         defer { try? FileManager.default.removeItem(at: temporary) }
         do {
             _ = try archive.extract(weightsEntry, to: temporary)
@@ -47,7 +50,8 @@ public enum KerasArchive {
             throw HDF5Error(file: path, object: "model.weights.h5", "cannot be extracted (\(error))")
         }
         let file = try HDF5File(reading: temporary.path)
-        return try KerasWeightFile(file: file, displayPath: path, format: .kerasArchive, modelConfig: config, kerasVersion: version)
+        return try KerasWeightFile(
+            file: file, displayPath: path, format: .kerasArchive, modelConfig: config, kerasVersion: version)
     }
 
     /// Reads `path` as a `.keras` archive or as an HDF5 weights file, whichever it is.

@@ -14,14 +14,19 @@ enum KerasArchiveWriter {
 
     static func save(_ graph: Graph, to path: String, metadata: KerasWriter.Metadata, modelName: String) throws {
         let config = try Keras3ConfigWriter.config(of: graph, name: modelName)
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-archive-\(UUID().uuidString)")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sightline-archive-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
         try writeWeights(graph, metadata: metadata, to: scratch.appendingPathComponent("model.weights.h5").path)
-        try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]).write(to: scratch.appendingPathComponent("config.json"))
+        try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]).write(
+            to: scratch.appendingPathComponent("config.json"))
         let date = ISO8601DateFormatter().string(from: Date())
-        let info: [String: Any] = ["keras_version": kerasVersion, "date_saved": date, "sightline_version": metadata.sightlineVersion]
-        try JSONSerialization.data(withJSONObject: info, options: [.sortedKeys]).write(to: scratch.appendingPathComponent("metadata.json"))
+        let info: [String: Any] = [
+            "keras_version": kerasVersion, "date_saved": date, "sightline_version": metadata.sightlineVersion,
+        ]
+        try JSONSerialization.data(withJSONObject: info, options: [.sortedKeys]).write(
+            to: scratch.appendingPathComponent("metadata.json"))
         try AtomicFile.write(to: path) { temporary in
             let archive = try Archive(url: URL(fileURLWithPath: temporary), accessMode: .create)
             for entry in ["metadata.json", "config.json", "model.weights.h5"] {
@@ -36,7 +41,9 @@ enum KerasArchiveWriter {
         try file.writeString(metadata.preprocessing.rawValue, attribute: "sightline_preprocessing")
         try file.writeString(metadata.source, attribute: "sightline_source")
         if let classNames = metadata.classNames { try file.writeStrings(classNames, attribute: "class_names") }
-        for (name, value) in metadata.extra.sorted(by: { $0.key < $1.key }) { try file.writeString(value, attribute: name) }
+        for (name, value) in metadata.extra.sorted(by: { $0.key < $1.key }) {
+            try file.writeString(value, attribute: name)
+        }
         try file.createGroup("/layers")
         try file.createGroup("/vars")
         var used: [String: Int] = [:]

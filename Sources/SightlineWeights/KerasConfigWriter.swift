@@ -18,12 +18,18 @@ enum KerasConfigWriter {
             if let layer = node.layer {
                 let (className, config) = try layerConfig(layer)
                 entry["class_name"] = className
-                entry["config"] = config.merging(["name": node.name, "trainable": layer.isTrainable || layer.parameters.isEmpty, "dtype": "float32"]) { $1 }
+                entry["config"] = config.merging([
+                    "name": node.name, "trainable": layer.isTrainable || layer.parameters.isEmpty, "dtype": "float32",
+                ]) { $1 }
                 let custom = (layer as? any KerasLayer)?.kerasInboundNode(inputs: node.inputs)
                 entry["inbound_nodes"] = custom ?? [node.inputs.map { [$0, 0, 0, [String: Any]()] as [Any] }]
             } else {
                 entry["class_name"] = "InputLayer"
-                entry["config"] = ["batch_input_shape": [NSNull()] + node.shape.map { $0 as Any }, "dtype": "float32", "sparse": false, "ragged": false, "name": node.name] as [String: Any]
+                entry["config"] =
+                    [
+                        "batch_input_shape": [NSNull()] + node.shape.map { $0 as Any }, "dtype": "float32",
+                        "sparse": false, "ragged": false, "name": node.name,
+                    ] as [String: Any]
                 entry["inbound_nodes"] = [Any]()
             }
             layers.append(entry)
@@ -45,7 +51,9 @@ enum KerasConfigWriter {
         }
         var config = try layer.kerasConfig()
         // Layer configs use Keras 3's keys; tf.keras 2 names LeakyReLU's slope `alpha`.
-        if layer.kerasClassName == "LeakyReLU", let slope = config.removeValue(forKey: "negative_slope") { config["alpha"] = slope }
+        if layer.kerasClassName == "LeakyReLU", let slope = config.removeValue(forKey: "negative_slope") {
+            config["alpha"] = slope
+        }
         return (layer.kerasClassName, config)
     }
 }

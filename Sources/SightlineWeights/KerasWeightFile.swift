@@ -63,7 +63,10 @@ public struct KerasWeightFile: Sendable {
         try self.init(file: file, displayPath: path, format: nil, modelConfig: nil)
     }
 
-    init(file: HDF5File, displayPath: String, format forced: KerasFileFormat?, modelConfig forcedConfig: String?, kerasVersion forcedVersion: String? = nil) throws(HDF5Error) {
+    init(
+        file: HDF5File, displayPath: String, format forced: KerasFileFormat?, modelConfig forcedConfig: String?,
+        kerasVersion forcedVersion: String? = nil
+    ) throws(HDF5Error) {
         path = displayPath
         if file.hasAttribute("layer_names") || file.hasAttribute("layer_names0") {
             format = forced ?? .legacyWeights
@@ -74,8 +77,10 @@ public struct KerasWeightFile: Sendable {
             namesAreKeras3Keys = false
         } else if file.isGroup("/model_weights") {
             format = forced ?? .legacyModel
-            kerasVersion = try Self.firstString(file.stringAttribute("keras_version", on: "/model_weights"), file, "keras_version", on: "/")
-            backend = try Self.firstString(file.stringAttribute("backend", on: "/model_weights"), file, "backend", on: "/")
+            kerasVersion = try Self.firstString(
+                file.stringAttribute("keras_version", on: "/model_weights"), file, "keras_version", on: "/")
+            backend = try Self.firstString(
+                file.stringAttribute("backend", on: "/model_weights"), file, "backend", on: "/")
             modelConfig = try Self.firstString(forcedConfig, file, "model_config", on: "/")
             layers = try Self.readLegacy(file, group: "/model_weights")
             namesAreKeras3Keys = false
@@ -87,19 +92,28 @@ public struct KerasWeightFile: Sendable {
             backend = nil
             modelConfig = forcedConfig
             var named = true
-            layers = try Self.readKeras3(file, group: file.isGroup("/layers") ? "/layers" : "", parent: nil, named: &named)
+            layers = try Self.readKeras3(
+                file, group: file.isGroup("/layers") ? "/layers" : "", parent: nil, named: &named)
             namesAreKeras3Keys = !named
         } else if file.hasAttribute("nb_layers") {
-            throw HDF5Error(file: displayPath, "a Keras 0.x weights file (nb_layers/param_k layout) is not supported; re-save it with Keras 2 or later")
+            throw HDF5Error(
+                file: displayPath,
+                "a Keras 0.x weights file (nb_layers/param_k layout) is not supported; re-save it with Keras 2 or later"
+            )
         } else {
-            throw HDF5Error(file: displayPath, "not a Keras weights file: no layer_names attribute, no model_weights group and no layers/ or vars/ group")
+            throw HDF5Error(
+                file: displayPath,
+                "not a Keras weights file: no layer_names attribute, no model_weights group and no layers/ or vars/ group"
+            )
         }
         recordedPreprocessing = try file.stringAttribute("sightline_preprocessing")
         classNames = try file.stringsAttribute("class_names")
     }
 
     /// `value` when given, else the string attribute `name` on `object`.
-    static func firstString(_ value: String?, _ file: HDF5File, _ name: String, on object: String) throws(HDF5Error) -> String? {
+    static func firstString(_ value: String?, _ file: HDF5File, _ name: String, on object: String) throws(HDF5Error)
+        -> String?
+    {
         if let value { return value }
         return try file.stringAttribute(name, on: object)
     }
@@ -125,7 +139,8 @@ public struct KerasWeightFile: Sendable {
                 if let index = stored.firstIndex(where: { $0.name == owner }) {
                     stored[index].weights.append(weight)
                 } else {
-                    stored.append(StoredLayer(name: owner, parent: sublayer == nil ? nil : layerName, weights: [weight]))
+                    stored.append(
+                        StoredLayer(name: owner, parent: sublayer == nil ? nil : layerName, weights: [weight]))
                 }
             }
             result += stored
@@ -150,12 +165,15 @@ public struct KerasWeightFile: Sendable {
 
     /// The dataset path of a weight name: relative to the layer group, `:0` optional.
     static func resolve(_ file: HDF5File, layerGroup: String, weightName: String) throws(HDF5Error) -> String {
-        let candidates = [weightName, weightName + ":0", weightName.hasSuffix(":0") ? String(weightName.dropLast(2)) : nil]
+        let candidates = [
+            weightName, weightName + ":0", weightName.hasSuffix(":0") ? String(weightName.dropLast(2)) : nil,
+        ]
         for candidate in candidates.compactMap({ $0 }) {
             let path = "\(layerGroup)/\(candidate)"
             if file.exists(path) { return path }
         }
-        throw HDF5Error(file: file.path, object: "\(layerGroup)/\(weightName)", "listed in weight_names but missing from the file")
+        throw HDF5Error(
+            file: file.path, object: "\(layerGroup)/\(weightName)", "listed in weight_names but missing from the file")
     }
 
     /// Splits a weight name into the nested sub-layer (when it names another layer) and the role.
@@ -210,7 +228,9 @@ public struct KerasWeightFile: Sendable {
     /// (`block1/convs/layers/conv2d/vars`): every group below `group` is walked, `vars` groups
     /// holding a layer's weights (named by their `name` attribute, or the key) and any other
     /// subgroup holding more layers. `group` "" is the file's root.
-    static func readKeras3(_ file: HDF5File, group: String, parent: String?, named: inout Bool) throws(HDF5Error) -> [StoredLayer] {
+    static func readKeras3(_ file: HDF5File, group: String, parent: String?, named: inout Bool) throws(HDF5Error)
+        -> [StoredLayer]
+    {
         var result: [StoredLayer] = []
         for key in try file.children(of: group.isEmpty ? "/" : group).sorted(by: keras3KeyOrder) where key != "vars" {
             let layerGroup = "\(group)/\(key)"
@@ -221,7 +241,8 @@ public struct KerasWeightFile: Sendable {
             }
             let varsGroup = "\(layerGroup)/vars"
             let name = file.isGroup(varsGroup) ? try file.stringAttribute("name", on: varsGroup) : nil
-            let indices = file.isGroup(varsGroup) ? try file.children(of: varsGroup).compactMap { Int($0) }.sorted() : []
+            let indices =
+                file.isGroup(varsGroup) ? try file.children(of: varsGroup).compactMap { Int($0) }.sorted() : []
             if !indices.isEmpty {
                 var weights: [StoredWeight] = []
                 for index in indices {

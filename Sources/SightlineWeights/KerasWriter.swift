@@ -35,7 +35,10 @@ public enum KerasWriter {
         /// Further root string attributes (a head records the feature layer it was trained on).
         public var extra: [String: String]
 
-        public init(sightlineVersion: String, preprocessing: Preprocessing, source: String, classNames: [String]? = nil, extra: [String: String] = [:]) {
+        public init(
+            sightlineVersion: String, preprocessing: Preprocessing, source: String, classNames: [String]? = nil,
+            extra: [String: String] = [:]
+        ) {
             (self.sightlineVersion, self.preprocessing, self.source) = (sightlineVersion, preprocessing, source)
             (self.classNames, self.extra) = (classNames, extra)
         }
@@ -47,16 +50,26 @@ public enum KerasWriter {
     /// The format follows the extension: `.h5` writes this legacy layout, `.keras` a Keras 3
     /// archive (`KerasArchiveWriter`; full models only); any other extension is refused before
     /// anything is written.
-    public static func save(_ graph: Graph, to path: String, metadata: Metadata, weightsOnly: Bool = false, modelName: String = "model") throws {
+    public static func save(
+        _ graph: Graph, to path: String, metadata: Metadata, weightsOnly: Bool = false, modelName: String = "model"
+    ) throws {
         switch URL(fileURLWithPath: path).pathExtension.lowercased() {
         case "h5", "hdf5":
             break
         case "keras":
-            guard !weightsOnly else { throw UnwritableFormat(path: path, reason: "a .keras archive holds a full model; write the weights only to a .weights.h5 or .h5 file") }
+            guard !weightsOnly else {
+                throw UnwritableFormat(
+                    path: path,
+                    reason: "a .keras archive holds a full model; write the weights only to a .weights.h5 or .h5 file")
+            }
             try KerasArchiveWriter.save(graph, to: path, metadata: metadata, modelName: modelName)
             return
         default:
-            throw UnwritableFormat(path: path, reason: "Sightline writes .h5 (Keras legacy HDF5) and .keras (Keras 3 archive); choose one of those extensions")
+            throw UnwritableFormat(
+                path: path,
+                reason:
+                    "Sightline writes .h5 (Keras legacy HDF5) and .keras (Keras 3 archive); choose one of those extensions"
+            )
         }
         // Check the architecture can be expressed before touching the disk.
         let config = weightsOnly ? nil : try KerasConfigWriter.config(of: graph, name: modelName)
@@ -77,7 +90,9 @@ public enum KerasWriter {
         try file.writeString(metadata.preprocessing.rawValue, attribute: "sightline_preprocessing")
         try file.writeString(metadata.source, attribute: "sightline_source")
         if let classNames = metadata.classNames { try file.writeStrings(classNames, attribute: "class_names") }
-        for (name, value) in metadata.extra.sorted(by: { $0.key < $1.key }) { try file.writeString(value, attribute: name) }
+        for (name, value) in metadata.extra.sorted(by: { $0.key < $1.key }) {
+            try file.writeString(value, attribute: name)
+        }
         try file.writeStrings(graph.nodes.map(\.name), attribute: "layer_names", on: root)
         try file.writeString(kerasVersion, attribute: "keras_version", on: root)
         try file.writeString("tensorflow", attribute: "backend", on: root)

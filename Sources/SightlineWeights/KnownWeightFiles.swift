@@ -4,22 +4,83 @@
 public enum KnownWeightFiles {
     /// One published file.
     public struct Entry: Sendable, Equatable {
-        public let file: String, md5: String, url: String, architecture: String, includeTop: Bool, preprocessing: String, source: String
+        public let file: String, md5: String, url: String, architecture: String, includeTop: Bool,
+            preprocessing: String, source: String
     }
 
     public static let entries: [Entry] = [
-        Entry(file: "vgg16_weights_tf_dim_ordering_tf_kernels.h5", md5: "64373286793e3c8b2b4e3219cbf3544b", url: "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/vgg16_weights_tf_dim_ordering_tf_kernels.h5", architecture: "vgg16", includeTop: true, preprocessing: "caffe", source: "Keras Applications (keras/src/applications)"),
-        Entry(file: "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", md5: "6d6bbae143d832006294945121d1f1fc", url: "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", architecture: "vgg16", includeTop: false, preprocessing: "caffe", source: "Keras Applications (keras/src/applications)"),
-        Entry(file: "vgg19_weights_tf_dim_ordering_tf_kernels.h5", md5: "cbe5617147190e668d6c5d5026f83318", url: "https://storage.googleapis.com/tensorflow/keras-applications/vgg19/vgg19_weights_tf_dim_ordering_tf_kernels.h5", architecture: "vgg19", includeTop: true, preprocessing: "caffe", source: "Keras Applications (keras/src/applications)"),
-        Entry(file: "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", md5: "253f8cb515780f3b799900260a226db6", url: "https://storage.googleapis.com/tensorflow/keras-applications/vgg19/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", architecture: "vgg19", includeTop: false, preprocessing: "caffe", source: "Keras Applications (keras/src/applications)"),
-        Entry(file: "resnet50_weights_tf_dim_ordering_tf_kernels.h5", md5: "2cb95161c43110f7111970584f804107", url: "https://storage.googleapis.com/tensorflow/keras-applications/resnet/resnet50_weights_tf_dim_ordering_tf_kernels.h5", architecture: "resnet50", includeTop: true, preprocessing: "caffe", source: "Keras Applications (keras/src/applications)"),
-        Entry(file: "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5", md5: "4d473c1dd8becc155b73f8504c6f6626", url: "https://storage.googleapis.com/tensorflow/keras-applications/resnet/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5", architecture: "resnet50", includeTop: false, preprocessing: "caffe", source: "Keras Applications (keras/src/applications)"),
-        Entry(file: "resnet101_weights_tf_dim_ordering_tf_kernels.h5", md5: "f1aeb4b969a6efcfb50fad2f0c20cfc5", url: "https://storage.googleapis.com/tensorflow/keras-applications/resnet/resnet101_weights_tf_dim_ordering_tf_kernels.h5", architecture: "resnet101", includeTop: true, preprocessing: "caffe", source: "Keras Applications (keras/src/applications)"),
-        Entry(file: "resnet101_weights_tf_dim_ordering_tf_kernels_notop.h5", md5: "88cf7a10940856eca736dc7b7e228a21", url: "https://storage.googleapis.com/tensorflow/keras-applications/resnet/resnet101_weights_tf_dim_ordering_tf_kernels_notop.h5", architecture: "resnet101", includeTop: false, preprocessing: "caffe", source: "Keras Applications (keras/src/applications)"),
-        Entry(file: "resnet152_weights_tf_dim_ordering_tf_kernels.h5", md5: "100835be76be38e30d865e96f2aaae62", url: "https://storage.googleapis.com/tensorflow/keras-applications/resnet/resnet152_weights_tf_dim_ordering_tf_kernels.h5", architecture: "resnet152", includeTop: true, preprocessing: "caffe", source: "Keras Applications (keras/src/applications)"),
-        Entry(file: "resnet152_weights_tf_dim_ordering_tf_kernels_notop.h5", md5: "ee4c566cf9a93f14d82f913c2dc6dd0c", url: "https://storage.googleapis.com/tensorflow/keras-applications/resnet/resnet152_weights_tf_dim_ordering_tf_kernels_notop.h5", architecture: "resnet152", includeTop: false, preprocessing: "caffe", source: "Keras Applications (keras/src/applications)"),
-        Entry(file: "resnet50_weights_tf_dim_ordering_tf_kernels.h5", md5: "a7b3fe01876f51b976af0dea6bc144eb", url: "https://github.com/fchollet/deep-learning-models/releases/download/v0.2/resnet50_weights_tf_dim_ordering_tf_kernels.h5", architecture: "resnet50-legacy", includeTop: true, preprocessing: "caffe", source: "Keras <= 2.2 ResNet50 (keras_applications resnet50.py), old layer names, BatchNorm epsilon 1e-3"),
-        Entry(file: "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5", md5: "a268eb855778b3df3c7506639542a6af", url: "https://github.com/fchollet/deep-learning-models/releases/download/v0.2/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5", architecture: "resnet50-legacy", includeTop: false, preprocessing: "caffe", source: "Keras <= 2.2 ResNet50 (keras_applications resnet50.py), old layer names, BatchNorm epsilon 1e-3"),
+        Entry(
+            file: "vgg16_weights_tf_dim_ordering_tf_kernels.h5", md5: "64373286793e3c8b2b4e3219cbf3544b",
+            url:
+                "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+            architecture: "vgg16", includeTop: true, preprocessing: "caffe",
+            source: "Keras Applications (keras/src/applications)"),
+        Entry(
+            file: "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", md5: "6d6bbae143d832006294945121d1f1fc",
+            url:
+                "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+            architecture: "vgg16", includeTop: false, preprocessing: "caffe",
+            source: "Keras Applications (keras/src/applications)"),
+        Entry(
+            file: "vgg19_weights_tf_dim_ordering_tf_kernels.h5", md5: "cbe5617147190e668d6c5d5026f83318",
+            url:
+                "https://storage.googleapis.com/tensorflow/keras-applications/vgg19/vgg19_weights_tf_dim_ordering_tf_kernels.h5",
+            architecture: "vgg19", includeTop: true, preprocessing: "caffe",
+            source: "Keras Applications (keras/src/applications)"),
+        Entry(
+            file: "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5", md5: "253f8cb515780f3b799900260a226db6",
+            url:
+                "https://storage.googleapis.com/tensorflow/keras-applications/vgg19/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
+            architecture: "vgg19", includeTop: false, preprocessing: "caffe",
+            source: "Keras Applications (keras/src/applications)"),
+        Entry(
+            file: "resnet50_weights_tf_dim_ordering_tf_kernels.h5", md5: "2cb95161c43110f7111970584f804107",
+            url:
+                "https://storage.googleapis.com/tensorflow/keras-applications/resnet/resnet50_weights_tf_dim_ordering_tf_kernels.h5",
+            architecture: "resnet50", includeTop: true, preprocessing: "caffe",
+            source: "Keras Applications (keras/src/applications)"),
+        Entry(
+            file: "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5", md5: "4d473c1dd8becc155b73f8504c6f6626",
+            url:
+                "https://storage.googleapis.com/tensorflow/keras-applications/resnet/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+            architecture: "resnet50", includeTop: false, preprocessing: "caffe",
+            source: "Keras Applications (keras/src/applications)"),
+        Entry(
+            file: "resnet101_weights_tf_dim_ordering_tf_kernels.h5", md5: "f1aeb4b969a6efcfb50fad2f0c20cfc5",
+            url:
+                "https://storage.googleapis.com/tensorflow/keras-applications/resnet/resnet101_weights_tf_dim_ordering_tf_kernels.h5",
+            architecture: "resnet101", includeTop: true, preprocessing: "caffe",
+            source: "Keras Applications (keras/src/applications)"),
+        Entry(
+            file: "resnet101_weights_tf_dim_ordering_tf_kernels_notop.h5", md5: "88cf7a10940856eca736dc7b7e228a21",
+            url:
+                "https://storage.googleapis.com/tensorflow/keras-applications/resnet/resnet101_weights_tf_dim_ordering_tf_kernels_notop.h5",
+            architecture: "resnet101", includeTop: false, preprocessing: "caffe",
+            source: "Keras Applications (keras/src/applications)"),
+        Entry(
+            file: "resnet152_weights_tf_dim_ordering_tf_kernels.h5", md5: "100835be76be38e30d865e96f2aaae62",
+            url:
+                "https://storage.googleapis.com/tensorflow/keras-applications/resnet/resnet152_weights_tf_dim_ordering_tf_kernels.h5",
+            architecture: "resnet152", includeTop: true, preprocessing: "caffe",
+            source: "Keras Applications (keras/src/applications)"),
+        Entry(
+            file: "resnet152_weights_tf_dim_ordering_tf_kernels_notop.h5", md5: "ee4c566cf9a93f14d82f913c2dc6dd0c",
+            url:
+                "https://storage.googleapis.com/tensorflow/keras-applications/resnet/resnet152_weights_tf_dim_ordering_tf_kernels_notop.h5",
+            architecture: "resnet152", includeTop: false, preprocessing: "caffe",
+            source: "Keras Applications (keras/src/applications)"),
+        Entry(
+            file: "resnet50_weights_tf_dim_ordering_tf_kernels.h5", md5: "a7b3fe01876f51b976af0dea6bc144eb",
+            url:
+                "https://github.com/fchollet/deep-learning-models/releases/download/v0.2/resnet50_weights_tf_dim_ordering_tf_kernels.h5",
+            architecture: "resnet50-legacy", includeTop: true, preprocessing: "caffe",
+            source: "Keras <= 2.2 ResNet50 (keras_applications resnet50.py), old layer names, BatchNorm epsilon 1e-3"),
+        Entry(
+            file: "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5", md5: "a268eb855778b3df3c7506639542a6af",
+            url:
+                "https://github.com/fchollet/deep-learning-models/releases/download/v0.2/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+            architecture: "resnet50-legacy", includeTop: false, preprocessing: "caffe",
+            source: "Keras <= 2.2 ResNet50 (keras_applications resnet50.py), old layer names, BatchNorm epsilon 1e-3"),
     ]
 
     /// The published file with this MD5 (32 lowercase hex digits).

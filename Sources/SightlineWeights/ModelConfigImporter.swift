@@ -27,7 +27,9 @@ public struct ModelConfigImporter {
 
     /// Parses `json` and builds the graph.
     public static func graph(fromJSON json: String, defaultImageSize: Int = 224) throws -> Graph {
-        guard let data = json.data(using: .utf8), let root = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        guard let data = json.data(using: .utf8),
+            let root = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else {
             throw Unsupported(layer: "model", className: "?", reason: "model_config is not a JSON object")
         }
         var importer = ModelConfigImporter(defaultImageSize: defaultImageSize)
@@ -70,18 +72,24 @@ public struct ModelConfigImporter {
                 }
                 let sources = try inboundLayers(layer).map { source in
                     guard let node = producer[source] else {
-                        throw Unsupported(layer: name, className: layer["class_name"] as? String ?? "?", reason: "reads '\(source)', which is not defined before it")
+                        throw Unsupported(
+                            layer: name, className: layer["class_name"] as? String ?? "?",
+                            reason: "reads '\(source)', which is not defined before it")
                     }
                     return node
                 }
                 producer[name] = try addLayer(layer, inputs: sources)
             }
             return try Self.tensorNames(config["output_layers"]).map { name in
-                guard let node = producer[name] else { throw Unsupported(layer: name, className: "output", reason: "is not a layer of the model") }
+                guard let node = producer[name] else {
+                    throw Unsupported(layer: name, className: "output", reason: "is not a layer of the model")
+                }
                 return node
             }
         default:
-            throw Unsupported(layer: config["name"] as? String ?? "model", className: className, reason: "only Functional and Sequential models are supported")
+            throw Unsupported(
+                layer: config["name"] as? String ?? "model", className: className,
+                reason: "only Functional and Sequential models are supported")
         }
     }
 
@@ -111,7 +119,9 @@ public struct ModelConfigImporter {
     func callArguments(_ layer: [String: Any]) throws -> [KerasConfig.CallArgument] {
         let nodes = layer["inbound_nodes"] as? [Any] ?? []
         guard nodes.count <= 1 else {
-            throw Unsupported(layer: Self.name(of: layer), className: layer["class_name"] as? String ?? "?", reason: "is called \(nodes.count) times; shared layers are not supported")
+            throw Unsupported(
+                layer: Self.name(of: layer), className: layer["class_name"] as? String ?? "?",
+                reason: "is called \(nodes.count) times; shared layers are not supported")
         }
         guard let node = nodes.first else { return [] }
         var arguments: [KerasConfig.CallArgument] = []
@@ -135,7 +145,8 @@ public struct ModelConfigImporter {
         }
         func collect(_ value: Any) {
             if let dict = value as? [String: Any] {
-                if dict["class_name"] as? String == "__keras_tensor__", let history = (dict["config"] as? [String: Any])?["keras_history"] as? [Any],
+                if dict["class_name"] as? String == "__keras_tensor__",
+                    let history = (dict["config"] as? [String: Any])?["keras_history"] as? [Any],
                     let name = history.first as? String
                 {
                     arguments.append(.tensor(name))
@@ -157,7 +168,9 @@ public struct ModelConfigImporter {
         let shape = (config["batch_shape"] ?? config["batch_input_shape"]) as? [Any] ?? []
         let dims = shape.dropFirst().map { ($0 as? Int) ?? defaultImageSize }
         guard dims.count == 3 || dims.count == 1 else {
-            throw Unsupported(layer: name, className: "InputLayer", reason: "input shape \(shape) is not [batch, height, width, channels]")
+            throw Unsupported(
+                layer: name, className: "InputLayer",
+                reason: "input shape \(shape) is not [batch, height, width, channels]")
         }
         try graph.addInput(name: name, shape: dims)
         return name
@@ -203,9 +216,11 @@ public struct ModelConfigImporter {
         let config = layer["config"] as? [String: Any] ?? [:]
         let shapes = inputs.compactMap { graph.shape(of: $0) }
         // Keras 3 operator nodes (`x + 3`) share class names with layers (`Add`): tell them apart.
-        let isOperator = (layer["module"] as? String)?.hasPrefix("keras.src.ops") == true || Self.isModulelessOperator(layer)
+        let isOperator =
+            (layer["module"] as? String)?.hasPrefix("keras.src.ops") == true || Self.isModulelessOperator(layer)
         let arguments = try callArguments(layer)
-        var keras = KerasConfig(name: name, className: isOperator ? "ops." + className : className, values: config, arguments: arguments)
+        var keras = KerasConfig(
+            name: name, className: isOperator ? "ops." + className : className, values: config, arguments: arguments)
         keras.keywords = callKeywords(layer)
         let made = try KerasLayers.make(keras, inputShapes: shapes)
         if config["trainable"] as? Bool == false { made.isTrainable = false }

@@ -64,7 +64,8 @@ public enum ModelLoader {
     ///   - inputSize: image height and width for architectures that accept any size (default 224).
     ///   - options: how weights are matched (strict by default).
     public static func load(
-        path: String, architecture: Architecture? = nil, kerasApplication: String? = nil, preprocessing: Preprocessing? = nil, inputSize: Int? = nil,
+        path: String, architecture: Architecture? = nil, kerasApplication: String? = nil,
+        preprocessing: Preprocessing? = nil, inputSize: Int? = nil,
         options: WeightLoadOptions = WeightLoadOptions()
     ) throws -> LoadedModel {
         let file = try KerasArchive.readAny(path: path)
@@ -74,7 +75,10 @@ public enum ModelLoader {
         var application: KerasApplications.Entry?
         if let family = kerasApplication {
             guard let entry = KerasApplications.entry(family: family, for: file) else {
-                throw HDF5Error(file: path, "--arch \(family) is not a known architecture; choose from \((Architecture.allCases.map(\.rawValue) + KerasApplications.families).joined(separator: ", "))")
+                throw HDF5Error(
+                    file: path,
+                    "--arch \(family) is not a known architecture; choose from \((Architecture.allCases.map(\.rawValue) + KerasApplications.families).joined(separator: ", "))"
+                )
             }
             graph = try KerasApplications.graph(entry, inputSize: inputSize)
             source = "--arch \(family)\(entry.includeTop ? "" : " without top") (the Keras Applications architecture)"
@@ -82,7 +86,8 @@ public enum ModelLoader {
         } else if let architecture {
             let shape = recognise(file)
             graph = try architecture.build(
-                includeTop: shape?.includeTop ?? true, classes: shape?.classes ?? 1000, inputShape: size(inputSize ?? shape?.inputSize),
+                includeTop: shape?.includeTop ?? true, classes: shape?.classes ?? 1000,
+                inputShape: size(inputSize ?? shape?.inputSize),
                 weights: .zeros, widthDivisor: shape?.widthDivisor ?? 1)
             source = "--arch \(architecture.rawValue)"
         } else if let config = file.modelConfig {
@@ -91,17 +96,22 @@ public enum ModelLoader {
             builtIn = recognise(file)?.architecture
         } else if let recognised = recognise(file) {
             graph = try recognised.architecture.build(
-                includeTop: recognised.includeTop, classes: recognised.classes, inputShape: size(inputSize ?? recognised.inputSize),
+                includeTop: recognised.includeTop, classes: recognised.classes,
+                inputShape: size(inputSize ?? recognised.inputSize),
                 weights: .zeros, widthDivisor: recognised.widthDivisor)
             let evidence = file.namesAreKeras3Keys ? "its Keras 3 layer keys" : "its layer names"
-            source = "recognised as \(recognised.architecture.rawValue)\(recognised.includeTop ? "" : " without top") from \(evidence)"
+            source =
+                "recognised as \(recognised.architecture.rawValue)\(recognised.includeTop ? "" : " without top") from \(evidence)"
             builtIn = recognised.architecture
         } else if let entry = KerasApplications.recognise(file) {
             graph = try KerasApplications.graph(entry, inputSize: inputSize)
             source = "recognised as \(entry.family)\(entry.includeTop ? "" : " without top") from its layer names"
             application = entry
         } else {
-            throw HDF5Error(file: path, "a weights-only file whose layer names are not a known architecture; pass --arch (\((Architecture.allCases.map(\.rawValue) + KerasApplications.families).joined(separator: ", ")))")
+            throw HDF5Error(
+                file: path,
+                "a weights-only file whose layer names are not a known architecture; pass --arch (\((Architecture.allCases.map(\.rawValue) + KerasApplications.families).joined(separator: ", ")))"
+            )
         }
         var loadOptions = options
         if let application { loadOptions.matching = KerasApplications.matching(application, file) }
@@ -115,12 +125,16 @@ public enum ModelLoader {
         } else if let builtIn {
             (mode, modeSource) = (builtIn.preprocessing, "Keras Applications \(builtIn.rawValue)")
         } else if let application {
-            (mode, modeSource) = (application.preprocessing, "Keras Applications \(application.family)\(application.preprocessing == .none ? ", which scales its input itself" : "")")
+            (mode, modeSource) = (
+                application.preprocessing,
+                "Keras Applications \(application.family)\(application.preprocessing == .none ? ", which scales its input itself" : "")"
+            )
         } else {
             (mode, modeSource) = (.none, "not recorded in the file; pass --preprocessing if the model expects one")
         }
         return LoadedModel(
-            graph: graph, preprocessing: mode, preprocessingSource: modeSource, file: ModelFileFacts(file), architectureSource: source, architecture: builtIn)
+            graph: graph, preprocessing: mode, preprocessingSource: modeSource, file: ModelFileFacts(file),
+            architectureSource: source, architecture: builtIn)
     }
 
     private static func size(_ side: Int?) -> [Int] { [side ?? 224, side ?? 224, 3] }
@@ -143,13 +157,15 @@ public enum ModelLoader {
                 inputSize = Int((cells.squareRoot() * 32).rounded())
             }
             return RecognisedArchitecture(
-                architecture: architecture, includeTop: top, classes: out("predictions") ?? 1000, widthDivisor: width, inputSize: inputSize)
+                architecture: architecture, includeTop: top, classes: out("predictions") ?? 1000, widthDivisor: width,
+                inputSize: inputSize)
         }
         if shapes["conv1_conv"] != nil {
             let blocks = (1...40).filter { shapes["conv4_block\($0)_1_conv"] != nil }.count
             let architecture: Architecture = blocks >= 36 ? .resnet152 : blocks >= 23 ? .resnet101 : .resnet50
             return RecognisedArchitecture(
-                architecture: architecture, includeTop: shapes["predictions"] != nil, classes: out("predictions") ?? 1000,
+                architecture: architecture, includeTop: shapes["predictions"] != nil,
+                classes: out("predictions") ?? 1000,
                 widthDivisor: divisor("conv1_conv"), inputSize: nil)
         }
         if shapes["layer1.0.conv1"] != nil {
@@ -166,7 +182,8 @@ public enum ModelLoader {
             }
             guard let architecture else { return nil }
             return RecognisedArchitecture(
-                architecture: architecture, includeTop: shapes["fc"] != nil, classes: out("fc") ?? 1000, widthDivisor: divisor("conv1"), inputSize: nil)
+                architecture: architecture, includeTop: shapes["fc"] != nil, classes: out("fc") ?? 1000,
+                widthDivisor: divisor("conv1"), inputSize: nil)
         }
         if shapes["res2a_branch2a"] != nil {
             return RecognisedArchitecture(
@@ -182,8 +199,12 @@ public enum ModelLoader {
     static func recogniseKeras3Keys(_ file: KerasWeightFile) -> RecognisedArchitecture? {
         var shapes: [String: [[Int]]] = [:]
         for layer in file.layers { shapes[layer.name] = layer.weights.map(\.value.shape) }
-        func count(_ base: String) -> Int { shapes.keys.filter { KerasWeightFile.stripUniquifier($0) == base || $0 == base }.count }
-        let convolutions = count("conv2d"), norms = count("batch_normalization"), dense = count("dense")
+        func count(_ base: String) -> Int {
+            shapes.keys.filter { KerasWeightFile.stripUniquifier($0) == base || $0 == base }.count
+        }
+        let convolutions = count("conv2d")
+        let norms = count("batch_normalization")
+        let dense = count("dense")
         let architecture: Architecture
         switch (convolutions, norms) {
         case (13, 0): architecture = .vgg16
@@ -200,6 +221,7 @@ public enum ModelLoader {
             inputSize = Int(((Double(rows) / Double(512 / width)).squareRoot() * 32).rounded())
         }
         return RecognisedArchitecture(
-            architecture: architecture, includeTop: dense > 0, classes: shapes[last]?.first?.last ?? 1000, widthDivisor: width, inputSize: inputSize)
+            architecture: architecture, includeTop: dense > 0, classes: shapes[last]?.first?.last ?? 1000,
+            widthDivisor: width, inputSize: inputSize)
     }
 }

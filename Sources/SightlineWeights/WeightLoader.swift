@@ -50,7 +50,9 @@ public enum WeightLoader {
     /// weighted layer of the model finds its weights with the same count and shapes and every
     /// file layer is used; the error then lists every missing, unused and mis-shaped weight.
     @discardableResult
-    public static func load(_ file: KerasWeightFile, into graph: Graph, options: WeightLoadOptions = WeightLoadOptions()) throws(WeightLoadError) -> WeightLoadReport {
+    public static func load(
+        _ file: KerasWeightFile, into graph: Graph, options: WeightLoadOptions = WeightLoadOptions()
+    ) throws(WeightLoadError) -> WeightLoadReport {
         let modelLayers = graph.layers.filter { !$0.parameters.isEmpty }
         var pairs: [(any Layer, StoredLayer)] = []
         var problems: [String] = []
@@ -75,11 +77,14 @@ public enum WeightLoader {
                 } else if options.allowPartial {
                     report.skipped.append("\(layer.name): not in the file")
                 } else {
-                    problems.append("missing: model layer '\(layer.name)' (\(KerasLayerKey.className(of: layer))) has no weights in the file")
+                    problems.append(
+                        "missing: model layer '\(layer.name)' (\(KerasLayerKey.className(of: layer))) has no weights in the file"
+                    )
                 }
             }
             for stored in file.layers where !used.contains(stored.name) {
-                let what = "unused: file layer '\(stored.name)'\(stored.parent.map { " (inside '\($0)')" } ?? "") is not in the model"
+                let what =
+                    "unused: file layer '\(stored.name)'\(stored.parent.map { " (inside '\($0)')" } ?? "") is not in the model"
                 if options.allowPartial { report.skipped.append(what) } else { problems.append(what) }
             }
         }
@@ -88,7 +93,9 @@ public enum WeightLoader {
         for (layer, stored) in pairs {
             let parameters = layer.parameters
             guard parameters.count == stored.weights.count else {
-                problems.append("layer '\(layer.name)': the model has \(parameters.count) weights (\(parameters.map(\.name).joined(separator: ", "))), the file's '\(stored.name)' has \(stored.weights.count)")
+                problems.append(
+                    "layer '\(layer.name)': the model has \(parameters.count) weights (\(parameters.map(\.name).joined(separator: ", "))), the file's '\(stored.name)' has \(stored.weights.count)"
+                )
                 continue
             }
             var complete = true
@@ -96,10 +103,14 @@ public enum WeightLoader {
                 if parameter.value.shape == weight.value.shape {
                     assignments.append((parameter, weight.value))
                 } else if options.skipMismatch {
-                    report.skipped.append("\(layer.name)/\(parameter.name): file shape \(weight.value.shape), model shape \(parameter.value.shape)")
+                    report.skipped.append(
+                        "\(layer.name)/\(parameter.name): file shape \(weight.value.shape), model shape \(parameter.value.shape)"
+                    )
                     complete = false
                 } else {
-                    problems.append("mis-shaped: '\(layer.name)/\(parameter.name)' is \(parameter.value.shape) in the model and \(weight.value.shape) in the file (\(weight.path))")
+                    problems.append(
+                        "mis-shaped: '\(layer.name)/\(parameter.name)' is \(parameter.value.shape) in the model and \(weight.value.shape) in the file (\(weight.path))"
+                    )
                 }
             }
             if complete { report.loadedLayers.append(layer.name) }

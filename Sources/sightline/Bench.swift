@@ -49,9 +49,13 @@ struct Bench: ParsableCommand {
     @OptionGroup var engine: EngineOptionGroup
 
     func validate() throws {
-        guard repeats > 0, warmup >= 0, size >= 32 else { throw ValidationError("--repeats must be > 0, --warmup >= 0, --size >= 32") }
+        guard repeats > 0, warmup >= 0, size >= 32 else {
+            throw ValidationError("--repeats must be > 0, --warmup >= 0, --size >= 32")
+        }
         for name in arch.split(separator: ",") where Architecture(rawValue: String(name)) == nil {
-            throw ValidationError("unknown architecture '\(name)'; choose from \(Architecture.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ValidationError(
+                "unknown architecture '\(name)'; choose from \(Architecture.allCases.map(\.rawValue).joined(separator: ", "))"
+            )
         }
         for text in batch.split(separator: ",") where (Int(text) ?? 0) <= 0 {
             throw ValidationError("batch sizes must be positive integers, got '\(text)'")
@@ -76,15 +80,17 @@ struct Bench: ParsableCommand {
     private func runChild(_ architecture: Architecture, batch: Int) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-        process.arguments = [
-            "bench", "--arch", architecture.rawValue, "--batch", String(batch), "--size", String(size),
-            "--repeats", String(repeats), "--warmup", String(warmup), "--job", job.rawValue,
-            "--precision", engine.precision.rawValue,
-        ] + (profile ? ["--profile"] : []) + (engine.threads.map { ["--threads", String($0)] } ?? [])
+        process.arguments =
+            [
+                "bench", "--arch", architecture.rawValue, "--batch", String(batch), "--size", String(size),
+                "--repeats", String(repeats), "--warmup", String(warmup), "--job", job.rawValue,
+                "--precision", engine.precision.rawValue,
+            ] + (profile ? ["--profile"] : []) + (engine.threads.map { ["--threads", String($0)] } ?? [])
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw ValidationError("benchmark of \(architecture.rawValue) batch \(batch) failed with status \(process.terminationStatus)")
+            throw ValidationError(
+                "benchmark of \(architecture.rawValue) batch \(batch) failed with status \(process.terminationStatus)")
         }
     }
 
@@ -117,9 +123,11 @@ struct Bench: ParsableCommand {
         times.sort()
         let median = times[times.count / 2]
         var result: [String: Any] = [
-            "tool": "sightline-\(Sightline.version)", "job": job.rawValue, "arch": architecture.rawValue, "batch": batch, "image_size": size,
+            "tool": "sightline-\(Sightline.version)", "job": job.rawValue, "arch": architecture.rawValue,
+            "batch": batch, "image_size": size,
             "median_s": (median * 1e4).rounded() / 1e4, "img_per_s": (Double(batch) / median * 100).rounded() / 100,
-            "peak_rss_mib": ResourceUsage.peakResidentMiB(), "gemm": GEMMBackend.current.rawValue, "threads": Parallel.threadCount,
+            "peak_rss_mib": ResourceUsage.peakResidentMiB(), "gemm": GEMMBackend.current.rawValue,
+            "threads": Parallel.threadCount,
             "parameters": graph.parameterCount, "precision": options.precision.rawValue,
         ]
         if options.precision != .fp32 {
@@ -134,13 +142,15 @@ struct Bench: ParsableCommand {
     static func trainingStep(_ graph: Graph, input: Tensor, labels: [Int], optimizer: SGD) throws {
         guard let inputName = graph.inputNames.first, let output = graph.outputNames.first else { return }
         graph.zeroGradients()
-        let (outputs, tape) = try graph.record([inputName: input], outputs: [output], mode: .training, request: GradientRequest())
+        let (outputs, tape) = try graph.record(
+            [inputName: input], outputs: [output], mode: .training, request: GradientRequest())
         guard let probabilities = outputs[output] else { return }
         // ∂(mean −log p_label)/∂p = −1/(N·p) at the label.
         var gradient = Tensor(zeros: probabilities.shape)
         let classes = probabilities.shape[1]
         for (row, label) in labels.enumerated() {
-            gradient.scalars[row * classes + label] = -1 / (Float(labels.count) * max(probabilities.scalars[row * classes + label], 1e-7))
+            gradient.scalars[row * classes + label] =
+                -1 / (Float(labels.count) * max(probabilities.scalars[row * classes + label], 1e-7))
         }
         _ = graph.backward(tape, seeds: [output: gradient])
         optimizer.step(graph.trainableSlots)
@@ -149,10 +159,15 @@ struct Bench: ParsableCommand {
     /// Times one forward pass per step and prints the totals per layer type, largest first.
     private func printProfile(_ graph: Graph, input: Tensor) throws {
         var totals: [String: Double] = [:]
-        _ = try graph.profiledInference([graph.inputNames[0]: input]) { _, kind, seconds in totals[kind, default: 0] += seconds }
+        _ = try graph.profiledInference([graph.inputNames[0]: input]) { _, kind, seconds in
+            totals[kind, default: 0] += seconds
+        }
         let all = totals.values.reduce(0, +)
         for (kind, seconds) in totals.sorted(by: { $0.value > $1.value }) {
-            FileHandle.standardError.write(Data(String(format: "%-40@ %8.1f ms %5.1f%%\n", kind as NSString, seconds * 1e3, 100 * seconds / all).utf8))
+            FileHandle.standardError.write(
+                Data(
+                    String(format: "%-40@ %8.1f ms %5.1f%%\n", kind as NSString, seconds * 1e3, 100 * seconds / all)
+                        .utf8))
         }
     }
 }

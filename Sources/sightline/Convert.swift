@@ -5,25 +5,40 @@ import SightlineWeights
 /// `.keras` archive or the legacy `.h5` layout, which Keras loads, with Sightline's provenance.
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write a model as a Keras 3 .keras archive or a Keras .h5 file (full model, or weights only) that real Keras loads.")
+        abstract:
+            "Write a model as a Keras 3 .keras archive or a Keras .h5 file (full model, or weights only) that real Keras loads."
+    )
 
     @OptionGroup var options: ModelOptions
 
-    @Option(name: .shortAndLong, help: "The .keras or .h5 file to write (the extension picks the format; written under a temporary name, then renamed).")
+    @Option(
+        name: .shortAndLong,
+        help:
+            "The .keras or .h5 file to write (the extension picks the format; written under a temporary name, then renamed)."
+    )
     var output: String
 
     @Flag(help: "Write the weights only (for Keras's model.load_weights), without the architecture.")
     var weightsOnly = false
 
-    @Option(help: "A head from `sightline train-head`: writes MODEL up to the head's layer with the head on top, as one model with the head's class names.")
+    @Option(
+        help:
+            "A head from `sightline train-head`: writes MODEL up to the head's layer with the head on top, as one model with the head's class names."
+    )
     var head: String?
 
     func run() throws {
         let loaded = try options.load()
         let graph = try head.map { try Predict.stack(loaded, head: $0) } ?? loaded.graph
         let classNames = try head.flatMap { try HDF5File(reading: $0).stringsAttribute("class_names") }
-        let metadata = KerasWriter.Metadata(sightlineVersion: Sightline.version, preprocessing: loaded.preprocessing, source: loaded.file.path, classNames: classNames)
-        try KerasWriter.save(graph, to: output, metadata: metadata, weightsOnly: weightsOnly, modelName: head == nil ? loaded.architecture?.rawValue ?? "model" : "model_with_head")
-        print("wrote \(output) (\(weightsOnly ? "weights only" : "full model"), \(graph.parameterCount.formatted()) parameters, preprocessing \(loaded.preprocessing.rawValue))")
+        let metadata = KerasWriter.Metadata(
+            sightlineVersion: Sightline.version, preprocessing: loaded.preprocessing, source: loaded.file.path,
+            classNames: classNames)
+        try KerasWriter.save(
+            graph, to: output, metadata: metadata, weightsOnly: weightsOnly,
+            modelName: head == nil ? loaded.architecture?.rawValue ?? "model" : "model_with_head")
+        print(
+            "wrote \(output) (\(weightsOnly ? "weights only" : "full model"), \(graph.parameterCount.formatted()) parameters, preprocessing \(loaded.preprocessing.rawValue))"
+        )
     }
 }

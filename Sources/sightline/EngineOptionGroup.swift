@@ -23,7 +23,10 @@ struct EngineOptionGroup: ParsableArguments {
     @Option(help: precisionHelp)
     var precision: Precision = .fp32
 
-    @Option(help: "Threads for the engine's loops and oneDNN (default: SIGHTLINE_THREADS, else OMP_NUM_THREADS, else every core).")
+    @Option(
+        help:
+            "Threads for the engine's loops and oneDNN (default: SIGHTLINE_THREADS, else OMP_NUM_THREADS, else every core)."
+    )
     var threads: Int?
 
     func validate() throws {
@@ -35,7 +38,8 @@ struct EngineOptionGroup: ParsableArguments {
     func make() throws -> EngineOptions {
         if let threads { Parallel.setThreadCount(threads) }
         do {
-            return try EngineOptions(convolution: EngineOptions.environment.convolution, precision: precision).validated()
+            return try EngineOptions(convolution: EngineOptions.environment.convolution, precision: precision)
+                .validated()
         } catch let error as EngineError {
             throw CommandError.usage(error.description)
         }

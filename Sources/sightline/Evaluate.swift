@@ -6,8 +6,11 @@ import SightlineTransfer
 /// the mistakes of a classifier on labelled class folders.
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure a classifier on class folders: top-1/top-k accuracy, per-class precision, recall, F1, confusion matrix, mistakes.",
-        discussion: "Class folders are matched to the model's classes by name when the model records them (fine-tuned models, heads), else in sorted order, as Keras image_dataset_from_directory labels them.")
+        abstract:
+            "Measure a classifier on class folders: top-1/top-k accuracy, per-class precision, recall, F1, confusion matrix, mistakes.",
+        discussion:
+            "Class folders are matched to the model's classes by name when the model records them (fine-tuned models, heads), else in sorted order, as Keras image_dataset_from_directory labels them."
+    )
 
     @OptionGroup var options: ModelOptions
     @OptionGroup var engine: EngineOptionGroup
@@ -24,7 +27,10 @@ struct Evaluate: ParsableCommand {
     @Option(help: "Images per batch.")
     var batch = 16
 
-    @Option(help: "Write report.html (confusion matrix picture, per-class bars, thumbnails of the worst mistakes) into this folder.")
+    @Option(
+        help:
+            "Write report.html (confusion matrix picture, per-class bars, thumbnails of the worst mistakes) into this folder."
+    )
     var report: String?
 
     @Flag(help: "Print JSON instead of text.")
@@ -37,20 +43,27 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         let engineOptions = try engine.make()
         let folder = try ImageInputs.folder([data])
-        guard folder.classNames != nil else { throw CommandError.usage("--data \(data): needs one subfolder per class") }
+        guard folder.classNames != nil else {
+            throw CommandError.usage("--data \(data): needs one subfolder per class")
+        }
         let loaded = try options.load(engine: engineOptions)
         let graph = try head.map { try Predict.stack(loaded, head: $0) } ?? loaded.graph
         let shape = try ImageInputs.inputShape(of: graph, preprocessing: loaded.preprocessing)
-        guard let output = graph.outputNames.first, let classes = graph.shape(of: output)?.last, graph.shape(of: output)?.count == 1 else {
-            throw CommandError(message: "\(options.model): the output is not a class vector; evaluate needs a classifier")
+        guard let output = graph.outputNames.first, let classes = graph.shape(of: output)?.last,
+            graph.shape(of: output)?.count == 1
+        else {
+            throw CommandError(
+                message: "\(options.model): the output is not a class vector; evaluate needs a classifier")
         }
         let recorded = ImageInputs.recordedClassNames(head: head, model: loaded)
         let display = ProgressDisplay(label: "evaluate")
         let evaluation: Evaluation
         do {
             evaluation = try Evaluation.run(
-                model: { try graph($0) }, inputShape: shape, preprocess: loaded.preprocessing.apply(to:), data: folder, modelClassNames: recorded,
-                classCount: classes, outputsProbabilities: Predict.endsInSoftmax(graph.layer(named: output)), topK: top, batchSize: batch,
+                model: { try graph($0) }, inputShape: shape, preprocess: loaded.preprocessing.apply(to:), data: folder,
+                modelClassNames: recorded,
+                classCount: classes, outputsProbabilities: Predict.endsInSoftmax(graph.layer(named: output)), topK: top,
+                batchSize: batch,
                 progress: { display.update(done: $0, total: $1) })
         } catch let error as Evaluation.EvaluationError {
             throw CommandError(message: "\(data): \(error.message)")
@@ -67,11 +80,18 @@ struct Evaluate: ParsableCommand {
 
     static func object(_ e: Evaluation) -> [String: Any] {
         [
-            "images": e.count, "top1_accuracy": e.top1Accuracy, "top_k": e.topK, "top_k_accuracy": e.topKAccuracy, "class_names": e.classNames,
+            "images": e.count, "top1_accuracy": e.top1Accuracy, "top_k": e.topK, "top_k_accuracy": e.topKAccuracy,
+            "class_names": e.classNames,
             "confusion_matrix": e.confusion,
-            "per_class": zip(e.classNames, e.perClass).map { ["class": $0, "precision": $1.precision, "recall": $1.recall, "f1": $1.f1, "support": $1.support] as [String: Any] },
+            "per_class": zip(e.classNames, e.perClass).map {
+                ["class": $0, "precision": $1.precision, "recall": $1.recall, "f1": $1.f1, "support": $1.support]
+                    as [String: Any]
+            },
             "misclassified": e.mistakes.map {
-                ["path": $0.path, "true_class": e.classNames[$0.trueClass], "predicted": e.classNames[$0.predicted], "confidence": Double($0.confidence), "true_class_probability": Double($0.trueProbability)] as [String: Any]
+                [
+                    "path": $0.path, "true_class": e.classNames[$0.trueClass], "predicted": e.classNames[$0.predicted],
+                    "confidence": Double($0.confidence), "true_class_probability": Double($0.trueProbability),
+                ] as [String: Any]
             },
             "skipped": e.skipped.map { ["path": $0.path, "reason": $0.reason] },
         ]
@@ -79,23 +99,36 @@ struct Evaluate: ParsableCommand {
 
     static func text(_ e: Evaluation) -> String {
         let width = max(12, (e.classNames.map(\.count).max() ?? 0) + 2)
-        func pad(_ s: String, _ n: Int = width) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
+        func pad(_ s: String, _ n: Int = width) -> String {
+            s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0)
+        }
         var lines = [
-            String(format: "images %d  top-1 accuracy %.4f  top-%d accuracy %.4f  misclassified %d", e.count, e.top1Accuracy, e.topK, e.topKAccuracy, e.mistakes.count), "",
+            String(
+                format: "images %d  top-1 accuracy %.4f  top-%d accuracy %.4f  misclassified %d", e.count,
+                e.top1Accuracy, e.topK, e.topKAccuracy, e.mistakes.count), "",
             pad("class") + "precision  recall  f1      support",
         ]
         for (name, f) in zip(e.classNames, e.perClass) {
             lines.append(pad(name) + String(format: "%-10.3f %-7.3f %-7.3f %d", f.precision, f.recall, f.f1, f.support))
         }
-        lines += ["", "confusion matrix (rows: true class, columns: predicted)", pad("") + e.classNames.map { pad($0, 8) }.joined()]
-        for (name, row) in zip(e.classNames, e.confusion) { lines.append(pad(name) + row.map { pad(String($0), 8) }.joined()) }
+        lines += [
+            "", "confusion matrix (rows: true class, columns: predicted)",
+            pad("") + e.classNames.map { pad($0, 8) }.joined(),
+        ]
+        for (name, row) in zip(e.classNames, e.confusion) {
+            lines.append(pad(name) + row.map { pad(String($0), 8) }.joined())
+        }
         if !e.mistakes.isEmpty {
             lines += ["", "misclassified (most confident first)"]
             for m in e.mistakes.prefix(20) {
-                lines.append(String(format: "  %@  true %@ (%.2f)  predicted %@ (%.2f)", m.path, e.classNames[m.trueClass], m.trueProbability, e.classNames[m.predicted], m.confidence))
+                lines.append(
+                    String(
+                        format: "  %@  true %@ (%.2f)  predicted %@ (%.2f)", m.path, e.classNames[m.trueClass],
+                        m.trueProbability, e.classNames[m.predicted], m.confidence))
             }
             if e.mistakes.count > 20 { lines.append("  … \(e.mistakes.count - 20) more (--json lists all)") }
         }
-        return lines.map { $0.replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression) }.joined(separator: "\n")
+        return lines.map { $0.replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression) }.joined(
+            separator: "\n")
     }
 }

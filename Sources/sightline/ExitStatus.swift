@@ -16,7 +16,8 @@ enum ExitStatus: Int32 {
     case interrupted = 130
 
     /// The table as `--help` shows it.
-    static let help = "Exit status: 0 all done; 1 done, some inputs skipped (listed on standard error); 2 usage error; 3 nothing could be done; 130 interrupted (rerun with --resume where the command has it)."
+    static let help =
+        "Exit status: 0 all done; 1 done, some inputs skipped (listed on standard error); 2 usage error; 3 nothing could be done; 130 interrupted (rerun with --resume where the command has it)."
 }
 
 /// A failure that stops a command, as one line naming the file, layer or option and the fix.

@@ -7,7 +7,8 @@ extension GlobalPooling: ExpressibleByArgument {}
 /// `sightline extract MODEL INPUT... --output FEATURES.h5`: bottleneck features for a folder of images.
 struct Extract: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Extract features for images (folders with class subfolders, files, globs or list files) into an HDF5 file.",
+        abstract:
+            "Extract features for images (folders with class subfolders, files, globs or list files) into an HDF5 file.",
         discussion: """
             Unreadable images are reported and recorded (status 1, with the error) and never stop the run. \
             Each finished batch is appended to OUTPUT.partial (memory does not grow with the dataset), \
@@ -34,7 +35,10 @@ struct Extract: ParsableCommand {
     @Option(help: "Images per forward pass.")
     var batch = 8
 
-    @Flag(help: "Decode JPEGs at full size before resizing (default: libjpeg's DCT scaling decodes large photos at 1/2, 1/4 or 1/8 size when that still covers the model input).")
+    @Flag(
+        help:
+            "Decode JPEGs at full size before resizing (default: libjpeg's DCT scaling decodes large photos at 1/2, 1/4 or 1/8 size when that still covers the model input)."
+    )
     var exactDecode = false
 
     @Option(help: "squash, crop (shorter side to size/0.875, centre crop) or crop:SIDE.")
@@ -57,7 +61,9 @@ struct Extract: ParsableCommand {
 
     func validate() throws {
         guard batch > 0 else { throw ValidationError("--batch must be positive") }
-        guard ResizePolicy(argument: resize) != nil else { throw ValidationError("--resize must be squash, crop or crop:SIDE") }
+        guard ResizePolicy(argument: resize) != nil else {
+            throw ValidationError("--resize must be squash, crop or crop:SIDE")
+        }
         _ = try shardSelection()
     }
 
@@ -65,15 +71,22 @@ struct Extract: ParsableCommand {
     func shardSelection() throws -> (index: Int, count: Int) {
         if let shard {
             let parts = shard.split(separator: "/").compactMap { Int($0) }
-            guard parts.count == 2, parts[1] > 0, parts[0] >= 0, parts[0] < parts[1] else { throw ValidationError("--shard must be I/N with 0 <= I < N") }
+            guard parts.count == 2, parts[1] > 0, parts[0] >= 0, parts[0] < parts[1] else {
+                throw ValidationError("--shard must be I/N with 0 <= I < N")
+            }
             return (parts[0], parts[1])
         }
         if let numShards {
             let environment = ProcessInfo.processInfo.environment
-            guard let text = environment["SLURM_ARRAY_TASK_ID"] ?? environment["JOB_COMPLETION_INDEX"], let index = Int(text) else {
-                throw ValidationError("--num-shards needs SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX in the environment")
+            guard let text = environment["SLURM_ARRAY_TASK_ID"] ?? environment["JOB_COMPLETION_INDEX"],
+                let index = Int(text)
+            else {
+                throw ValidationError(
+                    "--num-shards needs SLURM_ARRAY_TASK_ID or JOB_COMPLETION_INDEX in the environment")
             }
-            guard numShards > 0, index >= 0, index < numShards else { throw ValidationError("shard index \(index) is outside 0..<\(numShards)") }
+            guard numShards > 0, index >= 0, index < numShards else {
+                throw ValidationError("shard index \(index) is outside 0..<\(numShards)")
+            }
             return (index, numShards)
         }
         return (0, 1)
@@ -83,21 +96,27 @@ struct Extract: ParsableCommand {
         let engineOptions = try engine.make()
         let dataset: ImageFolder
         do {
-            dataset = try ImageFolder(inputs: inputs, extensions: Set(extensions.lowercased().split(separator: ",").map(String.init)))
+            dataset = try ImageFolder(
+                inputs: inputs, extensions: Set(extensions.lowercased().split(separator: ",").map(String.init)))
         } catch {
             throw CommandError.usage(error.description)
         }
-        guard !dataset.items.isEmpty else { throw CommandError.usage("no images found in \(inputs.joined(separator: " "))") }
+        guard !dataset.items.isEmpty else {
+            throw CommandError.usage("no images found in \(inputs.joined(separator: " "))")
+        }
         let model = try options.load(engine: engineOptions)
         var extractor: FeatureExtractor
         do {
-            extractor = try FeatureExtractor(model: model, layer: layer, pooling: pool, policy: ResizePolicy(argument: resize) ?? .squash)
+            extractor = try FeatureExtractor(
+                model: model, layer: layer, pooling: pool, policy: ResizePolicy(argument: resize) ?? .squash)
         } catch {
-            throw layer != nil && model.graph.node(named: layer ?? "") == nil ? CommandError.usage("--layer: \(error)") : CommandError(message: "\(error)")
+            throw layer != nil && model.graph.node(named: layer ?? "") == nil
+                ? CommandError.usage("--layer: \(error)") : CommandError(message: "\(error)")
         }
         extractor.exactDecode = exactDecode
         var job = ExtractionJob(
-            extractor: extractor, dataset: dataset, output: output, batchSize: batch, shard: try shardSelection(), resume: resume,
+            extractor: extractor, dataset: dataset, output: output, batchSize: batch, shard: try shardSelection(),
+            resume: resume,
             sightlineVersion: Sightline.version)
         if let dataWorkers { job.dataWorkers = max(dataWorkers, 1) }
         let display = ProgressDisplay(label: "extract")
@@ -108,11 +127,15 @@ struct Extract: ParsableCommand {
                 display.update(done: done, total: total)
                 return !Interrupts.requested
             }
-        } catch where Interrupts.requested {
-            throw Interrupts.stop("interrupted; the rows written so far are kept in \(output).partial; rerun the same command with --resume to continue")
+        } catch  where Interrupts.requested {
+            throw Interrupts.stop(
+                "interrupted; the rows written so far are kept in \(output).partial; rerun the same command with --resume to continue"
+            )
         }
         for failure in summary.failed { Report.skipped(failure.path, failure.error) }
-        print("wrote \(output): \(summary.processed - summary.failed.count) of \(summary.processed) images, layer \(extractor.layer), features \(extractor.featureShape)\(summary.resumedBatches > 0 ? ", \(summary.resumedBatches) batches reused" : "")")
+        print(
+            "wrote \(output): \(summary.processed - summary.failed.count) of \(summary.processed) images, layer \(extractor.layer), features \(extractor.featureShape)\(summary.resumedBatches > 0 ? ", \(summary.resumedBatches) batches reused" : "")"
+        )
         try Report.finish(skipped: summary.failed.count)
     }
 }
@@ -120,7 +143,8 @@ struct Extract: ParsableCommand {
 /// `sightline merge SHARD.h5... --output ALL.h5`.
 struct MergeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "merge", abstract: "Join feature files written by sharded `extract` runs, after checking they belong together.")
+        commandName: "merge",
+        abstract: "Join feature files written by sharded `extract` runs, after checking they belong together.")
 
     @Argument(help: "The shard files, in any order.")
     var shards: [String]

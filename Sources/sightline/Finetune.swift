@@ -5,7 +5,8 @@ import SightlineTransfer
 /// `sightline finetune MODEL --data DIR --output OUT.h5`.
 struct Finetune: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Fine-tune a pretrained model on class folders: a new head first, then the network at a low learning rate.",
+        abstract:
+            "Fine-tune a pretrained model on class folders: a new head first, then the network at a low learning rate.",
         discussion: """
             Phase 1 trains the new head (or --head from train-head) with the backbone frozen for --head-epochs; \
             phase 2 trains everything from --unfreeze-from (default: the whole network) for --epochs at --lr. \
@@ -65,7 +66,8 @@ struct Finetune: ParsableCommand {
     @Option(help: "Fraction of each class held out for validation.")
     var validationSplit = 0.2
 
-    @Option(help: "Stop phase 2 after this many epochs without a better validation accuracy, restoring the best weights.")
+    @Option(
+        help: "Stop phase 2 after this many epochs without a better validation accuracy, restoring the best weights.")
     var patience: Int?
 
     @Flag(help: "Disable augmentation (flip, translation, rotation, zoom, brightness).")
@@ -90,11 +92,19 @@ struct Finetune: ParsableCommand {
     var cache: String?
 
     func validate() throws {
-        guard FineTuner.OptimizerKind(rawValue: optimizer) != nil else { throw ValidationError("--optimizer must be adam, adamw or sgd") }
-        guard LearningRateSchedule(argument: schedule) != nil else { throw ValidationError("--schedule must be constant, cosine[:W], step:N:F or plateau:P:F") }
-        guard FineTuner.BatchNormPolicy(rawValue: bn) != nil else { throw ValidationError("--bn must be frozen or train") }
+        guard FineTuner.OptimizerKind(rawValue: optimizer) != nil else {
+            throw ValidationError("--optimizer must be adam, adamw or sgd")
+        }
+        guard LearningRateSchedule(argument: schedule) != nil else {
+            throw ValidationError("--schedule must be constant, cosine[:W], step:N:F or plateau:P:F")
+        }
+        guard FineTuner.BatchNormPolicy(rawValue: bn) != nil else {
+            throw ValidationError("--bn must be frozen or train")
+        }
         guard ["best", "last"].contains(keep) else { throw ValidationError("--keep must be best or last") }
-        guard dataWorkers.map({ $0 >= 1 }) ?? true, queue >= 1 else { throw ValidationError("--data-workers and --queue must be at least 1") }
+        guard dataWorkers.map({ $0 >= 1 }) ?? true, queue >= 1 else {
+            throw ValidationError("--data-workers and --queue must be at least 1")
+        }
     }
 
     func run() throws {
@@ -118,18 +128,24 @@ struct Finetune: ParsableCommand {
 
     private func train(communicator: any Communicator) throws {
         var settings = FineTuner.Options()
-        (settings.headEpochs, settings.epochs, settings.learningRate, settings.headLearningRate) = (headEpochs, epochs, lr, headLr)
+        (settings.headEpochs, settings.epochs, settings.learningRate, settings.headLearningRate) = (
+            headEpochs, epochs, lr, headLr
+        )
         settings.optimizer = FineTuner.OptimizerKind(rawValue: optimizer) ?? .adam
         settings.schedule = LearningRateSchedule(argument: schedule) ?? .constant
         settings.batchNorm = FineTuner.BatchNormPolicy(rawValue: bn) ?? .frozen
-        (settings.unfreezeFrom, settings.batchSize, settings.validationFraction, settings.earlyStoppingPatience, settings.seed) =
+        (
+            settings.unfreezeFrom, settings.batchSize, settings.validationFraction, settings.earlyStoppingPatience,
+            settings.seed
+        ) =
             (unfreezeFrom, batch, validationSplit, patience, seed)
         if noAugmentation { settings.augmentation = .none }
         settings.keepBest = keep == "best"
         (settings.queueDepth, settings.cacheDirectory) = (queue, cache)
         if let dataWorkers { settings.dataWorkers = dataWorkers }
         let tuner = try FineTuner(
-            backbone: try options.load(), data: try ImageFolder(inputs: [data]), options: settings, head: try head.map { try ModelLoader.load(path: $0) },
+            backbone: try options.load(), data: try ImageFolder(inputs: [data]), options: settings,
+            head: try head.map { try ModelLoader.load(path: $0) },
             communicator: communicator)
         let root = communicator.isRoot
         defer { for (path, error) in tuner.skipped { Report.skipped(path, error) } }
@@ -138,40 +154,65 @@ struct Finetune: ParsableCommand {
         let history: [FineTuner.EpochRecord]
         var announced = false
         do {
-            history = try tuner.run(output: output, resume: resume, sightlineVersion: Sightline.version, step: { position in
-                if !root { return !Interrupts.requested }
-                if !announced, let resumed = tuner.resumedAt {
-                    Report.write("resumed from \(output).state.h5 at phase \(resumed.phase) epoch \(resumed.epoch)")
-                    announced = true
-                }
-                if position.batch == 1 { display = ProgressDisplay(label: "phase \(position.phase) epoch \(position.epoch)/\(position.epochs)") }
-                display.update(done: position.done, total: position.total, detail: String(format: "loss %.4f", position.loss))
-                return !Interrupts.requested
-            }) { record in
-                guard root else { return true }
-                let validation = record.validationAccuracy.map { accuracy in
-                    (record.validationLoss.map { String(format: "  validation loss %.4f", $0) } ?? "") + String(format: "  validation accuracy %.3f", accuracy)
-                } ?? ""
-                let speed = record.throughput.map {
-                    String(format: "  %.1f img/s  data wait %.0f%%  peak %d MiB", $0.imagesPerSecond, 100 * $0.dataWaitFraction, $0.peakResidentMiB)
-                } ?? ""
-                print(String(format: "phase %d epoch %2d  lr %.2g  loss %.4f  training accuracy %.3f", record.phase, record.epoch, Double(record.learningRate), record.loss, record.trainingAccuracy) + validation + speed)
-                fflush(nil)  // epoch lines reach a redirected standard output as they finish
-                if record.isAtChance(classes: tuner.classNames.count) {
-                    Report.warning(String(format: "the loss is %.4f ≈ ln(%d), what uniform guessing gives: the model is not learning; check the labels, the learning rate (--lr) and the preprocessing", record.loss, tuner.classNames.count))
-                }
-                return true
-            }
+            history = try tuner.run(
+                output: output, resume: resume, sightlineVersion: Sightline.version,
+                step: { position in
+                    if !root { return !Interrupts.requested }
+                    if !announced, let resumed = tuner.resumedAt {
+                        Report.write("resumed from \(output).state.h5 at phase \(resumed.phase) epoch \(resumed.epoch)")
+                        announced = true
+                    }
+                    if position.batch == 1 {
+                        display = ProgressDisplay(
+                            label: "phase \(position.phase) epoch \(position.epoch)/\(position.epochs)")
+                    }
+                    display.update(
+                        done: position.done, total: position.total, detail: String(format: "loss %.4f", position.loss))
+                    return !Interrupts.requested
+                },
+                report: { record in
+                    guard root else { return true }
+                    let validation =
+                        record.validationAccuracy.map { accuracy in
+                            (record.validationLoss.map { String(format: "  validation loss %.4f", $0) } ?? "")
+                                + String(format: "  validation accuracy %.3f", accuracy)
+                        } ?? ""
+                    let speed =
+                        record.throughput.map {
+                            String(
+                                format: "  %.1f img/s  data wait %.0f%%  peak %d MiB", $0.imagesPerSecond,
+                                100 * $0.dataWaitFraction, $0.peakResidentMiB)
+                        } ?? ""
+                    print(
+                        String(
+                            format: "phase %d epoch %2d  lr %.2g  loss %.4f  training accuracy %.3f", record.phase,
+                            record.epoch, Double(record.learningRate), record.loss, record.trainingAccuracy)
+                            + validation
+                            + speed)
+                    fflush(nil)  // epoch lines reach a redirected standard output as they finish
+                    if record.isAtChance(classes: tuner.classNames.count) {
+                        Report.warning(
+                            String(
+                                format:
+                                    "the loss is %.4f ≈ ln(%d), what uniform guessing gives: the model is not learning; check the labels, the learning rate (--lr) and the preprocessing",
+                                record.loss, tuner.classNames.count))
+                    }
+                    return true
+                })
         } catch let interrupted as FineTuner.Interrupted {
             throw Interrupts.stop(interrupted.description)
         }
         guard root else { return try Report.finish(skipped: tuner.skipped.count) }
-        if !announced, tuner.resumedAt != nil { Report.write("\(output).state.h5: the run had already finished; nothing left to train") }
+        if !announced, tuner.resumedAt != nil {
+            Report.write("\(output).state.h5: the run had already finished; nothing left to train")
+        }
         if let evaluation = tuner.finalEvaluation {
             print("\nvalidation part, \(keep == "best" ? "best" : "last") epoch's weights:")
             print(Evaluate.text(evaluation))
         }
-        print("wrote \(output) (\(tuner.classNames.count) classes: \(tuner.classNames.joined(separator: ", ")); \(history.count) epochs) and \(output).training.html")
+        print(
+            "wrote \(output) (\(tuner.classNames.count) classes: \(tuner.classNames.joined(separator: ", ")); \(history.count) epochs) and \(output).training.html"
+        )
         try Report.finish(skipped: tuner.skipped.count)
     }
 }

@@ -7,7 +7,8 @@ import SightlineWeights
 /// files (`.txt`/`.lst`, one path per line), as `ImageFolder` reads them. An input that does
 /// not exist is a usage error naming it, before any work.
 enum ImageInputs {
-    static let help = "Image files (JPEG, PNG), folders (searched recursively), quoted glob patterns or list files (.txt/.lst)."
+    static let help =
+        "Image files (JPEG, PNG), folders (searched recursively), quoted glob patterns or list files (.txt/.lst)."
 
     static func folder(_ inputs: [String]) throws -> ImageFolder {
         let folder: ImageFolder
@@ -27,8 +28,13 @@ enum ImageInputs {
     /// The image input `[H, W, C]` of `graph`, checked: 1, 3 or 4 channels, and a preprocessing
     /// that fits them.
     static func inputShape(of graph: Graph, preprocessing: Preprocessing) throws -> [Int] {
-        guard let input = graph.inputNames.first, let shape = graph.shape(of: input), shape.count == 3, ImageChannels.supported.contains(shape[2]) else {
-            throw CommandError(message: "the model's input \(graph.inputNames.first.flatMap(graph.shape(of:)) ?? []) is not an image of 1, 3 or 4 channels")
+        guard let input = graph.inputNames.first, let shape = graph.shape(of: input), shape.count == 3,
+            ImageChannels.supported.contains(shape[2])
+        else {
+            throw CommandError(
+                message:
+                    "the model's input \(graph.inputNames.first.flatMap(graph.shape(of:)) ?? []) is not an image of 1, 3 or 4 channels"
+            )
         }
         if let problem = preprocessing.problem(channels: shape[2]) { throw CommandError(message: problem) }
         return shape
@@ -45,6 +51,8 @@ enum ImageInputs {
 /// JSON written by every command: snake_case keys, sorted, paths without escaped slashes.
 enum JSONOutput {
     static func text(_ object: Any) throws -> String {
-        String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
+        String(
+            decoding: try JSONSerialization.data(
+                withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
     }
 }

@@ -30,10 +30,16 @@ struct Init: ParsableCommand {
 
     func run() throws {
         let graph = try arch.build(
-            classes: classes, inputShape: [inputSize, inputSize, 3], weights: .random(seed: seed), widthDivisor: max(widthDivisor, 1))
+            classes: classes, inputShape: [inputSize, inputSize, 3], weights: .random(seed: seed),
+            widthDivisor: max(widthDivisor, 1))
         try KerasWriter.save(
-            graph, to: output, metadata: .init(sightlineVersion: Sightline.version, preprocessing: preprocessing, source: "sightline init --arch \(arch.rawValue) --seed \(seed)"),
+            graph, to: output,
+            metadata: .init(
+                sightlineVersion: Sightline.version, preprocessing: preprocessing,
+                source: "sightline init --arch \(arch.rawValue) --seed \(seed)"),
             modelName: arch.rawValue)
-        print("wrote \(output): \(arch.rawValue), \(graph.parameterCount.formatted()) parameters, random weights (seed \(seed))")
+        print(
+            "wrote \(output): \(arch.rawValue), \(graph.parameterCount.formatted()) parameters, random weights (seed \(seed))"
+        )
     }
 }

@@ -9,12 +9,17 @@ struct ModelOptions: ParsableArguments {
     @Argument(help: "A Keras model or weights file (.h5, .weights.h5, .keras).")
     var model: String
 
-    @Option(help: "The architecture of a weights-only file: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")) or a Keras Applications family (efficientnetb0…b7, efficientnetv2b0…b3/s, mobilenet, mobilenetv2, mobilenetv3small/large, densenet121/169/201, inceptionv3, inceptionresnetv2, xception, resnet50v2/101v2/152v2, nasnetmobile, convnexttiny/small/base); recognised from layer names when omitted.")
+    @Option(
+        help:
+            "The architecture of a weights-only file: \(Architecture.allCases.map(\.rawValue).joined(separator: ", ")) or a Keras Applications family (efficientnetb0…b7, efficientnetv2b0…b3/s, mobilenet, mobilenetv2, mobilenetv3small/large, densenet121/169/201, inceptionv3, inceptionresnetv2, xception, resnet50v2/101v2/152v2, nasnetmobile, convnexttiny/small/base); recognised from layer names when omitted."
+    )
     var arch: String?
 
     func validate() throws {
         if let arch, Architecture(rawValue: arch) == nil, !KerasApplications.families.contains(arch) {
-            throw ValidationError("--arch \(arch) is not a known architecture; choose from \((Architecture.allCases.map(\.rawValue) + KerasApplications.families).joined(separator: ", "))")
+            throw ValidationError(
+                "--arch \(arch) is not a known architecture; choose from \((Architecture.allCases.map(\.rawValue) + KerasApplications.families).joined(separator: ", "))"
+            )
         }
     }
 
@@ -24,7 +29,8 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Image height and width for models that accept any size (default 224).")
     var inputSize: Int?
 
-    @Flag(help: "Load even if some layers' shapes differ from the file (they keep random/zero weights and are reported).")
+    @Flag(
+        help: "Load even if some layers' shapes differ from the file (they keep random/zero weights and are reported).")
     var skipMismatch = false
 
     /// Loads the model, strictly unless `--skip-mismatch`. Warns when no preprocessing is known
@@ -33,10 +39,13 @@ struct ModelOptions: ParsableArguments {
     func load(engine: EngineOptions? = nil) throws -> LoadedModel {
         let loaded = try ModelLoader.load(
             path: model, architecture: arch.flatMap(Architecture.init(rawValue:)),
-            kerasApplication: arch.flatMap { Architecture(rawValue: $0) == nil ? $0 : nil }, preprocessing: preprocessing, inputSize: inputSize,
+            kerasApplication: arch.flatMap { Architecture(rawValue: $0) == nil ? $0 : nil },
+            preprocessing: preprocessing, inputSize: inputSize,
             options: WeightLoadOptions(skipMismatch: skipMismatch, allowPartial: skipMismatch))
         if preprocessing == nil, loaded.preprocessing == .none, !Self.scalesItsInput(loaded.graph) {
-            Report.warning("\(model): no preprocessing is recorded and the model does not scale its input (no Rescaling or Normalization layer); pixels go in as 0…255. Pass --preprocessing tf (MobileNet, Inception, Xception, ResNetV2), caffe (VGG, ResNet) or torch if the weights expect it")
+            Report.warning(
+                "\(model): no preprocessing is recorded and the model does not scale its input (no Rescaling or Normalization layer); pixels go in as 0…255. Pass --preprocessing tf (MobileNet, Inception, Xception, ResNetV2), caffe (VGG, ResNet) or torch if the weights expect it"
+            )
         }
         if let engine { loaded.graph.engineOptions = engine }
         return loaded

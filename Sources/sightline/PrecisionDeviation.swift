@@ -15,7 +15,8 @@ enum PrecisionDeviation {
         defer { graph.engineOptions = saved }
         graph.engineOptions.precision = .fp32
         let exact = try graph.forward([inputName: input], outputs: [features, output])
-        guard let a = reduced[output], let b = exact[output], let fa = reduced[features], let fb = exact[features] else { return [:] }
+        guard let a = reduced[output], let b = exact[output], let fa = reduced[features], let fb = exact[features]
+        else { return [:] }
         let classes = b.shape.last ?? 1
         let rows = b.count / max(classes, 1)
         var agree = 0

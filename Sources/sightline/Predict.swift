@@ -45,21 +45,34 @@ struct Predict: ParsableCommand {
         let loaded = try options.load(engine: engineOptions)
         let graph = try head.map { try Self.stack(loaded, head: $0) } ?? loaded.graph
         let inputShape = try ImageInputs.inputShape(of: graph, preprocessing: loaded.preprocessing)
-        guard let outputName = graph.outputNames.first, let classes = graph.shape(of: outputName)?.last, graph.shape(of: outputName)?.count == 1 else {
-            throw CommandError(message: "\(options.model): the output is not a class vector; predict needs a classifier (use extract for features)")
+        guard let outputName = graph.outputNames.first, let classes = graph.shape(of: outputName)?.last,
+            graph.shape(of: outputName)?.count == 1
+        else {
+            throw CommandError(
+                message:
+                    "\(options.model): the output is not a class vector; predict needs a classifier (use extract for features)"
+            )
         }
         let recorded = ImageInputs.recordedClassNames(head: head, model: loaded)
-        let names = try labels == nil ? recorded ?? Self.classNames(count: classes, labels: nil) : Self.classNames(count: classes, labels: labels)
-        guard names.count == classes else { throw CommandError.usage("\(names.count) class names for a model with \(classes) outputs; give --labels with one name per class") }
+        let names =
+            try labels == nil
+            ? recorded ?? Self.classNames(count: classes, labels: nil) : Self.classNames(count: classes, labels: labels)
+        guard names.count == classes else {
+            throw CommandError.usage(
+                "\(names.count) class names for a model with \(classes) outputs; give --labels with one name per class")
+        }
         let outputIsProbability = Self.endsInSoftmax(graph.layer(named: outputName))
         let images = try ImageInputs.paths(self.images)
         let order = Dictionary(images.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         var results: [[String: Any]] = []
         var failures = 0
         let plan = stride(from: 0, to: images.count, by: batch).map { start in
-            (start..<min(start + batch, images.count)).map { ImageBatchStream.Sample(index: $0, path: images[$0], label: nil) }
+            (start..<min(start + batch, images.count)).map {
+                ImageBatchStream.Sample(index: $0, path: images[$0], label: nil)
+            }
         }
-        let preparation = ImageBatchStream.Preparation(decode: ImageBatchStream.Preparation.squash(to: inputShape), preprocessing: loaded.preprocessing)
+        let preparation = ImageBatchStream.Preparation(
+            decode: ImageBatchStream.Preparation.squash(to: inputShape), preprocessing: loaded.preprocessing)
         let stream = ImageBatchStream(plan: plan, preparation: preparation)
         while let ready = stream.next() {
             for (sample, error) in ready.failed {
@@ -73,7 +86,12 @@ struct Predict: ParsableCommand {
             for (row, sample) in ready.samples.enumerated() {
                 let scores = Array(output.scalars[(row * classes)..<((row + 1) * classes)])
                 let ranked = scores.indices.sorted { scores[$0] > scores[$1] }.prefix(top)
-                results.append(["path": sample.path, "top": ranked.map { ["class": $0, "name": names[$0], "probability": Double(scores[$0])] as [String: Any] }])
+                results.append([
+                    "path": sample.path,
+                    "top": ranked.map {
+                        ["class": $0, "name": names[$0], "probability": Double(scores[$0])] as [String: Any]
+                    },
+                ])
             }
         }
         results.sort { order[$0["path"] as? String ?? ""] ?? 0 < order[$1["path"] as? String ?? ""] ?? 0 }
@@ -85,7 +103,10 @@ struct Predict: ParsableCommand {
                 if let error = result["error"] as? String { print("  error: \(error)") }
                 for entry in result["top"] as? [[String: Any]] ?? [] {
                     let probability = entry["probability"] as? Double ?? 0
-                    print(String(format: "  %6.2f%%  %4d  %@", probability * 100, entry["class"] as? Int ?? 0, entry["name"] as? String ?? ""))
+                    print(
+                        String(
+                            format: "  %6.2f%%  %4d  %@", probability * 100, entry["class"] as? Int ?? 0,
+                            entry["name"] as? String ?? ""))
                 }
             }
         }
@@ -95,19 +116,26 @@ struct Predict: ParsableCommand {
     /// The backbone up to the head's feature layer (with its pooling), followed by the head's layers.
     static func stack(_ backbone: LoadedModel, head path: String) throws -> Graph {
         let file = try HDF5File(reading: path)
-        guard let layer = try file.stringAttribute("sightline_head_layer"), let pooling = try file.stringAttribute("sightline_head_pooling") else {
-            throw CommandError.usage("\(path) is not a head written by `sightline train-head` (no sightline_head_layer attribute)")
+        guard let layer = try file.stringAttribute("sightline_head_layer"),
+            let pooling = try file.stringAttribute("sightline_head_pooling")
+        else {
+            throw CommandError.usage(
+                "\(path) is not a head written by `sightline train-head` (no sightline_head_layer attribute)")
         }
         let headModel = try ModelLoader.load(path: path)
-        guard backbone.graph.node(named: layer) != nil else { throw CommandError(message: "the backbone has no layer '\(layer)', which the head was trained on") }
+        guard backbone.graph.node(named: layer) != nil else {
+            throw CommandError(message: "the backbone has no layer '\(layer)', which the head was trained on")
+        }
         let graph = try backbone.graph.prefix(through: layer)
         var last = layer
         if graph.shape(of: layer)?.count == 3 && pooling != "none" {
-            last = try graph.add(GlobalPooling2D(name: "head_pooling", kind: pooling == "max" ? .max : .average), inputs: [layer])
+            last = try graph.add(
+                GlobalPooling2D(name: "head_pooling", kind: pooling == "max" ? .max : .average), inputs: [layer])
         }
         for node in headModel.graph.nodes {
             guard let headLayer = node.layer else { continue }
-            last = try graph.add(headLayer, inputs: node.inputs.map { headModel.graph.inputNames.contains($0) ? last : $0 })
+            last = try graph.add(
+                headLayer, inputs: node.inputs.map { headModel.graph.inputNames.contains($0) ? last : $0 })
         }
         graph.outputNames = [last]
         return graph
@@ -126,9 +154,13 @@ struct Predict: ParsableCommand {
     /// Sightline trained record their own `class_names`, which callers check first).
     static func classNames(count: Int, labels: String?) throws -> [String] {
         if let labels {
-            guard let text = try? String(contentsOfFile: labels, encoding: .utf8) else { throw CommandError.usage("--labels \(labels): no such file or not UTF-8 text") }
+            guard let text = try? String(contentsOfFile: labels, encoding: .utf8) else {
+                throw CommandError.usage("--labels \(labels): no such file or not UTF-8 text")
+            }
             let names = text.split(whereSeparator: \.isNewline).map(String.init)
-            guard names.count == count else { throw CommandError.usage("--labels \(labels) has \(names.count) names, the model \(count) classes") }
+            guard names.count == count else {
+                throw CommandError.usage("--labels \(labels) has \(names.count) names, the model \(count) classes")
+            }
             return names
         }
         return count == 1000 ? ImageNetClasses.names : (0..<count).map { "class \($0)" }

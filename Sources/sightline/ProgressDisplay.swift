@@ -23,7 +23,8 @@ final class ProgressDisplay {
         let speed = elapsed >= 1 ? String(format: ", %.1f %@/s, %@ left", rate, unit, Self.duration(remaining)) : ""
         let text = "\(label) \(done)/\(total) \(unit)\(detail.isEmpty ? "" : ", " + detail)\(speed)"
         if isTerminal {
-            let width = 30, filled = Int(fraction * Double(width))
+            let width = 30
+            let filled = Int(fraction * Double(width))
             let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
             FileHandle.standardError.write(Data("\r\(bar) \(text)\u{1B}[K".utf8))
             if done == total { FileHandle.standardError.write(Data("\n".utf8)) }

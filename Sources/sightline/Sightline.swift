@@ -11,7 +11,10 @@ struct Sightline: ParsableCommand {
         abstract: "Transfer learning and explainability with pretrained convolutional networks.",
         discussion: ExitStatus.help,
         version: version,
-        subcommands: [Init.self, Inspect.self, Predict.self, Evaluate.self, Extract.self, MergeCommand.self, TrainHead.self, Finetune.self, GradCAM.self, Convert.self, Bench.self]
+        subcommands: [
+            Init.self, Inspect.self, Predict.self, Evaluate.self, Extract.self, MergeCommand.self, TrainHead.self,
+            Finetune.self, GradCAM.self, Convert.self, Bench.self,
+        ]
     )
 
     static func main() {

@@ -54,24 +54,33 @@ struct TrainHead: ParsableCommand {
     func run() throws {
         let file = try FeatureFileReader(path: features)
         var options = HeadTrainer.Options(hidden: hidden)
-        (options.epochs, options.learningRate, options.validationFraction, options.seed) = (epochs, lr, validationSplit, seed)
+        (options.epochs, options.learningRate, options.validationFraction, options.seed) = (
+            epochs, lr, validationSplit, seed
+        )
         options.keepBest = keep == "best"
         options.memoryBudget = blockMib << 20
         let step = max(epochs / 10, 1)
         let result = try HeadTrainer.train(file, options: options) { epoch in
             guard epoch.epoch % step == 0 || epoch.epoch == 1 else { return }
-            let validation = epoch.validationAccuracy.map { accuracy in
-                (epoch.validationLoss.map { String(format: ", validation loss %.4f", $0) } ?? "") + String(format: ", validation accuracy %.3f", accuracy)
-            } ?? ""
-            print(String(format: "epoch %3d  loss %.4f  training accuracy %.3f", epoch.epoch, epoch.loss, epoch.trainingAccuracy) + validation)
+            let validation =
+                epoch.validationAccuracy.map { accuracy in
+                    (epoch.validationLoss.map { String(format: ", validation loss %.4f", $0) } ?? "")
+                        + String(format: ", validation accuracy %.3f", accuracy)
+                } ?? ""
+            print(
+                String(
+                    format: "epoch %3d  loss %.4f  training accuracy %.3f", epoch.epoch, epoch.loss,
+                    epoch.trainingAccuracy) + validation)
         }
         print("\n\(validationSplit > 0 ? "validation" : "training") part, \(keep) epoch's weights:")
         print(Evaluate.text(result.evaluation))
         let metadata = KerasWriter.Metadata(
-            sightlineVersion: Sightline.version, preprocessing: Preprocessing(rawValue: file.attributes["preprocessing"] ?? "") ?? .none,
+            sightlineVersion: Sightline.version,
+            preprocessing: Preprocessing(rawValue: file.attributes["preprocessing"] ?? "") ?? .none,
             source: features, classNames: result.classNames,
             extra: [
-                "sightline_head_layer": file.attributes["layer"] ?? "", "sightline_head_pooling": file.attributes["pooling"] ?? "avg",
+                "sightline_head_layer": file.attributes["layer"] ?? "",
+                "sightline_head_pooling": file.attributes["pooling"] ?? "avg",
                 "sightline_backbone_md5": file.attributes["model_md5"] ?? "",
             ])
         try KerasWriter.save(result.graph, to: output, metadata: metadata, modelName: "head")

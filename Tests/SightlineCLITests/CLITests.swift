@@ -11,25 +11,35 @@ struct CLITests {
     /// The built `sightline`, next to the test bundle.
     func executable() throws -> URL {
         let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let executable = [directory, directory.deletingLastPathComponent()].map { $0.appendingPathComponent("sightline") }
-            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
+        let executable = [directory, directory.deletingLastPathComponent()].map {
+            $0.appendingPathComponent("sightline")
+        }
+        .first { FileManager.default.isExecutableFile(atPath: $0.path) }
         return try #require(executable, "sightline is built next to the tests")
     }
 
     /// Runs the built `sightline` (next to the test bundle) and returns status, stdout, stderr.
-    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
+    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (
+        status: Int32, out: String, err: String
+    ) {
         let process = Process()
         process.executableURL = try executable()
         process.arguments = arguments
-        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-        let out = Pipe(), err = Pipe()
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
+        let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         let errData = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+        return (
+            process.terminationStatus, String(decoding: outData, as: UTF8.self),
+            String(decoding: errData, as: UTF8.self)
+        )
     }
 
     @Test func inspectShowsOriginShapesAndTotals() throws {
@@ -61,7 +71,8 @@ struct CLITests {
         #expect(result.status == 0, "\(result.err)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
         let plan = try #require(object["plan"] as? [[String: String]])
-        let kinds = Dictionary(uniqueKeysWithValues: plan.compactMap { step in step["step"].map { ($0, step["kind"] ?? "") } })
+        let kinds = Dictionary(
+            uniqueKeysWithValues: plan.compactMap { step in step["step"].map { ($0, step["kind"] ?? "") } })
         // conv1_pad → conv1_conv → conv1_bn → conv1_relu is one step; so is each block's 3_conv → 3_bn → add → out.
         #expect(kinds["conv1_pad"] == nil && kinds["conv1_conv"] == nil && kinds["conv1_bn"] == nil)
         #expect(kinds["conv1_relu"]?.hasPrefix("Conv2D [onednn") == true, "\(kinds["conv1_relu"] ?? "missing")")
@@ -85,14 +96,22 @@ struct CLITests {
 
     @Test func predictRanksClassesAndReportsBadImagesInOrder() throws {
         let images = Self.fixtures.deletingLastPathComponent().appendingPathComponent("images")
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-predict-\(UUID().uuidString)")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sightline-predict-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let labels = scratch.appendingPathComponent("labels.txt"), bad = scratch.appendingPathComponent("bad.jpg")
+        let labels = scratch.appendingPathComponent("labels.txt")
+        let bad = scratch.appendingPathComponent("bad.jpg")
         try (0..<10).map { "label \($0)" }.joined(separator: "\n").write(to: labels, atomically: true, encoding: .utf8)
         try Data("not an image".utf8).write(to: bad)
-        let inputs = [images.appendingPathComponent("rgb8.png").path, bad.path, images.appendingPathComponent("palette4.png").path]
-        let result = try run(["predict", Self.fixtures.appendingPathComponent("resnet50_keras3.h5").path] + inputs + ["--top", "3", "--labels", labels.path, "--json"])
+        let inputs = [
+            images.appendingPathComponent("rgb8.png").path, bad.path,
+            images.appendingPathComponent("palette4.png").path,
+        ]
+        let result = try run(
+            ["predict", Self.fixtures.appendingPathComponent("resnet50_keras3.h5").path] + inputs + [
+                "--top", "3", "--labels", labels.path, "--json",
+            ])
         #expect(result.status == 1, "a bad image makes the run fail, after the others were predicted")
         #expect(result.err.contains(bad.path))
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [[String: Any]])
@@ -101,23 +120,29 @@ struct CLITests {
         for row in [rows[0], rows[2]] {
             let top = try #require(row["top"] as? [[String: Any]])
             let probabilities = top.compactMap { $0["probability"] as? Double }
-            #expect(top.count == 3 && probabilities == probabilities.sorted(by: >) && probabilities.reduce(0, +) <= 1.0001)
+            #expect(
+                top.count == 3 && probabilities == probabilities.sorted(by: >) && probabilities.reduce(0, +) <= 1.0001)
             #expect(top.allSatisfy { ($0["name"] as? String)?.hasPrefix("label ") == true })
         }
     }
 
     @Test func extractTrainHeadAndPredictWithTheHead() throws {
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-flow-\(UUID().uuidString)")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sightline-flow-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
         let model = Self.fixtures.appendingPathComponent("resnet50_keras3.h5").path
         let images = Self.fixtures.deletingLastPathComponent().appendingPathComponent("extract")
-        let features = scratch.appendingPathComponent("features.h5").path, head = scratch.appendingPathComponent("head.h5").path
+        let features = scratch.appendingPathComponent("features.h5").path
+        let head = scratch.appendingPathComponent("head.h5").path
         let extract = try run(["extract", model, images.path, "-o", features, "--batch", "3"])
         #expect(extract.status == 0 && extract.out.contains("7 of 7 images, layer avg_pool"), "\(extract.err)")
         let train = try run(["train-head", features, "-o", head, "--epochs", "30", "--validation-split", "0"])
         #expect(train.status == 0 && train.out.contains("confusion matrix"), "\(train.err)")
-        let predict = try run(["predict", model, "--head", head, images.appendingPathComponent("pears/pears_2.png").path, "--json", "--top", "2"])
+        let predict = try run([
+            "predict", model, "--head", head, images.appendingPathComponent("pears/pears_2.png").path, "--json",
+            "--top", "2",
+        ])
         #expect(predict.status == 0, "\(predict.err)")
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(predict.out.utf8)) as? [[String: Any]])
         let names = (rows.first?["top"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
@@ -125,17 +150,28 @@ struct CLITests {
     }
 
     @Test func gradcamWritesOverlaysReportAndMaps() throws {
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-cam-\(UUID().uuidString)")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sightline-cam-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
         let decode = Self.fixtures.deletingLastPathComponent().appendingPathComponent("decode")
         let inputs = ["exif6.jpg", "text.jpg", "rgb16.png"].map { decode.appendingPathComponent($0).path }
-        let result = try run(["gradcam", Self.fixtures.appendingPathComponent("resnet50_keras2.h5").path, "--input-size", "96"] + inputs + ["-o", scratch.path, "--top", "3"])
+        let result = try run(
+            ["gradcam", Self.fixtures.appendingPathComponent("resnet50_keras2.h5").path, "--input-size", "96"] + inputs
+                + ["-o", scratch.path, "--top", "3"])
         #expect(result.status == 1, "one image could not be read")
         let files = try FileManager.default.contentsOfDirectory(atPath: scratch.path).sorted()
-        #expect(files == ["exif6_heatmap.jpg", "exif6_overlay.jpg", "gradcam.h5", "report.html", "rgb16_heatmap.jpg", "rgb16_overlay.jpg"], "\(files)")
+        #expect(
+            files == [
+                "exif6_heatmap.jpg", "exif6_overlay.jpg", "gradcam.h5", "report.html", "rgb16_heatmap.jpg",
+                "rgb16_overlay.jpg",
+            ], "\(files)")
         let html = try String(contentsOf: scratch.appendingPathComponent("report.html"), encoding: .utf8)
-        #expect(html.components(separatedBy: "src=\"data:image/jpeg;base64,").count - 1 == 6, "original, overlay and grid thumbnail for each explained image")
-        #expect(html.contains("text.jpg") && html.contains("is not a JPEG or PNG image") && html.contains("conv5_block3_out"))
+        #expect(
+            html.components(separatedBy: "src=\"data:image/jpeg;base64,").count - 1 == 6,
+            "original, overlay and grid thumbnail for each explained image")
+        #expect(
+            html.contains("text.jpg") && html.contains("is not a JPEG or PNG image")
+                && html.contains("conv5_block3_out"))
         let maps = try HDF5File(reading: scratch.appendingPathComponent("gradcam.h5").path)
         #expect(try maps.datasetShape("/maps") == [2, 3, 3] && maps.readIntegers("/classes").count == 2)
         #expect(try maps.stringAttribute("method") == "gradcam")
@@ -145,14 +181,22 @@ struct CLITests {
     }
 
     @Test func gradcamExplainsSeveralClasses() throws {
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-cam-\(UUID().uuidString)")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sightline-cam-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
         let image = Self.fixtures.deletingLastPathComponent().appendingPathComponent("extract/pears/pears_0.png").path
-        let result = try run(["gradcam", Self.fixtures.appendingPathComponent("vgg16_keras3.h5").path, image, "-o", scratch.path, "--class", "2,7", "--method", "guided-gradcam"])
+        let result = try run([
+            "gradcam", Self.fixtures.appendingPathComponent("vgg16_keras3.h5").path, image, "-o", scratch.path,
+            "--class", "2,7", "--method", "guided-gradcam",
+        ])
         #expect(result.status == 0, "\(result.err)")
         let files = try FileManager.default.contentsOfDirectory(atPath: scratch.path)
-        #expect(Set(files).isSuperset(of: ["pears_0_c2_overlay.jpg", "pears_0_c7_overlay.jpg", "pears_0_c2_guided.jpg", "pears_0_c7_guided.jpg"]), "\(files)")
-        #expect(try HDF5File(reading: scratch.appendingPathComponent("gradcam.h5").path).readIntegers("/classes") == [2, 7])
+        #expect(
+            Set(files).isSuperset(of: [
+                "pears_0_c2_overlay.jpg", "pears_0_c7_overlay.jpg", "pears_0_c2_guided.jpg", "pears_0_c7_guided.jpg",
+            ]), "\(files)")
+        #expect(
+            try HDF5File(reading: scratch.appendingPathComponent("gradcam.h5").path).readIntegers("/classes") == [2, 7])
         // The guided images are in the report, and are not the overlays.
         let html = try String(contentsOf: scratch.appendingPathComponent("report.html"), encoding: .utf8)
         #expect(html.components(separatedBy: "alt=\"guided Grad-CAM\"").count - 1 == 2)
@@ -166,20 +210,38 @@ struct CLITests {
         defer { try? FileManager.default.removeItem(at: scratch) }
         let data = Self.fixtures.deletingLastPathComponent().appendingPathComponent("extract")
         let output = scratch.appendingPathComponent("tuned.h5").path
-        let tune = try run(["finetune", Self.fixtures.appendingPathComponent("resnet50_keras3.h5").path, "--data", data.path, "-o", output, "--validation-split", "0.3",
-                            "--head-epochs", "1", "--epochs", "1", "--batch", "4", "--schedule", "cosine:1"])
+        let tune = try run([
+            "finetune", Self.fixtures.appendingPathComponent("resnet50_keras3.h5").path, "--data", data.path, "-o",
+            output, "--validation-split", "0.3",
+            "--head-epochs", "1", "--epochs", "1", "--batch", "4", "--schedule", "cosine:1",
+        ])
         #expect(tune.status == 0 && tune.out.contains("phase 2 epoch  1"), "\(tune.err)")
-        for suffix in ["", ".state.h5", ".metrics.csv", ".metrics.jsonl", ".training.html"] { #expect(FileManager.default.fileExists(atPath: output + suffix)) }
+        for suffix in ["", ".state.h5", ".metrics.csv", ".metrics.jsonl", ".training.html"] {
+            #expect(FileManager.default.fileExists(atPath: output + suffix))
+        }
         // Validation loss per epoch, the final evaluation, and the training page with its plots.
-        #expect(tune.out.contains("validation loss") && tune.out.contains("confusion matrix") && tune.out.contains("top-1 accuracy"), "\(tune.out)")
+        #expect(
+            tune.out.contains("validation loss") && tune.out.contains("confusion matrix")
+                && tune.out.contains("top-1 accuracy"), "\(tune.out)")
         let page = try String(contentsOfFile: output + ".training.html", encoding: .utf8)
-        for label in ["loss (cross-entropy)", "accuracy", "learning rate", "confusion matrix"] { #expect(page.contains("aria-label=\"\(label)\""), "\(label)") }
+        for label in ["loss (cross-entropy)", "accuracy", "learning rate", "confusion matrix"] {
+            #expect(page.contains("aria-label=\"\(label)\""), "\(label)")
+        }
         let jsonl = try String(contentsOfFile: output + ".metrics.jsonl", encoding: .utf8)
-        #expect(jsonl.contains("\"validation_loss\"") && jsonl.contains("\"training_accuracy\"") && !jsonl.contains("validationAccuracy"))
-        let predict = try run(["predict", output, data.appendingPathComponent("apples/apples_0.png").path, "--top", "2"])
-        #expect(predict.status == 0 && predict.out.contains("apples") && predict.out.contains("pears"), "\(predict.out)\(predict.err)")
-        let again = try run(["finetune", Self.fixtures.appendingPathComponent("resnet50_keras3.h5").path, "--data", data.path, "-o", output, "--resume",
-                             "--head-epochs", "1", "--epochs", "1", "--batch", "4", "--schedule", "cosine:1"])
+        #expect(
+            jsonl.contains("\"validation_loss\"") && jsonl.contains("\"training_accuracy\"")
+                && !jsonl.contains("validationAccuracy"))
+        let predict = try run([
+            "predict", output, data.appendingPathComponent("apples/apples_0.png").path, "--top", "2",
+        ])
+        #expect(
+            predict.status == 0 && predict.out.contains("apples") && predict.out.contains("pears"),
+            "\(predict.out)\(predict.err)")
+        let again = try run([
+            "finetune", Self.fixtures.appendingPathComponent("resnet50_keras3.h5").path, "--data", data.path, "-o",
+            output, "--resume",
+            "--head-epochs", "1", "--epochs", "1", "--batch", "4", "--schedule", "cosine:1",
+        ])
         #expect(again.status == 0, "resuming a finished run is a no-op: \(again.err)")
     }
 }

@@ -23,7 +23,8 @@ struct PrecisionTests {
     }
 
     @Test func bf16EmulatedKeepsTheClassesOfTheTrainedModel() throws {
-        let exact = try top("fp32"), reduced = try top("bf16-emulated")
+        let exact = try top("fp32")
+        let reduced = try top("bf16-emulated")
         #expect(exact.count == 10 && reduced.count == 10)
         #expect(exact.map(\.1) == reduced.map(\.1), "same top class for every sample")
         let worst = zip(exact, reduced).map { abs($0.2 - $1.2) }.max() ?? 1

@@ -12,7 +12,9 @@ import Testing
 /// ReLU → Conv 3×3/16 stride 2 + ReLU → global average pooling → Dense 2), seeded weights. The
 /// images are generated JPEGs of two classes (the brighter half is left or right, with noise).
 /// Open MPI's launcher, when installed.
-private let mpirunPath = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first { FileManager.default.isExecutableFile(atPath: $0) }
+private let mpirunPath = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first {
+    FileManager.default.isExecutableFile(atPath: $0)
+}
 
 struct ScaleTests {
     let cli = CLITests()
@@ -29,20 +31,30 @@ struct ScaleTests {
         let graph = Graph()
         try graph.addInput(name: "input_1", shape: [32, 32, 3])
         var last = try graph.add(
-            Conv2D(name: "conv1", inputChannels: 3, filters: 16, kernelSize: (3, 3), padding: .same, generator: &generator), inputs: ["input_1"])
+            Conv2D(
+                name: "conv1", inputChannels: 3, filters: 16, kernelSize: (3, 3), padding: .same, generator: &generator),
+            inputs: ["input_1"])
         let mean = Tensor(shape: [16]) { for i in 0..<16 { $0[i] = Float(i) * 0.1 } }
         let variance = Tensor(shape: [16]) { for i in 0..<16 { $0[i] = 1 + Float(i) * 0.05 } }
         last = try graph.add(
-            BatchNormalization(name: "bn1", gamma: Tensor(repeating: 1, shape: [16]), beta: Tensor(repeating: 0, shape: [16]), movingMean: mean, movingVariance: variance),
+            BatchNormalization(
+                name: "bn1", gamma: Tensor(repeating: 1, shape: [16]), beta: Tensor(repeating: 0, shape: [16]),
+                movingMean: mean, movingVariance: variance),
             inputs: [last])
         last = try graph.add(Activation(name: "relu1", .relu), inputs: [last])
         last = try graph.add(
-            Conv2D(name: "conv2", inputChannels: 16, filters: 16, kernelSize: (3, 3), strides: (2, 2), padding: .same, activation: .relu, generator: &generator),
+            Conv2D(
+                name: "conv2", inputChannels: 16, filters: 16, kernelSize: (3, 3), strides: (2, 2), padding: .same,
+                activation: .relu, generator: &generator),
             inputs: [last])
         last = try graph.add(GlobalPooling2D(name: "avg_pool", kind: .average), inputs: [last])
-        last = try graph.add(Dense(name: "predictions", inputFeatures: 16, units: 2, activation: .softmax, generator: &generator), inputs: [last])
+        last = try graph.add(
+            Dense(name: "predictions", inputFeatures: 16, units: 2, activation: .softmax, generator: &generator),
+            inputs: [last])
         graph.outputNames = [last]
-        try KerasWriter.save(graph, to: path, metadata: KerasWriter.Metadata(sightlineVersion: "test", preprocessing: .tf, source: "ScaleTests"))
+        try KerasWriter.save(
+            graph, to: path,
+            metadata: KerasWriter.Metadata(sightlineVersion: "test", preprocessing: .tf, source: "ScaleTests"))
     }
 
     /// `count` JPEGs in `root/left` and `root/right` (half each).
@@ -56,10 +68,14 @@ struct ScaleTests {
                 for y in 0..<32 {
                     for x in 0..<32 {
                         let bright = (x < 16) == (label == 0)
-                        for c in 0..<3 { pixels[(y * 32 + x) * 3 + c] = UInt8(clamping: (bright ? 170 : 70) + Int(generator.next() % 60)) }
+                        for c in 0..<3 {
+                            pixels[(y * 32 + x) * 3 + c] = UInt8(
+                                clamping: (bright ? 170 : 70) + Int(generator.next() % 60))
+                        }
                     }
                 }
-                try RGBImage(width: 32, height: 32, pixels: pixels).jpegData().write(to: folder.appendingPathComponent(String(format: "%05d.jpg", index)))
+                try RGBImage(width: 32, height: 32, pixels: pixels).jpegData().write(
+                    to: folder.appendingPathComponent(String(format: "%05d.jpg", index)))
             }
         }
     }
@@ -67,7 +83,9 @@ struct ScaleTests {
     /// Every parameter of the model at `path`, by `layer/weight`.
     func weights(_ path: String) throws -> [String: Tensor] {
         var values: [String: Tensor] = [:]
-        for layer in try ModelLoader.load(path: path).graph.layers { for p in layer.parameters { values["\(layer.name)/\(p.name)"] = p.value } }
+        for layer in try ModelLoader.load(path: path).graph.layers {
+            for p in layer.parameters { values["\(layer.name)/\(p.name)"] = p.value }
+        }
         return values
     }
 
@@ -77,7 +95,10 @@ struct ScaleTests {
     /// float32 summation noise by its own small magnitude; 1.2e-4 of conv1's bias here.)
     func relativeDifference(_ a: [String: Tensor], _ b: [String: Tensor]) -> (norm: Double, element: Float) {
         guard a.keys == b.keys else { return (.infinity, .infinity) }
-        var difference = 0.0, reference = 0.0, largest: Float = 0, largestValue: Float = 0
+        var difference = 0.0
+        var reference = 0.0
+        var largest: Float = 0
+        var largestValue: Float = 0
         for (key, x) in a {
             guard let y = b[key], x.shape == y.shape else { return (.infinity, .infinity) }
             for (u, v) in zip(x.scalars, y.scalars) {
@@ -111,15 +132,22 @@ struct ScaleTests {
             let data = directory.appendingPathComponent("images\(count)")
             try writeImages(count, to: data)
             let output = directory.appendingPathComponent("tuned\(count).h5").path
-            let result = try cli.run([
-                "finetune", model, "--data", data.path, "-o", output, "--head-epochs", "1", "--epochs", "1", "--batch", "16", "--data-workers", "1",
-            ], environment: ["SIGHTLINE_THREADS": "1"])  // one compute thread: fewer malloc arenas, steadier peaks
+            let result = try cli.run(
+                [
+                    "finetune", model, "--data", data.path, "-o", output, "--head-epochs", "1", "--epochs", "1",
+                    "--batch", "16", "--data-workers", "1",
+                ], environment: ["SIGHTLINE_THREADS": "1"])  // one compute thread: fewer malloc arenas, steadier peaks
             #expect(result.status == 0, "\(result.err)")
-            #expect(result.out.contains("img/s") && result.out.contains("data wait") && result.out.contains("MiB"), "each epoch line reports throughput: \(result.out)")
+            #expect(
+                result.out.contains("img/s") && result.out.contains("data wait") && result.out.contains("MiB"),
+                "each epoch line reports throughput: \(result.out)")
             peaks[count] = try peakMiB(output)
         }
-        let small = try #require(peaks[200]), large = try #require(peaks[2000])
-        #expect(Double(large) <= 1.15 * Double(small), "peak resident memory: \(small) MiB for 200 images, \(large) MiB for 2,000")
+        let small = try #require(peaks[200])
+        let large = try #require(peaks[2000])
+        #expect(
+            Double(large) <= 1.15 * Double(small),
+            "peak resident memory: \(small) MiB for 200 images, \(large) MiB for 2,000")
     }
 
     /// A labelled features file of `rows` 512-wide rows (two classes, shifted means), written a
@@ -128,13 +156,18 @@ struct ScaleTests {
         let writer = try FeatureFileWriter(path: path, featureShape: [512], labelled: true, fingerprint: "test")
         var generator = SeededGenerator(seed: 4)
         for start in stride(from: 0, to: rows, by: 1000) {
-            let count = min(1000, rows - start), labels = (start..<(start + count)).map { $0 % 2 }
-            let features = labels.flatMap { label in (0..<512).map { _ in generator.nextNormal() + (label == 0 ? 0.5 : -0.5) } }
+            let count = min(1000, rows - start)
+            let labels = (start..<(start + count)).map { $0 % 2 }
+            let features = labels.flatMap { label in
+                (0..<512).map { _ in generator.nextNormal() + (label == 0 ? 0.5 : -0.5) }
+            }
             try writer.append(
-                features: features, paths: labels.indices.map { "\(start + $0).jpg" }, status: Array(repeating: 0, count: count),
+                features: features, paths: labels.indices.map { "\(start + $0).jpg" },
+                status: Array(repeating: 0, count: count),
                 errors: Array(repeating: "", count: count), labels: labels)
         }
-        try writer.finish(classNames: ["a", "b"], attributes: ["layer": "avg_pool", "pooling": "avg", "preprocessing": "caffe"])
+        try writer.finish(
+            classNames: ["a", "b"], attributes: ["layer": "avg_pool", "pooling": "avg", "preprocessing": "caffe"])
     }
 
     /// `train-head` holds one block of features at a time: a file ten times larger (78 MiB
@@ -146,20 +179,30 @@ struct ScaleTests {
         for rows in [4000, 40000] {
             let features = directory.appendingPathComponent("f\(rows).h5").path
             try writeFeatures(rows, to: features)
-            let result = try cli.run(["train-head", features, "-o", directory.appendingPathComponent("h\(rows).h5").path, "--epochs", "1", "--block-mib", "4"])
+            let result = try cli.run([
+                "train-head", features, "-o", directory.appendingPathComponent("h\(rows).h5").path, "--epochs", "1",
+                "--block-mib", "4",
+            ])
             #expect(result.status == 0, "\(result.err)")
             let peak = result.out.split(separator: "(peak memory ").last.flatMap { Int($0.prefix { $0.isNumber }) }
             peaks[rows] = try #require(peak, "train-head reports its peak memory: \(result.out)")
-            #expect(result.out.contains("validation accuracy 1.000") || result.out.contains("validation accuracy 0.99"), "the classes are separable: \(result.out)")
+            #expect(
+                result.out.contains("validation accuracy 1.000") || result.out.contains("validation accuracy 0.99"),
+                "the classes are separable: \(result.out)")
         }
-        let small = try #require(peaks[4000]), large = try #require(peaks[40000])
-        #expect(large - small < 30, "peak resident memory: \(small) MiB for 4,000 rows, \(large) MiB for 40,000 (the features alone differ by 70 MiB)")
+        let small = try #require(peaks[4000])
+        let large = try #require(peaks[40000])
+        #expect(
+            large - small < 30,
+            "peak resident memory: \(small) MiB for 4,000 rows, \(large) MiB for 40,000 (the features alone differ by 70 MiB)"
+        )
     }
 
     func mpirun(_ processes: Int, _ arguments: [String]) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try #require(mpirunPath))
-        process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", String(processes), try cli.executable().path] + arguments
+        process.arguments =
+            ["--allow-run-as-root", "--oversubscribe", "-np", String(processes), try cli.executable().path] + arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -170,7 +213,9 @@ struct ScaleTests {
     func children(of parent: Int32) -> [Int32] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap(Int32.init).filter { pid in
-            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return false }
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             return fields.count > 1 && Int32(fields[1]) == parent
         }
@@ -185,7 +230,10 @@ struct ScaleTests {
         let data = directory.appendingPathComponent("images")
         try writeImages(200, to: data)
         func arguments(_ output: String, epochs: Int = 2) -> [String] {
-            ["finetune", model, "--data", data.path, "-o", output, "--head-epochs", "1", "--epochs", String(epochs), "--batch", "16", "--lr", "1e-3"]
+            [
+                "finetune", model, "--data", data.path, "-o", output, "--head-epochs", "1", "--epochs", String(epochs),
+                "--batch", "16", "--lr", "1e-3",
+            ]
         }
         let single = directory.appendingPathComponent("single.h5").path
         let one = try cli.run(arguments(single))
@@ -195,8 +243,12 @@ struct ScaleTests {
         two.waitUntilExit()
         #expect(two.terminationStatus == 0)
         let difference = relativeDifference(try weights(parallel), try weights(single))
-        #expect(difference.norm <= 1e-5 && difference.element <= 1e-5, "2 processes vs 1 with the same global batch: \(difference)")
-        let history = { (path: String) in try String(contentsOfFile: path + ".metrics.csv", encoding: .utf8).split(separator: "\n").count }
+        #expect(
+            difference.norm <= 1e-5 && difference.element <= 1e-5,
+            "2 processes vs 1 with the same global batch: \(difference)")
+        let history = { (path: String) in
+            try String(contentsOfFile: path + ".metrics.csv", encoding: .utf8).split(separator: "\n").count
+        }
         #expect(try history(parallel) == 4, "a header and three epochs")
 
         // Interrupted once the head phase is saved, as `scancel` does (SIGTERM to every task):

@@ -6,7 +6,8 @@ import Testing
 /// cannot rot. (Their text output was pasted from real runs; numbers from training may differ
 /// slightly on other CPUs, so only success and non-empty output are checked.)
 struct WalkthroughTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     static var walkthroughs: [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("notebooks-md").path)) ?? [])
@@ -15,7 +16,8 @@ struct WalkthroughTests {
 
     /// The ```sh blocks of a Markdown file, in order.
     static func shellBlocks(_ text: String) -> [String] {
-        var blocks: [String] = [], current: [String]?
+        var blocks: [String] = []
+        var current: [String]?
         for line in text.components(separatedBy: "\n") {
             if current == nil, line.trimmingCharacters(in: .whitespaces) == "```sh" {
                 current = []
@@ -39,9 +41,12 @@ struct WalkthroughTests {
         let blocks = Self.shellBlocks(text)
         #expect(!blocks.isEmpty, "\(name) has no ```sh blocks")
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let directories = [binary, binary.deletingLastPathComponent()].filter { FileManager.default.isExecutableFile(atPath: $0.appendingPathComponent("sightline").path) }
+        let directories = [binary, binary.deletingLastPathComponent()].filter {
+            FileManager.default.isExecutableFile(atPath: $0.appendingPathComponent("sightline").path)
+        }
         let bin = try #require(directories.first, "sightline is built next to the tests").path
-        try FileManager.default.createDirectory(at: Self.root.appendingPathComponent("walkthrough-output"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: Self.root.appendingPathComponent("walkthrough-output"), withIntermediateDirectories: true)
         for block in blocks {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/bin/bash")
@@ -57,7 +62,8 @@ struct WalkthroughTests {
             try process.run()
             let data = output.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
-            #expect(process.terminationStatus == 0, "\(name): `\(block)` failed:\n\(String(decoding: data, as: UTF8.self))")
+            #expect(
+                process.terminationStatus == 0, "\(name): `\(block)` failed:\n\(String(decoding: data, as: UTF8.self))")
         }
     }
 }

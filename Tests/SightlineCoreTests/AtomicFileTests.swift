@@ -6,7 +6,8 @@ import Testing
 /// not exist yet (`finetune -o runs/today/model.h5` must not fail after training for want of one).
 struct AtomicFileTests {
     @Test func writesIntoMissingFoldersAndLeavesNoTemporaryFile() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-atomic-\(UUID().uuidString)")
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sightline-atomic-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
         let path = root.appendingPathComponent("runs/today/model.txt").path
         try AtomicFile.write(Data("done".utf8), to: path)
@@ -16,7 +17,8 @@ struct AtomicFileTests {
     }
 
     @Test func aFailedWriteKeepsThePreviousFile() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-atomic-\(UUID().uuidString)")
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sightline-atomic-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
         let path = root.appendingPathComponent("model.txt").path
         try AtomicFile.write(Data("first".utf8), to: path)

@@ -6,19 +6,24 @@ import Testing
 struct GEMMTests {
     @Test(arguments: [false, true], [false, true])
     func productMatchesNaiveReference(_ ta: Bool, _ tb: Bool) {
-        let m = 7, n = 5, k = 9
+        let m = 7
+        let n = 5
+        let k = 9
         var generator = SeededGenerator(seed: 1)
-        let a = (0..<(m * k)).map { _ in generator.nextNormal() }, b = (0..<(k * n)).map { _ in generator.nextNormal() }
+        let a = (0..<(m * k)).map { _ in generator.nextNormal() }
+        let b = (0..<(k * n)).map { _ in generator.nextNormal() }
         var c = (0..<(m * n)).map { _ in generator.nextNormal() }
         let c0 = c
         func at(_ i: Int, _ p: Int) -> Double { Double(ta ? a[p * m + i] : a[i * k + p]) }
         func bt(_ p: Int, _ j: Int) -> Double { Double(tb ? b[j * k + p] : b[p * n + j]) }
         GEMM.multiply(
-            transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: 2, a: a, lda: ta ? m : k, b: b, ldb: tb ? k : n, beta: 0.5, c: &c, ldc: n)
+            transposeA: ta, transposeB: tb, m: m, n: n, k: k, alpha: 2, a: a, lda: ta ? m : k, b: b, ldb: tb ? k : n,
+            beta: 0.5, c: &c, ldc: n)
         for i in 0..<m {
             for j in 0..<n {
                 let expected = 2 * (0..<k).reduce(0) { $0 + at(i, $1) * bt($1, j) } + 0.5 * Double(c0[i * n + j])
-                #expect(abs(Double(c[i * n + j]) - expected) < 1e-4, "C[\(i),\(j)] = \(c[i * n + j]), expected \(expected)")
+                #expect(
+                    abs(Double(c[i * n + j]) - expected) < 1e-4, "C[\(i),\(j)] = \(c[i * n + j]), expected \(expected)")
             }
         }
     }
@@ -47,9 +52,12 @@ struct WindowTests {
 
     @Test func scatterAddIsTheAdjointOfGather() {
         // <gather(x), y> == <x, scatter(y)> for random x, y: col2im is exactly im2col's transpose.
-        let g = WindowGeometry(inputHeight: 6, inputWidth: 5, kernel: (3, 2), strides: (2, 1), dilation: (1, 2), padding: .same)
-        let channels = 3, n = 2
-        let rows = n * g.outputHeight * g.outputWidth, patch = 3 * 2 * channels
+        let g = WindowGeometry(
+            inputHeight: 6, inputWidth: 5, kernel: (3, 2), strides: (2, 1), dilation: (1, 2), padding: .same)
+        let channels = 3
+        let n = 2
+        let rows = n * g.outputHeight * g.outputWidth
+        let patch = 3 * 2 * channels
         var generator = SeededGenerator(seed: 4)
         let x = (0..<(n * 6 * 5 * channels)).map { _ in generator.nextNormal() }
         let y = (0..<(rows * patch)).map { _ in generator.nextNormal() }

@@ -58,8 +58,10 @@ struct ImageCodecTests {
 
     /// Expected values as `make_png_fixtures.py` documents them.
     @Test func pngVariantsDecodeToRGB() throws {
-        let rgb = try decodePNG("rgb8.png"), rgba = try decodePNG("rgba8.png")
-        let gray = try decodePNG("gray16.png"), palette = try decodePNG("palette4.png")
+        let rgb = try decodePNG("rgb8.png")
+        let rgba = try decodePNG("rgba8.png")
+        let gray = try decodePNG("gray16.png")
+        let palette = try decodePNG("palette4.png")
         let colours: [[UInt8]] = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [9, 99, 199]]
         for y in 0..<3 {
             for x in 0..<5 {
@@ -67,7 +69,9 @@ struct ImageCodecTests {
                 let expected = [UInt8(40 * x + 10), UInt8(60 * y + 20), UInt8(200 - 30 * x)]
                 #expect(Array(rgb[i..<(i + 3)]) == expected)
                 #expect(Array(rgba[i..<(i + 3)]) == expected, "alpha is dropped")
-                #expect(Array(gray[i..<(i + 3)]) == Array(repeating: UInt8(40 * x + 30 * y), count: 3), "16-bit gray → 8-bit RGB")
+                #expect(
+                    Array(gray[i..<(i + 3)]) == Array(repeating: UInt8(40 * x + 30 * y), count: 3),
+                    "16-bit gray → 8-bit RGB")
                 #expect(Array(palette[i..<(i + 3)]) == colours[(x + y) % 4])
             }
         }

@@ -15,7 +15,8 @@ struct GradCAMTests {
         let fixture = try #require(try KerasFixture.load("gradcam.json")[model] as? [String: Any])
         let size = try #require(fixture["input_size"] as? Int)
         let source = try #require(fixture["source"] as? String)
-        let loaded = try ModelLoader.load(path: KerasFixture.directory.appendingPathComponent(source).path, inputSize: size)
+        let loaded = try ModelLoader.load(
+            path: KerasFixture.directory.appendingPathComponent(source).path, inputSize: size)
         let shape = [2, size, size, 3]
         let input = Tensor(shape: shape) { for i in 0..<$0.count { $0[i] = Float(50 * sin(0.37 * Double(i))) } }
         let cam = try ClassActivationMaps(graph: loaded.graph)
@@ -30,8 +31,11 @@ struct GradCAMTests {
     }
 
     @Test func otherMethodsGiveFiniteNonNegativeMapsOfTheSameShape() throws {
-        let loaded = try ModelLoader.load(path: Self.weights.appendingPathComponent("resnet50_keras2.h5").path, inputSize: 96)
-        let input = Tensor(shape: [1, 96, 96, 3]) { for i in 0..<$0.count { $0[i] = Float(50 * sin(0.37 * Double(i))) } }
+        let loaded = try ModelLoader.load(
+            path: Self.weights.appendingPathComponent("resnet50_keras2.h5").path, inputSize: 96)
+        let input = Tensor(shape: [1, 96, 96, 3]) {
+            for i in 0..<$0.count { $0[i] = Float(50 * sin(0.37 * Double(i))) }
+        }
         let cam = try ClassActivationMaps(graph: loaded.graph)
         for method in CAMMethod.allCases {
             let result = try cam.compute(input, classes: [nil], method: method)
@@ -44,25 +48,33 @@ struct GradCAMTests {
     /// the progress callback counts, and the map stays close to the full Score-CAM map: the
     /// README quotes these correlations (reduced ResNet50 fixture, 96×96, conv4_block6_out, top class).
     @Test func fasterScoreCAMKeepsTheMapWithFewerPasses() throws {
-        let loaded = try ModelLoader.load(path: Self.weights.appendingPathComponent("resnet50_keras2.h5").path, inputSize: 96)
-        let input = Tensor(shape: [2, 96, 96, 3]) { for i in 0..<$0.count { $0[i] = Float(50 * sin(0.37 * Double(i))) } }
+        let loaded = try ModelLoader.load(
+            path: Self.weights.appendingPathComponent("resnet50_keras2.h5").path, inputSize: 96)
+        let input = Tensor(shape: [2, 96, 96, 3]) {
+            for i in 0..<$0.count { $0[i] = Float(50 * sin(0.37 * Double(i))) }
+        }
         let cam = try ClassActivationMaps(graph: loaded.graph, layer: "conv4_block6_out")
         let channels = try #require(loaded.graph.shape(of: cam.layer)?.last)
         var total = 0
         let full = try cam.compute(input, classes: [nil, nil], method: .scorecam, progress: { _, all in total = all })
         #expect(total == 2 * channels)
         func correlation(_ a: [Float], _ b: [Float]) -> Double {
-            let ma = a.reduce(0, +) / Float(a.count), mb = b.reduce(0, +) / Float(b.count)
+            let ma = a.reduce(0, +) / Float(a.count)
+            let mb = b.reduce(0, +) / Float(b.count)
             let cov = zip(a, b).reduce(0.0) { $0 + Double(($1.0 - ma) * ($1.1 - mb)) }
-            let va = a.reduce(0.0) { $0 + Double(($1 - ma) * ($1 - ma)) }, vb = b.reduce(0.0) { $0 + Double(($1 - mb) * ($1 - mb)) }
+            let va = a.reduce(0.0) { $0 + Double(($1 - ma) * ($1 - ma)) }
+            let vb = b.reduce(0.0) { $0 + Double(($1 - mb) * ($1 - mb)) }
             return cov / max((va * vb).squareRoot(), 1e-30)
         }
         for (kept, minimum) in [(channels / 2, 0.9), (channels / 4, 0.8)] {
             var passes = 0
-            let fast = try cam.compute(input, classes: [nil, nil], method: .scorecam, maxChannels: kept, progress: { done, _ in passes = done })
+            let fast = try cam.compute(
+                input, classes: [nil, nil], method: .scorecam, maxChannels: kept, progress: { done, _ in passes = done }
+            )
             #expect(passes == 2 * kept)
             for image in 0..<2 {
-                let r = correlation(full.maps.batch(image..<(image + 1)).scalars, fast.maps.batch(image..<(image + 1)).scalars)
+                let r = correlation(
+                    full.maps.batch(image..<(image + 1)).scalars, fast.maps.batch(image..<(image + 1)).scalars)
                 print("faster Score-CAM \(kept)/\(channels) channels, image \(image): correlation \(r)")
                 #expect(r >= minimum, "\(kept) of \(channels) channels: correlation \(r)")
             }
@@ -70,11 +82,17 @@ struct GradCAMTests {
     }
 
     @Test func recordingOnlyTheHeadEqualsRecordingEverything() throws {
-        let loaded = try ModelLoader.load(path: Self.weights.appendingPathComponent("resnet50_keras2.h5").path, inputSize: 96)
-        let input = Tensor(shape: [2, 96, 96, 3]) { for i in 0..<$0.count { $0[i] = Float(50 * sin(0.37 * Double(i))) } }
-        let split = try ClassActivationMaps(graph: loaded.graph), whole = try ClassActivationMaps(graph: loaded.graph, splitAtLayer: false)
+        let loaded = try ModelLoader.load(
+            path: Self.weights.appendingPathComponent("resnet50_keras2.h5").path, inputSize: 96)
+        let input = Tensor(shape: [2, 96, 96, 3]) {
+            for i in 0..<$0.count { $0[i] = Float(50 * sin(0.37 * Double(i))) }
+        }
+        let split = try ClassActivationMaps(graph: loaded.graph)
+        let whole = try ClassActivationMaps(graph: loaded.graph, splitAtLayer: false)
         #expect(split.head != nil && whole.head == nil)
-        expectClose(try split.compute(input, classes: [nil, 5]).maps, try whole.compute(input, classes: [nil, 5]).maps, tolerance: 1e-4, "head vs whole")
+        expectClose(
+            try split.compute(input, classes: [nil, 5]).maps, try whole.compute(input, classes: [nil, 5]).maps,
+            tolerance: 1e-4, "head vs whole")
         // A layer with a skip connection around it cannot be split off: the whole graph is recorded.
         let inner = try ClassActivationMaps(graph: loaded.graph, layer: "conv5_block3_2_relu")
         #expect(inner.head == nil)
@@ -92,20 +110,29 @@ struct GradCAMTests {
     @Test func reportNotesBlankMapsAndEmbedsEveryImage() throws {
         let image = RGBImage(width: 8, height: 6, pixels: (0..<144).map { UInt8($0) })
         // A map of zeros and one whose maximum is rounding noise (1e-13) are both labelled blank.
-        let blank = Tensor(zeros: [2, 2]), noise = Tensor(shape: [2, 2], scalars: [0, 1e-13, 0, 0]), lit = Tensor(shape: [2, 2], scalars: [0, 1, 2, 3])
+        let blank = Tensor(zeros: [2, 2])
+        let noise = Tensor(shape: [2, 2], scalars: [0, 1e-13, 0, 0])
+        let lit = Tensor(shape: [2, 2], scalars: [0, 1, 2, 3])
         let items = [blank, noise, lit].enumerated().map { index, map in
             let heat = CAMRendering.heatmap(map, height: 6, width: 8)
             return ExplainedImage(
-                path: "image\(index).jpg", original: image, overlay: CAMRendering.overlay(image, heatmap: heat), heatmap: CAMRendering.colored(heat),
-                rawMap: map, explainedClass: 1, score: 0.5, top: [(1, "cat <b>", 0.9)], overlayFile: "o\(index).jpg", heatmapFile: "h\(index).jpg")
+                path: "image\(index).jpg", original: image, overlay: CAMRendering.overlay(image, heatmap: heat),
+                heatmap: CAMRendering.colored(heat),
+                rawMap: map, explainedClass: 1, score: 0.5, top: [(1, "cat <b>", 0.9)], overlayFile: "o\(index).jpg",
+                heatmapFile: "h\(index).jpg")
         }
-        let html = try CAMReport.html(items, failures: [("bad.jpg", "is empty")], model: "m.h5", layer: "conv", method: .gradcam, quality: 80)
+        let html = try CAMReport.html(
+            items, failures: [("bad.jpg", "is empty")], model: "m.h5", layer: "conv", method: .gradcam, quality: 80)
         #expect(html.components(separatedBy: "Blank map (maximum").count == 3, "one note for each blank map")
         #expect(items.map(\.isBlank) == [true, true, false])
-        #expect(html.components(separatedBy: "data:image/jpeg;base64,").count - 1 == 9, "original, overlay and grid thumbnail for each")
+        #expect(
+            html.components(separatedBy: "data:image/jpeg;base64,").count - 1 == 9,
+            "original, overlay and grid thumbnail for each")
         // Past the embedding limit, sections link to the written files; only thumbnails are embedded.
-        let large = try CAMReport.html(items, failures: [], model: "m.h5", layer: "conv", method: .gradcam, quality: 80, embedLimit: 2)
-        #expect(large.components(separatedBy: "data:image/jpeg;base64,").count - 1 == 3 && large.contains("src=\"o2.jpg\""))
+        let large = try CAMReport.html(
+            items, failures: [], model: "m.h5", layer: "conv", method: .gradcam, quality: 80, embedLimit: 2)
+        #expect(
+            large.components(separatedBy: "data:image/jpeg;base64,").count - 1 == 3 && large.contains("src=\"o2.jpg\""))
         #expect(html.contains("cat &lt;b&gt;") && html.contains("bad.jpg: is empty") && !html.contains("NaN"))
     }
 

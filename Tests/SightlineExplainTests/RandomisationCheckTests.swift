@@ -1,6 +1,7 @@
 import Foundation
-@testable import SightlineExplain
 import Testing
+
+@testable import SightlineExplain
 
 /// The model-parameter randomisation check of Adebayo et al. ("Sanity Checks for Saliency
 /// Maps", NeurIPS 2018), on a small CNN trained here.
@@ -15,7 +16,9 @@ import Testing
 struct RandomisationCheckTests {
     static func sample(_ generator: inout SeededGenerator) -> (Tensor, Int) {
         let label = Int(generator.next() % 4)
-        let (top, left) = ((label / 2) * 8 + 2 + Int(generator.next() % 3), (label % 2) * 8 + 2 + Int(generator.next() % 3))
+        let (top, left) = (
+            (label / 2) * 8 + 2 + Int(generator.next() % 3), (label % 2) * 8 + 2 + Int(generator.next() % 3)
+        )
         let image = Tensor(shape: [16, 16, 1]) { p in
             for i in 0..<p.count { p[i] = generator.nextUnitFloat() * 0.6 }
             for y in top..<(top + 4) { for x in left..<(left + 4) { p[y * 16 + x] = 2 } }
@@ -32,9 +35,15 @@ struct RandomisationCheckTests {
         var generator = SeededGenerator(seed: seed)
         let graph = Graph()
         try graph.addInput(name: "image", shape: [16, 16, 1])
-        try graph.add(Conv2D(name: "conv1", inputChannels: 1, filters: 8, kernelSize: (3, 3), padding: .same, activation: .relu, initializer: .heUniform, generator: &generator), inputs: ["image"])
+        try graph.add(
+            Conv2D(
+                name: "conv1", inputChannels: 1, filters: 8, kernelSize: (3, 3), padding: .same, activation: .relu,
+                initializer: .heUniform, generator: &generator), inputs: ["image"])
         try graph.add(Pooling2D(name: "pool", kind: .max), inputs: ["conv1"])
-        try graph.add(Conv2D(name: "conv2", inputChannels: 8, filters: 16, kernelSize: (3, 3), padding: .same, activation: .relu, initializer: .heUniform, generator: &generator), inputs: ["pool"])
+        try graph.add(
+            Conv2D(
+                name: "conv2", inputChannels: 8, filters: 16, kernelSize: (3, 3), padding: .same, activation: .relu,
+                initializer: .heUniform, generator: &generator), inputs: ["pool"])
         try graph.add(GlobalPooling2D(name: "gap", kind: .average), inputs: ["conv2"])
         try graph.add(Dense(name: "logits", inputFeatures: 16, units: 4, generator: &generator), inputs: ["gap"])
         return graph
@@ -57,7 +66,8 @@ struct RandomisationCheckTests {
         let (ra, rb) = (ranks(a), ranks(b))
         let (ma, mb) = (ra.reduce(0, +) / Double(ra.count), rb.reduce(0, +) / Double(rb.count))
         let covariance = zip(ra, rb).reduce(0) { $0 + ($1.0 - ma) * ($1.1 - mb) }
-        let spread = (ra.reduce(0) { $0 + ($1 - ma) * ($1 - ma) } * rb.reduce(0) { $0 + ($1 - mb) * ($1 - mb) }).squareRoot()
+        let spread = (ra.reduce(0) { $0 + ($1 - ma) * ($1 - ma) } * rb.reduce(0) { $0 + ($1 - mb) * ($1 - mb) })
+            .squareRoot()
         return spread > 0 ? covariance / spread : 0
     }
 
@@ -69,7 +79,8 @@ struct RandomisationCheckTests {
         for _ in 0..<150 {
             let (images, labels) = batch(32, &generator)
             graph.zeroGradients()
-            let (outputs, tape) = try graph.record(["image": images], outputs: ["logits"], mode: .training, request: GradientRequest())
+            let (outputs, tape) = try graph.record(
+                ["image": images], outputs: ["logits"], mode: .training, request: GradientRequest())
             let (_, gradient) = SoftmaxCrossEntropy()(logits: try #require(outputs["logits"]), labels: labels)
             _ = graph.backward(tape, seeds: ["logits": gradient])
             optimizer.step(graph.trainableSlots)
@@ -84,18 +95,23 @@ struct RandomisationCheckTests {
         let (test, labels) = Self.batch(8, &generator)
         let cam = try ClassActivationMaps(graph: graph, layer: "conv2")
         let result = try cam.compute(test, classes: labels.map { $0 })
-        var camDeletion = 0.0, randomDeletion = 0.0, camInsertion = 0.0
+        var camDeletion = 0.0
+        var randomDeletion = 0.0
+        var camInsertion = 0.0
         for image in 0..<8 {
             let map = result.maps.batch(image..<(image + 1)).reshaped([8, 8])
             let heat = CAMRendering.heatmap(map, height: 16, width: 16)
             let random = Tensor(shape: [16, 16]) { for i in 0..<$0.count { $0[i] = generator.nextUnitFloat() } }
-            let measured = try CAMMetrics.measure(cam, image: test.batch(image..<(image + 1)), heatmap: heat, classIndex: labels[image], steps: 16)
-            let control = try CAMMetrics.measure(cam, image: test.batch(image..<(image + 1)), heatmap: random, classIndex: labels[image], steps: 16)
+            let measured = try CAMMetrics.measure(
+                cam, image: test.batch(image..<(image + 1)), heatmap: heat, classIndex: labels[image], steps: 16)
+            let control = try CAMMetrics.measure(
+                cam, image: test.batch(image..<(image + 1)), heatmap: random, classIndex: labels[image], steps: 16)
             camDeletion += measured.deletionAUC
             camInsertion += measured.insertionAUC
             randomDeletion += control.deletionAUC
         }
-        #expect(camDeletion < randomDeletion, "deletion AUC: Grad-CAM \(camDeletion / 8), random map \(randomDeletion / 8)")
+        #expect(
+            camDeletion < randomDeletion, "deletion AUC: Grad-CAM \(camDeletion / 8), random map \(randomDeletion / 8)")
         #expect(camInsertion > camDeletion, "insertion \(camInsertion / 8) vs deletion \(camDeletion / 8)")
         #expect(CAMMetrics.auc([1, 0]) == 0.5 && CAMMetrics.auc([1, 1, 1]) == 1)
     }
@@ -105,7 +121,11 @@ struct RandomisationCheckTests {
         let (test, labels) = Self.batch(24, &generator)
         let cam = try ClassActivationMaps(graph: graph, layer: "conv2")
         let trained = try cam.compute(test, classes: labels.map { $0 })
-        #expect(Double(zip(trained.probabilities.scalars.chunked(4), labels).filter { row, label in row.indices.max { row[$0] < row[$1] } == label }.count) / 24 >= 0.9, "the model learned the task")
+        #expect(
+            Double(
+                zip(trained.probabilities.scalars.chunked(4), labels).filter { row, label in
+                    row.indices.max { row[$0] < row[$1] } == label
+                }.count) / 24 >= 0.9, "the model learned the task")
 
         // Localisation: each map's peak lies in the quadrant of the square (8×8 map, 4×4 per quadrant).
         var hits = 0
@@ -123,11 +143,15 @@ struct RandomisationCheckTests {
         // Cascading randomisation of the top layers: re-initialise conv2 and the classifier.
         let fresh = try Self.model(seed: 99)
         for name in ["conv2", "logits"] {
-            for (old, new) in zip(try #require(graph.layer(named: name)).parameters, try #require(fresh.layer(named: name)).parameters) { old.value = new.value }
+            for (old, new) in zip(
+                try #require(graph.layer(named: name)).parameters, try #require(fresh.layer(named: name)).parameters)
+            { old.value = new.value }
         }
         let randomised = try ClassActivationMaps(graph: graph, layer: "conv2").compute(test, classes: labels.map { $0 })
         let correlations = (0..<24).map { image in
-            Self.spearman(Array(trained.maps.scalars[(image * 64)..<((image + 1) * 64)]), Array(randomised.maps.scalars[(image * 64)..<((image + 1) * 64)]))
+            Self.spearman(
+                Array(trained.maps.scalars[(image * 64)..<((image + 1) * 64)]),
+                Array(randomised.maps.scalars[(image * 64)..<((image + 1) * 64)]))
         }.sorted()
         let median = correlations[correlations.count / 2]
         #expect(median < 0.5, "median rank correlation with the randomised model's maps is \(median)")

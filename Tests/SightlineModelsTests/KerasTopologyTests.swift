@@ -35,12 +35,16 @@ struct KerasTopologyTests {
         let layers = try #require(reference["layers"] as? [[Any]])
         let graph = try Self.build(key)
         let ours = graph.nodes.filter { $0.layer != nil }
-        #expect(ours.map(\.name) == layers.compactMap { $0[0] as? String }, "\(key): layer names or order differ from Keras")
+        #expect(
+            ours.map(\.name) == layers.compactMap { $0[0] as? String }, "\(key): layer names or order differ from Keras"
+        )
         for (node, entry) in zip(ours, layers) {
             let shape = entry[1] as? [Int] ?? []
             let count = entry[2] as? Int ?? -1
             #expect(node.shape == shape, "\(key) \(node.name): shape \(node.shape) vs Keras \(shape)")
-            #expect(node.layer?.parameterCount == count, "\(key) \(node.name): \(node.layer?.parameterCount ?? 0) parameters vs Keras \(count)")
+            #expect(
+                node.layer?.parameterCount == count,
+                "\(key) \(node.name): \(node.layer?.parameterCount ?? 0) parameters vs Keras \(count)")
         }
         #expect(graph.parameterCount == reference["parameters"] as? Int)
     }
@@ -61,7 +65,9 @@ struct KerasTopologyTests {
             bn.movingVariance.value = Tensor(shape: [c]) { for i in 0..<c { $0[i] = 0.5 + generator.nextUnitFloat() } }
             bn.gamma?.value = Tensor(shape: [c]) { for i in 0..<c { $0[i] = 0.5 + generator.nextUnitFloat() } }
         }
-        let input = Tensor(shape: [2, 64, 64, 3]) { for i in 0..<$0.count { $0[i] = generator.nextUnitFloat() * 255 - 128 } }
+        let input = Tensor(shape: [2, 64, 64, 3]) {
+            for i in 0..<$0.count { $0[i] = generator.nextUnitFloat() * 255 - 128 }
+        }
         let fused = try graph(input, output: "avg_pool")
         // Requesting every BatchNorm output disables folding and activation fusion.
         let names = graph.nodes.map(\.name)

@@ -22,7 +22,8 @@ struct ModelSummaryTests {
     @Test func resnet50() throws {
         let summary = ModelSummary(graph: try ResNet.build(.resnet50, weights: .zeros))
         #expect(try row(summary, "conv1_conv").receptiveField == 7)
-        #expect(try row(summary, "conv5_block3_out").receptiveField == 483, "the commonly cited ResNet50 receptive field")
+        #expect(
+            try row(summary, "conv5_block3_out").receptiveField == 483, "the commonly cited ResNet50 receptive field")
         #expect(try row(summary, "conv5_block3_out").stride == 32)
         // About 3.9 GMAC, 7.7–7.8 GFLOP with BatchNorm, activations and adds.
         #expect(abs(Double(summary.totalFlops) / 1e9 - 7.75) < 0.25, "\(summary.totalFlops)")

@@ -10,9 +10,11 @@ struct BFloat16Tests {
     @Test("rounding to bfloat16 is to nearest, ties to even; NaN and infinities are kept")
     func roundsToNearestEven() {
         let ulp: Float = 1.0 / 128  // bfloat16 keeps 7 fraction bits: spacing 2^-7 in [1, 2)
-        var values = Tensor(shape: [8], scalars: [
-            1, 1 + ulp / 2, 1 + 3 * ulp / 2, 1 + ulp / 2 + ulp / 16, -(1 + ulp / 4), .infinity, .nan, 3.1415927,
-        ])
+        var values = Tensor(
+            shape: [8],
+            scalars: [
+                1, 1 + ulp / 2, 1 + 3 * ulp / 2, 1 + ulp / 2 + ulp / 16, -(1 + ulp / 4), .infinity, .nan, 3.1415927,
+            ])
         values.roundToBFloat16()
         let s = values.scalars
         #expect(s[0] == 1)
@@ -27,24 +29,32 @@ struct BFloat16Tests {
     /// The cases of `ConvolutionKernelTests` that oneDNN runs (every shape).
     static let cases = ConvolutionKernelTests.cases
 
-    @Test("bf16-emulated equals a float64 convolution of the rounded operands, and stays within 1e-2 of fp32", arguments: cases)
+    @Test(
+        "bf16-emulated equals a float64 convolution of the rounded operands, and stays within 1e-2 of fp32",
+        arguments: cases)
     func emulatedConvolution(_ c: ConvolutionKernelTests.Case) throws {
         let (conv, x, residual) = try ConvolutionKernelTests.operands(c)
         let g = conv.geometry(height: c.height, width: c.width)
         let fused = try #require(FusedActivation(c.activation))
-        let kernel = OneDNNConvolution(conv, geometry: g, channels: c.channels, activation: fused, precision: .bf16Emulated)
+        let kernel = OneDNNConvolution(
+            conv, geometry: g, channels: c.channels, activation: fused, precision: .bf16Emulated)
         #expect(kernel.summary.contains("bf16-emulated") || kernel.summary == "onednn direct")
         var output = c.residual ? residual : Tensor(repeating: .nan, shape: residual.shape)
         kernel.run(x, into: &output, accumulate: c.residual)
 
-        var roundedKernel = conv.kernel.value, roundedInput = x
+        var roundedKernel = conv.kernel.value
+        var roundedInput = x
         roundedKernel.roundToBFloat16()
         roundedInput.roundToBFloat16()
         let rounded = Conv2D(
-            name: "rounded", kernel: roundedKernel, bias: conv.bias?.value, strides: conv.strides, padding: conv.padding,
+            name: "rounded", kernel: roundedKernel, bias: conv.bias?.value, strides: conv.strides,
+            padding: conv.padding,
             dilation: conv.dilation)
-        var toRounded = (worst: 0.0, scale: 1e-30), toExact = (worst: 0.0, scale: 1e-30)
-        for (n, oy, ox) in ConvolutionKernelTests.samplePixels(batch: c.batch, height: g.outputHeight, width: g.outputWidth) {
+        var toRounded = (worst: 0.0, scale: 1e-30)
+        var toExact = (worst: 0.0, scale: 1e-30)
+        for (n, oy, ox) in ConvolutionKernelTests.samplePixels(
+            batch: c.batch, height: g.outputHeight, width: g.outputWidth)
+        {
             let r = c.residual ? residual : nil
             let expectedRounded = ConvolutionKernelTests.reference(rounded, roundedInput, r, c, n: n, oy: oy, ox: ox)
             let expectedExact = ConvolutionKernelTests.reference(conv, x, r, c, n: n, oy: oy, ox: ox)
@@ -57,7 +67,8 @@ struct BFloat16Tests {
                 toExact.scale = max(toExact.scale, abs(expectedExact[f]))
             }
         }
-        let emulationError = toRounded.worst / toRounded.scale, bf16Error = toExact.worst / toExact.scale
+        let emulationError = toRounded.worst / toRounded.scale
+        let bf16Error = toExact.worst / toExact.scale
         #expect(emulationError < 1e-5, "products of bfloat16 values are exact in float32: only summation order differs")
         #expect(bf16Error < 1e-2, "bf16 deviation \(bf16Error)")
         #expect(bf16Error > 1e-5, "the operands were rounded (deviation \(bf16Error) is no larger than fp32's)")
@@ -67,11 +78,16 @@ struct BFloat16Tests {
     func precisionChoosesOneDNN() throws {
         let three = try ConvolutionKernelTests.operands(ConvolutionKernelTests.cases[4]).0
         let options = EngineOptions(convolution: .auto, precision: .bf16Emulated)
-        let made = ConvolutionKernels.make(three, height: 7, width: 7, channels: 512, activation: .relu, options: options)
+        let made = ConvolutionKernels.make(
+            three, height: 7, width: 7, channels: 512, activation: .relu, options: options)
         #expect(made.kernel is OneDNNConvolution && made.remaining == .linear)
-        let swish = ConvolutionKernels.make(three, height: 7, width: 7, channels: 512, activation: .swish, options: options)
+        let swish = ConvolutionKernels.make(
+            three, height: 7, width: 7, channels: 512, activation: .swish, options: options)
         #expect(swish.kernel is OneDNNConvolution && swish.remaining == .swish)
-        #expect(ConvolutionKernels.make(three, height: 7, width: 7, channels: 512, activation: .relu, options: EngineOptions()).kernel is WinogradConvolution)
+        #expect(
+            ConvolutionKernels.make(
+                three, height: 7, width: 7, channels: 512, activation: .relu, options: EngineOptions()
+            ).kernel is WinogradConvolution)
     }
 
     @Test("bf16 is refused with a clear error on a CPU without it")
@@ -86,7 +102,9 @@ struct BFloat16Tests {
         #expect(try EngineOptions(precision: .bf16Emulated).validated().precision == .bf16Emulated)
     }
 
-    @Test("native bf16 (oneDNN on AVX512_BF16/AMX) matches the emulation", .enabled(if: Precision.bf16Available), arguments: cases)
+    @Test(
+        "native bf16 (oneDNN on AVX512_BF16/AMX) matches the emulation", .enabled(if: Precision.bf16Available),
+        arguments: cases)
     func nativeMatchesEmulation(_ c: ConvolutionKernelTests.Case) throws {
         let (conv, x, residual) = try ConvolutionKernelTests.operands(c)
         let g = conv.geometry(height: c.height, width: c.width)
@@ -97,7 +115,8 @@ struct BFloat16Tests {
                 .run(x, into: &output, accumulate: c.residual)
             return output
         }
-        let native = run(.bf16), emulated = run(.bf16Emulated)
+        let native = run(.bf16)
+        let emulated = run(.bf16Emulated)
         let scale = emulated.scalars.map(abs).max() ?? 1
         #expect(native.maxAbsoluteDifference(emulated) / max(scale, 1e-30) < 1e-5)
     }

@@ -22,19 +22,42 @@ struct ConvolutionKernelTests {
     }
 
     static let cases: [Case] = [
-        Case(label: "r50 stem 7x7/2 3->64 valid", batch: 2, height: 21, width: 21, channels: 3, filters: 64, kernel: 7, stride: 2, padding: .valid, activation: .relu),
-        Case(label: "r50 1x1 64->256 +residual+relu", batch: 1, height: 14, width: 14, channels: 64, filters: 256, kernel: 1, padding: .valid, activation: .relu, residual: true),
-        Case(label: "r50 1x1/2 256->128", batch: 3, height: 14, width: 14, channels: 256, filters: 128, kernel: 1, stride: 2, padding: .valid),
-        Case(label: "r50 3x3 64 odd map relu", batch: 3, height: 13, width: 11, channels: 64, filters: 64, kernel: 3, activation: .relu),
-        Case(label: "r50 3x3 512 @7 +residual", batch: 1, height: 7, width: 7, channels: 512, filters: 512, kernel: 3, residual: true),
-        Case(label: "r50 3x3/2 128 same", batch: 2, height: 15, width: 15, channels: 128, filters: 128, kernel: 3, stride: 2),
-        Case(label: "vgg 3x3 3->64 relu", batch: 1, height: 17, width: 17, channels: 3, filters: 64, kernel: 3, activation: .relu),
-        Case(label: "vgg 3x3 128->256 valid", batch: 2, height: 10, width: 9, channels: 128, filters: 256, kernel: 3, padding: .valid, activation: .relu),
-        Case(label: "vgg 3x3 512->512 @14 batch 5", batch: 5, height: 14, width: 14, channels: 512, filters: 512, kernel: 3, activation: .relu),
-        Case(label: "3x3 dilation 2", batch: 1, height: 12, width: 12, channels: 32, filters: 32, kernel: 3, dilation: 2),
-        Case(label: "3x3 relu6 one tile", batch: 1, height: 3, width: 5, channels: 32, filters: 16, kernel: 3, activation: .relu(maxValue: 6)),
-        Case(label: "3x3 explicit asymmetric padding", batch: 2, height: 8, width: 9, channels: 16, filters: 48, kernel: 3,
-             padding: .explicit(top: 0, bottom: 1, left: 2, right: 0)),
+        Case(
+            label: "r50 stem 7x7/2 3->64 valid", batch: 2, height: 21, width: 21, channels: 3, filters: 64, kernel: 7,
+            stride: 2, padding: .valid, activation: .relu),
+        Case(
+            label: "r50 1x1 64->256 +residual+relu", batch: 1, height: 14, width: 14, channels: 64, filters: 256,
+            kernel: 1, padding: .valid, activation: .relu, residual: true),
+        Case(
+            label: "r50 1x1/2 256->128", batch: 3, height: 14, width: 14, channels: 256, filters: 128, kernel: 1,
+            stride: 2, padding: .valid),
+        Case(
+            label: "r50 3x3 64 odd map relu", batch: 3, height: 13, width: 11, channels: 64, filters: 64, kernel: 3,
+            activation: .relu),
+        Case(
+            label: "r50 3x3 512 @7 +residual", batch: 1, height: 7, width: 7, channels: 512, filters: 512, kernel: 3,
+            residual: true),
+        Case(
+            label: "r50 3x3/2 128 same", batch: 2, height: 15, width: 15, channels: 128, filters: 128, kernel: 3,
+            stride: 2),
+        Case(
+            label: "vgg 3x3 3->64 relu", batch: 1, height: 17, width: 17, channels: 3, filters: 64, kernel: 3,
+            activation: .relu),
+        Case(
+            label: "vgg 3x3 128->256 valid", batch: 2, height: 10, width: 9, channels: 128, filters: 256, kernel: 3,
+            padding: .valid, activation: .relu),
+        Case(
+            label: "vgg 3x3 512->512 @14 batch 5", batch: 5, height: 14, width: 14, channels: 512, filters: 512,
+            kernel: 3, activation: .relu),
+        Case(
+            label: "3x3 dilation 2", batch: 1, height: 12, width: 12, channels: 32, filters: 32, kernel: 3, dilation: 2),
+        Case(
+            label: "3x3 relu6 one tile", batch: 1, height: 3, width: 5, channels: 32, filters: 16, kernel: 3,
+            activation: .relu(maxValue: 6)),
+        Case(
+            label: "3x3 explicit asymmetric padding", batch: 2, height: 8, width: 9, channels: 16, filters: 48,
+            kernel: 3,
+            padding: .explicit(top: 0, bottom: 1, left: 2, right: 0)),
     ]
 
     static func random(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
@@ -46,7 +69,8 @@ struct ConvolutionKernelTests {
     static func operands(_ c: Case) throws -> (Conv2D, Tensor, Tensor) {
         let fanIn = Float(c.kernel * c.kernel * c.channels)
         let conv = Conv2D(
-            name: "conv", kernel: random([c.kernel, c.kernel, c.channels, c.filters], seed: 1, scale: (2 / fanIn).squareRoot()),
+            name: "conv",
+            kernel: random([c.kernel, c.kernel, c.channels, c.filters], seed: 1, scale: (2 / fanIn).squareRoot()),
             bias: random([c.filters], seed: 2, scale: 0.1), strides: (c.stride, c.stride), padding: c.padding,
             dilation: (c.dilation, c.dilation))
         let outShape = try conv.outputShape(for: [[c.height, c.width, c.channels]])
@@ -64,9 +88,12 @@ struct ConvolutionKernelTests {
     }
 
     /// The float64 value of every filter at output pixel (n, oy, ox).
-    static func reference(_ conv: Conv2D, _ x: Tensor, _ residual: Tensor?, _ c: Case, n: Int, oy: Int, ox: Int) -> [Double] {
+    static func reference(_ conv: Conv2D, _ x: Tensor, _ residual: Tensor?, _ c: Case, n: Int, oy: Int, ox: Int)
+        -> [Double]
+    {
         let g = conv.geometry(height: c.height, width: c.width)
-        let w = conv.kernel.value.scalars, b = conv.bias?.value.scalars ?? []
+        let w = conv.kernel.value.scalars
+        let b = conv.bias?.value.scalars ?? []
         var sums = (0..<c.filters).map { Double(b[$0]) }
         for ky in 0..<c.kernel {
             let iy = oy * c.stride - g.padTop + ky * c.dilation
@@ -96,7 +123,8 @@ struct ConvolutionKernelTests {
         var output = c.residual ? residual : Tensor(repeating: .nan, shape: residual.shape)
         kernel.run(x, into: &output, accumulate: c.residual)
         let g = conv.geometry(height: c.height, width: c.width)
-        var worst = 0.0, scale = 1e-30
+        var worst = 0.0
+        var scale = 1e-30
         for (n, oy, ox) in samplePixels(batch: c.batch, height: g.outputHeight, width: g.outputWidth) {
             let expected = reference(conv, x, c.residual ? residual : nil, c, n: n, oy: oy, ox: ox)
             let base = ((n * g.outputHeight + oy) * g.outputWidth + ox) * c.filters
@@ -121,7 +149,8 @@ struct ConvolutionKernelTests {
         if WinogradConvolution.fits(g, channels: c.channels, filters: c.filters) {
             // The designated initializer: Winograd for every batch, however few tiles.
             let made = WinogradConvolution(
-                kernel: conv.kernel.value, bias: conv.bias?.value, geometry: g, channels: c.channels, filters: c.filters, activation: fused)
+                kernel: conv.kernel.value, bias: conv.bias?.value, geometry: g, channels: c.channels,
+                filters: c.filters, activation: fused)
             let winograd = try #require(made, "Winograd declined this shape")
             let error = try Self.relativeError(winograd, c)
             #expect(error < 1e-4, "Winograd error \(error)")
@@ -130,16 +159,25 @@ struct ConvolutionKernelTests {
 
     @Test("the per-layer rule picks Winograd for 3x3 stride 1 and oneDNN for the rest; reference when asked")
     func ruleChoosesPerLayer() throws {
-        let three = try Self.operands(Self.cases[4]).0, stem = try Self.operands(Self.cases[0]).0
+        let three = try Self.operands(Self.cases[4]).0
+        let stem = try Self.operands(Self.cases[0]).0
         let auto = EngineOptions(convolution: .auto)
-        #expect(ConvolutionKernels.make(three, height: 7, width: 7, channels: 512, activation: .relu, options: auto).kernel is WinogradConvolution)
-        #expect(ConvolutionKernels.make(stem, height: 21, width: 21, channels: 3, activation: .relu, options: auto).kernel is OneDNNConvolution)
-        let direct = ConvolutionKernels.make(three, height: 7, width: 7, channels: 512, activation: .relu, options: EngineOptions(convolution: .direct))
+        #expect(
+            ConvolutionKernels.make(three, height: 7, width: 7, channels: 512, activation: .relu, options: auto).kernel
+                is WinogradConvolution)
+        #expect(
+            ConvolutionKernels.make(stem, height: 21, width: 21, channels: 3, activation: .relu, options: auto).kernel
+                is OneDNNConvolution)
+        let direct = ConvolutionKernels.make(
+            three, height: 7, width: 7, channels: 512, activation: .relu, options: EngineOptions(convolution: .direct))
         #expect(direct.kernel is OneDNNConvolution)
-        let reference = ConvolutionKernels.make(three, height: 7, width: 7, channels: 512, activation: .relu, options: EngineOptions(convolution: .reference))
+        let reference = ConvolutionKernels.make(
+            three, height: 7, width: 7, channels: 512, activation: .relu,
+            options: EngineOptions(convolution: .reference))
         #expect(reference.kernel is ReferenceConvolution && reference.remaining == .linear)
         // An activation no kernel fuses is left for a separate pass.
-        let sigmoid = ConvolutionKernels.make(three, height: 7, width: 7, channels: 512, activation: .sigmoid, options: auto)
+        let sigmoid = ConvolutionKernels.make(
+            three, height: 7, width: 7, channels: 512, activation: .sigmoid, options: auto)
         #expect(sigmoid.remaining == .sigmoid)
     }
 
@@ -147,13 +185,19 @@ struct ConvolutionKernelTests {
     /// asymmetric explicit padding, plus a strided layer (GEMM backward).
     static let trainingCases: [Case] = [
         cases[3],
-        Case(label: "3x3 valid, batch 8", batch: 8, height: 10, width: 9, channels: 32, filters: 16, kernel: 3, padding: .valid, activation: .relu),
-        Case(label: "3x3 explicit asymmetric, batch 8", batch: 8, height: 8, width: 9, channels: 16, filters: 48, kernel: 3,
-             padding: .explicit(top: 0, bottom: 1, left: 2, right: 0)),
+        Case(
+            label: "3x3 valid, batch 8", batch: 8, height: 10, width: 9, channels: 32, filters: 16, kernel: 3,
+            padding: .valid, activation: .relu),
+        Case(
+            label: "3x3 explicit asymmetric, batch 8", batch: 8, height: 8, width: 9, channels: 16, filters: 48,
+            kernel: 3,
+            padding: .explicit(top: 0, bottom: 1, left: 2, right: 0)),
         cases[5],
     ]
 
-    @Test("training path: Conv2D forward and gradients with the fast kernels equal the reference route", arguments: trainingCases)
+    @Test(
+        "training path: Conv2D forward and gradients with the fast kernels equal the reference route",
+        arguments: trainingCases)
     func layerGradientsMatchReference(_ c: Case) throws {
         let (conv, x, upstream) = try Self.operands(c)
         func run(_ route: ConvolutionRoute) -> (y: Tensor, dx: Tensor, dw: Tensor, db: Tensor) {
@@ -161,9 +205,13 @@ struct ConvolutionKernelTests {
             for parameter in conv.parameters { parameter.zeroGradient() }
             let forward = conv.forward([x], mode: .training)
             let dx = conv.backward(upstream, inputs: [x], forward: forward, mode: .training, needs: .all)
-            return (forward.output, dx[0], conv.kernel.gradient ?? Tensor(zeros: [0]), conv.bias?.gradient ?? Tensor(zeros: [0]))
+            return (
+                forward.output, dx[0], conv.kernel.gradient ?? Tensor(zeros: [0]),
+                conv.bias?.gradient ?? Tensor(zeros: [0])
+            )
         }
-        let fast = run(.auto), reference = run(.reference)
+        let fast = run(.auto)
+        let reference = run(.reference)
         func relative(_ a: Tensor, _ b: Tensor) -> Float {
             a.maxAbsoluteDifference(b) / max(b.scalars.map(abs).max() ?? 1, 1e-30)
         }
@@ -173,7 +221,9 @@ struct ConvolutionKernelTests {
         #expect(relative(fast.db, reference.db) < 1e-5)
         let g = conv.geometry(height: c.height, width: c.width)
         if WinogradConvolution.fits(g, channels: c.channels, filters: c.filters) {
-            #expect(ConvolutionKernelCache().inputGradient(conv, input: [c.height, c.width, c.channels], batch: c.batch, options: EngineOptions()) != nil)
+            #expect(
+                ConvolutionKernelCache().inputGradient(
+                    conv, input: [c.height, c.width, c.channels], batch: c.batch, options: EngineOptions()) != nil)
         }
     }
 }

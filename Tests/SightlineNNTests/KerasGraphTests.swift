@@ -1,7 +1,8 @@
 import Foundation
-@testable import SightlineNN
 import SightlineTestSupport
 import Testing
+
+@testable import SightlineNN
 
 /// A residual + concatenation graph against the same functional model in real Keras.
 /// Fixture: `Tests/Fixtures/keras_graph.json` from `make_keras_fixtures.py` (`graph_fixture`):
@@ -19,13 +20,20 @@ struct KerasGraphTests {
     /// The Keras model, rebuilt with the graph API and loaded with the fixture's weights.
     func makeGraph() throws -> Graph {
         let weights = try (fixture["weights"] as? [String: Any] ?? [:]).mapValues { try KerasFixture.tensors($0) }
-        func w(_ layer: String, _ name: String) throws -> Tensor { try #require(weights[layer]?[name], "no weight \(layer)/\(name)") }
-        func conv(_ name: String, strides: Int = 1, padding: Padding, activation: ActivationFunction = .linear) throws -> Conv2D {
-            Conv2D(name: name, kernel: try w(name, "kernel"), bias: try w(name, "bias"), strides: (strides, strides), padding: padding, activation: activation)
+        func w(_ layer: String, _ name: String) throws -> Tensor {
+            try #require(weights[layer]?[name], "no weight \(layer)/\(name)")
+        }
+        func conv(_ name: String, strides: Int = 1, padding: Padding, activation: ActivationFunction = .linear) throws
+            -> Conv2D
+        {
+            Conv2D(
+                name: name, kernel: try w(name, "kernel"), bias: try w(name, "bias"), strides: (strides, strides),
+                padding: padding, activation: activation)
         }
         func bn(_ name: String, epsilon: Float) throws -> BatchNormalization {
             BatchNormalization(
-                name: name, gamma: try w(name, "gamma"), beta: try w(name, "beta"), movingMean: try w(name, "moving_mean"),
+                name: name, gamma: try w(name, "gamma"), beta: try w(name, "beta"),
+                movingMean: try w(name, "moving_mean"),
                 movingVariance: try w(name, "moving_variance"), epsilon: epsilon)
         }
         let g = Graph()
@@ -38,11 +46,16 @@ struct KerasGraphTests {
         try g.add(Merge(name: "res_add", .add), inputs: ["stem_relu", "res_bn"])
         try g.add(Activation(name: "res_out", .relu), inputs: ["res_add"])
         try g.add(try conv("branch_a", padding: .valid), inputs: ["res_out"])
-        try g.add(Pooling2D(name: "branch_b_pool", kind: .max, poolSize: (3, 3), strides: (1, 1), padding: .same), inputs: ["res_out"])
+        try g.add(
+            Pooling2D(name: "branch_b_pool", kind: .max, poolSize: (3, 3), strides: (1, 1), padding: .same),
+            inputs: ["res_out"])
         try g.add(Merge(name: "concat", .concatenate), inputs: ["branch_a", "branch_b_pool"])
         try g.add(try conv("down_conv", strides: 2, padding: .same, activation: .relu), inputs: ["concat"])
         try g.add(GlobalPooling2D(name: "gap", kind: .average), inputs: ["down_conv"])
-        try g.add(Dense(name: "predictions", kernel: try w("predictions", "kernel"), bias: try w("predictions", "bias"), activation: .softmax), inputs: ["gap"])
+        try g.add(
+            Dense(
+                name: "predictions", kernel: try w("predictions", "kernel"), bias: try w("predictions", "bias"),
+                activation: .softmax), inputs: ["gap"])
         return g
     }
 
@@ -61,11 +74,18 @@ struct KerasGraphTests {
         let graph = try makeGraph()
         let input = try KerasFixture.tensor(fixture["input"])
         let (outputs, tape) = try graph.record(
-            ["image": input], outputs: ["predictions"], mode: .training, request: GradientRequest(stopAt: ["image", "res_out"]))
-        expectClose(try #require(outputs["predictions"]), try KerasFixture.tensor(fixture["training_output"]), tolerance: 1e-5, "training output")
+            ["image": input], outputs: ["predictions"], mode: .training,
+            request: GradientRequest(stopAt: ["image", "res_out"]))
+        expectClose(
+            try #require(outputs["predictions"]), try KerasFixture.tensor(fixture["training_output"]), tolerance: 1e-5,
+            "training output")
         let gradients = graph.backward(tape, seeds: ["predictions": try KerasFixture.tensor(fixture["upstream"])])
-        expectClose(try #require(gradients["image"]), try KerasFixture.tensor(fixture["input_gradient"]), tolerance: 1e-4, "input gradient")
-        expectClose(try #require(gradients["res_out"]), try KerasFixture.tensor(fixture["res_out_gradient"]), tolerance: 1e-4, "res_out gradient")
+        expectClose(
+            try #require(gradients["image"]), try KerasFixture.tensor(fixture["input_gradient"]), tolerance: 1e-4,
+            "input gradient")
+        expectClose(
+            try #require(gradients["res_out"]), try KerasFixture.tensor(fixture["res_out_gradient"]), tolerance: 1e-4,
+            "res_out gradient")
         let expected = try KerasFixture.tensors(fixture["weight_gradients"])
         let slots = graph.trainableSlots
         #expect(Set(slots.map(\.key)) == Set(expected.keys), "trainable weights differ from Keras's")
@@ -85,23 +105,34 @@ struct KerasGraphTests {
         let graph = try makeGraph()
         let input = try KerasFixture.tensor(fixture["input"])
         let (_, tape) = try graph.record(
-            ["image": input], outputs: ["predictions"], mode: .training, request: GradientRequest(stopAt: ["res_out"], parameterGradients: false))
+            ["image": input], outputs: ["predictions"], mode: .training,
+            request: GradientRequest(stopAt: ["res_out"], parameterGradients: false))
         // Nothing below res_out is kept for backward.
         for below in ["image", "stem_conv", "stem_bn", "stem_relu", "res_conv", "res_bn", "res_add"] {
             #expect(tape.values[below] == nil && tape.forwards[below] == nil, "\(below) was kept")
         }
         let gradients = graph.backward(tape, seeds: ["predictions": try KerasFixture.tensor(fixture["upstream"])])
-        expectClose(try #require(gradients["res_out"]), try KerasFixture.tensor(fixture["res_out_gradient"]), tolerance: 1e-4, "res_out gradient")
-        #expect(graph.layers.allSatisfy { $0.parameters.allSatisfy { $0.gradient == nil } }, "no parameter gradient was requested")
+        expectClose(
+            try #require(gradients["res_out"]), try KerasFixture.tensor(fixture["res_out_gradient"]), tolerance: 1e-4,
+            "res_out gradient")
+        #expect(
+            graph.layers.allSatisfy { $0.parameters.allSatisfy { $0.gradient == nil } },
+            "no parameter gradient was requested")
     }
 
     @Test func frozenLayersGetNoGradientWork() throws {
         let graph = try makeGraph()
         try graph.setTrainable(true, from: "down_conv")
-        #expect(graph.trainableSlots.map(\.key) == ["down_conv/kernel", "down_conv/bias", "predictions/kernel", "predictions/bias"])
+        #expect(
+            graph.trainableSlots.map(\.key) == [
+                "down_conv/kernel", "down_conv/bias", "predictions/kernel", "predictions/bias",
+            ])
         let input = try KerasFixture.tensor(fixture["input"])
-        let (_, tape) = try graph.record(["image": input], outputs: ["predictions"], mode: .training, request: GradientRequest())
-        #expect(tape.forwards.keys.sorted() == ["down_conv", "gap", "predictions"], "only layers above the frozen part run backward")
+        let (_, tape) = try graph.record(
+            ["image": input], outputs: ["predictions"], mode: .training, request: GradientRequest())
+        #expect(
+            tape.forwards.keys.sorted() == ["down_conv", "gap", "predictions"],
+            "only layers above the frozen part run backward")
         #expect(tape.values["res_out"] == nil, "activations below the lowest trainable layer are not kept")
         _ = graph.backward(tape, seeds: ["predictions": try KerasFixture.tensor(fixture["upstream"])])
         #expect(graph.layer(named: "stem_conv")?.parameters.allSatisfy { $0.gradient == nil } == true)
@@ -115,9 +146,13 @@ struct KerasGraphTests {
     @Test func badInputsAreReportedByName() throws {
         let graph = try makeGraph()
         #expect(throws: LayerError.self) { try graph(Tensor(zeros: [1, 12, 11, 3])) }
-        #expect(throws: LayerError.self) { try graph.forward(["image": Tensor(zeros: [1, 12, 10, 3])], outputs: ["nope"]) }
+        #expect(throws: LayerError.self) {
+            try graph.forward(["image": Tensor(zeros: [1, 12, 10, 3])], outputs: ["nope"])
+        }
         #expect(throws: LayerError.self) { try graph.add(Activation(name: "x", .relu), inputs: ["missing"]) }
-        #expect(throws: LayerError.self) { try graph.add(Merge(name: "bad_add", .add), inputs: ["branch_a", "down_conv"]) }
+        #expect(throws: LayerError.self) {
+            try graph.add(Merge(name: "bad_add", .add), inputs: ["branch_a", "down_conv"])
+        }
         do {
             try graph.add(Dense(name: "head", kernel: Tensor(zeros: [7, 2]), bias: nil), inputs: ["gap"])
             Issue.record("a mis-shaped Dense was accepted")

@@ -36,21 +36,30 @@ struct KerasLayerReferenceTests {
 
         let upstream = try KerasFixture.tensor(fixture["upstream"])
         let inputGradients = layer.backward(upstream, inputs: inputs, forward: forward, mode: mode, needs: .all)
-        let expectedInputGradients = try (fixture["input_gradients"] as? [Any] ?? []).map { try KerasFixture.tensor($0) }
+        let expectedInputGradients = try (fixture["input_gradients"] as? [Any] ?? []).map {
+            try KerasFixture.tensor($0)
+        }
         #expect(inputGradients.count == expectedInputGradients.count)
         for (index, (actual, expected)) in zip(inputGradients, expectedInputGradients).enumerated() {
             expectClose(actual, expected, tolerance: 1e-5, "\(name) input \(index) gradient")
         }
         var expectedWeightGradients = try KerasFixture.tensors(fixture["weight_gradients"])
-        if spec["type"] as? String == "DepthwiseConv2D" { expectedWeightGradients["depthwise_kernel"] = expectedWeightGradients.removeValue(forKey: "kernel") }
+        if spec["type"] as? String == "DepthwiseConv2D" {
+            expectedWeightGradients["depthwise_kernel"] = expectedWeightGradients.removeValue(forKey: "kernel")
+        }
         for parameter in layer.parameters where parameter.isTrainable {
-            let expected = try #require(expectedWeightGradients[parameter.name], "Keras has no gradient for \(parameter.name)")
+            let expected = try #require(
+                expectedWeightGradients[parameter.name], "Keras has no gradient for \(parameter.name)")
             let actual = try #require(parameter.gradient, "\(name) computed no gradient for \(parameter.name)")
             expectClose(actual, expected, tolerance: 1e-5, "\(name) \(parameter.name) gradient")
         }
-        #expect(Set(expectedWeightGradients.keys) == Set(layer.parameters.filter(\.isTrainable).map(\.name)), "\(name): trainable weights differ from Keras's")
+        #expect(
+            Set(expectedWeightGradients.keys) == Set(layer.parameters.filter(\.isTrainable).map(\.name)),
+            "\(name): trainable weights differ from Keras's")
         for (weightName, expected) in try KerasFixture.tensors(fixture["weights_after"]) {
-            let parameter = try #require(layer.parameter(named: weightName) ?? layer.parameter(named: "depthwise_\(weightName)"), "\(name) has no weight \(weightName)")
+            let parameter = try #require(
+                layer.parameter(named: weightName) ?? layer.parameter(named: "depthwise_\(weightName)"),
+                "\(name) has no weight \(weightName)")
             expectClose(parameter.value, expected, tolerance: 1e-5, "\(name) \(weightName) after the step")
         }
     }
@@ -100,11 +109,14 @@ enum LayerFactory {
                 padding: padding(spec["padding"]), dilation: pair(spec["dilation"]), activation: try activation(spec))
         case "SeparableConv2D":
             return SeparableConv2D(
-                name: name, depthwiseKernel: try require(w, "depthwise_kernel"), pointwiseKernel: try require(w, "pointwise_kernel"),
-                bias: w["bias"], strides: pair(spec["strides"]), padding: padding(spec["padding"]), dilation: pair(spec["dilation"]),
+                name: name, depthwiseKernel: try require(w, "depthwise_kernel"),
+                pointwiseKernel: try require(w, "pointwise_kernel"),
+                bias: w["bias"], strides: pair(spec["strides"]), padding: padding(spec["padding"]),
+                dilation: pair(spec["dilation"]),
                 activation: try activation(spec))
         case "Dense":
-            return Dense(name: name, kernel: try require(w, "kernel"), bias: w["bias"], activation: try activation(spec))
+            return Dense(
+                name: name, kernel: try require(w, "kernel"), bias: w["bias"], activation: try activation(spec))
         case "BatchNormalization":
             let layer = BatchNormalization(
                 name: name, gamma: w["gamma"], beta: w["beta"], movingMean: try require(w, "moving_mean"),
@@ -116,7 +128,8 @@ enum LayerFactory {
             return Activation(name: name, try activation(spec))
         case "MaxPooling2D", "AveragePooling2D":
             return Pooling2D(
-                name: name, kind: type == "MaxPooling2D" ? .max : .average, poolSize: pair(spec["pool"]), strides: pair(spec["strides"]),
+                name: name, kind: type == "MaxPooling2D" ? .max : .average, poolSize: pair(spec["pool"]),
+                strides: pair(spec["strides"]),
                 padding: padding(spec["padding"]))
         case "GlobalAveragePooling2D": return GlobalPooling2D(name: name, kind: .average)
         case "GlobalMaxPooling2D": return GlobalPooling2D(name: name, kind: .max)
@@ -128,7 +141,8 @@ enum LayerFactory {
         case "Multiply": return Merge(name: name, .multiply)
         case "Concatenate": return Merge(name: name, .concatenate)
         case "Rescaling":
-            return Rescaling(name: name, scale: Float(spec["scale"] as? Double ?? 1), offset: Float(spec["offset"] as? Double ?? 0))
+            return Rescaling(
+                name: name, scale: Float(spec["scale"] as? Double ?? 1), offset: Float(spec["offset"] as? Double ?? 0))
         default:
             throw Unknown(what: "layer type \(type)")
         }

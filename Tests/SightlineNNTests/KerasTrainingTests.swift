@@ -30,7 +30,9 @@ struct KerasTrainingTests {
         let fixture = try KerasFixture.load("keras_training.json")
         let parameter = Parameter(name: "kernel", value: try KerasFixture.tensor(fixture["initial"]))
         let gradients = try (fixture["gradients"] as? [Any] ?? []).map { try KerasFixture.tensor($0) }
-        let expected = try ((fixture["trajectories"] as? [String: Any])?[name] as? [Any] ?? []).map { try KerasFixture.tensor($0) }
+        let expected = try ((fixture["trajectories"] as? [String: Any])?[name] as? [Any] ?? []).map {
+            try KerasFixture.tensor($0)
+        }
         #expect(expected.count == 3)
         let optimizer = Self.makeOptimizer(name)
         for (step, (gradient, target)) in zip(gradients, expected).enumerated() {
@@ -63,7 +65,9 @@ struct KerasTrainingTests {
         let limit = Float((6.0 / Double(fanIn + fanOut)).squareRoot())
         #expect(glorot.scalars.allSatisfy { abs($0) <= limit })
         let variance = glorot.scalars.reduce(0) { $0 + Double($1) * Double($1) } / Double(glorot.count)
-        #expect(abs(variance - 2.0 / Double(fanIn + fanOut)) < 0.03 * 2.0 / Double(fanIn + fanOut), "Glorot variance is 2/(fanIn+fanOut)")
+        #expect(
+            abs(variance - 2.0 / Double(fanIn + fanOut)) < 0.03 * 2.0 / Double(fanIn + fanOut),
+            "Glorot variance is 2/(fanIn+fanOut)")
         let he = Initializer.heNormal.tensor(shape: shape, generator: &generator)
         let heVariance = he.scalars.reduce(0) { $0 + Double($1) * Double($1) } / Double(he.count)
         #expect(abs(heVariance - 2.0 / Double(fanIn)) < 0.03 * 2.0 / Double(fanIn), "He-normal variance is 2/fanIn")
@@ -74,14 +78,20 @@ struct KerasTrainingTests {
 
     @Test func dropoutIsSeededScaledAndInferenceIdentity() {
         let x = Tensor(repeating: 2, shape: [4, 8, 8, 16])
-        let a = Dropout(name: "d", rate: 0.25, seed: 3), b = Dropout(name: "d", rate: 0.25, seed: 3)
+        let a = Dropout(name: "d", rate: 0.25, seed: 3)
+        let b = Dropout(name: "d", rate: 0.25, seed: 3)
         #expect(a.forward([x], mode: .inference).output == x)
-        let ya = a.forward([x], mode: .training), yb = b.forward([x], mode: .training)
+        let ya = a.forward([x], mode: .training)
+        let yb = b.forward([x], mode: .training)
         #expect(ya.output == yb.output, "the same seed gives the same mask")
         let dropped = ya.output.scalars.filter { $0 == 0 }.count
         #expect(abs(Double(dropped) / Double(x.count) - 0.25) < 0.03)
-        #expect(ya.output.scalars.allSatisfy { $0 == 0 || abs($0 - 2 / 0.75) < 1e-6 }, "survivors are scaled by 1/(1-rate)")
-        let g = a.backward(Tensor(repeating: 1, shape: x.shape), inputs: [x], forward: ya, mode: .training, needs: .input)[0]
-        #expect(zip(g.scalars, ya.output.scalars).allSatisfy { ($0 == 0) == ($1 == 0) }, "gradient flows through the kept units only")
+        #expect(
+            ya.output.scalars.allSatisfy { $0 == 0 || abs($0 - 2 / 0.75) < 1e-6 }, "survivors are scaled by 1/(1-rate)")
+        let g = a.backward(
+            Tensor(repeating: 1, shape: x.shape), inputs: [x], forward: ya, mode: .training, needs: .input)[0]
+        #expect(
+            zip(g.scalars, ya.output.scalars).allSatisfy { ($0 == 0) == ($1 == 0) },
+            "gradient flows through the kept units only")
     }
 }

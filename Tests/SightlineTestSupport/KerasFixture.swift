@@ -5,7 +5,8 @@ import Testing
 /// Reads the JSON fixtures under `Tests/Fixtures` written by the committed generator scripts
 /// (real Keras 3 on TensorFlow; see each script for how each value was produced).
 public enum KerasFixture {
-    public static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    public static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent()
         .appendingPathComponent("Fixtures")
 
     public struct Missing: Error, CustomStringConvertible {
@@ -17,13 +18,17 @@ public enum KerasFixture {
     public static func load(_ name: String) throws -> [String: Any] {
         let url = name.hasPrefix("/") ? URL(fileURLWithPath: name) : directory.appendingPathComponent(name)
         let data = try Data(contentsOf: url)
-        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw Missing(what: "object in \(name)") }
+        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw Missing(what: "object in \(name)")
+        }
         return object
     }
 
     /// A `{"shape": [...], "data": [...]}` entry as a tensor.
     public static func tensor(_ value: Any?) throws -> Tensor {
-        guard let entry = value as? [String: Any], let shape = entry["shape"] as? [Int], let data = entry["data"] as? [Double] else {
+        guard let entry = value as? [String: Any], let shape = entry["shape"] as? [Int],
+            let data = entry["data"] as? [Double]
+        else {
             throw Missing(what: "tensor entry")
         }
         return Tensor(shape: shape, scalars: data.map { Float($0) })
@@ -38,12 +43,19 @@ public enum KerasFixture {
 
 /// Expects `actual` to equal `expected` within `tolerance` relative to the reference's scale
 /// (its largest absolute value, or 1 if it is all tiny).
-public func expectClose(_ actual: Tensor, _ expected: Tensor, tolerance: Float, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
-    #expect(actual.shape == expected.shape, "\(what): shape \(actual.shape) != \(expected.shape)", sourceLocation: sourceLocation)
+public func expectClose(
+    _ actual: Tensor, _ expected: Tensor, tolerance: Float, _ what: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    #expect(
+        actual.shape == expected.shape, "\(what): shape \(actual.shape) != \(expected.shape)",
+        sourceLocation: sourceLocation)
     guard actual.shape == expected.shape else { return }
     let scale = max(expected.scalars.reduce(0) { max($0, abs($1)) }, 1e-3)
     let difference = actual.maxAbsoluteDifference(expected)
-    #expect(difference <= tolerance * scale, "\(what): max |Δ| \(difference) > \(tolerance) × scale \(scale)", sourceLocation: sourceLocation)
+    #expect(
+        difference <= tolerance * scale, "\(what): max |Δ| \(difference) > \(tolerance) × scale \(scale)",
+        sourceLocation: sourceLocation)
 }
 
 /// Σ output · upstream, the scalar loss the fixtures differentiate.

@@ -1,7 +1,8 @@
 import Foundation
 import SightlineTestSupport
-@testable import SightlineTransfer
 import Testing
+
+@testable import SightlineTransfer
 
 /// Fine-tuning the reduced ResNet50 fixture (real Keras weights file, BatchNorm statistics
 /// randomised) on the seven class-folder images of `Tests/Fixtures/extract`.
@@ -11,22 +12,29 @@ struct FineTunerTests {
 
     func tuner(_ configure: (inout FineTuner.Options) -> Void = { _ in }) throws -> FineTuner {
         var options = FineTuner.Options()
-        (options.headEpochs, options.epochs, options.batchSize, options.validationFraction, options.seed) = (1, 2, 4, 0.3, 5)
+        (options.headEpochs, options.epochs, options.batchSize, options.validationFraction, options.seed) = (
+            1, 2, 4, 0.3, 5
+        )
         options.learningRate = 1e-3
         configure(&options)
         // A fresh load each time: the tuner trains the loaded model's layers in place.
-        return try FineTuner(backbone: try ModelLoader.load(path: Self.model), data: try ImageFolder(inputs: [Self.data]), options: options)
+        return try FineTuner(
+            backbone: try ModelLoader.load(path: Self.model), data: try ImageFolder(inputs: [Self.data]),
+            options: options)
     }
 
     func scratch() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-finetune-\(UUID().uuidString)")
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sightline-finetune-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }
 
     func snapshot(_ graph: Graph, _ filter: (any Layer) -> Bool = { _ in true }) -> [String: Tensor] {
         var values: [String: Tensor] = [:]
-        for layer in graph.layers where filter(layer) { for p in layer.parameters { values["\(layer.name)/\(p.name)"] = p.value } }
+        for layer in graph.layers where filter(layer) {
+            for p in layer.parameters { values["\(layer.name)/\(p.name)"] = p.value }
+        }
         return values
     }
 
@@ -37,8 +45,12 @@ struct FineTunerTests {
         let batchNorm = snapshot(tuner.graph) { $0 is BatchNormalization }
         let convolution = try #require(tuner.graph.layer(named: "conv2_block1_1_conv")?.parameters[0].value)
         _ = try tuner.run(output: directory.appendingPathComponent("tuned.h5").path, sightlineVersion: "test")
-        #expect(snapshot(tuner.graph) { $0 is BatchNormalization } == batchNorm, "moving statistics, gamma and beta are bitwise unchanged")
-        #expect(tuner.graph.layer(named: "conv2_block1_1_conv")?.parameters[0].value != convolution, "phase 2 trained the backbone")
+        #expect(
+            snapshot(tuner.graph) { $0 is BatchNormalization } == batchNorm,
+            "moving statistics, gamma and beta are bitwise unchanged")
+        #expect(
+            tuner.graph.layer(named: "conv2_block1_1_conv")?.parameters[0].value != convolution,
+            "phase 2 trained the backbone")
     }
 
     @Test func trainingAndInferenceModesAgree() throws {
@@ -52,7 +64,8 @@ struct FineTunerTests {
     @Test func resumedRunEqualsUninterruptedRunAndSeedsReproduce() throws {
         let directory = try scratch()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let full = try tuner(), again = try tuner()
+        let full = try tuner()
+        let again = try tuner()
         let history = try full.run(output: directory.appendingPathComponent("full.h5").path, sightlineVersion: "test")
         _ = try again.run(output: directory.appendingPathComponent("again.h5").path, sightlineVersion: "test")
         #expect(snapshot(full.graph) == snapshot(again.graph), "the same seed gives the same weights")
@@ -61,10 +74,12 @@ struct FineTunerTests {
         let interrupted = directory.appendingPathComponent("resumed.h5").path
         var calls = 0
         #expect(throws: FineTuner.TrainingError.self) {
-            _ = try self.tuner().run(output: interrupted, sightlineVersion: "test", report: { _ in
-                calls += 1
-                return calls < 2  // stop after phase 2's first epoch
-            })
+            _ = try self.tuner().run(
+                output: interrupted, sightlineVersion: "test",
+                report: { _ in
+                    calls += 1
+                    return calls < 2  // stop after phase 2's first epoch
+                })
         }
         let resumed = try tuner()
         let resumedHistory = try resumed.run(output: interrupted, resume: true, sightlineVersion: "test")
@@ -76,12 +91,15 @@ struct FineTunerTests {
         let midEpoch = directory.appendingPathComponent("mid.h5").path
         var steps = 0
         #expect {
-            _ = try self.tuner().run(output: midEpoch, sightlineVersion: "test", step: { position in
-                steps += 1
-                return !(position.phase == 2 && position.batch == 2)
-            })
+            _ = try self.tuner().run(
+                output: midEpoch, sightlineVersion: "test",
+                step: { position in
+                    steps += 1
+                    return !(position.phase == 2 && position.batch == 2)
+                })
         } throws: { error in
-            "\(error)" == "interrupted at phase 2 epoch 1 batch 2; the last completed epoch is saved; rerun the same command with --resume"
+            "\(error)"
+                == "interrupted at phase 2 epoch 1 batch 2; the last completed epoch is saved; rerun the same command with --resume"
         }
         let continued = try tuner()
         #expect(try continued.run(output: midEpoch, resume: true, sightlineVersion: "test") == history)
@@ -117,11 +135,19 @@ struct FineTunerTests {
             ($0.epochs, $0.earlyStoppingPatience, $0.learningRate) = (6, 1, 3e-3)
         }
         var steps = 0
-        let history = try tuner.run(output: directory.appendingPathComponent("early.h5").path, sightlineVersion: "test", step: { _ in steps += 1; return true })
+        let history = try tuner.run(
+            output: directory.appendingPathComponent("early.h5").path, sightlineVersion: "test",
+            step: { _ in
+                steps += 1
+                return true
+            })
         let phase2 = history.filter { $0.phase == 2 }.compactMap(\.validationAccuracy)
         #expect(steps > 0, "per-step progress is reported")
-        #expect(try tuner.accuracy(tuner.validation) == phase2.max(), "the best epoch's weights are restored: \(phase2)")
-        if phase2.count < 6 { #expect(phase2.last ?? 1 <= phase2.max() ?? 0, "stopped after an epoch without improvement") }
+        #expect(
+            try tuner.accuracy(tuner.validation) == phase2.max(), "the best epoch's weights are restored: \(phase2)")
+        if phase2.count < 6 {
+            #expect(phase2.last ?? 1 <= phase2.max() ?? 0, "stopped after an epoch without improvement")
+        }
     }
 
     /// A loss stuck at ln(classes) from the second epoch is flagged (the CLI warns about it);

@@ -28,11 +28,13 @@ struct GrayscaleInputTests {
     }
 
     @Test func rgbStatisticsOnGrayscaleAreRefusedWithTheFix() throws {
-        let model = try ModelLoader.load(path: Self.directory.appendingPathComponent("model.h5").path, preprocessing: .caffe)
+        let model = try ModelLoader.load(
+            path: Self.directory.appendingPathComponent("model.h5").path, preprocessing: .caffe)
         #expect {
             _ = try FeatureExtractor(model: model, layer: "predictions", pooling: .none)
         } throws: { error in
-            "\(error)".contains("preprocessing 'caffe' uses RGB statistics") && "\(error)".contains("--preprocessing tf or none")
+            "\(error)".contains("preprocessing 'caffe' uses RGB statistics")
+                && "\(error)".contains("--preprocessing tf or none")
         }
     }
 }

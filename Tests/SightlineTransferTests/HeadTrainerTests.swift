@@ -8,7 +8,8 @@ struct HeadTrainerTests {
     func clusters() -> FeatureFile {
         var generator = SeededGenerator(seed: 9)
         let centres: [[Float]] = (0..<3).map { c in (0..<8).map { d in d == c ? 4 : 0 } }
-        var scalars: [Float] = [], labels: [Int] = []
+        var scalars: [Float] = []
+        var labels: [Int] = []
         for row in 0..<121 {
             let label = row % 3
             scalars += centres[label].map { $0 + generator.nextNormal() }
@@ -33,16 +34,23 @@ struct HeadTrainerTests {
         #expect(result.confusion.flatMap { $0 }.reduce(0, +) == 24, "20% of the 120 readable rows, stratified")
         #expect(result.graph.layer(named: "predictions").map { ($0 as? Dense)?.activation == .softmax } == true)
         let again = try HeadTrainer.train(clusters(), options: options)
-        #expect(again.graph.layers.map { $0.parameters.map(\.value) } == result.graph.layers.map { $0.parameters.map(\.value) }, "the same seed gives the same head")
+        #expect(
+            again.graph.layers.map { $0.parameters.map(\.value) }
+                == result.graph.layers.map { $0.parameters.map(\.value) }, "the same seed gives the same head")
     }
 
     @Test func savedHeadReloadsWithTheSameOutputs() throws {
         var options = HeadTrainer.Options()
         options.epochs = 5
         let result = try HeadTrainer.train(clusters(), options: options)
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-head-\(UUID().uuidString).h5").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sightline-head-\(UUID().uuidString).h5"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: path) }
-        try KerasWriter.save(result.graph, to: path, metadata: .init(sightlineVersion: "test", preprocessing: .caffe, source: "test", classNames: result.classNames))
+        try KerasWriter.save(
+            result.graph, to: path,
+            metadata: .init(
+                sightlineVersion: "test", preprocessing: .caffe, source: "test", classNames: result.classNames))
         let reloaded = try ModelLoader.load(path: path)
         let input = clusters().features.batch(0..<10)
         #expect(try reloaded.graph(input) == result.graph(input))
@@ -59,7 +67,9 @@ struct HeadTrainerTests {
         #expect(try #require(last.validationAccuracy) >= 0.95 && last.trainingAccuracy >= 0.95, "\(last)")
         #expect(result.confusion.flatMap { $0 }.reduce(0, +) == 24)
         let again = try HeadTrainer.train(clusters(), options: options)
-        #expect(again.graph.layers.map { $0.parameters.map(\.value) } == result.graph.layers.map { $0.parameters.map(\.value) })
+        #expect(
+            again.graph.layers.map { $0.parameters.map(\.value) }
+                == result.graph.layers.map { $0.parameters.map(\.value) })
     }
 
     @Test func unlabelledFeaturesAreRefused() throws {

@@ -1,7 +1,8 @@
 import Foundation
 import SightlineTestSupport
-@testable import SightlineTransfer
 import Testing
+
+@testable import SightlineTransfer
 
 /// The streaming image source: batches in plan order whatever the worker count, per-sample
 /// seeded augmentation, unreadable files reported and left out, and the disk cache returning
@@ -11,9 +12,14 @@ struct ImageBatchStreamTests {
 
     func plan(seeded: Bool) throws -> [[ImageBatchStream.Sample]] {
         let items = try ImageFolder(inputs: [Self.images.path]).items
-        var samples = items.enumerated().map { ImageBatchStream.Sample(index: $0, path: $1.path, label: $1.label, augmentationSeed: seeded ? UInt64($0) : nil) }
+        var samples = items.enumerated().map {
+            ImageBatchStream.Sample(
+                index: $0, path: $1.path, label: $1.label, augmentationSeed: seeded ? UInt64($0) : nil)
+        }
         // An unreadable file in the middle of the second batch.
-        samples.insert(ImageBatchStream.Sample(index: 99, path: Self.images.appendingPathComponent("expected.json").path, label: 0), at: 4)
+        samples.insert(
+            ImageBatchStream.Sample(
+                index: 99, path: Self.images.appendingPathComponent("expected.json").path, label: 0), at: 4)
         return stride(from: 0, to: samples.count, by: 3).map { Array(samples[$0..<min($0 + 3, samples.count)]) }
     }
 
@@ -25,28 +31,37 @@ struct ImageBatchStreamTests {
 
     @Test func batchesComeInPlanOrderAndDoNotDependOnThreads() throws {
         let preparation = ImageBatchStream.Preparation(
-            decode: ImageBatchStream.Preparation.squash(to: [32, 32, 3]), augmentation: Augmentation(), preprocessing: .caffe)
+            decode: ImageBatchStream.Preparation.squash(to: [32, 32, 3]), augmentation: Augmentation(),
+            preprocessing: .caffe)
         let plan = try plan(seeded: true)
         let one = drain(ImageBatchStream(plan: plan, preparation: preparation, workers: 1, depth: 1))
         let four = drain(ImageBatchStream(plan: plan, preparation: preparation, workers: 4, depth: 2))
         #expect(one.map { $0.samples.map(\.index) } == plan.map { $0.map(\.index).filter { $0 != 99 } })
         #expect(one.map { $0.samples.map(\.index) } == four.map { $0.samples.map(\.index) })
         #expect(one.map(\.images) == four.map(\.images), "augmentation is seeded per sample, not by thread timing")
-        #expect(one[1].failed.map(\.sample.index) == [99] && one.flatMap(\.failed).count == 1, "the unreadable file is reported once, in its batch")
+        #expect(
+            one[1].failed.map(\.sample.index) == [99] && one.flatMap(\.failed).count == 1,
+            "the unreadable file is reported once, in its batch")
         let plain = drain(ImageBatchStream(plan: try self.plan(seeded: false), preparation: preparation, workers: 2))
         #expect(plain.map(\.images) != one.map(\.images), "augmentation changed the images")
     }
 
     @Test func theCacheReturnsWhatDecodingReturns() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-cache-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sightline-cache-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let decode = ImageBatchStream.Preparation.squash(to: [24, 40, 3])
         let cache = try DecodedImageCache(directory: directory.path, shape: [24, 40, 3])
         let cached = cache.wrapping(decode)
         let path = Self.images.appendingPathComponent("apples/apples_0.png").path
-        let first = try cached(path), second = try cached(path)
+        let first = try cached(path)
+        let second = try cached(path)
         #expect(first == (try decode(path)) && second == first)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".f32") }.count == 1)
-        #expect(throws: (any Error).self, "an unreadable file is not cached as an image") { _ = try cached(Self.images.appendingPathComponent("expected.json").path) }
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".f32") }.count
+                == 1)
+        #expect(throws: (any Error).self, "an unreadable file is not cached as an image") {
+            _ = try cached(Self.images.appendingPathComponent("expected.json").path)
+        }
     }
 }

@@ -16,12 +16,17 @@ struct DecodeTests {
 
     @Test(arguments: names)
     func pixelsEqualPillow(_ name: String) throws {
-        let expected = try #require(try KerasFixture.load(Self.directory.appendingPathComponent("expected.json").path)[name] as? [String: Any])
+        let expected = try #require(
+            try KerasFixture.load(Self.directory.appendingPathComponent("expected.json").path)[name] as? [String: Any])
         let image = try RGBImage(contentsOf: Self.directory.appendingPathComponent(name).path)
-        #expect(image.width == expected["width"] as? Int && image.height == expected["height"] as? Int, "\(name): \(image.width)×\(image.height)")
+        #expect(
+            image.width == expected["width"] as? Int && image.height == expected["height"] as? Int,
+            "\(name): \(image.width)×\(image.height)")
         let pixels = (expected["pixels"] as? [Int] ?? []).map { UInt8($0) }
         let differing = zip(image.pixels, pixels).filter { $0 != $1 }.count
-        #expect(image.pixels.count == pixels.count && differing == 0, "\(name): \(differing) of \(pixels.count) values differ from Pillow")
+        #expect(
+            image.pixels.count == pixels.count && differing == 0,
+            "\(name): \(differing) of \(pixels.count) values differ from Pillow")
     }
 
     @Test func brokenFilesAreErrorsNamingTheFile() {
@@ -38,7 +43,8 @@ struct DecodeTests {
 
     @Test func orientationCanBeIgnored() throws {
         let path = Self.directory.appendingPathComponent("exif6.jpg").path
-        let raw = try RGBImage(contentsOf: path, applyOrientation: false), upright = try RGBImage(contentsOf: path)
+        let raw = try RGBImage(contentsOf: path, applyOrientation: false)
+        let upright = try RGBImage(contentsOf: path)
         #expect(raw.width == 24 && raw.height == 16 && upright.width == 16 && upright.height == 24)
         #expect(upright == raw.oriented(6))
     }

@@ -10,15 +10,20 @@ struct ResizeTests {
         let fixture = try KerasFixture.load("resize.json")
         let image = try KerasFixture.tensor(fixture["input"])
         for entry in fixture["cases"] as? [[String: Any]] ?? [] {
-            let height = try #require(entry["height"] as? Int), width = try #require(entry["width"] as? Int)
-            let expected = Tensor(shape: [height, width, 3], scalars: (entry["data"] as? [Double] ?? []).map { Float($0) })
-            expectClose(Resize.bilinear(image, height: height, width: width), expected, tolerance: 1e-5, "\(height)×\(width)")
+            let height = try #require(entry["height"] as? Int)
+            let width = try #require(entry["width"] as? Int)
+            let expected = Tensor(
+                shape: [height, width, 3], scalars: (entry["data"] as? [Double] ?? []).map { Float($0) })
+            expectClose(
+                Resize.bilinear(image, height: height, width: width), expected, tolerance: 1e-5, "\(height)×\(width)")
         }
     }
 
     @Test func decodingErrorsNameTheFile() throws {
         #expect(throws: ImageError(file: "empty.jpg", "is empty")) { _ = try RGBImage(data: Data(), name: "empty.jpg") }
-        #expect(throws: ImageError(file: "notes.jpg", "is not a JPEG or PNG image")) { _ = try RGBImage(data: Data("hello".utf8), name: "notes.jpg") }
+        #expect(throws: ImageError(file: "notes.jpg", "is not a JPEG or PNG image")) {
+            _ = try RGBImage(data: Data("hello".utf8), name: "notes.jpg")
+        }
         let image = RGBImage(width: 4, height: 2, pixels: (0..<24).map { UInt8($0 * 10) })
         let jpeg = try image.jpegData(quality: 95)
         let decoded = try RGBImage(data: jpeg, name: "round.jpg")

@@ -1,7 +1,8 @@
 import Foundation
 import SightlineTestSupport
-@testable import SightlineWeights
 import Testing
+
+@testable import SightlineWeights
 
 /// Weights-only files of the Keras Applications families beyond VGG/ResNet load into the
 /// architectures real Keras wrote (`Resources/keras_applications.zip`), by `--arch` or
@@ -13,7 +14,10 @@ struct KerasApplicationsTests {
     @Test func everyFamilyHasATopAndAHeadlessArchitecture() {
         let families = KerasApplications.families
         #expect(families.count >= 52, "28 Keras 3 families and 24 RegNets from tf.keras: \(families)")
-        for family in ["efficientnetb0", "efficientnetv2s", "mobilenetv3small", "densenet121", "convnexttiny", "nasnetmobile", "inceptionresnetv2", "regnetx002", "regnety320"] {
+        for family in [
+            "efficientnetb0", "efficientnetv2s", "mobilenetv3small", "densenet121", "convnexttiny", "nasnetmobile",
+            "inceptionresnetv2", "regnetx002", "regnety320",
+        ] {
             let entries = KerasApplications.entries.filter { $0.family == family }
             #expect(Set(entries.map(\.includeTop)) == [true, false], "\(family)")
         }
@@ -26,14 +30,21 @@ struct KerasApplicationsTests {
         let entry = try #require(KerasApplications.entries.first { $0.name == name })
         let graph = try KerasApplications.graph(entry, inputSize: 64)
         try ZooFormula.setWeights(graph)
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-\(UUID().uuidString)_notop.h5").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sightline-\(UUID().uuidString)_notop.h5"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: path) }
-        try KerasWriter.save(graph, to: path, metadata: KerasWriter.Metadata(sightlineVersion: "test", preprocessing: .none, source: name), weightsOnly: true)
+        try KerasWriter.save(
+            graph, to: path,
+            metadata: KerasWriter.Metadata(sightlineVersion: "test", preprocessing: .none, source: name),
+            weightsOnly: true)
         let input = ZooFormula.input(shape: [1, 64, 64, 3], scale: 127.5, offset: 127.5)
         let expected = try graph.forward([graph.inputNames[0]: input])
         for family in [nil, entry.family] {
             let loaded = try ModelLoader.load(path: path, kerasApplication: family, inputSize: 64)
-            #expect(loaded.architectureSource.contains(entry.family) && loaded.architectureSource.contains("without top"), "\(loaded.architectureSource)")
+            #expect(
+                loaded.architectureSource.contains(entry.family) && loaded.architectureSource.contains("without top"),
+                "\(loaded.architectureSource)")
             #expect(loaded.preprocessing == entry.preprocessing)
             let output = try loaded.graph.forward([loaded.graph.inputNames[0]: input])
             #expect(output[loaded.graph.outputNames[0]] == expected[graph.outputNames[0]], "\(family ?? "recognised")")

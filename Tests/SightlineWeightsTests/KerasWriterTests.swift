@@ -9,17 +9,24 @@ import Testing
 struct KerasWriterTests {
     static let fixtures = KerasFixture.directory.appendingPathComponent("weights")
 
-    @Test(arguments: ["vgg16_keras1.h5", "resnet50_keras3.h5", "sequential_keras2_model.h5", "resnet50_nested_keras2.h5"])
+    @Test(arguments: [
+        "vgg16_keras1.h5", "resnet50_keras3.h5", "sequential_keras2_model.h5", "resnet50_nested_keras2.h5",
+    ])
     func savedModelsReloadWithIdenticalOutputs(_ name: String) throws {
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-writer-\(UUID().uuidString)")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sightline-writer-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let original = try ModelLoader.load(path: Self.fixtures.appendingPathComponent(name).path, inputSize: name.hasPrefix("sequential") ? 12 : 32)
+        let original = try ModelLoader.load(
+            path: Self.fixtures.appendingPathComponent(name).path, inputSize: name.hasPrefix("sequential") ? 12 : 32)
         let metadata = KerasWriter.Metadata(sightlineVersion: "test", preprocessing: .torch, source: name)
-        let full = scratch.appendingPathComponent("full.h5").path, weights = scratch.appendingPathComponent("weights.h5").path
+        let full = scratch.appendingPathComponent("full.h5").path
+        let weights = scratch.appendingPathComponent("weights.h5").path
         try KerasWriter.save(original.graph, to: full, metadata: metadata)
         try KerasWriter.save(original.graph, to: weights, metadata: metadata, weightsOnly: true)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).sorted() == ["full.h5", "weights.h5"], "no partial files left")
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: scratch.path).sorted() == ["full.h5", "weights.h5"],
+            "no partial files left")
 
         let reloaded = try ModelLoader.load(path: full)
         #expect(reloaded.architectureSource == "model_config in the file")
@@ -44,17 +51,26 @@ struct KerasWriterTests {
     @Test func unsavableModelsFailBeforeWriting() throws {
         let graph = Graph()
         try graph.addInput(name: "x", shape: [4, 4, 1])
-        try graph.add(Conv2D(name: "padded", kernel: Tensor(zeros: [3, 3, 1, 1]), bias: nil, padding: .explicit(top: 1, bottom: 0, left: 0, right: 0)), inputs: ["x"])
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-\(UUID().uuidString).h5").path
+        try graph.add(
+            Conv2D(
+                name: "padded", kernel: Tensor(zeros: [3, 3, 1, 1]), bias: nil,
+                padding: .explicit(top: 1, bottom: 0, left: 0, right: 0)), inputs: ["x"])
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-\(UUID().uuidString).h5")
+            .path
         do {
-            try KerasWriter.save(graph, to: path, metadata: KerasWriter.Metadata(sightlineVersion: "test", preprocessing: .none, source: "test"))
+            try KerasWriter.save(
+                graph, to: path,
+                metadata: KerasWriter.Metadata(sightlineVersion: "test", preprocessing: .none, source: "test"))
             Issue.record("explicit padding was written")
         } catch {
             #expect("\(error)".contains("padded") && "\(error)".contains("ZeroPadding2D"), "\(error)")
         }
         #expect(!FileManager.default.fileExists(atPath: path))
         // Weights alone need no architecture.
-        try KerasWriter.save(graph, to: path, metadata: KerasWriter.Metadata(sightlineVersion: "test", preprocessing: .none, source: "test"), weightsOnly: true)
+        try KerasWriter.save(
+            graph, to: path,
+            metadata: KerasWriter.Metadata(sightlineVersion: "test", preprocessing: .none, source: "test"),
+            weightsOnly: true)
         defer { try? FileManager.default.removeItem(atPath: path) }
         #expect(try KerasWeightFile(path: path).layers.map(\.name) == ["padded"])
     }

@@ -15,14 +15,19 @@ struct MD5Tests {
         #expect(digest("") == "d41d8cd98f00b204e9800998ecf8427e")
         #expect(digest("abc") == "900150983cd24fb0d6963f7d28e17f72")
         #expect(digest("message digest") == "f96b697d7cb7938d525a2f31aaf161d0")
-        #expect(digest("12345678901234567890123456789012345678901234567890123456789012345678901234567890") == "57edf4a22be3c955ac49da2e2107b67a")
+        #expect(
+            digest("12345678901234567890123456789012345678901234567890123456789012345678901234567890")
+                == "57edf4a22be3c955ac49da2e2107b67a")
     }
 
     @Test func chunkingDoesNotChangeTheDigest() {
         let bytes = (0..<1000).map { UInt8($0 % 251) }
-        var whole = MD5(), pieces = MD5()
+        var whole = MD5()
+        var pieces = MD5()
         whole.update(bytes)
-        for start in stride(from: 0, to: bytes.count, by: 37) { pieces.update(bytes[start..<min(start + 37, bytes.count)]) }
+        for start in stride(from: 0, to: bytes.count, by: 37) {
+            pieces.update(bytes[start..<min(start + 37, bytes.count)])
+        }
         #expect(whole.finalize() == pieces.finalize())
     }
 
@@ -35,10 +40,15 @@ struct MD5Tests {
 
     /// The table the CLI uses is generated from pretrained/manifest.json (scripts/make_known_files.py).
     @Test func knownFilesMatchTheManifest() throws {
-        let manifest = try KerasFixture.load(KerasFixture.directory.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("pretrained/manifest.json").path)
+        let manifest = try KerasFixture.load(
+            KerasFixture.directory.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(
+                "pretrained/manifest.json"
+            ).path)
         let files = try #require(manifest["files"] as? [[String: Any]])
         #expect(files.map { $0["md5"] as? String ?? "" } == KnownWeightFiles.entries.map(\.md5))
-        #expect(KnownWeightFiles.lookup(md5: "64373286793e3c8b2b4e3219cbf3544b")?.file == "vgg16_weights_tf_dim_ordering_tf_kernels.h5")
+        #expect(
+            KnownWeightFiles.lookup(md5: "64373286793e3c8b2b4e3219cbf3544b")?.file
+                == "vgg16_weights_tf_dim_ordering_tf_kernels.h5")
         #expect(Set(KnownWeightFiles.entries.map(\.md5)).count == KnownWeightFiles.entries.count)
     }
 }

@@ -17,22 +17,26 @@ import Testing
 /// `SIGHTLINE_TORCHVISION_FIXTURES` to a folder converted the same way without `--reduced` to
 /// check full-size models.
 struct TorchVisionTests {
-    static let directory = ProcessInfo.processInfo.environment["SIGHTLINE_TORCHVISION_FIXTURES"].map { URL(fileURLWithPath: $0) }
+    static let directory =
+        ProcessInfo.processInfo.environment["SIGHTLINE_TORCHVISION_FIXTURES"].map { URL(fileURLWithPath: $0) }
         ?? KerasFixture.directory.appendingPathComponent("torchvision")
 
     @Test(arguments: ["resnet18", "resnet50", "vgg16"])
     func convertedModelsMatchTorch(_ arch: String) throws {
         let expected = try KerasFixture.load(Self.directory.appendingPathComponent("\(arch)_expected.json").path)
         let shape = try #require(expected["input_shape"] as? [Int])
-        let loaded = try ModelLoader.load(path: Self.directory.appendingPathComponent("\(arch)_reduced.h5").path, inputSize: shape[1])
+        let loaded = try ModelLoader.load(
+            path: Self.directory.appendingPathComponent("\(arch)_reduced.h5").path, inputSize: shape[1])
         #expect(loaded.preprocessing == .torch, "converted files record torch preprocessing")
         let input = Tensor(shape: shape) { for i in 0..<$0.count { $0[i] = Float(2 * sin(0.37 * Double(i))) } }
         let logits = try KerasFixture.tensor(expected["logits"])
         let output = try loaded.graph(input)
         if arch == "vgg16" {
             // Sightline's VGG ends in Keras's softmax `predictions`; torch returns logits.
-            expectClose(output, ActivationFunction.softmax.applied(to: logits), tolerance: 1e-4, "\(arch) probabilities")
-            let features = try #require(try loaded.graph.forward([loaded.graph.inputNames[0]: input], outputs: ["fc2"])["fc2"])
+            expectClose(
+                output, ActivationFunction.softmax.applied(to: logits), tolerance: 1e-4, "\(arch) probabilities")
+            let features = try #require(
+                try loaded.graph.forward([loaded.graph.inputNames[0]: input], outputs: ["fc2"])["fc2"])
             #expect(features.shape == [2, loaded.graph.shape(of: "fc2")?.first ?? 0])
         } else {
             #expect(loaded.architecture?.rawValue == "torchvision-\(arch)")

@@ -1,6 +1,6 @@
 import Foundation
-import SightlineTestSupport
 import SightlineExplain
+import SightlineTestSupport
 import SightlineWeights
 import Testing
 
@@ -17,7 +17,9 @@ import Testing
 /// full-size models.
 struct ZooTests {
     static let directory: URL = {
-        if let custom = ProcessInfo.processInfo.environment["SIGHTLINE_ZOO_FIXTURES"] { return URL(fileURLWithPath: custom) }
+        if let custom = ProcessInfo.processInfo.environment["SIGHTLINE_ZOO_FIXTURES"] {
+            return URL(fileURLWithPath: custom)
+        }
         return KerasFixture.directory.appendingPathComponent("zoo")
     }()
 
@@ -28,21 +30,27 @@ struct ZooTests {
 
     @Test func everyFamilyHasAFixture() {
         let expected = [
-            "keras3_convnext_tiny", "keras3_densenet121", "keras3_efficientnet_b0", "keras3_efficientnet_v2_b0", "keras3_inception_resnet_v2",
+            "keras3_convnext_tiny", "keras3_densenet121", "keras3_efficientnet_b0", "keras3_efficientnet_v2_b0",
+            "keras3_inception_resnet_v2",
             "keras3_mobilenet_v3_large", "keras3_mobilenet_v3_small", "keras3_nasnet_mobile", "keras3_resnet50_v2",
-            "tfkeras_densenet121", "tfkeras_efficientnet_b0", "tfkeras_mobilenet_v3_small", "tfkeras_regnetx002", "tfkeras_regnety002",
+            "tfkeras_densenet121", "tfkeras_efficientnet_b0", "tfkeras_mobilenet_v3_small", "tfkeras_regnetx002",
+            "tfkeras_regnety002",
         ]
-        #expect(Set(expected).isSubset(of: Set(Self.names)), "missing: \(Set(expected).subtracting(Self.names).sorted())")
+        #expect(
+            Set(expected).isSubset(of: Set(Self.names)), "missing: \(Set(expected).subtracting(Self.names).sorted())")
     }
 
     @Test(arguments: names)
     func familyMatchesKeras(_ name: String) throws {
         let (fixture, shape, graph) = try ZooFormula.model(name)
-        let input = ZooFormula.input(shape: shape, scale: fixture["input_scale"] as? Double ?? 1, offset: fixture["input_offset"] as? Double ?? 0)
+        let input = ZooFormula.input(
+            shape: shape, scale: fixture["input_scale"] as? Double ?? 1, offset: fixture["input_offset"] as? Double ?? 0
+        )
         let output = try #require(graph.outputNames.first)
         let logits = try graph.forward([try #require(graph.inputNames.first): input], outputs: [output])[output]
         let expected = try #require(fixture["expected"] as? [[Double]])
-        let reference = Tensor(shape: [expected.count, expected[0].count], scalars: expected.flatMap { $0.map(Float.init) })
+        let reference = Tensor(
+            shape: [expected.count, expected[0].count], scalars: expected.flatMap { $0.map(Float.init) })
         let actual = try #require(logits).reshaped(reference.shape)
         let scale = reference.scalars.map(abs).max() ?? 1
         let kerasError = Float(fixture["keras_float32_error"] as? Double ?? 0)
@@ -63,7 +71,8 @@ enum ZooFormula {
         let fixture = try KerasFixture.load(ZooTests.directory.appendingPathComponent(name + ".json").path)
         let config = try JSONSerialization.data(withJSONObject: fixture["model_config"] as Any)
         let shape = try #require(fixture["input_shape"] as? [Int])
-        let graph = try ModelConfigImporter.graph(fromJSON: String(decoding: config, as: UTF8.self), defaultImageSize: shape[1])
+        let graph = try ModelConfigImporter.graph(
+            fromJSON: String(decoding: config, as: UTF8.self), defaultImageSize: shape[1])
         try setWeights(graph)
         return (fixture, shape, graph)
     }
@@ -111,24 +120,36 @@ struct ZooJobTests {
     @Test(arguments: ZooTests.names)
     func gradCAMFeaturesAndATrainingStepWork(_ name: String) throws {
         let (fixture, shape, graph) = try ZooFormula.model(name)
-        let input = ZooFormula.input(shape: [1] + shape.dropFirst(), scale: fixture["input_scale"] as? Double ?? 1, offset: fixture["input_offset"] as? Double ?? 0)
+        let input = ZooFormula.input(
+            shape: [1] + shape.dropFirst(), scale: fixture["input_scale"] as? Double ?? 1,
+            offset: fixture["input_offset"] as? Double ?? 0)
         let cam = try ClassActivationMaps(graph: graph)
         #expect((graph.shape(of: cam.layer)?.count ?? 0) == 3, "\(name): Grad-CAM layer \(cam.layer) is spatial")
         let maps = try cam.compute(input, classes: [nil]).maps
         // (Finite and of the layer's size; with formula weights a map may be blank, which
         // `gradcam` reports as such.)
-        #expect(maps.scalars.allSatisfy(\.isFinite) && Array(maps.shape.dropFirst()) == Array((graph.shape(of: cam.layer) ?? []).prefix(2)), "\(name): map \(maps.shape) at \(cam.layer)")
+        #expect(
+            maps.scalars.allSatisfy(\.isFinite)
+                && Array(maps.shape.dropFirst()) == Array((graph.shape(of: cam.layer) ?? []).prefix(2)),
+            "\(name): map \(maps.shape) at \(cam.layer)")
         let feature = FeatureExtractor.defaultLayer(of: graph)
-        #expect(graph.shape(of: feature)?.count == 1 || graph.shape(of: feature)?.count == 3, "\(name): feature layer \(feature)")
+        #expect(
+            graph.shape(of: feature)?.count == 1 || graph.shape(of: feature)?.count == 3,
+            "\(name): feature layer \(feature)")
         let output = try #require(graph.outputNames.first)
         graph.zeroGradients()
-        let (outputs, tape) = try graph.record([graph.inputNames[0]: input], outputs: [output], mode: .training, request: GradientRequest())
+        let (outputs, tape) = try graph.record(
+            [graph.inputNames[0]: input], outputs: [output], mode: .training, request: GradientRequest())
         let logits = try #require(outputs[output])
         let (_, gradient) = SoftmaxCrossEntropy()(logits: logits.reshaped([1, logits.count]), labels: [0])
         _ = graph.backward(tape, seeds: [output: gradient.reshaped(logits.shape)])
         let slots = graph.trainableSlots
-        #expect(slots.allSatisfy { $0.parameter.gradient?.scalars.allSatisfy(\.isFinite) ?? true }, "\(name): finite gradients")
-        #expect(slots.contains { $0.parameter.gradient?.scalars.contains { $0 != 0 } == true }, "\(name): the step reaches the weights")
+        #expect(
+            slots.allSatisfy { $0.parameter.gradient?.scalars.allSatisfy(\.isFinite) ?? true },
+            "\(name): finite gradients")
+        #expect(
+            slots.contains { $0.parameter.gradient?.scalars.contains { $0 != 0 } == true },
+            "\(name): the step reaches the weights")
     }
 }
 
@@ -139,16 +160,20 @@ struct KerasArchiveWriterTests {
     @Test(arguments: ["keras3_mobilenet_v3_small", "keras3_convnext_tiny", "keras3_efficientnet_b0"])
     func archivesRoundTrip(_ name: String) throws {
         let (fixture, shape, graph) = try ZooFormula.model(name)
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-\(UUID().uuidString).keras").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-\(UUID().uuidString).keras")
+            .path
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let metadata = KerasWriter.Metadata(sightlineVersion: "test", preprocessing: .tf, source: name, classNames: (0..<10).map { "c\($0)" })
+        let metadata = KerasWriter.Metadata(
+            sightlineVersion: "test", preprocessing: .tf, source: name, classNames: (0..<10).map { "c\($0)" })
         try KerasWriter.save(graph, to: path, metadata: metadata, modelName: name)
         #expect(KerasArchive.isArchive(path))
         let loaded = try ModelLoader.load(path: path)
         #expect(loaded.preprocessing == .tf, "the recorded preprocessing is read back from the archive")
         #expect(loaded.file.kerasVersion == "3.15.1", "the version comes from metadata.json, not 'Keras 1.x'")
         #expect(loaded.graph.nodes.map(\.name).sorted() == graph.nodes.map(\.name).sorted())
-        let input = ZooFormula.input(shape: shape, scale: fixture["input_scale"] as? Double ?? 1, offset: fixture["input_offset"] as? Double ?? 0)
+        let input = ZooFormula.input(
+            shape: shape, scale: fixture["input_scale"] as? Double ?? 1, offset: fixture["input_offset"] as? Double ?? 0
+        )
         let before = try graph.forward([graph.inputNames[0]: input])
         let after = try loaded.graph.forward([loaded.graph.inputNames[0]: input])
         let output = try #require(graph.outputNames.first)
@@ -162,9 +187,14 @@ struct KerasArchiveWriterTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sightline-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        for (file, weightsOnly, message) in [("model.onnx", false, "Sightline writes .h5 (Keras legacy HDF5) and .keras"), ("model.keras", true, "a .keras archive holds a full model")] {
+        for (file, weightsOnly, message) in [
+            ("model.onnx", false, "Sightline writes .h5 (Keras legacy HDF5) and .keras"),
+            ("model.keras", true, "a .keras archive holds a full model"),
+        ] {
             let path = directory.appendingPathComponent(file).path
-            #expect { try KerasWriter.save(graph, to: path, metadata: metadata, weightsOnly: weightsOnly) } throws: { "\($0)".contains(message) }
+            #expect { try KerasWriter.save(graph, to: path, metadata: metadata, weightsOnly: weightsOnly) } throws: {
+                "\($0)".contains(message)
+            }
             #expect(!FileManager.default.fileExists(atPath: path))
         }
     }
