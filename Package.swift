@@ -12,6 +12,8 @@ let package = Package(
         .library(name: "SightlineVision", targets: ["SightlineVision"]),
         .library(name: "SightlineTransfer", targets: ["SightlineTransfer"]),
         .library(name: "SightlineExplain", targets: ["SightlineExplain"]),
+        // The one deliberate umbrella: `import SightlineKit` gives a Swift user every module.
+        .library(name: "SightlineKit", targets: ["SightlineKit"]),
         .executable(name: "sightline", targets: ["sightline"]),
     ],
     dependencies: [
@@ -42,17 +44,34 @@ let package = Package(
         ),
         .target(name: "SightlineCore", dependencies: ["CBLAS", "CDNNL", "CRuntime", "CKernels"]),
         .target(name: "SightlineNN", dependencies: ["SightlineCore", "CKernels"]),
-        .target(name: "SightlineModels", dependencies: ["SightlineNN"]),
+        .target(name: "SightlineModels", dependencies: ["SightlineCore", "SightlineNN"]),
         .target(
-            name: "SightlineWeights", dependencies: ["SightlineModels", "CHDF5", "ZIPFoundation"],
+            name: "SightlineWeights",
+            dependencies: ["SightlineCore", "SightlineNN", "SightlineModels", "CHDF5", "ZIPFoundation"],
             // The Keras Applications architectures (scripts/make_keras_applications.py).
             resources: [.copy("Resources/keras_applications.zip")]),
         .target(name: "SightlineVision", dependencies: ["SightlineCore", "CImageCodecs"]),
-        .target(name: "SightlineTransfer", dependencies: ["SightlineVision", "SightlineWeights", "CMPIRuntime"]),
-        .target(name: "SightlineExplain", dependencies: ["SightlineTransfer"]),
+        .target(
+            name: "SightlineTransfer",
+            dependencies: [
+                "SightlineCore", "SightlineNN", "SightlineModels", "SightlineVision", "SightlineWeights", "CMPIRuntime",
+            ]),
+        .target(
+            name: "SightlineExplain",
+            dependencies: ["SightlineCore", "SightlineNN", "SightlineVision", "SightlineWeights"]),
+        .target(
+            name: "SightlineKit",
+            dependencies: [
+                "SightlineCore", "SightlineNN", "SightlineModels", "SightlineWeights", "SightlineVision",
+                "SightlineTransfer",
+                "SightlineExplain",
+            ]),
         .executableTarget(
             name: "sightline",
             dependencies: [
+                "SightlineCore",
+                "SightlineNN",
+                "SightlineModels",
                 "SightlineWeights",
                 "SightlineVision",
                 "SightlineTransfer",
@@ -63,18 +82,37 @@ let package = Package(
         .testTarget(name: "SightlineCoreTests", dependencies: ["SightlineCore", "CHDF5", "CImageCodecs"]),
         // Fixture readers and tolerance checks shared by the test targets.
         .target(name: "SightlineTestSupport", dependencies: ["SightlineCore"], path: "Tests/SightlineTestSupport"),
-        .testTarget(name: "SightlineNNTests", dependencies: ["SightlineNN", "SightlineTestSupport"]),
-        .testTarget(name: "SightlineModelsTests", dependencies: ["SightlineModels"]),
+        .testTarget(name: "SightlineNNTests", dependencies: ["SightlineCore", "SightlineNN", "SightlineTestSupport"]),
+        .testTarget(
+            name: "SightlineModelsTests",
+            dependencies: ["SightlineCore", "SightlineNN", "SightlineModels", "SightlineKit"]),
         .testTarget(
             name: "SightlineWeightsTests",
-            dependencies: ["SightlineWeights", "SightlineExplain", "SightlineTestSupport"]),
-        .testTarget(name: "SightlineVisionTests", dependencies: ["SightlineVision", "SightlineTestSupport"]),
-        .testTarget(name: "SightlineTransferTests", dependencies: ["SightlineTransfer", "SightlineTestSupport"]),
-        .testTarget(name: "SightlineExplainTests", dependencies: ["SightlineExplain", "SightlineTestSupport"]),
+            dependencies: [
+                "SightlineCore", "SightlineNN", "SightlineModels", "SightlineWeights", "SightlineTransfer",
+                "SightlineExplain",
+                "SightlineTestSupport",
+            ]),
+        .testTarget(
+            name: "SightlineVisionTests", dependencies: ["SightlineCore", "SightlineVision", "SightlineTestSupport"]),
+        .testTarget(
+            name: "SightlineTransferTests",
+            dependencies: [
+                "SightlineCore", "SightlineNN", "SightlineVision", "SightlineWeights", "SightlineTransfer",
+                "SightlineTestSupport",
+            ]),
+        .testTarget(
+            name: "SightlineExplainTests",
+            dependencies: [
+                "SightlineCore", "SightlineNN", "SightlineVision", "SightlineWeights", "SightlineExplain",
+                "SightlineTestSupport",
+            ]),
         // Runs the built `sightline` executable; depending on it makes `swift test` build it.
         .testTarget(
             name: "SightlineCLITests",
-            dependencies: ["sightline", "SightlineWeights", "SightlineVision", "SightlineTransfer"]),
+            dependencies: [
+                "sightline", "SightlineCore", "SightlineNN", "SightlineWeights", "SightlineVision", "SightlineTransfer",
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

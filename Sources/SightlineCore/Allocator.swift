@@ -1,4 +1,4 @@
-import CRuntime
+internal import CRuntime
 
 /// Process-wide allocator settings for tensor workloads.
 public enum Allocator {

@@ -1,6 +1,6 @@
-import CBLAS
-import CDNNL
-import CKernels
+internal import CBLAS
+internal import CDNNL
+internal import CKernels
 import Foundation
 
 /// The library that performs Sightline's matrix products.

@@ -1,4 +1,4 @@
-import CKernels
+internal import CKernels
 import Foundation
 
 /// Data-parallel loops over the machine's cores, on the one thread pool Sightline uses.

@@ -1,4 +1,6 @@
 import Foundation
+import SightlineCore
+import SightlineNN
 
 /// Faithfulness metrics for one explained image.
 public struct CAMMetrics: Sendable {

@@ -1,4 +1,6 @@
 import Foundation
+import SightlineCore
+import SightlineVision
 
 /// Turning raw maps into images people read: normalisation, upsampling, colouring, blending.
 public enum CAMRendering {

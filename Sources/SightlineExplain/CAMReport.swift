@@ -1,4 +1,7 @@
 import Foundation
+import SightlineCore
+import SightlineVision
+import SightlineWeights
 
 /// One explained image, for the report and `gradcam.h5`.
 public struct ExplainedImage {

@@ -1,4 +1,7 @@
 import Foundation
+import SightlineCore
+import SightlineNN
+import SightlineVision
 
 /// Class activation maps for a classifier graph at one spatial layer.
 ///

@@ -1,3 +1,7 @@
+import SightlineCore
+import SightlineNN
+import SightlineVision
+
 /// Guided backpropagation (Springenberg et al., 2015) and guided Grad-CAM (Selvaraju et al.):
 /// the input gradient of the class score where every ReLU passes back only positive gradients
 /// through positive activations.

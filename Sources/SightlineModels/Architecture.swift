@@ -1,3 +1,5 @@
+import SightlineNN
+
 /// The built-in architectures, by their Keras Applications names.
 public enum Architecture: String, Sendable, CaseIterable {
     case vgg16, vgg19, resnet50, resnet101, resnet152

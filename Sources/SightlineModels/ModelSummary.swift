@@ -1,3 +1,5 @@
+import SightlineNN
+
 /// Per-layer facts about a graph for one image: output shape, parameters, floating-point
 /// operations and receptive field (what `sightline inspect` prints).
 public struct ModelSummary: Sendable {

@@ -1,4 +1,5 @@
-@_exported import SightlineNN
+import SightlineCore
+import SightlineNN
 
 /// How a builder fills the weights of a new network.
 public enum InitialWeights: Sendable, Equatable {

@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// How a model expects its input pixels, part of the model's identity (Keras
 /// `imagenet_utils.preprocess_input` modes). Input is RGB in 0…255, NHWC.
 public enum Preprocessing: String, Sendable, CaseIterable {

@@ -1,3 +1,5 @@
+import SightlineNN
+
 /// ResNet50, ResNet101 and ResNet152 (v1) in the Keras Applications topology and layer names.
 ///
 /// "Deep Residual Learning for Image Recognition", K. He, X. Zhang, S. Ren and J. Sun, 2015

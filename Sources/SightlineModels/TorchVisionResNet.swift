@@ -1,3 +1,5 @@
+import SightlineNN
+
 /// torchvision's ResNet18/34/50/101/152 in Sightline's graph, named after torchvision's
 /// modules so converted state dicts load by name (`pretrained/convert_torchvision.py`).
 ///

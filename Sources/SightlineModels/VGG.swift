@@ -1,3 +1,5 @@
+import SightlineNN
+
 /// VGG16 and VGG19 in the Keras Applications topology and layer names.
 ///
 /// "Very Deep Convolutional Networks for Large-Scale Image Recognition", K. Simonyan and

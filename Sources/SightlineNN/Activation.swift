@@ -1,4 +1,5 @@
 import Foundation
+import SightlineCore
 
 /// A standalone activation layer (Keras `Activation`, `ReLU`, `LeakyReLU`, `ELU`, `Softmax`).
 /// Any shape in, the same shape out; softmax runs over the last axis.

@@ -1,4 +1,5 @@
 import Foundation
+import SightlineCore
 
 /// An element-wise (or, for softmax, per-row) activation, as Keras defines it.
 ///

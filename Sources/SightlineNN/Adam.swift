@@ -1,4 +1,5 @@
 import Foundation
+import SightlineCore
 
 /// Adam and AdamW with Keras's update rule (epsilon added to `sqrt(v)`, bias correction folded
 /// into the step size):

@@ -1,4 +1,5 @@
 import Foundation
+import SightlineCore
 
 /// Batch normalization over the last (channel) axis (Keras `BatchNormalization(axis=-1)`).
 ///

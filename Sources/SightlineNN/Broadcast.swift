@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// NumPy-style broadcasting for element-wise binary operations, as Keras's `Add`, `Multiply`
 /// and operator nodes (`x * se`, `x + 3`) apply it: shapes are aligned on the right, and an
 /// axis of size 1 (or a missing leading axis) repeats to the other operand's size.

@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// A 2-D convolution over NHWC input (Keras `Conv2D`, channels-last).
 ///
 /// - Input `[N, H, W, C]`, kernel HWIO `[KH, KW, C, F]`, bias `[F]`, output `[N, OH, OW, F]`

@@ -1,4 +1,5 @@
 import Foundation
+import SightlineCore
 
 /// Convolution as GEMM over row tiles, forward and backward side by side.
 ///

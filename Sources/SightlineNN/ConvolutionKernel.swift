@@ -1,4 +1,5 @@
-import CKernels
+internal import CKernels
+import SightlineCore
 
 /// A convolution algorithm prepared for one layer: weights transformed or reordered once, for
 /// inputs of a fixed `[H, W, C]` and any batch size.

@@ -1,4 +1,5 @@
 import Foundation
+import SightlineCore
 
 /// The kernels a `Conv2D` prepared for its current weights when it runs on its own (training
 /// tape, Grad-CAM's recorded head): one for the forward pass per input shape, and, for 3×3

@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// Removes rows and columns at the edges of NHWC input (Keras `Cropping2D`).
 /// Input `[N, H, W, C]`, output `[N, H − top − bottom, W − left − right, C]`.
 public final class Cropping2D: Layer {

@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// InceptionResNetV2's residual join from Keras Applications (`CustomScaleLayer`):
 /// `y = x₀ + x₁ · scale` for two inputs of one shape. tf.keras wrote the same join as a `Lambda`;
 /// Keras 3 writes this class with `scale` in its config.

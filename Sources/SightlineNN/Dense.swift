@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// A fully connected layer on the last axis (Keras `Dense`).
 ///
 /// Input `[..., in]`, kernel `[in, out]`, bias `[out]`, output `[..., out]`; leading axes are

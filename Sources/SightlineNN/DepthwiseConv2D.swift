@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// A depthwise 2-D convolution over NHWC input (Keras `DepthwiseConv2D`).
 ///
 /// Input `[N, H, W, C]`, kernel `[KH, KW, C, M]` (M = depth multiplier), bias `[C·M]`, output

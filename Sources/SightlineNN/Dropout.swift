@@ -1,4 +1,5 @@
 import Foundation
+import SightlineCore
 
 /// Inverted dropout (Keras `Dropout`): in `.training`, each value is zeroed with probability
 /// `rate` and the survivors are scaled by `1 / (1 − rate)`; in `.inference` it is the identity.

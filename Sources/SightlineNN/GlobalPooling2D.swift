@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// Global average or max pooling over the spatial axes (Keras `GlobalAveragePooling2D`,
 /// `GlobalMaxPooling2D`). Input `[N, H, W, C]`, output `[N, C]`, or `[N, 1, 1, C]` with `keepDims`.
 public final class GlobalPooling2D: Layer {

@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// A directed acyclic graph of named layers, in the Keras functional style.
 ///
 /// Nodes are added in topological order: each names the nodes it reads. Input nodes hold no

@@ -1,4 +1,5 @@
 import Foundation
+import SightlineCore
 
 /// A Keras `Conv2D` with `groups` between 1 and its input channels (RegNet's group width 8):
 /// the input channels are split into `groups` equal slices, slice `g` is convolved with output

@@ -1,4 +1,5 @@
 import Dispatch
+import SightlineCore
 
 /// The inference-time form of a `Graph`: the same computation with fewer passes over memory.
 ///

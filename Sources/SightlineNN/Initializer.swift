@@ -1,4 +1,5 @@
 import Foundation
+import SightlineCore
 
 /// Keras-style weight initialisers, drawn from a `SeededGenerator`.
 ///

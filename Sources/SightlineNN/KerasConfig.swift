@@ -1,4 +1,5 @@
 import Foundation
+import SightlineCore
 
 /// A Keras layer config that Sightline cannot turn into a layer, or a value in it that is out of
 /// range. Names the layer, its class and, where one value is at fault, the config field.

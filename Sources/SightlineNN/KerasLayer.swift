@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// Everything Sightline knows about a layer type's Keras counterpart, declared in the layer's
 /// own file: the Keras class names it imports, a validating factory from a Keras `config`, the
 /// config it writes, its arithmetic cost, how it grows a receptive field, and whether the

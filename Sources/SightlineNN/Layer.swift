@@ -1,4 +1,4 @@
-@_exported import SightlineCore
+import SightlineCore
 
 /// Whether a forward pass is for inference or for training. Always passed explicitly; there is
 /// no global learning phase. In `.training`, BatchNormalization uses batch statistics (unless

@@ -1,4 +1,5 @@
 import Foundation
+import SightlineCore
 
 /// Keras `LayerNormalization` over the last (channel) axis: for every position,
 /// `y = (x − mean) / √(var + ε) · γ + β` with the mean and (biased) variance of its C values.

@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// Per-channel learned scale `y = x · γ` (ConvNeXt's `LayerScale`, from Keras Applications).
 /// Input any shape `[…, C]`; `gamma` `[C]` (the config's `projection_dim`).
 public final class LayerScale: Layer {

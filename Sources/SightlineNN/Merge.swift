@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// Layers that join several inputs of the same batch: `Add`, `Multiply` (element-wise, with
 /// NumPy broadcasting: `[h, w, c] × [1, 1, c]` is a squeeze-excitation gate) and `Concatenate`
 /// (along the last axis), as in Keras.

@@ -1,4 +1,5 @@
 import Foundation
+import SightlineCore
 
 /// Keras `Normalization` over the channel axis: `y = (x − mean) / max(√variance, ε)` with
 /// `ε = 1e-7` (Keras's `backend.epsilon()`), or the inverse with `invert`. Any shape whose last

@@ -1,5 +1,6 @@
-import CKernels
+internal import CKernels
 import Foundation
+import SightlineCore
 
 /// oneDNN's direct convolution on NHWC (`Sources/CKernels/onednn.c`), weights reordered once
 /// into the layout oneDNN picks for this CPU (brgconv on AVX-512), bias, residual sum and ReLU

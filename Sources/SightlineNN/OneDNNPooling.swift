@@ -1,5 +1,6 @@
-import CKernels
+internal import CKernels
 import Foundation
+import SightlineCore
 
 /// oneDNN's pooling primitive on NHWC (`Sources/CKernels/onednn.c`): max, or average over the
 /// in-image taps only (TensorFlow's `same`, which Keras inherits). One primitive per input

@@ -1,4 +1,5 @@
 import Foundation
+import SightlineCore
 
 /// A named trainable parameter as optimizers see it: `key` identifies its state across
 /// checkpoints (e.g. `conv1_conv/kernel`).

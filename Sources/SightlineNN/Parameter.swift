@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// A named array of a layer: a weight the optimizer may train, or state such as BatchNorm's
 /// moving statistics that is loaded and saved but never trained.
 public final class Parameter {

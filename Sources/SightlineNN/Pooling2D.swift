@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// 2-D max or average pooling over NHWC input (Keras `MaxPooling2D`, `AveragePooling2D`).
 ///
 /// Input `[N, H, W, C]`, output `[N, OH, OW, C]`. With `same` padding, taps outside the image

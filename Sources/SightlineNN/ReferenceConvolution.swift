@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// im2col + sgemm (`ConvolutionGEMM`): the original route, the fallback, and the reference the
 /// faster kernels are tested against (`SIGHTLINE_CONV=reference`).
 final class ReferenceConvolution: ConvolutionKernel {

@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// `y = x · scale + offset` element-wise (Keras `Rescaling`), any shape. `scale` and `offset`
 /// each hold one value for every element, or one per channel (last axis), as Keras allows
 /// (EfficientNet divides by the ImageNet standard deviation per channel).

@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// Changes the shape of each batch item without moving data (Keras `Flatten` and `Reshape`).
 ///
 /// `Flatten` is `Reshape` to one axis: NHWC items flatten in H, W, C order, which is Keras's

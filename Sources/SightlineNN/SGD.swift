@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// Stochastic gradient descent with optional momentum, Nesterov momentum and L2 weight decay,
 /// with Keras's update rule:
 ///

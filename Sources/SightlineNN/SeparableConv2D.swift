@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// A depthwise-separable convolution (Keras `SeparableConv2D`): a depthwise convolution with
 /// depth multiplier M, then a 1×1 pointwise convolution, then bias and activation.
 ///

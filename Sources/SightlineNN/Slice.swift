@@ -1,4 +1,5 @@
 import Foundation
+import SightlineCore
 
 /// Basic slicing of the non-batch axes, as tf.keras's `SlicingOpLambda` and Keras 3's `GetItem`
 /// operator node (`x[:, 1:, ::2, :8]`) write it: per axis a start, an end and a positive step (Python's semantics: negative

@@ -1,4 +1,5 @@
 import Foundation
+import SightlineCore
 
 /// Softmax cross-entropy on logits, averaged over the batch (Keras
 /// `CategoricalCrossentropy(from_logits=True, label_smoothing=s)`).

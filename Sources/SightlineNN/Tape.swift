@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// Which gradients a backward pass must produce.
 public struct GradientRequest: Sendable {
     /// Nodes whose output gradient is wanted; backward stops below them (Grad-CAM asks for its

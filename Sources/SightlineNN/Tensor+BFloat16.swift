@@ -1,4 +1,5 @@
-import CKernels
+internal import CKernels
+import SightlineCore
 
 extension Tensor {
     /// Rounds every value to the nearest bfloat16 (ties to even), keeping float32 storage: what

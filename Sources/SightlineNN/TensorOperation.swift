@@ -1,4 +1,5 @@
 import Foundation
+import SightlineCore
 
 /// An element-wise operator node from a Keras functional model: `x + 3`, `x * (1/6)`,
 /// `x / y`, written by Keras 3 as `keras.src.ops.numpy` nodes (`Add`, `Multiply`, `Subtract`,

@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// Nearest-neighbour upsampling of NHWC input by whole factors (Keras `UpSampling2D` with
 /// `interpolation="nearest"`). Input `[N, H, W, C]`, output `[N, H·sh, W·sw, C]`.
 public final class UpSampling2D: Layer {

@@ -1,4 +1,5 @@
-import CKernels
+internal import CKernels
+import SightlineCore
 
 /// Winograd F(4×4,3×3) on NHWC (`Sources/CKernels/winograd.c`): 2.25× fewer multiplications
 /// than direct convolution, for 3×3 stride-1 undilated layers with channel counts that are

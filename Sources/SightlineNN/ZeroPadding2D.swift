@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// Pads the spatial axes of NHWC input with zeros (Keras `ZeroPadding2D`).
 /// Input `[N, H, W, C]`, output `[N, top + H + bottom, left + W + right, C]`.
 public final class ZeroPadding2D: Layer {

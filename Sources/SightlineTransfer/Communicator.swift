@@ -1,4 +1,4 @@
-import CMPIRuntime
+internal import CMPIRuntime
 import Foundation
 
 /// The processes of a data-parallel job and the collective operations training needs.

@@ -1,4 +1,6 @@
 import Foundation
+import SightlineCore
+import SightlineNN
 
 /// A classifier measured on labelled images: top-1 and top-k accuracy, per-class precision,
 /// recall, F1 and support, the confusion matrix and every misclassified file with its scores,

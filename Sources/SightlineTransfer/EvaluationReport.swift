@@ -1,4 +1,5 @@
 import Foundation
+import SightlineVision
 
 /// `evaluate --report DIR`: one self-contained HTML page with the confusion matrix as a
 /// picture, per-class precision/recall/F1 bars (SVG drawn here, no Python step) and thumbnails

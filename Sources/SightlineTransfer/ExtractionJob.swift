@@ -1,5 +1,7 @@
 import Dispatch
 import Foundation
+import SightlineCore
+import SightlineWeights
 
 /// A feature-extraction run over an `ImageFolder` (or one shard of it), written to HDF5.
 ///

@@ -1,4 +1,9 @@
 import Foundation
+import SightlineCore
+import SightlineModels
+import SightlineNN
+import SightlineVision
+import SightlineWeights
 
 /// Runs images through a model up to one layer and returns per-image features.
 public struct FeatureExtractor {

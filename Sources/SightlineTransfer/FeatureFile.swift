@@ -1,4 +1,6 @@
 import Foundation
+import SightlineCore
+import SightlineWeights
 
 /// The contents of a features file written by `sightline extract` (see `ExtractionJob`).
 public struct FeatureFile {

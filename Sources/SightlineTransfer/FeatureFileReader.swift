@@ -1,4 +1,6 @@
 import Foundation
+import SightlineCore
+import SightlineWeights
 
 /// A features file opened for reading rows in blocks (HDF5 hyperslabs), for files larger than
 /// memory: everything but the feature matrix (paths, status, labels, class names, attributes)

@@ -1,4 +1,6 @@
 import Foundation
+import SightlineCore
+import SightlineWeights
 
 /// Writes a features file (the layout of `FeatureFile`) a batch at a time, so that extraction
 /// and `merge` never hold the whole matrix: rows are appended to growable datasets of a working

@@ -1,4 +1,5 @@
 import Foundation
+import SightlineCore
 
 /// Labelled feature rows that can be read a block at a time: a features file opened with
 /// `FeatureFileReader` (larger than memory) or a `FeatureFile` held in memory.

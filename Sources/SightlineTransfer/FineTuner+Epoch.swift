@@ -1,4 +1,6 @@
 import Foundation
+import SightlineCore
+import SightlineNN
 
 extension FineTuner {
     /// The loss, correct predictions and images of one step (this process's, or all processes'

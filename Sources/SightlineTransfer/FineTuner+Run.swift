@@ -1,4 +1,7 @@
 import Foundation
+import SightlineCore
+import SightlineNN
+import SightlineWeights
 
 extension FineTuner {
     /// Trains both phases, writing the model (Keras layout, softmax head) to `output` after every

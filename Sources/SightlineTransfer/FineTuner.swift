@@ -1,4 +1,8 @@
 import Foundation
+import SightlineCore
+import SightlineNN
+import SightlineVision
+import SightlineWeights
 
 /// Fine-tunes a pretrained model on class folders while keeping its pretrained normalization.
 ///

@@ -1,4 +1,6 @@
 import Foundation
+import SightlineCore
+import SightlineNN
 
 /// Trains a classifier head on bottleneck features: multinomial logistic regression, or a small
 /// MLP with one hidden ReLU layer (and dropout), with Adam on softmax cross-entropy.

@@ -1,4 +1,7 @@
 import Foundation
+import SightlineCore
+import SightlineModels
+import SightlineVision
 
 /// Batches of images decoded, resized, augmented and preprocessed on worker threads ahead of
 /// the consumer: the one way every job (fine-tuning, extraction, evaluation) turns files into

@@ -1,4 +1,5 @@
 import Foundation
+import SightlineCore
 
 /// A list of images with optional class labels, in a deterministic order.
 ///

@@ -1,4 +1,7 @@
 import Foundation
+import SightlineCore
+import SightlineNN
+import SightlineWeights
 
 /// Everything `FineTuner` needs to continue an interrupted run exactly: the phase and next
 /// epoch, all weights (moving statistics included), the best weights for early stopping, the

@@ -1,4 +1,5 @@
 import Foundation
+import SightlineCore
 
 /// Training-time image augmentation, seeded: random horizontal flip, translation, rotation,
 /// zoom and brightness, applied to `[H, W, C]` images in 0…255 before preprocessing, as Keras's

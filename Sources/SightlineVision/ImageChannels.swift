@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// Converting decoded RGB images to the channel count a model's input has, the way Keras users
 /// feed them (`keras.utils.load_img(color_mode=…)`, which converts with PIL before resizing).
 public enum ImageChannels {

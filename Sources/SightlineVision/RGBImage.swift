@@ -1,6 +1,6 @@
-import CImageCodecs
+internal import CImageCodecs
 import Foundation
-@_exported import SightlineCore
+import SightlineCore
 
 /// An 8-bit RGB image, row-major, `height × width × 3` bytes.
 public struct RGBImage: Sendable, Equatable {

@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// Image resizing with Pillow's bilinear filter: separable, and antialiased when shrinking (the
 /// triangle filter is widened by the scale factor, so every source pixel contributes).
 public enum Resize {

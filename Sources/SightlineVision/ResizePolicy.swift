@@ -1,3 +1,5 @@
+import SightlineCore
+
 /// How an image of any size becomes a model's `height × width` input.
 public enum ResizePolicy: Sendable, Equatable {
     /// Resize both sides to the target, ignoring the aspect ratio (Keras `load_img(target_size=)`

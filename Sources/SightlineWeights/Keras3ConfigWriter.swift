@@ -1,5 +1,6 @@
 import Foundation
 import SightlineModels
+import SightlineNN
 
 /// Writes a graph as a Keras 3 functional `config.json` (the format of `.keras` archives):
 /// each layer with its `module`, `class_name`, `config`, `build_config` and `inbound_nodes` whose

@@ -1,6 +1,7 @@
 import Foundation
 import SightlineModels
-import ZIPFoundation
+import SightlineNN
+internal import ZIPFoundation
 
 /// The Keras Applications families beyond VGG and ResNet, as real Keras 3 writes their
 /// architectures (`Resources/keras_applications.zip`, made by

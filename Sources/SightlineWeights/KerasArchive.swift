@@ -1,5 +1,5 @@
 import Foundation
-import ZIPFoundation
+internal import ZIPFoundation
 
 /// Reads a Keras 3 `.keras` archive: a zip holding `config.json` (the architecture),
 /// `metadata.json` and `model.weights.h5` (the `.weights.h5` layout).

@@ -1,6 +1,8 @@
 import Foundation
+import SightlineCore
 import SightlineModels
-import ZIPFoundation
+import SightlineNN
+internal import ZIPFoundation
 
 /// Writes Keras 3 `.keras` archives that `keras.saving.load_model` opens: a zip of
 /// `config.json` (`Keras3ConfigWriter`), `metadata.json` and `model.weights.h5`, whose

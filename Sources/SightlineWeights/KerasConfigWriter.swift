@@ -1,5 +1,6 @@
 import Foundation
 import SightlineModels
+import SightlineNN
 
 /// Writes a graph as a Keras 2 (tf.keras) `model_config`: the format both tf.keras 2.x and
 /// Keras 3 read from legacy `.h5` files (`inbound_nodes` as nested lists, `batch_input_shape`).

@@ -1,4 +1,5 @@
 import SightlineModels
+import SightlineNN
 
 /// Keras's class names for Sightline's layers, and the Keras 3 `.weights.h5` keys built from them.
 public enum KerasLayerKey {

@@ -1,5 +1,7 @@
 import Foundation
+import SightlineCore
 import SightlineModels
+import SightlineNN
 
 /// Writes models in the Keras legacy `.h5` layout, which real Keras loads
 /// (`keras.models.load_model` for full models, `model.load_weights` for weights-only files):

@@ -1,5 +1,6 @@
 import Foundation
 import SightlineModels
+import SightlineNN
 
 /// Builds a `Graph` from a Keras `model_config` JSON (the root attribute of a full-model `.h5`,
 /// or `config.json` of a `.keras` archive). Weights start at zero; load them with `WeightLoader`.

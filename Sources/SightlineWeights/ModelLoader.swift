@@ -1,5 +1,6 @@
 import Foundation
 import SightlineModels
+import SightlineNN
 
 /// A model read from a file: the graph with its weights, its preprocessing, and where both
 /// came from.

@@ -1,4 +1,6 @@
+import SightlineCore
 import SightlineModels
+import SightlineNN
 
 /// How a weights file is matched to a model.
 public struct WeightLoadOptions: Sendable {

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
+import SightlineCore
 import SightlineExplain
+import SightlineModels
+import SightlineNN
 
 /// `sightline bench`: forward throughput and peak memory, one JSON line per configuration.
 struct Bench: ParsableCommand {

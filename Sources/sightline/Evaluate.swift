@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SightlineCore
 import SightlineTransfer
 
 /// `sightline evaluate MODEL --data DIR`: accuracy, per-class figures, the confusion matrix and

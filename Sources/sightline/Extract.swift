@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import SightlineModels
 import SightlineTransfer
+import SightlineVision
 
 extension GlobalPooling: ExpressibleByArgument {}
 

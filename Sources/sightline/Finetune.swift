@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import SightlineNN
 import SightlineTransfer
+import SightlineWeights
 
 /// `sightline finetune MODEL --data DIR --output OUT.h5`.
 struct Finetune: ParsableCommand {

@@ -1,6 +1,10 @@
 import ArgumentParser
 import Foundation
+import SightlineCore
 import SightlineExplain
+import SightlineTransfer
+import SightlineVision
+import SightlineWeights
 
 extension CAMMethod: ExpressibleByArgument {}
 

@@ -1,5 +1,8 @@
 import Foundation
+import SightlineModels
+import SightlineNN
 import SightlineTransfer
+import SightlineVision
 import SightlineWeights
 
 /// The one input policy of `predict`, `gradcam`, `extract` and `evaluate`: image files,

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SightlineModels
 import SightlineWeights
 
 /// `sightline init --arch ARCH --output MODEL.h5`: a randomly initialised built-in network.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SightlineModels
 import SightlineWeights
 
 /// `sightline inspect MODEL`: what a model file holds and what the network does.

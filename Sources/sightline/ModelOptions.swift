@@ -1,4 +1,6 @@
 import ArgumentParser
+import SightlineModels
+import SightlineNN
 import SightlineWeights
 
 extension Architecture: ExpressibleByArgument {}

@@ -1,3 +1,4 @@
+import SightlineCore
 import SightlineNN
 
 /// How far a graph's outputs under reduced precision are from the same graph in fp32, on the

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import SightlineModels
+import SightlineNN
 import SightlineTransfer
 import SightlineVision
 import SightlineWeights

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
+import SightlineCore
+import SightlineModels
 import SightlineTransfer
+import SightlineWeights
 
 /// `sightline train-head FEATURES.h5 --output HEAD.h5`: a classifier on bottleneck features.
 struct TrainHead: ParsableCommand {

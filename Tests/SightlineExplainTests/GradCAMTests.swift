@@ -1,6 +1,9 @@
 import Foundation
+import SightlineCore
 import SightlineExplain
 import SightlineTestSupport
+import SightlineVision
+import SightlineWeights
 import Testing
 
 /// Grad-CAM raw maps against TensorFlow: `Tests/Fixtures/gradcam.json` from

@@ -1,4 +1,6 @@
 import Foundation
+import SightlineCore
+import SightlineNN
 import Testing
 
 @testable import SightlineExplain

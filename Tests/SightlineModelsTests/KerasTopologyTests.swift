@@ -1,5 +1,7 @@
 import Foundation
+import SightlineCore
 import SightlineModels
+import SightlineNN
 import Testing
 
 /// The builders against Keras Applications 3.15: every layer's name, output shape and parameter

@@ -1,4 +1,5 @@
 import Foundation
+import SightlineCore
 import Testing
 
 @testable import SightlineNN

@@ -1,4 +1,5 @@
 import Foundation
+import SightlineCore
 import SightlineNN
 import SightlineTestSupport
 import Testing

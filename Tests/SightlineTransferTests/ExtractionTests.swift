@@ -1,6 +1,7 @@
 import Foundation
 import SightlineTestSupport
 import SightlineTransfer
+import SightlineWeights
 import Testing
 
 /// Feature extraction end to end. References: `Tests/Fixtures/extract/expected.json`, the

@@ -1,5 +1,8 @@
 import Foundation
+import SightlineCore
+import SightlineNN
 import SightlineTestSupport
+import SightlineWeights
 import Testing
 
 @testable import SightlineTransfer

@@ -1,6 +1,9 @@
 import Foundation
+import SightlineCore
+import SightlineNN
 import SightlineTestSupport
 import SightlineTransfer
+import SightlineWeights
 import Testing
 
 struct HeadTrainerTests {

@@ -1,5 +1,6 @@
 import Foundation
 import SightlineTestSupport
+import SightlineVision
 import Testing
 
 @testable import SightlineTransfer

@@ -1,4 +1,5 @@
 import Foundation
+import SightlineModels
 import SightlineTestSupport
 import SightlineWeights
 import Testing

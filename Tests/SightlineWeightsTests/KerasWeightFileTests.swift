@@ -1,4 +1,7 @@
 import Foundation
+import SightlineCore
+import SightlineModels
+import SightlineNN
 import SightlineTestSupport
 import SightlineWeights
 import Testing

@@ -1,4 +1,6 @@
 import Foundation
+import SightlineCore
+import SightlineNN
 import SightlineTestSupport
 import SightlineWeights
 import Testing

@@ -1,2 +1,0 @@
-@_exported import SightlineVision
-@_exported import SightlineWeights
