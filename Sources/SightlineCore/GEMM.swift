@@ -7,18 +7,10 @@ import Foundation
 ///
 /// Chosen by measurement on the convolution shapes of VGG16 and ResNet50 (`bench/gemm_backends.c`,
 /// figures in the README): oneDNN's sgemm was 10–60% faster than OpenBLAS on every shape, so it is
-/// the default. `SIGHTLINE_GEMM=openblas` selects OpenBLAS, for comparisons.
+/// the engine's only choice; OpenBLAS stays callable (`GEMM.multiply(backend:)`), for comparisons and tests.
 public enum GEMMBackend: String, Sendable, CaseIterable {
     case onednn
     case openblas
-
-    /// The backend in use for this process: `SIGHTLINE_GEMM` if set to a known name, else oneDNN.
-    public static let current: GEMMBackend = {
-        if let name = ProcessInfo.processInfo.environment["SIGHTLINE_GEMM"], let backend = GEMMBackend(rawValue: name) {
-            return backend
-        }
-        return .onednn
-    }()
 }
 
 /// Single-precision matrix products on row-major matrices: `C = alpha * op(A) * op(B) + beta * C`,
@@ -33,7 +25,8 @@ public enum GEMM {
         a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int,
         beta: Float = 0,
-        c: UnsafeMutablePointer<Float>, ldc: Int
+        c: UnsafeMutablePointer<Float>, ldc: Int,
+        backend: GEMMBackend = .onednn
     ) {
         guard m > 0, n > 0 else { return }
         guard k > 0 else {
@@ -41,7 +34,7 @@ public enum GEMM {
             for row in 0..<m { for col in 0..<n { c[row * ldc + col] *= beta } }
             return
         }
-        switch GEMMBackend.current {
+        switch backend {
         case .onednn:
             sl_use_configured_threads()
             let status = dnnl_sgemm(

@@ -2,8 +2,18 @@ import Foundation
 
 /// Process resource figures for progress lines and benchmarks.
 public enum ResourceUsage {
-    /// The process's peak resident set size in MiB so far (`getrusage`; Linux reports KiB).
+    /// The process's peak resident set size in MiB so far: `VmHWM` of `/proc/self/status`, the
+    /// high-water mark of this program's own address space. Not `getrusage`'s `ru_maxrss`: Linux
+    /// carries that across `exec`, so a process started by a large parent (a test runner, a
+    /// notebook kernel) would report the parent's size at the fork. Falls back to `ru_maxrss`
+    /// where `/proc` is not mounted.
     public static func peakResidentMiB() -> Int {
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+            let kib = Int(line.dropFirst("VmHWM:".count).trimmingCharacters(in: .whitespaces).prefix { $0.isNumber })
+        {
+            return kib / 1024
+        }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return usage.ru_maxrss / 1024

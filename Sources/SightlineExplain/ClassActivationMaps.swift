@@ -45,30 +45,10 @@ public struct ClassActivationMaps {
         guard let outputNode = graph.node(named: output), outputNode.shape.count == 1 else {
             throw CAMError(message: "the model's output '\(output)' is not a class vector")
         }
-        // Rebuild with the final softmax removed: the same layer objects, except a linear copy
-        // of a softmax Dense; a softmax Activation is dropped and its input scores.
-        let logits = Graph()
-        logits.engineOptions = graph.engineOptions
-        var score = output
-        for node in graph.nodes {
-            guard let nodeLayer = node.layer else {
-                try logits.addInput(name: node.name, shape: node.shape)
-                continue
-            }
-            if node.name == output, let activation = nodeLayer as? Activation, activation.function == .softmax,
-                let input = node.inputs.first
-            {
-                score = input
-                continue
-            }
-            if node.name == output, let dense = nodeLayer as? Dense, dense.activation == .softmax {
-                try logits.add(
-                    Dense(name: dense.name, kernel: dense.kernel.value, bias: dense.bias?.value), inputs: node.inputs)
-                continue
-            }
-            try logits.add(nodeLayer, inputs: node.inputs)
-        }
-        logits.outputNames = [score]
+        // The same layer objects, scoring logits: a final softmax Dense becomes a linear copy, a
+        // final softmax Activation is dropped and its input scores.
+        let logits = try graph.withLogitsOutput()
+        let score = logits.outputNames.first ?? output
         let target = layer ?? Self.defaultLayer(of: graph)
         guard logits.node(named: target) != nil else { throw CAMError(message: graph.unknownLayerMessage(target)) }
         guard let shape = logits.shape(of: target), shape.count == 3 else {

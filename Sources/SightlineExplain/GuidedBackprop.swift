@@ -33,33 +33,23 @@ public enum GuidedBackprop {
     /// fused ReLU become a linear copy (same weights) followed by a guided ReLU under the
     /// original name, so downstream names are unchanged.
     static func guided(_ graph: Graph) throws -> Graph {
-        let result = Graph()
-        result.engineOptions = graph.engineOptions
-        for node in graph.nodes {
-            guard let layer = node.layer else {
-                try result.addInput(name: node.name, shape: node.shape)
-                continue
-            }
+        try graph.rebuilt { node, layer in
             switch layer {
             case let activation as Activation where activation.function == .relu:
-                try result.add(GuidedReLU(name: node.name), inputs: node.inputs)
+                return [(GuidedReLU(name: node.name), node.inputs)]
             case let conv as Conv2D where conv.activation == .relu:
-                try result.add(
-                    Conv2D(
-                        name: node.name + "/linear", kernel: conv.kernel.value, bias: conv.bias?.value,
-                        strides: conv.strides, padding: conv.padding, dilation: conv.dilation), inputs: node.inputs)
-                try result.add(GuidedReLU(name: node.name), inputs: [node.name + "/linear"])
+                let linear = Conv2D(
+                    name: node.name + "/linear", kernel: conv.kernel.value, bias: conv.bias?.value,
+                    strides: conv.strides,
+                    padding: conv.padding, dilation: conv.dilation)
+                return [(linear, node.inputs), (GuidedReLU(name: node.name), [node.name + "/linear"])]
             case let dense as Dense where dense.activation == .relu:
-                try result.add(
-                    Dense(name: node.name + "/linear", kernel: dense.kernel.value, bias: dense.bias?.value),
-                    inputs: node.inputs)
-                try result.add(GuidedReLU(name: node.name), inputs: [node.name + "/linear"])
+                let linear = Dense(name: node.name + "/linear", kernel: dense.kernel.value, bias: dense.bias?.value)
+                return [(linear, node.inputs), (GuidedReLU(name: node.name), [node.name + "/linear"])]
             default:
-                try result.add(layer, inputs: node.inputs)
+                return nil
             }
         }
-        result.outputNames = graph.outputNames
-        return result
     }
 
     /// Guided-backpropagation saliency `[N, H, W, C]` of each image's class score (pre-softmax,

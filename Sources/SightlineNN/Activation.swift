@@ -39,7 +39,7 @@ extension Activation: KerasLayer {
         "HardSilu": "hard_silu",
     ]
 
-    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(LayerError) -> any Layer {
         if config.className.hasPrefix("ops."), let name = operatorNames[String(config.className.dropFirst(4))],
             let function = ActivationFunction(kerasName: name)
         {
@@ -86,7 +86,7 @@ extension Activation: KerasLayer {
         }
     }
 
-    public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
+    public func kerasConfig() throws(LayerError) -> [String: Any] {
         switch function {
         case .relu(let maxValue, let slope) where maxValue != nil || slope != 0:
             return [

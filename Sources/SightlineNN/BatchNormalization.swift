@@ -253,7 +253,7 @@ public final class BatchNormalization: Layer {
 extension BatchNormalization: KerasLayer {
     public static let kerasClassNames = ["BatchNormalization"]
 
-    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(LayerError) -> any Layer {
         let rank = (inputShapes.first?.count ?? 0) + 1
         let axes = try config.ints("axis") ?? [-1]
         guard axes.count == 1, let axis = axes.first, axis == -1 || axis == rank - 1 else {
@@ -266,7 +266,7 @@ extension BatchNormalization: KerasLayer {
             scale: try config.bool("scale", true))
     }
 
-    public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
+    public func kerasConfig() throws(LayerError) -> [String: Any] {
         [
             "axis": -1, "momentum": Double(momentum), "epsilon": Double(epsilon), "center": beta != nil,
             "scale": gamma != nil,

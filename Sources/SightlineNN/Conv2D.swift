@@ -18,7 +18,7 @@ public final class Conv2D: Layer {
     public let dilation: (Int, Int)
     public let activation: ActivationFunction
     /// Engine settings for this layer's own forward and backward passes.
-    public var engineOptions: EngineOptions = .environment
+    public var engineOptions = EngineOptions()
     private let kernels = ConvolutionKernelCache()
 
     /// A convolution with explicit weights (what loaders and reference tests use). `kernelName`
@@ -138,7 +138,7 @@ extension Optional where Wrapped == Tensor {
 extension Conv2D: KerasLayer {
     public static let kerasClassNames = ["Conv2D", "Convolution2D"]
 
-    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(LayerError) -> any Layer {
         try config.requireChannelsLast()
         let (kh, kw) = try config.pair("kernel_size", (1, 1))
         let filters = try config.int("filters", 0, in: 1...Int.max)
@@ -180,7 +180,7 @@ extension Conv2D: KerasLayer {
             dilation: dilation, activation: try config.activation())
     }
 
-    public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
+    public func kerasConfig() throws(LayerError) -> [String: Any] {
         try convolutionConfig(
             kernel: kernel.value.shape, strides: strides, padding: padding, dilation: dilation, groups: 1,
             activation: activation, useBias: bias != nil)
@@ -209,7 +209,7 @@ extension KerasLayer {
     func convolutionConfig(
         kernel k: [Int], strides: (Int, Int), padding: Padding, dilation: (Int, Int), groups: Int,
         activation: ActivationFunction, useBias: Bool
-    ) throws(KerasConfigError) -> [String: Any] {
+    ) throws(LayerError) -> [String: Any] {
         [
             "filters": k[3], "kernel_size": [k[0], k[1]], "strides": [strides.0, strides.1],
             "padding": try kerasPadding(padding),

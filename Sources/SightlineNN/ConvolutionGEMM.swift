@@ -10,11 +10,9 @@ import SightlineCore
 /// input already is the `[N·H·W, C]` matrix. Bias and activation are applied to each output
 /// tile right after its GEMM, while it is still in cache.
 enum ConvolutionGEMM {
-    /// Patch values per tile (`SIGHTLINE_TILE_FLOATS`, default 2^20 = 4 MiB).
-    static let tileFloats: Int = {
-        let text = ProcessInfo.processInfo.environment["SIGHTLINE_TILE_FLOATS"] ?? ""
-        return Int(text).map { max($0, 1 << 12) } ?? (1 << 20)
-    }()
+    /// Patch values per tile: 2^20 (4 MiB), small enough for the cache-sized working sets the
+    /// GEMM blocks in, large enough that each GEMM call amortises its start.
+    static let tileFloats = 1 << 20
 
     /// Rows per tile for a patch length: `tileFloats` values of patches, at least 256 rows.
     static func tileRows(patch: Int) -> Int {

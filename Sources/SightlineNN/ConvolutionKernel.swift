@@ -59,16 +59,18 @@ enum ConvolutionKernels {
         _ conv: Conv2D, height: Int, width: Int, channels: Int, activation: ActivationFunction, options: EngineOptions
     ) -> (kernel: any ConvolutionKernel, remaining: ActivationFunction) {
         let g = conv.geometry(height: height, width: width)
-        if options.precision != .fp32, let fused = FusedActivation(activation) {
+        let precision: Precision =
+            options.precision == .bf16 && !Precision.bf16Available ? .bf16Emulated : options.precision
+        if precision != .fp32, let fused = FusedActivation(activation) {
             return (
                 OneDNNConvolution(
-                    conv, geometry: g, channels: channels, activation: fused, precision: options.precision), .linear
+                    conv, geometry: g, channels: channels, activation: fused, precision: precision), .linear
             )
         }
-        if options.precision != .fp32 {
+        if precision != .fp32 {
             return (
                 OneDNNConvolution(
-                    conv, geometry: g, channels: channels, activation: .none, precision: options.precision), activation
+                    conv, geometry: g, channels: channels, activation: .none, precision: precision), activation
             )
         }
         guard options.convolution != .reference, let fused = FusedActivation(activation) else {

@@ -66,13 +66,13 @@ extension Cropping2D: KerasLayer {
     public static let kerasClassNames = ["Cropping2D"]
 
     /// `cropping` as `p`, `[p_h, p_w]` or `[[top, bottom], [left, right]]`.
-    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(LayerError) -> any Layer {
         try config.requireChannelsLast()
         let (top, bottom, left, right) = try config.sides("cropping", (0, 0, 0, 0))
         return Cropping2D(name: config.name, top: top, bottom: bottom, left: left, right: right)
     }
 
-    public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
+    public func kerasConfig() throws(LayerError) -> [String: Any] {
         ["cropping": [[top, bottom], [left, right]], "data_format": "channels_last"]
     }
 

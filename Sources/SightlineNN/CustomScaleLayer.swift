@@ -42,11 +42,11 @@ extension CustomScaleLayer: KerasLayer {
     public var kerasModule: String { "keras.src.applications.inception_resnet_v2" }
     public var kerasTakesTensorList: Bool { true }
 
-    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(LayerError) -> any Layer {
         CustomScaleLayer(name: config.name, scale: try config.float("scale", 1))
     }
 
-    public func kerasConfig() throws(KerasConfigError) -> [String: Any] { ["scale": Double(scale)] }
+    public func kerasConfig() throws(LayerError) -> [String: Any] { ["scale": Double(scale)] }
 
     public func flops(inputShapes: [[Int]], outputShape: [Int]) -> Int { 2 * outputShape.reduce(1, *) }
 }

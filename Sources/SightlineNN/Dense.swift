@@ -112,7 +112,7 @@ public final class Dense: Layer {
 extension Dense: KerasLayer {
     public static let kerasClassNames = ["Dense"]
 
-    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(LayerError) -> any Layer {
         let units = try config.int("units", 0, in: 1...Int.max)
         return Dense(
             name: config.name,
@@ -120,7 +120,7 @@ extension Dense: KerasLayer {
             bias: try config.bool("use_bias", true) ? Tensor(zeros: [units]) : nil, activation: try config.activation())
     }
 
-    public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
+    public func kerasConfig() throws(LayerError) -> [String: Any] {
         ["units": units, "activation": try kerasActivationName(activation), "use_bias": bias != nil]
     }
 

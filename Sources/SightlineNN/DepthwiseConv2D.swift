@@ -161,7 +161,7 @@ extension DepthwiseConv2D: KerasLayer {
 
     public var absorbsFollowingActivation: Bool { activation == .linear }
 
-    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(LayerError) -> any Layer {
         try config.requireChannelsLast()
         let (kh, kw) = try config.pair("kernel_size", (1, 1))
         let c = try config.channels(inputShapes)
@@ -175,7 +175,7 @@ extension DepthwiseConv2D: KerasLayer {
             dilation: dilation, activation: try config.activation())
     }
 
-    public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
+    public func kerasConfig() throws(LayerError) -> [String: Any] {
         let k = kernel.value.shape
         if grouped {
             return [

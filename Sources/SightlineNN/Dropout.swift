@@ -84,7 +84,7 @@ extension Dropout: KerasLayer {
     /// `StochasticDepth` (ConvNeXt) is per-sample dropout of rate `drop_path_rate`.
     public static let kerasClassNames = ["Dropout", "StochasticDepth"]
 
-    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(LayerError) -> any Layer {
         let seed = UInt64(truncatingIfNeeded: try config.int("seed", 0) & Int(Int32.max))
         let rank = (inputShapes.first?.count ?? 0) + 1
         if config.className == "StochasticDepth" {
@@ -94,7 +94,7 @@ extension Dropout: KerasLayer {
         }
         var noiseShape: [Int]?
         if let list = config.values["noise_shape"] as? [Any] {
-            noiseShape = try list.map { item throws(KerasConfigError) -> Int in
+            noiseShape = try list.map { item throws(LayerError) -> Int in
                 if item is NSNull { return 0 }
                 guard let size = KerasConfig.integer(item), size >= 1 else {
                     throw config.error("must hold sizes of 1 or more, or null, got \(list)", field: "noise_shape")
@@ -109,7 +109,7 @@ extension Dropout: KerasLayer {
             name: config.name, rate: try config.float("rate", 0, in: 0...1), seed: seed, noiseShape: noiseShape)
     }
 
-    public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
+    public func kerasConfig() throws(LayerError) -> [String: Any] {
         let noise: Any = noiseShape.map { $0.map { $0 == 0 ? NSNull() : $0 as Any } } ?? NSNull()
         return ["rate": Double(rate), "noise_shape": noise, "seed": NSNull()]
     }

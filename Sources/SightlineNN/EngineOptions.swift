@@ -1,5 +1,4 @@
 internal import CKernels
-import Foundation
 
 /// Which algorithm runs a convolution.
 public enum ConvolutionRoute: String, Sendable, CaseIterable {
@@ -20,7 +19,8 @@ public enum Precision: String, Sendable, CaseIterable {
     /// Float32 everywhere: the default, and what every fidelity figure refers to.
     case fp32
     /// Convolution sources and weights rounded to bfloat16, products accumulated in float32
-    /// (oneDNN's bf16 convolutions on AVX512_BF16 or AMX; `EngineError.bf16Unavailable` elsewhere).
+    /// (oneDNN's bf16 convolutions on AVX512_BF16 or AMX). On a CPU without them it computes as
+    /// `bf16Emulated` (the same rounding, float32 instructions); the command line refuses it there.
     /// Every convolution takes oneDNN's direct route (no Winograd).
     case bf16
     /// The same rounding of sources and weights as `bf16`, computed with float32 instructions
@@ -31,22 +31,6 @@ public enum Precision: String, Sendable, CaseIterable {
 
     /// True when this CPU runs `.bf16` (AVX512_BF16 or AMX, as oneDNN detects it).
     public static var bf16Available: Bool { sl_cpu_has_bf16() != 0 }
-}
-
-/// Engine settings the command line or a caller chose that cannot be honoured.
-public enum EngineError: Error, CustomStringConvertible, Equatable {
-    /// `--precision bf16` on a CPU without bfloat16 instructions.
-    case bf16Unavailable
-
-    public var description: String {
-        switch self {
-        case .bf16Unavailable:
-            return
-                "--precision bf16 needs a CPU with AVX512_BF16 or AMX instructions (Intel Cooper Lake, Sapphire Rapids "
-                + "or later; AMD Zen 4 or later) and this one has neither; use --precision fp32 (the default), or "
-                + "--precision bf16-emulated to see bf16's effect on this model's outputs here"
-        }
-    }
 }
 
 /// Engine settings, passed explicitly to the plans and layers that use them.
@@ -60,17 +44,4 @@ public struct EngineOptions: Sendable, Equatable {
         self.convolution = convolution
         self.precision = precision
     }
-
-    /// Throws `EngineError.bf16Unavailable` when the options ask for bf16 on a CPU without it.
-    public func validated() throws -> EngineOptions {
-        if precision == .bf16, !Precision.bf16Available { throw EngineError.bf16Unavailable }
-        return self
-    }
-
-    /// The options documented for the command line: `SIGHTLINE_CONV=auto|reference|direct`
-    /// (default `auto`). Read once per process.
-    public static let environment: EngineOptions = {
-        let name = ProcessInfo.processInfo.environment["SIGHTLINE_CONV"] ?? ""
-        return EngineOptions(convolution: ConvolutionRoute(rawValue: name) ?? .auto)
-    }()
 }

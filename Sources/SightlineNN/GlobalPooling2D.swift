@@ -85,7 +85,7 @@ extension GlobalPooling2D: KerasLayer {
         "GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAvgPool2D", "GlobalMaxPool2D",
     ]
 
-    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(LayerError) -> any Layer {
         try config.requireChannelsLast()
         return GlobalPooling2D(
             name: config.name, kind: config.className.contains("Max") ? .max : .average,
@@ -94,7 +94,7 @@ extension GlobalPooling2D: KerasLayer {
 
     public var kerasClassName: String { kind == .max ? "GlobalMaxPooling2D" : "GlobalAveragePooling2D" }
 
-    public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
+    public func kerasConfig() throws(LayerError) -> [String: Any] {
         ["data_format": "channels_last", "keepdims": keepDims]
     }
 

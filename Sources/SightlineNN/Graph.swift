@@ -31,9 +31,9 @@ public final class Graph {
     /// The nodes `forward` returns by default: the last node added unless set.
     public var outputNames: [String] = []
     private var planCache: (key: String, plan: InferencePlan)?
-    /// Engine settings for this graph's inference plans (kernel routes); by default those of
-    /// the environment (`EngineOptions.environment`).
-    public var engineOptions: EngineOptions = .environment {
+    /// Engine settings for this graph's plans and convolutions (kernel route, precision); the
+    /// defaults unless set (the command line sets them from its options and environment).
+    public var engineOptions = EngineOptions() {
         didSet {
             planCache = nil
             for case let conv as Conv2D in layers { conv.engineOptions = engineOptions }

@@ -153,11 +153,11 @@ extension GroupedConv2D: KerasLayer {
     /// Made by `Conv2D.make` for `groups` above 1 and below the input channels.
     public static let kerasClassNames = ["Conv2D"]
 
-    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(LayerError) -> any Layer {
         try Conv2D.make(config, inputShapes: inputShapes)
     }
 
-    public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
+    public func kerasConfig() throws(LayerError) -> [String: Any] {
         try convolutionConfig(
             kernel: kernel.value.shape, strides: strides, padding: padding, dilation: dilation, groups: groups,
             activation: activation, useBias: bias != nil)

@@ -47,7 +47,7 @@ struct InferencePlan {
     let inputNames: [String]
     let outputs: [String]
 
-    init(graph: Graph, outputs: [String], options: EngineOptions = .environment) {
+    init(graph: Graph, outputs: [String], options: EngineOptions = EngineOptions()) {
         var readers: [String: [String]] = [:]
         for node in graph.nodes { for input in node.inputs { readers[input, default: []].append(node.name) } }
         let pinned = Set(outputs)

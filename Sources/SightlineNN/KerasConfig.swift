@@ -1,26 +1,8 @@
 import Foundation
 import SightlineCore
 
-/// A Keras layer config that Sightline cannot turn into a layer, or a value in it that is out of
-/// range. Names the layer, its class and, where one value is at fault, the config field.
-public struct KerasConfigError: Error, CustomStringConvertible, Equatable {
-    public var layer: String
-    public var className: String
-    /// The config key at fault (`strides`, `rate`, …), or nil when the layer as a whole is.
-    public var field: String?
-    public var reason: String
-
-    public init(layer: String, className: String, field: String? = nil, reason: String) {
-        (self.layer, self.className, self.field, self.reason) = (layer, className, field, reason)
-    }
-
-    public var description: String {
-        "layer '\(layer)' (\(className)): " + (field.map { "'\($0)' " } ?? "") + reason
-    }
-}
-
 /// One Keras layer's `config` dictionary with checked accessors: every value is read with its
-/// type and range verified, so a bad value in a file is a `KerasConfigError` naming the layer
+/// type and range verified, so a bad value in a file is a `LayerError` naming the layer
 /// and the field, never a crash. `null` counts as absent (Keras writes `None` as `null`).
 public struct KerasConfig {
     public let name: String
@@ -49,8 +31,8 @@ public struct KerasConfig {
     }
 
     /// An error about this layer, and about `field` when given.
-    public func error(_ reason: String, field: String? = nil) -> KerasConfigError {
-        KerasConfigError(layer: name, className: className, field: field, reason: reason)
+    public func error(_ reason: String, field: String? = nil) -> LayerError {
+        LayerError(layer: name, className: className, field: field, reason: reason)
     }
 
     func value(_ key: String) -> Any? {
@@ -60,7 +42,7 @@ public struct KerasConfig {
 
     /// An integer option in `range` (JSON integers; a float with an integral value is accepted).
     public func int(_ key: String, _ fallback: Int, in range: ClosedRange<Int> = Int.min...Int.max)
-        throws(KerasConfigError) -> Int
+        throws(LayerError) -> Int
     {
         guard let raw = value(key) else { return fallback }
         guard let number = Self.integer(raw) else { throw error("must be an integer, got \(raw)", field: key) }
@@ -74,7 +56,7 @@ public struct KerasConfig {
     public func float(
         _ key: String, _ fallback: Float,
         in range: ClosedRange<Double> = -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude
-    ) throws(KerasConfigError) -> Float {
+    ) throws(LayerError) -> Float {
         guard let raw = value(key) else { return fallback }
         guard let number = Self.double(raw), number.isFinite else {
             throw error("must be a finite number, got \(raw)", field: key)
@@ -88,11 +70,11 @@ public struct KerasConfig {
     /// An optional floating-point option (nil when absent or `null`).
     public func optionalFloat(
         _ key: String, in range: ClosedRange<Double> = -Double.greatestFiniteMagnitude...Double.greatestFiniteMagnitude
-    ) throws(KerasConfigError) -> Float? {
+    ) throws(LayerError) -> Float? {
         value(key) == nil ? nil : try float(key, 0, in: range)
     }
 
-    public func bool(_ key: String, _ fallback: Bool) throws(KerasConfigError) -> Bool {
+    public func bool(_ key: String, _ fallback: Bool) throws(LayerError) -> Bool {
         guard let raw = value(key) else { return fallback }
         guard Self.isBool(raw), let flag = raw as? Bool else {
             throw error("must be true or false, got \(raw)", field: key)
@@ -100,14 +82,14 @@ public struct KerasConfig {
         return flag
     }
 
-    public func string(_ key: String, _ fallback: String) throws(KerasConfigError) -> String {
+    public func string(_ key: String, _ fallback: String) throws(LayerError) -> String {
         guard let raw = value(key) else { return fallback }
         guard let text = raw as? String else { throw error("must be a string, got \(raw)", field: key) }
         return text
     }
 
     /// A list of integers (`target_shape`, `axis` lists); a single integer is a list of one.
-    public func ints(_ key: String) throws(KerasConfigError) -> [Int]? {
+    public func ints(_ key: String) throws(LayerError) -> [Int]? {
         guard let raw = value(key) else { return nil }
         if let one = Self.integer(raw) { return [one] }
         guard let list = raw as? [Any] else { throw error("must be a list of integers, got \(raw)", field: key) }
@@ -122,7 +104,7 @@ public struct KerasConfig {
     }
 
     /// A list of finite numbers (a single number is a list of one); nil when absent.
-    public func floats(_ key: String) throws(KerasConfigError) -> [Float]? {
+    public func floats(_ key: String) throws(LayerError) -> [Float]? {
         guard let raw = value(key) else { return nil }
         if let one = Self.double(raw), one.isFinite { return [Float(one)] }
         guard let list = raw as? [Any] else { throw error("must be a list of numbers, got \(raw)", field: key) }
@@ -138,7 +120,7 @@ public struct KerasConfig {
 
     /// A Keras pair option (`kernel_size`, `strides`, …), given as `[a, b]` or `a`, each in `range`.
     public func pair(_ key: String, _ fallback: (Int, Int), in range: ClosedRange<Int> = 1...65_536)
-        throws(KerasConfigError) -> (Int, Int)
+        throws(LayerError) -> (Int, Int)
     {
         guard let list = try ints(key) else { return fallback }
         guard list.count == 1 || list.count == 2 else {
@@ -153,8 +135,7 @@ public struct KerasConfig {
 
     /// Per-side amounts (`ZeroPadding2D.padding`, `Cropping2D.cropping`): `p`, `[p_h, p_w]` or
     /// `[[top, bottom], [left, right]]`, each 0 or more. Returns (top, bottom, left, right).
-    public func sides(_ key: String, _ fallback: (Int, Int, Int, Int)) throws(KerasConfigError) -> (Int, Int, Int, Int)
-    {
+    public func sides(_ key: String, _ fallback: (Int, Int, Int, Int)) throws(LayerError) -> (Int, Int, Int, Int) {
         guard let raw = value(key) else { return fallback }
         var result: (Int, Int, Int, Int)?
         if let one = Self.integer(raw) {
@@ -180,7 +161,7 @@ public struct KerasConfig {
         return result
     }
 
-    public func padding() throws(KerasConfigError) -> Padding {
+    public func padding() throws(LayerError) -> Padding {
         switch try string("padding", "valid").lowercased() {
         case "valid": return .valid
         case "same": return .same
@@ -188,7 +169,7 @@ public struct KerasConfig {
         }
     }
 
-    public func requireChannelsLast() throws(KerasConfigError) {
+    public func requireChannelsLast() throws(LayerError) {
         let format = try string("data_format", "channels_last")
         if format != "channels_last" {
             throw error("'\(format)' is not supported; Sightline runs channels_last (NHWC)", field: "data_format")
@@ -196,7 +177,7 @@ public struct KerasConfig {
     }
 
     /// The activation named by `key` (a name, or Keras 3's serialized `{"config": {"name": …}}`).
-    public func activation(_ key: String = "activation") throws(KerasConfigError) -> ActivationFunction {
+    public func activation(_ key: String = "activation") throws(LayerError) -> ActivationFunction {
         let raw = value(key)
         let nested = (raw as? [String: Any]).flatMap {
             ($0["config"] as? [String: Any])?["name"] as? String ?? $0["class_name"] as? String
@@ -211,13 +192,13 @@ public struct KerasConfig {
     }
 
     /// The last entry of `shapes` (the single input's channel count).
-    public func channels(_ shapes: [[Int]]) throws(KerasConfigError) -> Int {
+    public func channels(_ shapes: [[Int]]) throws(LayerError) -> Int {
         guard let last = shapes.first?.last else { throw error("has no input") }
         return last
     }
 
     /// Checks that a weight of `shape` is small enough to allocate.
-    public func checkWeight(_ shape: [Int]) throws(KerasConfigError) -> [Int] {
+    public func checkWeight(_ shape: [Int]) throws(LayerError) -> [Int] {
         var count = 1
         for dimension in shape {
             guard dimension > 0 else { throw error("gives a weight of shape \(shape), which has an empty axis") }

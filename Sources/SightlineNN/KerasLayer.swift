@@ -12,13 +12,13 @@ public protocol KerasLayer: Layer {
     static var kerasClassNames: [String] { get }
     /// The layer for one Keras config, for inputs of `inputShapes` (without the batch axis),
     /// with zero weights of the right shapes. Every config value is validated: a value that is
-    /// out of range or of the wrong type is a `KerasConfigError` naming the field.
-    static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer
+    /// out of range or of the wrong type is a `LayerError` naming the field.
+    static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(LayerError) -> any Layer
     /// The Keras class this layer is written as (defaults to the first of `kerasClassNames`).
     var kerasClassName: String { get }
     /// The Keras config to write (name, trainable and dtype are added by the writer); options
     /// left out take Keras's defaults. Throws when the layer has no Keras form.
-    func kerasConfig() throws(KerasConfigError) -> [String: Any]
+    func kerasConfig() throws(LayerError) -> [String: Any]
     /// Floating-point operations of one forward pass over one image (multiply-add = 2).
     /// Defaults to one per output value.
     func flops(inputShapes: [[Int]], outputShape: [Int]) -> Int
@@ -58,14 +58,14 @@ extension KerasLayer {
     public var kerasTakesTensorList: Bool { false }
 
     /// An error about this layer's config when it is written.
-    func unwritable(_ reason: String, field: String? = nil) -> KerasConfigError {
-        KerasConfigError(
+    func unwritable(_ reason: String, field: String? = nil) -> LayerError {
+        LayerError(
             layer: name, className: kerasClassName, field: field,
             reason: "cannot be saved in the Keras format: " + reason)
     }
 
     /// The Keras name of `function`, or an error saying to use a separate activation layer.
-    func kerasActivationName(_ function: ActivationFunction) throws(KerasConfigError) -> String {
+    func kerasActivationName(_ function: ActivationFunction) throws(LayerError) -> String {
         guard let name = function.kerasName else {
             throw unwritable(
                 "the fused activation \(function) has no Keras name; use a separate activation layer",
@@ -75,7 +75,7 @@ extension KerasLayer {
     }
 
     /// Keras's name for `padding`; explicit padding has none.
-    func kerasPadding(_ padding: Padding) throws(KerasConfigError) -> String {
+    func kerasPadding(_ padding: Padding) throws(LayerError) -> String {
         switch padding {
         case .valid: return "valid"
         case .same: return "same"
@@ -108,7 +108,7 @@ public enum KerasLayers {
     public static var classNames: [String] { byClassName.keys.sorted() }
 
     /// The layer for one Keras config entry; unknown classes are an error naming the layer and class.
-    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(LayerError) -> any Layer {
         guard let type = byClassName[config.className] else {
             if config.className == "Lambda" {
                 throw config.error(

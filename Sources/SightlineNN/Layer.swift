@@ -38,9 +38,16 @@ public struct GradientNeeds: OptionSet, Sendable {
     }
 }
 
-/// A layer shape mismatch or an invalid configuration, naming the layer.
+/// Every failure of SightlineNN: a layer shape mismatch, an invalid configuration, or a Keras
+/// config Sightline cannot turn into a layer, naming the layer and, for configs, its Keras class
+/// and the field at fault.
 public struct LayerError: Error, CustomStringConvertible, Equatable {
     public var layer: String
+    /// The Keras class of a config that cannot be imported or written (`Conv2D`), else nil.
+    public var className: String?
+    /// The config key at fault (`strides`, `rate`, …), or nil when the layer as a whole is.
+    public var field: String?
+    /// What is wrong, and the fix where there is one.
     public var message: String
 
     public init(layer: String, _ message: String) {
@@ -48,7 +55,15 @@ public struct LayerError: Error, CustomStringConvertible, Equatable {
         self.message = message
     }
 
-    public var description: String { "layer '\(layer)': \(message)" }
+    /// A Keras config problem: the layer, its class and the field at fault.
+    public init(layer: String, className: String, field: String? = nil, reason: String) {
+        (self.layer, self.className, self.field, self.message) = (layer, className, field, reason)
+    }
+
+    public var description: String {
+        guard let className else { return "layer '\(layer)': \(message)" }
+        return "layer '\(layer)' (\(className)): " + (field.map { "'\($0)' " } ?? "") + message
+    }
 }
 
 /// A layer of a CNN, with a hand-written forward and backward pass side by side.

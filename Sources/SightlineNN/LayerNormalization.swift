@@ -118,7 +118,7 @@ public final class LayerNormalization: Layer {
 extension LayerNormalization: KerasLayer {
     public static let kerasClassNames = ["LayerNormalization"]
 
-    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(LayerError) -> any Layer {
         let rank = inputShapes.first?.count ?? 0
         let axes = try config.ints("axis") ?? [-1]
         guard axes.count == 1, let axis = axes.first, axis == -1 || axis == rank else {
@@ -133,7 +133,7 @@ extension LayerNormalization: KerasLayer {
             center: try config.bool("center", true), scale: try config.bool("scale", true))
     }
 
-    public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
+    public func kerasConfig() throws(LayerError) -> [String: Any] {
         ["axis": -1, "epsilon": Double(epsilon), "center": beta != nil, "scale": gamma != nil]
     }
 

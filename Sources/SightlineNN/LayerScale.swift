@@ -40,14 +40,14 @@ extension LayerScale: KerasLayer {
     public static let kerasClassNames = ["LayerScale"]
     public var kerasModule: String { "keras.src.applications.convnext" }
 
-    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(LayerError) -> any Layer {
         let channels = try config.int("projection_dim", try config.channels(inputShapes), in: 1...Int.max)
         let initial = try config.float("init_values", 1e-6)
         return LayerScale(
             name: config.name, gamma: Tensor(repeating: initial, shape: try config.checkWeight([channels])))
     }
 
-    public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
+    public func kerasConfig() throws(LayerError) -> [String: Any] {
         ["init_values": Double(gamma.value.scalars.first ?? 0), "projection_dim": gamma.value.count]
     }
 }

@@ -123,7 +123,7 @@ public final class Merge: Layer {
 extension Merge: KerasLayer {
     public static let kerasClassNames = ["Add", "Multiply", "Concatenate"]
 
-    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(LayerError) -> any Layer {
         switch config.className {
         case "Add": return Merge(name: config.name, .add)
         case "Multiply": return Merge(name: config.name, .multiply)
@@ -144,7 +144,7 @@ extension Merge: KerasLayer {
         }
     }
 
-    public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
+    public func kerasConfig() throws(LayerError) -> [String: Any] {
         operation == .concatenate ? ["axis": -1] : [:]
     }
 

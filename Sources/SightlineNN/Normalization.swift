@@ -67,7 +67,7 @@ public final class Normalization: Layer {
 extension Normalization: KerasLayer {
     public static let kerasClassNames = ["Normalization"]
 
-    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(LayerError) -> any Layer {
         let shape = inputShapes.first ?? []
         let axes = try config.ints("axis") ?? [-1]
         guard axes.count == 1, let axis = axes.first, axis == -1 || axis == shape.count else {
@@ -93,7 +93,7 @@ extension Normalization: KerasLayer {
             count: nil, invert: invert)
     }
 
-    public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
+    public func kerasConfig() throws(LayerError) -> [String: Any] {
         var config: [String: Any] = ["axis": [-1], "invert": invert, "mean": NSNull(), "variance": NSNull()]
         if count == nil {
             config["mean"] = mean.value.scalars.map(Double.init)

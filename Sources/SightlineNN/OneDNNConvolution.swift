@@ -43,8 +43,11 @@ final class OneDNNConvolution: ConvolutionKernel {
     /// oneDNN's implementation name (e.g. `onednn brgconv:avx512_core`), or the fallback and
     /// oneDNN's reason when it declined the shape.
     var summary: String {
-        lock.withLock { implementation.isEmpty ? "onednn direct" : implementation }
+        lock.withLock { implementation.isEmpty ? "onednn direct\(precisionSuffix)" : implementation }
     }
+
+    /// `" bf16"` or `" bf16-emulated"` after the kernel's name; empty for fp32.
+    private var precisionSuffix: String { precision == .fp32 ? "" : " \(precision.rawValue)" }
 
     private func primitive(batch: Int, accumulate: Bool) -> OpaquePointer? {
         lock.withLock {
@@ -67,7 +70,7 @@ final class OneDNNConvolution: ConvolutionKernel {
                         message.count)
                 }
             }
-            let suffix = precision == .fp32 ? "" : " \(precision.rawValue)"
+            let suffix = precisionSuffix
             implementation =
                 made != nil
                 ? "onednn \(Self.text(impl))\(suffix)"

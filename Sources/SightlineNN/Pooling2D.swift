@@ -152,7 +152,7 @@ public final class Pooling2D: Layer {
 extension Pooling2D: KerasLayer {
     public static let kerasClassNames = ["MaxPooling2D", "AveragePooling2D", "MaxPool2D", "AvgPool2D"]
 
-    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(LayerError) -> any Layer {
         try config.requireChannelsLast()
         let pool = try config.pair("pool_size", (2, 2))
         return Pooling2D(
@@ -162,7 +162,7 @@ extension Pooling2D: KerasLayer {
 
     public var kerasClassName: String { kind == .max ? "MaxPooling2D" : "AveragePooling2D" }
 
-    public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
+    public func kerasConfig() throws(LayerError) -> [String: Any] {
         [
             "pool_size": [poolSize.0, poolSize.1], "strides": [strides.0, strides.1],
             "padding": try kerasPadding(padding),

@@ -58,9 +58,9 @@ public final class Rescaling: Layer {
 extension Rescaling: KerasLayer {
     public static let kerasClassNames = ["Rescaling"]
 
-    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(LayerError) -> any Layer {
         let channels = try config.channels(inputShapes)
-        func values(_ key: String, _ fallback: Float) throws(KerasConfigError) -> [Float] {
+        func values(_ key: String, _ fallback: Float) throws(LayerError) -> [Float] {
             if let list = config.values[key] as? [Any] {
                 var result: [Float] = []
                 for item in list {
@@ -80,7 +80,7 @@ extension Rescaling: KerasLayer {
         return Rescaling(name: config.name, scales: try values("scale", 1), offsets: try values("offset", 0))
     }
 
-    public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
+    public func kerasConfig() throws(LayerError) -> [String: Any] {
         func value(_ values: [Float]) -> Any { values.count == 1 ? Double(values[0]) : values.map(Double.init) }
         return ["scale": value(scales), "offset": value(offsets)]
     }

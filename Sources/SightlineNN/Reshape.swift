@@ -52,7 +52,7 @@ public final class Reshape: Layer {
 extension Reshape: KerasLayer {
     public static let kerasClassNames = ["Reshape", "Flatten"]
 
-    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(LayerError) -> any Layer {
         if config.className == "Flatten" {
             try config.requireChannelsLast()
             return Reshape.flatten(name: config.name)
@@ -68,7 +68,7 @@ extension Reshape: KerasLayer {
 
     public var kerasClassName: String { targetShape == nil ? "Flatten" : "Reshape" }
 
-    public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
+    public func kerasConfig() throws(LayerError) -> [String: Any] {
         if let targetShape { return ["target_shape": targetShape] }
         return ["data_format": "channels_last"]
     }

@@ -65,7 +65,7 @@ public final class SeparableConv2D: Layer {
 extension SeparableConv2D: KerasLayer {
     public static let kerasClassNames = ["SeparableConv2D", "SeparableConvolution2D"]
 
-    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(LayerError) -> any Layer {
         try config.requireChannelsLast()
         let (kh, kw) = try config.pair("kernel_size", (1, 1))
         let c = try config.channels(inputShapes)
@@ -80,7 +80,7 @@ extension SeparableConv2D: KerasLayer {
             activation: try config.activation())
     }
 
-    public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
+    public func kerasConfig() throws(LayerError) -> [String: Any] {
         let depthwise = parameters[0].value.shape
         let pointwise = parameters[1].value.shape
         return [

@@ -91,7 +91,7 @@ extension Slice: KerasLayer {
     /// Keras 3 operator nodes arrive as `ops.<Class>` (the importer prefixes their module).
     public static let kerasClassNames = ["SlicingOpLambda", "ops.GetItem"]
 
-    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(LayerError) -> any Layer {
         var entries: [Any]?
         if config.className == "ops.GetItem" {
             // Keras 3: args [tensor, [{"class_name": "__slice__", "config": {start, stop, step}}, …]].
@@ -145,7 +145,7 @@ extension Slice: KerasLayer {
 
     public var kerasClassName: String { "SlicingOpLambda" }
 
-    public func kerasConfig() throws(KerasConfigError) -> [String: Any] { ["function": "__operators__.getitem"] }
+    public func kerasConfig() throws(LayerError) -> [String: Any] { ["function": "__operators__.getitem"] }
 
     /// Per axis, batch first, start/stop/step with null for Python's defaults.
     public var kerasSlices: [[String: Any]] {

@@ -91,7 +91,7 @@ extension TensorOperation: KerasLayer {
         "nn.swish": .swish, "math.tanh": .tanh, "nn.gelu": .gelu(approximate: false), "nn.softmax": .softmax,
     ]
 
-    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(LayerError) -> any Layer {
         var operation: Broadcast.Operation
         if config.className == "TFOpLambda" {
             let function = try config.string("function", "")
@@ -148,7 +148,7 @@ extension TensorOperation: KerasLayer {
     /// Written as tf.keras writes it: `TFOpLambda` with the function name, the first operand as
     /// the node's tensor and the second in `kwargs["y"]`. tf.keras and Sightline read this back;
     /// Keras 3 cannot load `TFOpLambda` from a legacy `.h5`.
-    public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
+    public func kerasConfig() throws(LayerError) -> [String: Any] {
         guard case .input = left else {
             throw unwritable(
                 "a constant on the left of '\(operation)' has no tf.keras form; write the model from Keras instead")

@@ -60,7 +60,7 @@ public final class UpSampling2D: Layer {
 extension UpSampling2D: KerasLayer {
     public static let kerasClassNames = ["UpSampling2D"]
 
-    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(LayerError) -> any Layer {
         try config.requireChannelsLast()
         let interpolation = try config.string("interpolation", "nearest")
         guard interpolation == "nearest" else {
@@ -69,7 +69,7 @@ extension UpSampling2D: KerasLayer {
         return UpSampling2D(name: config.name, size: try config.pair("size", (2, 2), in: 1...4096))
     }
 
-    public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
+    public func kerasConfig() throws(LayerError) -> [String: Any] {
         ["size": [size.0, size.1], "data_format": "channels_last", "interpolation": "nearest"]
     }
 

@@ -76,13 +76,13 @@ extension ZeroPadding2D: KerasLayer {
     public static let kerasClassNames = ["ZeroPadding2D"]
 
     /// `padding` as `p`, `[p_h, p_w]` or `[[top, bottom], [left, right]]`, each 0 or more.
-    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(KerasConfigError) -> any Layer {
+    public static func make(_ config: KerasConfig, inputShapes: [[Int]]) throws(LayerError) -> any Layer {
         try config.requireChannelsLast()
         let (top, bottom, left, right) = try config.sides("padding", (1, 1, 1, 1))
         return ZeroPadding2D(name: config.name, top: top, bottom: bottom, left: left, right: right)
     }
 
-    public func kerasConfig() throws(KerasConfigError) -> [String: Any] {
+    public func kerasConfig() throws(LayerError) -> [String: Any] {
         ["padding": [[top, bottom], [left, right]], "data_format": "channels_last"]
     }
 

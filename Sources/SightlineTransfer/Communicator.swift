@@ -32,9 +32,6 @@ public final class SingleProcess: Communicator {
 
 /// Open MPI's world communicator, loaded at run time (see `CMPIRuntime`).
 public final class MPICommunicator: Communicator {
-    public struct MPIError: Error, CustomStringConvertible {
-        public var description: String
-    }
 
     public let rank: Int
     public let size: Int
@@ -50,7 +47,7 @@ public final class MPICommunicator: Communicator {
         (self.rank, self.size) = (Int(rank), Int(size))
     }
 
-    static func failure() -> MPIError { MPIError(description: "MPI: " + String(cString: sl_mpi_error())) }
+    static func failure() -> TransferError { TransferError(.mpi, "MPI: " + String(cString: sl_mpi_error())) }
 
     public func sum(_ values: inout [Float]) throws {
         let status = values.withUnsafeMutableBufferPointer { sl_mpi_allreduce_sum_float($0.baseAddress, $0.count) }

@@ -93,7 +93,7 @@ public struct Evaluation: Sendable {
         progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> Evaluation {
         guard let folders = data.classNames, !folders.isEmpty else {
-            throw EvaluationError(message: "evaluation needs a folder with one subfolder per class")
+            throw TransferError(.data, "evaluation needs a folder with one subfolder per class")
         }
         let names = modelClassNames ?? (0..<classCount).map { "class \($0)" }
         // Folder label → model class.
@@ -101,17 +101,17 @@ public struct Evaluation: Sendable {
         if let modelClassNames {
             mapping = try folders.map { folder in
                 guard let index = modelClassNames.firstIndex(of: folder) else {
-                    throw EvaluationError(
-                        message:
-                            "the data has a class '\(folder)' that the model does not know (its classes: \(modelClassNames.joined(separator: ", ")))"
+                    throw TransferError(
+                        .data,
+                        "the data has a class '\(folder)' that the model does not know (its classes: \(modelClassNames.joined(separator: ", ")))"
                     )
                 }
                 return index
             }
         } else {
             guard folders.count <= classCount else {
-                throw EvaluationError(
-                    message: "the data has \(folders.count) class folders and the model \(classCount) outputs")
+                throw TransferError(
+                    .data, "the data has \(folders.count) class folders and the model \(classCount) outputs")
             }
             mapping = Array(folders.indices)
         }
@@ -153,9 +153,4 @@ public struct Evaluation: Sendable {
         return evaluation
     }
 
-    /// A failure naming what does not fit.
-    public struct EvaluationError: Error, CustomStringConvertible {
-        public var message: String
-        public var description: String { message }
-    }
 }

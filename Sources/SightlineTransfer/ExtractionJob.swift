@@ -39,11 +39,6 @@ public struct ExtractionJob {
         self.sightlineVersion = sightlineVersion
     }
 
-    public struct JobError: Error, CustomStringConvertible {
-        public var message: String
-        public var description: String { message }
-    }
-
     /// What a run did.
     public struct Summary: Sendable {
         public var processed: Int
@@ -82,14 +77,14 @@ public struct ExtractionJob {
         if let resumed = try FeatureFileWriter(resuming: output) {
             let working = FeatureFileWriter.workingPath(output)
             guard resume else {
-                throw JobError(
-                    message:
-                        "\(working) holds an interrupted run; pass --resume to continue it, or delete it to start over")
+                throw TransferError(
+                    .file,
+                    "\(working) holds an interrupted run; pass --resume to continue it, or delete it to start over")
             }
             guard resumed.fingerprint == fingerprint else {
-                throw JobError(
-                    message:
-                        "\(working) was made with other settings or inputs (see \(working).json); delete both to start over"
+                throw TransferError(
+                    .file,
+                    "\(working) was made with other settings or inputs (see \(working).json); delete both to start over"
                 )
             }
             writer = resumed
@@ -114,8 +109,8 @@ public struct ExtractionJob {
             try write(batch, to: writer, labelled: labelled)
             failed += batch.failed.map { ($0.sample.path, $0.error) }
             if !progress(writer.rows, total) && writer.rows < total {
-                throw JobError(
-                    message: "stopped after \(writer.rows) of \(total) images; run again with --resume to continue")
+                throw TransferError(
+                    .stopped, "stopped after \(writer.rows) of \(total) images; run again with --resume to continue")
             }
         }
         try writer.finish(classNames: slice.classNames, attributes: attributes)

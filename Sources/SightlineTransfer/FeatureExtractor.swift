@@ -21,11 +21,6 @@ public struct FeatureExtractor {
     /// The model's input channels (1, 3 or 4); images are converted to it.
     public let channels: Int
 
-    public struct SetupError: Error, CustomStringConvertible {
-        public var message: String
-        public var description: String { message }
-    }
-
     /// - Parameters:
     ///   - layer: a node name; default `defaultLayer(of:)`.
     ///   - pooling: for 4-D outputs; default `.avg`.
@@ -36,17 +31,17 @@ public struct FeatureExtractor {
         let graph = model.graph
         let name = layer ?? Self.defaultLayer(of: graph)
         guard graph.node(named: name) != nil else {
-            throw SetupError(message: graph.unknownLayerMessage(name))
+            throw TransferError(.option, subject: "--layer", graph.unknownLayerMessage(name))
         }
         guard let input = graph.inputNames.first, let shape = graph.shape(of: input), shape.count == 3,
             ImageChannels.supported.contains(shape[2])
         else {
-            throw SetupError(
-                message:
-                    "the model's input \(graph.inputNames.first.flatMap(graph.shape(of:)) ?? []) is not an image of 1, 3 or 4 channels"
+            throw TransferError(
+                .model,
+                "the model's input \(graph.inputNames.first.flatMap(graph.shape(of:)) ?? []) is not an image of 1, 3 or 4 channels"
             )
         }
-        if let problem = model.preprocessing.problem(channels: shape[2]) { throw SetupError(message: problem) }
+        if let problem = model.preprocessing.problem(channels: shape[2]) { throw TransferError(.model, problem) }
         self.model = model
         self.layer = name
         self.pooling = pooling
@@ -107,9 +102,9 @@ public struct FeatureExtractor {
     /// Features for prepared images `[N, H, W, C]`: `[N] + featureShape`.
     public func features(of images: Tensor) throws -> Tensor {
         let graph = model.graph
-        guard let input = graph.inputNames.first else { throw SetupError(message: "the model has no input") }
+        guard let input = graph.inputNames.first else { throw TransferError(.model, "the model has no input") }
         let output = try graph.forward([input: model.preprocessing.apply(to: images)], outputs: [layer])
-        guard var value = output[layer] else { throw SetupError(message: "layer '\(layer)' produced no output") }
+        guard var value = output[layer] else { throw TransferError(.model, "layer '\(layer)' produced no output") }
         if value.rank == 4 && pooling != .none {
             value =
                 GlobalPooling2D(name: "pool", kind: pooling == .max ? .max : .average).forward(

@@ -55,11 +55,6 @@ public struct FeatureFile {
         }
     }
 
-    public struct MergeError: Error, CustomStringConvertible {
-        public var message: String
-        public var description: String { message }
-    }
-
     /// Joins the shard files at `paths` (one run's, in any order) into `output`, block by block
     /// (memory does not grow with the files): they must share the model, layer, pooling,
     /// preprocessing, image size, resize policy and dataset size, and together cover it without
@@ -67,23 +62,23 @@ public struct FeatureFile {
     @discardableResult
     public static func merge(_ paths: [String], to output: String) throws -> Int {
         let shards = try paths.map { try FeatureFileReader(path: $0) }
-        guard let first = shards.first else { throw MergeError(message: "nothing to merge") }
+        guard let first = shards.first else { throw TransferError(.file, "nothing to merge") }
         let shared = [
             "model_md5", "layer", "pooling", "preprocessing", "image_height", "image_width", "resize_policy",
             "total_items", "shard_count",
         ]
         for shard in shards {
             for key in shared where shard.attributes[key] != first.attributes[key] {
-                throw MergeError(
-                    message:
-                        "\(shard.path): \(key) is '\(shard.attributes[key] ?? "missing")', but \(first.path) has '\(first.attributes[key] ?? "missing")'"
+                throw TransferError(
+                    .file,
+                    "\(shard.path): \(key) is '\(shard.attributes[key] ?? "missing")', but \(first.path) has '\(first.attributes[key] ?? "missing")'"
                 )
             }
             guard shard.classNames == first.classNames else {
-                throw MergeError(message: "\(shard.path): class names differ from \(first.path)'s")
+                throw TransferError(.file, "\(shard.path): class names differ from \(first.path)'s")
             }
             guard shard.featureShape == first.featureShape else {
-                throw MergeError(message: "\(shard.path): features \(shard.featureShape) differ from \(first.path)'s")
+                throw TransferError(.file, "\(shard.path): features \(shard.featureShape) differ from \(first.path)'s")
             }
         }
         let ordered = shards.sorted {
@@ -92,17 +87,17 @@ public struct FeatureFile {
         var next = 0
         for shard in ordered {
             guard Int(shard.attributes["first_item"] ?? "") == next else {
-                throw MergeError(
-                    message:
-                        "\(shard.path) starts at item \(shard.attributes["first_item"] ?? "?"), expected \(next): a shard is missing or repeated"
+                throw TransferError(
+                    .file,
+                    "\(shard.path) starts at item \(shard.attributes["first_item"] ?? "?"), expected \(next): a shard is missing or repeated"
                 )
             }
             next += shard.rows
         }
         guard next == Int(first.attributes["total_items"] ?? "") else {
-            throw MergeError(
-                message:
-                    "the shards cover \(next) of \(first.attributes["total_items"] ?? "?") items: a shard is missing")
+            throw TransferError(
+                .file, "the shards cover \(next) of \(first.attributes["total_items"] ?? "?") items: a shard is missing"
+            )
         }
         var attributes = first.attributes
         (attributes["shard_index"], attributes["shard_count"], attributes["first_item"]) = ("0", "1", "0")

@@ -24,7 +24,7 @@ public final class FeatureFileReader {
         self.path = path
         file = try HDF5File(reading: path)
         guard file.exists("/features") else {
-            throw HDF5Error(file: path, "not a Sightline features file (no /features dataset)")
+            throw ModelFileError(file: path, "not a Sightline features file (no /features dataset)")
         }
         let shape = try file.datasetShape("/features")
         rows = shape.first ?? 0
@@ -39,7 +39,7 @@ public final class FeatureFileReader {
         self.attributes = attributes
         guard paths.count == rows, status.count == rows, errors.count == rows, labels.map({ $0.count == rows }) ?? true
         else {
-            throw HDF5Error(
+            throw ModelFileError(
                 file: path,
                 "its datasets have different row counts (\(rows) features, \(paths.count) paths); it was cut short")
         }

@@ -57,7 +57,7 @@ public final class FeatureFileWriter {
     /// Appends rows: `features` is `paths.count` rows of the feature shape (zeros for failures).
     public func append(features: [Float], paths: [String], status: [Int], errors: [String], labels: [Int]?) throws {
         if try file.datasetShape("/features").first != rows {
-            throw HDF5Error(
+            throw ModelFileError(
                 file: Self.workingPath(path), "is inconsistent (a write was cut short); delete it to start over")
         }
         try file.append(features, to: "/features")
@@ -77,7 +77,7 @@ public final class FeatureFileWriter {
         }
         try file.flush()
         guard rename(Self.workingPath(path), path) == 0 else {
-            throw HDF5Error(file: path, "cannot move the finished file into place")
+            throw ModelFileError(file: path, "cannot move the finished file into place")
         }
         try? FileManager.default.removeItem(atPath: Self.fingerprintPath(path))
     }

@@ -3,14 +3,6 @@ import SightlineCore
 import SightlineNN
 
 extension FineTuner {
-    /// The loss, correct predictions and images of one step (this process's, or all processes'
-    /// after `combine`).
-    struct StepFigures {
-        var loss: Float = 0
-        var correct = 0
-        var count = 0
-    }
-
     /// Trains one epoch on streamed batches: the epoch's order is a seeded shuffle of the
     /// training images, cut into global batches of `options.batchSize`; this process takes its
     /// contiguous slice of each. Returns the epoch's mean loss and training accuracy over all
@@ -19,7 +11,7 @@ extension FineTuner {
         phase: Int, epoch: Int, epochs: Int, optimizer: any Optimizer, step: (StepProgress) -> Bool
     ) throws -> (totals: (loss: Float, accuracy: Double), throughput: Throughput) {
         guard let input = graph.inputNames.first, let output = graph.outputNames.first else {
-            throw TrainingError(message: "the model has no input or output")
+            throw TransferError(.model, "the model has no input or output")
         }
         var order = Array(training.indices)
         var shuffler = SeededGenerator(seed: sampleSeed(.order, (phase, epoch), 0))
@@ -36,37 +28,25 @@ extension FineTuner {
         let stream = try stream(local, of: training, augmentEpoch: (phase, epoch))
         let dropouts = graph.layers.compactMap { $0 as? Dropout }
         defer { for dropout in dropouts { dropout.sampleSeeds = nil } }
-        var total = StepFigures()
+        var total = TrainingStep.Figures()
         for number in global.indices {
             guard let batch = stream.next() else { break }
             noteFailures(batch)
             graph.zeroGradients()
-            var figures = StepFigures()
+            var figures = TrainingStep.Figures()
             if let images = batch.images {
                 for dropout in dropouts {
                     dropout.sampleSeeds = batch.samples.map { sampleSeed(.dropout, (phase, epoch), $0.index) }
                 }
-                let (outputs, tape) = try graph.record(
-                    [input: images], outputs: [output], mode: .training, request: GradientRequest())
-                if let logits = outputs[output] {
-                    let labels = batch.samples.map { $0.label ?? 0 }
-                    var (value, gradient) = SoftmaxCrossEntropy()(logits: logits, labels: labels)
-                    // Several processes: the gradient of the slice's summed loss; `combine`
-                    // divides the sum over processes by the global number of images.
-                    if communicator.size > 1 {
-                        gradient.withUnsafeMutableBufferPointer { for i in $0.indices { $0[i] *= Float(labels.count) } }
-                    }
-                    figures = StepFigures(
-                        loss: value * Float(labels.count),
-                        correct: zip(logits.argmaxPerRow(), labels).filter { $0 == $1 }.count, count: labels.count)
-                    _ = graph.backward(tape, seeds: [output: gradient])
-                }
+                // Several processes: the gradient of the slice's summed loss; `combine` divides
+                // the sum over processes by the global number of images.
+                figures = try TrainingStep.gradients(
+                    graph, inputs: [input: images], output: output, labels: batch.samples.map { $0.label ?? 0 },
+                    summed: communicator.size > 1)
             }
             try combine(&figures)
             if figures.count > 0 { optimizer.step(graph.trainableSlots) }
-            (total.loss, total.correct, total.count) = (
-                total.loss + figures.loss, total.correct + figures.correct, total.count + figures.count
-            )
+            total = total + figures
             let position = StepProgress(
                 phase: phase, epoch: epoch + 1, epochs: epochs, batch: number + 1,
                 done: min((number + 1) * options.batchSize, order.count),
@@ -76,8 +56,8 @@ extension FineTuner {
             if stop[0] > 0 { throw Interrupted(position: position) }
         }
         guard total.count > 0 else {
-            throw TrainingError(
-                message: "none of the \(training.count) training images could be read (see the skipped files above)")
+            throw TransferError(
+                .data, "none of the \(training.count) training images could be read (see the skipped files above)")
         }
         let seconds = max(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, 1e-9)
         let throughput = Throughput(
@@ -89,7 +69,7 @@ extension FineTuner {
     /// With several processes: sums every trainable gradient and the step's figures over them
     /// (one `MPI_Allreduce`), then divides the gradients by the global number of images. A
     /// parameter no process computed a gradient for keeps none, as in a single process.
-    func combine(_ figures: inout StepFigures) throws {
+    func combine(_ figures: inout TrainingStep.Figures) throws {
         guard communicator.size > 1 else { return }
         let slots = graph.trainableSlots
         var buffer: [Float] = []
@@ -114,6 +94,7 @@ extension FineTuner {
             }
             offset += size + 1
         }
-        figures = StepFigures(loss: buffer[buffer.count - 3], correct: Int(buffer[buffer.count - 2]), count: Int(count))
+        figures = TrainingStep.Figures(
+            loss: buffer[buffer.count - 3], correct: Int(buffer[buffer.count - 2]), count: Int(count))
     }
 }

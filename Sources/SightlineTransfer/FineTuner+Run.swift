@@ -21,7 +21,7 @@ extension FineTuner {
         var state = TrainingState()
         if resume {
             guard FileManager.default.fileExists(atPath: statePath) else {
-                throw TrainingError(message: "no \(statePath) to resume from")
+                throw TransferError(.data, "no \(statePath) to resume from")
             }
             state = try TrainingState.load(statePath, into: self)
             let phaseEpochs = state.phase == 1 ? options.headEpochs : options.epochs
@@ -69,8 +69,8 @@ extension FineTuner {
                 }
                 if stopEarly { break }
                 if !report(record) && !(phase == 2 && epoch == epochs) {
-                    throw TrainingError(
-                        message: "stopped after phase \(phase) epoch \(epoch); run again with --resume to continue")
+                    throw TransferError(
+                        .stopped, "stopped after phase \(phase) epoch \(epoch); run again with --resume to continue")
                 }
             }
             state.nextEpoch = epochs
@@ -87,21 +87,7 @@ extension FineTuner {
 
     /// The model as Keras loads it: the head's logits become a softmax `Dense` (same weights).
     public func exportedGraph() throws -> Graph {
-        let exported = Graph()
-        for node in graph.nodes {
-            guard let layer = node.layer else {
-                try exported.addInput(name: node.name, shape: node.shape)
-                continue
-            }
-            if let dense = layer as? Dense, node.name == graph.outputNames.first {
-                try exported.add(
-                    Dense(name: dense.name, kernel: dense.kernel.value, bias: dense.bias?.value, activation: .softmax),
-                    inputs: node.inputs)
-            } else {
-                try exported.add(layer, inputs: node.inputs)
-            }
-        }
-        return exported
+        try graph.withSoftmaxOutput()
     }
 
     func saveModel(to path: String, sightlineVersion: String) throws {

@@ -141,11 +141,6 @@ public final class FineTuner {
         }
     }
 
-    public struct TrainingError: Error, CustomStringConvertible {
-        public var message: String
-        public var description: String { message }
-    }
-
     public let backbone: LoadedModel
     public let options: Options
     /// The training graph; its head `head_predictions` outputs logits.
@@ -178,16 +173,16 @@ public final class FineTuner {
         communicator: any Communicator = SingleProcess()
     ) throws {
         guard let classNames = data.classNames, classNames.count >= 2 else {
-            throw TrainingError(message: "fine-tuning needs a folder with one subfolder per class (at least two)")
+            throw TransferError(.data, "fine-tuning needs a folder with one subfolder per class (at least two)")
         }
         // Check the options that name layers before decoding any image.
         if let from = options.unfreezeFrom, backbone.graph.node(named: from) == nil {
-            throw TrainingError(message: "--unfreeze-from: " + backbone.graph.unknownLayerMessage(from))
+            throw TransferError(.option, subject: "--unfreeze-from", backbone.graph.unknownLayerMessage(from))
         }
         guard options.batchSize >= communicator.size else {
-            throw TrainingError(
-                message:
-                    "--batch \(options.batchSize) is smaller than the \(communicator.size) processes; each needs at least one image per step"
+            throw TransferError(
+                .option, subject: "--batch",
+                "--batch \(options.batchSize) is smaller than the \(communicator.size) processes; each needs at least one image per step"
             )
         }
         self.backbone = backbone
@@ -202,15 +197,15 @@ public final class FineTuner {
         guard let input = graph.inputNames.first, let shape = graph.shape(of: input), shape.count == 3,
             ImageChannels.supported.contains(shape[2])
         else {
-            throw TrainingError(message: "the model's input is not an image of 1, 3 or 4 channels")
+            throw TransferError(.model, "the model's input is not an image of 1, 3 or 4 channels")
         }
-        if let problem = backbone.preprocessing.problem(channels: shape[2]) { throw TrainingError(message: problem) }
+        if let problem = backbone.preprocessing.problem(channels: shape[2]) { throw TransferError(.data, problem) }
         inputShape = shape
         let (trainingPart, validationPart) = data.split(
             validationFraction: options.validationFraction, seed: options.seed)
         (training, validation) = (trainingPart.items, validationPart.items)
         guard !training.isEmpty else {
-            throw TrainingError(message: "no training images (the validation split took them all)")
+            throw TransferError(.data, "no training images (the validation split took them all)")
         }
     }
 
@@ -239,21 +234,10 @@ public final class FineTuner {
                 Dropout(name: unique("head_dropout"), rate: dropout, seed: generator.next()), inputs: [last])
         }
         if let head {
-            for node in head.graph.nodes {
-                guard let layer = node.layer else { continue }
-                let inputs = node.inputs.map { head.graph.inputNames.contains($0) ? last : $0 }
-                if let dense = layer as? Dense, node.name == head.graph.outputNames.first, dense.activation == .softmax
-                {
-                    last = try graph.add(
-                        Dense(name: unique("head_predictions"), kernel: dense.kernel.value, bias: dense.bias?.value),
-                        inputs: inputs)
-                } else {
-                    last = try graph.add(layer, inputs: inputs)
-                }
-            }
+            last = try graph.append(
+                try head.graph.withLogitsOutput(outputName: unique("head_predictions")), after: last)
             guard graph.shape(of: last) == [classes] else {
-                throw TrainingError(
-                    message: "the head has \(graph.shape(of: last) ?? []) outputs for \(classes) classes")
+                throw TransferError(.data, "the head has \(graph.shape(of: last) ?? []) outputs for \(classes) classes")
             }
         } else {
             let features = graph.shape(of: last)?.last ?? 0

@@ -60,22 +60,17 @@ public struct HeadTrainer {
         var learningRate: Float
     }
 
-    public struct TrainingError: Error, CustomStringConvertible {
-        public var message: String
-        public var description: String { message }
-    }
-
     /// Trains on the readable rows of `file` (status 0), which must have labels.
     public static func train(_ file: some FeatureRows, options: Options = Options(), report: (Epoch) -> Void = { _ in })
         throws -> Result
     {
         guard let labels = file.labels, let classNames = file.classNames, classNames.count >= 2 else {
-            throw TrainingError(
-                message: "the features file has no labels; extract from a folder with one subfolder per class")
+            throw TransferError(
+                .data, "the features file has no labels; extract from a folder with one subfolder per class")
         }
         guard file.featureShape.count == 1, let dimension = file.featureShape.first else {
-            throw TrainingError(
-                message: "features of shape \(file.featureShape) are not vectors; extract with --pool avg or max")
+            throw TransferError(
+                .data, "features of shape \(file.featureShape) are not vectors; extract with --pool avg or max")
         }
         let rows = file.status.indices.filter { file.status[$0] == 0 }
         let dataset = ImageFolder(
@@ -84,7 +79,7 @@ public struct HeadTrainer {
             validationFraction: options.validationFraction, seed: options.seed)
         let training = trainingPart.items.compactMap { Int($0.path) }
         let validation = validationPart.items.compactMap { Int($0.path) }
-        guard !training.isEmpty else { throw TrainingError(message: "no readable labelled rows to train on") }
+        guard !training.isEmpty else { throw TransferError(.data, "no readable labelled rows to train on") }
         let blockRows = max(1, min(file.rows, options.memoryBudget / max(dimension * 4, 1)))
         let blocks = stride(from: 0, to: file.rows, by: blockRows).map { $0..<min($0 + blockRows, file.rows) }
         let trainingByBlock = Dictionary(grouping: training) { $0 / blockRows }
@@ -165,15 +160,10 @@ public struct HeadTrainer {
                 try file.features(range, into: &block)
                 for start in stride(from: 0, to: rowsHere.count, by: options.batchSize) {
                     let indices = rowsHere[start..<min(start + options.batchSize, rowsHere.count)]
-                    graph.zeroGradients()
-                    let (outputs, tape) = try graph.record(
-                        ["features": batch(range, indices)], outputs: ["predictions"], mode: .training,
-                        request: GradientRequest())
-                    guard let values = outputs["predictions"] else { continue }
-                    let (value, gradient) = loss(logits: values, labels: indices.map { labels[$0] })
-                    total += value * Float(indices.count)
-                    _ = graph.backward(tape, seeds: ["predictions": gradient])
-                    optimizer.step(graph.trainableSlots)
+                    let figures = try TrainingStep.run(
+                        graph, inputs: ["features": batch(range, indices)], output: "predictions",
+                        labels: indices.map { labels[$0] }, optimizer: optimizer, loss: loss)
+                    total += figures.loss
                 }
             }
             let epochScores = try scores()

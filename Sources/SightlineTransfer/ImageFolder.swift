@@ -27,14 +27,8 @@ public struct ImageFolder: Sendable {
     /// Extensions accepted by default (case-insensitive).
     public static let defaultExtensions: Set<String> = ["jpg", "jpeg", "png"]
 
-    public struct InputError: Error, CustomStringConvertible {
-        public var input: String
-        public var message: String
-        public var description: String { "\(input): \(message)" }
-    }
-
     /// Lists the images of `inputs`.
-    public init(inputs: [String], extensions: Set<String> = ImageFolder.defaultExtensions) throws(InputError) {
+    public init(inputs: [String], extensions: Set<String> = ImageFolder.defaultExtensions) throws(TransferError) {
         let fm = FileManager.default
         var items: [Item] = []
         var classNames: [String]?
@@ -51,9 +45,9 @@ public struct ImageFolder: Sendable {
                 }
                 if !folders.isEmpty {
                     guard classNames == nil || classNames == folders else {
-                        throw InputError(
-                            input: input,
-                            message: "its class folders \(folders) differ from an earlier input's \(classNames ?? [])")
+                        throw TransferError(
+                            .input, subject: input,
+                            "its class folders \(folders) differ from an earlier input's \(classNames ?? [])")
                     }
                     classNames = folders
                     for (label, folder) in folders.enumerated() {
@@ -68,7 +62,7 @@ public struct ImageFolder: Sendable {
                 }
             } else if ["txt", "lst"].contains((input as NSString).pathExtension.lowercased()) {
                 guard let text = try? String(contentsOfFile: input, encoding: .utf8) else {
-                    throw InputError(input: input, message: "list file cannot be read")
+                    throw TransferError(.input, subject: input, "list file cannot be read")
                 }
                 let base = (input as NSString).deletingLastPathComponent
                 for line in text.split(whereSeparator: \.isNewline) {
@@ -84,12 +78,12 @@ public struct ImageFolder: Sendable {
             } else if fm.fileExists(atPath: input) {
                 items.append(Item(path: input, label: nil))
             } else {
-                throw InputError(input: input, message: "no such file, folder or matching pattern")
+                throw TransferError(.input, subject: input, "no such file, folder or matching pattern")
             }
         }
         if classNames != nil && items.contains(where: { $0.label == nil }) {
-            throw InputError(
-                input: inputs.joined(separator: " "), message: "mixes class folders with unlabelled images")
+            throw TransferError(
+                .input, subject: inputs.joined(separator: " "), "mixes class folders with unlabelled images")
         }
         self.items = items
         self.classNames = classNames

@@ -117,14 +117,20 @@ struct TrainingState {
         state.plateauScale = Float(try attribute("plateau_scale")) ?? 1
         state.plateauWait = Int(try attribute("plateau_wait")) ?? 0
         state.optimizerIterations = Int(try attribute("optimizer_iterations")) ?? 0
-        state.history =
-            (try? JSONDecoder().decode([FineTuner.EpochRecord].self, from: Data(try attribute("history").utf8))) ?? []
+        do {
+            state.history = try JSONDecoder().decode(
+                [FineTuner.EpochRecord].self, from: Data(try attribute("history").utf8))
+        } catch {
+            throw TransferError(
+                .file, subject: path,
+                "the training history cannot be read (\(error)); delete the state file to start over")
+        }
         for (key, parameter) in parameters(of: tuner.graph) {
             let value = try file.readTensor("/weights/\(key)")
             guard value.shape == parameter.value.shape else {
-                throw FineTuner.TrainingError(
-                    message:
-                        "\(path): \(key) is \(value.shape), the model's is \(parameter.value.shape); the state belongs to another model"
+                throw TransferError(
+                    .file,
+                    "\(path): \(key) is \(value.shape), the model's is \(parameter.value.shape); the state belongs to another model"
                 )
             }
             parameter.value = value

@@ -14,9 +14,9 @@ extension HDF5File {
     /// lists; a name exactly as long as the type has no terminator), variable-length ASCII and
     /// UTF-8 strings (h5py 3), each as a scalar (one element) or a 1-D array. A numeric attribute
     /// with no elements (h5py's form of an empty list) reads as `[]`.
-    public func stringsAttribute(_ name: String, on object: String = "/") throws(HDF5Error) -> [String]? {
+    public func stringsAttribute(_ name: String, on object: String = "/") throws(ModelFileError) -> [String]? {
         guard hasAttribute(name, on: object) else { return nil }
-        let result = withHDF5 { () -> Result<[String], HDF5Error> in
+        let result = withHDF5 { () -> Result<[String], ModelFileError> in
             let attribute = H5Aopen_by_name(id, object, name, sl_h5p_default(), sl_h5p_default())
             guard attribute >= 0 else { return .failure(error(object, "attribute '\(name)' cannot be opened")) }
             defer { H5Aclose(attribute) }
@@ -61,13 +61,14 @@ extension HDF5File {
     }
 
     /// Reads one string attribute (a scalar, or the first element of an array), or nil.
-    public func stringAttribute(_ name: String, on object: String = "/") throws(HDF5Error) -> String? {
+    public func stringAttribute(_ name: String, on object: String = "/") throws(ModelFileError) -> String? {
         try stringsAttribute(name, on: object)?.first
     }
 
     /// Writes a list of strings as a fixed-length, NUL-padded ASCII/UTF-8 array (what h5py 2.x
     /// wrote for Keras's `layer_names` and `weight_names`; every Keras version reads it).
-    public func writeStrings(_ values: [String], attribute name: String, on object: String = "/") throws(HDF5Error) {
+    public func writeStrings(_ values: [String], attribute name: String, on object: String = "/") throws(ModelFileError)
+    {
         let width = max(values.map { $0.utf8.count }.max() ?? 1, 1)
         var bytes = [UInt8](repeating: 0, count: width * values.count)
         for (index, value) in values.enumerated() {
@@ -88,7 +89,7 @@ extension HDF5File {
 
     /// Writes one variable-length UTF-8 string scalar (Keras's `keras_version`, `backend`,
     /// `model_config`; variable-length data lives outside the 64 KiB object header).
-    public func writeString(_ value: String, attribute name: String, on object: String = "/") throws(HDF5Error) {
+    public func writeString(_ value: String, attribute name: String, on object: String = "/") throws(ModelFileError) {
         let ok = withHDF5 { () -> Bool in
             let type = H5Tcopy(sl_h5t_c_s1())
             defer { H5Tclose(type) }
@@ -107,7 +108,7 @@ extension HDF5File {
     }
 
     /// Writes an empty float64 array attribute: h5py's (and so Keras's) form of an empty list.
-    public func writeEmptyList(attribute name: String, on object: String = "/") throws(HDF5Error) {
+    public func writeEmptyList(attribute name: String, on object: String = "/") throws(ModelFileError) {
         let ok = withHDF5 { () -> Bool in
             var dims = [hsize_t(0)]
             let space = H5Screate_simple(1, &dims, nil)

@@ -3,7 +3,7 @@ import Foundation
 
 extension HDF5File {
     /// Writes a 1-D int64 dataset (labels, status codes).
-    public func write(integers values: [Int], to object: String) throws(HDF5Error) {
+    public func write(integers values: [Int], to object: String) throws(ModelFileError) {
         let ok = withHDF5 { () -> Bool in
             var dims = [hsize_t(values.count)]
             let space = H5Screate_simple(1, &dims, nil)
@@ -25,7 +25,7 @@ extension HDF5File {
     }
 
     /// Reads a 1-D integer dataset.
-    public func readIntegers(_ object: String) throws(HDF5Error) -> [Int] {
+    public func readIntegers(_ object: String) throws(ModelFileError) -> [Int] {
         let count = try datasetShape(object).reduce(1, *)
         var values = [Int64](repeating: 0, count: count)
         let ok = withHDF5 { () -> Bool in
@@ -40,7 +40,7 @@ extension HDF5File {
     }
 
     /// Writes a 1-D dataset of variable-length UTF-8 strings (paths, error messages).
-    public func write(strings values: [String], to object: String) throws(HDF5Error) {
+    public func write(strings values: [String], to object: String) throws(ModelFileError) {
         let ok = withHDF5 { () -> Bool in
             let type = H5Tcopy(sl_h5t_c_s1())
             defer { H5Tclose(type) }
@@ -68,7 +68,7 @@ extension HDF5File {
     }
 
     /// Reads a 1-D string dataset (variable-length or fixed-length).
-    public func readStrings(_ object: String) throws(HDF5Error) -> [String] {
+    public func readStrings(_ object: String) throws(ModelFileError) -> [String] {
         let count = try datasetShape(object).reduce(1, *)
         let result = withHDF5 { () -> [String]? in
             let dataset = H5Dopen2(id, object, sl_h5p_default())

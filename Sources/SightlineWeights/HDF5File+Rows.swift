@@ -10,14 +10,14 @@ extension HDF5File {
     public enum RowType: Sendable { case float32, int64, string }
 
     /// Opens an existing file for reading and appending.
-    public convenience init(appending path: String) throws(HDF5Error) {
-        guard FileManager.default.fileExists(atPath: path) else { throw HDF5Error(file: path, "no such file") }
+    public convenience init(appending path: String) throws(ModelFileError) {
+        guard FileManager.default.fileExists(atPath: path) else { throw ModelFileError(file: path, "no such file") }
         let id = withHDF5 { () -> hid_t in
             H5Eset_auto2(sl_h5e_default(), nil, nil)
             return H5Fopen(path, sl_h5f_acc_rdwr(), sl_h5p_default())
         }
         guard id >= 0 else {
-            throw HDF5Error(
+            throw ModelFileError(
                 file: path, "HDF5 could not open it for appending (corrupt or truncated: delete it to start over)")
         }
         self.init(path: path, id: id)
@@ -25,7 +25,7 @@ extension HDF5File {
 
     /// Creates an empty dataset of rows of `rowShape` that `append` grows, chunked by `chunkRows`.
     public func createRows(_ object: String, rowShape: [Int] = [], type: RowType, chunkRows: Int = 256)
-        throws(HDF5Error)
+        throws(ModelFileError)
     {
         let ok = withHDF5 { () -> Bool in
             var dims = [hsize_t(0)] + rowShape.map { hsize_t($0) }
@@ -49,14 +49,14 @@ extension HDF5File {
     }
 
     /// Appends rows of float32 (`values.count` a multiple of the row size).
-    public func append(_ values: [Float], to object: String) throws(HDF5Error) {
+    public func append(_ values: [Float], to object: String) throws(ModelFileError) {
         try appendRows(object, elements: values.count, type: .float32) { dataset, memory, file in
             H5Dwrite(dataset, sl_h5t_native_float(), memory, file, sl_h5p_default(), values) >= 0
         }
     }
 
     /// Appends int64 rows of one element.
-    public func append(integers values: [Int], to object: String) throws(HDF5Error) {
+    public func append(integers values: [Int], to object: String) throws(ModelFileError) {
         let wide = values.map { Int64($0) }
         try appendRows(object, elements: values.count, type: .int64) { dataset, memory, file in
             H5Dwrite(dataset, sl_h5t_native_int64(), memory, file, sl_h5p_default(), wide) >= 0
@@ -64,7 +64,7 @@ extension HDF5File {
     }
 
     /// Appends variable-length UTF-8 string rows.
-    public func append(strings values: [String], to object: String) throws(HDF5Error) {
+    public func append(strings values: [String], to object: String) throws(ModelFileError) {
         try appendRows(object, elements: values.count, type: .string) { dataset, memory, file in
             let type = Self.fileType(.string)
             defer { H5Tclose(type) }
@@ -76,7 +76,7 @@ extension HDF5File {
     }
 
     /// Reads rows `range` of a numeric dataset as float32: `[range.count] + rowShape`.
-    public func readRows(_ object: String, _ range: Range<Int>) throws(HDF5Error) -> Tensor {
+    public func readRows(_ object: String, _ range: Range<Int>) throws(ModelFileError) -> Tensor {
         var scalars: [Float] = []
         let shape = try readRows(object, range, into: &scalars)
         return Tensor(shape: shape, scalars: scalars)
@@ -85,7 +85,9 @@ extension HDF5File {
     /// Reads rows `range` into `buffer` (resized to fit, its storage reused when large enough:
     /// a loop over blocks then keeps one block's memory) and returns their shape.
     @discardableResult
-    public func readRows(_ object: String, _ range: Range<Int>, into buffer: inout [Float]) throws(HDF5Error) -> [Int] {
+    public func readRows(_ object: String, _ range: Range<Int>, into buffer: inout [Float]) throws(ModelFileError)
+        -> [Int]
+    {
         let shape = try datasetShape(object)
         guard let rows = shape.first, range.lowerBound >= 0, range.upperBound <= rows else {
             throw error(object, "has \(shape.first ?? 0) rows; rows \(range) were asked for")
@@ -118,9 +120,9 @@ extension HDF5File {
     }
 
     /// Writes buffered data to disk, so that the file is readable as it stands.
-    public func flush() throws(HDF5Error) {
+    public func flush() throws(ModelFileError) {
         guard withHDF5({ H5Fflush(id, H5F_SCOPE_GLOBAL) >= 0 }) else {
-            throw HDF5Error(file: path, "cannot flush the file")
+            throw ModelFileError(file: path, "cannot flush the file")
         }
     }
 
@@ -150,7 +152,7 @@ extension HDF5File {
 
     /// Grows `object` by `elements / rowSize` rows and writes them with `write`.
     private func appendRows(_ object: String, elements: Int, type: RowType, _ write: (hid_t, hid_t, hid_t) -> Bool)
-        throws(HDF5Error)
+        throws(ModelFileError)
     {
         let shape = try datasetShape(object)
         let rowShape = Array(shape.dropFirst())

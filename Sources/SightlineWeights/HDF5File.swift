@@ -16,34 +16,36 @@ func withHDF5<R>(_ body: () throws -> R) rethrows -> R {
 ///
 /// Paths are absolute inside the file (`/model_weights/conv1/conv1/kernel:0`). Reads use the
 /// native memory type (`H5T_NATIVE_FLOAT`) whatever the file's type, and check the element count.
-/// libhdf5's automatic error printing is turned off; failures come back as `HDF5Error`.
+/// libhdf5's automatic error printing is turned off; failures come back as `ModelFileError`.
 public final class HDF5File: @unchecked Sendable {
     /// The file's path.
     public let path: String
     let id: hid_t
 
     /// Opens an existing file read-only.
-    public init(reading path: String) throws(HDF5Error) {
+    public init(reading path: String) throws(ModelFileError) {
         self.path = path
-        guard FileManager.default.fileExists(atPath: path) else { throw HDF5Error(file: path, "no such file") }
+        guard FileManager.default.fileExists(atPath: path) else { throw ModelFileError(file: path, "no such file") }
         let id = withHDF5 { () -> hid_t in
             H5Eset_auto2(sl_h5e_default(), nil, nil)
             guard H5Fis_hdf5(path) > 0 else { return -2 }
             return H5Fopen(path, sl_h5f_acc_rdonly(), sl_h5p_default())
         }
-        if id == -2 { throw HDF5Error(file: path, "not an HDF5 file (no HDF5 signature; truncated or another format)") }
-        guard id >= 0 else { throw HDF5Error(file: path, "HDF5 could not open it (corrupt or truncated)") }
+        if id == -2 {
+            throw ModelFileError(file: path, "not an HDF5 file (no HDF5 signature; truncated or another format)")
+        }
+        guard id >= 0 else { throw ModelFileError(file: path, "HDF5 could not open it (corrupt or truncated)") }
         self.id = id
     }
 
     /// Creates (or truncates) a file for writing.
-    public init(creating path: String) throws(HDF5Error) {
+    public init(creating path: String) throws(ModelFileError) {
         self.path = path
         let id = withHDF5 { () -> hid_t in
             H5Eset_auto2(sl_h5e_default(), nil, nil)
             return H5Fcreate(path, sl_h5f_acc_trunc(), sl_h5p_default(), sl_h5p_default())
         }
-        guard id >= 0 else { throw HDF5Error(file: path, "cannot create the file") }
+        guard id >= 0 else { throw ModelFileError(file: path, "cannot create the file") }
         self.id = id
     }
 
@@ -56,7 +58,9 @@ public final class HDF5File: @unchecked Sendable {
         withHDF5 { _ = H5Fclose(id) }
     }
 
-    func error(_ object: String, _ message: String) -> HDF5Error { HDF5Error(file: path, object: object, message) }
+    func error(_ object: String, _ message: String) -> ModelFileError {
+        ModelFileError(file: path, object: object, message)
+    }
 
     // MARK: Structure
 
@@ -86,7 +90,7 @@ public final class HDF5File: @unchecked Sendable {
 
     /// The names of the links in group `object`, in HDF5's (alphabetical) order. Never use this
     /// order as a model's layer order; Keras records that in `layer_names`.
-    public func children(of object: String) throws(HDF5Error) -> [String] {
+    public func children(of object: String) throws(ModelFileError) -> [String] {
         guard isGroup(object) else { throw error(object, "is not a group") }
         return withHDF5 {
             var names: [String] = []
@@ -107,7 +111,7 @@ public final class HDF5File: @unchecked Sendable {
     }
 
     /// Creates the group at `object` and any missing parents.
-    public func createGroup(_ object: String) throws(HDF5Error) {
+    public func createGroup(_ object: String) throws(ModelFileError) {
         if exists(object) { return }
         let ok = withHDF5 { () -> Bool in
             let links = sl_h5p_create_intermediate_groups()
@@ -123,7 +127,7 @@ public final class HDF5File: @unchecked Sendable {
     // MARK: Datasets
 
     /// The shape of the dataset at `object`.
-    public func datasetShape(_ object: String) throws(HDF5Error) -> [Int] {
+    public func datasetShape(_ object: String) throws(ModelFileError) -> [Int] {
         guard exists(object) else { throw error(object, "no such dataset") }
         let shape = withHDF5 { () -> [Int]? in
             let dataset = H5Dopen2(id, object, sl_h5p_default())
@@ -142,7 +146,7 @@ public final class HDF5File: @unchecked Sendable {
     }
 
     /// Reads a numeric dataset as float32 (converted by HDF5 to the native float type).
-    public func readTensor(_ object: String) throws(HDF5Error) -> Tensor {
+    public func readTensor(_ object: String) throws(ModelFileError) -> Tensor {
         let shape = try datasetShape(object)
         let count = shape.reduce(1, *)
         var scalars = [Float](repeating: 0, count: count)
@@ -168,7 +172,7 @@ public final class HDF5File: @unchecked Sendable {
     }
 
     /// Writes `tensor` as a contiguous little-endian float32 dataset, creating parent groups.
-    public func write(_ tensor: Tensor, to object: String) throws(HDF5Error) {
+    public func write(_ tensor: Tensor, to object: String) throws(ModelFileError) {
         let ok = withHDF5 { () -> Bool in
             var dims = tensor.shape.map { hsize_t($0) }
             let space = H5Screate_simple(Int32(dims.count), &dims, nil)

@@ -15,30 +15,36 @@ public enum KerasArchive {
 
     /// The archive's weights (via a temporary copy of `model.weights.h5`, which libhdf5 needs as
     /// a file) with `config.json` as the model configuration.
-    public static func read(path: String) throws(HDF5Error) -> KerasWeightFile {
+    public static func read(path: String) throws(ModelFileError) -> KerasWeightFile {
         let archive: Archive
         do {
             archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
         } catch {
-            throw HDF5Error(file: path, "not a readable .keras archive (\(error))")
+            throw ModelFileError(file: path, "not a readable .keras archive (\(error))", kind: .archive)
         }
         guard let weightsEntry = archive["model.weights.h5"] else {
-            throw HDF5Error(file: path, "the .keras archive has no model.weights.h5")
+            throw ModelFileError(file: path, "the .keras archive has no model.weights.h5", kind: .archive)
         }
-        func text(_ name: String) throws(HDF5Error) -> String? {
+        func text(_ name: String) throws(ModelFileError) -> String? {
             guard let entry = archive[name] else { return nil }
             var data = Data()
             do {
                 _ = try archive.extract(entry) { data.append($0) }
             } catch {
-                throw HDF5Error(file: path, object: name, "cannot be extracted (\(error))")
+                throw ModelFileError(file: path, object: name, "cannot be extracted (\(error))", kind: .archive)
             }
             return String(decoding: data, as: UTF8.self)
         }
         let config = try text("config.json")
         // metadata.json: {"keras_version": "3.15.1", "date_saved": …}.
-        let metadata = try text("metadata.json").flatMap {
-            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        var metadata: [String: Any]?
+        if let json = try text("metadata.json") {
+            guard let object = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] else {
+                throw ModelFileError(
+                    file: path, object: "metadata.json",
+                    "is not a JSON object; re-save the model with Keras 3 (keras.saving.save_model)", kind: .archive)
+            }
+            metadata = object
         }
         let version = metadata?["keras_version"] as? String
         let temporary = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -47,7 +53,8 @@ public enum KerasArchive {
         do {
             _ = try archive.extract(weightsEntry, to: temporary)
         } catch {
-            throw HDF5Error(file: path, object: "model.weights.h5", "cannot be extracted (\(error))")
+            throw ModelFileError(
+                file: path, object: "model.weights.h5", "cannot be extracted (\(error))", kind: .archive)
         }
         let file = try HDF5File(reading: temporary.path)
         return try KerasWeightFile(
@@ -55,7 +62,7 @@ public enum KerasArchive {
     }
 
     /// Reads `path` as a `.keras` archive or as an HDF5 weights file, whichever it is.
-    public static func readAny(path: String) throws(HDF5Error) -> KerasWeightFile {
+    public static func readAny(path: String) throws(ModelFileError) -> KerasWeightFile {
         isArchive(path) ? try read(path: path) : try KerasWeightFile(path: path)
     }
 }

@@ -58,7 +58,7 @@ public struct KerasWeightFile: Sendable {
     public private(set) var classNames: [String]?
 
     /// Reads every weight of the file at `path`.
-    public init(path: String) throws(HDF5Error) {
+    public init(path: String) throws(ModelFileError) {
         let file = try HDF5File(reading: path)
         try self.init(file: file, displayPath: path, format: nil, modelConfig: nil)
     }
@@ -66,7 +66,7 @@ public struct KerasWeightFile: Sendable {
     init(
         file: HDF5File, displayPath: String, format forced: KerasFileFormat?, modelConfig forcedConfig: String?,
         kerasVersion forcedVersion: String? = nil
-    ) throws(HDF5Error) {
+    ) throws(ModelFileError) {
         path = displayPath
         if file.hasAttribute("layer_names") || file.hasAttribute("layer_names0") {
             format = forced ?? .legacyWeights
@@ -96,14 +96,16 @@ public struct KerasWeightFile: Sendable {
                 file, group: file.isGroup("/layers") ? "/layers" : "", parent: nil, named: &named)
             namesAreKeras3Keys = !named
         } else if file.hasAttribute("nb_layers") {
-            throw HDF5Error(
+            throw ModelFileError(
                 file: displayPath,
-                "a Keras 0.x weights file (nb_layers/param_k layout) is not supported; re-save it with Keras 2 or later"
+                "a Keras 0.x weights file (nb_layers/param_k layout) is not supported; re-save it with Keras 2 or later",
+                kind: .layout
             )
         } else {
-            throw HDF5Error(
+            throw ModelFileError(
                 file: displayPath,
-                "not a Keras weights file: no layer_names attribute, no model_weights group and no layers/ or vars/ group"
+                "not a Keras weights file: no layer_names attribute, no model_weights group and no layers/ or vars/ group",
+                kind: .layout
             )
         }
         recordedPreprocessing = try file.stringAttribute("sightline_preprocessing")
@@ -111,7 +113,8 @@ public struct KerasWeightFile: Sendable {
     }
 
     /// `value` when given, else the string attribute `name` on `object`.
-    static func firstString(_ value: String?, _ file: HDF5File, _ name: String, on object: String) throws(HDF5Error)
+    static func firstString(_ value: String?, _ file: HDF5File, _ name: String, on object: String)
+        throws(ModelFileError)
         -> String?
     {
         if let value { return value }
@@ -121,13 +124,14 @@ public struct KerasWeightFile: Sendable {
     // MARK: Legacy .h5
 
     /// Reads `layer_names` and each layer's `weight_names` below `group`.
-    static func readLegacy(_ file: HDF5File, group: String) throws(HDF5Error) -> [StoredLayer] {
+    static func readLegacy(_ file: HDF5File, group: String) throws(ModelFileError) -> [StoredLayer] {
         let base = group == "/" ? "" : group
         var result: [StoredLayer] = []
         for layerName in try chunkedStrings(file, "layer_names", on: group) {
             let layerGroup = "\(base)/\(layerName)"
             guard file.isGroup(layerGroup) else {
-                throw HDF5Error(file: file.path, object: layerGroup, "listed in layer_names but missing from the file")
+                throw ModelFileError(
+                    file: file.path, object: layerGroup, "listed in layer_names but missing from the file")
             }
             let names = try chunkedStrings(file, "weight_names", on: layerGroup)
             var stored: [StoredLayer] = []
@@ -149,7 +153,7 @@ public struct KerasWeightFile: Sendable {
     }
 
     /// An attribute that Keras may have split into `name0`, `name1`, … (when over 64 KiB).
-    static func chunkedStrings(_ file: HDF5File, _ name: String, on object: String) throws(HDF5Error) -> [String] {
+    static func chunkedStrings(_ file: HDF5File, _ name: String, on object: String) throws(ModelFileError) -> [String] {
         if let values = try file.stringsAttribute(name, on: object) { return values }
         var values: [String] = []
         var index = 0
@@ -158,13 +162,13 @@ public struct KerasWeightFile: Sendable {
             index += 1
         }
         guard index > 0 || name == "weight_names" else {
-            throw HDF5Error(file: file.path, object: object, "has no '\(name)' attribute")
+            throw ModelFileError(file: file.path, object: object, "has no '\(name)' attribute")
         }
         return values
     }
 
     /// The dataset path of a weight name: relative to the layer group, `:0` optional.
-    static func resolve(_ file: HDF5File, layerGroup: String, weightName: String) throws(HDF5Error) -> String {
+    static func resolve(_ file: HDF5File, layerGroup: String, weightName: String) throws(ModelFileError) -> String {
         let candidates = [
             weightName, weightName + ":0", weightName.hasSuffix(":0") ? String(weightName.dropLast(2)) : nil,
         ]
@@ -172,7 +176,7 @@ public struct KerasWeightFile: Sendable {
             let path = "\(layerGroup)/\(candidate)"
             if file.exists(path) { return path }
         }
-        throw HDF5Error(
+        throw ModelFileError(
             file: file.path, object: "\(layerGroup)/\(weightName)", "listed in weight_names but missing from the file")
     }
 
@@ -228,7 +232,7 @@ public struct KerasWeightFile: Sendable {
     /// (`block1/convs/layers/conv2d/vars`): every group below `group` is walked, `vars` groups
     /// holding a layer's weights (named by their `name` attribute, or the key) and any other
     /// subgroup holding more layers. `group` "" is the file's root.
-    static func readKeras3(_ file: HDF5File, group: String, parent: String?, named: inout Bool) throws(HDF5Error)
+    static func readKeras3(_ file: HDF5File, group: String, parent: String?, named: inout Bool) throws(ModelFileError)
         -> [StoredLayer]
     {
         var result: [StoredLayer] = []

@@ -14,7 +14,6 @@ import SightlineNN
 /// and its class.
 public struct ModelConfigImporter {
     /// What the config describes that the graph cannot, or a value in it that is out of range.
-    public typealias Unsupported = KerasConfigError
 
     /// Spatial size used where the config leaves the input's height or width open (`None`).
     public var defaultImageSize = 224
@@ -31,7 +30,7 @@ public struct ModelConfigImporter {
         guard let data = json.data(using: .utf8),
             let root = try JSONSerialization.jsonObject(with: data) as? [String: Any]
         else {
-            throw Unsupported(layer: "model", className: "?", reason: "model_config is not a JSON object")
+            throw LayerError(layer: "model", className: "?", reason: "model_config is not a JSON object")
         }
         var importer = ModelConfigImporter(defaultImageSize: defaultImageSize)
         let outputs = try importer.importModel(root, inputs: [])
@@ -73,7 +72,7 @@ public struct ModelConfigImporter {
                 }
                 let sources = try inboundLayers(layer).map { source in
                     guard let node = producer[source] else {
-                        throw Unsupported(
+                        throw LayerError(
                             layer: name, className: layer["class_name"] as? String ?? "?",
                             reason: "reads '\(source)', which is not defined before it")
                     }
@@ -83,12 +82,12 @@ public struct ModelConfigImporter {
             }
             return try Self.tensorNames(config["output_layers"]).map { name in
                 guard let node = producer[name] else {
-                    throw Unsupported(layer: name, className: "output", reason: "is not a layer of the model")
+                    throw LayerError(layer: name, className: "output", reason: "is not a layer of the model")
                 }
                 return node
             }
         default:
-            throw Unsupported(
+            throw LayerError(
                 layer: config["name"] as? String ?? "model", className: className,
                 reason: "only Functional and Sequential models are supported")
         }
@@ -120,7 +119,7 @@ public struct ModelConfigImporter {
     func callArguments(_ layer: [String: Any]) throws -> [KerasConfig.CallArgument] {
         let nodes = layer["inbound_nodes"] as? [Any] ?? []
         guard nodes.count <= 1 else {
-            throw Unsupported(
+            throw LayerError(
                 layer: Self.name(of: layer), className: layer["class_name"] as? String ?? "?",
                 reason: "is called \(nodes.count) times; shared layers are not supported")
         }
@@ -169,7 +168,7 @@ public struct ModelConfigImporter {
         let shape = (config["batch_shape"] ?? config["batch_input_shape"]) as? [Any] ?? []
         let dims = shape.dropFirst().map { ($0 as? Int) ?? defaultImageSize }
         guard dims.count == 3 || dims.count == 1 else {
-            throw Unsupported(
+            throw LayerError(
                 layer: name, className: "InputLayer",
                 reason: "input shape \(shape) is not [batch, height, width, channels]")
         }
@@ -210,7 +209,7 @@ public struct ModelConfigImporter {
         if className == "Functional" || className == "Sequential" || className == "Model" {
             let outputs = try importModel(layer, inputs: inputs)
             guard outputs.count == 1, let output = outputs.first else {
-                throw Unsupported(layer: name, className: className, reason: "nested models must have one output")
+                throw LayerError(layer: name, className: className, reason: "nested models must have one output")
             }
             return output
         }
@@ -228,7 +227,7 @@ public struct ModelConfigImporter {
         do {
             try graph.add(made, inputs: inputs)
         } catch {
-            throw Unsupported(layer: name, className: className, reason: error.message)
+            throw LayerError(layer: name, className: className, reason: error.message)
         }
         return name
     }

@@ -76,9 +76,10 @@ public enum ModelLoader {
         var application: KerasApplications.Entry?
         if let family = kerasApplication {
             guard let entry = KerasApplications.entry(family: family, for: file) else {
-                throw HDF5Error(
+                throw ModelFileError(
                     file: path,
-                    "--arch \(family) is not a known architecture; choose from \((Architecture.allCases.map(\.rawValue) + KerasApplications.families).joined(separator: ", "))"
+                    "--arch \(family) is not a known architecture; choose from \((Architecture.allCases.map(\.rawValue) + KerasApplications.families).joined(separator: ", "))",
+                    kind: .architecture
                 )
             }
             graph = try KerasApplications.graph(entry, inputSize: inputSize)
@@ -109,9 +110,10 @@ public enum ModelLoader {
             source = "recognised as \(entry.family)\(entry.includeTop ? "" : " without top") from its layer names"
             application = entry
         } else {
-            throw HDF5Error(
+            throw ModelFileError(
                 file: path,
-                "a weights-only file whose layer names are not a known architecture; pass --arch (\((Architecture.allCases.map(\.rawValue) + KerasApplications.families).joined(separator: ", ")))"
+                "a weights-only file whose layer names are not a known architecture; pass --arch (\((Architecture.allCases.map(\.rawValue) + KerasApplications.families).joined(separator: ", ")))",
+                kind: .architecture
             )
         }
         var loadOptions = options

@@ -35,14 +35,13 @@ public struct WeightLoadReport: Sendable {
     public var skipped: [String] = []
 }
 
-/// A weights file that does not fit the model: every problem, by layer and weight name.
-public struct WeightLoadError: Error, CustomStringConvertible {
-    public var file: String
-    public var problems: [String]
-
-    public var description: String {
-        "\(file): weights do not match the model (\(problems.count) problem\(problems.count == 1 ? "" : "s")):\n"
-            + problems.map { "  - \($0)" }.joined(separator: "\n")
+extension ModelFileError {
+    /// A weights file that does not fit the model: every problem, by layer and weight name.
+    static func weights(file: String, problems: [String]) -> ModelFileError {
+        ModelFileError(
+            file: file,
+            "weights do not match the model (\(problems.count) problem\(problems.count == 1 ? "" : "s")):\n"
+                + problems.map { "  - \($0)" }.joined(separator: "\n"), kind: .weights)
     }
 }
 
@@ -54,7 +53,7 @@ public enum WeightLoader {
     @discardableResult
     public static func load(
         _ file: KerasWeightFile, into graph: Graph, options: WeightLoadOptions = WeightLoadOptions()
-    ) throws(WeightLoadError) -> WeightLoadReport {
+    ) throws(ModelFileError) -> WeightLoadReport {
         let modelLayers = graph.layers.filter { !$0.parameters.isEmpty }
         var pairs: [(any Layer, StoredLayer)] = []
         var problems: [String] = []
@@ -117,7 +116,7 @@ public enum WeightLoader {
             }
             if complete { report.loadedLayers.append(layer.name) }
         }
-        guard problems.isEmpty else { throw WeightLoadError(file: file.path, problems: problems) }
+        guard problems.isEmpty else { throw ModelFileError.weights(file: file.path, problems: problems) }
         for (parameter, value) in assignments { parameter.value = value }
         return report
     }

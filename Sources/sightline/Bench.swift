@@ -107,12 +107,17 @@ struct Bench: ParsableCommand {
         }
         let cam = job == .gradcam ? try ClassActivationMaps(graph: graph) : nil
         let optimizer = SGD(learningRate: 0.01, momentum: 0.9)
+        // Training differentiates the loss through the logits, as Keras does for a softmax output.
+        let logits = job == .train ? try graph.withLogitsOutput() : graph
         let labels = (0..<batch).map { $0 % 1000 }
         let once = { () throws -> Void in
             switch job {
             case .forward: _ = try graph(input)
             case .gradcam: _ = try cam?.compute(input, classes: Array(repeating: nil, count: batch))
-            case .train: try Self.trainingStep(graph, input: input, labels: labels, optimizer: optimizer)
+            case .train:
+                try TrainingStep.run(
+                    logits, inputs: [logits.inputNames[0]: input], output: logits.outputNames[0], labels: labels,
+                    optimizer: optimizer)
             }
         }
         for _ in 0..<warmup { try once() }
@@ -129,7 +134,7 @@ struct Bench: ParsableCommand {
             "tool": "sightline-\(Sightline.version)", "job": job.rawValue, "arch": architecture.rawValue,
             "batch": batch, "image_size": size,
             "median_s": (median * 1e4).rounded() / 1e4, "img_per_s": (Double(batch) / median * 100).rounded() / 100,
-            "peak_rss_mib": ResourceUsage.peakResidentMiB(), "gemm": GEMMBackend.current.rawValue,
+            "peak_rss_mib": ResourceUsage.peakResidentMiB(),
             "threads": Parallel.threadCount,
             "parameters": graph.parameterCount, "precision": options.precision.rawValue,
         ]
@@ -138,25 +143,6 @@ struct Bench: ParsableCommand {
         }
         let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self)
-    }
-
-    /// One SGD step on logits (the softmax of `predictions` is differentiated through, as
-    /// Keras's categorical cross-entropy on probabilities does).
-    static func trainingStep(_ graph: Graph, input: Tensor, labels: [Int], optimizer: SGD) throws {
-        guard let inputName = graph.inputNames.first, let output = graph.outputNames.first else { return }
-        graph.zeroGradients()
-        let (outputs, tape) = try graph.record(
-            [inputName: input], outputs: [output], mode: .training, request: GradientRequest())
-        guard let probabilities = outputs[output] else { return }
-        // ∂(mean −log p_label)/∂p = −1/(N·p) at the label.
-        var gradient = Tensor(zeros: probabilities.shape)
-        let classes = probabilities.shape[1]
-        for (row, label) in labels.enumerated() {
-            gradient.scalars[row * classes + label] =
-                -1 / (Float(labels.count) * max(probabilities.scalars[row * classes + label], 1e-7))
-        }
-        _ = graph.backward(tape, seeds: [output: gradient])
-        optimizer.step(graph.trainableSlots)
     }
 
     /// Times one forward pass per step and prints the totals per layer type, largest first.

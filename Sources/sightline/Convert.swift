@@ -1,4 +1,5 @@
 import ArgumentParser
+import SightlineTransfer
 import SightlineWeights
 
 /// `sightline convert MODEL --output OUT.keras|OUT.h5`: any supported model file to a Keras 3
@@ -29,7 +30,7 @@ struct Convert: ParsableCommand {
 
     func run() throws {
         let loaded = try options.load()
-        let graph = try head.map { try Predict.stack(loaded, head: $0) } ?? loaded.graph
+        let graph = try head.map { try HeadAttachment.stack(loaded, head: $0) } ?? loaded.graph
         let classNames = try head.flatMap { try HDF5File(reading: $0).stringsAttribute("class_names") }
         let metadata = KerasWriter.Metadata(
             sightlineVersion: Sightline.version, preprocessing: loaded.preprocessing, source: loaded.file.path,

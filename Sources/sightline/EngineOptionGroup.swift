@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import SightlineCore
 import SightlineNN
 
@@ -33,15 +34,25 @@ struct EngineOptionGroup: ParsableArguments {
         if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
     }
 
+    /// `SIGHTLINE_CONV=auto|reference|direct` (default auto), the documented switch for comparing
+    /// kernel routes, read once; every command's graphs use it (`ModelOptions.load`).
+    static let environmentRoute: ConvolutionRoute = {
+        ConvolutionRoute(rawValue: ProcessInfo.processInfo.environment["SIGHTLINE_CONV"] ?? "") ?? .auto
+    }()
+
+    /// Engine options for commands without `--precision`: the environment's route.
+    static var defaults: EngineOptions { EngineOptions(convolution: environmentRoute) }
+
     /// Applies the thread count and returns the engine options (the documented environment's
     /// convolution route, this precision). A bf16 request on a CPU without it is a usage error.
     func make() throws -> EngineOptions {
         if let threads { Parallel.setThreadCount(threads) }
-        do {
-            return try EngineOptions(convolution: EngineOptions.environment.convolution, precision: precision)
-                .validated()
-        } catch let error as EngineError {
-            throw CommandError.usage(error.description)
+        if precision == .bf16, !Precision.bf16Available {
+            throw CommandError.usage(
+                "--precision bf16 needs a CPU with AVX512_BF16 or AMX instructions (Intel Cooper Lake, Sapphire Rapids "
+                    + "or later; AMD Zen 4 or later) and this one has neither; use --precision fp32 (the default), or "
+                    + "--precision bf16-emulated to see bf16's effect on this model's outputs here")
         }
+        return EngineOptions(convolution: Self.environmentRoute, precision: precision)
     }
 }

@@ -48,7 +48,7 @@ struct Evaluate: ParsableCommand {
             throw CommandError.usage("--data \(data): needs one subfolder per class")
         }
         let loaded = try options.load(engine: engineOptions)
-        let graph = try head.map { try Predict.stack(loaded, head: $0) } ?? loaded.graph
+        let graph = try head.map { try HeadAttachment.stack(loaded, head: $0) } ?? loaded.graph
         let shape = try ImageInputs.inputShape(of: graph, preprocessing: loaded.preprocessing)
         guard let output = graph.outputNames.first, let classes = graph.shape(of: output)?.last,
             graph.shape(of: output)?.count == 1
@@ -66,7 +66,7 @@ struct Evaluate: ParsableCommand {
                 classCount: classes, outputsProbabilities: Predict.endsInSoftmax(graph.layer(named: output)), topK: top,
                 batchSize: batch,
                 progress: { display.update(done: $0, total: $1) })
-        } catch let error as Evaluation.EvaluationError {
+        } catch let error as TransferError where error.kind == .data {
             throw CommandError(message: "\(data): \(error.message)")
         }
         for (path, reason) in evaluation.skipped { Report.skipped(path, reason) }

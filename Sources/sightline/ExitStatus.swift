@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import SightlineCore
+import SightlineTransfer
+import SightlineWeights
 
 /// The exit statuses of every command (listed in `sightline --help` and the README).
 enum ExitStatus: Int32 {
@@ -14,6 +16,21 @@ enum ExitStatus: Int32 {
     case failed = 3
     /// Interrupted by SIGINT or SIGTERM after saving what can be resumed.
     case interrupted = 130
+
+    /// The status of a library failure: a wrong input path, option value or missing `--arch` is
+    /// a usage error (2); a job asked to stop is 130; everything else is 3.
+    static func of(_ error: TransferError) -> ExitStatus {
+        switch error.kind {
+        case .input, .option: return .usage
+        case .stopped: return .interrupted
+        case .data, .model, .file, .mpi: return .failed
+        }
+    }
+
+    /// See `of(_: TransferError)`.
+    static func of(_ error: ModelFileError) -> ExitStatus {
+        error.kind == .architecture ? .usage : .failed
+    }
 
     /// The table as `--help` shows it.
     static let help =
@@ -59,6 +76,12 @@ extension Sightline {
         } catch let error as CommandError {
             Report.error(error.message)
             Foundation.exit(error.status.rawValue)
+        } catch let error as TransferError {
+            Report.error(indented(error))
+            Foundation.exit(ExitStatus.of(error).rawValue)
+        } catch let error as ModelFileError {
+            Report.error(indented(error))
+            Foundation.exit(ExitStatus.of(error).rawValue)
         } catch let code as ExitCode {
             Foundation.exit(code.rawValue)
         } catch {
@@ -70,8 +93,13 @@ extension Sightline {
                 Report.write(text)
                 Foundation.exit(ExitStatus.usage.rawValue)
             }
-            Report.error("\(error)".split(separator: "\n").joined(separator: "\n  "))
+            Report.error(indented(error))
             Foundation.exit(ExitStatus.failed.rawValue)
         }
+    }
+
+    /// An error's text with its continuation lines indented under `error: `.
+    private static func indented(_ error: any Error) -> String {
+        "\(error)".split(separator: "\n").joined(separator: "\n  ")
     }
 }

@@ -107,14 +107,9 @@ struct Extract: ParsableCommand {
             throw CommandError.usage("no images found in \(inputs.joined(separator: " "))")
         }
         let model = try options.load(engine: engineOptions)
-        var extractor: FeatureExtractor
-        do {
-            extractor = try FeatureExtractor(
-                model: model, layer: layer, pooling: pool, policy: ResizePolicy(argument: resize) ?? .squash)
-        } catch {
-            throw layer != nil && model.graph.node(named: layer ?? "") == nil
-                ? CommandError.usage("--layer: \(error)") : CommandError(message: "\(error)")
-        }
+        // An unknown --layer is a usage error (TransferError.option), mapped by the exit-status table.
+        var extractor = try FeatureExtractor(
+            model: model, layer: layer, pooling: pool, policy: ResizePolicy(argument: resize) ?? .squash)
         extractor.exactDecode = exactDecode
         var job = ExtractionJob(
             extractor: extractor, dataset: dataset, output: output, batchSize: batch, shard: try shardSelection(),

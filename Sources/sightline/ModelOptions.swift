@@ -49,7 +49,7 @@ struct ModelOptions: ParsableArguments {
                 "\(model): no preprocessing is recorded and the model does not scale its input (no Rescaling or Normalization layer); pixels go in as 0…255. Pass --preprocessing tf (MobileNet, Inception, Xception, ResNetV2), caffe (VGG, ResNet) or torch if the weights expect it"
             )
         }
-        if let engine { loaded.graph.engineOptions = engine }
+        loaded.graph.engineOptions = engine ?? EngineOptionGroup.defaults
         return loaded
     }
 

@@ -45,7 +45,7 @@ struct Predict: ParsableCommand {
     func run() throws {
         let engineOptions = try engine.make()
         let loaded = try options.load(engine: engineOptions)
-        let graph = try head.map { try Self.stack(loaded, head: $0) } ?? loaded.graph
+        let graph = try head.map { try HeadAttachment.stack(loaded, head: $0) } ?? loaded.graph
         let inputShape = try ImageInputs.inputShape(of: graph, preprocessing: loaded.preprocessing)
         guard let outputName = graph.outputNames.first, let classes = graph.shape(of: outputName)?.last,
             graph.shape(of: outputName)?.count == 1
@@ -113,34 +113,6 @@ struct Predict: ParsableCommand {
             }
         }
         try Report.finish(skipped: failures)
-    }
-
-    /// The backbone up to the head's feature layer (with its pooling), followed by the head's layers.
-    static func stack(_ backbone: LoadedModel, head path: String) throws -> Graph {
-        let file = try HDF5File(reading: path)
-        guard let layer = try file.stringAttribute("sightline_head_layer"),
-            let pooling = try file.stringAttribute("sightline_head_pooling")
-        else {
-            throw CommandError.usage(
-                "\(path) is not a head written by `sightline train-head` (no sightline_head_layer attribute)")
-        }
-        let headModel = try ModelLoader.load(path: path)
-        guard backbone.graph.node(named: layer) != nil else {
-            throw CommandError(message: "the backbone has no layer '\(layer)', which the head was trained on")
-        }
-        let graph = try backbone.graph.prefix(through: layer)
-        var last = layer
-        if graph.shape(of: layer)?.count == 3 && pooling != "none" {
-            last = try graph.add(
-                GlobalPooling2D(name: "head_pooling", kind: pooling == "max" ? .max : .average), inputs: [layer])
-        }
-        for node in headModel.graph.nodes {
-            guard let headLayer = node.layer else { continue }
-            last = try graph.add(
-                headLayer, inputs: node.inputs.map { headModel.graph.inputNames.contains($0) ? last : $0 })
-        }
-        graph.outputNames = [last]
-        return graph
     }
 
     /// True when the graph's last layer already produces probabilities.

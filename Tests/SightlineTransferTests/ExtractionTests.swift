@@ -80,18 +80,18 @@ struct ExtractionTests {
         let single = directory.appendingPathComponent("single.h5").path
         let resumed = directory.appendingPathComponent("resumed.h5").path
         _ = try job(input, output: single).run()
-        #expect(throws: ExtractionJob.JobError.self) {
+        #expect(throws: TransferError.self) {
             _ = try job(input, output: resumed).run { done, _ in done < 4 }
         }
         #expect(
             FileManager.default.fileExists(atPath: resumed + ".partial")
                 && !FileManager.default.fileExists(atPath: resumed))
-        #expect(throws: ExtractionJob.JobError.self, "a partial run is not overwritten without --resume") {
+        #expect(throws: TransferError.self, "a partial run is not overwritten without --resume") {
             _ = try job(input, output: resumed).run()
         }
         var extra = try job(input, output: resumed, resume: true)
         extra.batchSize = 3
-        #expect(throws: ExtractionJob.JobError.self, "other settings are refused") { _ = try extra.run() }
+        #expect(throws: TransferError.self, "other settings are refused") { _ = try extra.run() }
         let summary = try job(input, output: resumed, resume: true).run()
         #expect(summary.resumedBatches == 2)
         try expectSameFile(resumed, single)
@@ -113,14 +113,14 @@ struct ExtractionTests {
         try FeatureFile.merge(shards, to: merged)
         try expectSameFile(merged, single)
         let incomplete = directory.appendingPathComponent("incomplete.h5").path
-        #expect(throws: FeatureFile.MergeError.self, "a missing shard is detected") {
+        #expect(throws: TransferError.self, "a missing shard is detected") {
             try FeatureFile.merge(Array(shards.prefix(2)), to: incomplete)
         }
         var other = try FeatureFile(path: shards[0])
         other.attributes["layer"] = "conv5_block3_out"
         let otherPath = directory.appendingPathComponent("other.h5").path
         try other.write(to: otherPath)
-        #expect(throws: FeatureFile.MergeError.self, "shards of another layer are refused") {
+        #expect(throws: TransferError.self, "shards of another layer are refused") {
             try FeatureFile.merge([otherPath, shards[1], shards[2]], to: incomplete)
         }
         #expect(!FileManager.default.fileExists(atPath: incomplete), "a refused merge writes nothing")

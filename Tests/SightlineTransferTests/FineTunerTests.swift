@@ -76,7 +76,7 @@ struct FineTunerTests {
 
         let interrupted = directory.appendingPathComponent("resumed.h5").path
         var calls = 0
-        #expect(throws: FineTuner.TrainingError.self) {
+        #expect(throws: TransferError.self) {
             _ = try self.tuner().run(
                 output: interrupted, sightlineVersion: "test",
                 report: { _ in

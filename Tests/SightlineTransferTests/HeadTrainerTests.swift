@@ -78,6 +78,6 @@ struct HeadTrainerTests {
     @Test func unlabelledFeaturesAreRefused() throws {
         var file = clusters()
         file.labels = nil
-        #expect(throws: HeadTrainer.TrainingError.self) { _ = try HeadTrainer.train(file) }
+        #expect(throws: TransferError.self) { _ = try HeadTrainer.train(file) }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import SightlineCore
+import SightlineNN
 import SightlineTestSupport
 import SightlineWeights
 import Testing
@@ -61,9 +62,9 @@ struct ConfigFuzzTests {
                         let shape = graph.shape(of: input)
                     else { continue }
                     _ = try graph.forward([input: Tensor(repeating: 0.5, shape: [2] + shape)])
-                } catch let error as ModelConfigImporter.Unsupported {
+                } catch let error as LayerError {
                     refused += 1
-                    #expect(!error.layer.isEmpty && !error.reason.isEmpty)
+                    #expect(!error.layer.isEmpty && !error.message.isEmpty)
                     #expect(!error.description.contains("\n"), "one line: \(error)")
                 } catch {
                     refused += 1
