@@ -86,12 +86,7 @@ public struct FeatureExtractor {
         let (size, policy, maxPixels, channels) = (inputSize, self.policy, self.maxPixels, self.channels)
         // The decoded image must still cover the input after the policy's resize; the crop
         // policy needs the shorter side at `shorter`, squash needs each side at the target.
-        let needed: Int
-        switch policy {
-        case .squash: needed = max(size.height, size.width)
-        case .shorterSideThenCrop(let shorter):
-            needed = shorter ?? Int((Double(min(size.height, size.width)) / 0.875).rounded())
-        }
+        let needed = policy.decodedSide(height: size.height, width: size.width)
         let atLeast: (Int, Int)? = exactDecode ? nil : (needed, needed)
         return { path in
             try RGBImage(contentsOf: path, maxPixels: maxPixels, atLeast: atLeast).prepared(

@@ -30,6 +30,15 @@ public enum ResizePolicy: Sendable, Equatable {
         }
     }
 
+    /// The side a decoded image must reach so that resizing by this policy to `height`×`width`
+    /// never upsamples: the target's longer side for squash, the shorter side to crop from.
+    public func decodedSide(height: Int, width: Int) -> Int {
+        switch self {
+        case .squash: return max(height, width)
+        case .shorterSideThenCrop(let shorter): return shorter ?? Self.defaultShorter(height, width)
+        }
+    }
+
     static func defaultShorter(_ height: Int, _ width: Int) -> Int {
         Int((Double(min(height, width)) / 0.875).rounded())
     }

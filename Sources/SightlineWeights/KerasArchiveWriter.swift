@@ -39,13 +39,7 @@ enum KerasArchiveWriter {
 
     private static func writeWeights(_ graph: Graph, metadata: KerasWriter.Metadata, to path: String) throws {
         let file = try HDF5File(creating: path)
-        try file.writeString(metadata.sightlineVersion, attribute: "sightline_version")
-        try file.writeString(metadata.preprocessing.rawValue, attribute: "sightline_preprocessing")
-        try file.writeString(metadata.source, attribute: "sightline_source")
-        if let classNames = metadata.classNames { try file.writeStrings(classNames, attribute: "class_names") }
-        for (name, value) in metadata.extra.sorted(by: { $0.key < $1.key }) {
-            try file.writeString(value, attribute: name)
-        }
+        try metadata.write(to: file)
         try file.createGroup("/layers")
         try file.createGroup("/vars")
         var used: [String: Int] = [:]

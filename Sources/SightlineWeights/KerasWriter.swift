@@ -44,6 +44,16 @@ public enum KerasWriter {
             (self.sightlineVersion, self.preprocessing, self.source) = (sightlineVersion, preprocessing, source)
             (self.classNames, self.extra) = (classNames, extra)
         }
+
+        /// Writes these facts as root attributes of `file` (`sightline_version`,
+        /// `sightline_preprocessing`, `sightline_source`, `class_names` and the extras).
+        func write(to file: HDF5File) throws {
+            try file.writeString(sightlineVersion, attribute: "sightline_version")
+            try file.writeString(preprocessing.rawValue, attribute: "sightline_preprocessing")
+            try file.writeString(source, attribute: "sightline_source")
+            if let classNames { try file.writeStrings(classNames, attribute: "class_names") }
+            for (name, value) in extra.sorted(by: { $0.key < $1.key }) { try file.writeString(value, attribute: name) }
+        }
     }
 
     /// Writes `graph` to `path`: a full model (architecture + weights) or, with `weightsOnly`,
@@ -88,13 +98,7 @@ public enum KerasWriter {
             try file.writeString(kerasVersion, attribute: "keras_version")
             try file.writeString("tensorflow", attribute: "backend")
         }
-        try file.writeString(metadata.sightlineVersion, attribute: "sightline_version")
-        try file.writeString(metadata.preprocessing.rawValue, attribute: "sightline_preprocessing")
-        try file.writeString(metadata.source, attribute: "sightline_source")
-        if let classNames = metadata.classNames { try file.writeStrings(classNames, attribute: "class_names") }
-        for (name, value) in metadata.extra.sorted(by: { $0.key < $1.key }) {
-            try file.writeString(value, attribute: name)
-        }
+        try metadata.write(to: file)
         try file.writeStrings(graph.nodes.map(\.name), attribute: "layer_names", on: root)
         try file.writeString(kerasVersion, attribute: "keras_version", on: root)
         try file.writeString("tensorflow", attribute: "backend", on: root)

@@ -6,7 +6,7 @@ Run from the repository root (needs TensorFlow and Keras 3 from PyPI: `pip insta
     KERAS_BACKEND=tensorflow python3 Tests/Fixtures/make_keras_fixtures.py
 
 Outputs (all JSON, float32 values printed exactly):
-- keras_layers.json: per layer case, the layer's configuration, inputs, weights, the Keras
+- keras_layers.json: per layer case, the layer's Keras config (`get_config()`), inputs, weights, the Keras
   output, and TensorFlow GradientTape gradients of L = sum(output * upstream) with respect to
   the inputs and trainable weights (plus the moving statistics after a BatchNorm training step).
 - keras_graph.json: a small functional model with a residual Add, a Concatenate, BatchNorm,
@@ -35,8 +35,9 @@ def t(array):
     return {"shape": list(array.shape), "data": [float(v) for v in array.reshape(-1)]}
 
 
-def layer_case(name, layer, input_shapes, spec, training=False, weights=None, inputs=None):
-    """Runs `layer` on random inputs (or `inputs`) and records output and gradients."""
+def layer_case(name, layer, input_shapes, training=False, weights=None, inputs=None):
+    """Runs `layer` on random inputs (or `inputs`) and records its Keras config (what Sightline's
+    config importer reads), output and gradients."""
     if inputs is None:
         inputs = [rng.normal(size=s).astype(np.float32) for s in input_shapes]
     tensors = [tf.Variable(x) for x in inputs]
@@ -53,7 +54,7 @@ def layer_case(name, layer, input_shapes, spec, training=False, weights=None, in
     grads = tape.gradient(loss, tensors + trainable)
     case = {
         "name": name,
-        "layer": spec,
+        "keras": {"class_name": type(layer).__name__, "config": layer.get_config(), "trainable": layer.trainable},
         "mode": "training" if training else "inference",
         "inputs": [t(x) for x in inputs],
         "weights": {k: t(v) for k, v in before.items()},
@@ -74,66 +75,53 @@ def layers_fixture():
     L = keras.layers
     cases = []
     x = (2, 7, 6, 3)
-    cases.append(layer_case("conv2d_valid_relu", L.Conv2D(4, 3, activation="relu"), [x],
-                            {"type": "Conv2D", "strides": [1, 1], "padding": "valid", "dilation": [1, 1], "activation": "relu"}))
-    cases.append(layer_case("conv2d_same_stride2_nobias", L.Conv2D(5, 3, strides=2, padding="same", use_bias=False), [x],
-                            {"type": "Conv2D", "strides": [2, 2], "padding": "same", "dilation": [1, 1], "activation": "linear"}))
-    cases.append(layer_case("conv2d_same_even_kernel_stride2", L.Conv2D(3, (4, 2), strides=(2, 3), padding="same"), [(2, 9, 8, 3)],
-                            {"type": "Conv2D", "strides": [2, 3], "padding": "same", "dilation": [1, 1], "activation": "linear"}))
-    cases.append(layer_case("conv2d_dilated_same", L.Conv2D(4, 3, padding="same", dilation_rate=2, activation="tanh"), [x],
-                            {"type": "Conv2D", "strides": [1, 1], "padding": "same", "dilation": [2, 2], "activation": "tanh"}))
-    cases.append(layer_case("conv2d_pointwise_sigmoid", L.Conv2D(6, 1, activation="sigmoid"), [x],
-                            {"type": "Conv2D", "strides": [1, 1], "padding": "valid", "dilation": [1, 1], "activation": "sigmoid"}))
-    cases.append(layer_case("conv2d_1x1_stride2", L.Conv2D(6, 1, strides=2), [x],
-                            {"type": "Conv2D", "strides": [2, 2], "padding": "valid", "dilation": [1, 1], "activation": "linear"}))
-    cases.append(layer_case("conv2d_7x7_stride2_valid", L.Conv2D(4, 7, strides=2), [(1, 15, 13, 3)],
-                            {"type": "Conv2D", "strides": [2, 2], "padding": "valid", "dilation": [1, 1], "activation": "linear"}))
-    cases.append(layer_case("depthwise_same_stride2_mult2", L.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=2), [x],
-                            {"type": "DepthwiseConv2D", "strides": [2, 2], "padding": "same", "dilation": [1, 1], "activation": "linear"}))
-    cases.append(layer_case("depthwise_valid_relu6", L.DepthwiseConv2D(3, activation="relu6", use_bias=False), [x],
-                            {"type": "DepthwiseConv2D", "strides": [1, 1], "padding": "valid", "dilation": [1, 1], "activation": "relu6"}))
-    cases.append(layer_case("separable_same_relu", L.SeparableConv2D(5, 3, padding="same", depth_multiplier=2, activation="relu"), [x],
-                            {"type": "SeparableConv2D", "strides": [1, 1], "padding": "same", "dilation": [1, 1], "activation": "relu"}))
-    cases.append(layer_case("dense_tanh", L.Dense(5, activation="tanh"), [(3, 7)], {"type": "Dense", "activation": "tanh"}))
-    cases.append(layer_case("dense_softmax", L.Dense(4, activation="softmax"), [(3, 6)], {"type": "Dense", "activation": "softmax"}))
-    cases.append(layer_case("dense_rank3_nobias", L.Dense(4, use_bias=False), [(2, 3, 5)], {"type": "Dense", "activation": "linear"}))
+    cases.append(layer_case("conv2d_valid_relu", L.Conv2D(4, 3, activation="relu"), [x]))
+    cases.append(layer_case("conv2d_same_stride2_nobias", L.Conv2D(5, 3, strides=2, padding="same", use_bias=False), [x]))
+    cases.append(layer_case("conv2d_same_even_kernel_stride2", L.Conv2D(3, (4, 2), strides=(2, 3), padding="same"), [(2, 9, 8, 3)]))
+    cases.append(layer_case("conv2d_dilated_same", L.Conv2D(4, 3, padding="same", dilation_rate=2, activation="tanh"), [x]))
+    cases.append(layer_case("conv2d_pointwise_sigmoid", L.Conv2D(6, 1, activation="sigmoid"), [x]))
+    cases.append(layer_case("conv2d_1x1_stride2", L.Conv2D(6, 1, strides=2), [x]))
+    cases.append(layer_case("conv2d_7x7_stride2_valid", L.Conv2D(4, 7, strides=2), [(1, 15, 13, 3)]))
+    cases.append(layer_case("depthwise_same_stride2_mult2", L.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=2), [x]))
+    cases.append(layer_case("depthwise_valid_relu6", L.DepthwiseConv2D(3, activation="relu6", use_bias=False), [x]))
+    cases.append(layer_case("separable_same_relu", L.SeparableConv2D(5, 3, padding="same", depth_multiplier=2, activation="relu"), [x]))
+    cases.append(layer_case("dense_tanh", L.Dense(5, activation="tanh"), [(3, 7)]))
+    cases.append(layer_case("dense_softmax", L.Dense(4, activation="softmax"), [(3, 6)]))
+    cases.append(layer_case("dense_rank3_nobias", L.Dense(4, use_bias=False), [(2, 3, 5)]))
     bn = L.BatchNormalization(epsilon=1.001e-5)
-    cases.append(layer_case("batchnorm_inference", bn, [x], {"type": "BatchNormalization", "epsilon": 1.001e-5, "momentum": 0.99},
+    cases.append(layer_case("batchnorm_inference", bn, [x],
                             weights=bn_weights(3)))
     bn = L.BatchNormalization(epsilon=1e-3, momentum=0.9)
-    cases.append(layer_case("batchnorm_training", bn, [(4, 5, 3, 3)], {"type": "BatchNormalization", "epsilon": 1e-3, "momentum": 0.9},
+    cases.append(layer_case("batchnorm_training", bn, [(4, 5, 3, 3)],
                             training=True, weights=bn_weights(3)))
     bn = L.BatchNormalization(epsilon=1e-3, momentum=0.9)
     bn.trainable = False
     cases.append(layer_case("batchnorm_frozen_training", bn, [(4, 5, 3, 3)],
-                            {"type": "BatchNormalization", "epsilon": 1e-3, "momentum": 0.9, "frozen": True},
                             training=True, weights=bn_weights(3)))
-    for name, layer, spec in [
-        ("relu_max6", L.ReLU(max_value=6.0), {"type": "Activation", "activation": "relu6"}),
-        ("relu_negative_slope", L.ReLU(negative_slope=0.1), {"type": "Activation", "activation": "relu", "negative_slope": 0.1}),
-        ("leaky_relu", L.LeakyReLU(negative_slope=0.3), {"type": "Activation", "activation": "leaky_relu", "alpha": 0.3}),
-        ("elu", L.ELU(alpha=1.0), {"type": "Activation", "activation": "elu", "alpha": 1.0}),
-        ("sigmoid", L.Activation("sigmoid"), {"type": "Activation", "activation": "sigmoid"}),
-        ("hard_sigmoid", L.Activation("hard_sigmoid"), {"type": "Activation", "activation": "hard_sigmoid"}),
-        ("tanh", L.Activation("tanh"), {"type": "Activation", "activation": "tanh"}),
-        ("softmax", L.Softmax(), {"type": "Activation", "activation": "softmax"}),
+    for name, layer in [
+        ("relu_max6", L.ReLU(max_value=6.0)),
+        ("relu_negative_slope", L.ReLU(negative_slope=0.1)),
+        ("leaky_relu", L.LeakyReLU(negative_slope=0.3)),
+        ("elu", L.ELU(alpha=1.0)),
+        ("sigmoid", L.Activation("sigmoid")),
+        ("hard_sigmoid", L.Activation("hard_sigmoid")),
+        ("tanh", L.Activation("tanh")),
+        ("softmax", L.Softmax()),
     ]:
         inputs = [(rng.normal(size=(2, 3, 4, 5)) * 4).astype(np.float32)]
-        cases.append(layer_case(name, layer, None, spec, inputs=inputs))
-    cases.append(layer_case("maxpool_2_valid", L.MaxPooling2D(2), [x], {"type": "MaxPooling2D", "pool": [2, 2], "strides": [2, 2], "padding": "valid"}))
-    cases.append(layer_case("maxpool_3_stride2_same", L.MaxPooling2D(3, strides=2, padding="same"), [x],
-                            {"type": "MaxPooling2D", "pool": [3, 3], "strides": [2, 2], "padding": "same"}))
-    cases.append(layer_case("avgpool_3_stride2_same", L.AveragePooling2D(3, strides=2, padding="same"), [x],
-                            {"type": "AveragePooling2D", "pool": [3, 3], "strides": [2, 2], "padding": "same"}))
-    cases.append(layer_case("avgpool_2_valid", L.AveragePooling2D(2), [x], {"type": "AveragePooling2D", "pool": [2, 2], "strides": [2, 2], "padding": "valid"}))
-    cases.append(layer_case("global_avg", L.GlobalAveragePooling2D(), [x], {"type": "GlobalAveragePooling2D"}))
-    cases.append(layer_case("global_max", L.GlobalMaxPooling2D(), [x], {"type": "GlobalMaxPooling2D"}))
-    cases.append(layer_case("zero_padding", L.ZeroPadding2D(((1, 2), (3, 0))), [x], {"type": "ZeroPadding2D", "padding": [1, 2, 3, 0]}))
-    cases.append(layer_case("flatten", L.Flatten(), [x], {"type": "Flatten"}))
-    cases.append(layer_case("add3", L.Add(), [x, x, x], {"type": "Add"}))
-    cases.append(layer_case("multiply2", L.Multiply(), [x, x], {"type": "Multiply"}))
-    cases.append(layer_case("concatenate", L.Concatenate(), [x, (2, 7, 6, 5)], {"type": "Concatenate"}))
-    cases.append(layer_case("rescaling", L.Rescaling(1 / 127.5, offset=-1), [x], {"type": "Rescaling", "scale": 1 / 127.5, "offset": -1.0}))
+        cases.append(layer_case(name, layer, None, inputs=inputs))
+    cases.append(layer_case("maxpool_2_valid", L.MaxPooling2D(2), [x]))
+    cases.append(layer_case("maxpool_3_stride2_same", L.MaxPooling2D(3, strides=2, padding="same"), [x]))
+    cases.append(layer_case("avgpool_3_stride2_same", L.AveragePooling2D(3, strides=2, padding="same"), [x]))
+    cases.append(layer_case("avgpool_2_valid", L.AveragePooling2D(2), [x]))
+    cases.append(layer_case("global_avg", L.GlobalAveragePooling2D(), [x]))
+    cases.append(layer_case("global_max", L.GlobalMaxPooling2D(), [x]))
+    cases.append(layer_case("zero_padding", L.ZeroPadding2D(((1, 2), (3, 0))), [x]))
+    cases.append(layer_case("flatten", L.Flatten(), [x]))
+    cases.append(layer_case("add3", L.Add(), [x, x, x]))
+    cases.append(layer_case("multiply2", L.Multiply(), [x, x]))
+    cases.append(layer_case("concatenate", L.Concatenate(), [x, (2, 7, 6, 5)]))
+    cases.append(layer_case("rescaling", L.Rescaling(1 / 127.5, offset=-1), [x]))
     return {"keras": keras.__version__, "tensorflow": tf.__version__, "cases": cases}
 
 
