@@ -58,7 +58,7 @@ let package = Package(
             ]),
         .target(
             name: "SightlineExplain",
-            dependencies: ["SightlineCore", "SightlineNN", "SightlineVision", "SightlineWeights"]),
+            dependencies: ["SightlineCore", "SightlineNN", "SightlineVision", "SightlineWeights", "SightlineTransfer"]),
         .target(
             name: "SightlineKit",
             dependencies: [
