@@ -6,6 +6,10 @@ import SightlineCore
 /// Rewrites, applied only where the intermediate result is not a requested output and has no
 /// other reader:
 /// - `ZeroPadding2D → Conv2D` becomes one convolution with explicit padding (no padded copy).
+/// - `ZeroPadding2D → MaxPooling2D` becomes one pooling with explicit padding when the padded
+///   input comes out of a ReLU (ResNet's `pool1_pad`): on values ≥ 0 a window's maximum over
+///   its in-image taps equals the maximum with the zeros, as long as every window keeps a tap
+///   in the image.
 /// - `Conv2D → BatchNormalization` becomes one convolution with the statistics folded in:
 ///   `kernel' = kernel · γ/σ` per output channel, `bias' = (bias − mean) · γ/σ + β`.
 /// - A convolution whose only reader is a two-input `Add` whose other operand is already
@@ -59,8 +63,18 @@ struct InferencePlan {
         var steps: [Step] = []
         var absorbed: Set<String> = []
         var produced = Set(graph.inputNames)
-        /// Convolutions that take over the zero padding before them: their padded copy and input.
-        var padded: [String: (conv: Conv2D, input: String)] = [:]
+        /// Convolutions and poolings that take over the zero padding before them: the layer with
+        /// the padding, and the padding's input.
+        var padded: [String: (layer: any Layer, input: String)] = [:]
+        /// True when the step producing `name` ends in a plain ReLU (its outputs are ≥ 0).
+        func nonNegative(_ name: String) -> Bool {
+            guard let step = steps.last(where: { $0.name == name }) else { return false }
+            let activation =
+                (step.layer as? Conv2D).map { $0.activation == .linear ? step.activation : $0.activation }
+                ?? step.activation
+            if case .relu(_, let slope) = activation { return slope == 0 }
+            return false
+        }
         for node in graph.nodes {
             guard let layer = node.layer, !absorbed.contains(node.name) else { continue }
             if let pad = layer as? ZeroPadding2D, let next = soleReader(node.name), let conv = next.layer as? Conv2D,
@@ -69,9 +83,15 @@ struct InferencePlan {
                 padded[next.name] = (merged, node.inputs[0])
                 continue
             }
+            if let pad = layer as? ZeroPadding2D, let next = soleReader(node.name), let pool = next.layer as? Pooling2D,
+                nonNegative(node.inputs[0]), let merged = Self.absorbing(pad, into: pool)
+            {
+                padded[next.name] = (merged, node.inputs[0])
+                continue
+            }
             var step = Step(name: node.name, layer: layer, inputs: node.inputs, activation: .linear)
-            if let (conv, input) = padded[node.name] {
-                step = Step(name: node.name, layer: conv, inputs: [input], activation: .linear)
+            if let (replacement, input) = padded[node.name] {
+                step = Step(name: node.name, layer: replacement, inputs: [input], activation: .linear)
             }
             if let conv = step.layer as? Conv2D, conv.activation == .linear,
                 let next = soleReader(node.name), let bn = next.layer as? BatchNormalization
@@ -145,6 +165,18 @@ struct InferencePlan {
                 top: own.top + pad.top, bottom: own.bottom + pad.bottom, left: own.left + pad.left,
                 right: own.right + pad.right),
             dilation: conv.dilation, activation: conv.activation)
+    }
+
+    /// A max pooling computing `pool(pad(x))` for inputs ≥ 0 with the zeros as its own padding,
+    /// or nil when it is not a max pooling without padding of its own, or a window could fall
+    /// entirely in the padding.
+    static func absorbing(_ pad: ZeroPadding2D, into pool: Pooling2D) -> Pooling2D? {
+        guard pool.kind == .max, pool.padding == .valid, max(pad.top, pad.bottom) < pool.poolSize.0,
+            max(pad.left, pad.right) < pool.poolSize.1
+        else { return nil }
+        return Pooling2D(
+            name: pool.name, kind: .max, poolSize: pool.poolSize, strides: pool.strides,
+            padding: .explicit(top: pad.top, bottom: pad.bottom, left: pad.left, right: pad.right))
     }
 
     /// A convolution computing `bn(conv(x))` with BatchNorm's moving statistics.
