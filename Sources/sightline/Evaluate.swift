@@ -47,15 +47,11 @@ struct Evaluate: ParsableCommand {
         guard folder.classNames != nil else {
             throw CommandError.usage("--data \(data): needs one subfolder per class")
         }
-        let loaded = try options.load(engine: engineOptions)
-        let graph = try head.map { try HeadAttachment.stack(loaded, head: $0) } ?? loaded.graph
-        let shape = try ImageInputs.inputShape(of: graph, preprocessing: loaded.preprocessing)
-        guard let output = graph.outputNames.first, let classes = graph.shape(of: output)?.last,
-            graph.shape(of: output)?.count == 1
-        else {
-            throw CommandError(
-                message: "\(options.model): the output is not a class vector; evaluate needs a classifier")
-        }
+        let classifier = try options.loadClassifier(
+            head: head, engine: engineOptions, use: "evaluate needs a classifier")
+        let (loaded, graph, shape, output, classes) = (
+            classifier.model, classifier.graph, classifier.inputShape, classifier.output, classifier.classes
+        )
         let recorded = ImageInputs.recordedClassNames(head: head, model: loaded)
         let display = ProgressDisplay(label: "evaluate")
         let evaluation: Evaluation

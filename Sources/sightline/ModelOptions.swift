@@ -1,6 +1,7 @@
 import ArgumentParser
 import SightlineModels
 import SightlineNN
+import SightlineTransfer
 import SightlineWeights
 
 extension Architecture: ExpressibleByArgument {}
@@ -51,6 +52,30 @@ struct ModelOptions: ParsableArguments {
         }
         loaded.graph.engineOptions = engine ?? EngineOptionGroup.defaults
         return loaded
+    }
+
+    /// A classifier for `predict` and `evaluate`: the model with `--head` stacked on it, its input
+    /// shape (checked to be an image), output node and class count. `use` completes the error
+    /// when the output is not a class vector.
+    func loadClassifier(head: String?, engine: EngineOptions, use: String) throws -> Classifier {
+        let loaded = try load(engine: engine)
+        let graph = try head.map { try HeadAttachment.stack(loaded, head: $0) } ?? loaded.graph
+        let inputShape = try ImageInputs.inputShape(of: graph, preprocessing: loaded.preprocessing)
+        guard let output = graph.outputNames.first, let classes = graph.shape(of: output)?.last,
+            graph.shape(of: output)?.count == 1
+        else {
+            throw CommandError(message: "\(model): the output is not a class vector; \(use)")
+        }
+        return Classifier(model: loaded, graph: graph, inputShape: inputShape, output: output, classes: classes)
+    }
+
+    /// What `loadClassifier` returns.
+    struct Classifier {
+        var model: LoadedModel
+        var graph: Graph
+        var inputShape: [Int]
+        var output: String
+        var classes: Int
     }
 
     /// True when a layer right after the input rescales or normalises it.

@@ -44,17 +44,11 @@ struct Predict: ParsableCommand {
 
     func run() throws {
         let engineOptions = try engine.make()
-        let loaded = try options.load(engine: engineOptions)
-        let graph = try head.map { try HeadAttachment.stack(loaded, head: $0) } ?? loaded.graph
-        let inputShape = try ImageInputs.inputShape(of: graph, preprocessing: loaded.preprocessing)
-        guard let outputName = graph.outputNames.first, let classes = graph.shape(of: outputName)?.last,
-            graph.shape(of: outputName)?.count == 1
-        else {
-            throw CommandError(
-                message:
-                    "\(options.model): the output is not a class vector; predict needs a classifier (use extract for features)"
-            )
-        }
+        let classifier = try options.loadClassifier(
+            head: head, engine: engineOptions, use: "predict needs a classifier (use extract for features)")
+        let (loaded, graph, inputShape, outputName, classes) = (
+            classifier.model, classifier.graph, classifier.inputShape, classifier.output, classifier.classes
+        )
         let recorded = ImageInputs.recordedClassNames(head: head, model: loaded)
         let names =
             try labels == nil
