@@ -5,16 +5,7 @@ extension HDF5File {
     /// Writes a 1-D int64 dataset (labels, status codes).
     public func write(integers values: [Int], to object: String) throws(ModelFileError) {
         let ok = withHDF5 { () -> Bool in
-            var dims = [hsize_t(values.count)]
-            let space = H5Screate_simple(1, &dims, nil)
-            defer { H5Sclose(space) }
-            let links = sl_h5p_create_intermediate_groups()
-            let creation = sl_h5p_untimed_dataset()
-            defer {
-                H5Pclose(links)
-                H5Pclose(creation)
-            }
-            let dataset = H5Dcreate2(id, object, sl_h5t_std_i64le(), space, links, creation, sl_h5p_default())
+            let dataset = createVector(object, type: sl_h5t_std_i64le(), count: values.count)
             guard dataset >= 0 else { return false }
             defer { H5Dclose(dataset) }
             let wide = values.map { Int64($0) }
@@ -46,16 +37,7 @@ extension HDF5File {
             defer { H5Tclose(type) }
             H5Tset_size(type, Int(bitPattern: UInt(bitPattern: -1)))
             H5Tset_cset(type, H5T_CSET_UTF8)
-            var dims = [hsize_t(values.count)]
-            let space = H5Screate_simple(1, &dims, nil)
-            defer { H5Sclose(space) }
-            let links = sl_h5p_create_intermediate_groups()
-            let creation = sl_h5p_untimed_dataset()
-            defer {
-                H5Pclose(links)
-                H5Pclose(creation)
-            }
-            let dataset = H5Dcreate2(id, object, type, space, links, creation, sl_h5p_default())
+            let dataset = createVector(object, type: type, count: values.count)
             guard dataset >= 0 else { return false }
             defer { H5Dclose(dataset) }
             if values.isEmpty { return true }
@@ -104,5 +86,21 @@ extension HDF5File {
         }
         guard let result else { throw error(object, "cannot be read as strings") }
         return result
+    }
+
+    /// Creates a 1-D dataset of `count` elements of `type` at `object` (intermediate groups
+    /// created, no timestamps, so files are reproducible); negative on failure. Call inside
+    /// `withHDF5`; the caller closes the dataset.
+    private func createVector(_ object: String, type: hid_t, count: Int) -> hid_t {
+        var dims = [hsize_t(count)]
+        let space = H5Screate_simple(1, &dims, nil)
+        defer { H5Sclose(space) }
+        let links = sl_h5p_create_intermediate_groups()
+        let creation = sl_h5p_untimed_dataset()
+        defer {
+            H5Pclose(links)
+            H5Pclose(creation)
+        }
+        return H5Dcreate2(id, object, type, space, links, creation, sl_h5p_default())
     }
 }
