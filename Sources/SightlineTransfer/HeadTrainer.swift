@@ -196,17 +196,7 @@ public struct HeadTrainer {
             paths: evaluated.map { $0 < file.paths.count ? file.paths[$0] : "" })
 
         // The saved head ends in softmax, like a Keras classifier; training used its logits.
-        let head = Graph()
-        try head.addInput(name: "features", shape: [dimension])
-        for node in graph.nodes where node.layer != nil {
-            guard let layer = node.layer else { continue }
-            let saved: any Layer =
-                layer === logits
-                ? Dense(
-                    name: "predictions", kernel: logits.kernel.value, bias: logits.bias?.value, activation: .softmax)
-                : layer
-            try head.add(saved, inputs: node.inputs)
-        }
+        let head = try graph.withSoftmaxOutput()
         return Result(
             graph: head, history: history, confusion: confusion, classNames: classNames, evaluation: evaluation,
             learningRate: options.learningRate)
