@@ -10,6 +10,7 @@ struct Inspect: ParsableCommand {
     )
 
     @OptionGroup var options: ModelOptions
+    @OptionGroup var engine: EngineOptionGroup
 
     @Flag(help: "Print JSON instead of a table.")
     var json = false
@@ -17,11 +18,13 @@ struct Inspect: ParsableCommand {
     @Flag(
         help: ArgumentHelp(
             "Also list the inference plan: each step with the convolution kernel chosen for it (Winograd F(4x4,3x3), oneDNN direct, im2col+sgemm) and the layers fused into it.",
-            discussion: "SIGHTLINE_CONV=reference or direct changes the choice, as it does for every command."))
+            discussion:
+                "SIGHTLINE_CONV=reference or direct changes the choice, as it does for every command; --precision shows the bf16 plan."
+        ))
     var kernels = false
 
     func run() throws {
-        let loaded = try options.load()
+        let loaded = try options.load(engine: try engine.make())
         let summary = ModelSummary(graph: loaded.graph)
         let steps = kernels ? try loaded.graph.inferenceSteps() : nil
         if json {

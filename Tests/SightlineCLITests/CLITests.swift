@@ -80,6 +80,10 @@ struct CLITests {
         #expect(plan.count < 177 / 2, "most layers are fused into convolutions")
         let text = try run(["inspect", "--kernels", path])
         #expect(text.out.contains("inference plan") && text.out.contains("conv5_block3_out"))
+        // Under bf16 every convolution is oneDNN's, in that precision (emulated: any CPU).
+        let bf16 = try run(["inspect", "--kernels", "--precision", "bf16-emulated", path])
+        #expect(bf16.status == 0, "\(bf16.err)")
+        #expect(bf16.out.contains("[onednn direct bf16-emulated]+add+activation") && !bf16.out.contains("winograd"))
     }
 
     @Test func badFilesGiveOneLineErrorsAndAFailingStatus() throws {
