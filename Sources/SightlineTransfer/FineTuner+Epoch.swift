@@ -32,7 +32,6 @@ extension FineTuner {
         for number in global.indices {
             guard let batch = stream.next() else { break }
             noteFailures(batch)
-            graph.zeroGradients()
             var figures = TrainingStep.Figures()
             if let images = batch.images {
                 for dropout in dropouts {
@@ -43,6 +42,8 @@ extension FineTuner {
                 figures = try TrainingStep.gradients(
                     graph, inputs: [input: images], output: output, labels: batch.samples.map { $0.label ?? 0 },
                     summed: communicator.size > 1)
+            } else {
+                graph.zeroGradients()  // nothing readable: this process adds zeros to the combine
             }
             try combine(&figures)
             if figures.count > 0 { optimizer.step(graph.trainableSlots) }
