@@ -1,10 +1,13 @@
-// Winograd F(4x4, 3x3) convolution on NHWC float32 (Lavin & Gray 2016), as in the study in
-// ../shared/bench/conv-routes (wino_nhwc.h, "mywino4_fused"): each thread takes blocks of TB
-// output tiles, transforms their 6x6 input patches (V = Bᵀ d B), multiplies in the transform
-// domain with 36 single-thread sgemms [TB x C] x [C x K] against U = G g Gᵀ (computed once in
-// float64), and writes y = act(Aᵀ M A + bias [+ y]). 4x4 outputs cost 36 products per
-// channel pair instead of 144: 2.25x less arithmetic than direct convolution. Measured error on
-// VGG16/ResNet50 shapes: 6e-6 to 1.2e-5 of scale per layer (study), within the 1e-4 bar.
+// Winograd F(4x4, 3x3) and F(2x2, 3x3) convolution on NHWC float32 (Lavin & Gray 2016), as in
+// the study in ../shared/bench/conv-routes (wino_nhwc.h, "mywino4_fused"): each thread takes
+// blocks of TB output tiles, transforms their 6x6 (4x4) input patches (V = Bᵀ d B), multiplies in
+// the transform domain with 36 (16) single-thread sgemms [TB x C] x [C x K] against U = G g Gᵀ
+// (computed once in float64), and writes y = act(Aᵀ M A + bias [+ y]). 4x4 outputs cost 36
+// products per channel pair instead of 144, 2x2 outputs 16 instead of 36: 4x and 2.25x less
+// arithmetic than direct convolution. F(2x2) has four times as many tiles on the same map and a
+// transformed kernel 16/36 the size, which is what small maps at small batches need. Measured
+// error on VGG16/ResNet50 shapes: 6e-6 to 1.2e-5 of scale per layer for F(4x4) (study), about
+// 1e-6 for F(2x2); within the 1e-4 bar.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,28 +24,48 @@ extern int omp_in_parallel(void);
 extern int omp_get_thread_num(void);
 extern int omp_get_num_threads(void);
 
+typedef void (*sl_wino_block)(const sl_winograd *, const float *, float *, int64_t, int64_t, size_t, float *, float *,
+                              int);
+typedef void (*sl_wino_input)(const sl_winograd *, const float *, int64_t, int64_t, float *, size_t);
+typedef void (*sl_wino_output)(const sl_winograd *, const float *, size_t, int64_t, int64_t, float *, int);
+
 struct sl_winograd {
     int C, K, H, W, OH, OW, pad_top, pad_left, th, tw;
     sl_activation activation;
     float relu_max;
-    int avx512;   // which compiled variant runs: AVX-512 or AVX2+FMA
-    float *U;     // [36][C][K]
-    float *bias;  // [K]
+    int m, points;  // output tile side (4 or 2) and transform-domain points ((m + 2)²)
+    float *U;       // [points][C][K]
+    float *bias;    // [K]
+    // The compiled variant for this CPU (AVX-512 or AVX2+FMA) and tile size.
+    sl_wino_block block;
+    sl_wino_input transform_input;
+    sl_wino_output transform_output;
 };
 
 static const double G4[6][3] = {{1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
                                 {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
 
 
 #if defined(__x86_64__)
 #define SL_TARGET "avx512f,avx512dq,fma"
-#define SL_SUFFIX avx512
+#define SL_SUFFIX avx512_
+#define SL_M 4
 #include "winograd_tiles.h"
+#undef SL_M
+#define SL_M 2
+#include "winograd_tiles.h"
+#undef SL_M
 #undef SL_TARGET
 #undef SL_SUFFIX
 #define SL_TARGET "avx2,fma"
-#define SL_SUFFIX avx2
+#define SL_SUFFIX avx2_
+#define SL_M 4
 #include "winograd_tiles.h"
+#undef SL_M
+#define SL_M 2
+#include "winograd_tiles.h"
+#undef SL_M
 #undef SL_TARGET
 #undef SL_SUFFIX
 
@@ -57,24 +80,25 @@ typedef struct {
 static void transform_kernel(void *data, int64_t c0, int64_t c1) {
     const transform_state *s = data;
     sl_winograd *w = s->w;
-    const int C = w->C, K = w->K;
+    const int C = w->C, K = w->K, alpha = w->m + 2;
+    const double(*G)[3] = w->m == 4 ? G4 : G2;
     for (int64_t c = c0; c < c1; c++)
         for (int k = 0; k < K; k++) {
             double g[3][3], t[6][3];
             for (int i = 0; i < 3; i++)
                 for (int j = 0; j < 3; j++) g[i][j] = s->kernel[((size_t)(i * 3 + j) * C + c) * K + k];
-            for (int i = 0; i < 6; i++)
-                for (int j = 0; j < 3; j++) t[i][j] = G4[i][0] * g[0][j] + G4[i][1] * g[1][j] + G4[i][2] * g[2][j];
-            for (int i = 0; i < 6; i++)
-                for (int j = 0; j < 6; j++)
-                    w->U[((size_t)(i * 6 + j) * C + c) * K + k] =
-                        (float)(t[i][0] * G4[j][0] + t[i][1] * G4[j][1] + t[i][2] * G4[j][2]);
+            for (int i = 0; i < alpha; i++)
+                for (int j = 0; j < 3; j++) t[i][j] = G[i][0] * g[0][j] + G[i][1] * g[1][j] + G[i][2] * g[2][j];
+            for (int i = 0; i < alpha; i++)
+                for (int j = 0; j < alpha; j++)
+                    w->U[((size_t)(i * alpha + j) * C + c) * K + k] =
+                        (float)(t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2]);
         }
 }
 
 sl_winograd *sl_winograd_create(const float *kernel, const float *bias, int C, int K, int H, int W, int OH, int OW,
-                                int pad_top, int pad_left, sl_activation activation, float relu_max, char *error,
-                                size_t error_length) {
+                                int pad_top, int pad_left, sl_activation activation, float relu_max, int m,
+                                char *error, size_t error_length) {
 #if defined(__x86_64__)
     int avx512 = sl_cpu_has_avx512(), avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
@@ -84,14 +108,25 @@ sl_winograd *sl_winograd_create(const float *kernel, const float *bias, int C, i
         snprintf(error, error_length, "Winograd kernel needs AVX2 and FMA or AVX-512, which this CPU lacks");
         return NULL;
     }
+    if (m != 4 && m != 2) {
+        snprintf(error, error_length, "Winograd output tiles are 4x4 or 2x2 (got %dx%d)", m, m);
+        return NULL;
+    }
     if (C % 16 || K % 16 || C <= 0 || K <= 0 || OH <= 0 || OW <= 0) {
         snprintf(error, error_length, "Winograd kernel needs channel counts that are multiples of 16 (got %d -> %d)", C, K);
         return NULL;
     }
     sl_winograd *w = calloc(1, sizeof *w);
     if (!w) { snprintf(error, error_length, "out of memory"); return NULL; }
-    *w = (sl_winograd){C, K, H, W, OH, OW, pad_top, pad_left, (OH + 3) / 4, (OW + 3) / 4, activation, relu_max, avx512, NULL, NULL};
-    w->U = aligned_alloc(64, sizeof(float) * 36 * (size_t)C * K);
+    *w = (sl_winograd){C, K, H, W, OH, OW, pad_top, pad_left, (OH + m - 1) / m, (OW + m - 1) / m, activation, relu_max,
+                       m, (m + 2) * (m + 2), NULL, NULL, NULL, NULL, NULL};
+#if defined(__x86_64__)
+    if (avx512 && m == 4) w->block = block_avx512_4, w->transform_input = transform_input_avx512_4, w->transform_output = transform_output_avx512_4;
+    else if (avx512) w->block = block_avx512_2, w->transform_input = transform_input_avx512_2, w->transform_output = transform_output_avx512_2;
+    else if (m == 4) w->block = block_avx2_4, w->transform_input = transform_input_avx2_4, w->transform_output = transform_output_avx2_4;
+    else w->block = block_avx2_2, w->transform_input = transform_input_avx2_2, w->transform_output = transform_output_avx2_2;
+#endif
+    w->U = aligned_alloc(64, sizeof(float) * w->points * (size_t)C * K);
     w->bias = aligned_alloc(64, sizeof(float) * (size_t)K);
     if (!w->U || !w->bias) {
         sl_winograd_destroy(w);
@@ -125,18 +160,15 @@ static void run_blocks(void *data) {
     run_state *s = data;
     const sl_winograd *w = s->w;
     size_t TB = (size_t)s->block;
-    float *V = aligned_alloc(64, sizeof(float) * 36 * TB * w->C);
-    float *M = aligned_alloc(64, sizeof(float) * 36 * TB * w->K);
+    float *V = aligned_alloc(64, sizeof(float) * w->points * TB * w->C);
+    float *M = aligned_alloc(64, sizeof(float) * w->points * TB * w->K);
     if (V && M) {  // a thread without scratch takes no blocks; the others do its share
         int64_t blocks = (s->tiles + s->block - 1) / s->block;
         for (;;) {
             int64_t b = __atomic_fetch_add(&s->next, 1, __ATOMIC_RELAXED);
             if (b >= blocks) break;
             int64_t t0 = b * s->block, t1 = t0 + s->block < s->tiles ? t0 + s->block : s->tiles;
-#if defined(__x86_64__)
-            if (w->avx512) block_avx512(w, s->x, s->y, t0, t1, TB, V, M, s->accumulate);
-            else block_avx2(w, s->x, s->y, t0, t1, TB, V, M, s->accumulate);
-#endif
+            w->block(w, s->x, s->y, t0, t1, TB, V, M, s->accumulate);
             __atomic_fetch_add(&s->done, t1 - t0, __ATOMIC_RELAXED);
         }
     }
@@ -147,7 +179,7 @@ static void run_blocks(void *data) {
 // The unfused driver, for wide layers on few tiles (VGG16's and ResNet50's 512-channel layers):
 // the fused driver reads all 36 transformed kernel matrices U (36·C·K floats: 38 MB at
 // 512→512, more than the L3) once per block of tiles, so a 14×14 layer at batch 8 streams U
-// from memory eight times. Here every tile is transformed first (V [36][T][C]), each thread
+// from memory eight times. Here every tile is transformed first (V [points][T][C]), each thread
 // then takes whole transform-domain products V_ξ·U_ξ (each U_ξ read once), and the inverse
 // transform runs last. Phase 0: input transform, 1: products, 2: output transform.
 typedef struct {
@@ -166,7 +198,7 @@ static void unfused_phase(void *data) {
     if (s->phase == 1) {
         for (;;) {
             int64_t xi = __atomic_fetch_add(&s->next, 1, __ATOMIC_RELAXED);
-            if (xi >= 36) break;
+            if (xi >= w->points) break;
             dnnl_sgemm('N', 'N', T, w->K, w->C, 1.f, s->V + xi * T * w->C, w->C, w->U + xi * w->C * w->K, w->K, 0.f,
                        s->M + xi * T * w->K, w->K);
         }
@@ -175,22 +207,15 @@ static void unfused_phase(void *data) {
     int64_t id = omp_in_parallel() ? omp_get_thread_num() : 0, team = omp_in_parallel() ? omp_get_num_threads() : 1;
     int64_t t0 = T * id / team, t1 = T * (id + 1) / team;
     if (t0 >= t1) return;
-#if defined(__x86_64__)
-    if (s->phase == 0) {
-        if (w->avx512) transform_input_avx512(w, s->x, t0, t1, s->V + t0 * w->C, (size_t)T * w->C);
-        else transform_input_avx2(w, s->x, t0, t1, s->V + t0 * w->C, (size_t)T * w->C);
-    } else {
-        if (w->avx512) transform_output_avx512(w, s->M + t0 * w->K, (size_t)T * w->K, t0, t1, s->y, s->accumulate);
-        else transform_output_avx2(w, s->M + t0 * w->K, (size_t)T * w->K, t0, t1, s->y, s->accumulate);
-    }
-#endif
+    if (s->phase == 0) w->transform_input(w, s->x, t0, t1, s->V + t0 * w->C, (size_t)T * w->C);
+    else w->transform_output(w, s->M + t0 * w->K, (size_t)T * w->K, t0, t1, s->y, s->accumulate);
 }
 
 // Runs the unfused driver; returns 1 when its whole-batch buffers cannot be allocated.
 static int run_unfused(const sl_winograd *w, const float *x, int64_t tiles, float *y, int accumulate, int threads) {
     unfused_state state = {w, x, y, NULL, NULL, tiles, accumulate, 0, 0};
-    state.V = aligned_alloc(64, sizeof(float) * 36 * (size_t)tiles * w->C);
-    state.M = aligned_alloc(64, sizeof(float) * 36 * (size_t)tiles * w->K);
+    state.V = aligned_alloc(64, sizeof(float) * w->points * (size_t)tiles * w->C);
+    state.M = aligned_alloc(64, sizeof(float) * w->points * (size_t)tiles * w->K);
     int failed = !state.V || !state.M;
     for (int phase = 0; phase < 3 && !failed; phase++) {
         state.phase = phase;

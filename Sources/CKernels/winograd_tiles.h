@@ -1,15 +1,19 @@
-// Winograd F(4x4,3x3) tile transforms, compiled once per instruction set by winograd.c:
-// it defines SL_TARGET (a target attribute string) and SL_SUFFIX before including this file.
+// Winograd F(MxM,3x3) tile transforms (M = 4 or 2, ALPHA = M + 2 input points per side),
+// compiled once per instruction set and tile size by winograd.c: it defines SL_TARGET (a target
+// attribute string), SL_SUFFIX and SL_M before including this file.
 // Vectors are 16 floats (Clang vector extensions and __builtin_elementwise_*; SwiftPM builds C
 // with Clang): one zmm register with AVX-512, two ymm registers with AVX2, so one source serves
 // both and channels stay multiples of 16.
 #define SL_CAT2(a, b) a##b
 #define SL_CAT(a, b) SL_CAT2(a, b)
-#define SL_FN(name) SL_CAT(name, SL_SUFFIX)
+#define SL_FN(name) SL_CAT(SL_CAT(name, SL_SUFFIX), SL_M)
 #define SL_ATTR __attribute__((target(SL_TARGET)))
+#define SL_ALPHA (SL_M + 2)
+
+#if SL_M == 4
 
 // Bᵀ d for one column of six vectors (Lavin's F(4,3) input transform).
-SL_ATTR static inline void SL_FN(bt6_)(const vf *d, vf *t) {
+SL_ATTR static inline void SL_FN(bt_)(const vf *d, vf *t) {
     t[0] = 4.f * d[0] - 5.f * d[2] + d[4];
     t[1] = -4.f * (d[1] + d[2]) + d[3] + d[4];
     t[2] = 4.f * (d[1] - d[2]) - d[3] + d[4];
@@ -19,47 +23,62 @@ SL_ATTR static inline void SL_FN(bt6_)(const vf *d, vf *t) {
 }
 
 // Aᵀ m: six transform-domain values to four outputs.
-SL_ATTR static inline void SL_FN(at6_)(const vf *m, vf *y) {
+SL_ATTR static inline void SL_FN(at_)(const vf *m, vf *y) {
     vf s12 = m[1] + m[2], d12 = m[1] - m[2], s34 = m[3] + m[4], d34 = m[3] - m[4];
     y[0] = m[0] + s12 + s34;
     y[1] = 2.f * d34 + d12;
     y[2] = 4.f * s34 + s12;
     y[3] = 8.f * d34 + d12 + m[5];
 }
+#else
+// Bᵀ d for one column of four vectors (Lavin's F(2,3) input transform).
+SL_ATTR static inline void SL_FN(bt_)(const vf *d, vf *t) {
+    t[0] = d[0] - d[2];
+    t[1] = d[1] + d[2];
+    t[2] = d[2] - d[1];
+    t[3] = d[1] - d[3];
+}
 
-// Input transform of tiles [t0, t1) into V [36][TB][C] (row t - t0).
+// Aᵀ m: four transform-domain values to two outputs.
+SL_ATTR static inline void SL_FN(at_)(const vf *m, vf *y) {
+    y[0] = m[0] + m[1] + m[2];
+    y[1] = m[1] - m[2] - m[3];
+}
+#endif
+
+// Input transform of tiles [t0, t1) into V [ALPHA²][TB][C] (row t - t0).
 SL_ATTR static void SL_FN(transform_input_)(const sl_winograd *w, const float *x, int64_t t0, int64_t t1, float *V,
                                             size_t plane) {
     const int C = w->C, H = w->H, W = w->W, per_image = w->th * w->tw;
     const vf zero = {0};
     for (int64_t t = t0; t < t1; t++) {
         int n = (int)(t / per_image), r = (int)(t % per_image), ty = r / w->tw, tx = r % w->tw;
-        int y0 = ty * 4 - w->pad_top, x0 = tx * 4 - w->pad_left;
-        const float *src[6][6];
-        for (int i = 0; i < 6; i++)
-            for (int j = 0; j < 6; j++) {
+        int y0 = ty * SL_M - w->pad_top, x0 = tx * SL_M - w->pad_left;
+        const float *src[SL_ALPHA][SL_ALPHA];
+        for (int i = 0; i < SL_ALPHA; i++)
+            for (int j = 0; j < SL_ALPHA; j++) {
                 int iy = y0 + i, ix = x0 + j;
                 src[i][j] = (iy >= 0 && iy < H && ix >= 0 && ix < W) ? x + (((size_t)n * H + iy) * W + ix) * C : NULL;
             }
         float *dst = V + (size_t)(t - t0) * C;
         for (int c = 0; c < C; c += 16) {
-            vf d[6][6], tt[6][6], col[6], out[6];
-            for (int i = 0; i < 6; i++)
-                for (int j = 0; j < 6; j++) d[i][j] = src[i][j] ? *(const vf *)(src[i][j] + c) : zero;
-            for (int j = 0; j < 6; j++) {
-                for (int i = 0; i < 6; i++) col[i] = d[i][j];
-                SL_FN(bt6_)(col, out);
-                for (int i = 0; i < 6; i++) tt[i][j] = out[i];
+            vf d[SL_ALPHA][SL_ALPHA], tt[SL_ALPHA][SL_ALPHA], col[SL_ALPHA], out[SL_ALPHA];
+            for (int i = 0; i < SL_ALPHA; i++)
+                for (int j = 0; j < SL_ALPHA; j++) d[i][j] = src[i][j] ? *(const vf *)(src[i][j] + c) : zero;
+            for (int j = 0; j < SL_ALPHA; j++) {
+                for (int i = 0; i < SL_ALPHA; i++) col[i] = d[i][j];
+                SL_FN(bt_)(col, out);
+                for (int i = 0; i < SL_ALPHA; i++) tt[i][j] = out[i];
             }
-            for (int i = 0; i < 6; i++) {
-                SL_FN(bt6_)(tt[i], out);
-                for (int j = 0; j < 6; j++) *(vf *)(dst + (size_t)(i * 6 + j) * plane + c) = out[j];
+            for (int i = 0; i < SL_ALPHA; i++) {
+                SL_FN(bt_)(tt[i], out);
+                for (int j = 0; j < SL_ALPHA; j++) *(vf *)(dst + (size_t)(i * SL_ALPHA + j) * plane + c) = out[j];
             }
         }
     }
 }
 
-// Output transform of tiles [t0, t1) from M [36][TB][K], with bias, residual and activation.
+// Output transform of tiles [t0, t1) from M [ALPHA²][TB][K], with bias, residual and activation.
 SL_ATTR static void SL_FN(transform_output_)(const sl_winograd *w, const float *M, size_t plane, int64_t t0, int64_t t1,
                                              float *y, int accumulate) {
     const int K = w->K, OH = w->OH, OW = w->OW, per_image = w->th * w->tw;
@@ -68,21 +87,21 @@ SL_ATTR static void SL_FN(transform_output_)(const sl_winograd *w, const float *
         int n = (int)(t / per_image), r = (int)(t % per_image), ty = r / w->tw, tx = r % w->tw;
         const float *src = M + (size_t)(t - t0) * K;
         for (int k = 0; k < K; k += 16) {
-            vf m[6][6], tt[4][6], col[6], out[4];
+            vf m[SL_ALPHA][SL_ALPHA], tt[SL_M][SL_ALPHA], col[SL_ALPHA], out[SL_M];
             const vf b = *(const vf *)(w->bias + k);
-            for (int i = 0; i < 6; i++)
-                for (int j = 0; j < 6; j++) m[i][j] = *(const vf *)(src + (size_t)(i * 6 + j) * plane + k);
-            for (int j = 0; j < 6; j++) {
-                for (int i = 0; i < 6; i++) col[i] = m[i][j];
-                SL_FN(at6_)(col, out);
-                for (int i = 0; i < 4; i++) tt[i][j] = out[i];
+            for (int i = 0; i < SL_ALPHA; i++)
+                for (int j = 0; j < SL_ALPHA; j++) m[i][j] = *(const vf *)(src + (size_t)(i * SL_ALPHA + j) * plane + k);
+            for (int j = 0; j < SL_ALPHA; j++) {
+                for (int i = 0; i < SL_ALPHA; i++) col[i] = m[i][j];
+                SL_FN(at_)(col, out);
+                for (int i = 0; i < SL_M; i++) tt[i][j] = out[i];
             }
-            for (int i = 0; i < 4; i++) {
-                int oy = ty * 4 + i;
+            for (int i = 0; i < SL_M; i++) {
+                int oy = ty * SL_M + i;
                 if (oy >= OH) break;
-                SL_FN(at6_)(tt[i], out);
-                for (int j = 0; j < 4; j++) {
-                    int ox = tx * 4 + j;
+                SL_FN(at_)(tt[i], out);
+                for (int j = 0; j < SL_M; j++) {
+                    int ox = tx * SL_M + j;
                     if (ox >= OW) break;
                     vf *p = (vf *)(y + (((size_t)n * OH + oy) * OW + ox) * K + k);
                     vf v = out[j] + b;
@@ -95,11 +114,11 @@ SL_ATTR static void SL_FN(transform_output_)(const sl_winograd *w, const float *
     }
 }
 
-// Tiles [t0, t1): transform, 36 single-thread sgemms, inverse transform.
+// Tiles [t0, t1): transform, ALPHA² single-thread sgemms, inverse transform.
 SL_ATTR static void SL_FN(block_)(const sl_winograd *w, const float *x, float *y, int64_t t0, int64_t t1, size_t TB,
                                   float *V, float *M, int accumulate) {
     SL_FN(transform_input_)(w, x, t0, t1, V, TB * w->C);
-    for (int xi = 0; xi < 36; xi++)
+    for (int xi = 0; xi < SL_ALPHA * SL_ALPHA; xi++)
         dnnl_sgemm('N', 'N', t1 - t0, w->K, w->C, 1.f, V + (size_t)xi * TB * w->C, w->C, w->U + (size_t)xi * w->C * w->K,
                    w->K, 0.f, M + (size_t)xi * TB * w->K, w->K);
     SL_FN(transform_output_)(w, M, TB * w->K, t0, t1, y, accumulate);
@@ -107,5 +126,6 @@ SL_ATTR static void SL_FN(block_)(const sl_winograd *w, const float *x, float *y
 
 #undef SL_FN
 #undef SL_ATTR
+#undef SL_ALPHA
 #undef SL_CAT
 #undef SL_CAT2

@@ -52,8 +52,9 @@ enum ConvolutionKernels {
     /// Winograd F(4×4,3×3) ran every 3×3 stride-1 layer of VGG16 and ResNet50 1.5–3× faster
     /// than oneDNN's direct convolution, down to 7×7 maps; oneDNN's direct convolution beat
     /// im2col+sgemm on every other shape (stem 2.5×). Winograd needs AVX2+FMA or AVX-512 and
-    /// channel counts that are multiples of 16, and hands batches with fewer than 32 output tiles
-    /// to oneDNN; anything a kernel cannot prepare falls back to the next route. A precision
+    /// channel counts that are multiples of 16, and takes F(2×2,3×3) for batches with fewer than 32
+    /// 4×4 output tiles and oneDNN below 32 2×2 tiles (`WinogradConvolution`); anything a kernel
+    /// cannot prepare falls back to the next route. A precision
     /// other than fp32 sends every layer to oneDNN's direct convolution in that precision.
     static func make(
         _ conv: Conv2D, height: Int, width: Int, channels: Int, activation: ActivationFunction, options: EngineOptions

@@ -33,7 +33,7 @@ final class ConvolutionKernelCache {
 
     /// A kernel computing ∂L/∂input `[N, H, W, C]` from ∂L/∂(pre-activation output)
     /// `[N, OH, OW, F]` for a batch of `batch`, or nil when the layer is not a 3×3 stride-1
-    /// convolution Winograd takes, or the batch has too few tiles for Winograd to pay
+    /// convolution Winograd takes, or the batch has too few 2×2 tiles for Winograd to pay
     /// (`WinogradConvolution.minimumTiles`; the GEMM path runs then).
     ///
     /// For stride 1, `dx[i] = Σₖ dy[i − k + p] · w[k]`: a convolution of `dy` with the kernel
@@ -43,7 +43,7 @@ final class ConvolutionKernelCache {
         any ConvolutionKernel
     )? {
         guard options.convolution == .auto else { return nil }
-        guard batch * ((shape[0] + 3) / 4) * ((shape[1] + 3) / 4) >= WinogradConvolution.minimumTiles else {
+        guard batch * ((shape[0] + 1) / 2) * ((shape[1] + 1) / 2) >= WinogradConvolution.minimumTiles else {
             return nil
         }
         let g = conv.geometry(height: shape[0], width: shape[1])

@@ -4,7 +4,8 @@ import Testing
 
 @testable import SightlineNN
 
-/// Every convolution kernel (im2col+sgemm reference, oneDNN direct, Winograd F(4×4,3×3))
+/// Every convolution kernel (im2col+sgemm reference, oneDNN direct, Winograd F(4×4,3×3) and
+/// F(2×2,3×3))
 /// against a float64 direct convolution computed here, on the layer shapes of VGG16 and
 /// ResNet50 (channel counts as in the models, maps reduced so the float64 loops stay quick),
 /// odd map sizes, `same`/`valid`/explicit padding, strides, dilation, batch 1 and batches that
@@ -148,13 +149,15 @@ struct ConvolutionKernelTests {
         let direct = OneDNNConvolution(conv, geometry: g, channels: c.channels, activation: fused)
         #expect(try Self.relativeError(direct, c) < 1e-5, "\(direct.summary)")
         if WinogradConvolution.fits(g, channels: c.channels, filters: c.filters) {
-            // The designated initializer: Winograd for every batch, however few tiles.
-            let made = WinogradConvolution(
-                kernel: conv.kernel.value, bias: conv.bias?.value, geometry: g, channels: c.channels,
-                filters: c.filters, activation: fused)
-            let winograd = try #require(made, "Winograd declined this shape")
-            let error = try Self.relativeError(winograd, c)
-            #expect(error < 1e-4, "Winograd error \(error)")
+            // One tile size at a time, with no oneDNN kernel: Winograd for every batch, however few tiles.
+            for side in [4, 2] {
+                let made = WinogradConvolution(
+                    kernel: conv.kernel.value, bias: conv.bias?.value, geometry: g, channels: c.channels,
+                    filters: c.filters, activation: fused, tileSides: [side])
+                let winograd = try #require(made, "Winograd F(\(side)x\(side)) declined this shape")
+                let error = try Self.relativeError(winograd, c)
+                #expect(error < 1e-4, "Winograd F(\(side)x\(side)) error \(error)")
+            }
         }
     }
 
@@ -182,10 +185,33 @@ struct ConvolutionKernelTests {
         #expect(sigmoid.remaining == .sigmoid)
     }
 
+    @Test("Winograd takes 4x4 tiles from 32 tiles, 2x2 tiles below that, oneDNN below 32 2x2 tiles")
+    func tileSideFollowsTheBatch() throws {
+        func kernel(_ size: Int, _ channels: Int) throws -> WinogradConvolution {
+            let conv = Conv2D(
+                name: "conv", kernel: Self.random([3, 3, channels, channels], seed: 1), bias: nil, strides: (1, 1),
+                padding: .same, dilation: (1, 1))
+            let g = conv.geometry(height: size, width: size)
+            return try #require(WinogradConvolution(conv, geometry: g, channels: channels, activation: .none))
+        }
+        let r50Stage2 = try kernel(56, 64)  // 196 4x4 tiles per image
+        #expect(r50Stage2.tileSide(batch: 1) == 4 && !r50Stage2.summary.contains("F(2x2)"))
+        let r50Stage4 = try kernel(14, 256)  // 16 4x4 tiles, 49 2x2 tiles per image
+        #expect(r50Stage4.tileSide(batch: 1) == 2 && r50Stage4.tileSide(batch: 2) == 4)
+        #expect(!r50Stage4.summary.contains("onednn"))
+        let r50Stage5 = try kernel(7, 512)  // 4 4x4 tiles, 16 2x2 tiles per image
+        #expect(r50Stage5.tileSide(batch: 1) == nil && r50Stage5.tileSide(batch: 2) == 2)
+        #expect(r50Stage5.tileSide(batch: 7) == 2 && r50Stage5.tileSide(batch: 8) == 4)
+    }
+
     /// Batches large enough (≥ 32 tiles) for the Winograd input gradient, on `same`, `valid` and
-    /// asymmetric explicit padding, plus a strided layer (GEMM backward).
+    /// asymmetric explicit padding (a 14×14 map at batch 1 takes 2×2 tiles), plus a strided layer
+    /// (GEMM backward).
     static let trainingCases: [Case] = [
         cases[3],
+        Case(
+            label: "3x3 14x14 batch 1 (2x2 tiles)", batch: 1, height: 14, width: 14, channels: 32, filters: 48,
+            kernel: 3, activation: .relu),
         Case(
             label: "3x3 valid, batch 8", batch: 8, height: 10, width: 9, channels: 32, filters: 16, kernel: 3,
             padding: .valid, activation: .relu),

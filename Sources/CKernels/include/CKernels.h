@@ -22,7 +22,7 @@ void sl_use_configured_threads(void);
 /// 1 when the CPU has AVX-512F and DQ (the Winograd kernel uses them when present), else 0.
 int sl_cpu_has_avx512(void);
 
-// ---- Winograd F(4x4, 3x3) (winograd.c)
+// ---- Winograd F(4x4, 3x3) and F(2x2, 3x3) (winograd.c)
 
 typedef struct sl_winograd sl_winograd;
 
@@ -31,11 +31,12 @@ typedef enum { SL_ACT_NONE = 0, SL_ACT_RELU = 1 } sl_activation;
 
 /// Prepares a 3x3, stride-1 convolution of C input and K output channels (both multiples of 16)
 /// for input maps H x W giving OH x OW outputs with pad_top/pad_left zeros before the image:
-/// transforms the HWIO kernel [3][3][C][K] once (in float64) into U [36][C][K].
+/// transforms the HWIO kernel [3][3][C][K] once (in float64) into U [(m+2)²][C][K], m the
+/// output tile side: 4 (F(4x4,3x3), 36 points) or 2 (F(2x2,3x3), 16 points).
 /// relu_max: upper clip of the ReLU (INFINITY for a plain ReLU). bias may be NULL.
 /// Returns NULL (message in error) when the CPU lacks AVX2+FMA and AVX-512 or the shape does not fit.
 sl_winograd *sl_winograd_create(const float *kernel_hwio, const float *bias, int C, int K, int H, int W, int OH,
-                                int OW, int pad_top, int pad_left, sl_activation activation, float relu_max,
+                                int OW, int pad_top, int pad_left, sl_activation activation, float relu_max, int m,
                                 char *error, size_t error_length);
 /// y[N][OH][OW][K] = act(conv(x) + bias (+ y when accumulate)); x is [N][H][W][C].
 /// Returns 0, or 1 when no scratch memory could be allocated (y is then incomplete).
