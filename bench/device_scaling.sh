@@ -2,8 +2,8 @@
 # Sightline against ONNX Runtime on a machine without a Swift toolchain (the device tool's
 # 16-core Xeon), tool and peer alternating per configuration, JSON lines on standard output.
 # Here: `swift build -c release`, then `bash bench/device_scaling.sh bundle` packs the binary, its
-# resources and its shared libraries (not libc/libm) with ../shared/bench/make_jpeg_folder.py
-# into .devicebundle/ (carry it). There, each step unpacks the bundle once and runs:
+# resources and its shared libraries (not libc/libm) with ../shared/bench/make_jpeg_folder.py and
+# peer_train_torch.py into .devicebundle/ (carry it). There, each step unpacks the bundle once and runs:
 #   threads [T...]   ResNet50 batch 32 at each thread count (default 16 2 8 4), VGG16 batch 32 at
 #                    16 threads, each against ORT at the same count
 #   twocore [ROUNDS] pinned to cores 0-1 (taskset), 2 threads: ResNet50 and VGG16 at batch 1 and
@@ -12,9 +12,11 @@
 #                    avg-pool, batch 8) against `bench --batch 8`, on 2 pinned cores and on 16
 #   layers           per layer kind, ResNet50 batch 8, 1 and 2 threads (`bench --profile`)
 #   bf16             `--precision bf16` against fp32: ResNet50 b8 on 2 cores, b32 and VGG16 b32 on 16
+#   train            one SGD-momentum step of ResNet50 against PyTorch's (../shared/bench/peer_train_torch.py
+#                    at the same thread count): batch 16 on 2 pinned cores, batch 32 on 16
 # ORT runs torchvision's ResNet50 v1.5 / VGG16 (random weights) exported here by
 # bench/peer_onnxruntime_threads.py; Sightline the Keras architectures (random weights).
-# Usage: bash bench/device_scaling.sh bundle | threads [T...] | twocore [ROUNDS] | extract | layers | bf16
+# Usage: bash bench/device_scaling.sh bundle | threads [T...] | twocore [ROUNDS] | extract | layers | bf16 | train
 set -uo pipefail
 cd "$(dirname "$0")/.."
 step=${1:-threads}
@@ -25,10 +27,19 @@ if [ "$step" = bundle ]; then
     cp -r .build/release/*.resources /tmp/slbundle/sl/
     for lib in $(ldd .build/release/sightline | awk '{print $3}' | grep /); do
         case $(basename "$lib") in libc.so* | libm.so* | libpthread* | libdl.so* | librt.so* | ld-linux*) ;;
-        *) cp -L "$lib" /tmp/slbundle/sl/lib/ ;; esac
+        *) cp -L "$lib" /tmp/slbundle/sl/lib/ ;; train)
+    sed 's/set_num_threads(2)/set_num_threads(16)/' .devicebundle/peer_train_torch.py >/tmp/peer_train_16.py
+    for round in 1 2; do
+        sl2 bench --arch resnet50 --batch 16 --job train --repeats 3 --threads 2
+        taskset -c 0,1 timeout 300 python3 .devicebundle/peer_train_torch.py 16
+        sl bench --arch resnet50 --batch 32 --job train --repeats 3 --threads 16
+        timeout 300 python3 /tmp/peer_train_16.py 32
+    done
+    ;;
+esac
     done
     tar cf - -C /tmp/slbundle sl | xz -T0 -6 >.devicebundle/sl.tar.xz
-    cp "${SIGHTLINE_PEERS:-../shared/bench}/make_jpeg_folder.py" .devicebundle/
+    cp "${SIGHTLINE_PEERS:-../shared/bench}/make_jpeg_folder.py" "${SIGHTLINE_PEERS:-../shared/bench}/peer_train_torch.py" .devicebundle/
     exit
 fi
 export PYTHONUNBUFFERED=1
@@ -82,6 +93,15 @@ bf16)
     for precision in fp32 bf16; do
         sl2 bench --arch resnet50 --batch 8 --repeats 5 --threads 2 --precision $precision
         sl bench --arch resnet50,vgg16 --batch 32 --repeats 3 --threads 16 --precision $precision
+    done
+    ;;
+train)
+    sed 's/set_num_threads(2)/set_num_threads(16)/' .devicebundle/peer_train_torch.py >/tmp/peer_train_16.py
+    for round in 1 2; do
+        sl2 bench --arch resnet50 --batch 16 --job train --repeats 3 --threads 2
+        taskset -c 0,1 timeout 300 python3 .devicebundle/peer_train_torch.py 16
+        sl bench --arch resnet50 --batch 32 --job train --repeats 3 --threads 16
+        timeout 300 python3 /tmp/peer_train_16.py 32
     done
     ;;
 esac

@@ -115,6 +115,8 @@ public struct RGBImage: Sendable, Equatable {
 
     /// The pixels as a float tensor `[height, width, 3]` in 0…255.
     public var tensor: Tensor {
-        Tensor(shape: [height, width, 3], scalars: pixels.map { Float($0) })
+        Tensor(shape: [height, width, 3]) { out in
+            pixels.withUnsafeBufferPointer { p in for i in 0..<out.count { out[i] = Float(p[i]) } }
+        }
     }
 }

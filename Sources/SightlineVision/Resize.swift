@@ -7,26 +7,82 @@ public enum Resize {
     public static func bilinear(_ image: Tensor, height: Int, width: Int) -> Tensor {
         precondition(image.rank == 3 && height > 0 && width > 0, "resize needs an [H, W, C] image and a positive size")
         let (h, w, c) = (image.shape[0], image.shape[1], image.shape[2])
-        let columns = weights(input: w, output: width)
-        let rows = weights(input: h, output: height)
-        // Horizontal pass: [h, width, c].
+        let columns = Taps(weights(input: w, output: width))
+        let rows = Taps(weights(input: h, output: height))
+        // Horizontal pass: [h, width, c]. Each output sums its taps in ascending source order.
         var horizontal = [Float](repeating: 0, count: h * width * c)
         image.withUnsafeBufferPointer { p in
-            for y in 0..<h {
-                for (x, taps) in columns.enumerated() {
-                    for (source, weight) in taps {
-                        for k in 0..<c { horizontal[(y * width + x) * c + k] += weight * p[(y * w + source) * c + k] }
+            horizontal.withUnsafeMutableBufferPointer { out in
+                columns.withPointers { starts, sources, weights in
+                    guard let source = p.baseAddress, let target = out.baseAddress else { return }
+                    for y in 0..<h {
+                        let row = source + y * w * c
+                        for x in 0..<width {
+                            let o = target + (y * width + x) * c
+                            if c == 3 {
+                                var (r, g, b): (Float, Float, Float) = (0, 0, 0)
+                                for t in starts[x]..<starts[x + 1] {
+                                    let s = row + sources[t] * 3
+                                    r += weights[t] * s[0]
+                                    g += weights[t] * s[1]
+                                    b += weights[t] * s[2]
+                                }
+                                (o[0], o[1], o[2]) = (r, g, b)
+                            } else {
+                                for t in starts[x]..<starts[x + 1] {
+                                    let s = row + sources[t] * c
+                                    for k in 0..<c { o[k] += weights[t] * s[k] }
+                                }
+                            }
+                        }
                     }
                 }
             }
         }
         // Vertical pass: [height, width, c].
+        let span = width * c
         return Tensor(shape: [height, width, c]) { out in
-            for i in 0..<out.count { out[i] = 0 }
-            for (y, taps) in rows.enumerated() {
-                for (source, weight) in taps {
-                    for i in 0..<(width * c) { out[y * width * c + i] += weight * horizontal[source * width * c + i] }
+            guard let target = out.baseAddress else { return }
+            target.initialize(repeating: 0, count: out.count)
+            horizontal.withUnsafeBufferPointer { p in
+                rows.withPointers { starts, sources, weights in
+                    guard let source = p.baseAddress else { return }
+                    for y in 0..<height {
+                        let o = target + y * span
+                        for t in starts[y]..<starts[y + 1] {
+                            let weight = weights[t]
+                            let s = source + sources[t] * span
+                            for i in 0..<span { o[i] += weight * s[i] }
+                        }
+                    }
                 }
+            }
+        }
+    }
+
+    /// The taps of every output index in flat arrays: output `i` uses `sources[range(i)]` with
+    /// `weights[range(i)]`.
+    private struct Taps {
+        var starts: [Int] = [0]
+        var sources: [Int] = []
+        var weights: [Float] = []
+
+        init(_ taps: [[(Int, Float)]]) {
+            for list in taps {
+                for (source, weight) in list {
+                    sources.append(source)
+                    weights.append(weight)
+                }
+                starts.append(sources.count)
+            }
+        }
+
+        /// Calls `body` with unchecked views of `starts`, `sources` and `weights`.
+        func withPointers(
+            _ body: (UnsafeBufferPointer<Int>, UnsafeBufferPointer<Int>, UnsafeBufferPointer<Float>) -> Void
+        ) {
+            starts.withUnsafeBufferPointer { s in
+                sources.withUnsafeBufferPointer { i in weights.withUnsafeBufferPointer { w in body(s, i, w) } }
             }
         }
     }

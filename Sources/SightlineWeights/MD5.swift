@@ -21,25 +21,29 @@ public struct MD5 {
 
     /// Adds bytes to the message.
     public mutating func update<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
-        let array = Array(bytes)
-        length &+= UInt64(array.count)
-        array.withUnsafeBytes { raw in
-            var offset = 0
-            if !buffer.isEmpty {
-                let take = min(64 - buffer.count, raw.count)
-                buffer += raw[0..<take]
-                offset = take
-                if buffer.count == 64 {
-                    buffer.withUnsafeBytes { compress($0.baseAddress!) }
-                    buffer.removeAll(keepingCapacity: true)
-                }
+        let done: Void? = bytes.withContiguousStorageIfAvailable { append(UnsafeRawBufferPointer($0)) }
+        if done == nil { Array(bytes).withUnsafeBytes { append($0) } }
+    }
+
+    private mutating func append(_ raw: UnsafeRawBufferPointer) {
+        guard let base = raw.baseAddress else { return }
+        length &+= UInt64(raw.count)
+        var offset = 0
+        if !buffer.isEmpty {
+            let take = min(64 - buffer.count, raw.count)
+            buffer += raw[0..<take]
+            offset = take
+            if buffer.count == 64 {
+                let block = buffer
+                block.withUnsafeBytes { if let start = $0.baseAddress { compress(start) } }
+                buffer.removeAll(keepingCapacity: true)
             }
-            while offset + 64 <= raw.count {
-                compress(raw.baseAddress! + offset)
-                offset += 64
-            }
-            buffer += raw[offset...]
         }
+        while offset + 64 <= raw.count {
+            compress(base + offset)
+            offset += 64
+        }
+        buffer += raw[offset...]
     }
 
     /// The digest as 32 lowercase hex digits.
@@ -54,25 +58,29 @@ public struct MD5 {
         }.joined()
     }
 
-    /// One 64-byte block starting at `block`.
+    /// One 64-byte block starting at `block` (unchecked pointers, no allocation: a 100 MB model
+    /// file is hashed for every `extract`).
     private mutating func compress(_ block: UnsafeRawPointer) {
-        var words = [UInt32](repeating: 0, count: 16)
-        for i in 0..<16 { words[i] = UInt32(littleEndian: block.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)) }
         var (a, b, c, d) = state
-        for i in 0..<64 {
-            var f: UInt32
-            var g: Int
-            switch i {
-            case 0..<16: (f, g) = ((b & c) | (~b & d), i)
-            case 16..<32: (f, g) = ((d & b) | (~d & c), (5 * i + 1) % 16)
-            case 32..<48: (f, g) = (b ^ c ^ d, (3 * i + 5) % 16)
-            default: (f, g) = (c ^ (b | ~d), (7 * i) % 16)
+        Self.shifts.withUnsafeBufferPointer { shifts in
+            Self.constants.withUnsafeBufferPointer { constants in
+                for i in 0..<64 {
+                    var f: UInt32
+                    var g: Int
+                    switch i {
+                    case 0..<16: (f, g) = ((b & c) | (~b & d), i)
+                    case 16..<32: (f, g) = ((d & b) | (~d & c), (5 * i + 1) & 15)
+                    case 32..<48: (f, g) = (b ^ c ^ d, (3 * i + 5) & 15)
+                    default: (f, g) = (c ^ (b | ~d), (7 * i) & 15)
+                    }
+                    let word = UInt32(littleEndian: block.loadUnaligned(fromByteOffset: 4 * g, as: UInt32.self))
+                    f = f &+ a &+ constants[i] &+ word
+                    a = d
+                    d = c
+                    c = b
+                    b = b &+ (f << shifts[i] | f >> (32 - shifts[i]))
+                }
             }
-            f = f &+ a &+ Self.constants[i] &+ words[g]
-            a = d
-            d = c
-            c = b
-            b = b &+ (f << Self.shifts[i] | f >> (32 - Self.shifts[i]))
         }
         state = (state.0 &+ a, state.1 &+ b, state.2 &+ c, state.3 &+ d)
     }

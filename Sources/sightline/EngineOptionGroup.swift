@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SightlineCore
 import SightlineNN
+import SightlineTransfer
 
 extension Precision: ExpressibleByArgument {}
 
@@ -27,12 +28,20 @@ struct EngineOptionGroup: ParsableArguments {
 
     @Option(
         help:
-            "Threads for the engine's loops and oneDNN (default: SIGHTLINE_THREADS, else OMP_NUM_THREADS, else every core)."
+            "Threads for the engine's loops and oneDNN (default: SIGHTLINE_THREADS, else OMP_NUM_THREADS, else every core; on 4 or more cores, commands that decode images leave the decoding threads their cores)."
     )
     var threads: Int?
 
     func validate() throws {
         if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
+    }
+
+    /// Sets the engine's team to `ImageBatchStream.computeThreads(workers:)` unless
+    /// `SIGHTLINE_THREADS` or `OMP_NUM_THREADS` sets it (commands with `--threads` check that first).
+    static func reserveCores(forDecoding workers: Int) {
+        let environment = ProcessInfo.processInfo.environment
+        guard environment["SIGHTLINE_THREADS"] == nil, environment["OMP_NUM_THREADS"] == nil else { return }
+        Parallel.setThreadCount(ImageBatchStream.computeThreads(workers: workers))
     }
 
     /// `SIGHTLINE_CONV=auto|reference|direct` (default auto), the documented switch for comparing
@@ -46,8 +55,14 @@ struct EngineOptionGroup: ParsableArguments {
 
     /// Applies the thread count and returns the engine options (the documented environment's
     /// convolution route, this precision). A bf16 request on a CPU without it is a usage error.
-    func make() throws -> EngineOptions {
-        if let threads { Parallel.setThreadCount(threads) }
+    /// A command that decodes images on `decodeWorkers` threads while the model runs leaves them
+    /// their cores when nothing chose the thread count (`reserveCores`).
+    func make(decodeWorkers: Int? = nil) throws -> EngineOptions {
+        if let threads {
+            Parallel.setThreadCount(threads)
+        } else if let decodeWorkers {
+            Self.reserveCores(forDecoding: decodeWorkers)
+        }
         if precision == .bf16, !Precision.bf16Available {
             throw CommandError.usage(
                 "--precision bf16 needs a CPU with AVX512_BF16 or AMX instructions (Intel Cooper Lake, Sapphire Rapids "

@@ -42,7 +42,7 @@ struct Evaluate: ParsableCommand {
     }
 
     func run() throws {
-        let engineOptions = try engine.make()
+        let engineOptions = try engine.make(decodeWorkers: ImageBatchStream.defaultWorkers)
         let folder = try ImageInputs.folder([data])
         guard folder.classNames != nil else {
             throw CommandError.usage("--data \(data): needs one subfolder per class")

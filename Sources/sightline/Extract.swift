@@ -95,7 +95,8 @@ struct Extract: ParsableCommand {
     }
 
     func run() throws {
-        let engineOptions = try engine.make()
+        let engineOptions = try engine.make(
+            decodeWorkers: dataWorkers.map { max($0, 1) } ?? ImageBatchStream.defaultWorkers)
         let dataset: ImageFolder
         do {
             dataset = try ImageFolder(

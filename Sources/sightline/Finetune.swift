@@ -145,6 +145,7 @@ struct Finetune: ParsableCommand {
         settings.keepBest = keep == "best"
         (settings.queueDepth, settings.cacheDirectory) = (queue, cache)
         if let dataWorkers { settings.dataWorkers = dataWorkers }
+        EngineOptionGroup.reserveCores(forDecoding: settings.dataWorkers)
         let tuner = try FineTuner(
             backbone: try options.load(), data: try ImageFolder(inputs: [data]), options: settings,
             head: try head.map { try ModelLoader.load(path: $0) },

@@ -97,7 +97,7 @@ struct GradCAM: ParsableCommand {
     var labels: String?
 
     func run() throws {
-        let engineOptions = try engine.make()
+        let engineOptions = try engine.make(decodeWorkers: ImageBatchStream.defaultWorkers)
         let folder = try ImageInputs.folder(inputs)
         let loaded = try options.load(engine: engineOptions)
         let cam: ClassActivationMaps

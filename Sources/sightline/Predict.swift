@@ -43,7 +43,7 @@ struct Predict: ParsableCommand {
     }
 
     func run() throws {
-        let engineOptions = try engine.make()
+        let engineOptions = try engine.make(decodeWorkers: ImageBatchStream.defaultWorkers)
         let classifier = try options.loadClassifier(
             head: head, engine: engineOptions, use: "predict needs a classifier (use extract for features)")
         let (loaded, graph, inputShape, outputName, classes) = (
