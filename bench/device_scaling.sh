@@ -8,15 +8,16 @@
 #                    16 threads, each against ORT at the same count
 #   twocore [ROUNDS] pinned to cores 0-1 (taskset), 2 threads: ResNet50 and VGG16 at batch 1 and
 #                    8 against ORT, ROUNDS rounds (default 3)
-#   extract          200 JPEGs (scikit-image photos) through `sightline extract` (ResNet50,
-#                    avg-pool, batch 8) against `bench --batch 8`, on 2 pinned cores and on 16
+#   extract [N]      N JPEGs (default 200; scikit-image photos) through `sightline extract`
+#                    (ResNet50, batch 8; bench/extract_rate.py) against `bench --batch 8`, on 2
+#                    pinned cores and on 16
 #   layers           per layer kind, ResNet50 batch 8, 1 and 2 threads (`bench --profile`)
 #   bf16             `--precision bf16` against fp32: ResNet50 b8 on 2 cores, b32 and VGG16 b32 on 16
 #   train            one SGD-momentum step of ResNet50 against PyTorch's (../shared/bench/peer_train_torch.py
 #                    at the same thread count): batch 16 on 2 pinned cores, batch 32 on 16
 # ORT runs torchvision's ResNet50 v1.5 / VGG16 (random weights) exported here by
 # bench/peer_onnxruntime_threads.py; Sightline the Keras architectures (random weights).
-# Usage: bash bench/device_scaling.sh bundle | threads [T...] | twocore [ROUNDS] | extract | layers | bf16 | train
+# Usage: bash bench/device_scaling.sh bundle | threads [T...] | twocore [ROUNDS] | extract [N] | layers | bf16 | train
 set -uo pipefail
 cd "$(dirname "$0")/.."
 step=${1:-threads}
@@ -72,18 +73,18 @@ twocore)
     done
     ;;
 extract)
-    [ -d /tmp/jpegs ] || python3 .devicebundle/make_jpeg_folder.py /tmp/jpegs 200 >/dev/null
+    images=${1:-200}
+    [ -d /tmp/jpegs-$images ] || python3 .devicebundle/make_jpeg_folder.py /tmp/jpegs-$images "$images" >/dev/null
     [ -f /tmp/r50.h5 ] || sl init --arch resnet50 -o /tmp/r50.h5 >/dev/null
     for cores in 2 16; do
         run=sl; [ "$cores" = 2 ] && run=sl2
-        for round in 1 2; do
-            rm -f /tmp/features.h5*
-            start=$(date +%s.%N)
-            $run extract /tmp/r50.h5 /tmp/jpegs -o /tmp/features.h5 --batch 8 --threads "$cores" >/dev/null 2>&1
-            end=$(date +%s.%N)
-            python3 -c "s = $end - $start; print('{\"tool\": \"sightline extract\", \"cores\": $cores, \"images\": 200, \"seconds\": %.2f, \"img_per_s\": %.2f}' % (s, 200 / s))"
-            $run bench --arch resnet50 --batch 8 --repeats 5 --threads "$cores"
-        done
+        rm -f /tmp/features.h5*
+        start=$(date +%s.%N)
+        $run extract /tmp/r50.h5 /tmp/jpegs-$images -o /tmp/features.h5 --batch 8 2>&1 >/dev/null |
+            while IFS= read -r line; do echo "$(date +%s.%N) $line"; done >/tmp/progress.txt
+        end=$(date +%s.%N)
+        forward=$($run bench --arch resnet50 --batch 8 --repeats 5 --threads "$cores" | tail -n 1)
+        python3 bench/extract_rate.py "$start" "$end" /tmp/progress.txt "$forward" "cores=$cores"
     done
     ;;
 layers)

@@ -11,6 +11,7 @@ extern int omp_get_num_threads(void);
 extern int omp_get_max_threads(void);
 extern int omp_in_parallel(void);
 extern void omp_set_num_threads(int);
+extern int omp_get_num_procs(void);
 
 typedef struct {
     int64_t count;
@@ -51,6 +52,8 @@ int sl_thread_count(void) {
     sl_use_configured_threads();
     return omp_get_max_threads();
 }
+
+int sl_available_cores(void) { return omp_get_num_procs(); }
 
 void sl_set_thread_count(int threads) {
     if (threads <= 0) return;

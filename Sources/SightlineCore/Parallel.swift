@@ -13,6 +13,9 @@ public enum Parallel {
     /// Threads in the team the engine's loops and oneDNN run on.
     public static var threadCount: Int { Int(sl_thread_count()) }
 
+    /// The cores this process may run on (its CPU affinity: `taskset`, a container's cpuset).
+    public static var availableCores: Int { max(1, Int(sl_available_cores())) }
+
     /// Sets the team size for every later parallel loop and oneDNN primitive (the OpenMP team
     /// is one per process: this is the process's setting, made once by the command that runs).
     public static func setThreadCount(_ count: Int) {

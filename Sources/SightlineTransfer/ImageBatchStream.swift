@@ -110,15 +110,16 @@ public final class ImageBatchStream {
 
     /// Worker threads used when none are given: a quarter of the cores (at least one); the rest
     /// compute. Decoding a 224×224 JPEG costs about 1% of a ResNet50 training step per image.
-    public static var defaultWorkers: Int { max(1, ProcessInfo.processInfo.activeProcessorCount / 4) }
+    public static var defaultWorkers: Int { max(1, Parallel.availableCores / 4) }
 
     /// Engine threads to run beside `workers` decoding threads: on 4 or more cores the decoders
-    /// get cores of their own (`cores − workers`), since an OpenMP team sharing its cores with
-    /// busy decoders waits at every barrier for whichever thread was preempted (16-core Xeon,
-    /// ResNet50 `extract` of 200 JPEGs with 4 decoders: 56 images/s on 16 engine threads against
-    /// 181 for the forward pass alone); on 2 or 3 cores every core computes and decoding takes its
-    /// share of them.
-    public static func computeThreads(workers: Int, cores: Int = ProcessInfo.processInfo.activeProcessorCount) -> Int {
+    /// get cores of their own (`cores − workers`), so the OpenMP team never shares a core with a
+    /// busy decoder (a preempted team thread holds up every barrier); on 2 or 3 cores every core
+    /// computes and decoding takes its share of them. 16-core Xeon, `extract` of 200 JPEGs
+    /// (ResNet50, batch 8): 55–56 images/s with 16 engine threads beside 4 decoders, 59–61 with
+    /// 12 on a slower machine (forward alone 181 and 149–158 images/s); at that size the command's
+    /// start-up (model load, MD5, plan) is most of the rest.
+    public static func computeThreads(workers: Int, cores: Int = Parallel.availableCores) -> Int {
         cores >= 4 ? max(1, cores - workers) : cores
     }
 

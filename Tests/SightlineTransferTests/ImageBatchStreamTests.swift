@@ -30,6 +30,16 @@ struct ImageBatchStreamTests {
         return batches
     }
 
+    /// The core split between decoders and the engine's team (the README's thread policy): no
+    /// core shared on 4 or more cores, every core computing on fewer, never zero engine threads.
+    @Test func decodersKeepTheirCoresFromFourCores() {
+        #expect(ImageBatchStream.computeThreads(workers: 4, cores: 16) == 12)
+        #expect(ImageBatchStream.computeThreads(workers: 1, cores: 4) == 3)
+        #expect(ImageBatchStream.computeThreads(workers: 1, cores: 2) == 2)
+        #expect(ImageBatchStream.computeThreads(workers: 8, cores: 8) == 1)
+        #expect(ImageBatchStream.defaultWorkers >= 1)
+    }
+
     @Test func batchesComeInPlanOrderAndDoNotDependOnThreads() throws {
         let preparation = ImageBatchStream.Preparation(
             decode: ImageBatchStream.Preparation.squash(to: [32, 32, 3]), augmentation: Augmentation(),

@@ -16,6 +16,8 @@ void sl_parallel_for(int64_t count, void *context, void (*body)(void *context, i
 int sl_thread_count(void);
 /// Sets the team size for this thread's future parallel regions (and oneDNN's).
 void sl_set_thread_count(int threads);
+/// The cores this process may run on (its CPU affinity mask, as libgomp reads it).
+int sl_available_cores(void);
 /// Applies the team size set by sl_set_thread_count to the calling thread (oneDNN reads it per
 /// thread); every kernel entry point calls it.
 void sl_use_configured_threads(void);
