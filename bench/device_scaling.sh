@@ -28,16 +28,7 @@ if [ "$step" = bundle ]; then
     cp -r .build/release/*.resources /tmp/slbundle/sl/
     for lib in $(ldd .build/release/sightline | awk '{print $3}' | grep /); do
         case $(basename "$lib") in libc.so* | libm.so* | libpthread* | libdl.so* | librt.so* | ld-linux*) ;;
-        *) cp -L "$lib" /tmp/slbundle/sl/lib/ ;; train)
-    sed 's/set_num_threads(2)/set_num_threads(16)/' .devicebundle/peer_train_torch.py >/tmp/peer_train_16.py
-    for round in 1 2; do
-        sl2 bench --arch resnet50 --batch 16 --job train --repeats 3 --threads 2
-        taskset -c 0,1 timeout 300 python3 .devicebundle/peer_train_torch.py 16
-        sl bench --arch resnet50 --batch 32 --job train --repeats 3 --threads 16
-        timeout 300 python3 /tmp/peer_train_16.py 32
-    done
-    ;;
-esac
+        *) cp -L "$lib" /tmp/slbundle/sl/lib/ ;; esac
     done
     tar cf - -C /tmp/slbundle sl | xz -T0 -6 >.devicebundle/sl.tar.xz
     cp "${SIGHTLINE_PEERS:-../shared/bench}/make_jpeg_folder.py" "${SIGHTLINE_PEERS:-../shared/bench}/peer_train_torch.py" .devicebundle/

@@ -6,8 +6,8 @@
 // products per channel pair instead of 144, 2x2 outputs 16 instead of 36: 4x and 2.25x less
 // arithmetic than direct convolution. F(2x2) has four times as many tiles on the same map and a
 // transformed kernel 16/36 the size, which is what small maps at small batches need. Measured
-// error on VGG16/ResNet50 shapes: 6e-6 to 1.2e-5 of scale per layer for F(4x4) (study), about
-// 1e-6 for F(2x2); within the 1e-4 bar.
+// error on VGG16/ResNet50 shapes: 6e-6 to 1.2e-5 of scale per layer for F(4x4) (study); F(2x2)'s
+// transforms hold only 0, ±1 and ±1/2, so it rounds less. Both are tested against float64 at 1e-4.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -60,8 +60,8 @@ public enum Resize {
         }
     }
 
-    /// The taps of every output index in flat arrays: output `i` uses `sources[range(i)]` with
-    /// `weights[range(i)]`.
+    /// The taps of every output index in flat arrays: output `i` uses the source indices and
+    /// weights at `starts[i]..<starts[i + 1]`.
     private struct Taps {
         var starts: [Int] = [0]
         var sources: [Int] = []
