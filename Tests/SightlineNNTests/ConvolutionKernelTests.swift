@@ -5,8 +5,7 @@ import Testing
 @testable import SightlineNN
 
 /// Every convolution kernel (im2col+sgemm reference, oneDNN direct, Winograd F(4×4,3×3) and
-/// F(2×2,3×3))
-/// against a float64 direct convolution computed here, on the layer shapes of VGG16 and
+/// F(2×2,3×3)) against a float64 direct convolution computed here, on the layer shapes of VGG16 and
 /// ResNet50 (channel counts as in the models, maps reduced so the float64 loops stay quick),
 /// odd map sizes, `same`/`valid`/explicit padding, strides, dilation, batch 1 and batches that
 /// do not fill a Winograd tile block, with residual accumulation and fused ReLU/ReLU6.
