@@ -9,8 +9,9 @@
 #include <string.h>
 #include <oneapi/dnnl/dnnl.h>
 #include "CKernels.h"
+#include "onednn_internal.h"
 
-static dnnl_engine_t engine;
+dnnl_engine_t sl_dnnl_engine;
 // One stream per calling thread: oneDNN streams are not meant to be shared between threads
 // executing at once (two graphs may run on two threads); each lives as long as its thread.
 static __thread dnnl_stream_t stream;
@@ -18,23 +19,16 @@ static dnnl_status_t engine_status = dnnl_runtime_error;
 static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
 
 static void make_engine(void) {
-    engine_status = dnnl_engine_create(&engine, dnnl_cpu, 0);
+    engine_status = dnnl_engine_create(&sl_dnnl_engine, dnnl_cpu, 0);
 }
 
-static int ready(char *error, size_t length) {
+int sl_dnnl_ready(char *error, size_t length) {
     pthread_once(&engine_once, make_engine);
     if (engine_status != dnnl_success) snprintf(error, length, "oneDNN CPU engine unavailable (status %d)", (int)engine_status);
     return engine_status == dnnl_success;
 }
 
-#define TRY(call, what)                                                                    \
-    do {                                                                                   \
-        dnnl_status_t status_ = (call);                                                    \
-        if (status_ != dnnl_success) {                                                     \
-            snprintf(error, error_length, "oneDNN %s failed (status %d)", what, (int)status_); \
-            goto fail;                                                                     \
-        }                                                                                  \
-    } while (0)
+#define TRY(call, what) SL_TRY(call, what)
 
 struct sl_dnnl_conv {
     dnnl_primitive_t primitive;
@@ -83,14 +77,14 @@ void sl_round_to_bf16(float *values, int64_t count) {
 
 // oneDNN's right/bottom padding for Keras geometry: whatever makes the output size come out,
 // never negative (oneDNN's size formula floors like TensorFlow's).
-static int far_pad(int in, int out, int k, int stride, int dilation, int near) {
+int sl_dnnl_far_pad(int in, int out, int k, int stride, int dilation, int near) {
     int pad = (out - 1) * stride + (k - 1) * dilation + 1 - in - near;
     return pad > 0 ? pad : 0;
 }
 
-static int run_primitive(dnnl_primitive_t p, int count, dnnl_exec_arg_t *args) {
+int sl_dnnl_run_primitive(dnnl_primitive_t p, int count, dnnl_exec_arg_t *args) {
     sl_use_configured_threads();
-    if (!stream && dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) != dnnl_success) {
+    if (!stream && dnnl_stream_create(&stream, sl_dnnl_engine, dnnl_stream_default_flags) != dnnl_success) {
         stream = NULL;
         return 1;
     }
@@ -103,12 +97,12 @@ static int run_primitive(dnnl_primitive_t p, int count, dnnl_exec_arg_t *args) {
 static int run_on_buffers(dnnl_primitive_t p, const dnnl_memory_desc_t *src_md, const void *src,
                           const dnnl_memory_desc_t *dst_md, float *dst, int count, const dnnl_exec_arg_t *more) {
     dnnl_memory_t s = NULL, d = NULL;
-    int failed = dnnl_memory_create(&s, src_md, engine, (void *)src) != dnnl_success
-              || dnnl_memory_create(&d, dst_md, engine, dst) != dnnl_success;
+    int failed = dnnl_memory_create(&s, src_md, sl_dnnl_engine, (void *)src) != dnnl_success
+              || dnnl_memory_create(&d, dst_md, sl_dnnl_engine, dst) != dnnl_success;
     if (!failed) {
         dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, s}, {DNNL_ARG_DST, d}};
         for (int i = 0; i < count && i < 2; i++) args[2 + i] = more[i];
-        failed = run_primitive(p, 2 + (count < 2 ? count : 2), args);
+        failed = sl_dnnl_run_primitive(p, 2 + (count < 2 ? count : 2), args);
     }
     if (s) dnnl_memory_destroy(s);
     if (d) dnnl_memory_destroy(d);
@@ -119,7 +113,7 @@ sl_dnnl_conv *sl_dnnl_conv_create(int N, int H, int W, int C, int K, int KH, int
                                   int pad_top, int pad_left, int OH, int OW, const float *kernel, const float *bias,
                                   sl_activation activation, float relu_max, int accumulate, int bf16, char *impl,
                                   size_t impl_length, char *error, size_t error_length) {
-    if (!ready(error, error_length)) return NULL;
+    if (!sl_dnnl_ready(error, error_length)) return NULL;
     sl_dnnl_conv *c = calloc(1, sizeof *c);
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t ops = NULL;
@@ -128,7 +122,7 @@ sl_dnnl_conv *sl_dnnl_conv_create(int N, int H, int W, int C, int K, int KH, int
     if (!c) { snprintf(error, error_length, "out of memory"); return NULL; }
     dnnl_dims_t src = {N, C, H, W}, wei = {K, C, KH, KW}, bia = {K}, dst = {N, K, OH, OW};
     dnnl_dims_t strides = {sy, sx}, dilates = {dy - 1, dx - 1}, pad_l = {pad_top, pad_left};
-    dnnl_dims_t pad_r = {far_pad(H, OH, KH, sy, dy, pad_top), far_pad(W, OW, KW, sx, dx, pad_left)};
+    dnnl_dims_t pad_r = {sl_dnnl_far_pad(H, OH, KH, sy, dy, pad_top), sl_dnnl_far_pad(W, OW, KW, sx, dx, pad_left)};
     dnnl_memory_desc_t wei_any, wei_user, bias_md;
     dnnl_data_type_t type = bf16 ? dnnl_bf16 : dnnl_f32;
     c->bf16 = bf16;
@@ -150,26 +144,26 @@ sl_dnnl_conv *sl_dnnl_conv_create(int N, int H, int W, int C, int K, int KH, int
         else TRY(dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_clip_v2, 0.f, relu_max), "clip post-op");
     }
     TRY(dnnl_primitive_attr_set_post_ops(attr, ops), "post-ops");
-    TRY(dnnl_primitive_desc_create(&pd, &desc, attr, engine, NULL), "convolution primitive");
+    TRY(dnnl_primitive_desc_create(&pd, &desc, attr, sl_dnnl_engine, NULL), "convolution primitive");
     const char *name = NULL;
     if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name) == dnnl_success && name)
         snprintf(impl, impl_length, "%s", name);
     const dnnl_memory_desc_t *chosen = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-    TRY(dnnl_memory_create(&c->weights, chosen, engine, DNNL_MEMORY_ALLOCATE), "weights memory");
-    TRY(dnnl_memory_create(&user_weights, &wei_user, engine, (void *)kernel), "weights memory");
+    TRY(dnnl_memory_create(&c->weights, chosen, sl_dnnl_engine, DNNL_MEMORY_ALLOCATE), "weights memory");
+    TRY(dnnl_memory_create(&user_weights, &wei_user, sl_dnnl_engine, (void *)kernel), "weights memory");
     {
         dnnl_primitive_desc_t rpd;
         dnnl_primitive_t reorder;
-        TRY(dnnl_reorder_primitive_desc_create(&rpd, &wei_user, engine, chosen, engine, NULL), "weights reorder");
+        TRY(dnnl_reorder_primitive_desc_create(&rpd, &wei_user, sl_dnnl_engine, chosen, sl_dnnl_engine, NULL), "weights reorder");
         dnnl_status_t made = dnnl_primitive_create(&reorder, rpd);
         dnnl_primitive_desc_destroy(rpd);
         TRY(made, "weights reorder");
         dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, user_weights}, {DNNL_ARG_TO, c->weights}};
-        int failed = run_primitive(reorder, 2, args);
+        int failed = sl_dnnl_run_primitive(reorder, 2, args);
         dnnl_primitive_destroy(reorder);
         TRY(failed ? dnnl_runtime_error : dnnl_success, "weights reorder");
     }
-    TRY(dnnl_memory_create(&c->bias, &bias_md, engine, DNNL_MEMORY_ALLOCATE), "bias memory");
+    TRY(dnnl_memory_create(&c->bias, &bias_md, sl_dnnl_engine, DNNL_MEMORY_ALLOCATE), "bias memory");
     {
         void *handle = NULL;
         TRY(dnnl_memory_get_data_handle(c->bias, &handle), "bias memory");
@@ -217,12 +211,12 @@ struct sl_dnnl_pool {
 
 sl_dnnl_pool *sl_dnnl_pool_create(int N, int H, int W, int C, int KH, int KW, int sy, int sx, int pad_top, int pad_left,
                                   int OH, int OW, int average, char *error, size_t error_length) {
-    if (!ready(error, error_length)) return NULL;
+    if (!sl_dnnl_ready(error, error_length)) return NULL;
     sl_dnnl_pool *p = calloc(1, sizeof *p);
     dnnl_primitive_desc_t pd = NULL;
     if (!p) { snprintf(error, error_length, "out of memory"); return NULL; }
     dnnl_dims_t src = {N, C, H, W}, dst = {N, C, OH, OW}, strides = {sy, sx}, kernel = {KH, KW}, dilation = {0, 0};
-    dnnl_dims_t pad_l = {pad_top, pad_left}, pad_r = {far_pad(H, OH, KH, sy, 1, pad_top), far_pad(W, OW, KW, sx, 1, pad_left)};
+    dnnl_dims_t pad_l = {pad_top, pad_left}, pad_r = {sl_dnnl_far_pad(H, OH, KH, sy, 1, pad_top), sl_dnnl_far_pad(W, OW, KW, sx, 1, pad_left)};
     TRY(dnnl_memory_desc_init_by_tag(&p->src_md, 4, src, dnnl_f32, dnnl_nhwc), "source descriptor");
     TRY(dnnl_memory_desc_init_by_tag(&p->dst_md, 4, dst, dnnl_f32, dnnl_nhwc), "destination descriptor");
     dnnl_pooling_v2_desc_t desc;
@@ -230,7 +224,7 @@ sl_dnnl_pool *sl_dnnl_pool_create(int N, int H, int W, int C, int KH, int KW, in
                                           average ? dnnl_pooling_avg_exclude_padding : dnnl_pooling_max, &p->src_md,
                                           &p->dst_md, strides, kernel, dilation, pad_l, pad_r),
         "pooling descriptor");
-    TRY(dnnl_primitive_desc_create(&pd, &desc, NULL, engine, NULL), "pooling primitive");
+    TRY(dnnl_primitive_desc_create(&pd, &desc, NULL, sl_dnnl_engine, NULL), "pooling primitive");
     TRY(dnnl_primitive_create(&p->primitive, pd), "pooling primitive");
     dnnl_primitive_desc_destroy(pd);
     return p;

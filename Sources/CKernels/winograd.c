@@ -76,23 +76,33 @@ typedef struct {
     const float *kernel;  // HWIO [3][3][C][K]
 } transform_state;
 
-// U = G g Gᵀ in float64 for input channels [c0, c1).
+// U = G g Gᵀ in float64 for input channels [c0, c1), 16 output channels at a time: every read
+// and write runs along the output channels, contiguous in HWIO and in U, so the loops
+// vectorise (training transforms the kernels after every step; K is a multiple of 16).
 static void transform_kernel(void *data, int64_t c0, int64_t c1) {
+    enum { B = 16 };
     const transform_state *s = data;
     sl_winograd *w = s->w;
     const int C = w->C, K = w->K, alpha = w->m + 2;
     const double(*G)[3] = w->m == 4 ? G4 : G2;
     for (int64_t c = c0; c < c1; c++)
-        for (int k = 0; k < K; k++) {
-            double g[3][3], t[6][3];
+        for (int k0 = 0; k0 < K; k0 += B) {
+            double g[3][3][B], t[6][3][B];
             for (int i = 0; i < 3; i++)
-                for (int j = 0; j < 3; j++) g[i][j] = s->kernel[((size_t)(i * 3 + j) * C + c) * K + k];
+                for (int j = 0; j < 3; j++) {
+                    const float *from = s->kernel + ((size_t)(i * 3 + j) * C + c) * K + k0;
+                    for (int b = 0; b < B; b++) g[i][j][b] = from[b];
+                }
             for (int i = 0; i < alpha; i++)
-                for (int j = 0; j < 3; j++) t[i][j] = G[i][0] * g[0][j] + G[i][1] * g[1][j] + G[i][2] * g[2][j];
+                for (int j = 0; j < 3; j++)
+                    for (int b = 0; b < B; b++)
+                        t[i][j][b] = G[i][0] * g[0][j][b] + G[i][1] * g[1][j][b] + G[i][2] * g[2][j][b];
             for (int i = 0; i < alpha; i++)
-                for (int j = 0; j < alpha; j++)
-                    w->U[((size_t)(i * alpha + j) * C + c) * K + k] =
-                        (float)(t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2]);
+                for (int j = 0; j < alpha; j++) {
+                    float *to = w->U + ((size_t)(i * alpha + j) * C + c) * K + k0;
+                    for (int b = 0; b < B; b++)
+                        to[b] = (float)(t[i][0][b] * G[j][0] + t[i][1][b] * G[j][1] + t[i][2][b] * G[j][2]);
+                }
         }
 }
 

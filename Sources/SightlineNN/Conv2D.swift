@@ -20,6 +20,9 @@ public final class Conv2D: Layer {
     /// Engine settings for this layer's own forward and backward passes.
     public var engineOptions = EngineOptions()
     private let kernels = ConvolutionKernelCache()
+    /// oneDNN's backward primitives for this layer's geometry; shared with the folded copies a
+    /// training pass makes of it (they do not depend on the weights).
+    var backwardKernels = OneDNNConvolutionBackward()
 
     /// A convolution with explicit weights (what loaders and reference tests use). `kernelName`
     /// is the kernel's Keras weight name (`pointwise_kernel` inside a separable convolution).
@@ -80,11 +83,17 @@ public final class Conv2D: Layer {
 
     /// Forward through the kernel `ConvolutionKernels.make` picks for this layer and input.
     public func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput {
-        let x = inputs[0]
+        forward(inputs[0], adding: nil)
+    }
+
+    /// Forward with `residual` (the output's shape `[N, OH, OW, F]`, a ResNet shortcut) added
+    /// before the activation: the kernel writes into the residual's storage (copied first only
+    /// when it is shared).
+    func forward(_ x: Tensor, adding residual: Tensor?) -> LayerOutput {
         let g = geometry(height: x.shape[1], width: x.shape[2])
         let (convolution, remaining) = kernels.forward(self, input: Array(x.shape.dropFirst()), options: engineOptions)
-        var y = Tensor(shape: [x.shape[0], g.outputHeight, g.outputWidth, filters]) { _ in }
-        convolution.run(x, into: &y, accumulate: false)
+        var y = residual ?? Tensor(shape: [x.shape[0], g.outputHeight, g.outputWidth, filters]) { _ in }
+        convolution.run(x, into: &y, accumulate: residual != nil)
         let saved = remaining.fusedForward(&y)
         return LayerOutput(y, saved: saved)
     }
@@ -92,27 +101,50 @@ public final class Conv2D: Layer {
     public func backward(
         _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
     ) -> [Tensor] {
-        let x = inputs[0]
-        let g = geometry(height: x.shape[1], width: x.shape[2])
         let dz = activation.gradient(outputGradient, output: forward.output, input: forward.saved.first)
-        if let bias, needs.wants(bias) {
+        return backward(preActivation: dz, input: inputs[0], needs: needs)
+    }
+
+    /// Backward from ∂L/∂(pre-activation output) `dz` `[N, OH, OW, F]`: adds the kernel and
+    /// bias gradients as `needs` asks and returns `[∂L/∂x]` when it asks for the input's.
+    func backward(preActivation dz: Tensor, input x: Tensor, needs: GradientNeeds) -> [Tensor] {
+        let g = geometry(height: x.shape[1], width: x.shape[2])
+        // oneDNN's backward primitives on the fp32 `auto` route; im2col + GEMM otherwise or
+        // where oneDNN declines the shape.
+        let onednn = engineOptions.convolution == .auto && engineOptions.precision == .fp32
+        var wantsKernel = needs.wants(kernel)
+        var wantsBias = needs.wants(bias)
+        if onednn, wantsKernel || wantsBias,
+            let (dw, db) = backwardKernels.weightGradients(self, input: x, gradient: dz)
+        {
+            if wantsKernel { kernel.accumulateGradient(dw) }
+            if wantsBias, let bias { bias.accumulateGradient(db) }
+            (wantsKernel, wantsBias) = (false, false)
+        }
+        if let bias, wantsBias {
             bias.accumulateGradient(ConvolutionGEMM.biasGradient(dz, filters: filters))
         }
-        var kernelGradient = needs.wants(kernel) ? Tensor(zeros: kernel.value.shape) : nil
-        // 3×3 stride 1: the input gradient is itself a convolution Winograd runs.
-        let fast =
-            needs.contains(.input)
-            ? kernels.inputGradient(self, input: Array(x.shape.dropFirst()), batch: x.shape[0], options: engineOptions)
-            : nil
-        var dx = kernelGradient.withOptionalMutablePointer { dw in
-            ConvolutionGEMM.backward(
-                input: x, geometry: g, kernel: kernel.value, filters: filters, gradient: dz,
-                kernelGradient: dw, needsInputGradient: needs.contains(.input) && fast == nil)
+        var kernelGradient = wantsKernel ? Tensor(zeros: kernel.value.shape) : nil
+        var dx: Tensor?
+        if needs.contains(.input) {
+            // 3×3 stride 1: the input gradient is itself a convolution Winograd runs.
+            if let fast = kernels.inputGradient(
+                self, input: Array(x.shape.dropFirst()), batch: x.shape[0], options: engineOptions)
+            {
+                var result = Tensor(shape: x.shape) { _ in }
+                fast.run(dz, into: &result, accumulate: false)
+                dx = result
+            } else if onednn {
+                dx = backwardKernels.inputGradient(self, input: x.shape, gradient: dz)
+            }
         }
-        if let fast {
-            var result = Tensor(shape: x.shape) { _ in }
-            fast.run(dz, into: &result, accumulate: false)
-            dx = result
+        if kernelGradient != nil || (needs.contains(.input) && dx == nil) {
+            let computed = kernelGradient.withOptionalMutablePointer { dw in
+                ConvolutionGEMM.backward(
+                    input: x, geometry: g, kernel: kernel.value, filters: filters, gradient: dz,
+                    kernelGradient: dw, needsInputGradient: needs.contains(.input) && dx == nil)
+            }
+            dx = dx ?? computed
         }
         if let kernelGradient { kernel.accumulateGradient(kernelGradient) }
         return dx.map { [$0] } ?? []

@@ -187,9 +187,15 @@ public final class Graph {
         return result
     }
 
-    /// The cached inference plan for these outputs, rebuilt when the graph or any weight changed.
+    /// The cached inference plan for these outputs, rebuilt when the graph or a weight of a layer
+    /// they depend on changed (a frozen prefix keeps its plan while the layers above it train).
     func inferencePlan(outputs: [String]) -> InferencePlan {
-        let versions = layers.reduce(0) { sum, layer in layer.parameters.reduce(sum) { $0 &+ $1.version } }
+        var needed = Set(outputs)
+        var versions = 0
+        for node in nodes.reversed() where needed.contains(node.name) {
+            needed.formUnion(node.inputs)
+            versions = node.layer?.parameters.reduce(versions) { $0 &+ $1.version } ?? versions
+        }
         let key = outputs.joined(separator: "\u{1}") + "#\(versions)"
         if let planCache, planCache.key == key { return planCache.plan }
         let plan = InferencePlan(graph: self, outputs: outputs, options: engineOptions)

@@ -1,3 +1,4 @@
+import Dispatch
 import SightlineCore
 
 /// Which gradients a backward pass must produce.
@@ -14,16 +15,20 @@ public struct GradientRequest: Sendable {
     }
 }
 
-/// What a recorded forward pass kept for its backward pass: the `LayerOutput` of each node that
-/// backward will visit and the outputs of the nodes those read. Nothing else is kept.
+/// What a recorded forward pass kept for its backward pass: the plan it ran, the `LayerOutput`
+/// of each step that backward will visit, the outputs of the nodes those read, and the
+/// working layers of fused convolutions. Nothing else is kept; `backward` releases each
+/// step's values as soon as it has passed the step.
 public struct Tape {
     let mode: Mode
     let request: GradientRequest
     /// Per node: whether gradient flows into its output (it is, or lies above, a requested
     /// node or a trainable layer).
     let needsGradient: [String: Bool]
+    let plan: TrainingPlan
     var values: [String: Tensor] = [:]
     var forwards: [String: LayerOutput] = [:]
+    var folded: [String: FoldedConvolution] = [:]
 }
 
 extension Graph {
@@ -38,74 +43,136 @@ extension Graph {
         return flags
     }
 
-    /// Whether `node`'s layer runs during backward: gradient reaches its output, and an input
+    /// Whether `step` runs during backward: gradient reaches its output, and a node it reads
     /// or (when requested) one of its trainable parameters wants a gradient.
-    func runsBackward(_ node: Node, _ tape: Tape) -> Bool {
-        guard let layer = node.layer, tape.needsGradient[node.name] == true else { return false }
-        return node.inputs.contains { tape.needsGradient[$0] == true }
-            || (tape.request.parameterGradients && layer.parameters.contains { $0.isTrainable })
+    func runsBackward(_ step: TrainingPlan.Step, _ tape: Tape) -> Bool {
+        guard tape.needsGradient[step.name] == true else { return false }
+        return step.reads.contains { tape.needsGradient[$0] == true }
+            || (tape.request.parameterGradients && step.layer.parameters.contains { $0.isTrainable })
     }
 
-    /// The forward pass for backpropagation, unfused, in `mode`. Returns the requested outputs
-    /// and the tape that `backward(_:seeds:)` needs.
-    public func record(_ inputs: [String: Tensor], outputs: [String]? = nil, mode: Mode, request: GradientRequest)
-        throws(LayerError) -> (outputs: [String: Tensor], tape: Tape)
-    {
-        let requested = Set(try validate(inputs, outputs: outputs))
+    /// The forward pass for backpropagation in `mode` (a `TrainingPlan`: the part no gradient
+    /// reaches runs as fused inference, frozen BatchNorm is folded into the convolution before
+    /// it). Returns the requested outputs and the tape that `backward(_:seeds:)` needs.
+    /// `profile`, when given, receives each step's node name, kind (`TrainingPlan.Step.kind`, or
+    /// "inference prefix") and wall time in seconds.
+    public func record(
+        _ inputs: [String: Tensor], outputs: [String]? = nil, mode: Mode, request: GradientRequest,
+        profile: ((String, String, Double) -> Void)? = nil
+    ) throws(LayerError) -> (outputs: [String: Tensor], tape: Tape) {
+        let requested = try validate(inputs, outputs: outputs)
         for name in request.stopAt where node(named: name) == nil {
             throw LayerError(layer: name, "is not in the graph")
         }
-        var tape = Tape(mode: mode, request: request, needsGradient: gradientFlags(request))
-        // A node runs backward when gradient flows into its output and its inputs or its
+        let flags = gradientFlags(request)
+        let plan = TrainingPlan(
+            graph: self, mode: mode, flags: flags, pinned: Set(requested).union(request.stopAt),
+            parameterGradients: request.parameterGradients)
+        var tape = Tape(mode: mode, request: request, needsGradient: flags, plan: plan)
+        // A step runs backward when gradient flows into its output and what it reads or its
         // parameters want one; it then needs its inputs' values and its own LayerOutput.
         var keep: Set<String> = []
-        for node in nodes where runsBackward(node, tape) { keep.formUnion(node.inputs) }
+        for step in plan.steps where runsBackward(step, tape) { keep.formUnion(step.inputs) }
         var remainingReaders: [String: Int] = [:]
-        for node in nodes { for input in node.inputs { remainingReaders[input, default: 0] += 1 } }
-        var live: [String: Tensor] = inputs
-        var results: [String: Tensor] = [:]
-        for node in nodes {
-            if let layer = node.layer {
-                let output = layer.forward(node.inputs.map { live[$0] ?? Tensor(zeros: [0]) }, mode: mode)
-                live[node.name] = output.output
-                if runsBackward(node, tape) { tape.forwards[node.name] = output }
-                for input in node.inputs {
-                    remainingReaders[input, default: 0] -= 1
-                    if remainingReaders[input] == 0 {
-                        if keep.contains(input) { tape.values[input] = live[input] }
-                        live[input] = nil
-                    }
-                }
-            }
-            if requested.contains(node.name) { results[node.name] = live[node.name] }
-            if remainingReaders[node.name, default: 0] == 0 && !keep.contains(node.name) { live[node.name] = nil }
+        for step in plan.steps { for input in step.reads { remainingReaders[input, default: 0] += 1 } }
+        for name in requested { remainingReaders[name, default: 0] += 1 }
+        var live = inputs
+        if !plan.prefixOutputs.isEmpty {
+            let started = DispatchTime.now().uptimeNanoseconds
+            live.merge(inferencePlan(outputs: plan.prefixOutputs).run(inputs)) { $1 }
+            profile?("prefix", "inference prefix", Self.seconds(since: started))
         }
+        /// Drops a value no later step reads, keeping it on the tape when backward needs it.
+        func release(_ name: String) {
+            remainingReaders[name, default: 0] -= 1
+            guard remainingReaders[name] == 0 else { return }
+            if keep.contains(name) { tape.values[name] = live[name] }
+            live[name] = nil
+        }
+        for step in plan.steps {
+            let started = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+            defer { profile?(step.name, step.kind, Self.seconds(since: started)) }
+            let stepInputs = step.inputs.map { live[$0] ?? Tensor(zeros: [0]) }
+            var output: LayerOutput
+            // The plan fuses only layers `FoldedConvolution` takes (`TrainingPlan.isFoldable`).
+            if step.isFused,
+                let folded = FoldedConvolution(
+                    step.layer, batchNorm: step.batchNorm, activation: step.activation, name: step.name)
+            {
+                var residual: Tensor?
+                if let name = step.residual {
+                    // The shortcut becomes the output buffer: taken over when this is its last reader.
+                    residual =
+                        remainingReaders[name] == 1 && !keep.contains(name)
+                        ? live.removeValue(forKey: name) : live[name]
+                    release(name)
+                }
+                if let conv = folded.working as? Conv2D {
+                    output = conv.forward(stepInputs[0], adding: residual)
+                } else {
+                    output = folded.working.forward(stepInputs, mode: mode)
+                }
+                if runsBackward(step, tape) { tape.folded[step.name] = folded }
+            } else {
+                output = step.layer.forward(stepInputs, mode: mode)
+            }
+            live[step.name] = output.output
+            if runsBackward(step, tape) { tape.forwards[step.name] = output }
+            for input in step.inputs { release(input) }
+            if remainingReaders[step.name, default: 0] == 0 && !keep.contains(step.name) { live[step.name] = nil }
+        }
+        // Requested outputs stay live to the end; keep those backward reads too.
+        for name in keep where tape.values[name] == nil { tape.values[name] = live[name] }
+        var results: [String: Tensor] = [:]
+        for name in requested { results[name] = live[name] ?? tape.values[name] }
         return (results, tape)
     }
 
     /// Back-propagates `seeds` (∂L/∂output of some nodes, shapes as the outputs) through the
-    /// recorded pass. Parameter gradients are added into `Parameter.gradient` when requested;
-    /// returns the gradient at each node of `request.stopAt` that received one.
-    public func backward(_ tape: Tape, seeds: [String: Tensor]) -> [String: Tensor] {
+    /// recorded pass, releasing each step's kept values once it is passed. Parameter gradients
+    /// are added into `Parameter.gradient` when requested; returns the gradient at each node
+    /// of `request.stopAt` that received one. `profile` receives each step as in `record`.
+    public func backward(
+        _ tape: consuming Tape, seeds: [String: Tensor], profile: ((String, String, Double) -> Void)? = nil
+    ) -> [String: Tensor] {
         var gradients: [String: Tensor] = seeds
         var results: [String: Tensor] = [:]
-        for node in nodes.reversed() {
-            guard let gradient = gradients.removeValue(forKey: node.name) else { continue }
-            if tape.request.stopAt.contains(node.name) { results[node.name] = gradient }
-            guard let layer = node.layer, let forward = tape.forwards[node.name] else { continue }
-            var needs: GradientNeeds = tape.request.parameterGradients ? .parameters : []
-            if node.inputs.contains(where: { tape.needsGradient[$0] == true }) { needs.insert(.input) }
-            let inputs = node.inputs.map { tape.values[$0] ?? Tensor(zeros: [0]) }
-            let inputGradients = layer.backward(
-                gradient, inputs: inputs, forward: forward, mode: tape.mode, needs: needs)
-            for (input, inputGradient) in zip(node.inputs, inputGradients) where tape.needsGradient[input] == true {
-                if gradients[input] == nil {
-                    gradients[input] = inputGradient
-                } else {
-                    gradients[input]?.add(inputGradient)
-                }
-            }
+        let parameters: GradientNeeds = tape.request.parameterGradients ? .parameters : []
+        /// Adds `gradient` into the one `name` receives, when it wants one.
+        func pass(_ gradient: Tensor, to name: String) {
+            guard tape.needsGradient[name] == true else { return }
+            if gradients[name] == nil { gradients[name] = gradient } else { gradients[name]?.add(gradient) }
         }
+        for step in tape.plan.steps.reversed() {
+            guard let gradient = gradients.removeValue(forKey: step.name) else { continue }
+            if tape.request.stopAt.contains(step.name) { results[step.name] = gradient }
+            guard let forward = tape.forwards.removeValue(forKey: step.name) else { continue }
+            let started = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+            defer { profile?(step.name, step.kind, Self.seconds(since: started)) }
+            tape.values[step.name] = nil  // its readers have all run backward
+            var needs = parameters
+            if step.inputs.contains(where: { tape.needsGradient[$0] == true }) { needs.insert(.input) }
+            let inputs = step.inputs.map { tape.values[$0] ?? Tensor(zeros: [0]) }
+            let inputGradients: [Tensor]
+            if let folded = tape.folded.removeValue(forKey: step.name) {
+                if let residual = step.residual, let conv = folded.working as? Conv2D {
+                    let dz = conv.activation.gradient(gradient, output: forward.output, input: forward.saved.first)
+                    pass(dz, to: residual)
+                    inputGradients = conv.backward(preActivation: dz, input: inputs[0], needs: needs)
+                } else {
+                    inputGradients = folded.working.backward(
+                        gradient, inputs: inputs, forward: forward, mode: tape.mode, needs: needs)
+                }
+                folded.mapGradients()
+            } else {
+                inputGradients = step.layer.backward(
+                    gradient, inputs: inputs, forward: forward, mode: tape.mode, needs: needs)
+            }
+            for (input, inputGradient) in zip(step.inputs, inputGradients) { pass(inputGradient, to: input) }
+        }
+        for name in tape.request.stopAt where results[name] == nil { results[name] = gradients[name] }
         return results
     }
+
+    static func seconds(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
 }

@@ -31,7 +31,10 @@ struct Bench: ParsableCommand {
     @Option(help: "Untimed warm-up runs.")
     var warmup: Int = 1
 
-    @Flag(help: "Also print, per layer type, the share of one forward pass (to standard error).")
+    @Flag(
+        help:
+            "Also print, per layer type, the share of one forward pass (with --job train: of one training step's forward and backward, and the optimizer), to standard error."
+    )
     var profile = false
 
     /// What one timed repetition does.
@@ -49,15 +52,26 @@ struct Bench: ParsableCommand {
     @Option(help: "forward, gradcam (Grad-CAM maps for the top class of each image) or train (a full SGD step).")
     var job: Job = .forward
 
+    /// BatchNorm in `--job train`.
+    enum BatchNormMode: String, ExpressibleByArgument, CaseIterable {
+        /// Moving statistics, never updated; γ and β not trained (what `finetune` does by default).
+        case frozen
+        /// Batch statistics, γ and β trained (`finetune --bn train`; Keras's `trainable=True`).
+        case train
+    }
+
+    @Option(help: "BatchNorm in --job train: frozen (finetune's default) or train (batch statistics).")
+    var bn: BatchNormMode = .frozen
+
     @OptionGroup var engine: EngineOptionGroup
 
     func validate() throws {
         guard repeats > 0, warmup >= 0, size >= 32 else {
             throw ValidationError("--repeats must be > 0, --warmup >= 0, --size >= 32")
         }
-        for name in arch.split(separator: ",") where Architecture(rawValue: String(name)) == nil {
+        for name in arch.split(separator: ",") where !BenchModel.names.contains(String(name)) {
             throw ValidationError(
-                "unknown architecture '\(name)'; choose from \(Architecture.allCases.map(\.rawValue).joined(separator: ", "))"
+                "unknown architecture '\(name)'; choose from \(BenchModel.names.joined(separator: ", "))"
             )
         }
         for text in batch.split(separator: ",") where (Int(text) ?? 0) <= 0 {
@@ -66,7 +80,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        let architectures = arch.split(separator: ",").compactMap { Architecture(rawValue: String($0)) }
+        let architectures = arch.split(separator: ",").map(String.init)
         let batches = batch.split(separator: ",").compactMap { Int($0) }
         if architectures.count == 1 && batches.count == 1 {
             print(try measure(architectures[0], batch: batches[0]))
@@ -80,27 +94,28 @@ struct Bench: ParsableCommand {
     }
 
     /// Re-runs this executable for one configuration and forwards its output.
-    private func runChild(_ architecture: Architecture, batch: Int) throws {
+    private func runChild(_ architecture: String, batch: Int) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
         process.arguments =
             [
-                "bench", "--arch", architecture.rawValue, "--batch", String(batch), "--size", String(size),
-                "--repeats", String(repeats), "--warmup", String(warmup), "--job", job.rawValue,
+                "bench", "--arch", architecture, "--batch", String(batch), "--size", String(size),
+                "--repeats", String(repeats), "--warmup", String(warmup), "--job", job.rawValue, "--bn", bn.rawValue,
                 "--precision", engine.precision.rawValue,
             ] + (profile ? ["--profile"] : []) + (engine.threads.map { ["--threads", String($0)] } ?? [])
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             throw ValidationError(
-                "benchmark of \(architecture.rawValue) batch \(batch) failed with status \(process.terminationStatus)")
+                "benchmark of \(architecture) batch \(batch) failed with status \(process.terminationStatus)")
         }
     }
 
-    private func measure(_ architecture: Architecture, batch: Int) throws -> String {
+    private func measure(_ architecture: String, batch: Int) throws -> String {
         let options = try engine.make()
-        let graph = try architecture.build(inputShape: [size, size, 3], weights: .random(seed: 0))
+        let graph = try BenchModel.build(architecture, size: size)
         graph.engineOptions = options
+        let size = graph.inputNames.first.flatMap { graph.shape(of: $0)?.first } ?? size
         var generator = SeededGenerator(seed: 1)
         let input = Tensor(shape: [batch, size, size, 3]) { buffer in
             for i in 0..<buffer.count { buffer[i] = generator.nextUnitFloat() * 255 }
@@ -109,6 +124,9 @@ struct Bench: ParsableCommand {
         let optimizer = SGD(learningRate: 0.01, momentum: 0.9)
         // Training differentiates the loss through the logits, as Keras does for a softmax output.
         let logits = job == .train ? try graph.withLogitsOutput() : graph
+        if job == .train && bn == .frozen {
+            for case let layer as BatchNormalization in logits.layers { layer.isTrainable = false }
+        }
         let labels = (0..<batch).map { $0 % 1000 }
         let once = { () throws -> Void in
             switch job {
@@ -127,17 +145,23 @@ struct Bench: ParsableCommand {
             try once()
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
-        if profile { try printProfile(graph, input: input) }
+        if profile && job == .train {
+            try TrainingProfile.print(
+                logits, input: input, labels: labels, optimizer: optimizer, repeats: max(1, repeats))
+        } else if profile {
+            try printProfile(graph, input: input)
+        }
         times.sort()
         let median = times[times.count / 2]
         var result: [String: Any] = [
-            "tool": "sightline-\(Sightline.version)", "job": job.rawValue, "arch": architecture.rawValue,
+            "tool": "sightline-\(Sightline.version)", "job": job.rawValue, "arch": architecture,
             "batch": batch, "image_size": size,
             "median_s": (median * 1e4).rounded() / 1e4, "img_per_s": (Double(batch) / median * 100).rounded() / 100,
             "peak_rss_mib": ResourceUsage.peakResidentMiB(),
             "threads": Parallel.threadCount,
             "parameters": graph.parameterCount, "precision": options.precision.rawValue,
         ]
+        if job == .train { result["bn"] = bn.rawValue }
         if options.precision != .fp32 {
             for (key, value) in try PrecisionDeviation.measure(graph, input: input) { result[key] = value }
         }

@@ -80,3 +80,19 @@ sl_dnnl_pool *sl_dnnl_pool_create(int N, int H, int W, int C, int KH, int KW, in
                                   size_t error_length);
 int sl_dnnl_pool_run(const sl_dnnl_pool *pool, const float *src, float *dst);
 void sl_dnnl_pool_destroy(sl_dnnl_pool *pool);
+
+// ---- oneDNN convolution backward (onednn_backward.c)
+typedef struct sl_dnnl_conv_bwd sl_dnnl_conv_bwd;
+/// Backward primitives of an NHWC convolution with an HWIO kernel (geometry as
+/// sl_dnnl_conv_create): backward data when want_data, backward weights (kernel and bias
+/// gradients) when want_weights. impl receives the implementations' names. NULL on failure.
+sl_dnnl_conv_bwd *sl_dnnl_conv_bwd_create(int N, int H, int W, int C, int K, int KH, int KW, int stride_y,
+                                          int stride_x, int dilation_y, int dilation_x, int pad_top, int pad_left,
+                                          int OH, int OW, int want_data, int want_weights, char *impl,
+                                          size_t impl_length, char *error, size_t error_length);
+/// diff_src [N,H,W,C] = the input gradient of diff_dst [N,OH,OW,K] through the HWIO kernel.
+int sl_dnnl_conv_bwd_data(const sl_dnnl_conv_bwd *conv, const float *kernel, const float *diff_dst, float *diff_src);
+/// diff_kernel (HWIO) and diff_bias [K] (may be NULL) of src [N,H,W,C] and diff_dst; overwrites both.
+int sl_dnnl_conv_bwd_weights(const sl_dnnl_conv_bwd *conv, const float *src, const float *diff_dst,
+                             float *diff_kernel, float *diff_bias);
+void sl_dnnl_conv_bwd_destroy(sl_dnnl_conv_bwd *conv);

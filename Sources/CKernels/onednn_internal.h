@@ -1,0 +1,25 @@
+// What onednn.c shares with the other oneDNN sources of this target (not part of CKernels.h).
+#ifndef SL_ONEDNN_INTERNAL_H
+#define SL_ONEDNN_INTERNAL_H
+#include <stddef.h>
+#include <oneapi/dnnl/dnnl.h>
+
+/// The CPU engine, valid once sl_dnnl_ready returned 1.
+extern dnnl_engine_t sl_dnnl_engine;
+/// Creates the engine once; 0 with a message in error when it is unavailable.
+int sl_dnnl_ready(char *error, size_t length);
+/// oneDNN's right/bottom padding for Keras geometry (what makes the output size come out).
+int sl_dnnl_far_pad(int in, int out, int k, int stride, int dilation, int near);
+/// Executes p on this thread's stream with the configured threads and waits; 0 on success.
+int sl_dnnl_run_primitive(dnnl_primitive_t p, int count, dnnl_exec_arg_t *args);
+
+#define SL_TRY(call, what)                                                                 \
+    do {                                                                                   \
+        dnnl_status_t status_ = (call);                                                    \
+        if (status_ != dnnl_success) {                                                     \
+            snprintf(error, error_length, "oneDNN %s failed (status %d)", what, (int)status_); \
+            goto fail;                                                                     \
+        }                                                                                  \
+    } while (0)
+
+#endif

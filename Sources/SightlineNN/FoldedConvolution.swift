@@ -1,0 +1,102 @@
+import SightlineCore
+
+/// A convolution as one recorded training pass runs it: the graph's `Conv2D` or
+/// `DepthwiseConv2D`, with the frozen `BatchNormalization` after it folded in and the
+/// activation after it fused, built from the current weights for each pass.
+///
+/// With BatchNorm's per-channel `scale = γ/√(var + ε)` and `shift = β − mean · scale`, the
+/// folded layer has `kernel' = kernel · scale` (per output channel, the last HWIO axis) and
+/// `bias' = bias · scale + shift`, so `y = act(bn(conv(x))) = act(conv'(x))`. Its gradients are
+/// mapped back to the file's own weights by the chain rule: `∂L/∂kernel = ∂L/∂kernel' · scale`
+/// and `∂L/∂bias = ∂L/∂bias' · scale` per output channel. BatchNorm's own parameters and
+/// statistics are untouched (it is frozen), so no BatchNorm activation is stored and no
+/// BatchNorm backward runs.
+final class FoldedConvolution {
+    /// The graph's convolution, whose parameters receive the gradients.
+    let original: any Layer
+    /// The layer that runs: its own parameters hold the folded weights for this pass.
+    let working: any Layer
+    /// BatchNorm's per-output-channel scale, or nil when no BatchNorm was folded.
+    private let scale: [Float]?
+
+    /// Folds `batchNorm` (when given) into `conv` and fuses `activation` (an activation whose
+    /// derivative the convolution takes from its output or saved input), naming the working
+    /// layer `name`. Returns nil for other layer kinds, or a convolution that already has an
+    /// activation of its own.
+    init?(_ conv: any Layer, batchNorm: BatchNormalization?, activation: ActivationFunction, name: String) {
+        let affine = batchNorm?.inferenceAffine()
+        switch conv {
+        case let conv as Conv2D where conv.activation == .linear:
+            working =
+                batchNorm.map { InferencePlan.fold(conv, $0, activation: activation) }
+                ?? Conv2D(
+                    name: name, kernel: conv.kernel.value, bias: conv.bias?.value, strides: conv.strides,
+                    padding: conv.padding, dilation: conv.dilation, activation: activation)
+            working.engineOptions(from: conv)
+        case let conv as DepthwiseConv2D where conv.activation == .linear && !conv.grouped:
+            working =
+                batchNorm.map { InferencePlan.fold(conv, $0, activation: activation) }
+                ?? DepthwiseConv2D(
+                    name: name, kernel: conv.kernel.value, bias: conv.bias?.value, strides: conv.strides,
+                    padding: conv.padding, dilation: conv.dilation, activation: activation)
+        default:
+            return nil
+        }
+        original = conv
+        scale = affine?.scale
+        // The working layer computes gradients only for what the original trains.
+        let (kernel, bias) = Self.weights(of: original)
+        let (workingKernel, workingBias) = Self.weights(of: working)
+        workingKernel?.isTrainable = kernel?.isTrainable ?? false
+        workingBias?.isTrainable = bias?.isTrainable ?? false
+    }
+
+    /// The kernel and bias parameters of a convolution.
+    private static func weights(of layer: any Layer) -> (kernel: Parameter?, bias: Parameter?) {
+        switch layer {
+        case let conv as Conv2D: return (conv.kernel, conv.bias)
+        case let conv as DepthwiseConv2D: return (conv.kernel, conv.bias)
+        default: return (nil, nil)
+        }
+    }
+
+    /// Adds the working layer's gradients, mapped through BatchNorm's scale, into the original
+    /// layer's parameters and clears the working ones.
+    func mapGradients() {
+        let (kernel, bias) = Self.weights(of: original)
+        let (workingKernel, workingBias) = Self.weights(of: working)
+        if let kernel, let gradient = workingKernel?.gradient {
+            kernel.accumulateGradient(scaled(gradient))
+            workingKernel?.zeroGradient()
+        }
+        if let bias, let gradient = workingBias?.gradient {
+            bias.accumulateGradient(scaled(gradient))
+            workingBias?.zeroGradient()
+        }
+    }
+
+    /// `gradient` with its last axis (output channels) multiplied by BatchNorm's scale.
+    private func scaled(_ gradient: Tensor) -> Tensor {
+        guard let scale else { return gradient }
+        var result = gradient
+        let channels = scale.count
+        result.withUnsafeMutableBufferPointer { g in
+            scale.withUnsafeBufferPointer { s in
+                for row in 0..<(g.count / channels) {
+                    for f in 0..<channels { g[row * channels + f] *= s[f] }
+                }
+            }
+        }
+        return result
+    }
+}
+
+extension Layer {
+    /// Gives a working `Conv2D` the engine options and backward primitives of the convolution it
+    /// stands for.
+    fileprivate func engineOptions(from conv: Conv2D) {
+        guard let working = self as? Conv2D else { return }
+        working.engineOptions = conv.engineOptions
+        working.backwardKernels = conv.backwardKernels
+    }
+}

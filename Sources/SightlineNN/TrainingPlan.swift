@@ -1,0 +1,134 @@
+import SightlineCore
+
+/// The recorded (training or gradient) form of a `Graph` for one `GradientRequest`: what
+/// `Graph.record` runs and `Graph.backward` walks back.
+///
+/// - **Prefix without a tape.** Nodes that no gradient reaches (a frozen backbone below
+///   `--unfreeze-from`, the whole backbone while a head trains, the layers below Grad-CAM's
+///   target) run through the fused `InferencePlan`; nothing of them is kept for backward.
+///   A node whose training-mode forward differs from inference (dropout, BatchNorm that is not
+///   frozen) stays out of the prefix when recording in `.training`.
+/// - **Fused convolution steps.** `Conv2D` (or `DepthwiseConv2D`) → frozen `BatchNormalization`
+///   → (for `Conv2D`) a two-input `Add` → an `Activation` becomes one step
+///   (`FoldedConvolution`): the BatchNorm folded into the kernel, the shortcut added and the
+///   activation applied by the convolution's kernel. Its tape keeps only the step's output
+///   (which the activation's derivative reads, and the next layer reads as its input) instead
+///   of the convolution's, BatchNorm's, the sum's and the activation's outputs.
+/// - Everything else is one step per node, as the graph has it.
+///
+/// Nodes that are requested outputs or `stopAt` nodes are never fused away.
+struct TrainingPlan {
+    struct Step {
+        /// The graph node whose output this step produces.
+        let name: String
+        /// The graph's layer (for a fused convolution, the convolution).
+        let layer: any Layer
+        let inputs: [String]
+        /// A frozen BatchNorm folded into the convolution.
+        var batchNorm: BatchNormalization?
+        /// For a convolution fused with an `Add`: the other operand.
+        var residual: String?
+        /// An activation fused into the convolution.
+        var activation: ActivationFunction = .linear
+
+        /// Whether this step runs as a `FoldedConvolution`.
+        var isFused: Bool { batchNorm != nil || residual != nil || activation != .linear }
+        /// Every node this step reads.
+        var reads: [String] { inputs + (residual.map { [$0] } ?? []) }
+
+        /// The layer type and what is fused into it, for profiles: `Conv2D+bn+add+activation`.
+        var kind: String {
+            var text = "\(type(of: layer))"
+            if batchNorm != nil { text += "+bn" }
+            if residual != nil { text += "+add" }
+            if activation != .linear { text += "+activation" }
+            return text
+        }
+    }
+
+    /// Nodes computed by the inference plan, that later steps or the caller read.
+    let prefixOutputs: [String]
+    let steps: [Step]
+
+    /// - Parameters:
+    ///   - flags: per node, whether gradient flows into its output (`Graph.gradientFlags`).
+    ///   - pinned: nodes that must keep their own output (requested outputs, `stopAt`).
+    init(graph: Graph, mode: Mode, flags: [String: Bool], pinned: Set<String>, parameterGradients: Bool) {
+        var readers: [String: [String]] = [:]
+        for node in graph.nodes { for input in node.inputs { readers[input, default: []].append(node.name) } }
+        func soleReader(_ name: String) -> Graph.Node? {
+            guard !pinned.contains(name), let list = readers[name], list.count == 1 else { return nil }
+            return graph.node(named: list[0])
+        }
+        // The prefix: nodes without gradient whose inputs are all in it and whose forward is
+        // the same in inference.
+        var prefix = Set(graph.inputNames)
+        for node in graph.nodes where node.layer != nil && flags[node.name] != true {
+            if let layer = node.layer, node.inputs.allSatisfy(prefix.contains),
+                mode == .inference || Self.sameInInference(layer)
+            {
+                prefix.insert(node.name)
+            }
+        }
+        var steps: [Step] = []
+        var absorbed: Set<String> = []
+        var produced = prefix
+        for node in graph.nodes {
+            guard let layer = node.layer, !prefix.contains(node.name), !absorbed.contains(node.name) else { continue }
+            var step = Step(name: node.name, layer: layer, inputs: node.inputs)
+            if Self.isFoldable(layer) {
+                if let next = soleReader(step.name), let bn = next.layer as? BatchNormalization,
+                    mode == .inference || bn.isFrozen,
+                    !parameterGradients || !(bn.gamma?.isTrainable ?? false || bn.beta?.isTrainable ?? false)
+                {
+                    step = Step(name: next.name, layer: layer, inputs: node.inputs, batchNorm: bn)
+                    absorbed.insert(next.name)
+                }
+                if layer is Conv2D, let add = soleReader(step.name), let merge = add.layer as? Merge,
+                    merge.operation == .add, add.inputs.count == 2,
+                    let other = add.inputs.first(where: { $0 != step.name }), produced.contains(other),
+                    add.inputs.filter({ $0 == step.name }).count == 1,
+                    graph.shape(of: other) == graph.shape(of: step.name)
+                {
+                    step = Step(
+                        name: add.name, layer: layer, inputs: node.inputs, batchNorm: step.batchNorm, residual: other)
+                    absorbed.insert(add.name)
+                }
+                if let next = soleReader(step.name), let activation = next.layer as? Activation,
+                    !activation.function.needsInput
+                {
+                    step = Step(
+                        name: next.name, layer: layer, inputs: node.inputs, batchNorm: step.batchNorm,
+                        residual: step.residual, activation: activation.function)
+                    absorbed.insert(next.name)
+                }
+            }
+            steps.append(step)
+            produced.insert(step.name)
+        }
+        // The prefix nodes that steps read or the caller asked for.
+        let read = Set(steps.flatMap(\.reads)).union(pinned)
+        prefixOutputs = graph.nodes.map(\.name).filter {
+            prefix.contains($0) && read.contains($0) && !graph.inputNames.contains($0)
+        }
+        self.steps = steps
+    }
+
+    /// True for a convolution without an activation of its own, which a step can fold and fuse.
+    private static func isFoldable(_ layer: any Layer) -> Bool {
+        switch layer {
+        case let conv as Conv2D: return conv.activation == .linear
+        case let conv as DepthwiseConv2D: return conv.activation == .linear && !conv.grouped
+        default: return false
+        }
+    }
+
+    /// True when the layer's `.training` forward equals its `.inference` one.
+    private static func sameInInference(_ layer: any Layer) -> Bool {
+        switch layer {
+        case is Dropout: return false
+        case let bn as BatchNormalization: return bn.isFrozen
+        default: return true
+        }
+    }
+}

@@ -1,0 +1,174 @@
+import Foundation
+import SightlineCore
+import SightlineTestSupport
+import Testing
+
+@testable import SightlineNN
+
+/// The recorded training pass (`TrainingPlan`): frozen BatchNorm folded into the convolution
+/// before it, shortcut and activation fused, the frozen prefix run without a tape. Its gradients
+/// are compared with the unfused pass of the same graph (every intermediate requested as an
+/// output, which keeps each layer its own step, as before the plan) and with finite differences.
+struct TrainingPlanTests {
+    /// A small ResNet/MobileNet-style graph: conv → BN → ReLU, conv → BN → add → ReLU, depthwise →
+    /// BN → ReLU6, 1×1 conv with bias → BN, average pooling, dense logits. BatchNorm frozen with
+    /// non-trivial statistics (as `finetune` runs it), everything else trainable.
+    static func residualGraph() throws -> Graph {
+        var generator = SeededGenerator(seed: 7)
+        let graph = Graph()
+        try graph.addInput(name: "x", shape: [6, 6, 8])
+        func bn(_ name: String, _ channels: Int, seed: UInt64) -> BatchNormalization {
+            func values(_ offset: UInt64, _ scale: Float, _ transform: (Float) -> Float) -> Tensor {
+                let random = GradientCheckTests.random([channels], seed: seed + offset, scale: scale)
+                return Tensor(shape: [channels], scalars: random.scalars.map(transform))
+            }
+            let layer = BatchNormalization(
+                name: name, gamma: values(0, 0.5) { $0 + 1 }, beta: values(1, 0.3) { $0 },
+                movingMean: values(2, 0.2) { $0 }, movingVariance: values(3, 0.2) { $0 * $0 + 0.5 }, epsilon: 1e-3)
+            layer.isTrainable = false
+            return layer
+        }
+        try graph.add(
+            Conv2D(
+                name: "c1", inputChannels: 8, filters: 8, kernelSize: (3, 3), padding: .same, useBias: false,
+                generator: &generator), inputs: ["x"])
+        try graph.add(bn("bn1", 8, seed: 10), inputs: ["c1"])
+        try graph.add(Activation(name: "r1", .relu), inputs: ["bn1"])
+        try graph.add(
+            Conv2D(
+                name: "c2", inputChannels: 8, filters: 8, kernelSize: (3, 3), padding: .same, useBias: false,
+                generator: &generator), inputs: ["r1"])
+        try graph.add(bn("bn2", 8, seed: 20), inputs: ["c2"])
+        try graph.add(Merge(name: "add", .add), inputs: ["x", "bn2"])
+        try graph.add(Activation(name: "r2", .relu), inputs: ["add"])
+        try graph.add(
+            DepthwiseConv2D(
+                name: "dw", kernel: GradientCheckTests.random([3, 3, 8, 1], seed: 30, scale: 0.3), bias: nil,
+                strides: (2, 2), padding: .same), inputs: ["r2"])
+        try graph.add(bn("bn3", 8, seed: 40), inputs: ["dw"])
+        try graph.add(Activation(name: "r3", .relu(maxValue: 6)), inputs: ["bn3"])
+        try graph.add(
+            Conv2D(name: "c4", inputChannels: 8, filters: 16, kernelSize: (1, 1), generator: &generator),
+            inputs: ["r3"])
+        try graph.add(bn("bn4", 16, seed: 50), inputs: ["c4"])
+        try graph.add(GlobalPooling2D(name: "gap", kind: .average), inputs: ["bn4"])
+        try graph.add(Dense(name: "fc", inputFeatures: 16, units: 3, generator: &generator), inputs: ["gap"])
+        return graph
+    }
+
+    /// Every parameter gradient of `Σ logits · upstream` (after one recorded pass in `.training`),
+    /// by layer and weight name; `unfused` requests every node as an output.
+    static func gradients(_ graph: Graph, _ x: Tensor, _ upstream: Tensor, unfused: Bool) throws -> [String: Tensor] {
+        graph.zeroGradients()
+        let outputs = unfused ? graph.nodes.map(\.name) : ["fc"]
+        let (_, tape) = try graph.record(["x": x], outputs: outputs, mode: .training, request: GradientRequest())
+        _ = graph.backward(tape, seeds: ["fc": upstream])
+        var result: [String: Tensor] = [:]
+        for layer in graph.layers {
+            for parameter in layer.parameters {
+                if let gradient = parameter.gradient { result["\(layer.name).\(parameter.name)"] = gradient }
+            }
+        }
+        return result
+    }
+
+    @Test func foldedBatchNormGivesTheUnfoldedGradients() throws {
+        let graph = try Self.residualGraph()
+        let x = GradientCheckTests.random([2, 6, 6, 8], seed: 1)
+        let upstream = GradientCheckTests.random([2, 3], seed: 2)
+        let plan = TrainingPlan(
+            graph: graph, mode: .training, flags: graph.gradientFlags(GradientRequest()), pinned: ["fc"],
+            parameterGradients: true)
+        // c1+bn1+r1, c2+bn2+add+r2, dw+bn3+r3, c4+bn4, gap, fc: no BatchNorm step remains.
+        #expect(plan.steps.map(\.name) == ["r1", "r2", "r3", "bn4", "gap", "fc"])
+        let folded = try Self.gradients(graph, x, upstream, unfused: false)
+        let unfolded = try Self.gradients(graph, x, upstream, unfused: true)
+        #expect(Set(folded.keys) == Set(unfolded.keys))
+        #expect(
+            Set(folded.keys) == [
+                "c1.kernel", "c2.kernel", "dw.depthwise_kernel", "c4.kernel", "c4.bias", "fc.kernel", "fc.bias",
+            ])
+        for (name, gradient) in unfolded {
+            let other = try #require(folded[name])
+            let scale = gradient.scalars.map(abs).max() ?? 1
+            let difference = zip(gradient.scalars, other.scalars).map { abs($0 - $1) }.max() ?? 0
+            #expect(difference <= 1e-5 * max(scale, 1), "\(name): largest difference \(difference) of \(scale)")
+        }
+    }
+
+    @Test func foldedPathMatchesFiniteDifferences() throws {
+        let graph = try Self.residualGraph()
+        let x = GradientCheckTests.random([2, 6, 6, 8], seed: 3)
+        let upstream = GradientCheckTests.random([2, 3], seed: 4)
+        let analytic = try Self.gradients(graph, x, upstream, unfused: false)
+        func loss() throws -> Double {
+            weightedSum(try #require(try graph.forward(["x": x], mode: .training)["fc"]), upstream)
+        }
+        for (layer, weight) in [("c1", "kernel"), ("c2", "kernel"), ("dw", "depthwise_kernel"), ("c4", "bias")] {
+            let parameter = try #require(graph.layer(named: layer)?.parameter(named: weight))
+            let gradient = try #require(analytic["\(layer).\(weight)"])
+            let original = parameter.value
+            for element in GradientCheckTests.sample(original.count) {
+                var estimate = 0.0
+                // A small step: few ReLU inputs cross their kink (float32 forward, loss summed in double).
+                for delta: Float in [1e-3, -1e-3] {
+                    var moved = original
+                    moved.scalars[element] += delta
+                    parameter.value = moved
+                    estimate += try loss() * (delta > 0 ? 1 : -1) / 2e-3
+                }
+                parameter.value = original
+                let exact = Double(gradient.scalars[element])
+                #expect(
+                    abs(exact - estimate) <= 2e-2 * max(1, abs(estimate)),
+                    "\(layer).\(weight)[\(element)]: \(exact) vs \(estimate)")
+            }
+        }
+    }
+
+    @Test func frozenBatchNormIsUntouchedByATrainingStep() throws {
+        let graph = try Self.residualGraph()
+        let before = graph.layers.compactMap { $0 as? BatchNormalization }.map { $0.parameters.map(\.value) }
+        let kernel = try #require((graph.layer(named: "c1") as? Conv2D)?.kernel.value)
+        try TrainingStep.run(
+            graph, inputs: ["x": GradientCheckTests.random([2, 6, 6, 8], seed: 5)], output: "fc", labels: [0, 2],
+            optimizer: SGD(learningRate: 0.1, momentum: 0.9))
+        let after = graph.layers.compactMap { $0 as? BatchNormalization }.map { $0.parameters.map(\.value) }
+        #expect(before == after)
+        #expect((graph.layer(named: "c1") as? Conv2D)?.kernel.value != kernel)
+    }
+
+    @Test func frozenPrefixRunsWithoutATape() throws {
+        let graph = try Self.residualGraph()
+        try graph.setTrainable(true, from: "c4")
+        (graph.layer(named: "bn4") as? BatchNormalization)?.isTrainable = false  // as `finetune` keeps it
+        let x = GradientCheckTests.random([2, 6, 6, 8], seed: 6)
+        let (_, tape) = try graph.record(["x": x], outputs: ["fc"], mode: .training, request: GradientRequest())
+        #expect(tape.plan.prefixOutputs == ["r3"])
+        #expect(tape.plan.steps.map(\.name) == ["bn4", "gap", "fc"])
+        // Kept for backward: the prefix's output (c4's input) and the pooling's input; nothing below.
+        #expect(Set(tape.values.keys) == ["r3", "bn4", "gap"])
+        let upstream = GradientCheckTests.random([2, 3], seed: 7)
+        let folded = try Self.gradients(graph, x, upstream, unfused: false)
+        let unfolded = try Self.gradients(graph, x, upstream, unfused: true)
+        #expect(Set(folded.keys) == ["c4.kernel", "c4.bias", "fc.kernel", "fc.bias"])
+        for (name, gradient) in unfolded {
+            let other = try #require(folded[name])
+            let difference = zip(gradient.scalars, other.scalars).map { abs($0 - $1) }.max() ?? 0
+            #expect(difference <= 1e-5 * max(gradient.scalars.map(abs).max() ?? 1, 1), "\(name): \(difference)")
+        }
+    }
+
+    @Test func dropoutAndLiveBatchNormStayOnTheTape() throws {
+        let graph = Graph()
+        try graph.addInput(name: "x", shape: [4])
+        try graph.add(Dropout(name: "drop", rate: 0.5, seed: 1), inputs: ["x"])
+        var generator = SeededGenerator(seed: 2)
+        try graph.add(Dense(name: "fc", inputFeatures: 4, units: 2, generator: &generator), inputs: ["drop"])
+        let (_, tape) = try graph.record(
+            ["x": GradientCheckTests.random([3, 4], seed: 1)], mode: .training, request: GradientRequest())
+        // Dropout has no weights and gets no gradient, but drops only in training: it is a step.
+        #expect(tape.plan.prefixOutputs.isEmpty)
+        #expect(tape.plan.steps.map(\.name) == ["drop", "fc"])
+    }
+}
