@@ -1,5 +1,5 @@
 // Process-level helpers Swift cannot reach through Glibc's module (malloc.h's mallopt).
 #pragma once
 
-/// Raises glibc's mmap and trim thresholds so freed large blocks are kept for reuse.
+/// Serves large blocks from the heap and never trims it, so freed tensors are reused.
 void sl_keep_freed_memory_for_reuse(void);
