@@ -148,7 +148,7 @@ struct Finetune: ParsableCommand {
         EngineOptionGroup.reserveCores(forDecoding: settings.dataWorkers)
         let tuner = try FineTuner(
             backbone: try options.load(), data: try ImageFolder(inputs: [data]), options: settings,
-            head: try head.map { try ModelLoader.load(path: $0) },
+            head: try head.map { try HeadAttachment(path: $0) },
             communicator: communicator)
         let root = communicator.isRoot
         defer { for (path, error) in tuner.skipped { Report.skipped(path, error) } }
