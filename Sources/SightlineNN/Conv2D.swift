@@ -17,8 +17,6 @@ public final class Conv2D: Layer {
     public let padding: Padding
     public let dilation: (Int, Int)
     public let activation: ActivationFunction
-    /// Engine settings for this layer's own forward and backward passes.
-    public var engineOptions = EngineOptions()
     private let kernels = ConvolutionKernelCache()
 
     /// A convolution with explicit weights (what loaders and reference tests use). `kernelName`
@@ -78,11 +76,17 @@ public final class Conv2D: Layer {
         return [g.outputHeight, g.outputWidth, filters]
     }
 
-    /// Forward through the kernel `ConvolutionKernels.make` picks for this layer and input.
+    /// Forward under the default engine settings.
     public func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput {
+        forward(inputs, mode: mode, options: EngineOptions())
+    }
+
+    /// Forward through the kernel `ConvolutionKernels.make` picks for this layer, input and
+    /// the calling graph's `options`.
+    public func forward(_ inputs: [Tensor], mode: Mode, options: EngineOptions) -> LayerOutput {
         let x = inputs[0]
         let g = geometry(height: x.shape[1], width: x.shape[2])
-        let (convolution, remaining) = kernels.forward(self, input: Array(x.shape.dropFirst()), options: engineOptions)
+        let (convolution, remaining) = kernels.forward(self, input: Array(x.shape.dropFirst()), options: options)
         var y = Tensor(shape: [x.shape[0], g.outputHeight, g.outputWidth, filters]) { _ in }
         convolution.run(x, into: &y, accumulate: false)
         let saved = remaining.fusedForward(&y)
@@ -91,6 +95,13 @@ public final class Conv2D: Layer {
 
     public func backward(
         _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
+    ) -> [Tensor] {
+        backward(outputGradient, inputs: inputs, forward: forward, mode: mode, needs: needs, options: EngineOptions())
+    }
+
+    public func backward(
+        _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds,
+        options: EngineOptions
     ) -> [Tensor] {
         let x = inputs[0]
         let g = geometry(height: x.shape[1], width: x.shape[2])
@@ -102,7 +113,7 @@ public final class Conv2D: Layer {
         // 3×3 stride 1: the input gradient is itself a convolution Winograd runs.
         let fast =
             needs.contains(.input)
-            ? kernels.inputGradient(self, input: Array(x.shape.dropFirst()), batch: x.shape[0], options: engineOptions)
+            ? kernels.inputGradient(self, input: Array(x.shape.dropFirst()), batch: x.shape[0], options: options)
             : nil
         var dx = kernelGradient.withOptionalMutablePointer { dw in
             ConvolutionGEMM.backward(

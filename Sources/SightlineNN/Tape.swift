@@ -55,6 +55,7 @@ extension Graph {
         for name in request.stopAt where node(named: name) == nil {
             throw LayerError(layer: name, "is not in the graph")
         }
+        engineOptions.applyThreads()
         var tape = Tape(mode: mode, request: request, needsGradient: gradientFlags(request))
         // A node runs backward when gradient flows into its output and its inputs or its
         // parameters want one; it then needs its inputs' values and its own LayerOutput.
@@ -66,7 +67,8 @@ extension Graph {
         var results: [String: Tensor] = [:]
         for node in nodes {
             if let layer = node.layer {
-                let output = layer.forward(node.inputs.map { live[$0] ?? Tensor(zeros: [0]) }, mode: mode)
+                let output = layer.forward(
+                    node.inputs.map { live[$0] ?? Tensor(zeros: [0]) }, mode: mode, options: engineOptions)
                 live[node.name] = output.output
                 if runsBackward(node, tape) { tape.forwards[node.name] = output }
                 for input in node.inputs {
@@ -87,6 +89,7 @@ extension Graph {
     /// recorded pass. Parameter gradients are added into `Parameter.gradient` when requested;
     /// returns the gradient at each node of `request.stopAt` that received one.
     public func backward(_ tape: Tape, seeds: [String: Tensor]) -> [String: Tensor] {
+        engineOptions.applyThreads()
         var gradients: [String: Tensor] = seeds
         var results: [String: Tensor] = [:]
         for node in nodes.reversed() {
@@ -97,7 +100,7 @@ extension Graph {
             if node.inputs.contains(where: { tape.needsGradient[$0] == true }) { needs.insert(.input) }
             let inputs = node.inputs.map { tape.values[$0] ?? Tensor(zeros: [0]) }
             let inputGradients = layer.backward(
-                gradient, inputs: inputs, forward: forward, mode: tape.mode, needs: needs)
+                gradient, inputs: inputs, forward: forward, mode: tape.mode, needs: needs, options: engineOptions)
             for (input, inputGradient) in zip(node.inputs, inputGradients) where tape.needsGradient[input] == true {
                 if gradients[input] == nil {
                     gradients[input] = inputGradient

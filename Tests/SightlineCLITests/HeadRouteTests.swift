@@ -38,7 +38,7 @@ struct HeadRouteTests {
         let tuned = directory.appendingPathComponent("tuned.h5").path
         let finetune = try cli.run([
             "finetune", Self.model, "--data", Self.images, "-o", tuned, "--head", head, "--head-epochs", "1",
-            "--epochs", "1", "--batch", "4",
+            "--epochs", "1", "--batch", "4", "--threads", "1",
         ])
         #expect(finetune.status == 0, "\(finetune.err)")
         let predict = try cli.run(["predict", tuned, Self.images + "/pears/pears_2.png", "--json", "--top", "2"])
@@ -46,6 +46,12 @@ struct HeadRouteTests {
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(predict.out.utf8)) as? [[String: Any]])
         let names = (rows.first?["top"] as? [[String: Any]])?.compactMap { $0["name"] as? String }
         #expect(Set(names ?? []) == ["apples", "pears"], "the fine-tuned model keeps the head's classes")
+    }
+
+    /// `finetune` takes the engine's `--threads` like every command that runs a model.
+    @Test func finetuneChecksThreads() throws {
+        let result = try cli.run(["finetune", Self.model, "--data", Self.images, "-o", "/tmp/unused.h5", "--threads", "0"])
+        #expect(result.status == 2 && result.err.contains("--threads must be positive"), "\(result.err)")
     }
 
     /// A head trained on max-pooled features of a spatial layer is fine-tuned on those features:
