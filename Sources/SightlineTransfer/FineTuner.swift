@@ -184,7 +184,7 @@ public final class FineTuner {
         if let from = options.unfreezeFrom, backbone.graph.node(named: from) == nil {
             throw TransferError(.option, subject: "--unfreeze-from", backbone.graph.unknownLayerMessage(from))
         }
-        try head?.check(backbone.graph)
+        try head?.checkFeatureLayer(in: backbone.graph)
         guard options.batchSize >= communicator.size else {
             throw TransferError(
                 .option, subject: "--batch",

@@ -68,7 +68,7 @@ public struct HeadAttachment {
     }
 
     /// Checks that `backbone` has the head's feature layer.
-    public func check(_ backbone: Graph) throws {
+    public func checkFeatureLayer(in backbone: Graph) throws {
         guard backbone.node(named: featureLayer) != nil else {
             throw TransferError(
                 .model,
@@ -81,9 +81,10 @@ public struct HeadAttachment {
     /// result's output is the head's.
     public static func stack(_ backbone: LoadedModel, head path: String) throws -> Graph {
         let attachment = try HeadAttachment(path: path)
-        try attachment.check(backbone.graph)
+        try attachment.checkFeatureLayer(in: backbone.graph)
         let (graph, last) = try features(
-            of: backbone.graph, layer: attachment.featureLayer, pooling: attachment.pooling, poolingName: "head_pooling")
+            of: backbone.graph, layer: attachment.featureLayer, pooling: attachment.pooling, poolingName: "head_pooling"
+        )
         try graph.append(attachment.head.graph, after: last)
         return graph
     }

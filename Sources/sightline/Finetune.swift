@@ -147,7 +147,8 @@ struct Finetune: ParsableCommand {
         (settings.queueDepth, settings.cacheDirectory) = (queue, cache)
         if let dataWorkers { settings.dataWorkers = dataWorkers }
         let engine = EngineOptions(
-            convolution: EngineOptionGroup.environmentRoute, threads: threading.resolved(decodeWorkers: settings.dataWorkers))
+            convolution: EngineOptionGroup.environmentRoute,
+            threads: threading.resolved(decodeWorkers: settings.dataWorkers))
         let tuner = try FineTuner(
             backbone: try options.load(engine: engine), data: try ImageFolder(inputs: [data]), options: settings,
             head: try head.map { try HeadAttachment(path: $0) },

@@ -66,8 +66,7 @@ struct ModelOptions: ParsableArguments {
         else {
             throw CommandError(message: "\(model): the output is not a class vector; \(use)")
         }
-        return Classifier(
-            model: loaded, graph: graph, inputShape: inputShape, output: output, classes: classes, recordedClassNames: nil)
+        return Classifier(model: loaded, graph: graph, inputShape: inputShape, output: output, classes: classes)
     }
 
     /// What `predict` and `evaluate` start with: the engine options (`engine`, leaving the
@@ -88,7 +87,7 @@ struct ModelOptions: ParsableArguments {
         var output: String
         var classes: Int
         /// The class names the head (or else the model) records, if any.
-        var recordedClassNames: [String]?
+        var recordedClassNames: [String]? = nil
         /// True when the output is already probabilities (a final softmax).
         var outputsProbabilities: Bool { Predict.endsInSoftmax(graph.layer(named: output)) }
     }

@@ -48,7 +48,8 @@ struct Predict: ParsableCommand {
         let (graph, classes) = (classifier.graph, classifier.classes)
         let names =
             try labels == nil
-            ? classifier.recordedClassNames ?? Self.classNames(count: classes, labels: nil) : Self.classNames(count: classes, labels: labels)
+            ? classifier.recordedClassNames ?? Self.classNames(count: classes, labels: nil)
+            : Self.classNames(count: classes, labels: labels)
         guard names.count == classes else {
             throw CommandError.usage(
                 "\(names.count) class names for a model with \(classes) outputs; give --labels with one name per class")

@@ -50,7 +50,9 @@ struct HeadRouteTests {
 
     /// `finetune` takes the engine's `--threads` like every command that runs a model.
     @Test func finetuneChecksThreads() throws {
-        let result = try cli.run(["finetune", Self.model, "--data", Self.images, "-o", "/tmp/unused.h5", "--threads", "0"])
+        let result = try cli.run([
+            "finetune", Self.model, "--data", Self.images, "-o", "/tmp/unused.h5", "--threads", "0",
+        ])
         #expect(result.status == 2 && result.err.contains("--threads must be positive"), "\(result.err)")
     }
 
@@ -70,9 +72,11 @@ struct HeadRouteTests {
         let stacked = try HeadAttachment.stack(try ModelLoader.load(path: Self.model), head: head)
         var generator = SeededGenerator(seed: 3)
         let input = Tensor(
-            shape: [4, 32, 32, 3], scalars: (0..<(4 * 32 * 32 * 3)).map { _ in Float.random(in: 0...255, using: &generator) })
+            shape: [4, 32, 32, 3],
+            scalars: (0..<(4 * 32 * 32 * 3)).map { _ in Float.random(in: 0...255, using: &generator) })
         let viaHead = try stacked(input)
         let viaTuner = try tuner.exportedGraph()(input)
-        #expect(viaHead.shape == [4, 2] && viaTuner.scalars == viaHead.scalars, "\(viaTuner.scalars) \(viaHead.scalars)")
+        #expect(
+            viaHead.shape == [4, 2] && viaTuner.scalars == viaHead.scalars, "\(viaTuner.scalars) \(viaHead.scalars)")
     }
 }
