@@ -26,13 +26,15 @@ static void sl_region_body(void *data) {
     if (start < end) r->body(r->context, start, end);
 }
 
-// The team size set by sl_set_thread_count (0: libgomp's default, OMP_NUM_THREADS or all cores).
-// omp_set_num_threads only changes the calling thread's setting, so every entry point applies it
-// to whichever thread calls into the engine.
+// The team size set by sl_set_thread_count (0: libgomp's default, OMP_NUM_THREADS or all cores,
+// as read before the first change). omp_set_num_threads only changes the calling thread's
+// setting, so every entry point applies it to whichever thread calls into the engine.
 static int configured_threads = 0;
+static int default_threads = 0;
 
 void sl_use_configured_threads(void) {
     int wanted = __atomic_load_n(&configured_threads, __ATOMIC_RELAXED);
+    if (wanted <= 0) wanted = __atomic_load_n(&default_threads, __ATOMIC_RELAXED);
     if (wanted > 0 && !omp_in_parallel() && omp_get_max_threads() != wanted) omp_set_num_threads(wanted);
 }
 
@@ -56,8 +58,12 @@ int sl_thread_count(void) {
 int sl_available_cores(void) { return omp_get_num_procs(); }
 
 void sl_set_thread_count(int threads) {
-    if (threads <= 0) return;
-    __atomic_store_n(&configured_threads, threads, __ATOMIC_RELAXED);
+    int unset = 0;
+    if (!omp_in_parallel()) {
+        int initial = omp_get_max_threads();
+        __atomic_compare_exchange_n(&default_threads, &unset, initial, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    }
+    __atomic_store_n(&configured_threads, threads > 0 ? threads : 0, __ATOMIC_RELAXED);
     sl_use_configured_threads();
 }
 #if defined(__x86_64__)

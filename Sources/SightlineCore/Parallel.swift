@@ -7,8 +7,9 @@ import Foundation
 /// primitives and sgemm on: Sightline's own loops (im2col, element-wise work, Winograd tile
 /// blocks) enter it through `sl_parallel_for`, so no two pools ever compete for the cores, and
 /// a oneDNN call made inside a Sightline loop runs single-threaded on its worker.
-/// The team size is the calling command's `--threads` (`setThreadCount`), else `OMP_NUM_THREADS`,
-/// else every active core; the command line reads `SIGHTLINE_THREADS` into `--threads`'s default.
+/// The team size is set from the running graph's `EngineOptions.threads` when a plan or a
+/// recorded pass starts (the command line fills it from `--threads`, else `SIGHTLINE_THREADS`);
+/// without one it is libgomp's default, `OMP_NUM_THREADS`, else every active core.
 public enum Parallel {
     /// Threads in the team the engine's loops and oneDNN run on.
     public static var threadCount: Int { Int(sl_thread_count()) }
@@ -16,10 +17,11 @@ public enum Parallel {
     /// The cores this process may run on (its CPU affinity: `taskset`, a container's cpuset).
     public static var availableCores: Int { max(1, Int(sl_available_cores())) }
 
-    /// Sets the team size for every later parallel loop and oneDNN primitive (the OpenMP team
-    /// is one per process: this is the process's setting, made once by the command that runs).
+    /// Sets the team size for every later parallel loop and oneDNN primitive; 0 restores
+    /// libgomp's default. The OpenMP team is one per process: the engine calls this from the
+    /// running graph's `EngineOptions` when a run starts.
     public static func setThreadCount(_ count: Int) {
-        if count > 0 { sl_set_thread_count(Int32(count)) }
+        sl_set_thread_count(Int32(clamping: max(count, 0)))
     }
 
     /// Calls `body` with disjoint ranges that together cover `0..<count`, in parallel when the

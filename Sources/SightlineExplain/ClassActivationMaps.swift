@@ -20,11 +20,6 @@ public struct ClassActivationMaps {
     /// unrecorded, and only this head is recorded for backward); nil otherwise.
     public let head: Graph?
 
-    public struct CAMError: Error, CustomStringConvertible {
-        public var message: String
-        public var description: String { message }
-    }
-
     /// Maps for a batch.
     public struct Result: Sendable {
         /// Raw maps `[N, h, w]` (after the ReLU, before any normalisation).
@@ -43,18 +38,21 @@ public struct ClassActivationMaps {
     public init(graph: Graph, layer: String? = nil, splitAtLayer: Bool = true) throws {
         let output = graph.outputNames.first ?? graph.nodes.last?.name ?? ""
         guard let outputNode = graph.node(named: output), outputNode.shape.count == 1 else {
-            throw CAMError(message: "the model's output '\(output)' is not a class vector")
+            throw CAMError(
+                subject: "the model's output '\(output)'",
+                "has shape \(graph.shape(of: output) ?? []), not a vector of class scores; explain a classifier (a model that ends in a Dense layer over its classes, or a backbone with its head: `sightline convert MODEL --head HEAD.h5`)"
+            )
         }
         // The same layer objects, scoring logits: a final softmax Dense becomes a linear copy, a
         // final softmax Activation is dropped and its input scores.
         let logits = try graph.withLogitsOutput()
         let score = logits.outputNames.first ?? output
         let target = layer ?? Self.defaultLayer(of: graph)
-        guard logits.node(named: target) != nil else { throw CAMError(message: graph.unknownLayerMessage(target)) }
+        guard logits.node(named: target) != nil else { throw CAMError(graph.unknownLayerMessage(target)) }
         guard let shape = logits.shape(of: target), shape.count == 3 else {
             throw CAMError(
-                message:
-                    "layer '\(target)' has no spatial output [h, w, channels]; choose a convolutional layer (`sightline inspect` lists them)"
+                subject: "layer '\(target)'",
+                "has output \(logits.shape(of: target) ?? []), not a spatial map [h, w, channels]; choose a convolutional layer (`sightline inspect MODEL` lists them)"
             )
         }
         self.logits = logits
@@ -112,16 +110,22 @@ public struct ClassActivationMaps {
     ) throws -> Result {
         let n = images.batchSize
         guard requested.count == n else {
-            throw CAMError(message: "\(requested.count) targets for \(n) images: give one per image")
+            throw CAMError(
+                subject: "target classes",
+                "\(requested.count) given for \(n) images; give one per image (nil explains the top class)")
         }
-        guard let input = logits.inputNames.first else { throw CAMError(message: "the model has no input") }
+        guard let input = logits.inputNames.first else {
+            throw CAMError(subject: "the model", "has no input node; explain a model that takes images")
+        }
         // The base below the layer runs as fused inference; only the head is recorded.
         let graph: Graph
         let outputs: [String: Tensor]
         let tape: Tape
         if let head {
             guard let activations = try logits.forward([input: images], outputs: [layer])[layer] else {
-                throw CAMError(message: "no output at '\(layer)'")
+                throw CAMError(
+                    subject: "layer '\(layer)'",
+                    "produced no activations; this is a Sightline bug: report it with `sightline inspect MODEL`")
             }
             graph = head
             (outputs, tape) = try head.record(
@@ -134,14 +138,19 @@ public struct ClassActivationMaps {
                 request: GradientRequest(stopAt: [layer], parameterGradients: false))
         }
         guard let scores = outputs[scoreNode], let activations = outputs[layer] else {
-            throw CAMError(message: "the forward pass produced no scores")
+            throw CAMError(
+                subject: "score node '\(scoreNode)'",
+                "the recorded pass produced no scores or no activations at layer '\(layer)'; this is a Sightline bug: report it with `sightline inspect MODEL`"
+            )
         }
         let classCount = scores.shape[1]
         let top = scores.argmaxPerRow()
         let classes = try (0..<n).map { image -> Int in
             let chosen = requested[image] ?? top[image]
             guard chosen >= 0 && chosen < classCount else {
-                throw CAMError(message: "class \(chosen) is outside 0..<\(classCount)")
+                throw CAMError(
+                    subject: "class \(chosen)",
+                    "the model has \(classCount) classes, numbered 0 to \(classCount - 1); choose one of those")
             }
             return chosen
         }
@@ -154,7 +163,10 @@ public struct ClassActivationMaps {
             var seed = Tensor(zeros: scores.shape)
             for (image, chosen) in classes.enumerated() { seed.scalars[image * classCount + chosen] = 1 }
             guard let gradient = graph.backward(tape, seeds: [scoreNode: seed])[layer] else {
-                throw CAMError(message: "no gradient reached layer '\(layer)'")
+                throw CAMError(
+                    subject: "layer '\(layer)'",
+                    "no gradient reached it from the score '\(scoreNode)' (the score does not depend on it); choose a layer on the path to the output"
+                )
             }
             weights =
                 method == .gradcamPlusPlus

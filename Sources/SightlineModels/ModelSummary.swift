@@ -37,7 +37,6 @@ public struct ModelSummary: Sendable {
         var rows: [Row] = []
         for node in graph.nodes {
             let outputCount = node.shape.reduce(1, *)
-            let spatial = node.shape.count == 3 ? node.shape[0] * node.shape[1] : 1
             let inputFields = node.inputs.compactMap { fields[$0] }
             var field = inputFields.max { $0.size < $1.size }
             var flops = outputCount

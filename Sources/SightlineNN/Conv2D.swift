@@ -17,8 +17,6 @@ public final class Conv2D: Layer {
     public let padding: Padding
     public let dilation: (Int, Int)
     public let activation: ActivationFunction
-    /// Engine settings for this layer's own forward and backward passes.
-    public var engineOptions = EngineOptions()
     private let kernels = ConvolutionKernelCache()
     /// oneDNN's backward primitives for this layer's geometry; shared with the folded copies a
     /// training pass makes of it (they do not depend on the weights).
@@ -81,17 +79,23 @@ public final class Conv2D: Layer {
         return [g.outputHeight, g.outputWidth, filters]
     }
 
-    /// Forward through the kernel `ConvolutionKernels.make` picks for this layer and input.
+    /// Forward under the default engine settings.
     public func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput {
-        forward(inputs[0], adding: nil)
+        forward(inputs, mode: mode, options: EngineOptions())
+    }
+
+    /// Forward through the kernel `ConvolutionKernels.make` picks for this layer, input and
+    /// the calling graph's `options`.
+    public func forward(_ inputs: [Tensor], mode: Mode, options: EngineOptions) -> LayerOutput {
+        forward(inputs[0], adding: nil, options: options)
     }
 
     /// Forward with `residual` (the output's shape `[N, OH, OW, F]`, a ResNet shortcut) added
     /// before the activation: the kernel writes into the residual's storage (copied first only
     /// when it is shared).
-    func forward(_ x: Tensor, adding residual: Tensor?) -> LayerOutput {
+    func forward(_ x: Tensor, adding residual: Tensor?, options: EngineOptions) -> LayerOutput {
         let g = geometry(height: x.shape[1], width: x.shape[2])
-        let (convolution, remaining) = kernels.forward(self, input: Array(x.shape.dropFirst()), options: engineOptions)
+        let (convolution, remaining) = kernels.forward(self, input: Array(x.shape.dropFirst()), options: options)
         var y = residual ?? Tensor(shape: [x.shape[0], g.outputHeight, g.outputWidth, filters]) { _ in }
         convolution.run(x, into: &y, accumulate: residual != nil)
         let saved = remaining.fusedForward(&y)
@@ -101,17 +105,26 @@ public final class Conv2D: Layer {
     public func backward(
         _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
     ) -> [Tensor] {
+        backward(outputGradient, inputs: inputs, forward: forward, mode: mode, needs: needs, options: EngineOptions())
+    }
+
+    public func backward(
+        _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds,
+        options: EngineOptions
+    ) -> [Tensor] {
         let dz = activation.gradient(outputGradient, output: forward.output, input: forward.saved.first)
-        return backward(preActivation: dz, input: inputs[0], needs: needs)
+        return backward(preActivation: dz, input: inputs[0], needs: needs, options: options)
     }
 
     /// Backward from ∂L/∂(pre-activation output) `dz` `[N, OH, OW, F]`: adds the kernel and
     /// bias gradients as `needs` asks and returns `[∂L/∂x]` when it asks for the input's.
-    func backward(preActivation dz: Tensor, input x: Tensor, needs: GradientNeeds) -> [Tensor] {
+    func backward(preActivation dz: Tensor, input x: Tensor, needs: GradientNeeds, options: EngineOptions)
+        -> [Tensor]
+    {
         let g = geometry(height: x.shape[1], width: x.shape[2])
         // oneDNN's backward primitives on the fp32 `auto` route; im2col + GEMM otherwise or
         // where oneDNN declines the shape.
-        let onednn = engineOptions.convolution == .auto && engineOptions.precision == .fp32
+        let onednn = options.convolution == .auto && options.precision == .fp32
         var wantsKernel = needs.wants(kernel)
         var wantsBias = needs.wants(bias)
         if onednn, wantsKernel || wantsBias,
@@ -129,7 +142,7 @@ public final class Conv2D: Layer {
         if needs.contains(.input) {
             // 3×3 stride 1: the input gradient is itself a convolution Winograd runs.
             if let fast = kernels.inputGradient(
-                self, input: Array(x.shape.dropFirst()), batch: x.shape[0], options: engineOptions)
+                self, input: Array(x.shape.dropFirst()), batch: x.shape[0], options: options)
             {
                 var result = Tensor(shape: x.shape) { _ in }
                 fast.run(dz, into: &result, accumulate: false)

@@ -5,11 +5,13 @@ import SightlineCore
 /// tape, Grad-CAM's recorded head): one for the forward pass per input shape, and, for 3×3
 /// stride-1 layers, a Winograd kernel for the input gradient. Rebuilt when the weights change
 /// (`Parameter.version`), which an optimizer step does; preparing costs one pass over the weights.
+/// Kernels are kept per engine settings: graphs that share the layer may run it differently.
 final class ConvolutionKernelCache {
     private struct Key: Hashable {
         var shape: [Int]
         var version: Int
         var backward: Bool
+        var options: EngineOptions
     }
 
     private let lock = NSLock()
@@ -19,7 +21,7 @@ final class ConvolutionKernelCache {
     func forward(_ conv: Conv2D, input shape: [Int], options: EngineOptions) -> (
         kernel: any ConvolutionKernel, remaining: ActivationFunction
     ) {
-        let key = Key(shape: shape, version: version(conv), backward: false)
+        let key = Key(shape: shape, version: version(conv), backward: false, options: options)
         return lock.withLock {
             if let cached = kernels[key], let kernel = cached.kernel { return (kernel, cached.remaining) }
             evict(version: key.version)
@@ -52,7 +54,7 @@ final class ConvolutionKernelCache {
         guard WinogradConvolution.fits(g, channels: channels, filters: filters), g.padTop <= 2, g.padLeft <= 2 else {
             return nil
         }
-        let key = Key(shape: shape, version: version(conv), backward: true)
+        let key = Key(shape: shape, version: version(conv), backward: true, options: options)
         return lock.withLock {
             if let cached = kernels[key] { return cached.kernel }
             evict(version: key.version)

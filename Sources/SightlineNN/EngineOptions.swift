@@ -1,4 +1,5 @@
 internal import CKernels
+import SightlineCore
 
 /// Which algorithm runs a convolution.
 public enum ConvolutionRoute: String, Sendable, CaseIterable {
@@ -33,15 +34,28 @@ public enum Precision: String, Sendable, CaseIterable {
     public static var bf16Available: Bool { sl_cpu_has_bf16() != 0 }
 }
 
-/// Engine settings, passed explicitly to the plans and layers that use them.
-public struct EngineOptions: Sendable, Equatable {
+/// Engine settings, passed explicitly: a `Graph` holds them and hands them to each inference
+/// plan and each recorded (training) pass it runs, and from there to the kernels. Layers do not
+/// keep them, since graphs made by `prefix(through:)` share their layer objects.
+public struct EngineOptions: Sendable, Hashable {
     /// How convolutions are computed.
     public var convolution: ConvolutionRoute
     /// The arithmetic of the convolutions' forward pass (float32 by default).
     public var precision: Precision
+    /// Threads in the team the engine's loops and oneDNN run on; nil: the process's default
+    /// team (`OMP_NUM_THREADS`, else every core the process may use).
+    public var threads: Int?
 
-    public init(convolution: ConvolutionRoute = .auto, precision: Precision = .fp32) {
+    public init(convolution: ConvolutionRoute = .auto, precision: Precision = .fp32, threads: Int? = nil) {
         self.convolution = convolution
         self.precision = precision
+        self.threads = threads
+    }
+
+    /// Sizes the engine's thread team for a run under these options. The team is libgomp's,
+    /// one per process (`Parallel`), so the count goes to it when a plan or a recorded pass
+    /// starts, not when options are built; a run with `threads == nil` restores the default.
+    func applyThreads() {
+        Parallel.setThreadCount(threads ?? 0)
     }
 }

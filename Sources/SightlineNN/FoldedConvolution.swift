@@ -32,7 +32,7 @@ final class FoldedConvolution {
                 ?? Conv2D(
                     name: name, kernel: conv.kernel.value, bias: conv.bias?.value, strides: conv.strides,
                     padding: conv.padding, dilation: conv.dilation, activation: activation)
-            working.engineOptions(from: conv)
+            working.shareBackwardKernels(of: conv)
         case let conv as DepthwiseConv2D where conv.activation == .linear && !conv.grouped:
             working =
                 batchNorm.map { InferencePlan.fold(conv, $0, activation: activation) }
@@ -92,11 +92,8 @@ final class FoldedConvolution {
 }
 
 extension Layer {
-    /// Gives a working `Conv2D` the engine options and backward primitives of the convolution it
-    /// stands for.
-    fileprivate func engineOptions(from conv: Conv2D) {
-        guard let working = self as? Conv2D else { return }
-        working.engineOptions = conv.engineOptions
-        working.backwardKernels = conv.backwardKernels
+    /// Gives a working `Conv2D` the backward primitives of the convolution it stands for.
+    fileprivate func shareBackwardKernels(of conv: Conv2D) {
+        (self as? Conv2D)?.backwardKernels = conv.backwardKernels
     }
 }

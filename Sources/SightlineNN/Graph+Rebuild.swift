@@ -38,17 +38,22 @@ extension Graph {
     /// `Dense` (softmax or linear), for a head attached where its own name is taken.
     public func withLogitsOutput(outputName: String? = nil) throws -> Graph {
         let output = outputNames.first
-        return try rebuilt { node, layer in
+        var renamed: String?
+        let result = try rebuilt { node, layer in
             guard node.name == output else { return nil }
             if let dense = layer as? Dense,
                 dense.activation == .softmax || (outputName != nil && dense.activation == .linear)
             {
                 let name = outputName ?? dense.name
+                renamed = name
                 return [(Dense(name: name, kernel: dense.kernel.value, bias: dense.bias?.value), node.inputs)]
             }
             if let activation = layer as? Activation, activation.function == .softmax { return [] }
             return nil
         }
+        // A renamed classifier is the output under its new name.
+        if let renamed { result.outputNames = [renamed] }
+        return result
     }
 
     /// The reverse of `withLogitsOutput` for a final linear `Dense`: the same weights with softmax,

@@ -31,13 +31,13 @@ public final class Graph {
     /// The nodes `forward` returns by default: the last node added unless set.
     public var outputNames: [String] = []
     private var planCache: (key: String, plan: InferencePlan)?
-    /// Engine settings for this graph's plans and convolutions (kernel route, precision); the
-    /// defaults unless set (the command line sets them from its options and environment).
+    /// Engine settings for this graph's runs (kernel route, precision, threads); the defaults
+    /// unless set (the command line sets them from its options and environment). They are
+    /// handed to each inference plan and recorded pass when it runs, never stored in the layers:
+    /// graphs made by `prefix(through:)` or `rebuilt` share layer objects, and setting one
+    /// graph's options must not change how another graph runs them.
     public var engineOptions = EngineOptions() {
-        didSet {
-            planCache = nil
-            for case let conv as Conv2D in layers { conv.engineOptions = engineOptions }
-        }
+        didSet { planCache = nil }
     }
 
     public init() {}
@@ -64,7 +64,6 @@ public final class Graph {
             shapes.append(shape)
         }
         append(Node(name: layer.name, layer: layer, inputs: inputs, shape: try layer.outputShape(for: shapes)))
-        if let conv = layer as? Conv2D, conv.engineOptions != engineOptions { conv.engineOptions = engineOptions }
         outputNames = [layer.name]
         return layer.name
     }

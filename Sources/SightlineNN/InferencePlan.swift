@@ -50,8 +50,12 @@ struct InferencePlan {
     let steps: [Step]
     let inputNames: [String]
     let outputs: [String]
+    /// The settings the plan's kernels were chosen with; `run` sizes the thread team by them.
+    let options: EngineOptions
 
     init(graph: Graph, outputs: [String], options: EngineOptions = EngineOptions()) {
+        self.options = options
+        options.applyThreads()  // preparing kernels runs parallel loops too
         var readers: [String: [String]] = [:]
         for node in graph.nodes { for input in node.inputs { readers[input, default: []].append(node.name) } }
         let pinned = Set(outputs)
@@ -215,6 +219,7 @@ struct InferencePlan {
     /// Runs the plan; `inputs` were validated by the graph. `profile`, when given, receives
     /// each step's name, kind (`Step.kind`) and wall time in seconds.
     func run(_ inputs: [String: Tensor], profile: ((String, String, Double) -> Void)? = nil) -> [String: Tensor] {
+        options.applyThreads()
         var remainingReaders: [String: Int] = [:]
         for step in steps { for input in step.reads { remainingReaders[input, default: 0] += 1 } }
         var live = inputs
@@ -248,7 +253,7 @@ struct InferencePlan {
             {
                 output = Merge.sum(stepInputs, activation: step.activation)
             } else {
-                output = step.layer.forward(stepInputs, mode: .inference).output
+                output = step.layer.forward(stepInputs, mode: .inference, options: options).output
                 step.activation.apply(inPlace: &output)
             }
             if outputs.contains(step.name) { results[step.name] = output }

@@ -6,8 +6,9 @@ import SightlineCore
 /// inference plan may fold a following activation into it.
 ///
 /// Adding a layer type is its file (the layer plus this conformance) and one entry in
-/// `KerasLayers.types`.
-public protocol KerasLayer: Layer {
+/// `KerasLayers.types`. The types themselves are `SendableMetatype`: the registry of them is a
+/// constant any thread may read.
+public protocol KerasLayer: Layer, SendableMetatype {
     /// Keras class names read as this type, the usual one first (`MaxPooling2D`, `MaxPool2D`).
     static var kerasClassNames: [String] { get }
     /// The layer for one Keras config, for inputs of `inputShapes` (without the batch axis),

@@ -94,10 +94,30 @@ public protocol Layer: AnyObject {
     /// Back-propagates `outputGradient` (same shape as the output); see the protocol notes.
     func backward(_ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds)
         -> [Tensor]
+    /// `forward(_:mode:)` under a graph's engine settings (kernel route, precision): what a
+    /// graph calls, so the settings travel with each run instead of living in layer objects
+    /// that several graphs share. Layers whose arithmetic ignores them keep the default.
+    func forward(_ inputs: [Tensor], mode: Mode, options: EngineOptions) -> LayerOutput
+    /// `backward(_:inputs:forward:mode:needs:)` under a graph's engine settings.
+    func backward(
+        _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds,
+        options: EngineOptions
+    ) -> [Tensor]
 }
 
 extension Layer {
     public var parameters: [Parameter] { [] }
+
+    public func forward(_ inputs: [Tensor], mode: Mode, options: EngineOptions) -> LayerOutput {
+        forward(inputs, mode: mode)
+    }
+
+    public func backward(
+        _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds,
+        options: EngineOptions
+    ) -> [Tensor] {
+        backward(outputGradient, inputs: inputs, forward: forward, mode: mode, needs: needs)
+    }
 
     public var isTrainable: Bool {
         get { parameters.contains { $0.isTrainable } }

@@ -40,15 +40,27 @@ public final class SeparableConv2D: Layer {
         try pointwise.outputShape(for: [try depthwise.outputShape(for: inputShapes)])
     }
 
-    /// `saved` holds the depthwise output, then what the pointwise step saved.
+    /// Forward under the default engine settings.
     public func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput {
+        forward(inputs, mode: mode, options: EngineOptions())
+    }
+
+    /// `saved` holds the depthwise output, then what the pointwise step saved.
+    public func forward(_ inputs: [Tensor], mode: Mode, options: EngineOptions) -> LayerOutput {
         let middle = depthwise.forward(inputs, mode: mode).output
-        let result = pointwise.forward([middle], mode: mode)
+        let result = pointwise.forward([middle], mode: mode, options: options)
         return LayerOutput(result.output, saved: [middle] + result.saved)
     }
 
     public func backward(
         _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
+    ) -> [Tensor] {
+        backward(outputGradient, inputs: inputs, forward: forward, mode: mode, needs: needs, options: EngineOptions())
+    }
+
+    public func backward(
+        _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds,
+        options: EngineOptions
     ) -> [Tensor] {
         let middle = forward.saved[0]
         var middleNeeds = needs.subtracting(.input)
@@ -56,7 +68,7 @@ public final class SeparableConv2D: Layer {
         let dMiddle = pointwise.backward(
             outputGradient, inputs: [middle],
             forward: LayerOutput(forward.output, saved: Array(forward.saved.dropFirst())), mode: mode,
-            needs: middleNeeds)
+            needs: middleNeeds, options: options)
         guard let first = dMiddle.first else { return [] }
         return depthwise.backward(first, inputs: inputs, forward: LayerOutput(middle), mode: mode, needs: needs)
     }

@@ -64,6 +64,7 @@ extension Graph {
         for name in request.stopAt where node(named: name) == nil {
             throw LayerError(layer: name, "is not in the graph")
         }
+        engineOptions.applyThreads()
         let flags = gradientFlags(request)
         let plan = TrainingPlan(
             graph: self, mode: mode, flags: flags, pinned: Set(requested).union(request.stopAt),
@@ -108,13 +109,13 @@ extension Graph {
                     release(name)
                 }
                 if let conv = folded.working as? Conv2D {
-                    output = conv.forward(stepInputs[0], adding: residual)
+                    output = conv.forward(stepInputs[0], adding: residual, options: engineOptions)
                 } else {
-                    output = folded.working.forward(stepInputs, mode: mode)
+                    output = folded.working.forward(stepInputs, mode: mode, options: engineOptions)
                 }
                 if runsBackward(step, tape) { tape.folded[step.name] = folded }
             } else {
-                output = step.layer.forward(stepInputs, mode: mode)
+                output = step.layer.forward(stepInputs, mode: mode, options: engineOptions)
             }
             live[step.name] = output.output
             if runsBackward(step, tape) { tape.forwards[step.name] = output }
@@ -135,6 +136,7 @@ extension Graph {
     public func backward(
         _ tape: consuming Tape, seeds: [String: Tensor], profile: ((String, String, Double) -> Void)? = nil
     ) -> [String: Tensor] {
+        engineOptions.applyThreads()
         var gradients: [String: Tensor] = seeds
         var results: [String: Tensor] = [:]
         let parameters: GradientNeeds = tape.request.parameterGradients ? .parameters : []
@@ -158,15 +160,16 @@ extension Graph {
                 if let residual = step.residual, let conv = folded.working as? Conv2D {
                     let dz = conv.activation.gradient(gradient, output: forward.output, input: forward.saved.first)
                     pass(dz, to: residual)
-                    inputGradients = conv.backward(preActivation: dz, input: inputs[0], needs: needs)
+                    inputGradients = conv.backward(
+                        preActivation: dz, input: inputs[0], needs: needs, options: engineOptions)
                 } else {
                     inputGradients = folded.working.backward(
-                        gradient, inputs: inputs, forward: forward, mode: tape.mode, needs: needs)
+                        gradient, inputs: inputs, forward: forward, mode: tape.mode, needs: needs, options: engineOptions)
                 }
                 folded.mapGradients()
             } else {
                 inputGradients = step.layer.backward(
-                    gradient, inputs: inputs, forward: forward, mode: tape.mode, needs: needs)
+                    gradient, inputs: inputs, forward: forward, mode: tape.mode, needs: needs, options: engineOptions)
             }
             for (input, inputGradient) in zip(step.inputs, inputGradients) { pass(inputGradient, to: input) }
         }

@@ -2,7 +2,7 @@ import Foundation
 import SightlineCore
 import SightlineWeights
 
-/// A features file opened for reading rows in blocks (HDF5 hyperslabs), for files larger than
+/// The one reader of features files (`FeatureFileWriter` is the one writer): a file opened for reading rows in blocks (HDF5 hyperslabs), for files larger than
 /// memory: everything but the feature matrix (paths, status, labels, class names, attributes)
 /// is read at once; `features(_:)` reads a row range.
 public final class FeatureFileReader {
@@ -35,7 +35,7 @@ public final class FeatureFileReader {
         labels = file.exists("/labels") ? try file.readIntegers("/labels") : nil
         classNames = file.exists("/class_names") ? try file.readStrings("/class_names") : nil
         var attributes: [String: String] = [:]
-        for name in FeatureFile.attributeNames { attributes[name] = try file.stringAttribute(name) }
+        for name in FeatureFileWriter.attributeNames { attributes[name] = try file.stringAttribute(name) }
         self.attributes = attributes
         guard paths.count == rows, status.count == rows, errors.count == rows, labels.map({ $0.count == rows }) ?? true
         else {

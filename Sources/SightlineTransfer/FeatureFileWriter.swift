@@ -2,7 +2,7 @@ import Foundation
 import SightlineCore
 import SightlineWeights
 
-/// Writes a features file (the layout of `FeatureFile`) a batch at a time, so that extraction
+/// The one writer of features files (`FeatureFileReader` is the one reader): writes a file a batch at a time, so that extraction
 /// and `merge` never hold the whole matrix: rows are appended to growable datasets of a working
 /// file `path + ".partial"`, flushed after every batch; `finish` adds the class names and
 /// attributes and renames the working file into place. A run stopped between batches leaves
@@ -17,6 +17,13 @@ public final class FeatureFileWriter {
 
     /// What identifies the run that writes the file (settings and inputs).
     public let fingerprint: String
+
+    /// The root string attributes of a features file (model, model_md5, layer, pooling, …).
+    public static let attributeNames = [
+        "model", "model_md5", "layer", "pooling", "preprocessing", "image_height", "image_width", "resize_policy",
+        "sightline_version",
+        "total_items", "shard_index", "shard_count", "first_item",
+    ]
 
     /// The working file of an output path.
     public static func workingPath(_ path: String) -> String { path + ".partial" }
@@ -72,7 +79,7 @@ public final class FeatureFileWriter {
     /// Adds the class names and root attributes and renames the working file to `path`.
     public func finish(classNames: [String]?, attributes: [String: String]) throws {
         if let classNames { try file.write(strings: classNames, to: "/class_names") }
-        for name in FeatureFile.attributeNames {
+        for name in Self.attributeNames {
             if let value = attributes[name] { try file.writeString(value, attribute: name) }
         }
         try file.flush()

@@ -1,5 +1,6 @@
 import Foundation
 import SightlineCore
+import SightlineModels
 import SightlineNN
 import SightlineVision
 import SightlineWeights
@@ -7,8 +8,9 @@ import SightlineWeights
 /// Fine-tunes a pretrained model on class folders while keeping its pretrained normalization.
 ///
 /// The model: the backbone up to the layer that fed its classifier (or its output), global
-/// average pooling for spatial outputs, dropout and a new `Dense` head for the classes found
-/// (or the layers of a `train-head` head). Phase 1 trains the head with the backbone frozen;
+/// average pooling for spatial outputs, dropout and a new `Dense` head for the classes found;
+/// or, given a `train-head` head (`HeadAttachment`), the backbone up to the head's recorded
+/// feature layer with its recorded pooling, dropout and the head's layers. Phase 1 trains the head with the backbone frozen;
 /// phase 2 unfreezes everything (or everything from `unfreezeFrom`) at a low learning rate.
 /// BatchNorm is frozen by default: moving statistics are used in training and never updated,
 /// gamma and beta are not trained (`batchNorm: .train` gives fastai-style behaviour). The
@@ -166,10 +168,13 @@ public final class FineTuner {
     /// Prepares a run; no image is decoded here. Images are streamed in batches by
     /// `ImageBatchStream` during `run` (memory bounded by its queue, not by the dataset);
     /// unreadable ones are reported in `skipped` and left out.
-    /// - Parameter communicator: the processes of a data-parallel run; each takes its slice of
-    ///   every global batch of `options.batchSize` images.
+    /// - Parameters:
+    ///   - head: a `train-head` head to start from instead of a new `Dense` head; it reads the
+    ///     features it was trained on (its feature layer and pooling).
+    ///   - communicator: the processes of a data-parallel run; each takes its slice of every
+    ///     global batch of `options.batchSize` images.
     public init(
-        backbone: LoadedModel, data: ImageFolder, options: Options = Options(), head: LoadedModel? = nil,
+        backbone: LoadedModel, data: ImageFolder, options: Options = Options(), head: HeadAttachment? = nil,
         communicator: any Communicator = SingleProcess()
     ) throws {
         guard let classNames = data.classNames, classNames.count >= 2 else {
@@ -179,6 +184,7 @@ public final class FineTuner {
         if let from = options.unfreezeFrom, backbone.graph.node(named: from) == nil {
             throw TransferError(.option, subject: "--unfreeze-from", backbone.graph.unknownLayerMessage(from))
         }
+        try head?.checkFeatureLayer(in: backbone.graph)
         guard options.batchSize >= communicator.size else {
             throw TransferError(
                 .option, subject: "--batch",
@@ -190,10 +196,10 @@ public final class FineTuner {
         self.classNames = classNames
         self.communicator = communicator
         generator = SeededGenerator(seed: options.seed)
-        featureLayer = FeatureExtractor.defaultLayer(of: backbone.graph)
+        featureLayer = head?.featureLayer ?? FeatureExtractor.defaultLayer(of: backbone.graph)
         graph = try Self.assemble(
-            backbone.graph, featureLayer: featureLayer, classes: classNames.count, dropout: options.dropout, head: head,
-            generator: &generator)
+            backbone.graph, featureLayer: featureLayer, pooling: head?.pooling ?? .avg, classes: classNames.count,
+            dropout: options.dropout, head: head, generator: &generator)
         guard let input = graph.inputNames.first, let shape = graph.shape(of: input), shape.count == 3,
             ImageChannels.supported.contains(shape[2])
         else {
@@ -209,36 +215,24 @@ public final class FineTuner {
         }
     }
 
-    /// Backbone nodes up to `featureLayer`, then pooling, dropout and the head (logits).
+    /// Backbone nodes up to `featureLayer`, then pooling (`HeadAttachment.features`), dropout
+    /// and the head (logits).
     static func assemble(
-        _ source: Graph, featureLayer: String, classes: Int, dropout: Float, head: LoadedModel?,
-        generator: inout SeededGenerator
+        _ source: Graph, featureLayer: String, pooling: GlobalPooling, classes: Int, dropout: Float,
+        head: HeadAttachment?, generator: inout SeededGenerator
     ) throws -> Graph {
-        let graph = try source.prefix(through: featureLayer)
-        /// `base`, or `base_2`, `base_3`… when the backbone already has a layer of that name.
-        func unique(_ base: String) -> String {
-            var name = base
-            var index = 1
-            while graph.node(named: name) != nil {
-                index += 1
-                name = "\(base)_\(index)"
-            }
-            return name
-        }
-        var last = featureLayer
-        if graph.shape(of: last)?.count == 3 {
-            last = try graph.add(GlobalPooling2D(name: unique("head_pool"), kind: .average), inputs: [last])
-        }
+        let features = try HeadAttachment.features(
+            of: source, layer: featureLayer, pooling: pooling, poolingName: "head_pool")
+        let graph = features.graph
+        var last = features.last
+        func unique(_ base: String) -> String { HeadAttachment.unique(base, in: graph) }
         if dropout > 0 {
             last = try graph.add(
                 Dropout(name: unique("head_dropout"), rate: dropout, seed: generator.next()), inputs: [last])
         }
         if let head {
-            last = try graph.append(
-                try head.graph.withLogitsOutput(outputName: unique("head_predictions")), after: last)
-            guard graph.shape(of: last) == [classes] else {
-                throw TransferError(.data, "the head has \(graph.shape(of: last) ?? []) outputs for \(classes) classes")
-            }
+            last = try head.appendLogits(
+                to: graph, after: last, outputName: unique("head_predictions"), classes: classes)
         } else {
             let features = graph.shape(of: last)?.last ?? 0
             last = try graph.add(

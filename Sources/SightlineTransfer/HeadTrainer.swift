@@ -25,6 +25,8 @@ public struct HeadTrainer {
         public var seed: UInt64 = 0
         /// Feature bytes held at once (one block of rows).
         public var memoryBudget = 256 << 20
+        /// The engine settings the head trains under (its thread count).
+        public var engine = EngineOptions()
 
         public init(hidden: Int? = nil) { self.hidden = hidden }
     }
@@ -87,6 +89,7 @@ public struct HeadTrainer {
 
         var generator = SeededGenerator(seed: options.seed)
         let graph = Graph()
+        graph.engineOptions = options.engine
         try graph.addInput(name: "features", shape: [dimension])
         var last = "features"
         var width = dimension

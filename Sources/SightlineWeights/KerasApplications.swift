@@ -27,7 +27,8 @@ public enum KerasApplications {
     static let archiveURL = Bundle.module.url(forResource: "keras_applications", withExtension: "zip")
 
     static func text(_ name: String) throws -> String {
-        guard let url = archiveURL, let archive = try? Archive(url: url, accessMode: .read), let entry = archive[name]
+        guard let url = archiveURL, let archive = try? Archive(url: url, accessMode: .read, pathEncoding: nil),
+            let entry = archive[name]
         else {
             throw Missing(description: "the Keras Applications architectures (\(name)) are missing from this build")
         }

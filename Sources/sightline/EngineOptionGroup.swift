@@ -6,8 +6,38 @@ import SightlineTransfer
 
 extension Precision: ExpressibleByArgument {}
 
+/// `--threads`, defaulting to `SIGHTLINE_THREADS`: the engine's thread count, which goes into
+/// `EngineOptions.threads` (the engine sizes its team from it when a model runs).
+struct ThreadsOption: ParsableArguments {
+    @Option(
+        help:
+            "Threads for the engine's loops and oneDNN (default: SIGHTLINE_THREADS, else OMP_NUM_THREADS, else every core; on 4 or more cores, commands that decode images leave the decoding threads their cores)."
+    )
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
+    }
+
+    /// `SIGHTLINE_THREADS`, the documented environment, read once (nil when unset or not a
+    /// positive number).
+    static let environment: Int? = {
+        ProcessInfo.processInfo.environment["SIGHTLINE_THREADS"].flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil }
+    }()
+
+    /// The engine's thread count: `--threads`, else `SIGHTLINE_THREADS`; else, for a command that
+    /// decodes images on `decodeWorkers` threads while the model runs and no `OMP_NUM_THREADS`
+    /// is set, `ImageBatchStream.computeThreads(workers:)` (the decoders keep their cores); else
+    /// nil (libgomp's default team).
+    func resolved(decodeWorkers: Int? = nil) -> Int? {
+        if let threads = threads ?? Self.environment { return threads }
+        guard let decodeWorkers, ProcessInfo.processInfo.environment["OMP_NUM_THREADS"] == nil else { return nil }
+        return ImageBatchStream.computeThreads(workers: decodeWorkers)
+    }
+}
+
 /// The engine settings a command that runs a model forward takes: `--precision` and `--threads`,
-/// turned into one explicit `EngineOptions` (plus the thread count) before the model runs.
+/// turned into one explicit `EngineOptions` before the model runs.
 struct EngineOptionGroup: ParsableArguments {
     /// What `--help` says about bf16, with the deviations measured on the test models.
     static let precisionHelp = ArgumentHelp(
@@ -27,23 +57,10 @@ struct EngineOptionGroup: ParsableArguments {
     @Option(help: precisionHelp)
     var precision: Precision = .fp32
 
-    @Option(
-        help:
-            "Threads for the engine's loops and oneDNN (default: SIGHTLINE_THREADS, else OMP_NUM_THREADS, else every core; on 4 or more cores, commands that decode images leave the decoding threads their cores)."
-    )
-    var threads: Int?
+    @OptionGroup var threading: ThreadsOption
 
-    func validate() throws {
-        if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
-    }
-
-    /// Sets the engine's team to `ImageBatchStream.computeThreads(workers:)` unless
-    /// `SIGHTLINE_THREADS` or `OMP_NUM_THREADS` sets it (commands with `--threads` check that first).
-    static func reserveCores(forDecoding workers: Int) {
-        let environment = ProcessInfo.processInfo.environment
-        guard environment["SIGHTLINE_THREADS"] == nil, environment["OMP_NUM_THREADS"] == nil else { return }
-        Parallel.setThreadCount(ImageBatchStream.computeThreads(workers: workers))
-    }
+    /// `--threads`, when given.
+    var threads: Int? { threading.threads }
 
     /// `SIGHTLINE_CONV=auto|reference|direct` (default auto), the documented switch for comparing
     /// kernel routes, read once; every command's graphs use it (`ModelOptions.load`).
@@ -51,25 +68,25 @@ struct EngineOptionGroup: ParsableArguments {
         ConvolutionRoute(rawValue: ProcessInfo.processInfo.environment["SIGHTLINE_CONV"] ?? "") ?? .auto
     }()
 
-    /// Engine options for commands without `--precision`: the environment's route.
-    static var defaults: EngineOptions { EngineOptions(convolution: environmentRoute) }
+    /// Engine options for commands without `--precision` and `--threads`: the environment's
+    /// route and thread count.
+    static var defaults: EngineOptions {
+        EngineOptions(convolution: environmentRoute, threads: ThreadsOption.environment)
+    }
 
-    /// Applies the thread count and returns the engine options (the documented environment's
-    /// convolution route, this precision). A bf16 request on a CPU without it is a usage error.
-    /// A command that decodes images on `decodeWorkers` threads while the model runs leaves them
-    /// their cores when nothing chose the thread count (`reserveCores`).
+    /// The engine options: the documented environment's convolution route, this precision and
+    /// the thread count (`ThreadsOption.resolved`: a command that decodes images on
+    /// `decodeWorkers` threads while the model runs leaves them their cores when nothing chose
+    /// the count). A bf16 request on a CPU without it is a usage error.
     func make(decodeWorkers: Int? = nil) throws -> EngineOptions {
-        if let threads {
-            Parallel.setThreadCount(threads)
-        } else if let decodeWorkers {
-            Self.reserveCores(forDecoding: decodeWorkers)
-        }
         if precision == .bf16, !Precision.bf16Available {
             throw CommandError.usage(
                 "--precision bf16 needs a CPU with AVX512_BF16 or AMX instructions (Intel Cooper Lake, Sapphire Rapids "
                     + "or later; AMD Zen 4 or later) and this one has neither; use --precision fp32 (the default), or "
                     + "--precision bf16-emulated to see bf16's effect on this model's outputs here")
         }
-        return EngineOptions(convolution: Self.environmentRoute, precision: precision)
+        return EngineOptions(
+            convolution: Self.environmentRoute, precision: precision,
+            threads: threading.resolved(decodeWorkers: decodeWorkers))
     }
 }

@@ -42,24 +42,20 @@ struct Evaluate: ParsableCommand {
     }
 
     func run() throws {
-        let engineOptions = try engine.make(decodeWorkers: ImageBatchStream.defaultWorkers)
         let folder = try ImageInputs.folder([data])
         guard folder.classNames != nil else {
             throw CommandError.usage("--data \(data): needs one subfolder per class")
         }
-        let classifier = try options.loadClassifier(
-            head: head, engine: engineOptions, use: "evaluate needs a classifier")
-        let (loaded, graph, shape, output, classes) = (
-            classifier.model, classifier.graph, classifier.inputShape, classifier.output, classifier.classes
-        )
-        let recorded = ImageInputs.recordedClassNames(head: head, model: loaded)
+        let classifier = try options.classifier(head: head, engine: engine, use: "evaluate needs a classifier")
+        let graph = classifier.graph
         let display = ProgressDisplay(label: "evaluate")
         let evaluation: Evaluation
         do {
             evaluation = try Evaluation.run(
-                model: { try graph($0) }, inputShape: shape, preprocess: loaded.preprocessing.apply(to:), data: folder,
-                modelClassNames: recorded,
-                classCount: classes, outputsProbabilities: Predict.endsInSoftmax(graph.layer(named: output)), topK: top,
+                model: { try graph($0) }, inputShape: classifier.inputShape,
+                preprocess: classifier.model.preprocessing.apply(to:), data: folder,
+                modelClassNames: classifier.recordedClassNames,
+                classCount: classifier.classes, outputsProbabilities: classifier.outputsProbabilities, topK: top,
                 batchSize: batch,
                 progress: { display.update(done: $0, total: $1) })
         } catch let error as TransferError where error.kind == .data {

@@ -66,10 +66,6 @@ extension Sightline {
     /// `error: …` (ArgumentParser's usage text after a usage error).
     static func runMapped() -> Never {
         do {
-            // The documented environment, read once here: commands' --threads override it.
-            if let text = ProcessInfo.processInfo.environment["SIGHTLINE_THREADS"], let count = Int(text), count > 0 {
-                Parallel.setThreadCount(count)
-            }
             var command = try parseAsRoot()
             try command.run()
             Foundation.exit(ExitStatus.ok.rawValue)

@@ -151,7 +151,7 @@ struct MergeCommand: ParsableCommand {
     var output: String
 
     func run() throws {
-        let rows = try FeatureFile.merge(shards, to: output)
+        let rows = try FeatureFileWriter.merge(shards, to: output)
         print("wrote \(output): \(rows) images from \(shards.count) shards")
     }
 }

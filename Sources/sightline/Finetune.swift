@@ -28,6 +28,7 @@ struct Finetune: ParsableCommand {
             """)
 
     @OptionGroup var options: ModelOptions
+    @OptionGroup var threading: ThreadsOption
 
     @Option(help: "A folder with one subfolder per class.")
     var data: String
@@ -145,10 +146,12 @@ struct Finetune: ParsableCommand {
         settings.keepBest = keep == "best"
         (settings.queueDepth, settings.cacheDirectory) = (queue, cache)
         if let dataWorkers { settings.dataWorkers = dataWorkers }
-        EngineOptionGroup.reserveCores(forDecoding: settings.dataWorkers)
+        let engine = EngineOptions(
+            convolution: EngineOptionGroup.environmentRoute,
+            threads: threading.resolved(decodeWorkers: settings.dataWorkers))
         let tuner = try FineTuner(
-            backbone: try options.load(), data: try ImageFolder(inputs: [data]), options: settings,
-            head: try head.map { try ModelLoader.load(path: $0) },
+            backbone: try options.load(engine: engine), data: try ImageFolder(inputs: [data]), options: settings,
+            head: try head.map { try HeadAttachment(path: $0) },
             communicator: communicator)
         let root = communicator.isRoot
         defer { for (path, error) in tuner.skipped { Report.skipped(path, error) } }

@@ -69,6 +69,16 @@ struct ModelOptions: ParsableArguments {
         return Classifier(model: loaded, graph: graph, inputShape: inputShape, output: output, classes: classes)
     }
 
+    /// What `predict` and `evaluate` start with: the engine options (`engine`, leaving the
+    /// image decoders their cores), the classifier (`loadClassifier`) and the class names the
+    /// head or the model records.
+    func classifier(head: String?, engine: EngineOptionGroup, use: String) throws -> Classifier {
+        let engineOptions = try engine.make(decodeWorkers: ImageBatchStream.defaultWorkers)
+        var classifier = try loadClassifier(head: head, engine: engineOptions, use: use)
+        classifier.recordedClassNames = ImageInputs.recordedClassNames(head: head, model: classifier.model)
+        return classifier
+    }
+
     /// What `loadClassifier` returns.
     struct Classifier {
         var model: LoadedModel
@@ -76,6 +86,10 @@ struct ModelOptions: ParsableArguments {
         var inputShape: [Int]
         var output: String
         var classes: Int
+        /// The class names the head (or else the model) records, if any.
+        var recordedClassNames: [String]? = nil
+        /// True when the output is already probabilities (a final softmax).
+        var outputsProbabilities: Bool { Predict.endsInSoftmax(graph.layer(named: output)) }
     }
 
     /// True when a layer right after the input rescales or normalises it.

@@ -43,21 +43,17 @@ struct Predict: ParsableCommand {
     }
 
     func run() throws {
-        let engineOptions = try engine.make(decodeWorkers: ImageBatchStream.defaultWorkers)
-        let classifier = try options.loadClassifier(
-            head: head, engine: engineOptions, use: "predict needs a classifier (use extract for features)")
-        let (loaded, graph, inputShape, outputName, classes) = (
-            classifier.model, classifier.graph, classifier.inputShape, classifier.output, classifier.classes
-        )
-        let recorded = ImageInputs.recordedClassNames(head: head, model: loaded)
+        let classifier = try options.classifier(
+            head: head, engine: engine, use: "predict needs a classifier (use extract for features)")
+        let (graph, classes) = (classifier.graph, classifier.classes)
         let names =
             try labels == nil
-            ? recorded ?? Self.classNames(count: classes, labels: nil) : Self.classNames(count: classes, labels: labels)
+            ? classifier.recordedClassNames ?? Self.classNames(count: classes, labels: nil)
+            : Self.classNames(count: classes, labels: labels)
         guard names.count == classes else {
             throw CommandError.usage(
                 "\(names.count) class names for a model with \(classes) outputs; give --labels with one name per class")
         }
-        let outputIsProbability = Self.endsInSoftmax(graph.layer(named: outputName))
         let images = try ImageInputs.paths(self.images)
         let order = Dictionary(images.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         var results: [[String: Any]] = []
@@ -68,7 +64,8 @@ struct Predict: ParsableCommand {
             }
         }
         let preparation = ImageBatchStream.Preparation(
-            decode: ImageBatchStream.Preparation.squash(to: inputShape), preprocessing: loaded.preprocessing)
+            decode: ImageBatchStream.Preparation.squash(to: classifier.inputShape),
+            preprocessing: classifier.model.preprocessing)
         let stream = ImageBatchStream(plan: plan, preparation: preparation)
         while let ready = stream.next() {
             for (sample, error) in ready.failed {
@@ -78,7 +75,7 @@ struct Predict: ParsableCommand {
             }
             guard let input = ready.images else { continue }
             var output = try graph(input)
-            if !outputIsProbability { output = ActivationFunction.softmax.applied(to: output) }
+            if !classifier.outputsProbabilities { output = ActivationFunction.softmax.applied(to: output) }
             for (row, sample) in ready.samples.enumerated() {
                 let scores = Array(output.scalars[(row * classes)..<((row + 1) * classes)])
                 let ranked = scores.indices.sorted { scores[$0] > scores[$1] }.prefix(top)

@@ -61,6 +61,7 @@ struct TrainHead: ParsableCommand {
             epochs, lr, validationSplit, seed
         )
         options.keepBest = keep == "best"
+        options.engine = EngineOptionGroup.defaults
         options.memoryBudget = blockMib << 20
         let step = max(epochs / 10, 1)
         let result = try HeadTrainer.train(file, options: options) { epoch in

@@ -227,10 +227,11 @@ struct ConvolutionKernelTests {
     func layerGradientsMatchReference(_ c: Case) throws {
         let (conv, x, upstream) = try Self.operands(c)
         func run(_ route: ConvolutionRoute) -> (y: Tensor, dx: Tensor, dw: Tensor, db: Tensor) {
-            conv.engineOptions = EngineOptions(convolution: route)
+            let options = EngineOptions(convolution: route)
             for parameter in conv.parameters { parameter.zeroGradient() }
-            let forward = conv.forward([x], mode: .training)
-            let dx = conv.backward(upstream, inputs: [x], forward: forward, mode: .training, needs: .all)
+            let forward = conv.forward([x], mode: .training, options: options)
+            let dx = conv.backward(
+                upstream, inputs: [x], forward: forward, mode: .training, needs: .all, options: options)
             return (
                 forward.output, dx[0], conv.kernel.gradient ?? Tensor(zeros: [0]),
                 conv.bias?.gradient ?? Tensor(zeros: [0])

@@ -110,18 +110,18 @@ struct ExtractionTests {
             shards.append(path)
         }
         let merged = directory.appendingPathComponent("merged.h5").path
-        try FeatureFile.merge(shards, to: merged)
+        try FeatureFileWriter.merge(shards, to: merged)
         try expectSameFile(merged, single)
         let incomplete = directory.appendingPathComponent("incomplete.h5").path
         #expect(throws: TransferError.self, "a missing shard is detected") {
-            try FeatureFile.merge(Array(shards.prefix(2)), to: incomplete)
+            try FeatureFileWriter.merge(Array(shards.prefix(2)), to: incomplete)
         }
         var other = try FeatureFile(path: shards[0])
         other.attributes["layer"] = "conv5_block3_out"
         let otherPath = directory.appendingPathComponent("other.h5").path
         try other.write(to: otherPath)
         #expect(throws: TransferError.self, "shards of another layer are refused") {
-            try FeatureFile.merge([otherPath, shards[1], shards[2]], to: incomplete)
+            try FeatureFileWriter.merge([otherPath, shards[1], shards[2]], to: incomplete)
         }
         #expect(!FileManager.default.fileExists(atPath: incomplete), "a refused merge writes nothing")
     }

@@ -148,9 +148,40 @@ struct FineTunerTests {
         #expect(steps > 0, "per-step progress is reported")
         #expect(
             try tuner.accuracy(tuner.validation) == phase2.max(), "the best epoch's weights are restored: \(phase2)")
-        if phase2.count < 6 {
-            #expect(phase2.last ?? 1 <= phase2.max() ?? 0, "stopped after an epoch without improvement")
+        #expect(phase2.count == Self.epochsBeforeStopping(phase2, patience: 1, epochs: 6), "\(phase2)")
+    }
+
+    /// The epochs early stopping runs for these validation accuracies: up to and including the
+    /// `patience`-th epoch in a row that does not beat the best so far.
+    static func epochsBeforeStopping(_ accuracies: [Double], patience: Int, epochs: Int) -> Int {
+        var best = -Double.infinity
+        var without = 0
+        for (index, accuracy) in accuracies.enumerated() {
+            if accuracy > best {
+                (best, without) = (accuracy, 0)
+            } else {
+                without += 1
+                if without >= patience { return index + 1 }
+            }
         }
+        return epochs
+    }
+
+    /// With phase 2's learning rate at 0 the validation accuracy never improves after its first
+    /// epoch: patience 2 stops after the third of ten epochs, and training without patience
+    /// runs all ten.
+    @Test func earlyStoppingStopsAfterPatienceEpochsWithoutImprovement() throws {
+        let directory = try scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func phase2Epochs(_ patience: Int?) throws -> Int {
+            let tuner = try self.tuner {
+                ($0.headEpochs, $0.epochs, $0.earlyStoppingPatience, $0.learningRate) = (0, 10, patience, 0)
+            }
+            let output = directory.appendingPathComponent("flat\(patience ?? 0).h5").path
+            return try tuner.run(output: output, sightlineVersion: "test").filter { $0.phase == 2 }.count
+        }
+        #expect(try phase2Epochs(2) == 3)
+        #expect(try phase2Epochs(nil) == 10)
     }
 
     /// A loss stuck at ln(classes) from the second epoch is flagged (the CLI warns about it);
