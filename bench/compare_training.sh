@@ -1,10 +1,25 @@
 #!/usr/bin/env bash
-# Training throughput side by side: one SGD-momentum step of ResNet50 (forward in training mode,
-# cross-entropy, backward, update) at 224x224, Sightline `bench --job train` vs Keras on TF
-# `train_on_batch` (../shared/bench/peer_train_keras.py), same machine, same run.
+# Training throughput and peak memory side by side: one SGD-momentum step (forward in training
+# mode, cross-entropy, backward, update) at 224x224, `sightline bench --job train` against Keras
+# 3 on TensorFlow `train_on_batch` (bench/peer_train_keras.py), alternating tool and peer for
+# each round, architecture and BatchNorm mode, on the same machine in the same run. Prints one
+# JSON line per measurement. BatchNorm `frozen` is what `sightline finetune` does by default
+# (Keras: BatchNormalization layers trainable=False); `train` uses batch statistics in both.
+#
+# Needs: a release build (swift build -c release) and `pip install tensorflow-cpu` for PYTHON.
+# Usage: bash bench/compare_training.sh [batch] [archs] [bn modes] [rounds]
+#   e.g. bash bench/compare_training.sh 16 "resnet50 vgg16 mobilenetv2" "frozen train" 3
 set -euo pipefail
 cd "$(dirname "$0")/.."
-peers=${SIGHTLINE_PEERS:-../shared/bench}
 batch=${1:-16}
-.build/release/sightline bench --arch resnet50 --batch "$batch" --job train --repeats 3 --warmup 1
-KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 ${PYTHON:-python3} "$peers/peer_train_keras.py" "$batch" 2>/dev/null | tail -n 1
+archs=${2:-"resnet50 vgg16 mobilenetv2"}
+modes=${3:-frozen}
+rounds=${4:-3}
+for round in $(seq "$rounds"); do
+    for arch in $archs; do
+        for bn in $modes; do
+            .build/release/sightline bench --arch "$arch" --batch "$batch" --job train --bn "$bn" --repeats 4 --warmup 2
+            KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 ${PYTHON:-python3} bench/peer_train_keras.py "$batch" "$arch" "$bn" 2>/dev/null | tail -n 1
+        done
+    done
+done

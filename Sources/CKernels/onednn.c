@@ -77,6 +77,12 @@ void sl_round_to_bf16(float *values, int64_t count) {
 
 // oneDNN's right/bottom padding for Keras geometry: whatever makes the output size come out,
 // never negative (oneDNN's size formula floors like TensorFlow's).
+sl_dnnl_weights_dims sl_dnnl_weights(int C, int K, int G, int KH, int KW) {
+    sl_dnnl_weights_dims w = {4, {K, C, KH, KW}, dnnl_hwio};
+    if (G > 1) w = (sl_dnnl_weights_dims){5, {G, K / G, C / G, KH, KW}, dnnl_decab};  // hwigo: Keras's [KH,KW,C/G,K]
+    return w;
+}
+
 int sl_dnnl_far_pad(int in, int out, int k, int stride, int dilation, int near) {
     int pad = (out - 1) * stride + (k - 1) * dilation + 1 - in - near;
     return pad > 0 ? pad : 0;
@@ -113,6 +119,16 @@ sl_dnnl_conv *sl_dnnl_conv_create(int N, int H, int W, int C, int K, int KH, int
                                   int pad_top, int pad_left, int OH, int OW, const float *kernel, const float *bias,
                                   sl_activation activation, float relu_max, int accumulate, int bf16, char *impl,
                                   size_t impl_length, char *error, size_t error_length) {
+    return sl_dnnl_grouped_conv_create(N, H, W, C, K, 1, KH, KW, sy, sx, dy, dx, pad_top, pad_left, OH, OW, kernel,
+                                       bias, activation, relu_max, accumulate, bf16, impl, impl_length, error,
+                                       error_length);
+}
+
+sl_dnnl_conv *sl_dnnl_grouped_conv_create(int N, int H, int W, int C, int K, int G, int KH, int KW, int sy, int sx,
+                                          int dy, int dx, int pad_top, int pad_left, int OH, int OW,
+                                          const float *kernel, const float *bias, sl_activation activation,
+                                          float relu_max, int accumulate, int bf16, char *impl, size_t impl_length,
+                                          char *error, size_t error_length) {
     if (!sl_dnnl_ready(error, error_length)) return NULL;
     sl_dnnl_conv *c = calloc(1, sizeof *c);
     dnnl_primitive_attr_t attr = NULL;
@@ -120,7 +136,8 @@ sl_dnnl_conv *sl_dnnl_conv_create(int N, int H, int W, int C, int K, int KH, int
     dnnl_primitive_desc_t pd = NULL;
     dnnl_memory_t user_weights = NULL;
     if (!c) { snprintf(error, error_length, "out of memory"); return NULL; }
-    dnnl_dims_t src = {N, C, H, W}, wei = {K, C, KH, KW}, bia = {K}, dst = {N, K, OH, OW};
+    dnnl_dims_t src = {N, C, H, W}, bia = {K}, dst = {N, K, OH, OW};
+    sl_dnnl_weights_dims wei = sl_dnnl_weights(C, K, G, KH, KW);
     dnnl_dims_t strides = {sy, sx}, dilates = {dy - 1, dx - 1}, pad_l = {pad_top, pad_left};
     dnnl_dims_t pad_r = {sl_dnnl_far_pad(H, OH, KH, sy, dy, pad_top), sl_dnnl_far_pad(W, OW, KW, sx, dx, pad_left)};
     dnnl_memory_desc_t wei_any, wei_user, bias_md;
@@ -129,8 +146,8 @@ sl_dnnl_conv *sl_dnnl_conv_create(int N, int H, int W, int C, int K, int KH, int
     c->src_count = (size_t)N * H * W * C;
     TRY(dnnl_memory_desc_init_by_tag(&c->src_md, 4, src, type, dnnl_nhwc), "source descriptor");
     TRY(dnnl_memory_desc_init_by_tag(&c->dst_md, 4, dst, dnnl_f32, dnnl_nhwc), "destination descriptor");
-    TRY(dnnl_memory_desc_init_by_tag(&wei_any, 4, wei, type, dnnl_format_tag_any), "weights descriptor");
-    TRY(dnnl_memory_desc_init_by_tag(&wei_user, 4, wei, dnnl_f32, dnnl_hwio), "weights descriptor");
+    TRY(dnnl_memory_desc_init_by_tag(&wei_any, wei.rank, wei.dims, type, dnnl_format_tag_any), "weights descriptor");
+    TRY(dnnl_memory_desc_init_by_tag(&wei_user, wei.rank, wei.dims, dnnl_f32, wei.user), "weights descriptor");
     TRY(dnnl_memory_desc_init_by_tag(&bias_md, 1, bia, dnnl_f32, dnnl_x), "bias descriptor");
     dnnl_convolution_desc_t desc;
     TRY(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct, &c->src_md,

@@ -1,4 +1,4 @@
-// oneDNN 2.6 convolution backward primitives on NHWC tensors: the input gradient (backward
+// oneDNN 2.6 convolution backward primitives on NHWC tensors (plain, grouped or depthwise): the input gradient (backward
 // data) and the kernel and bias gradients (backward weights), prepared once per layer geometry
 // and batch size. Kernels stay in Keras's HWIO layout on the Swift side; each call reorders the
 // current kernel into the layout the backward-data primitive picked, and the kernel gradient
@@ -26,7 +26,7 @@ static int make_reorder(dnnl_primitive_t *reorder, const dnnl_memory_desc_t *fro
     return made != dnnl_success;
 }
 
-sl_dnnl_conv_bwd *sl_dnnl_conv_bwd_create(int N, int H, int W, int C, int K, int KH, int KW, int sy, int sx, int dy,
+sl_dnnl_conv_bwd *sl_dnnl_conv_bwd_create(int N, int H, int W, int C, int K, int G, int KH, int KW, int sy, int sx, int dy,
                                           int dx, int pad_top, int pad_left, int OH, int OW, int want_data,
                                           int want_weights, char *impl, size_t impl_length, char *error,
                                           size_t error_length) {
@@ -34,14 +34,16 @@ sl_dnnl_conv_bwd *sl_dnnl_conv_bwd_create(int N, int H, int W, int C, int K, int
     sl_dnnl_conv_bwd *c = calloc(1, sizeof *c);
     dnnl_primitive_desc_t forward = NULL, data = NULL, weights = NULL;
     if (!c) { snprintf(error, error_length, "out of memory"); return NULL; }
-    dnnl_dims_t src = {N, C, H, W}, wei = {K, C, KH, KW}, bia = {K}, dst = {N, K, OH, OW};
+    dnnl_dims_t src = {N, C, H, W}, bia = {K}, dst = {N, K, OH, OW};
+    sl_dnnl_weights_dims wei = sl_dnnl_weights(C, K, G, KH, KW);
     dnnl_dims_t strides = {sy, sx}, dilates = {dy - 1, dx - 1}, pad_l = {pad_top, pad_left};
     dnnl_dims_t pad_r = {sl_dnnl_far_pad(H, OH, KH, sy, dy, pad_top), sl_dnnl_far_pad(W, OW, KW, sx, dx, pad_left)};
     dnnl_memory_desc_t wei_any;
     SL_TRY(dnnl_memory_desc_init_by_tag(&c->src_md, 4, src, dnnl_f32, dnnl_nhwc), "source descriptor");
     SL_TRY(dnnl_memory_desc_init_by_tag(&c->dst_md, 4, dst, dnnl_f32, dnnl_nhwc), "destination descriptor");
-    SL_TRY(dnnl_memory_desc_init_by_tag(&wei_any, 4, wei, dnnl_f32, dnnl_format_tag_any), "weights descriptor");
-    SL_TRY(dnnl_memory_desc_init_by_tag(&c->user_md, 4, wei, dnnl_f32, dnnl_hwio), "weights descriptor");
+    SL_TRY(dnnl_memory_desc_init_by_tag(&wei_any, wei.rank, wei.dims, dnnl_f32, dnnl_format_tag_any),
+           "weights descriptor");
+    SL_TRY(dnnl_memory_desc_init_by_tag(&c->user_md, wei.rank, wei.dims, dnnl_f32, wei.user), "weights descriptor");
     SL_TRY(dnnl_memory_desc_init_by_tag(&c->bias_md, 1, bia, dnnl_f32, dnnl_x), "bias descriptor");
     dnnl_convolution_desc_t fd, dd, wd;
     SL_TRY(dnnl_dilated_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct, &c->src_md,

@@ -8,6 +8,14 @@
 extern dnnl_engine_t sl_dnnl_engine;
 /// Creates the engine once; 0 with a message in error when it is unavailable.
 int sl_dnnl_ready(char *error, size_t length);
+/// A convolution's weights as oneDNN sees them: OIHW dims (GOIHW with G groups) and the tag of
+/// Keras's layout, HWIO [KH, KW, C/G, K] (with groups: hwigo, output channel g·K/G + o).
+typedef struct {
+    int rank;
+    dnnl_dims_t dims;
+    dnnl_format_tag_t user;
+} sl_dnnl_weights_dims;
+sl_dnnl_weights_dims sl_dnnl_weights(int C, int K, int G, int KH, int KW);
 /// oneDNN's right/bottom padding for Keras geometry (what makes the output size come out).
 int sl_dnnl_far_pad(int in, int out, int k, int stride, int dilation, int near);
 /// Executes p on this thread's stream with the configured threads and waits; 0 on success.

@@ -128,7 +128,8 @@ public final class Conv2D: Layer {
         var wantsKernel = needs.wants(kernel)
         var wantsBias = needs.wants(bias)
         if onednn, wantsKernel || wantsBias,
-            let (dw, db) = backwardKernels.weightGradients(self, input: x, gradient: dz)
+            let (dw, db) = backwardKernels.weightGradients(
+                backwardShape(g, channels: x.shape[3]), kernelShape: kernel.value.shape, input: x, gradient: dz)
         {
             if wantsKernel { kernel.accumulateGradient(dw) }
             if wantsBias, let bias { bias.accumulateGradient(db) }
@@ -148,7 +149,8 @@ public final class Conv2D: Layer {
                 fast.run(dz, into: &result, accumulate: false)
                 dx = result
             } else if onednn {
-                dx = backwardKernels.inputGradient(self, input: x.shape, gradient: dz)
+                dx = backwardKernels.inputGradient(
+                    backwardShape(g, channels: x.shape[3]), kernel: kernel.value, input: x.shape, gradient: dz)
             }
         }
         if kernelGradient != nil || (needs.contains(.input) && dx == nil) {
@@ -161,6 +163,13 @@ public final class Conv2D: Layer {
         }
         if let kernelGradient { kernel.accumulateGradient(kernelGradient) }
         return dx.map { [$0] } ?? []
+    }
+}
+
+extension Conv2D {
+    /// This layer's shape for oneDNN's backward primitives.
+    func backwardShape(_ g: WindowGeometry, channels: Int) -> OneDNNConvolutionBackward.Shape {
+        OneDNNConvolutionBackward.Shape(geometry: g, channels: channels, filters: filters)
     }
 }
 

@@ -23,6 +23,11 @@ public final class DepthwiseConv2D: Layer {
     public let padding: Padding
     public let dilation: (Int, Int)
     public let activation: ActivationFunction
+    /// oneDNN's forward primitives for this layer's weights.
+    private let onednn = OneDNNDepthwiseConvolution()
+    /// oneDNN's backward primitives for this layer's geometry; shared with the folded copies a
+    /// training pass makes of it (they do not depend on the weights).
+    var backwardKernels = OneDNNConvolutionBackward()
 
     public init(
         name: String, kernel: Tensor, bias: Tensor?, strides: (Int, Int) = (1, 1), padding: Padding = .valid,
@@ -89,7 +94,30 @@ public final class DepthwiseConv2D: Layer {
     }
 
     public func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput {
+        forward(inputs, mode: mode, options: EngineOptions())
+    }
+
+    /// Forward through oneDNN's depthwise kernel on the fp32 `auto` route (the activation fused
+    /// when it is a ReLU or ReLU6), else through the loops below.
+    public func forward(_ inputs: [Tensor], mode: Mode, options: EngineOptions) -> LayerOutput {
         let x = inputs[0]
+        if Self.usesOneDNN(options), !activation.needsInput {
+            let fused = FusedActivation(activation)
+            if var y = onednn.run(self, input: x, activation: fused ?? .none) {
+                if fused == nil { activation.apply(inPlace: &y) }
+                return LayerOutput(y)
+            }
+        }
+        return loopForward(x)
+    }
+
+    /// True when `options` send this layer to oneDNN.
+    static func usesOneDNN(_ options: EngineOptions) -> Bool {
+        options.convolution == .auto && options.precision == .fp32
+    }
+
+    /// The forward pass as direct loops, vectorised over channels.
+    private func loopForward(_ x: Tensor) -> LayerOutput {
         let n = x.shape[0]
         let m = multiplier
         let c = channels
@@ -120,12 +148,44 @@ public final class DepthwiseConv2D: Layer {
     public func backward(
         _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
     ) -> [Tensor] {
+        backward(outputGradient, inputs: inputs, forward: forward, mode: mode, needs: needs, options: EngineOptions())
+    }
+
+    /// Backward through oneDNN's backward-data and backward-weights primitives on the fp32
+    /// `auto` route, else (or where oneDNN declines) through the loops.
+    public func backward(
+        _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds,
+        options: EngineOptions
+    ) -> [Tensor] {
         let x = inputs[0]
+        let dz = activation.gradient(outputGradient, output: forward.output, input: forward.saved.first)
+        guard Self.usesOneDNN(options) else { return loopBackward(dz, input: x, needs: needs) }
+        let g = geometry(height: x.shape[1], width: x.shape[2])
+        let shape = OneDNNConvolutionBackward.Shape(
+            geometry: g, channels: channels, filters: channels * multiplier, groups: channels)
+        var dx: Tensor?
+        if needs.contains(.input) {
+            guard let computed = backwardKernels.inputGradient(shape, kernel: kernel.value, input: x.shape, gradient: dz)
+            else { return loopBackward(dz, input: x, needs: needs) }
+            dx = computed
+        }
+        if needs.wants(kernel) || needs.wants(bias) {
+            guard
+                let (dw, db) = backwardKernels.weightGradients(
+                    shape, kernelShape: kernel.value.shape, input: x, gradient: dz)
+            else { return loopBackward(dz, input: x, needs: needs.subtracting(.input)) + (dx.map { [$0] } ?? []) }
+            if needs.wants(kernel) { kernel.accumulateGradient(dw) }
+            if let bias, needs.wants(bias) { bias.accumulateGradient(db) }
+        }
+        return dx.map { [$0] } ?? []
+    }
+
+    /// Backward from the pre-activation gradient `dz` as direct loops.
+    private func loopBackward(_ dz: Tensor, input x: Tensor, needs: GradientNeeds) -> [Tensor] {
         let n = x.shape[0]
         let m = multiplier
         let c = channels
         let g = geometry(height: x.shape[1], width: x.shape[2])
-        let dz = activation.gradient(outputGradient, output: forward.output, input: forward.saved.first)
         if let bias, needs.wants(bias) { bias.accumulateGradient(ConvolutionGEMM.biasGradient(dz, filters: c * m)) }
         var dw = Tensor(zeros: kernel.value.shape)
         var dx = Tensor(zeros: needs.contains(.input) ? x.shape : [0])

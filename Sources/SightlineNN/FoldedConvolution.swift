@@ -39,6 +39,7 @@ final class FoldedConvolution {
                 ?? DepthwiseConv2D(
                     name: name, kernel: conv.kernel.value, bias: conv.bias?.value, strides: conv.strides,
                     padding: conv.padding, dilation: conv.dilation, activation: activation)
+            (working as? DepthwiseConv2D)?.backwardKernels = conv.backwardKernels
         default:
             return nil
         }

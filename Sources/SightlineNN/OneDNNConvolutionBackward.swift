@@ -2,7 +2,8 @@ internal import CKernels
 import Foundation
 import SightlineCore
 
-/// oneDNN's backward convolution primitives for one `Conv2D` (`Sources/CKernels/onednn_backward.c`):
+/// oneDNN's backward convolution primitives for one `Conv2D` or `DepthwiseConv2D`
+/// (`Sources/CKernels/onednn_backward.c`):
 /// the input gradient (backward data) and the kernel and bias gradients (backward weights) on
 /// NHWC tensors and HWIO kernels, as oneDNN's JIT kernels compute them for this CPU (brgconv or
 /// jit:avx512_core on AVX-512) instead of im2col + GEMM tiles. Primitives are specific to an
@@ -26,38 +27,41 @@ final class OneDNNConvolutionBackward {
 
     deinit { for case let primitive? in primitives.values { sl_dnnl_conv_bwd_destroy(primitive) } }
 
-    private func primitive(_ conv: Conv2D, geometry g: WindowGeometry, channels: Int, batch: Int, data: Bool)
-        -> OpaquePointer?
-    {
+    /// What oneDNN needs to know of a convolution: its window, channels in and out, groups.
+    struct Shape {
+        var geometry: WindowGeometry
+        var channels: Int
+        var filters: Int
+        var groups: Int = 1
+    }
+
+    private func primitive(_ shape: Shape, batch: Int, data: Bool) -> OpaquePointer? {
         lock.withLock {
-            let key = Key(shape: [g.inputHeight, g.inputWidth, channels], batch: batch, data: data)
+            let g = shape.geometry
+            let key = Key(shape: [g.inputHeight, g.inputWidth, shape.channels], batch: batch, data: data)
             if let cached = primitives[key] { return cached }
             var impl = [CChar](repeating: 0, count: 256)
             var message = [CChar](repeating: 0, count: 256)
             let made = sl_dnnl_conv_bwd_create(
-                Int32(batch), Int32(g.inputHeight), Int32(g.inputWidth), Int32(channels), Int32(conv.filters),
-                Int32(g.kernelHeight), Int32(g.kernelWidth), Int32(g.strideY), Int32(g.strideX), Int32(g.dilationY),
-                Int32(g.dilationX), Int32(g.padTop), Int32(g.padLeft), Int32(g.outputHeight), Int32(g.outputWidth),
-                data ? 1 : 0, data ? 0 : 1, &impl, impl.count, &message, message.count)
+                Int32(batch), Int32(g.inputHeight), Int32(g.inputWidth), Int32(shape.channels), Int32(shape.filters),
+                Int32(shape.groups), Int32(g.kernelHeight), Int32(g.kernelWidth), Int32(g.strideY), Int32(g.strideX),
+                Int32(g.dilationY), Int32(g.dilationX), Int32(g.padTop), Int32(g.padLeft), Int32(g.outputHeight),
+                Int32(g.outputWidth), data ? 1 : 0, data ? 0 : 1, &impl, impl.count, &message, message.count)
             if made != nil {
-                implementations.append(
-                    String(decoding: impl.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+                implementations.append(String(decoding: impl.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
             }
             primitives[key] = made
             return made
         }
     }
 
-    /// ∂L/∂x `[N, H, W, C]` from ∂L/∂(pre-activation output) `dz` `[N, OH, OW, F]`, or nil when
-    /// oneDNN declined the shape.
-    func inputGradient(_ conv: Conv2D, input shape: [Int], gradient dz: Tensor) -> Tensor? {
-        let g = conv.geometry(height: shape[1], width: shape[2])
-        guard let primitive = primitive(conv, geometry: g, channels: shape[3], batch: shape[0], data: true) else {
-            return nil
-        }
+    /// ∂L/∂x `[N, H, W, C]` (`input`'s shape) from ∂L/∂(pre-activation output) `dz`
+    /// `[N, OH, OW, F]` through `kernel` (Keras's layout), or nil when oneDNN declined the shape.
+    func inputGradient(_ shape: Shape, kernel: Tensor, input: [Int], gradient dz: Tensor) -> Tensor? {
+        guard let primitive = primitive(shape, batch: input[0], data: true) else { return nil }
         var failed: Int32 = 0
-        let dx = Tensor(shape: shape) { out in
-            conv.kernel.value.withUnsafeBufferPointer { w in
+        let dx = Tensor(shape: input) { out in
+            kernel.withUnsafeBufferPointer { w in
                 dz.withUnsafeBufferPointer { dy in
                     failed = sl_dnnl_conv_bwd_data(primitive, w.baseAddress, dy.baseAddress, out.baseAddress)
                 }
@@ -66,16 +70,15 @@ final class OneDNNConvolutionBackward {
         return failed == 0 ? dx : nil
     }
 
-    /// The kernel gradient (HWIO, the kernel's shape) and bias gradient `[F]` of input `x`
+    /// The kernel gradient (`kernelShape`, Keras's layout) and bias gradient `[F]` of input `x`
     /// `[N, H, W, C]` and `dz` `[N, OH, OW, F]`, or nil when oneDNN declined the shape.
-    func weightGradients(_ conv: Conv2D, input x: Tensor, gradient dz: Tensor) -> (kernel: Tensor, bias: Tensor)? {
-        let g = conv.geometry(height: x.shape[1], width: x.shape[2])
-        guard let primitive = primitive(conv, geometry: g, channels: x.shape[3], batch: x.shape[0], data: false) else {
-            return nil
-        }
+    func weightGradients(_ shape: Shape, kernelShape: [Int], input x: Tensor, gradient dz: Tensor) -> (
+        kernel: Tensor, bias: Tensor
+    )? {
+        guard let primitive = primitive(shape, batch: x.shape[0], data: false) else { return nil }
         var failed: Int32 = 0
-        var bias = Tensor(zeros: [conv.filters])
-        let kernel = Tensor(shape: conv.kernel.value.shape) { dw in
+        var bias = Tensor(zeros: [shape.filters])
+        let kernel = Tensor(shape: kernelShape) { dw in
             x.withUnsafeBufferPointer { p in
                 dz.withUnsafeBufferPointer { dy in
                     bias.withUnsafeMutableBufferPointer { db in

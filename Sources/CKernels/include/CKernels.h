@@ -62,6 +62,14 @@ sl_dnnl_conv *sl_dnnl_conv_create(int N, int H, int W, int C, int K, int KH, int
 /// round-to-nearest-even), products accumulated and written in float32; the caller checks
 /// sl_cpu_has_bf16 first (elsewhere oneDNN offers only its slow reference implementation).
 /// Runs the convolution; returns 0 on success.
+/// sl_dnnl_conv_create in `groups` groups (K and C multiples of groups): the kernel is Keras's
+/// [KH, KW, C/groups, K], output channel g·K/groups + o reading input channels of group g
+/// (a depthwise convolution with multiplier M: groups = C, K = C·M, kernel [KH, KW, C, M]).
+sl_dnnl_conv *sl_dnnl_grouped_conv_create(int N, int H, int W, int C, int K, int groups, int KH, int KW, int stride_y,
+                                          int stride_x, int dilation_y, int dilation_x, int pad_top, int pad_left,
+                                          int OH, int OW, const float *kernel, const float *bias,
+                                          sl_activation activation, float relu_max, int accumulate, int bf16,
+                                          char *impl, size_t impl_length, char *error, size_t error_length);
 int sl_dnnl_conv_run(const sl_dnnl_conv *conv, const float *src, float *dst);
 void sl_dnnl_conv_destroy(sl_dnnl_conv *conv);
 
@@ -83,10 +91,10 @@ void sl_dnnl_pool_destroy(sl_dnnl_pool *pool);
 
 // ---- oneDNN convolution backward (onednn_backward.c)
 typedef struct sl_dnnl_conv_bwd sl_dnnl_conv_bwd;
-/// Backward primitives of an NHWC convolution with an HWIO kernel (geometry as
-/// sl_dnnl_conv_create): backward data when want_data, backward weights (kernel and bias
+/// Backward primitives of an NHWC convolution with an HWIO kernel, in `groups` groups (geometry
+/// and kernel layout as sl_dnnl_grouped_conv_create): backward data when want_data, backward weights (kernel and bias
 /// gradients) when want_weights. impl receives the implementations' names. NULL on failure.
-sl_dnnl_conv_bwd *sl_dnnl_conv_bwd_create(int N, int H, int W, int C, int K, int KH, int KW, int stride_y,
+sl_dnnl_conv_bwd *sl_dnnl_conv_bwd_create(int N, int H, int W, int C, int K, int groups, int KH, int KW, int stride_y,
                                           int stride_x, int dilation_y, int dilation_x, int pad_top, int pad_left,
                                           int OH, int OW, int want_data, int want_weights, char *impl,
                                           size_t impl_length, char *error, size_t error_length);
