@@ -42,27 +42,33 @@ public final class Adam: Optimizer {
         iterations += 1
         let t = Float(iterations)
         let stepSize = learningRate * (1 - powf(beta2, t)).squareRoot() / (1 - powf(beta1, t))
+        let (rate, beta1, beta2, epsilon) = (learningRate, self.beta1, self.beta2, self.epsilon)
+        let (decoupled, decay) = (decoupledWeightDecay, weightDecay)
+        // In place (weights and moments are not copied), in parallel over chunks of each parameter.
         for slot in slots {
             guard let gradient = slot.parameter.gradient else { continue }
-            var weights = slot.parameter.value
-            var m = firstMoments[slot.key] ?? Tensor(zeros: weights.shape)
-            var v = secondMoments[slot.key] ?? Tensor(zeros: weights.shape)
-            weights.withUnsafeMutableBufferPointer { w in
+            let parameter = slot.parameter
+            var m = firstMoments.removeValue(forKey: slot.key) ?? Tensor(zeros: parameter.value.shape)
+            var v = secondMoments.removeValue(forKey: slot.key) ?? Tensor(zeros: parameter.value.shape)
+            gradient.withUnsafeBufferPointer { dg in
                 m.withUnsafeMutableBufferPointer { m in
                     v.withUnsafeMutableBufferPointer { v in
-                        for i in 0..<w.count {
-                            if decoupledWeightDecay > 0 { w[i] -= learningRate * decoupledWeightDecay * w[i] }
-                            let g = gradient.scalars[i] + weightDecay * w[i]
-                            m[i] += (g - m[i]) * (1 - beta1)
-                            v[i] += (g * g - v[i]) * (1 - beta2)
-                            w[i] -= stepSize * m[i] / (v[i].squareRoot() + epsilon)
+                        parameter.value.withUnsafeMutableBufferPointer { w in
+                            Parallel.forEachChunk(w.count, costPerItem: 8) { range in
+                                for i in range {
+                                    if decoupled > 0 { w[i] -= rate * decoupled * w[i] }
+                                    let g = dg[i] + decay * w[i]
+                                    m[i] += (g - m[i]) * (1 - beta1)
+                                    v[i] += (g * g - v[i]) * (1 - beta2)
+                                    w[i] -= stepSize * m[i] / (v[i].squareRoot() + epsilon)
+                                }
+                            }
                         }
                     }
                 }
             }
             firstMoments[slot.key] = m
             secondMoments[slot.key] = v
-            slot.parameter.value = weights
         }
     }
 }

@@ -130,9 +130,12 @@ public final class Pooling2D: Layer {
                             forEachWindow(g, channels: c, rows: rows) { o, taps in
                                 switch kind {
                                 case .max:
+                                    // The first tap holding the maximum takes the gradient.
                                     for j in 0..<c {
-                                        if let t = taps.first(where: { p[$0 + j] == y[o + j] }) {
+                                        let target = y[o + j]
+                                        for t in taps where p[t + j] == target {
                                             d[t + j] += dy[o + j]
+                                            break
                                         }
                                     }
                                 case .average:

@@ -27,27 +27,34 @@ public final class SGD: Optimizer {
         self.clipping = clipping
     }
 
+    /// Updates every slot with a gradient in place (weights and velocity are not copied), in
+    /// parallel over chunks of each parameter.
     public func step(_ slots: [ParameterSlot]) {
         clipping.apply(to: slots)
+        let (rate, momentum, nesterov, decay) = (learningRate, self.momentum, self.nesterov, weightDecay)
         for slot in slots {
             guard let gradient = slot.parameter.gradient else { continue }
-            var weights = slot.parameter.value
-            var velocity = velocities[slot.key] ?? Tensor(zeros: weights.shape)
-            weights.withUnsafeMutableBufferPointer { w in
+            let parameter = slot.parameter
+            var velocity =
+                velocities.removeValue(forKey: slot.key) ?? Tensor(zeros: momentum == 0 ? [0] : parameter.value.shape)
+            gradient.withUnsafeBufferPointer { dg in
                 velocity.withUnsafeMutableBufferPointer { v in
-                    for i in 0..<w.count {
-                        let g = gradient.scalars[i] + weightDecay * w[i]
-                        if momentum == 0 {
-                            w[i] -= learningRate * g
-                        } else {
-                            v[i] = momentum * v[i] - learningRate * g
-                            w[i] += nesterov ? momentum * v[i] - learningRate * g : v[i]
+                    parameter.value.withUnsafeMutableBufferPointer { w in
+                        Parallel.forEachChunk(w.count, costPerItem: 4) { range in
+                            for i in range {
+                                let g = dg[i] + decay * w[i]
+                                if momentum == 0 {
+                                    w[i] -= rate * g
+                                } else {
+                                    v[i] = momentum * v[i] - rate * g
+                                    w[i] += nesterov ? momentum * v[i] - rate * g : v[i]
+                                }
+                            }
                         }
                     }
                 }
             }
             if momentum != 0 { velocities[slot.key] = velocity }
-            slot.parameter.value = weights
         }
         iterations += 1
     }
