@@ -17,7 +17,7 @@ public final class Conv2D: Layer {
     public let padding: Padding
     public let dilation: (Int, Int)
     public let activation: ActivationFunction
-    private let kernels = ConvolutionKernelCache()
+    let kernels = ConvolutionKernelCache()
     /// oneDNN's backward primitives for this layer's geometry; shared with the folded copies a
     /// training pass makes of it (they do not depend on the weights).
     var backwardKernels = OneDNNConvolutionBackward()
@@ -116,61 +116,8 @@ public final class Conv2D: Layer {
         return backward(preActivation: dz, input: inputs[0], needs: needs, options: options)
     }
 
-    /// Backward from ∂L/∂(pre-activation output) `dz` `[N, OH, OW, F]`: adds the kernel and
-    /// bias gradients as `needs` asks and returns `[∂L/∂x]` when it asks for the input's.
-    func backward(preActivation dz: Tensor, input x: Tensor, needs: GradientNeeds, options: EngineOptions)
-        -> [Tensor]
-    {
-        let g = geometry(height: x.shape[1], width: x.shape[2])
-        // oneDNN's backward primitives on the fp32 `auto` route; im2col + GEMM otherwise or
-        // where oneDNN declines the shape.
-        let onednn = options.convolution == .auto && options.precision == .fp32
-        var wantsKernel = needs.wants(kernel)
-        var wantsBias = needs.wants(bias)
-        if onednn, wantsKernel || wantsBias,
-            let (dw, db) = backwardKernels.weightGradients(
-                backwardShape(g, channels: x.shape[3]), kernelShape: kernel.value.shape, input: x, gradient: dz)
-        {
-            if wantsKernel { kernel.accumulateGradient(dw) }
-            if wantsBias, let bias { bias.accumulateGradient(db) }
-            (wantsKernel, wantsBias) = (false, false)
-        }
-        if let bias, wantsBias {
-            bias.accumulateGradient(ConvolutionGEMM.biasGradient(dz, filters: filters))
-        }
-        var kernelGradient = wantsKernel ? Tensor(zeros: kernel.value.shape) : nil
-        var dx: Tensor?
-        if needs.contains(.input) {
-            // 3×3 stride 1: the input gradient is itself a convolution Winograd runs.
-            if let fast = kernels.inputGradient(
-                self, input: Array(x.shape.dropFirst()), batch: x.shape[0], options: options)
-            {
-                var result = Tensor(shape: x.shape) { _ in }
-                fast.run(dz, into: &result, accumulate: false)
-                dx = result
-            } else if onednn {
-                dx = backwardKernels.inputGradient(
-                    backwardShape(g, channels: x.shape[3]), kernel: kernel.value, input: x.shape, gradient: dz)
-            }
-        }
-        if kernelGradient != nil || (needs.contains(.input) && dx == nil) {
-            let computed = kernelGradient.withOptionalMutablePointer { dw in
-                ConvolutionGEMM.backward(
-                    input: x, geometry: g, kernel: kernel.value, filters: filters, gradient: dz,
-                    kernelGradient: dw, needsInputGradient: needs.contains(.input) && dx == nil)
-            }
-            dx = dx ?? computed
-        }
-        if let kernelGradient { kernel.accumulateGradient(kernelGradient) }
-        return dx.map { [$0] } ?? []
-    }
-}
-
-extension Conv2D {
-    /// This layer's shape for oneDNN's backward primitives.
-    func backwardShape(_ g: WindowGeometry, channels: Int) -> OneDNNConvolutionBackward.Shape {
-        OneDNNConvolutionBackward.Shape(geometry: g, channels: channels, filters: filters)
-    }
+    /// Frees the forward kernels prepared for the current weights (see `ConvolutionKernelCache`).
+    func dropForwardKernels() { kernels.dropForwardKernels() }
 }
 
 extension Optional where Wrapped == Tensor {

@@ -93,6 +93,12 @@ final class ConvolutionKernelCache {
         conv.parameters.reduce(0) { $0 &+ $1.version }
     }
 
+    /// Drops the forward kernels (a training pass's folded copy of a layer needs its forward
+    /// kernel, Winograd's transformed weights included, only until its forward has run).
+    func dropForwardKernels() {
+        lock.withLock { kernels = kernels.filter { $0.key.backward } }
+    }
+
     /// Drops kernels made for older weights (called with the lock held).
     private func evict(version: Int) {
         kernels = kernels.filter { $0.key.version == version }

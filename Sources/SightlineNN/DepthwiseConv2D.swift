@@ -165,7 +165,8 @@ public final class DepthwiseConv2D: Layer {
             geometry: g, channels: channels, filters: channels * multiplier, groups: channels)
         var dx: Tensor?
         if needs.contains(.input) {
-            guard let computed = backwardKernels.inputGradient(shape, kernel: kernel.value, input: x.shape, gradient: dz)
+            guard
+                let computed = backwardKernels.inputGradient(shape, kernel: kernel.value, input: x.shape, gradient: dz)
             else { return loopBackward(dz, input: x, needs: needs) }
             dx = computed
         }

@@ -16,10 +16,37 @@ final class OneDNNConvolutionBackward {
         var shape: [Int]
         var batch: Int
         var data: Bool
+
+        init(_ shape: Shape, batch: Int, data: Bool) {
+            self.shape = [shape.geometry.inputHeight, shape.geometry.inputWidth, shape.channels]
+            (self.batch, self.data) = (batch, data)
+        }
+    }
+
+    /// Where a layer's kernel and bias gradients are computed.
+    enum WeightsRoute {
+        case onednn, gemm
     }
 
     private let lock = NSLock()
     private var primitives: [Key: OpaquePointer?] = [:]
+    private var routes: [Key: WeightsRoute] = [:]
+
+    /// The weight-gradient route measured for this shape and batch, or nil before it is.
+    func weightsRoute(_ shape: Shape, batch: Int) -> WeightsRoute? {
+        lock.withLock { routes[Key(shape, batch: batch, data: false)] }
+    }
+
+    /// Makes the backward-weights primitive for this shape and batch now (so that timing it
+    /// measures the run, not oneDNN's JIT); false when oneDNN declines the shape.
+    func prepareWeights(_ shape: Shape, batch: Int) -> Bool {
+        primitive(shape, batch: batch, data: false) != nil
+    }
+
+    /// Records the route measured fastest for this shape and batch.
+    func setWeightsRoute(_ route: WeightsRoute, _ shape: Shape, batch: Int) {
+        lock.withLock { routes[Key(shape, batch: batch, data: false)] = route }
+    }
     /// oneDNN's implementation names, by what was made (for profiles).
     private(set) var implementations: [String] = []
 
@@ -38,7 +65,7 @@ final class OneDNNConvolutionBackward {
     private func primitive(_ shape: Shape, batch: Int, data: Bool) -> OpaquePointer? {
         lock.withLock {
             let g = shape.geometry
-            let key = Key(shape: [g.inputHeight, g.inputWidth, shape.channels], batch: batch, data: data)
+            let key = Key(shape, batch: batch, data: data)
             if let cached = primitives[key] { return cached }
             var impl = [CChar](repeating: 0, count: 256)
             var message = [CChar](repeating: 0, count: 256)
@@ -48,7 +75,8 @@ final class OneDNNConvolutionBackward {
                 Int32(g.dilationY), Int32(g.dilationX), Int32(g.padTop), Int32(g.padLeft), Int32(g.outputHeight),
                 Int32(g.outputWidth), data ? 1 : 0, data ? 0 : 1, &impl, impl.count, &message, message.count)
             if made != nil {
-                implementations.append(String(decoding: impl.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+                implementations.append(
+                    String(decoding: impl.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
             }
             primitives[key] = made
             return made

@@ -41,7 +41,8 @@ final class OneDNNDepthwiseConvolution {
             var message = [CChar](repeating: 0, count: 256)
             let made = layer.kernel.value.withUnsafeBufferPointer { w in
                 layer.bias?.value.withUnsafeBufferPointer { b in
-                    create(g, x.shape, filters, layer.channels, w.baseAddress, b.baseAddress, activation, &impl, &message)
+                    create(
+                        g, x.shape, filters, layer.channels, w.baseAddress, b.baseAddress, activation, &impl, &message)
                 } ?? create(g, x.shape, filters, layer.channels, w.baseAddress, nil, activation, &impl, &message)
             }
             primitives[key] = made

@@ -110,6 +110,7 @@ extension Graph {
                 }
                 if let conv = folded.working as? Conv2D {
                     output = conv.forward(stepInputs[0], adding: residual, options: engineOptions)
+                    conv.dropForwardKernels()  // the copy lives until backward; its forward kernel need not
                 } else {
                     output = folded.working.forward(stepInputs, mode: mode, options: engineOptions)
                 }
@@ -164,7 +165,8 @@ extension Graph {
                         preActivation: dz, input: inputs[0], needs: needs, options: engineOptions)
                 } else {
                     inputGradients = folded.working.backward(
-                        gradient, inputs: inputs, forward: forward, mode: tape.mode, needs: needs, options: engineOptions)
+                        gradient, inputs: inputs, forward: forward, mode: tape.mode, needs: needs,
+                        options: engineOptions)
                 }
                 folded.mapGradients()
             } else {
