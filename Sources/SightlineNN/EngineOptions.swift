@@ -32,6 +32,9 @@ public enum Precision: String, Sendable, CaseIterable {
 
     /// True when this CPU runs `.bf16` (AVX512_BF16 or AMX, as oneDNN detects it).
     public static var bf16Available: Bool { sl_cpu_has_bf16() != 0 }
+
+    /// True when oneDNN runs bf16 on AMX tiles here (where bf16 convolutions outrun fp32 Winograd).
+    public static var amxAvailable: Bool { sl_cpu_has_amx() != 0 }
 }
 
 /// Engine settings, passed explicitly: a `Graph` holds them and hands them to each inference

@@ -49,8 +49,11 @@ struct EngineOptionGroup: ParsableArguments {
             over max value): random-weight Keras ResNet50 at 224×224, pooled features 3.3e-3, \
             probabilities 9.5e-3; VGG16, fc2 features 7.2e-3, probabilities 4.6e-3; top-1 unchanged. The \
             shipped digits model: same accuracy on digits-mini (0.97), top probabilities moved by up to \
-            0.04. Speed on a 16-core Xeon with AMX: ResNet50 1.7–1.8× fp32, VGG16 1.2× (fp32 VGG16 already \
-            runs Winograd). fp32, the default, is what every Keras comparison in the tests runs. `sightline bench \
+            0.04. What to expect: with AMX (Intel Sapphire Rapids and later) bf16 is faster, on a 16-core \
+            Xeon ResNet50 1.7–1.8× fp32 and VGG16 1.2× (fp32 VGG16 already runs Winograd); with \
+            AVX512_BF16 but no AMX oneDNN's bf16 convolutions ran slower than fp32 on every layer kind \
+            (ResNet50 batch 8: 10.2 img/s against 24.5 on one core of a 2-core Xeon), so there bf16 runs \
+            fp32, never a slowdown. fp32, the default, is what every Keras comparison in the tests runs. `sightline bench \
             --precision P` measures the deviation.
             """)
 
