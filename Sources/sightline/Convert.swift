@@ -29,6 +29,7 @@ struct Convert: ParsableCommand {
     var head: String?
 
     func run() throws {
+        try Outputs.check(output, kind: Outputs.model, inputs: [options.model, head])
         let loaded = try options.load()
         let graph = try head.map { try HeadAttachment.stack(loaded, head: $0) } ?? loaded.graph
         let classNames = try head.flatMap { try HDF5File(reading: $0).stringsAttribute("class_names") }

@@ -47,6 +47,10 @@ struct Evaluate: ParsableCommand {
         guard folder.classNames != nil else {
             throw CommandError.usage("--data \(data): needs one subfolder per class")
         }
+        if let report {
+            try Outputs.check(
+                report, option: "--report", kind: .folder, inputs: [options.model, head] + folder.items.map(\.path))
+        }
         let classifier = try options.loadClassifier(
             head: head, engine: engineOptions, use: "evaluate needs a classifier")
         let (loaded, graph, shape, output, classes) = (

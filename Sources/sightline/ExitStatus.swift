@@ -90,6 +90,7 @@ extension Sightline {
             if parserCode == .validationFailure {
                 var text = fullMessage(for: error)
                 if text.hasPrefix("Error: ") { text = "error: " + text.dropFirst(7) }
+                if let negative = OptionChecks.negativeValue(text, arguments: CommandLine.arguments) { text = negative }
                 Report.write(text)
                 Foundation.exit(ExitStatus.usage.rawValue)
             }
