@@ -106,14 +106,31 @@ public struct ExtractionJob {
         let stream = ImageBatchStream(plan: plan, preparation: preparation, workers: dataWorkers)
         var failed: [(path: String, error: String)] = []
         while let batch = stream.next() {
-            try write(batch, to: writer, labelled: labelled)
+            do {
+                try write(batch, to: writer, labelled: labelled)
+            } catch let error as ModelFileError {
+                writer.discard()  // a write that failed (a full disk) leaves no file to trust
+                throw ModelFileError(file: output, "\(error.message); nothing was written", kind: error.kind)
+            }
             failed += batch.failed.map { ($0.sample.path, $0.error) }
             if !progress(writer.rows, total) && writer.rows < total {
                 throw TransferError(
                     .stopped, "stopped after \(writer.rows) of \(total) images; run again with --resume to continue")
             }
         }
-        try writer.finish(classNames: slice.classNames, attributes: attributes)
+        if resumedRows == 0, total > 0, failed.count == total, let first = failed.first {
+            writer.discard()
+            throw TransferError(
+                .data,
+                "none of the \(total) images could be read (the first: \(first.path): \(first.error)); no file was written"
+            )
+        }
+        do {
+            try writer.finish(classNames: slice.classNames, attributes: attributes)
+        } catch let error as ModelFileError {
+            writer.discard()
+            throw ModelFileError(file: output, "\(error.message); nothing was written", kind: error.kind)
+        }
         if resumedRows > 0 {
             // Failures in rows written before the interruption are in the file.
             let reader = try FeatureFileReader(path: output)

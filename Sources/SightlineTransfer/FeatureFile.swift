@@ -52,6 +52,7 @@ public struct FeatureFile {
             for name in Self.attributeNames {
                 if let value = attributes[name] { try file.writeString(value, attribute: name) }
             }
+            try file.close()
         }
     }
 

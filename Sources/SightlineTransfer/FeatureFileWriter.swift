@@ -75,7 +75,7 @@ public final class FeatureFileWriter {
         for name in FeatureFile.attributeNames {
             if let value = attributes[name] { try file.writeString(value, attribute: name) }
         }
-        try file.flush()
+        try file.close()
         guard rename(Self.workingPath(path), path) == 0 else {
             throw ModelFileError(file: path, "cannot move the finished file into place")
         }
@@ -84,6 +84,7 @@ public final class FeatureFileWriter {
 
     /// Removes the working file (a run that failed before its first row).
     public func discard() {
+        try? file.close()
         for name in [Self.workingPath(path), Self.fingerprintPath(path)] {
             try? FileManager.default.removeItem(atPath: name)
         }

@@ -104,6 +104,7 @@ struct TrainingState {
                 "dropout_generator": tuner.headDropout.map { Self.words($0.generator) } ?? "",
             ]
             for (name, value) in attributes { try file.writeString(value, attribute: name) }
+            try file.close()
         }
     }
 

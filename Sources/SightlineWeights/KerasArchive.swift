@@ -1,4 +1,5 @@
 import Foundation
+import SightlineCore
 internal import ZIPFoundation
 
 /// Reads a Keras 3 `.keras` archive: a zip holding `config.json` (the architecture),
@@ -47,8 +48,10 @@ public enum KerasArchive {
             metadata = object
         }
         let version = metadata?["keras_version"] as? String
-        let temporary = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "sightline-\(UUID().uuidString).weights.h5")
+        // Named after this process, so that a copy left by a killed run is removed by the next.
+        let scratch = FileManager.default.temporaryDirectory
+        AtomicFile.removeStale(in: scratch.path, prefix: "")
+        let temporary = scratch.appendingPathComponent("sightline-\(getpid())-\(UUID().uuidString).weights.h5")
         defer { try? FileManager.default.removeItem(at: temporary) }
         do {
             _ = try archive.extract(weightsEntry, to: temporary)

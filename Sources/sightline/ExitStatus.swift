@@ -27,9 +27,10 @@ enum ExitStatus: Int32 {
         }
     }
 
-    /// See `of(_: TransferError)`.
+    /// See `of(_: TransferError)`: a missing `--arch` and a missing or unreadable input file
+    /// (the model, like an image) are usage errors (2).
     static func of(_ error: ModelFileError) -> ExitStatus {
-        error.kind == .architecture ? .usage : .failed
+        error.kind == .architecture || error.kind == .unreadable ? .usage : .failed
     }
 
     /// The table as `--help` shows it.

@@ -138,4 +138,50 @@ struct SafetyTests {
         #expect(train.status == 3 && train.err.contains("training diverged"), "\(train.err)")
         #expect(!FileManager.default.fileExists(atPath: head), "no NaN head is written")
     }
+
+    /// One exit-status table: a missing model is a usage error like a missing image (2), an
+    /// empty folder is 2 in every command, a folder of only unreadable images is 3 with no file.
+    @Test func missingAndUnreadableInputsHaveOneStatus() throws {
+        let root = try scratch()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let model = root.appendingPathComponent("m.h5").path
+        let image = root.appendingPathComponent("imgs/apples/apples_0.png").path
+        let missing = try cli.run(["predict", root.appendingPathComponent("none.h5").path, image])
+        #expect(missing.status == 2 && missing.err.contains("none.h5: no such file"), "\(missing.err)")
+        let empty = root.appendingPathComponent("empty")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        for command in [
+            ["extract", model, empty.path, "-o", root.appendingPathComponent("e.h5").path],
+            ["finetune", model, "--data", empty.path, "-o", root.appendingPathComponent("e.h5").path],
+        ] {
+            let result = try cli.run(command)
+            #expect(result.status == 2 && result.err.contains(empty.path), "\(command[0]): \(result.err)")
+        }
+        let corrupt = root.appendingPathComponent("corrupt")
+        try FileManager.default.createDirectory(at: corrupt, withIntermediateDirectories: true)
+        try Data("not an image".utf8).write(to: corrupt.appendingPathComponent("a.jpg"))
+        let output = root.appendingPathComponent("c.h5").path
+        let none = try cli.run(["extract", model, corrupt.path, "-o", output])
+        #expect(none.status == 3 && none.err.contains("none of the 1 images could be read"), "\(none.err)")
+        #expect(!FileManager.default.fileExists(atPath: output), "no 0-row file")
+    }
+
+    /// `convert` keeps the class names a fine-tuned model records.
+    @Test func convertKeepsClassNames() throws {
+        let root = try scratch()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let tuned = root.appendingPathComponent("t.h5").path
+        let tune = try cli.run([
+            "finetune", root.appendingPathComponent("m.h5").path, "--data", root.appendingPathComponent("imgs").path,
+            "-o", tuned, "--head-epochs", "1", "--epochs", "0", "--batch", "4",
+        ])
+        #expect(tune.status == 0, "\(tune.err)")
+        let image = root.appendingPathComponent("imgs/apples/apples_0.png").path
+        for format in ["h5", "keras"] {
+            let converted = root.appendingPathComponent("c.\(format)").path
+            #expect(try cli.run(["convert", tuned, "-o", converted]).status == 0)
+            let predict = try cli.run(["predict", converted, image, "--top", "2"])
+            #expect(predict.out.contains("apples") && predict.out.contains("pears"), "\(format): \(predict.out)")
+        }
+    }
 }
