@@ -30,6 +30,7 @@ struct Convert: ParsableCommand {
 
     func run() throws {
         try Outputs.check(output, kind: Outputs.model, inputs: [options.model, head])
+        if let head { try options.checkBackbone(head: head) }
         let loaded = try options.load()
         let graph = try head.map { try HeadAttachment.stack(loaded, head: $0) } ?? loaded.graph
         // The head's class names, else the model's own (a fine-tuned model keeps its names).

@@ -184,4 +184,50 @@ struct SafetyTests {
             #expect(predict.out.contains("apples") && predict.out.contains("pears"), "\(format): \(predict.out)")
         }
     }
+
+    /// A head refuses a backbone other than the one its features came from (predict, evaluate,
+    /// convert), by the MD5 it records.
+    @Test func aHeadRefusesAnotherBackbone() throws {
+        let root = try scratch()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let (model, imgs) = (root.appendingPathComponent("m.h5").path, root.appendingPathComponent("imgs").path)
+        let (features, head) = (root.appendingPathComponent("f.h5").path, root.appendingPathComponent("h.h5").path)
+        let other = root.appendingPathComponent("other.h5").path
+        #expect(try cli.run(["extract", model, imgs, "-o", features]).status == 0)
+        #expect(try cli.run(["train-head", features, "-o", head, "--epochs", "2"]).status == 0)
+        #expect(
+            try cli.run([
+                "convert", Self.model.deletingLastPathComponent().appendingPathComponent("resnet50_keras2.h5").path,
+                "-o", other,
+            ]).status == 0)
+        let image = imgs + "/apples/apples_0.png"
+        #expect(try cli.run(["predict", model, "--head", head, image]).status == 0)
+        for command in [
+            ["predict", other, "--head", head, image], ["evaluate", other, "--data", imgs, "--head", head],
+            ["convert", other, "--head", head, "-o", root.appendingPathComponent("c.h5").path],
+        ] {
+            let result = try cli.run(command)
+            #expect(result.status == 2, "\(command[0]): \(result.status) \(result.err)")
+            #expect(result.err.contains("--head \(head) was trained on features of another backbone"), "\(result.err)")
+        }
+    }
+
+    /// `finetune --resume` refuses changed settings, as `extract --resume` does.
+    @Test func resumeRefusesChangedSettings() throws {
+        let root = try scratch()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let arguments = [
+            "finetune", root.appendingPathComponent("m.h5").path, "--data", root.appendingPathComponent("imgs").path,
+            "-o", root.appendingPathComponent("t.h5").path, "--head-epochs", "1", "--epochs", "0", "--batch", "4",
+        ]
+        #expect(try cli.run(arguments).status == 0)
+        let changed = try cli.run(arguments + ["--resume", "--head-lr", "0.01", "--optimizer", "sgd"])
+        #expect(changed.status == 3, "\(changed.err)")
+        #expect(
+            changed.err.contains("was written with other settings")
+                && changed.err.contains("--head-lr 0.01 (the interrupted run: 0.001)")
+                && changed.err.contains("--optimizer sgd (the interrupted run: adam)"), "\(changed.err)")
+        let same = try cli.run(arguments + ["--resume"])
+        #expect(same.status == 0 && same.err.contains("nothing left to train"), "\(same.err)")
+    }
 }
