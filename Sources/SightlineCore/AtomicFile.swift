@@ -33,6 +33,8 @@ public enum AtomicFile {
         let temporary = folder.appendingPathComponent(
             ".\(url.lastPathComponent).\(marker)\(getpid())-\(UUID().uuidString).partial"
         ).path
+        let registration = TemporaryFiles.register(temporary)
+        defer { TemporaryFiles.unregister(registration) }
         do {
             try write(temporary)
             try synchronize(temporary, naming: path)

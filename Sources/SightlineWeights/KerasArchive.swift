@@ -52,7 +52,11 @@ public enum KerasArchive {
         let scratch = FileManager.default.temporaryDirectory
         AtomicFile.removeStale(in: scratch.path, prefix: "")
         let temporary = scratch.appendingPathComponent("sightline-\(getpid())-\(UUID().uuidString).weights.h5")
-        defer { try? FileManager.default.removeItem(at: temporary) }
+        let registration = TemporaryFiles.register(temporary.path)
+        defer {
+            try? FileManager.default.removeItem(at: temporary)
+            TemporaryFiles.unregister(registration)
+        }
         do {
             _ = try archive.extract(weightsEntry, to: temporary)
         } catch {

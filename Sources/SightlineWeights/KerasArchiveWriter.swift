@@ -22,7 +22,13 @@ enum KerasArchiveWriter {
         let prefix = ".\(URL(fileURLWithPath: path).lastPathComponent)."
         AtomicFile.removeStale(in: folder.path, prefix: prefix)
         let scratch = folder.appendingPathComponent("\(prefix)sightline-\(getpid())-\(UUID().uuidString).members")
-        defer { try? FileManager.default.removeItem(at: scratch) }
+        let registrations = ([""] + ["metadata.json", "config.json", "model.weights.h5"]).map {
+            TemporaryFiles.register($0.isEmpty ? scratch.path : scratch.appendingPathComponent($0).path)
+        }
+        defer {
+            try? FileManager.default.removeItem(at: scratch)
+            registrations.forEach(TemporaryFiles.unregister)
+        }
         do {
             try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
             try writeWeights(graph, metadata: metadata, to: scratch.appendingPathComponent("model.weights.h5").path)

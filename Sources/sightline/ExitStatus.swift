@@ -66,6 +66,7 @@ extension Sightline {
     /// Runs the command and maps every failure to the exit-status table, printing
     /// `error: …` (ArgumentParser's usage text after a usage error).
     static func runMapped() -> Never {
+        Interrupts.install()
         do {
             // The documented environment, read once here: commands' --threads override it.
             if let text = ProcessInfo.processInfo.environment["SIGHTLINE_THREADS"], let count = Int(text), count > 0 {

@@ -120,7 +120,7 @@ struct Extract: ParsableCommand {
             sightlineVersion: Sightline.version)
         if let dataWorkers { job.dataWorkers = max(dataWorkers, 1) }
         let display = ProgressDisplay(label: "extract")
-        Interrupts.install()
+        Interrupts.cooperate()
         let summary: ExtractionJob.Summary
         do {
             summary = try job.run { done, total in

@@ -167,7 +167,7 @@ struct Finetune: ParsableCommand {
         let root = communicator.isRoot
         defer { for (path, error) in tuner.skipped { Report.skipped(path, error) } }
         var display = ProgressDisplay(label: "")
-        Interrupts.install()
+        Interrupts.cooperate()
         let history: [FineTuner.EpochRecord]
         var announced = false
         do {
