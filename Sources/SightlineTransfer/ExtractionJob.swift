@@ -89,8 +89,13 @@ public struct ExtractionJob {
             }
             writer = resumed
         } else {
-            writer = try FeatureFileWriter(
-                path: output, featureShape: extractor.featureShape, labelled: labelled, fingerprint: fingerprint)
+            do {
+                writer = try FeatureFileWriter(
+                    path: output, featureShape: extractor.featureShape, labelled: labelled, fingerprint: fingerprint)
+            } catch {
+                FeatureFileWriter.discard(output)  // nothing to resume from a file that could not be made
+                throw error
+            }
         }
         let resumedRows = writer.rows
         let total = slice.items.count

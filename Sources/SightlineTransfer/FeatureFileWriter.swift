@@ -85,7 +85,13 @@ public final class FeatureFileWriter {
     /// Removes the working file (a run that failed before its first row).
     public func discard() {
         try? file.close()
-        for name in [Self.workingPath(path), Self.fingerprintPath(path)] {
+        Self.discard(path)
+    }
+
+    /// Removes the working file and fingerprint of `path` (a run that failed, even before its
+    /// writer existed).
+    public static func discard(_ path: String) {
+        for name in [workingPath(path), fingerprintPath(path)] {
             try? FileManager.default.removeItem(atPath: name)
         }
     }

@@ -110,8 +110,8 @@ struct Finetune: ParsableCommand {
         try OptionChecks.rate(lr, "--lr")
         try OptionChecks.rate(headLr, "--head-lr")
         try OptionChecks.atLeast(1, batch, "--batch")
-        try OptionChecks.atLeast(0, epochs, "--epochs")
-        try OptionChecks.atLeast(0, headEpochs, "--head-epochs")
+        try OptionChecks.within(0...OptionChecks.maximumEpochs, epochs, "--epochs")
+        try OptionChecks.within(0...OptionChecks.maximumEpochs, headEpochs, "--head-epochs")
         if let patience { try OptionChecks.atLeast(1, patience, "--patience") }
         try OptionChecks.fraction(validationSplit, "--validation-split")
         guard epochs + headEpochs > 0 else {

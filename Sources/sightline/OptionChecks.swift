@@ -11,6 +11,17 @@ enum OptionChecks {
         }
     }
 
+    /// The most epochs a run may ask for (a larger count is a typing mistake, not a plan).
+    static let maximumEpochs = 10000
+
+    /// `value` must lie in `range` (counts with a sane maximum: a larger one would exhaust
+    /// memory or never end).
+    static func within(_ range: ClosedRange<Int>, _ value: Int, _ option: String) throws {
+        guard range.contains(value) else {
+            throw ValidationError("\(option) \(value): must be \(range.lowerBound) to \(range.upperBound)")
+        }
+    }
+
     /// A learning rate: a finite number above 0.
     static func rate(_ value: Float, _ option: String) throws {
         guard value.isFinite, value > 0 else {

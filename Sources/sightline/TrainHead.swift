@@ -52,8 +52,8 @@ struct TrainHead: ParsableCommand {
     func validate() throws {
         guard ["best", "last"].contains(keep) else { throw ValidationError("--keep must be best or last") }
         guard blockMib >= 1 else { throw ValidationError("--block-mib must be at least 1") }
-        if let hidden { try OptionChecks.atLeast(1, hidden, "--hidden") }
-        try OptionChecks.atLeast(1, epochs, "--epochs")
+        if let hidden { try OptionChecks.within(1...65536, hidden, "--hidden") }
+        try OptionChecks.within(1...OptionChecks.maximumEpochs, epochs, "--epochs")
         try OptionChecks.rate(lr, "--lr")
         try OptionChecks.fraction(validationSplit, "--validation-split")
     }
