@@ -195,7 +195,7 @@ interrupt() {   # interrupt SIGNAL DELAY COMMAND...
     sleep "$delay"
     kill -"$signal" $pid 2>/dev/null
     timeout 60 tail --pid=$pid -f /dev/null || { kill -9 $pid; return 124; }
-    wait $pid
+    wait $pid 2>/dev/null
 }
 for cmd in "predict m.h5 long.txt" "evaluate m.h5 --data imgs" "extract m.h5 long.txt -o out/e.h5" \
     "train-head f.h5 -o out/h.h5 --epochs 3000" "finetune m.h5 --data imgs -o out/t.h5 --head-epochs 2 --epochs 2 --batch 2" \
