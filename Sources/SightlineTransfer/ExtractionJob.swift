@@ -74,6 +74,12 @@ public struct ExtractionJob {
         let fingerprint = try fingerprintJSON(attributes, items: slice.items)
         let labelled = slice.classNames != nil
         let writer: FeatureFileWriter
+        if FeatureFileWriter.isInUse(output) {
+            throw TransferError(
+                .file, subject: FeatureFileWriter.workingPath(output),
+                "is being written by another sightline that is still running; wait for it to finish, or write to another output"
+            )
+        }
         if let resumed = try FeatureFileWriter(resuming: output) {
             let working = FeatureFileWriter.workingPath(output)
             guard resume else {

@@ -17,6 +17,8 @@ public final class FeatureFileWriter {
 
     /// What identifies the run that writes the file (settings and inputs).
     public let fingerprint: String
+    /// The lock held on the fingerprint file while this writer runs (-1: none).
+    private var lockDescriptor: Int32 = -1
 
     /// The working file of an output path.
     public static func workingPath(_ path: String) -> String { path + ".partial" }
@@ -28,6 +30,7 @@ public final class FeatureFileWriter {
         self.labelled = labelled
         self.fingerprint = fingerprint
         try AtomicFile.write(Data(fingerprint.utf8), to: Self.fingerprintPath(path))
+        lockDescriptor = try Self.lock(path) ?? -1
         let working = Self.workingPath(path)
         file = try HDF5File(creating: working)
         // About 4 MiB of features per chunk.
@@ -47,6 +50,7 @@ public final class FeatureFileWriter {
         let working = Self.workingPath(path)
         guard FileManager.default.fileExists(atPath: working) else { return nil }
         self.path = path
+        lockDescriptor = try Self.lock(path) ?? -1
         fingerprint = (try? String(contentsOfFile: Self.fingerprintPath(path), encoding: .utf8)) ?? ""
         file = try HDF5File(appending: working)
         labelled = file.exists("/labels")
@@ -80,6 +84,10 @@ public final class FeatureFileWriter {
             throw ModelFileError(file: path, "cannot move the finished file into place")
         }
         try? FileManager.default.removeItem(atPath: Self.fingerprintPath(path))
+    }
+
+    deinit {
+        if lockDescriptor >= 0 { close(lockDescriptor) }
     }
 
     /// Removes the working file (a run that failed before its first row).

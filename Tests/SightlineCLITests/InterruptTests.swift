@@ -32,13 +32,13 @@ struct InterruptTests {
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
-    /// A list file naming the fixture images 400 times (a run of several seconds).
-    func longList(in root: URL) throws -> String {
+    /// A list file naming the fixture images `times` times (a run of several seconds).
+    func longList(in root: URL, times: Int = 400) throws -> String {
         let paths = try FileManager.default.subpathsOfDirectory(atPath: Self.images.path).filter {
             $0.hasSuffix(".png")
         }
         let list = root.appendingPathComponent("list.txt")
-        let lines = (0..<400).flatMap { _ in paths.map { Self.images.appendingPathComponent($0).path } }
+        let lines = (0..<times).flatMap { _ in paths.map { Self.images.appendingPathComponent($0).path } }
         try lines.joined(separator: "\n").write(to: list, atomically: true, encoding: .utf8)
         return list.path
     }
@@ -88,5 +88,34 @@ struct InterruptTests {
         #expect(result.status == 0, "\(result.err)")
         #expect(!FileManager.default.fileExists(atPath: stale.path), "the killed run's file is removed")
         #expect(FileManager.default.fileExists(atPath: live.path), "a running process's file is kept")
+    }
+
+    /// A second `extract` on an output another run is writing is told so (it was called
+    /// "corrupt or truncated: delete it"); the first run then stops and resumes as usual.
+    @Test func aSecondRunOnTheSameOutputIsToldItIsInUse() throws {
+        let root = try scratch()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let output = root.appendingPathComponent("f.h5").path
+        let arguments = ["extract", Self.model, try longList(in: root, times: 150), "-o", output]
+        let first = Process()
+        first.executableURL = try cli.executable()
+        first.arguments = arguments
+        first.standardOutput = FileHandle.nullDevice
+        first.standardError = FileHandle.nullDevice
+        try first.run()
+        let deadline = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: output + ".partial"), Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        for extra in [[], ["--resume"]] {
+            let second = try cli.run(arguments + extra)
+            #expect(second.status == 3, "\(extra): \(second.err)")
+            #expect(second.err.contains("is being written by another sightline that is still running"), "\(second.err)")
+        }
+        first.interrupt()
+        first.waitUntilExit()
+        #expect(first.terminationStatus == 130)
+        let resumed = try cli.run(arguments + ["--resume"])
+        #expect(resumed.status == 0 && FileManager.default.fileExists(atPath: output), "\(resumed.err)")
     }
 }
