@@ -12,7 +12,7 @@ enum OptionChecks {
     }
 
     /// The most epochs a run may ask for (a larger count is a typing mistake, not a plan).
-    static let maximumEpochs = 10000
+    static let maximumEpochs = 100_000
 
     /// `value` must lie in `range` (counts with a sane maximum: a larger one would exhaust
     /// memory or never end).

@@ -102,7 +102,7 @@ struct SafetyTests {
             (finetune + ["--validation-split", "1.5"], "--validation-split 1.5: must be a fraction"),
             (["train-head", features, "-o", output, "--hidden", "0"], "--hidden 0: must be 1 to 65536"),
             (["train-head", features, "-o", output, "--hidden", "99999999"], "--hidden 99999999: must be 1 to 65536"),
-            (finetune + ["--epochs", "99999999"], "--epochs 99999999: must be 0 to 10000"),
+            (finetune + ["--epochs", "99999999"], "--epochs 99999999: must be 0 to 100000"),
             (["train-head", features, "-o", output, "--lr", "nan"], "--lr nan: must be a finite number above 0"),
             (["train-head", features, "-o", output, "--validation-split", "1.5"], "--validation-split 1.5"),
             (["gradcam", model, imgs, "-o", root.path + "/cam", "--alpha", "nan"], "--alpha nan: must be between 0"),
