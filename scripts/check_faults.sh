@@ -218,8 +218,8 @@ for cmd in "predict m.h5 long.txt" "evaluate m.h5 --data imgs" "extract m.h5 lon
 done
 for delay in 0.05 0.1 0.2 0.4; do
     rm -rf out
-    interrupt KILL $delay $S convert m.h5 -o out/k.keras
-    interrupt KILL $delay $S finetune m.h5 --data imgs -o out/k.h5 --head-epochs 1 --epochs 1 --batch 2
+    interrupt KILL $delay $S convert m.h5 -o out/k.keras 2>/dev/null
+    interrupt KILL $delay $S finetune m.h5 --data imgs -o out/k.h5 --head-epochs 1 --epochs 1 --batch 2 2>/dev/null
     # The next run removes what the killed one left.
     err=$($S convert m.h5 -o out/k.keras 2>&1 >/dev/null); status=$?
     $S finetune m.h5 --data imgs -o out/k.h5 --head-epochs 1 --epochs 1 --batch 2 >/dev/null 2>&1
