@@ -70,6 +70,9 @@ struct Evaluate: ParsableCommand {
             throw CommandError(message: "\(data): \(error.message)")
         }
         for (path, reason) in evaluation.skipped { Report.skipped(path, reason) }
+        if evaluation.count == 0 {
+            throw CommandError(message: "\(data): no image could be read; nothing was evaluated")
+        }
         if let report {
             try FileManager.default.createDirectory(atPath: report, withIntermediateDirectories: true)
             let page = EvaluationReport.html(evaluation, model: options.model, data: data)

@@ -166,6 +166,18 @@ struct SafetyTests {
         let none = try cli.run(["extract", model, corrupt.path, "-o", output])
         #expect(none.status == 3 && none.err.contains("none of the 1 images could be read"), "\(none.err)")
         #expect(!FileManager.default.fileExists(atPath: output), "no 0-row file")
+        for command in [
+            ["predict", model, corrupt.path],
+            ["evaluate", model, "--data", root.appendingPathComponent("corrupt-classes").path],
+        ] {
+            if command[0] == "evaluate" {
+                let folder = root.appendingPathComponent("corrupt-classes/a")
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+                try Data("not an image".utf8).write(to: folder.appendingPathComponent("a.jpg"))
+            }
+            let result = try cli.run(command)
+            #expect(result.status == 3 && result.err.contains("no image could be read"), "\(command[0]): \(result.err)")
+        }
     }
 
     /// `convert` keeps the class names a fine-tuned model records.
