@@ -170,6 +170,7 @@ public enum CAMReport {
             for (name, value) in attributes.sorted(by: { $0.key < $1.key }) {
                 try file.writeString(value, attribute: name)
             }
+            try file.close()
         }
     }
 }

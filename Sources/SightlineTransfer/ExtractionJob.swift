@@ -74,6 +74,12 @@ public struct ExtractionJob {
         let fingerprint = try fingerprintJSON(attributes, items: slice.items)
         let labelled = slice.classNames != nil
         let writer: FeatureFileWriter
+        if FeatureFileWriter.isInUse(output) {
+            throw TransferError(
+                .file, subject: FeatureFileWriter.workingPath(output),
+                "is being written by another sightline that is still running; wait for it to finish, or write to another output"
+            )
+        }
         if let resumed = try FeatureFileWriter(resuming: output) {
             let working = FeatureFileWriter.workingPath(output)
             guard resume else {
@@ -89,8 +95,13 @@ public struct ExtractionJob {
             }
             writer = resumed
         } else {
-            writer = try FeatureFileWriter(
-                path: output, featureShape: extractor.featureShape, labelled: labelled, fingerprint: fingerprint)
+            do {
+                writer = try FeatureFileWriter(
+                    path: output, featureShape: extractor.featureShape, labelled: labelled, fingerprint: fingerprint)
+            } catch {
+                FeatureFileWriter.discard(output)  // nothing to resume from a file that could not be made
+                throw error
+            }
         }
         let resumedRows = writer.rows
         let total = slice.items.count
@@ -106,14 +117,31 @@ public struct ExtractionJob {
         let stream = ImageBatchStream(plan: plan, preparation: preparation, workers: dataWorkers)
         var failed: [(path: String, error: String)] = []
         while let batch = stream.next() {
-            try write(batch, to: writer, labelled: labelled)
+            do {
+                try write(batch, to: writer, labelled: labelled)
+            } catch let error as ModelFileError {
+                writer.discard()  // a write that failed (a full disk) leaves no file to trust
+                throw ModelFileError(file: output, "\(error.message); nothing was written", kind: error.kind)
+            }
             failed += batch.failed.map { ($0.sample.path, $0.error) }
             if !progress(writer.rows, total) && writer.rows < total {
                 throw TransferError(
                     .stopped, "stopped after \(writer.rows) of \(total) images; run again with --resume to continue")
             }
         }
-        try writer.finish(classNames: slice.classNames, attributes: attributes)
+        if resumedRows == 0, total > 0, failed.count == total, let first = failed.first {
+            writer.discard()
+            throw TransferError(
+                .data,
+                "none of the \(total) images could be read (the first: \(first.path): \(first.error)); no file was written"
+            )
+        }
+        do {
+            try writer.finish(classNames: slice.classNames, attributes: attributes)
+        } catch let error as ModelFileError {
+            writer.discard()
+            throw ModelFileError(file: output, "\(error.message); nothing was written", kind: error.kind)
+        }
         if resumedRows > 0 {
             // Failures in rows written before the interruption are in the file.
             let reader = try FeatureFileReader(path: output)

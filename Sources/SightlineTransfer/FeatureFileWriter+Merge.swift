@@ -49,6 +49,21 @@ extension FeatureFileWriter {
         var attributes = first.attributes
         (attributes["shard_index"], attributes["shard_count"], attributes["first_item"]) = ("0", "1", "0")
         try? FileManager.default.removeItem(atPath: workingPath(output))
+        // A merge that fails (a full disk) leaves no working file behind.
+        do {
+            try write(ordered, to: output, like: first, attributes: attributes, fingerprint: paths)
+        } catch {
+            discard(output)
+            throw error
+        }
+        return next
+    }
+
+    /// Appends the shards' rows, in order, to a new working file and finishes it as `output`.
+    private static func write(
+        _ ordered: [FeatureFileReader], to output: String, like first: FeatureFileReader,
+        attributes: [String: String], fingerprint paths: [String]
+    ) throws {
         let writer = try FeatureFileWriter(
             path: output, featureShape: first.featureShape, labelled: first.labels != nil,
             fingerprint: "merge of \(paths.joined(separator: " "))")
@@ -63,6 +78,5 @@ extension FeatureFileWriter {
             }
         }
         try writer.finish(classNames: first.classNames, attributes: attributes)
-        return next
     }
 }

@@ -17,6 +17,8 @@ public final class FeatureFileWriter {
 
     /// What identifies the run that writes the file (settings and inputs).
     public let fingerprint: String
+    /// The lock held on the fingerprint file while this writer runs (-1: none).
+    private var lockDescriptor: Int32 = -1
 
     /// The root string attributes of a features file (model, model_md5, layer, pooling, …).
     public static let attributeNames = [
@@ -35,6 +37,7 @@ public final class FeatureFileWriter {
         self.labelled = labelled
         self.fingerprint = fingerprint
         try AtomicFile.write(Data(fingerprint.utf8), to: Self.fingerprintPath(path))
+        lockDescriptor = try Self.lock(path) ?? -1
         let working = Self.workingPath(path)
         file = try HDF5File(creating: working)
         // About 4 MiB of features per chunk.
@@ -54,6 +57,7 @@ public final class FeatureFileWriter {
         let working = Self.workingPath(path)
         guard FileManager.default.fileExists(atPath: working) else { return nil }
         self.path = path
+        lockDescriptor = try Self.lock(path) ?? -1
         fingerprint = (try? String(contentsOfFile: Self.fingerprintPath(path), encoding: .utf8)) ?? ""
         file = try HDF5File(appending: working)
         labelled = file.exists("/labels")
@@ -82,16 +86,27 @@ public final class FeatureFileWriter {
         for name in Self.attributeNames {
             if let value = attributes[name] { try file.writeString(value, attribute: name) }
         }
-        try file.flush()
+        try file.close()
         guard rename(Self.workingPath(path), path) == 0 else {
             throw ModelFileError(file: path, "cannot move the finished file into place")
         }
         try? FileManager.default.removeItem(atPath: Self.fingerprintPath(path))
     }
 
+    deinit {
+        if lockDescriptor >= 0 { close(lockDescriptor) }
+    }
+
     /// Removes the working file (a run that failed before its first row).
     public func discard() {
-        for name in [Self.workingPath(path), Self.fingerprintPath(path)] {
+        try? file.close()
+        Self.discard(path)
+    }
+
+    /// Removes the working file and fingerprint of `path` (a run that failed, even before its
+    /// writer existed).
+    public static func discard(_ path: String) {
+        for name in [workingPath(path), fingerprintPath(path)] {
             try? FileManager.default.removeItem(atPath: name)
         }
     }

@@ -46,7 +46,14 @@ extension FineTuner {
                 graph.zeroGradients()  // nothing readable: this process adds zeros to the combine
             }
             try combine(&figures)
-            if figures.count > 0 { optimizer.step(graph.trainableSlots) }
+            if figures.count > 0 {
+                let (place, slots) = ("phase \(phase) epoch \(epoch + 1) batch \(number + 1)", graph.trainableSlots)
+                let fix =
+                    "The files written so far keep the last finished epoch's weights; lower \(phase == 1 ? "--head-lr" : "--lr") (now \(optimizer.learningRate))."
+                try Divergence.check(loss: figures.loss, slots: slots, at: place, fix: fix)
+                optimizer.step(slots)
+                try Divergence.checkWeights(slots, at: place, fix: fix)
+            }
             total = total + figures
             let position = StepProgress(
                 phase: phase, epoch: epoch + 1, epochs: epochs, batch: number + 1,

@@ -163,9 +163,14 @@ public struct HeadTrainer {
                 try file.features(range, into: &block)
                 for start in stride(from: 0, to: rowsHere.count, by: options.batchSize) {
                     let indices = rowsHere[start..<min(start + options.batchSize, rowsHere.count)]
-                    let figures = try TrainingStep.run(
+                    let figures = try TrainingStep.gradients(
                         graph, inputs: ["features": batch(range, indices)], output: "predictions",
-                        labels: indices.map { labels[$0] }, optimizer: optimizer, loss: loss)
+                        labels: indices.map { labels[$0] }, loss: loss)
+                    let (place, slots) = ("epoch \(epoch)", graph.trainableSlots)
+                    let fix = "No head was written; lower --lr (now \(optimizer.learningRate))."
+                    try Divergence.check(loss: figures.loss, slots: slots, at: place, fix: fix)
+                    optimizer.step(slots)
+                    try Divergence.checkWeights(slots, at: place, fix: fix)
                     total += figures.loss
                 }
             }

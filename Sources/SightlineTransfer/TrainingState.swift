@@ -102,13 +102,16 @@ struct TrainingState {
                 "generator": Self.words(tuner.generator),
                 "history": String(decoding: try encoder.encode(history), as: UTF8.self),
                 "dropout_generator": tuner.headDropout.map { Self.words($0.generator) } ?? "",
+                "settings": tuner.options.resumeSettingsJSON,
             ]
             for (name, value) in attributes { try file.writeString(value, attribute: name) }
+            try file.close()
         }
     }
 
     static func load(_ path: String, into tuner: FineTuner) throws -> TrainingState {
         let file = try HDF5File(reading: path)
+        try tuner.options.checkResume(file, path: path)
         func attribute(_ name: String) throws -> String { try file.stringAttribute(name) ?? "" }
         var state = TrainingState(phase: Int(try attribute("phase")) ?? 1)
         state.nextEpoch = Int(try attribute("next_epoch")) ?? 0

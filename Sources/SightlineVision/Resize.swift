@@ -39,7 +39,45 @@ public enum Resize {
                 }
             }
         }
-        // Vertical pass: [height, width, c].
+        return vertical(horizontal, rows: rows, height: height, width: width, c: c)
+    }
+
+    /// Resizes 8-bit RGB pixels straight to a float `[height, width, 3]` image: the same sums as
+    /// `bilinear(image.tensor, …)`, bit for bit (a byte converts to Float exactly), without the
+    /// full-size float copy (a 16000×16000 photo would take 3 GiB as floats; here only the
+    /// `[H, width, 3]` horizontal pass is float).
+    public static func bilinear(_ image: RGBImage, height: Int, width: Int) -> Tensor {
+        precondition(height > 0 && width > 0, "resize needs a positive size")
+        let (h, w) = (image.height, image.width)
+        let columns = Taps(weights(input: w, output: width))
+        let rows = Taps(weights(input: h, output: height))
+        var horizontal = [Float](repeating: 0, count: h * width * 3)
+        image.pixels.withUnsafeBufferPointer { p in
+            horizontal.withUnsafeMutableBufferPointer { out in
+                columns.withPointers { starts, sources, weights in
+                    guard let source = p.baseAddress, let target = out.baseAddress else { return }
+                    for y in 0..<h {
+                        let row = source + y * w * 3
+                        for x in 0..<width {
+                            var (r, g, b): (Float, Float, Float) = (0, 0, 0)
+                            for t in starts[x]..<starts[x + 1] {
+                                let s = row + sources[t] * 3
+                                r += weights[t] * Float(s[0])
+                                g += weights[t] * Float(s[1])
+                                b += weights[t] * Float(s[2])
+                            }
+                            let o = target + (y * width + x) * 3
+                            (o[0], o[1], o[2]) = (r, g, b)
+                        }
+                    }
+                }
+            }
+        }
+        return vertical(horizontal, rows: rows, height: height, width: width, c: 3)
+    }
+
+    /// The vertical pass of both: `[h, width, c]` floats to `[height, width, c]`.
+    private static func vertical(_ horizontal: [Float], rows: Taps, height: Int, width: Int, c: Int) -> Tensor {
         let span = width * c
         return Tensor(shape: [height, width, c]) { out in
             guard let target = out.baseAddress else { return }

@@ -50,17 +50,21 @@ extension RGBImage {
     /// (`color_mode`) does: 3 is RGB, 1 is PIL's luminance `L`, 4 is RGBA with opaque alpha.
     /// `channels` must be one of `ImageChannels.supported` (checked when a job is set up).
     public func prepared(height: Int, width: Int, policy: ResizePolicy, channels: Int = 3) -> Tensor {
-        let tensor = ImageChannels.convert(self, channels: channels)
+        // RGB models resize the 8-bit pixels directly (no full-size float copy of a large photo).
+        func resized(_ height: Int, _ width: Int) -> Tensor {
+            channels == 3
+                ? Resize.bilinear(self, height: height, width: width)
+                : Resize.bilinear(ImageChannels.convert(self, channels: channels), height: height, width: width)
+        }
         switch policy {
         case .squash:
-            return Resize.bilinear(tensor, height: height, width: width)
+            return resized(height, width)
         case .shorterSideThenCrop(let shorter):
             let side = max(shorter ?? ResizePolicy.defaultShorter(height, width), max(height, width))
             let scale = Double(side) / Double(min(self.height, self.width))
             let resizedHeight = max(height, Int((Double(self.height) * scale).rounded()))
             let resizedWidth = max(width, Int((Double(self.width) * scale).rounded()))
-            let resized = Resize.bilinear(tensor, height: resizedHeight, width: resizedWidth)
-            return Self.centerCrop(resized, height: height, width: width)
+            return Self.centerCrop(resized(resizedHeight, resizedWidth), height: height, width: width)
         }
     }
 

@@ -84,7 +84,7 @@ extension HDF5File {
             defer { H5Sclose(space) }
             return createAttribute(name, on: object, type: type, space: space) { H5Awrite($0, type, bytes) >= 0 }
         }
-        guard ok else { throw error(object, "cannot write attribute '\(name)'") }
+        guard ok else { throw writeError(object, "cannot write attribute '\(name)'") }
     }
 
     /// Writes one variable-length UTF-8 string scalar (Keras's `keras_version`, `backend`,
@@ -104,7 +104,7 @@ extension HDF5File {
                 }
             }
         }
-        guard ok else { throw error(object, "cannot write attribute '\(name)'") }
+        guard ok else { throw writeError(object, "cannot write attribute '\(name)'") }
     }
 
     /// Writes an empty float64 array attribute: h5py's (and so Keras's) form of an empty list.
@@ -115,7 +115,7 @@ extension HDF5File {
             defer { H5Sclose(space) }
             return createAttribute(name, on: object, type: sl_h5t_ieee_f64le(), space: space) { _ in true }
         }
-        guard ok else { throw error(object, "cannot write attribute '\(name)'") }
+        guard ok else { throw writeError(object, "cannot write attribute '\(name)'") }
     }
 
     /// Creates (replacing) attribute `name` on `object` and calls `write` with it. Lock held by caller.

@@ -12,7 +12,7 @@ extension HDF5File {
             return values.isEmpty
                 || H5Dwrite(dataset, sl_h5t_native_int64(), sl_h5s_all(), sl_h5s_all(), sl_h5p_default(), wide) >= 0
         }
-        guard ok else { throw error(object, "cannot write the dataset") }
+        guard ok else { throw writeError(object, "cannot write the dataset") }
     }
 
     /// Reads a 1-D integer dataset.
@@ -46,7 +46,7 @@ extension HDF5File {
             var pointers = copies.map { UnsafePointer($0) }
             return H5Dwrite(dataset, type, sl_h5s_all(), sl_h5s_all(), sl_h5p_default(), &pointers) >= 0
         }
-        guard ok else { throw error(object, "cannot write the dataset") }
+        guard ok else { throw writeError(object, "cannot write the dataset") }
     }
 
     /// Reads a 1-D string dataset (variable-length or fixed-length).

@@ -45,7 +45,7 @@ extension HDF5File {
             guard dataset >= 0 else { return false }
             return H5Dclose(dataset) >= 0
         }
-        guard ok else { throw error(object, "cannot create the growable dataset") }
+        guard ok else { throw writeError(object, "cannot create the growable dataset") }
     }
 
     /// Appends rows of float32 (`values.count` a multiple of the row size).
@@ -121,9 +121,8 @@ extension HDF5File {
 
     /// Writes buffered data to disk, so that the file is readable as it stands.
     public func flush() throws(ModelFileError) {
-        guard withHDF5({ H5Fflush(id, H5F_SCOPE_GLOBAL) >= 0 }) else {
-            throw ModelFileError(file: path, "cannot flush the file")
-        }
+        let reason = withHDF5 { H5Fflush(id, H5F_SCOPE_GLOBAL) >= 0 ? nil : Self.systemReason() ?? "cannot flush it" }
+        if let reason { throw ModelFileError(file: path, "cannot flush the file: \(reason)") }
     }
 
     private static func fileType(_ type: RowType) -> hid_t {
@@ -176,6 +175,6 @@ extension HDF5File {
             }
             return write(dataset, memory, file)
         }
-        guard ok else { throw error(object, "cannot append \(rows) rows") }
+        guard ok else { throw writeError(object, "cannot append \(rows) rows") }
     }
 }

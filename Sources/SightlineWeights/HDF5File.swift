@@ -6,9 +6,21 @@ import Synchronization
 /// libhdf5 (the serial build Debian ships) is not thread-safe: every call goes through this lock.
 private let hdf5Lock = Mutex<Void>(())
 
+/// Set up once, before any other libhdf5 call: no automatic error printing, and no `atexit`
+/// handler (after a write failed on a full disk, libhdf5's own cleanup at exit closes the
+/// broken file a second time and crashes; every file is closed explicitly instead).
+private let hdf5Configured: Bool = {
+    H5dont_atexit()
+    H5Eset_auto2(sl_h5e_default(), nil, nil)
+    return true
+}()
+
 /// Runs `body` holding the process-wide HDF5 lock.
 func withHDF5<R>(_ body: () throws -> R) rethrows -> R {
-    try hdf5Lock.withLock { _ in try body() }
+    try hdf5Lock.withLock { _ in
+        _ = hdf5Configured
+        return try body()
+    }
 }
 
 /// An open HDF5 file: typed reads and writes of float32 datasets and string attributes, with
@@ -21,11 +33,23 @@ public final class HDF5File: @unchecked Sendable {
     /// The file's path.
     public let path: String
     let id: hid_t
+    /// Whether `close()` has run (then `deinit` leaves the id alone).
+    private let closed = Mutex<Bool>(false)
+
+    /// Records the close; false when the file was already closed.
+    func markClosed() -> Bool {
+        closed.withLock { done in
+            defer { done = true }
+            return !done
+        }
+    }
 
     /// Opens an existing file read-only.
     public init(reading path: String) throws(ModelFileError) {
         self.path = path
-        guard FileManager.default.fileExists(atPath: path) else { throw ModelFileError(file: path, "no such file") }
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ModelFileError(file: path, "no such file", kind: .unreadable)
+        }
         let id = withHDF5 { () -> hid_t in
             H5Eset_auto2(sl_h5e_default(), nil, nil)
             guard H5Fis_hdf5(path) > 0 else { return -2 }
@@ -45,7 +69,10 @@ public final class HDF5File: @unchecked Sendable {
             H5Eset_auto2(sl_h5e_default(), nil, nil)
             return H5Fcreate(path, sl_h5f_acc_trunc(), sl_h5p_default(), sl_h5p_default())
         }
-        guard id >= 0 else { throw ModelFileError(file: path, "cannot create the file") }
+        guard id >= 0 else {
+            let reason = withHDF5 { Self.systemReason() }
+            throw ModelFileError(file: path, "cannot create the file" + (reason.map { ": \($0)" } ?? ""))
+        }
         self.id = id
     }
 
@@ -55,7 +82,7 @@ public final class HDF5File: @unchecked Sendable {
     }
 
     deinit {
-        withHDF5 { _ = H5Fclose(id) }
+        if markClosed() { withHDF5 { _ = H5Fclose(id) } }
     }
 
     func error(_ object: String, _ message: String) -> ModelFileError {
@@ -121,7 +148,7 @@ public final class HDF5File: @unchecked Sendable {
             H5Gclose(group)
             return true
         }
-        guard ok else { throw error(object, "cannot create the group") }
+        guard ok else { throw writeError(object, "cannot create the group") }
     }
 
     // MARK: Datasets
@@ -190,6 +217,6 @@ public final class HDF5File: @unchecked Sendable {
                     >= 0
             }
         }
-        guard ok else { throw error(object, "cannot write the dataset") }
+        guard ok else { throw writeError(object, "cannot write the dataset") }
     }
 }

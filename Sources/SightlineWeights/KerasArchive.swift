@@ -1,4 +1,5 @@
 import Foundation
+import SightlineCore
 internal import ZIPFoundation
 
 /// Reads a Keras 3 `.keras` archive: a zip holding `config.json` (the architecture),
@@ -25,20 +26,39 @@ public enum KerasArchive {
         guard let weightsEntry = archive["model.weights.h5"] else {
             throw ModelFileError(file: path, "the .keras archive has no model.weights.h5", kind: .archive)
         }
-        func text(_ name: String) throws(ModelFileError) -> String? {
+        /// A member extracted within `cap` bytes and its declared size (a member whose data
+        /// expands past what it declares is refused as it expands, before memory grows).
+        func text(_ name: String, cap: UInt64) throws(ModelFileError) -> String? {
             guard let entry = archive[name] else { return nil }
+            if let problem = ArchiveLimits.sizeProblem(declared: entry.uncompressedSize, cap: cap) {
+                throw ModelFileError(file: path, object: name, problem, kind: .archive)
+            }
             var data = Data()
             do {
-                _ = try archive.extract(entry) { data.append($0) }
+                _ = try archive.extract(entry) { chunk in
+                    guard UInt64(data.count + chunk.count) <= entry.uncompressedSize else {
+                        throw ModelFileError(
+                            file: path, object: name,
+                            "expands past the \(entry.uncompressedSize) bytes it declares (a corrupt or hostile archive)",
+                            kind: .archive)
+                    }
+                    data.append(chunk)
+                }
+            } catch let error as ModelFileError {
+                throw error
             } catch {
                 throw ModelFileError(file: path, object: name, "cannot be extracted (\(error))", kind: .archive)
             }
-            return String(decoding: data, as: UTF8.self)
+            let text = String(decoding: data, as: UTF8.self)
+            if let problem = ArchiveLimits.depthProblem(text) {
+                throw ModelFileError(file: path, object: name, problem, kind: .archive)
+            }
+            return text
         }
-        let config = try text("config.json")
+        let config = try text("config.json", cap: ArchiveLimits.configBytes)
         // metadata.json: {"keras_version": "3.15.1", "date_saved": …}.
         var metadata: [String: Any]?
-        if let json = try text("metadata.json") {
+        if let json = try text("metadata.json", cap: ArchiveLimits.metadataBytes) {
             guard let object = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] else {
                 throw ModelFileError(
                     file: path, object: "metadata.json",
@@ -47,11 +67,31 @@ public enum KerasArchive {
             metadata = object
         }
         let version = metadata?["keras_version"] as? String
-        let temporary = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "sightline-\(UUID().uuidString).weights.h5")
-        defer { try? FileManager.default.removeItem(at: temporary) }
+        // Named after this process, so that a copy left by a killed run is removed by the next.
+        let scratch = FileManager.default.temporaryDirectory
+        AtomicFile.removeStale(in: scratch.path, prefix: "")
+        let temporary = scratch.appendingPathComponent("sightline-\(getpid())-\(UUID().uuidString).weights.h5")
+        let registration = TemporaryFiles.register(temporary.path)
+        defer {
+            try? FileManager.default.removeItem(at: temporary)
+            TemporaryFiles.unregister(registration)
+        }
+        if let problem = ArchiveLimits.sizeProblem(
+            declared: weightsEntry.uncompressedSize, cap: ArchiveLimits.weightsBytes)
+        {
+            throw ModelFileError(file: path, object: "model.weights.h5", problem, kind: .archive)
+        }
         do {
-            _ = try archive.extract(weightsEntry, to: temporary)
+            try AtomicFile.checkSpace(for: temporary.path, bytes: Int(weightsEntry.uncompressedSize))
+        } catch {
+            throw ModelFileError(
+                file: path, object: "model.weights.h5", "cannot be extracted to \(scratch.path): \(error)",
+                kind: .archive)
+        }
+        do {
+            try extract(weightsEntry, of: archive, to: temporary)
+        } catch let error as ModelFileError {
+            throw ModelFileError(file: path, object: "model.weights.h5", error.message, kind: .archive)
         } catch {
             throw ModelFileError(
                 file: path, object: "model.weights.h5", "cannot be extracted (\(error))", kind: .archive)
@@ -59,6 +99,24 @@ public enum KerasArchive {
         let file = try HDF5File(reading: temporary.path)
         return try KerasWeightFile(
             file: file, displayPath: path, format: .kerasArchive, modelConfig: config, kerasVersion: version)
+    }
+
+    /// Extracts `entry` to `url`, stopping as soon as the data passes the size it declares.
+    private static func extract(_ entry: Entry, of archive: Archive, to url: URL) throws {
+        guard FileManager.default.createFile(atPath: url.path, contents: nil),
+            let handle = FileHandle(forWritingAtPath: url.path)
+        else { throw ModelFileError(file: url.path, "cannot create the temporary copy") }
+        defer { try? handle.close() }
+        var written: UInt64 = 0
+        _ = try archive.extract(entry) { chunk in
+            written += UInt64(chunk.count)
+            guard written <= entry.uncompressedSize else {
+                throw ModelFileError(
+                    file: url.path,
+                    "expands past the \(entry.uncompressedSize) bytes it declares (a corrupt or hostile archive)")
+            }
+            try handle.write(contentsOf: chunk)
+        }
     }
 
     /// Reads `path` as a `.keras` archive or as an HDF5 weights file, whichever it is.

@@ -16,25 +16,57 @@ enum KerasArchiveWriter {
 
     static func save(_ graph: Graph, to path: String, metadata: KerasWriter.Metadata, modelName: String) throws {
         let config = try Keras3ConfigWriter.config(of: graph, name: modelName)
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "sightline-archive-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        try writeWeights(graph, metadata: metadata, to: scratch.appendingPathComponent("model.weights.h5").path)
-        try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]).write(
-            to: scratch.appendingPathComponent("config.json"))
+        // The members are written next to the output (same disk, checked for space), in a folder
+        // named after this process so that one left by a killed run is removed by the next.
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+        let prefix = ".\(URL(fileURLWithPath: path).lastPathComponent)."
+        AtomicFile.removeStale(in: folder.path, prefix: prefix)
+        let scratch = folder.appendingPathComponent("\(prefix)sightline-\(getpid())-\(UUID().uuidString).members")
+        let registrations = ([""] + ["metadata.json", "config.json", "model.weights.h5"]).map {
+            TemporaryFiles.register($0.isEmpty ? scratch.path : scratch.appendingPathComponent($0).path)
+        }
+        defer {
+            try? FileManager.default.removeItem(at: scratch)
+            registrations.forEach(TemporaryFiles.unregister)
+        }
+        do {
+            try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+            try writeWeights(graph, metadata: metadata, to: scratch.appendingPathComponent("model.weights.h5").path)
+            try AtomicFile.write(
+                JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]),
+                to: scratch.appendingPathComponent("config.json").path)
+        } catch {
+            throw AtomicFile.WriteError(path: path, reason: Self.reason(error, scratch: scratch.path))
+        }
         let date = ISO8601DateFormatter().string(from: Date())
         let info: [String: Any] = [
             "keras_version": kerasVersion, "date_saved": date, "sightline_version": metadata.sightlineVersion,
         ]
-        try JSONSerialization.data(withJSONObject: info, options: [.sortedKeys]).write(
-            to: scratch.appendingPathComponent("metadata.json"))
+        try AtomicFile.write(
+            JSONSerialization.data(withJSONObject: info, options: [.sortedKeys]),
+            to: scratch.appendingPathComponent("metadata.json").path)
         try AtomicFile.write(to: path) { temporary in
-            let archive = try Archive(url: URL(fileURLWithPath: temporary), accessMode: .create)
-            for entry in ["metadata.json", "config.json", "model.weights.h5"] {
-                try archive.addEntry(with: entry, relativeTo: scratch, compressionMethod: .deflate)
+            do {
+                let archive = try Archive(url: URL(fileURLWithPath: temporary), accessMode: .create)
+                for entry in ["metadata.json", "config.json", "model.weights.h5"] {
+                    errno = 0
+                    try archive.addEntry(with: entry, relativeTo: scratch, compressionMethod: .deflate)
+                }
+            } catch {
+                // ZIPFoundation says only "unwritableFile"; the system's errno says why.
+                let reason = errno == 0 ? "cannot write the archive (\(error))" : SystemError.describe(errno)
+                throw AtomicFile.WriteError(path: path, reason: reason)
             }
         }
+    }
+
+    /// A member's failure said of the archive: the scratch folder's paths left out.
+    private static func reason(_ error: any Error, scratch: String) -> String {
+        var text = (error as? AtomicFile.WriteError)?.reason ?? "\(error)"
+        for prefix in [scratch + "/model.weights.h5: ", scratch + "/"] {
+            text = text.replacingOccurrences(of: prefix, with: "")
+        }
+        return text
     }
 
     private static func writeWeights(_ graph: Graph, metadata: KerasWriter.Metadata, to path: String) throws {
@@ -56,5 +88,6 @@ enum KerasArchiveWriter {
                 try file.write(parameter.value, to: "\(group)/vars/\(index)")
             }
         }
+        try file.close()
     }
 }

@@ -65,6 +65,17 @@ public enum KerasWriter {
     public static func save(
         _ graph: Graph, to path: String, metadata: Metadata, weightsOnly: Bool = false, modelName: String = "model"
     ) throws {
+        for node in graph.nodes {
+            for parameter in node.layer?.parameters ?? []
+            where !parameter.value.withUnsafeBufferPointer({ $0.allSatisfy(\.isFinite) }) {
+                throw UnwritableFormat(
+                    path: path,
+                    reason:
+                        "\(node.name)/\(parameter.name) holds NaN or infinite values; nothing was written (the previous file, if any, is unchanged)"
+                )
+            }
+        }
+        try AtomicFile.checkSpace(for: path, bytes: graph.parameterCount * MemoryLayout<Float>.size)
         switch URL(fileURLWithPath: path).pathExtension.lowercased() {
         case "h5", "hdf5":
             break
@@ -118,5 +129,6 @@ public enum KerasWriter {
                 try file.write(parameter.value, to: "\(group)/\(name)")
             }
         }
+        try file.close()
     }
 }

@@ -93,7 +93,16 @@ public enum ModelLoader {
                 weights: .zeros, widthDivisor: shape?.widthDivisor ?? 1)
             source = "--arch \(architecture.rawValue)"
         } else if let config = file.modelConfig {
-            graph = try ModelConfigImporter.graph(fromJSON: config, defaultImageSize: inputSize ?? 224)
+            if let problem = ArchiveLimits.depthProblem(config) {
+                throw ModelFileError(file: path, object: "model_config", problem, kind: .layout)
+            }
+            do {
+                graph = try ModelConfigImporter.graph(fromJSON: config, defaultImageSize: inputSize ?? 224)
+            } catch let error as NSError where error.domain == NSCocoaErrorDomain {
+                throw ModelFileError(
+                    file: path, object: "model_config", "is not valid JSON (\(error.localizedDescription))",
+                    kind: .layout)
+            }
             source = "model_config in the file"
             builtIn = recognise(file)?.architecture
         } else if let recognised = recognise(file) {

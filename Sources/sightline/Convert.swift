@@ -29,9 +29,13 @@ struct Convert: ParsableCommand {
     var head: String?
 
     func run() throws {
+        try Outputs.check(output, kind: Outputs.model, inputs: [options.model, head])
+        if let head { try options.checkBackbone(head: head) }
         let loaded = try options.load()
         let graph = try head.map { try HeadAttachment.stack(loaded, head: $0) } ?? loaded.graph
-        let classNames = try head.flatMap { try HDF5File(reading: $0).stringsAttribute("class_names") }
+        // The head's class names, else the model's own (a fine-tuned model keeps its names).
+        let classNames =
+            try head.map { try HDF5File(reading: $0).stringsAttribute("class_names") } ?? loaded.file.classNames
         let metadata = KerasWriter.Metadata(
             sightlineVersion: Sightline.version, preprocessing: loaded.preprocessing, source: loaded.file.path,
             classNames: classNames)

@@ -46,6 +46,10 @@ struct Evaluate: ParsableCommand {
         guard folder.classNames != nil else {
             throw CommandError.usage("--data \(data): needs one subfolder per class")
         }
+        if let report {
+            try Outputs.check(
+                report, option: "--report", kind: .folder, inputs: [options.model, head] + folder.items.map(\.path))
+        }
         let classifier = try options.classifier(head: head, engine: engine, use: "evaluate needs a classifier")
         let graph = classifier.graph
         let display = ProgressDisplay(label: "evaluate")
@@ -62,6 +66,9 @@ struct Evaluate: ParsableCommand {
             throw CommandError(message: "\(data): \(error.message)")
         }
         for (path, reason) in evaluation.skipped { Report.skipped(path, reason) }
+        if evaluation.count == 0 {
+            throw CommandError(message: "\(data): no image could be read; nothing was evaluated")
+        }
         if let report {
             try FileManager.default.createDirectory(atPath: report, withIntermediateDirectories: true)
             let page = EvaluationReport.html(evaluation, model: options.model, data: data)

@@ -27,9 +27,10 @@ enum ExitStatus: Int32 {
         }
     }
 
-    /// See `of(_: TransferError)`.
+    /// See `of(_: TransferError)`: a missing `--arch` and a missing or unreadable input file
+    /// (the model, like an image) are usage errors (2).
     static func of(_ error: ModelFileError) -> ExitStatus {
-        error.kind == .architecture ? .usage : .failed
+        error.kind == .architecture || error.kind == .unreadable ? .usage : .failed
     }
 
     /// The table as `--help` shows it.
@@ -65,6 +66,7 @@ extension Sightline {
     /// Runs the command and maps every failure to the exit-status table, printing
     /// `error: …` (ArgumentParser's usage text after a usage error).
     static func runMapped() -> Never {
+        Interrupts.install()
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -86,6 +88,7 @@ extension Sightline {
             if parserCode == .validationFailure {
                 var text = fullMessage(for: error)
                 if text.hasPrefix("Error: ") { text = "error: " + text.dropFirst(7) }
+                if let negative = OptionChecks.negativeValue(text, arguments: CommandLine.arguments) { text = negative }
                 Report.write(text)
                 Foundation.exit(ExitStatus.usage.rawValue)
             }

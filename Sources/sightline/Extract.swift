@@ -107,6 +107,8 @@ struct Extract: ParsableCommand {
         guard !dataset.items.isEmpty else {
             throw CommandError.usage("no images found in \(inputs.joined(separator: " "))")
         }
+        try Outputs.check(
+            output, kind: Outputs.hdf5, inputs: [options.model] + inputs + dataset.items.map(\.path))
         let model = try options.load(engine: engineOptions)
         // An unknown --layer is a usage error (TransferError.option), mapped by the exit-status table.
         var extractor = try FeatureExtractor(
@@ -118,7 +120,7 @@ struct Extract: ParsableCommand {
             sightlineVersion: Sightline.version)
         if let dataWorkers { job.dataWorkers = max(dataWorkers, 1) }
         let display = ProgressDisplay(label: "extract")
-        Interrupts.install()
+        Interrupts.cooperate()
         let summary: ExtractionJob.Summary
         do {
             summary = try job.run { done, total in
@@ -151,6 +153,7 @@ struct MergeCommand: ParsableCommand {
     var output: String
 
     func run() throws {
+        try Outputs.check(output, kind: Outputs.hdf5, inputs: shards)
         let rows = try FeatureFileWriter.merge(shards, to: output)
         print("wrote \(output): \(rows) images from \(shards.count) shards")
     }

@@ -108,6 +108,16 @@ struct Finetune: ParsableCommand {
         guard dataWorkers.map({ $0 >= 1 }) ?? true, queue >= 1 else {
             throw ValidationError("--data-workers and --queue must be at least 1")
         }
+        try OptionChecks.rate(lr, "--lr")
+        try OptionChecks.rate(headLr, "--head-lr")
+        try OptionChecks.atLeast(1, batch, "--batch")
+        try OptionChecks.within(0...OptionChecks.maximumEpochs, epochs, "--epochs")
+        try OptionChecks.within(0...OptionChecks.maximumEpochs, headEpochs, "--head-epochs")
+        if let patience { try OptionChecks.atLeast(1, patience, "--patience") }
+        try OptionChecks.fraction(validationSplit, "--validation-split")
+        guard epochs + headEpochs > 0 else {
+            throw ValidationError("--epochs 0 and --head-epochs 0: nothing to train; give one of them 1 or more")
+        }
     }
 
     func run() throws {
@@ -146,17 +156,21 @@ struct Finetune: ParsableCommand {
         settings.keepBest = keep == "best"
         (settings.queueDepth, settings.cacheDirectory) = (queue, cache)
         if let dataWorkers { settings.dataWorkers = dataWorkers }
+        let folder = try ImageInputs.folder([data])
+        try Outputs.check(
+            output, kind: Outputs.model, inputs: [options.model, head] + folder.items.map(\.path),
+            companions: [".state.h5", ".metrics.csv", ".metrics.jsonl", ".training.html"].map { output + $0 })
         let engine = EngineOptions(
             convolution: EngineOptionGroup.environmentRoute,
             threads: threading.resolved(decodeWorkers: settings.dataWorkers))
         let tuner = try FineTuner(
-            backbone: try options.load(engine: engine), data: try ImageFolder(inputs: [data]), options: settings,
+            backbone: try options.load(engine: engine), data: folder, options: settings,
             head: try head.map { try HeadAttachment(path: $0) },
             communicator: communicator)
         let root = communicator.isRoot
         defer { for (path, error) in tuner.skipped { Report.skipped(path, error) } }
         var display = ProgressDisplay(label: "")
-        Interrupts.install()
+        Interrupts.cooperate()
         let history: [FineTuner.EpochRecord]
         var announced = false
         do {

@@ -96,9 +96,18 @@ struct GradCAM: ParsableCommand {
     @Option(help: "A text file with one class name per line (default: ImageNet names for 1000-class models).")
     var labels: String?
 
+    func validate() throws {
+        try OptionChecks.atLeast(1, batch, "--batch")
+        try OptionChecks.atLeast(1, top, "--top")
+        try OptionChecks.unitInterval(alpha, "--alpha")
+        guard (1...100).contains(quality) else { throw ValidationError("--quality \(quality): must be 1 to 100") }
+        if let maxChannels { try OptionChecks.atLeast(1, maxChannels, "--max-channels") }
+    }
+
     func run() throws {
         let engineOptions = try engine.make(decodeWorkers: ImageBatchStream.defaultWorkers)
         let folder = try ImageInputs.folder(inputs)
+        try Outputs.check(output, kind: .folder, inputs: [options.model] + folder.items.map(\.path))
         let loaded = try options.load(engine: engineOptions)
         let cam: ClassActivationMaps
         do {

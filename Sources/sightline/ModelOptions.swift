@@ -58,6 +58,7 @@ struct ModelOptions: ParsableArguments {
     /// shape (checked to be an image), output node and class count. `use` completes the error
     /// when the output is not a class vector.
     func loadClassifier(head: String?, engine: EngineOptions, use: String) throws -> Classifier {
+        if let head { try checkBackbone(head: head) }
         let loaded = try load(engine: engine)
         let graph = try head.map { try HeadAttachment.stack(loaded, head: $0) } ?? loaded.graph
         let inputShape = try ImageInputs.inputShape(of: graph, preprocessing: loaded.preprocessing)
@@ -77,6 +78,21 @@ struct ModelOptions: ParsableArguments {
         var classifier = try loadClassifier(head: head, engine: engineOptions, use: use)
         classifier.recordedClassNames = ImageInputs.recordedClassNames(head: head, model: classifier.model)
         return classifier
+    }
+
+    /// Refuses a head trained on another backbone's features: the head records the MD5 of the
+    /// model file its features came from (`sightline_backbone_md5`), which must be `model`'s.
+    /// Heads that record none are accepted.
+    func checkBackbone(head: String) throws {
+        guard let recorded = try HDF5File(reading: head).stringAttribute("sightline_backbone_md5"),
+            !recorded.isEmpty
+        else { return }
+        let actual = try MD5.hexDigest(ofFile: model)
+        guard actual == recorded else {
+            throw CommandError.usage(
+                "--head \(head) was trained on features of another backbone (MD5 \(recorded)), not \(model) (MD5 \(actual)); use the model the features were extracted with, or extract features from this one and train a head on them"
+            )
+        }
     }
 
     /// What `loadClassifier` returns.

@@ -87,6 +87,8 @@ struct Predict: ParsableCommand {
                 ])
             }
         }
+        // Nothing readable is nothing done (3), not "done, some skipped" (1).
+        if failures == images.count { throw CommandError(message: "no image could be read; nothing was predicted") }
         results.sort { order[$0["path"] as? String ?? ""] ?? 0 < order[$1["path"] as? String ?? ""] ?? 0 }
         if json {
             print(try JSONOutput.text(results))

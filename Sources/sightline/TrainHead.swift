@@ -52,9 +52,14 @@ struct TrainHead: ParsableCommand {
     func validate() throws {
         guard ["best", "last"].contains(keep) else { throw ValidationError("--keep must be best or last") }
         guard blockMib >= 1 else { throw ValidationError("--block-mib must be at least 1") }
+        if let hidden { try OptionChecks.within(1...65536, hidden, "--hidden") }
+        try OptionChecks.within(1...OptionChecks.maximumEpochs, epochs, "--epochs")
+        try OptionChecks.rate(lr, "--lr")
+        try OptionChecks.fraction(validationSplit, "--validation-split")
     }
 
     func run() throws {
+        try Outputs.check(output, kind: Outputs.hdf5, inputs: [features], companions: [output + ".training.html"])
         let file = try FeatureFileReader(path: features)
         var options = HeadTrainer.Options(hidden: hidden)
         (options.epochs, options.learningRate, options.validationFraction, options.seed) = (

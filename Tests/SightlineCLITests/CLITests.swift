@@ -243,7 +243,7 @@ struct CLITests {
             "\(predict.out)\(predict.err)")
         let again = try run([
             "finetune", Self.fixtures.appendingPathComponent("resnet50_keras3.h5").path, "--data", data.path, "-o",
-            output, "--resume",
+            output, "--resume", "--validation-split", "0.3",
             "--head-epochs", "1", "--epochs", "1", "--batch", "4", "--schedule", "cosine:1",
         ])
         #expect(again.status == 0, "resuming a finished run is a no-op: \(again.err)")

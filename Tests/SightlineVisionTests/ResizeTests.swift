@@ -38,3 +38,18 @@ struct ResizeTests {
         #expect(throws: ImageError.self) { _ = try RGBImage(data: jpeg, name: "big.jpg", maxPixels: 4) }
     }
 }
+
+/// Issue 26: 8-bit pixels are resized without a full-size float copy, with the same sums.
+struct ResizeFromPixelsTests {
+    @Test func pixelsResizeExactlyAsTheirFloatImage() {
+        var generator = SystemRandomNumberGenerator()
+        for (height, width, toHeight, toWidth) in [(37, 53, 7, 11), (300, 200, 224, 224), (5, 9, 20, 3)] {
+            let pixels = (0..<(height * width * 3)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let image = RGBImage(width: width, height: height, pixels: pixels)
+            let direct = Resize.bilinear(image, height: toHeight, width: toWidth)
+            let viaFloats = Resize.bilinear(image.tensor, height: toHeight, width: toWidth)
+            #expect(direct.shape == [toHeight, toWidth, 3] && direct.scalars == viaFloats.scalars)
+            #expect(image.prepared(height: toHeight, width: toWidth, policy: .squash).scalars == viaFloats.scalars)
+        }
+    }
+}

@@ -3,3 +3,14 @@
 
 /// Serves large blocks from the heap and never trims it, so freed tensors are reused.
 void sl_keep_freed_memory_for_reuse(void);
+
+/// Temporary files to remove if the process is ended by a signal. Registers `path` (copied)
+/// and returns its slot, or -1 when all 256 slots are taken.
+int sl_cleanup_register(const char *path);
+/// Forgets a slot (the file was renamed into place or removed).
+void sl_cleanup_unregister(int slot);
+/// Removes every registered path (files, then empty folders), newest first. Async-signal-safe.
+void sl_cleanup_remove_all(void);
+/// From a signal handler: removes the registered paths, writes `message` to standard error and
+/// ends the process with `status` at once. Async-signal-safe.
+void sl_cleanup_and_exit(const char *message, int status);
