@@ -1,4 +1,3 @@
-import Dispatch
 import SightlineCore
 
 /// The backward pass of `Conv2D`, with its kernels chosen per layer:
@@ -6,9 +5,8 @@ import SightlineCore
 ///   convolution with the flipped kernel, `ConvolutionKernelCache.inputGradient`), else oneDNN's
 ///   backward-data primitive, else im2col + GEMM with col2im;
 /// - kernel and bias gradients: oneDNN's backward-weights primitive or im2col + GEMM tiles
-///   (`ConvolutionGEMM.backward`), whichever ran faster on this layer's shape and batch the first
-///   time both were timed (`OneDNNConvolutionBackward.weightsRoute`): oneDNN 2.6's f32
-///   backward-weights kernel on NHWC loses to a plain GEMM on some shapes and wins on others.
+///   (`ConvolutionGEMM.backward`) by a fixed rule from per-layer measurements (`weightGradients`):
+///   oneDNN 2.6's f32 backward-weights kernel on NHWC loses to a plain GEMM on wide 3×3 layers.
 extension Conv2D {
     /// Backward from ∂L/∂(pre-activation output) `dz` `[N, OH, OW, F]`: adds the kernel and
     /// bias gradients as `needs` asks and returns `[∂L/∂x]` when it asks for the input's.
@@ -44,40 +42,22 @@ extension Conv2D {
         ).map { [$0] } ?? []
     }
 
-    /// The kernel gradient (nil unless `kernel`) and the bias gradient `[F]`, through the route
-    /// measured fastest for this shape (timing both routes the first time).
+    /// The kernel gradient (nil unless `kernel`) and the bias gradient `[F]`: im2col + GEMM for
+    /// 3×3 layers with 512 or more filters, oneDNN's backward-weights primitive for the others
+    /// (GEMM where oneDNN declines). The rule is fixed, not timed at run time, so that a run and
+    /// its resumed or repeated twin sum in the same order and end bitwise equal. Measured per
+    /// layer on VGG16 batch 16, one thread of the 2-core Xeon (ms, GEMM/oneDNN): the 512-filter
+    /// 3×3 layers 100/109, 103/104, 147/151, 451/532, 400/500, 228/315; the narrower ones
+    /// 449/522, 470/469, 274/225, 545/490, 251/249, 612/510, 118/103.
     private func weightGradients(
         _ dz: Tensor, input x: Tensor, geometry g: WindowGeometry, onednn: Bool, kernel wantsKernel: Bool
     ) -> (kernel: Tensor?, bias: Tensor) {
-        let shape = backwardShape(g, channels: x.shape[3])
-        guard onednn else { return gemmWeightGradients(dz, input: x, geometry: g, kernel: wantsKernel) }
-        switch backwardKernels.weightsRoute(shape, batch: x.shape[0]) {
-        case .gemm:
-            return gemmWeightGradients(dz, input: x, geometry: g, kernel: wantsKernel)
-        case .onednn:
-            if let (dw, db) = backwardKernels.weightGradients(
-                shape, kernelShape: kernel.value.shape, input: x, gradient: dz)
-            {
-                return (dw, db)
-            }
-            return gemmWeightGradients(dz, input: x, geometry: g, kernel: wantsKernel)
-        case nil:
-            guard backwardKernels.prepareWeights(shape, batch: x.shape[0]) else {
-                backwardKernels.setWeightsRoute(.gemm, shape, batch: x.shape[0])
-                return gemmWeightGradients(dz, input: x, geometry: g, kernel: wantsKernel)
-            }
-            var started = DispatchTime.now().uptimeNanoseconds
-            let viaOneDNN = backwardKernels.weightGradients(
-                shape, kernelShape: kernel.value.shape, input: x, gradient: dz)
-            let onednnTime = DispatchTime.now().uptimeNanoseconds - started
-            started = DispatchTime.now().uptimeNanoseconds
-            let viaGEMM = gemmWeightGradients(dz, input: x, geometry: g, kernel: true)
-            let gemmTime = DispatchTime.now().uptimeNanoseconds - started
-            let faster: OneDNNConvolutionBackward.WeightsRoute =
-                viaOneDNN != nil && onednnTime <= gemmTime ? .onednn : .gemm
-            backwardKernels.setWeightsRoute(faster, shape, batch: x.shape[0])
-            return viaGEMM
-        }
+        let gemmWins = g.kernelHeight == 3 && g.kernelWidth == 3 && filters >= 512
+        guard onednn, !gemmWins,
+            let (dw, db) = backwardKernels.weightGradients(
+                backwardShape(g, channels: x.shape[3]), kernelShape: kernel.value.shape, input: x, gradient: dz)
+        else { return gemmWeightGradients(dz, input: x, geometry: g, kernel: wantsKernel) }
+        return (dw, db)
     }
 
     /// Kernel and bias gradients as im2col + GEMM tiles and column sums.

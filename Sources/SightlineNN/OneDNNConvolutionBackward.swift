@@ -23,36 +23,8 @@ final class OneDNNConvolutionBackward {
         }
     }
 
-    /// Where a layer's kernel and bias gradients are computed.
-    enum WeightsRoute {
-        case onednn, gemm
-    }
-
     private let lock = NSLock()
     private var primitives: [Key: OpaquePointer?] = [:]
-    private var routes: [Key: WeightsRoute] = [:]
-
-    /// The weight-gradient route measured for this shape and batch, or nil before it is.
-    func weightsRoute(_ shape: Shape, batch: Int) -> WeightsRoute? {
-        lock.withLock { routes[Key(shape, batch: batch, data: false)] }
-    }
-
-    /// Makes the backward-weights primitive for this shape and batch now (so that timing it
-    /// measures the run, not oneDNN's JIT); false when oneDNN declines the shape.
-    func prepareWeights(_ shape: Shape, batch: Int) -> Bool {
-        primitive(shape, batch: batch, data: false) != nil
-    }
-
-    /// Records the route measured fastest for this shape and batch.
-    func setWeightsRoute(_ route: WeightsRoute, _ shape: Shape, batch: Int) {
-        lock.withLock { routes[Key(shape, batch: batch, data: false)] = route }
-    }
-    /// oneDNN's implementation names, by what was made (for profiles).
-    private(set) var implementations: [String] = []
-
-    init() {}
-
-    deinit { for case let primitive? in primitives.values { sl_dnnl_conv_bwd_destroy(primitive) } }
 
     /// What oneDNN needs to know of a convolution: its window, channels in and out, groups.
     struct Shape {
@@ -74,10 +46,6 @@ final class OneDNNConvolutionBackward {
                 Int32(shape.groups), Int32(g.kernelHeight), Int32(g.kernelWidth), Int32(g.strideY), Int32(g.strideX),
                 Int32(g.dilationY), Int32(g.dilationX), Int32(g.padTop), Int32(g.padLeft), Int32(g.outputHeight),
                 Int32(g.outputWidth), data ? 1 : 0, data ? 0 : 1, &impl, impl.count, &message, message.count)
-            if made != nil {
-                implementations.append(
-                    String(decoding: impl.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
-            }
             primitives[key] = made
             return made
         }
