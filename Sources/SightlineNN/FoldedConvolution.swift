@@ -19,27 +19,34 @@ final class FoldedConvolution {
     /// BatchNorm's per-output-channel scale, or nil when no BatchNorm was folded.
     private let scale: [Float]?
 
-    /// Folds `batchNorm` (when given) into `conv` and fuses `activation` (an activation whose
-    /// derivative the convolution takes from its output or saved input), naming the working
-    /// layer `name`. Returns nil for other layer kinds, or a convolution that already has an
-    /// activation of its own.
-    init?(_ conv: any Layer, batchNorm: BatchNormalization?, activation: ActivationFunction, name: String) {
+    /// Folds `batchNorm` (when given) into `conv`, fuses `activation` (an activation whose
+    /// derivative the convolution takes from its output or saved input) and, when given, takes
+    /// `padding` (a zero padding before it, absorbed) as its own, naming the working layer
+    /// `name`. Returns nil for other layer kinds, or a convolution that already has an
+    /// activation of its own. The working layer shares the original's backward primitives
+    /// (they depend on the geometry only; a padded one makes its own for its own geometry).
+    init?(
+        _ conv: any Layer, batchNorm: BatchNormalization?, activation: ActivationFunction, padding: Padding? = nil,
+        name: String
+    ) {
         let affine = batchNorm?.inferenceAffine()
         switch conv {
         case let conv as Conv2D where conv.activation == .linear:
-            working =
-                batchNorm.map { InferencePlan.fold(conv, $0, activation: activation) }
-                ?? Conv2D(
-                    name: name, kernel: conv.kernel.value, bias: conv.bias?.value, strides: conv.strides,
-                    padding: conv.padding, dilation: conv.dilation, activation: activation)
-            working.shareBackwardKernels(of: conv)
+            let folded = batchNorm.map { InferencePlan.fold(conv, $0) }
+            let working = Conv2D(
+                name: name, kernel: folded?.kernel.value ?? conv.kernel.value,
+                bias: folded?.bias?.value ?? conv.bias?.value, strides: conv.strides,
+                padding: padding ?? conv.padding, dilation: conv.dilation, activation: activation)
+            working.backwardKernels = conv.backwardKernels
+            self.working = working
         case let conv as DepthwiseConv2D where conv.activation == .linear && !conv.grouped:
-            working =
-                batchNorm.map { InferencePlan.fold(conv, $0, activation: activation) }
-                ?? DepthwiseConv2D(
-                    name: name, kernel: conv.kernel.value, bias: conv.bias?.value, strides: conv.strides,
-                    padding: conv.padding, dilation: conv.dilation, activation: activation)
-            (working as? DepthwiseConv2D)?.backwardKernels = conv.backwardKernels
+            let folded = batchNorm.map { InferencePlan.fold(conv, $0) }
+            let working = DepthwiseConv2D(
+                name: name, kernel: folded?.kernel.value ?? conv.kernel.value,
+                bias: folded?.bias?.value ?? conv.bias?.value, strides: conv.strides,
+                padding: padding ?? conv.padding, dilation: conv.dilation, activation: activation)
+            working.backwardKernels = conv.backwardKernels
+            self.working = working
         default:
             return nil
         }
@@ -89,12 +96,5 @@ final class FoldedConvolution {
             }
         }
         return result
-    }
-}
-
-extension Layer {
-    /// Gives a working `Conv2D` the backward primitives of the convolution it stands for.
-    fileprivate func shareBackwardKernels(of conv: Conv2D) {
-        (self as? Conv2D)?.backwardKernels = conv.backwardKernels
     }
 }

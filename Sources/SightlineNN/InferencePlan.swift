@@ -183,8 +183,8 @@ struct InferencePlan {
             padding: .explicit(top: pad.top, bottom: pad.bottom, left: pad.left, right: pad.right))
     }
 
-    /// A convolution computing `activation(bn(conv(x)))` with BatchNorm's moving statistics.
-    static func fold(_ conv: Conv2D, _ bn: BatchNormalization, activation: ActivationFunction = .linear) -> Conv2D {
+    /// A convolution computing `bn(conv(x))` with BatchNorm's moving statistics.
+    static func fold(_ conv: Conv2D, _ bn: BatchNormalization) -> Conv2D {
         let (scale, shift) = bn.inferenceAffine()
         let filters = conv.filters
         var kernel = conv.kernel.value
@@ -194,14 +194,12 @@ struct InferencePlan {
         let bias = (0..<filters).map { f in (conv.bias?.value.scalars[f] ?? 0) * scale[f] + shift[f] }
         return Conv2D(
             name: bn.name, kernel: kernel, bias: Tensor(shape: [filters], scalars: bias), strides: conv.strides,
-            padding: conv.padding, dilation: conv.dilation, activation: activation)
+            padding: conv.padding, dilation: conv.dilation)
     }
 
-    /// A depthwise convolution computing `activation(bn(depthwise(x)))`: output channel `c·M + j` scaled
+    /// A depthwise convolution computing `bn(depthwise(x))`: output channel `c·M + j` scaled
     /// and shifted by its BatchNorm channel (MobileNet, EfficientNet).
-    static func fold(_ conv: DepthwiseConv2D, _ bn: BatchNormalization, activation: ActivationFunction = .linear)
-        -> DepthwiseConv2D
-    {
+    static func fold(_ conv: DepthwiseConv2D, _ bn: BatchNormalization) -> DepthwiseConv2D {
         let (scale, shift) = bn.inferenceAffine()
         let outputs = conv.channels * conv.multiplier
         var kernel = conv.kernel.value
@@ -213,7 +211,7 @@ struct InferencePlan {
         return DepthwiseConv2D(
             name: bn.name, kernel: kernel.reshaped([shape[0], shape[1], conv.channels, conv.multiplier]),
             bias: Tensor(shape: [outputs], scalars: bias),
-            strides: conv.strides, padding: conv.padding, dilation: conv.dilation, activation: activation)
+            strides: conv.strides, padding: conv.padding, dilation: conv.dilation)
     }
 
     /// Runs the plan; `inputs` were validated by the graph. `profile`, when given, receives

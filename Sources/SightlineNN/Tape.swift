@@ -98,7 +98,8 @@ extension Graph {
             // The plan fuses only layers `FoldedConvolution` takes (`TrainingPlan.isFoldable`).
             if step.isFused,
                 let folded = FoldedConvolution(
-                    step.layer, batchNorm: step.batchNorm, activation: step.activation, name: step.name)
+                    step.layer, batchNorm: step.batchNorm, activation: step.activation, padding: step.padding,
+                    name: step.name)
             {
                 var residual: Tensor?
                 if let name = step.residual {

@@ -30,15 +30,19 @@ struct TrainingPlan {
         var residual: String?
         /// An activation fused into the convolution.
         var activation: ActivationFunction = .linear
+        /// The padding of a `ZeroPadding2D` before the convolution, taken over as its own
+        /// (MobileNet's strided depthwise layers, ResNet's stem): no padded copy is made.
+        var padding: Padding?
 
         /// Whether this step runs as a `FoldedConvolution`.
-        var isFused: Bool { batchNorm != nil || residual != nil || activation != .linear }
+        var isFused: Bool { batchNorm != nil || residual != nil || activation != .linear || padding != nil }
         /// Every node this step reads.
         var reads: [String] { inputs + (residual.map { [$0] } ?? []) }
 
         /// The layer type and what is fused into it, for profiles: `Conv2D+bn+add+activation`.
         var kind: String {
             var text = "\(type(of: layer))"
+            if padding != nil { text = "pad+" + text }
             if batchNorm != nil { text += "+bn" }
             if residual != nil { text += "+add" }
             if activation != .linear { text += "+activation" }
@@ -73,15 +77,27 @@ struct TrainingPlan {
         var steps: [Step] = []
         var absorbed: Set<String> = []
         var produced = prefix
+        /// Convolutions that take over the zero padding before them: the padding and its input.
+        var padded: [String: (padding: Padding, input: String)] = [:]
         for node in graph.nodes {
             guard let layer = node.layer, !prefix.contains(node.name), !absorbed.contains(node.name) else { continue }
+            if let pad = layer as? ZeroPadding2D, let next = soleReader(node.name), let conv = next.layer,
+                Self.isFoldable(conv), let padding = Self.padding(of: conv, after: pad)
+            {
+                padded[next.name] = (padding, node.inputs[0])
+                continue
+            }
             var step = Step(name: node.name, layer: layer, inputs: node.inputs)
+            if let (padding, input) = padded[node.name] {
+                step = Step(name: node.name, layer: layer, inputs: [input], padding: padding)
+            }
             if Self.isFoldable(layer) {
                 if let next = soleReader(step.name), let bn = next.layer as? BatchNormalization,
                     mode == .inference || bn.isFrozen,
                     !parameterGradients || !(bn.gamma?.isTrainable ?? false || bn.beta?.isTrainable ?? false)
                 {
-                    step = Step(name: next.name, layer: layer, inputs: node.inputs, batchNorm: bn)
+                    step = Step(
+                        name: next.name, layer: layer, inputs: step.inputs, batchNorm: bn, padding: step.padding)
                     absorbed.insert(next.name)
                 }
                 if layer is Conv2D, let add = soleReader(step.name), let merge = add.layer as? Merge,
@@ -91,15 +107,16 @@ struct TrainingPlan {
                     graph.shape(of: other) == graph.shape(of: step.name)
                 {
                     step = Step(
-                        name: add.name, layer: layer, inputs: node.inputs, batchNorm: step.batchNorm, residual: other)
+                        name: add.name, layer: layer, inputs: step.inputs, batchNorm: step.batchNorm, residual: other,
+                        padding: step.padding)
                     absorbed.insert(add.name)
                 }
                 if let next = soleReader(step.name), let activation = next.layer as? Activation,
                     !activation.function.needsInput
                 {
                     step = Step(
-                        name: next.name, layer: layer, inputs: node.inputs, batchNorm: step.batchNorm,
-                        residual: step.residual, activation: activation.function)
+                        name: next.name, layer: layer, inputs: step.inputs, batchNorm: step.batchNorm,
+                        residual: step.residual, activation: activation.function, padding: step.padding)
                     absorbed.insert(next.name)
                 }
             }
@@ -120,6 +137,26 @@ struct TrainingPlan {
         case let conv as Conv2D: return conv.activation == .linear
         case let conv as DepthwiseConv2D: return conv.activation == .linear && !conv.grouped
         default: return false
+        }
+    }
+
+    /// The explicit padding of `conv` computing `conv(pad(x))`, or nil when `conv` pads `same`
+    /// (left as two steps).
+    private static func padding(of conv: any Layer, after pad: ZeroPadding2D) -> Padding? {
+        let own: Padding
+        switch conv {
+        case let conv as Conv2D: own = conv.padding
+        case let conv as DepthwiseConv2D: own = conv.padding
+        default: return nil
+        }
+        switch own {
+        case .valid:
+            return .explicit(top: pad.top, bottom: pad.bottom, left: pad.left, right: pad.right)
+        case .explicit(let top, let bottom, let left, let right):
+            return .explicit(
+                top: top + pad.top, bottom: bottom + pad.bottom, left: left + pad.left, right: right + pad.right)
+        case .same:
+            return nil
         }
     }
 

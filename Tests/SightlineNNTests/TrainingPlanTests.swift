@@ -171,4 +171,47 @@ struct TrainingPlanTests {
         #expect(tape.plan.prefixOutputs.isEmpty)
         #expect(tape.plan.steps.map(\.name) == ["drop", "fc"])
     }
+
+    /// MobileNet's strided block: ZeroPadding2D → DepthwiseConv2D (valid, stride 2) → frozen BN →
+    /// ReLU6, then a padding → 3×3 conv: the paddings become the convolutions' own, and the
+    /// gradients equal the unfused pass's.
+    @Test func zeroPaddingIsTakenOverByTheConvolution() throws {
+        var generator = SeededGenerator(seed: 9)
+        let graph = Graph()
+        try graph.addInput(name: "x", shape: [7, 7, 4])
+        try graph.add(ZeroPadding2D(name: "pad", top: 0, bottom: 1, left: 0, right: 1), inputs: ["x"])
+        try graph.add(
+            DepthwiseConv2D(
+                name: "dw", kernel: GradientCheckTests.random([3, 3, 4, 1], seed: 3, scale: 0.4), bias: nil,
+                strides: (2, 2)), inputs: ["pad"])
+        let bn = BatchNormalization(name: "bn", channels: 4, epsilon: 1e-3)
+        bn.isTrainable = false
+        try graph.add(bn, inputs: ["dw"])
+        try graph.add(Activation(name: "r6", .relu(maxValue: 6)), inputs: ["bn"])
+        try graph.add(ZeroPadding2D(name: "pad2", top: 1, bottom: 1, left: 1, right: 1), inputs: ["r6"])
+        try graph.add(
+            Conv2D(name: "c", inputChannels: 4, filters: 3, kernelSize: (3, 3), generator: &generator),
+            inputs: ["pad2"])
+        try graph.add(GlobalPooling2D(name: "gap", kind: .average), inputs: ["c"])
+        try graph.add(Dense(name: "fc", inputFeatures: 3, units: 2, generator: &generator), inputs: ["gap"])
+        let x = GradientCheckTests.random([2, 7, 7, 4], seed: 4)
+        let (_, tape) = try graph.record(["x": x], outputs: ["fc"], mode: .training, request: GradientRequest())
+        // The first padding reads the input, which gets no gradient: it runs in the inference prefix.
+        #expect(tape.plan.prefixOutputs == ["pad"])
+        #expect(tape.plan.steps.map(\.name) == ["r6", "c", "gap", "fc"])
+        #expect(tape.plan.steps[1].padding == .explicit(top: 1, bottom: 1, left: 1, right: 1))
+        // With a gradient wanted at the input, the first padding is the depthwise layer's own.
+        let (_, all) = try graph.record(
+            ["x": x], outputs: ["fc"], mode: .training, request: GradientRequest(stopAt: ["x"]))
+        #expect(all.plan.steps.first?.padding == .explicit(top: 0, bottom: 1, left: 0, right: 1))
+        let upstream = GradientCheckTests.random([2, 2], seed: 5)
+        let fused = try Self.gradients(graph, x, upstream, unfused: false)
+        let unfused = try Self.gradients(graph, x, upstream, unfused: true)
+        #expect(Set(fused.keys) == ["dw.depthwise_kernel", "c.kernel", "c.bias", "fc.kernel", "fc.bias"])
+        for (name, gradient) in unfused {
+            let other = try #require(fused[name])
+            let difference = zip(gradient.scalars, other.scalars).map { abs($0 - $1) }.max() ?? 0
+            #expect(difference <= 1e-5 * max(gradient.scalars.map(abs).max() ?? 1, 1), "\(name): \(difference)")
+        }
+    }
 }
