@@ -66,7 +66,7 @@ struct GradCAM: ParsableCommand {
     }
 
     @Option(
-        help: "gradcam, gradcam++, scorecam or guided-gradcam (also writes NAME_guided.jpg at the model's input size).")
+        help: "gradcam, gradcam++, scorecam or guided-gradcam (also writes NAME_guided.jpg at the original image's size, the saliency upsampled from the model's input as the overlay is).")
     var method: CAMMethod = .gradcam
 
     @Option(
