@@ -66,7 +66,9 @@ struct GradCAM: ParsableCommand {
     }
 
     @Option(
-        help: "gradcam, gradcam++, scorecam or guided-gradcam (also writes NAME_guided.jpg at the original image's size, the saliency upsampled from the model's input as the overlay is).")
+        help:
+            "gradcam, gradcam++, scorecam or guided-gradcam (also writes NAME_guided.jpg at the original image's size, the saliency upsampled from the model's input as the overlay is)."
+    )
     var method: CAMMethod = .gradcam
 
     @Option(
