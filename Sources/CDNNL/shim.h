@@ -1,4 +1,4 @@
 // oneDNN (libdnnl-dev): Sightline uses its sgemm, the fastest GEMM measured here
-// (see bench/gemm_backends.c and the README's figures).
+// (see bench/gemm_backends.c and docs/benchmarks.md).
 #pragma once
 #include <oneapi/dnnl/dnnl.h>

@@ -6,7 +6,7 @@ import Foundation
 /// The library that performs Sightline's matrix products.
 ///
 /// Chosen by measurement on the convolution shapes of VGG16 and ResNet50 (`bench/gemm_backends.c`,
-/// figures in the README): oneDNN's sgemm was 10–60% faster than OpenBLAS on every shape, so it is
+/// figures in docs/benchmarks.md): oneDNN's sgemm was 10–60% faster than OpenBLAS on every shape, so it is
 /// the engine's only choice; OpenBLAS stays callable (`GEMM.multiply(backend:)`), for comparisons and tests.
 public enum GEMMBackend: String, Sendable, CaseIterable {
     case onednn

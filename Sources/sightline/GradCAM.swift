@@ -73,7 +73,7 @@ struct GradCAM: ParsableCommand {
 
     @Option(
         help:
-            "Score-CAM: use only the K channels whose maps vary most (Faster Score-CAM); about channels/K times faster. See the README for its effect on the maps."
+            "Score-CAM: use only the K channels whose maps vary most (Faster Score-CAM); about channels/K times faster. docs/explanations.md shows its effect on the maps."
     )
     var maxChannels: Int?
 
