@@ -31,7 +31,7 @@ final class FoldedConvolution {
     ) {
         let affine = batchNorm?.inferenceAffine()
         switch conv {
-        case let conv as Conv2D where conv.activation == .linear:
+        case let conv as Conv2D where Self.takes(conv):
             let folded = batchNorm.map { InferencePlan.fold(conv, $0) }
             let working = Conv2D(
                 name: name, kernel: folded?.kernel.value ?? conv.kernel.value,
@@ -39,7 +39,7 @@ final class FoldedConvolution {
                 padding: padding ?? conv.padding, dilation: conv.dilation, activation: activation)
             working.backwardKernels = conv.backwardKernels
             self.working = working
-        case let conv as DepthwiseConv2D where conv.activation == .linear && !conv.grouped:
+        case let conv as DepthwiseConv2D where Self.takes(conv):
             let folded = batchNorm.map { InferencePlan.fold(conv, $0) }
             let working = DepthwiseConv2D(
                 name: name, kernel: folded?.kernel.value ?? conv.kernel.value,
@@ -57,6 +57,16 @@ final class FoldedConvolution {
         let (workingKernel, workingBias) = Self.weights(of: working)
         workingKernel?.isTrainable = kernel?.isTrainable ?? false
         workingBias?.isTrainable = bias?.isTrainable ?? false
+    }
+
+    /// True for the layers a training step can fold and fuse: a `Conv2D` or an ungrouped
+    /// `DepthwiseConv2D` without an activation of its own (`TrainingPlan` asks this).
+    static func takes(_ layer: any Layer) -> Bool {
+        switch layer {
+        case let conv as Conv2D: return conv.activation == .linear
+        case let conv as DepthwiseConv2D: return conv.activation == .linear && !conv.grouped
+        default: return false
+        }
     }
 
     /// The kernel and bias parameters of a convolution.

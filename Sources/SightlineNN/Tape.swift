@@ -95,7 +95,7 @@ extension Graph {
             defer { profile?(step.name, step.kind, Self.seconds(since: started)) }
             let stepInputs = step.inputs.map { live[$0] ?? Tensor(zeros: [0]) }
             var output: LayerOutput
-            // The plan fuses only layers `FoldedConvolution` takes (`TrainingPlan.isFoldable`).
+            // The plan fuses only layers `FoldedConvolution.takes`.
             if step.isFused,
                 let folded = FoldedConvolution(
                     step.layer, batchNorm: step.batchNorm, activation: step.activation, padding: step.padding,

@@ -82,7 +82,7 @@ struct TrainingPlan {
         for node in graph.nodes {
             guard let layer = node.layer, !prefix.contains(node.name), !absorbed.contains(node.name) else { continue }
             if let pad = layer as? ZeroPadding2D, let next = soleReader(node.name), let conv = next.layer,
-                Self.isFoldable(conv), let padding = Self.padding(of: conv, after: pad)
+                FoldedConvolution.takes(conv), let padding = Self.padding(of: conv, after: pad)
             {
                 padded[next.name] = (padding, node.inputs[0])
                 continue
@@ -91,7 +91,7 @@ struct TrainingPlan {
             if let (padding, input) = padded[node.name] {
                 step = Step(name: node.name, layer: layer, inputs: [input], padding: padding)
             }
-            if Self.isFoldable(layer) {
+            if FoldedConvolution.takes(layer) {
                 if let next = soleReader(step.name), let bn = next.layer as? BatchNormalization,
                     mode == .inference || bn.isFrozen,
                     !parameterGradients || !(bn.gamma?.isTrainable ?? false || bn.beta?.isTrainable ?? false)
@@ -129,15 +129,6 @@ struct TrainingPlan {
             prefix.contains($0) && read.contains($0) && !graph.inputNames.contains($0)
         }
         self.steps = steps
-    }
-
-    /// True for a convolution without an activation of its own, which a step can fold and fuse.
-    private static func isFoldable(_ layer: any Layer) -> Bool {
-        switch layer {
-        case let conv as Conv2D: return conv.activation == .linear
-        case let conv as DepthwiseConv2D: return conv.activation == .linear && !conv.grouped
-        default: return false
-        }
     }
 
     /// The explicit padding of `conv` computing `conv(pad(x))`, or nil when `conv` pads `same`
