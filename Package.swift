@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "SightlineModels", targets: ["SightlineModels"]),
         .library(name: "SightlineWeights", targets: ["SightlineWeights"]),
         .library(name: "SightlineVision", targets: ["SightlineVision"]),
+        .library(name: "SightlineData", targets: ["SightlineData"]),
         .library(name: "SightlineTransfer", targets: ["SightlineTransfer"]),
         .library(name: "SightlineExplain", targets: ["SightlineExplain"]),
         // The one deliberate umbrella: `import SightlineKit` gives a Swift user every module.
@@ -51,20 +52,25 @@ let package = Package(
             // The Keras Applications architectures (scripts/make_keras_applications.py).
             resources: [.copy("Resources/keras_applications.zip")]),
         .target(name: "SightlineVision", dependencies: ["SightlineCore", "CImageCodecs"]),
+        // The images' road: inputs, class folders, the batch stream and loop, the decoded-image
+        // cache, and `ModelInput` (channel check, resize policy, preprocessing in one place).
+        .target(
+            name: "SightlineData",
+            dependencies: ["SightlineCore", "SightlineNN", "SightlineModels", "SightlineVision"]),
         .target(
             name: "SightlineTransfer",
             dependencies: [
-                "SightlineCore", "SightlineNN", "SightlineModels", "SightlineVision", "SightlineWeights", "CMPIRuntime",
+                "SightlineCore", "SightlineNN", "SightlineModels", "SightlineVision", "SightlineData",
+                "SightlineWeights", "CMPIRuntime",
             ]),
         .target(
             name: "SightlineExplain",
-            dependencies: ["SightlineCore", "SightlineNN", "SightlineVision", "SightlineWeights", "SightlineTransfer"]),
+            dependencies: ["SightlineCore", "SightlineNN", "SightlineVision", "SightlineData", "SightlineWeights"]),
         .target(
             name: "SightlineKit",
             dependencies: [
                 "SightlineCore", "SightlineNN", "SightlineModels", "SightlineWeights", "SightlineVision",
-                "SightlineTransfer",
-                "SightlineExplain",
+                "SightlineData", "SightlineTransfer", "SightlineExplain",
             ]),
         .executableTarget(
             name: "sightline",
@@ -74,6 +80,7 @@ let package = Package(
                 "SightlineModels",
                 "SightlineWeights",
                 "SightlineVision",
+                "SightlineData",
                 "SightlineTransfer",
                 "SightlineExplain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -96,22 +103,29 @@ let package = Package(
         .testTarget(
             name: "SightlineVisionTests", dependencies: ["SightlineCore", "SightlineVision", "SightlineTestSupport"]),
         .testTarget(
+            name: "SightlineDataTests",
+            dependencies: [
+                "SightlineCore", "SightlineNN", "SightlineModels", "SightlineVision", "SightlineData",
+                "SightlineTestSupport",
+            ]),
+        .testTarget(
             name: "SightlineTransferTests",
             dependencies: [
-                "SightlineCore", "SightlineNN", "SightlineVision", "SightlineWeights", "SightlineTransfer",
-                "SightlineTestSupport",
+                "SightlineCore", "SightlineNN", "SightlineVision", "SightlineData", "SightlineWeights",
+                "SightlineTransfer", "SightlineTestSupport",
             ]),
         .testTarget(
             name: "SightlineExplainTests",
             dependencies: [
-                "SightlineCore", "SightlineNN", "SightlineVision", "SightlineWeights", "SightlineExplain",
-                "SightlineTestSupport",
+                "SightlineCore", "SightlineNN", "SightlineVision", "SightlineData", "SightlineWeights",
+                "SightlineExplain", "SightlineTestSupport",
             ]),
         // Runs the built `sightline` executable; depending on it makes `swift test` build it.
         .testTarget(
             name: "SightlineCLITests",
             dependencies: [
-                "sightline", "SightlineCore", "SightlineNN", "SightlineWeights", "SightlineVision", "SightlineTransfer",
+                "sightline", "SightlineCore", "SightlineNN", "SightlineWeights", "SightlineVision", "SightlineData",
+                "SightlineTransfer",
             ]),
     ],
     swiftLanguageModes: [.v6]

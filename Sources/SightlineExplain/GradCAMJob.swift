@@ -1,17 +1,19 @@
 import Foundation
 import SightlineCore
+import SightlineData
 import SightlineNN
-import SightlineTransfer
 import SightlineVision
 import SightlineWeights
 
 /// The `gradcam` job as a library call: explains every image of a folder and writes, into
 /// `output`, `NAME_overlay.jpg`, `NAME_heatmap.jpg` (and `NAME_guided.jpg` for guided Grad-CAM),
-/// `report.html` and `gradcam.h5`. Images are decoded ahead on a worker (`ImageBatchStream`),
-/// kept at full size for the overlays and squashed to the model's input for the maps.
+/// `report.html` and `gradcam.h5`. Images are decoded ahead on workers (`BatchLoop`), kept at
+/// full size for the overlays and squashed to the model's input for the maps.
 public struct GradCAMJob {
     public var model: LoadedModel
     public var cam: ClassActivationMaps
+    /// The model's image input (checked), squash-resized as Keras's `load_img` with `target_size`.
+    public let input: ModelInput
     public var folder: ImageFolder
     /// The folder to write into (created if missing).
     public var output: String
@@ -35,7 +37,8 @@ public struct GradCAMJob {
     public init(
         model: LoadedModel, cam: ClassActivationMaps, folder: ImageFolder, output: String, classNames: [String],
         sightlineVersion: String
-    ) {
+    ) throws {
+        input = try ModelInput(graph: model.graph, preprocessing: model.preprocessing)
         (self.model, self.cam, self.folder, self.output) = (model, cam, folder, output)
         (self.classNames, self.sightlineVersion) = (classNames, sightlineVersion)
     }
@@ -59,9 +62,8 @@ public struct GradCAMJob {
     public func run(
         progress: (Int, Int, String?) -> Void, skipped: (String, String) -> Void, warning: (String) -> Void
     ) throws -> Summary {
-        let images = folder.items.map(\.path)
-        let shape = model.graph.shape(of: model.graph.inputNames.first ?? "") ?? []
-        let total = images.count * workPerImage
+        let shape = input.shape
+        let total = folder.items.count * workPerImage
         let truth = trueClasses()
         var done = 0
         progress(0, total, nil)
@@ -69,20 +71,14 @@ public struct GradCAMJob {
         var explained: [ExplainedImage] = []
         var failures: [(path: String, reason: String)] = []
         var files = OutputNames(multipleClasses: targets.count > 1)
-        let plan = stride(from: 0, to: images.count, by: batchSize).map { start in
-            (start..<min(start + batchSize, images.count)).map {
-                ImageBatchStream.Sample(index: $0, path: images[$0], label: nil)
-            }
-        }
-        let stream = ImageBatchStream(
-            plan: plan, preparation: .keepingOriginals(squashedTo: shape, preprocessing: model.preprocessing))
-        while let ready = stream.next() {
+        let loop = BatchLoop(input: input, keepingOriginals: true)
+        try loop.run(BatchLoop.plan(folder.items, batchSize: batchSize)) { ready in
             for (sample, error) in ready.failed {
                 failures.append((sample.path, error))
                 skipped(sample.path, error)
             }
             done += ready.failed.count * workPerImage  // skipped images count as done
-            guard let input = ready.images else { continue }
+            guard let input = ready.images else { return true }
             let originals = zip(ready.samples.map(\.path), ready.originals).map { ($0, $1) }
             for target in targets {
                 let before = done
@@ -110,6 +106,7 @@ public struct GradCAMJob {
                     explained.append(item)
                 }
             }
+            return true
         }
         try writeReport(explained, failures: failures)
         return Summary(explained: explained.count, failures: failures)

@@ -2,6 +2,7 @@
 // Sightline. The library targets themselves import exactly what they use; this is the only
 // place with `@_exported` imports.
 @_exported import SightlineCore
+@_exported import SightlineData
 @_exported import SightlineExplain
 @_exported import SightlineModels
 @_exported import SightlineNN

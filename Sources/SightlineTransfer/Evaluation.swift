@@ -1,5 +1,6 @@
 import Foundation
 import SightlineCore
+import SightlineData
 import SightlineNN
 
 /// A classifier measured on labelled images: top-1 and top-k accuracy, per-class precision,
@@ -82,12 +83,12 @@ public struct Evaluation: Sendable {
         mistakes.sort { $0.confidence > $1.confidence }
     }
 
-    /// Evaluates `model` (images in, class scores out: probabilities, or logits that get a
-    /// softmax unless `outputsProbabilities`) on `data`'s class folders. The folders' class names are matched to
+    /// Evaluates `model` (a batch from `input`'s preparation in, class scores out: probabilities,
+    /// or logits that get a softmax unless `outputsProbabilities`) on `data`'s class folders. The folders' class names are matched to
     /// `modelClassNames` by name when given (a fine-tuned model records its own), else by
     /// position. `progress` gets (images done, total) after each batch.
     public static func run(
-        model: (Tensor) throws -> Tensor, inputShape: [Int], preprocess: (Tensor) -> Tensor, data: ImageFolder,
+        model: (Tensor) throws -> Tensor, input: ModelInput, data: ImageFolder,
         modelClassNames: [String]?,
         classCount: Int, outputsProbabilities: Bool, topK: Int = 5, batchSize: Int = 16,
         progress: (Int, Int) -> Void = { _, _ in }
@@ -120,21 +121,10 @@ public struct Evaluation: Sendable {
         var paths: [String] = []
         var skipped: [(path: String, reason: String)] = []
         let items = data.items
-        // Decoded on worker threads ahead of the model; `preprocess` runs on the whole batch.
-        let plan = stride(from: 0, to: items.count, by: batchSize).map { start in
-            (start..<min(start + batchSize, items.count)).map {
-                ImageBatchStream.Sample(index: $0, path: items[$0].path, label: items[$0].label)
-            }
-        }
-        let stream = ImageBatchStream(
-            plan: plan,
-            preparation: ImageBatchStream.Preparation(
-                decode: ImageBatchStream.Preparation.squash(to: inputShape), preprocessing: .none))
         var done = 0
-        while let batch = stream.next() {
+        try BatchLoop(input: input).run(BatchLoop.plan(items, batchSize: batchSize), forward: model) { batch, output in
             skipped += batch.failed.map { ($0.sample.path, $0.error) }
-            if let images = batch.images {
-                var scores = try model(preprocess(images))
+            if var scores = output {
                 if !outputsProbabilities { scores = ActivationFunction.softmax.applied(to: scores) }
                 probabilities += (0..<batch.samples.count).map {
                     Array(scores.scalars[($0 * classCount)..<(($0 + 1) * classCount)])
@@ -144,6 +134,7 @@ public struct Evaluation: Sendable {
             }
             done += batch.samples.count + batch.failed.count
             progress(done, items.count)
+            return true
         }
         var evaluation = Evaluation(
             classNames: modelClassNames ?? names.enumerated().map { $0 < folders.count ? folders[$0] : $1 },

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import SightlineCore
+import SightlineData
 import SightlineWeights
 
 /// A feature-extraction run over an `ImageFolder` (or one shard of it), written to HDF5.
@@ -14,7 +15,7 @@ import SightlineWeights
 /// (`FeatureFileWriter`, flushed per batch, with a fingerprint of the run), so memory does not
 /// grow with the dataset; `resume` continues after the rows already written (refusing a run
 /// with other settings). At the end the working file is renamed to OUTPUT. Images are decoded
-/// by `ImageBatchStream` workers ahead of the forward passes.
+/// by `BatchLoop` workers ahead of the forward passes.
 public struct ExtractionJob {
     public var extractor: FeatureExtractor
     /// The whole dataset; `shard` selects the slice this run processes.
@@ -46,18 +47,18 @@ public struct ExtractionJob {
         public var resumedBatches: Int
     }
 
-    /// Threads decoding images ahead of the model (`ImageBatchStream`).
+    /// Threads decoding images ahead of the model (`BatchLoop`).
     public var dataWorkers = ImageBatchStream.defaultWorkers
 
     /// The settings that must match for batches to be reused and shards to be merged.
     func attributes(modelMD5: String, range: Range<Int>) -> [String: String] {
-        let size = extractor.inputSize
+        let input = extractor.input
         return [
             "model": extractor.model.file.path, "model_md5": modelMD5, "layer": extractor.layer,
             "pooling": extractor.pooling.rawValue,
-            "preprocessing": extractor.model.preprocessing.rawValue, "image_height": String(size.height),
-            "image_width": String(size.width),
-            "resize_policy": extractor.policy.describe(height: size.height, width: size.width),
+            "preprocessing": extractor.model.preprocessing.rawValue, "image_height": String(input.height),
+            "image_width": String(input.width),
+            "resize_policy": input.policy.describe(height: input.height, width: input.width),
             "sightline_version": sightlineVersion,
             "total_items": String(dataset.items.count), "shard_index": String(shard.index),
             "shard_count": String(shard.count),
@@ -106,19 +107,14 @@ public struct ExtractionJob {
         let resumedRows = writer.rows
         let total = slice.items.count
         _ = progress(resumedRows, total)
-        let remaining = Array(resumedRows..<total)
-        let plan = stride(from: 0, to: remaining.count, by: batchSize).map { start in
-            remaining[start..<min(start + batchSize, remaining.count)].map {
-                ImageBatchStream.Sample(index: $0, path: slice.items[$0].path, label: slice.items[$0].label)
-            }
-        }
-        // The model's preprocessing runs in `extractor.features(of:)`.
-        let preparation = ImageBatchStream.Preparation(decode: extractor.decoder, preprocessing: .none)
-        let stream = ImageBatchStream(plan: plan, preparation: preparation, workers: dataWorkers)
         var failed: [(path: String, error: String)] = []
-        while let batch = stream.next() {
+        let loop = BatchLoop(input: extractor.input, workers: dataWorkers)
+        try loop.run(
+            BatchLoop.plan(slice.items, batchSize: batchSize, from: resumedRows),
+            forward: extractor.features(ofPreprocessed:)
+        ) { batch, features in
             do {
-                try write(batch, to: writer, labelled: labelled)
+                try write(batch, features: features, to: writer, labelled: labelled)
             } catch let error as ModelFileError {
                 writer.discard()  // a write that failed (a full disk) leaves no file to trust
                 throw ModelFileError(file: output, "\(error.message); nothing was written", kind: error.kind)
@@ -128,6 +124,7 @@ public struct ExtractionJob {
                 throw TransferError(
                     .stopped, "stopped after \(writer.rows) of \(total) images; run again with --resume to continue")
             }
+            return true
         }
         if resumedRows == 0, total > 0, failed.count == total, let first = failed.first {
             writer.discard()
@@ -152,12 +149,11 @@ public struct ExtractionJob {
         return Summary(processed: total, failed: failed, resumedBatches: resumedRows / max(batchSize, 1))
     }
 
-    /// Runs a decoded batch through the model and appends its rows (zeros for failed images)
-    /// in dataset order.
-    private func write(_ batch: ImageBatchStream.Batch, to writer: FeatureFileWriter, labelled: Bool) throws {
+    /// Appends a batch's feature rows (zeros for failed images) in dataset order.
+    private func write(
+        _ batch: ImageBatchStream.Batch, features: Tensor?, to writer: FeatureFileWriter, labelled: Bool
+    ) throws {
         let featureCount = extractor.featureShape.reduce(1, *)
-        var features: Tensor?
-        if let images = batch.images { features = try extractor.features(of: images) }
         let rowOf = Dictionary(uniqueKeysWithValues: batch.samples.enumerated().map { ($1.index, $0) })
         let errorOf = Dictionary(uniqueKeysWithValues: batch.failed.map { ($0.sample.index, $0.error) })
         let samples = (batch.samples + batch.failed.map(\.sample)).sorted { $0.index < $1.index }

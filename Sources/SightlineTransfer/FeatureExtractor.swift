@@ -1,5 +1,6 @@
 import Foundation
 import SightlineCore
+import SightlineData
 import SightlineModels
 import SightlineNN
 import SightlineVision
@@ -12,14 +13,10 @@ public struct FeatureExtractor {
     public let layer: String
     /// Global pooling applied to a 4-D layer output.
     public let pooling: GlobalPooling
-    public let policy: ResizePolicy
-    public let maxPixels: Int
-    /// Decode JPEGs at full size even when a reduced DCT-scaled decode would cover the input.
-    public var exactDecode = false
-    /// The model's input height and width.
-    public let inputSize: (height: Int, width: Int)
-    /// The model's input channels (1, 3 or 4); images are converted to it.
-    public let channels: Int
+    /// The model's input: size, channels (images are converted to them), resize policy, decode
+    /// and preprocessing. JPEGs decode DCT-scaled when that still covers the input unless
+    /// `input.scaledDecode` is turned off (`--exact-decode`).
+    public var input: ModelInput
 
     /// - Parameters:
     ///   - layer: a node name; default `defaultLayer(of:)`.
@@ -33,22 +30,11 @@ public struct FeatureExtractor {
         guard graph.node(named: name) != nil else {
             throw TransferError(.option, subject: "--layer", graph.unknownLayerMessage(name))
         }
-        guard let input = graph.inputNames.first, let shape = graph.shape(of: input), shape.count == 3,
-            ImageChannels.supported.contains(shape[2])
-        else {
-            throw TransferError(
-                .model,
-                "the model's input \(graph.inputNames.first.flatMap(graph.shape(of:)) ?? []) is not an image of 1, 3 or 4 channels"
-            )
-        }
-        if let problem = model.preprocessing.problem(channels: shape[2]) { throw TransferError(.model, problem) }
         self.model = model
         self.layer = name
         self.pooling = pooling
-        self.policy = policy
-        self.maxPixels = maxPixels
-        self.inputSize = (shape[0], shape[1])
-        self.channels = shape[2]
+        input = try ModelInput(
+            graph: graph, preprocessing: model.preprocessing, policy: policy, maxPixels: maxPixels, scaledDecode: true)
     }
 
     /// The layer that feeds the classifier head: the input of the last `Dense` on the path to
@@ -77,28 +63,12 @@ public struct FeatureExtractor {
         return shape.count == 3 && pooling != .none ? [shape[2]] : shape
     }
 
-    /// Decodes and prepares one image as `[H, W, C]` in 0…255 (before preprocessing), C the
-    /// model's input channels (grayscale as PIL's `L`).
-    public func prepare(_ path: String) throws -> Tensor { try decoder(path) }
-
-    /// `prepare` as a function that worker threads may call.
-    public var decoder: @Sendable (String) throws -> Tensor {
-        let (size, policy, maxPixels, channels) = (inputSize, self.policy, self.maxPixels, self.channels)
-        // The decoded image must still cover the input after the policy's resize; the crop
-        // policy needs the shorter side at `shorter`, squash needs each side at the target.
-        let needed = policy.decodedSide(height: size.height, width: size.width)
-        let atLeast: (Int, Int)? = exactDecode ? nil : (needed, needed)
-        return { path in
-            try RGBImage(contentsOf: path, maxPixels: maxPixels, atLeast: atLeast).prepared(
-                height: size.height, width: size.width, policy: policy, channels: channels)
-        }
-    }
-
-    /// Features for prepared images `[N, H, W, C]`: `[N] + featureShape`.
-    public func features(of images: Tensor) throws -> Tensor {
+    /// Features for a batch from `input`'s preparation (decoded and preprocessed) `[N, H, W, C]`:
+    /// `[N] + featureShape`.
+    public func features(ofPreprocessed images: Tensor) throws -> Tensor {
         let graph = model.graph
         guard let input = graph.inputNames.first else { throw TransferError(.model, "the model has no input") }
-        let output = try graph.forward([input: model.preprocessing.apply(to: images)], outputs: [layer])
+        let output = try graph.forward([input: images], outputs: [layer])
         guard var value = output[layer] else { throw TransferError(.model, "layer '\(layer)' produced no output") }
         if value.rank == 4 && pooling != .none {
             value =

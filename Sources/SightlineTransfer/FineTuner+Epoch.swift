@@ -1,5 +1,6 @@
 import Foundation
 import SightlineCore
+import SightlineData
 import SightlineNN
 
 extension FineTuner {
@@ -25,12 +26,12 @@ extension FineTuner {
             return batch[(batch.startIndex + start)..<(batch.startIndex + end)]
         }
         let started = DispatchTime.now().uptimeNanoseconds
-        let stream = try stream(local, of: training, augmentEpoch: (phase, epoch))
         let dropouts = graph.layers.compactMap { $0 as? Dropout }
         defer { for dropout in dropouts { dropout.sampleSeeds = nil } }
         var total = TrainingStep.Figures()
-        for number in global.indices {
-            guard let batch = stream.next() else { break }
+        var number = 0
+        let waitSeconds = try batchLoop().run(plan(local, of: training, augmentEpoch: (phase, epoch))) { batch in
+            defer { number += 1 }
             noteFailures(batch)
             var figures = TrainingStep.Figures()
             if let images = batch.images {
@@ -62,6 +63,7 @@ extension FineTuner {
             var stop: [Float] = [step(position) ? 0 : 1]
             try communicator.sum(&stop)  // every process stops at the same step
             if stop[0] > 0 { throw Interrupted(position: position) }
+            return true
         }
         guard total.count > 0 else {
             throw TransferError(
@@ -69,7 +71,7 @@ extension FineTuner {
         }
         let seconds = max(Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9, 1e-9)
         let throughput = Throughput(
-            imagesPerSecond: Double(total.count) / seconds, dataWaitFraction: stream.waitSeconds / seconds,
+            imagesPerSecond: Double(total.count) / seconds, dataWaitFraction: waitSeconds / seconds,
             peakResidentMiB: 0)
         return ((total.loss / Float(total.count), Double(total.correct) / Double(total.count)), throughput)
     }

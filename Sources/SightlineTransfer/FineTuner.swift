@@ -1,5 +1,6 @@
 import Foundation
 import SightlineCore
+import SightlineData
 import SightlineModels
 import SightlineNN
 import SightlineVision
@@ -20,7 +21,7 @@ import SightlineWeights
 /// is seeded per epoch and augmentation and dropout per sample (seed, phase, epoch, index), so
 /// neither thread timing nor the number of processes changes what a sample sees.
 ///
-/// Images are streamed (`ImageBatchStream`): memory does not grow with the dataset. With a
+/// Images are streamed (`BatchLoop`): memory does not grow with the dataset. With a
 /// `Communicator` of N processes (`mpirun -np N`), every process takes its contiguous slice of
 /// each global batch, gradients are summed over processes and divided by the global number of
 /// images before every optimizer step, and only rank 0 writes files: with BatchNorm frozen the
@@ -52,7 +53,7 @@ public final class FineTuner {
         /// `ModelCheckpoint(save_best_only=True)`); false keeps the last epoch's.
         public var keepBest = true
         public var seed: UInt64 = 0
-        /// Threads decoding images ahead of training (`ImageBatchStream`).
+        /// Threads decoding images ahead of training (`BatchLoop`).
         public var dataWorkers = ImageBatchStream.defaultWorkers
         /// Batches decoded ahead at most (bounds the memory the data takes).
         public var queueDepth = 4
@@ -157,7 +158,8 @@ public final class FineTuner {
     public private(set) var skipped: [(String, String)] = []
     var skippedPaths = Set<String>()
     /// The model's input `[H, W, C]`.
-    let inputShape: [Int]
+    /// The model's image input: squash-resized, preprocessed as the backbone expects.
+    let input: ModelInput
     let featureLayer: String
     var generator: SeededGenerator
     /// The kept model evaluated on the validation part at the end of `run` (nil without one).
@@ -166,7 +168,7 @@ public final class FineTuner {
     public internal(set) var resumedAt: (phase: Int, epoch: Int)?
 
     /// Prepares a run; no image is decoded here. Images are streamed in batches by
-    /// `ImageBatchStream` during `run` (memory bounded by its queue, not by the dataset);
+    /// `BatchLoop` during `run` (memory bounded by its queue, not by the dataset);
     /// unreadable ones are reported in `skipped` and left out.
     /// - Parameters:
     ///   - head: a `train-head` head to start from instead of a new `Dense` head; it reads the
@@ -200,13 +202,7 @@ public final class FineTuner {
         graph = try Self.assemble(
             backbone.graph, featureLayer: featureLayer, pooling: head?.pooling ?? .avg, classes: classNames.count,
             dropout: options.dropout, head: head, generator: &generator)
-        guard let input = graph.inputNames.first, let shape = graph.shape(of: input), shape.count == 3,
-            ImageChannels.supported.contains(shape[2])
-        else {
-            throw TransferError(.model, "the model's input is not an image of 1, 3 or 4 channels")
-        }
-        if let problem = backbone.preprocessing.problem(channels: shape[2]) { throw TransferError(.data, problem) }
-        inputShape = shape
+        input = try ModelInput(graph: graph, preprocessing: backbone.preprocessing)
         let (trainingPart, validationPart) = data.split(
             validationFraction: options.validationFraction, seed: options.seed)
         (training, validation) = (trainingPart.items, validationPart.items)
@@ -265,32 +261,24 @@ public final class FineTuner {
         }
     }
 
-    /// How this run's images become batches (decode, optional disk cache, augmentation, the
-    /// backbone's preprocessing).
-    func preparation() throws -> ImageBatchStream.Preparation {
-        var decode = ImageBatchStream.Preparation.squash(to: inputShape)
-        if let directory = options.cacheDirectory {
-            decode = try DecodedImageCache(directory: directory, shape: inputShape).wrapping(decode)
-        }
-        return ImageBatchStream.Preparation(
-            decode: decode, augmentation: options.augmentation, preprocessing: backbone.preprocessing)
+    /// How this run's images become batches: `input` (decode, the backbone's preprocessing)
+    /// with the optional disk cache and the augmentation.
+    func batchLoop() throws -> BatchLoop {
+        BatchLoop(
+            input: input, augmentation: options.augmentation,
+            cache: try options.cacheDirectory.map { try DecodedImageCache(directory: $0, shape: input.shape) },
+            workers: options.dataWorkers, depth: options.queueDepth)
     }
 
-    /// The stream of `batches` (dataset indices into `items`), seeding each sample's augmentation
+    /// The plan of `batches` (dataset indices into `items`), seeding each sample's augmentation
     /// from (seed, phase, epoch, index) when `augmentEpoch` is given.
-    func stream(_ batches: [ArraySlice<Int>], of items: [ImageFolder.Item], augmentEpoch: (phase: Int, epoch: Int)?)
-        throws -> ImageBatchStream
+    func plan(_ batches: [ArraySlice<Int>], of items: [ImageFolder.Item], augmentEpoch: (phase: Int, epoch: Int)?)
+        -> [[ImageBatchStream.Sample]]
     {
         let augment = augmentEpoch != nil && options.augmentation != .none
-        let plan = batches.map { batch in
-            batch.map { index in
-                ImageBatchStream.Sample(
-                    index: index, path: items[index].path, label: items[index].label,
-                    augmentationSeed: augment ? sampleSeed(.augmentation, augmentEpoch ?? (0, 0), index) : nil)
-            }
+        return BatchLoop.plan(batches, of: items) { index in
+            augment ? self.sampleSeed(.augmentation, augmentEpoch ?? (0, 0), index) : nil
         }
-        return ImageBatchStream(
-            plan: plan, preparation: try preparation(), workers: options.dataWorkers, depth: options.queueDepth)
     }
 
     /// What a per-sample seed is for.
@@ -341,12 +329,12 @@ public final class FineTuner {
         let batches = stride(from: 0, to: mine.count, by: options.batchSize).map {
             mine[$0..<min($0 + options.batchSize, mine.count)]
         }
-        let stream = try stream(batches, of: items, augmentEpoch: nil)
-        while let batch = stream.next() {
+        let forward = { (images: Tensor) in
+            try self.graph.forward([input: images], outputs: [output], mode: mode)[output]
+        }
+        try batchLoop().run(plan(batches, of: items, augmentEpoch: nil), forward: forward) { batch, logits in
             noteFailures(batch)
-            guard let images = batch.images,
-                let logits = try graph.forward([input: images], outputs: [output], mode: mode)[output]
-            else { continue }
+            guard let logits = logits ?? nil else { return true }
             let labels = batch.samples.map { $0.label ?? 0 }
             sums[items.count * width] +=
                 SoftmaxCrossEntropy()(logits: logits, labels: labels).loss * Float(labels.count)
@@ -356,6 +344,7 @@ public final class FineTuner {
                 for k in 0..<classes { sums[sample.index * width + k] = p.scalars[row * classes + k] }
                 sums[sample.index * width + classes] = 1
             }
+            return true
         }
         try communicator.sum(&sums)
         let readable = items.indices.filter { sums[$0 * width + classes] > 0 }

@@ -1,5 +1,6 @@
 import Foundation
 import SightlineCore
+import SightlineData
 import SightlineNN
 
 /// Trains a classifier head on bottleneck features: multinomial logistic regression, or a small

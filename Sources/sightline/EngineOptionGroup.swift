@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SightlineCore
+import SightlineData
 import SightlineNN
 import SightlineTransfer
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SightlineCore
+import SightlineData
 import SightlineTransfer
 
 /// `sightline evaluate MODEL --data DIR`: accuracy, per-class figures, the confusion matrix and
@@ -56,8 +57,7 @@ struct Evaluate: ParsableCommand {
         let evaluation: Evaluation
         do {
             evaluation = try Evaluation.run(
-                model: { try graph($0) }, inputShape: classifier.inputShape,
-                preprocess: classifier.model.preprocessing.apply(to:), data: folder,
+                model: { try graph($0) }, input: classifier.input, data: folder,
                 modelClassNames: classifier.recordedClassNames,
                 classCount: classifier.classes, outputsProbabilities: classifier.outputsProbabilities, topK: top,
                 batchSize: batch,

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SightlineCore
+import SightlineData
 import SightlineTransfer
 import SightlineWeights
 
@@ -26,6 +27,10 @@ enum ExitStatus: Int32 {
         case .data, .model, .file, .mpi: return .failed
         }
     }
+
+    /// See `of(_: TransferError)`: an input that cannot be listed is a usage error (2), a model
+    /// whose input is not an image 3.
+    static func of(_ error: DataError) -> ExitStatus { error.kind == .input ? .usage : .failed }
 
     /// See `of(_: TransferError)`: a missing `--arch` and a missing or unreadable input file
     /// (the model, like an image) are usage errors (2).
@@ -78,6 +83,9 @@ extension Sightline {
             Report.error(indented(error))
             Foundation.exit(ExitStatus.of(error).rawValue)
         } catch let error as ModelFileError {
+            Report.error(indented(error))
+            Foundation.exit(ExitStatus.of(error).rawValue)
+        } catch let error as DataError {
             Report.error(indented(error))
             Foundation.exit(ExitStatus.of(error).rawValue)
         } catch let code as ExitCode {

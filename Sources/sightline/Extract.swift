@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SightlineData
 import SightlineModels
 import SightlineTransfer
 import SightlineVision
@@ -113,7 +114,7 @@ struct Extract: ParsableCommand {
         // An unknown --layer is a usage error (TransferError.option), mapped by the exit-status table.
         var extractor = try FeatureExtractor(
             model: model, layer: layer, pooling: pool, policy: ResizePolicy(argument: resize) ?? .squash)
-        extractor.exactDecode = exactDecode
+        extractor.input.scaledDecode = !exactDecode
         var job = ExtractionJob(
             extractor: extractor, dataset: dataset, output: output, batchSize: batch, shard: try shardSelection(),
             resume: resume,

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SightlineCore
+import SightlineData
 import SightlineExplain
 import SightlineTransfer
 import SightlineVision
@@ -117,14 +118,13 @@ struct GradCAM: ParsableCommand {
         } catch {
             throw layer == nil ? CommandError(message: "\(error)") : CommandError.usage("--layer: \(error)")
         }
-        _ = try ImageInputs.inputShape(of: loaded.graph, preprocessing: loaded.preprocessing)
         let classCount = loaded.graph.shape(of: cam.scoreNode)?.last ?? 0
         let recorded = labels == nil ? loaded.file.classNames : nil
         let names =
             try recorded.flatMap { $0.count == classCount ? $0 : nil }
             ?? Predict.classNames(count: classCount, labels: labels)
         if let maxChannels, maxChannels < 1 { throw CommandError.usage("--max-channels must be 1 or more") }
-        var job = GradCAMJob(
+        var job = try GradCAMJob(
             model: loaded, cam: cam, folder: folder, output: output, classNames: names,
             sightlineVersion: Sightline.version)
         job.targets = try Self.targets(classList, names: names)

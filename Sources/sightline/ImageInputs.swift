@@ -1,4 +1,5 @@
 import Foundation
+import SightlineData
 import SightlineModels
 import SightlineNN
 import SightlineTransfer
@@ -24,23 +25,6 @@ enum ImageInputs {
             throw CommandError.usage("no JPEG or PNG images in \(inputs.joined(separator: " "))")
         }
         return folder
-    }
-
-    static func paths(_ inputs: [String]) throws -> [String] { try folder(inputs).items.map(\.path) }
-
-    /// The image input `[H, W, C]` of `graph`, checked: 1, 3 or 4 channels, and a preprocessing
-    /// that fits them.
-    static func inputShape(of graph: Graph, preprocessing: Preprocessing) throws -> [Int] {
-        guard let input = graph.inputNames.first, let shape = graph.shape(of: input), shape.count == 3,
-            ImageChannels.supported.contains(shape[2])
-        else {
-            throw CommandError(
-                message:
-                    "the model's input \(graph.inputNames.first.flatMap(graph.shape(of:)) ?? []) is not an image of 1, 3 or 4 channels"
-            )
-        }
-        if let problem = preprocessing.problem(channels: shape[2]) { throw CommandError(message: problem) }
-        return shape
     }
 
     /// Class names Sightline recorded (finetune, train-head, convert --head): the head's when

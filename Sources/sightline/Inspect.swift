@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SightlineCore
 import SightlineModels
 import SightlineWeights
 

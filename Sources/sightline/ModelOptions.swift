@@ -1,4 +1,6 @@
 import ArgumentParser
+import SightlineCore
+import SightlineData
 import SightlineModels
 import SightlineNN
 import SightlineTransfer
@@ -55,19 +57,19 @@ struct ModelOptions: ParsableArguments {
     }
 
     /// A classifier for `predict` and `evaluate`: the model with `--head` stacked on it, its input
-    /// shape (checked to be an image), output node and class count. `use` completes the error
+    /// (checked to be an image), output node and class count. `use` completes the error
     /// when the output is not a class vector.
     func loadClassifier(head: String?, engine: EngineOptions, use: String) throws -> Classifier {
         if let head { try checkBackbone(head: head) }
         let loaded = try load(engine: engine)
         let graph = try head.map { try HeadAttachment.stack(loaded, head: $0) } ?? loaded.graph
-        let inputShape = try ImageInputs.inputShape(of: graph, preprocessing: loaded.preprocessing)
+        let input = try ModelInput(graph: graph, preprocessing: loaded.preprocessing)
         guard let output = graph.outputNames.first, let classes = graph.shape(of: output)?.last,
             graph.shape(of: output)?.count == 1
         else {
             throw CommandError(message: "\(model): the output is not a class vector; \(use)")
         }
-        return Classifier(model: loaded, graph: graph, inputShape: inputShape, output: output, classes: classes)
+        return Classifier(model: loaded, graph: graph, input: input, output: output, classes: classes)
     }
 
     /// What `predict` and `evaluate` start with: the engine options (`engine`, leaving the
@@ -99,7 +101,8 @@ struct ModelOptions: ParsableArguments {
     struct Classifier {
         var model: LoadedModel
         var graph: Graph
-        var inputShape: [Int]
+        /// The checked image input, its decode and preprocessing.
+        var input: ModelInput
         var output: String
         var classes: Int
         /// The class names the head (or else the model) records, if any.

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import SightlineCore
+import SightlineData
 import SightlineModels
 import SightlineNN
 import SightlineTransfer
@@ -54,28 +56,22 @@ struct Predict: ParsableCommand {
             throw CommandError.usage(
                 "\(names.count) class names for a model with \(classes) outputs; give --labels with one name per class")
         }
-        let images = try ImageInputs.paths(self.images)
-        let order = Dictionary(images.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        let images = try ImageInputs.folder(self.images).items
+        let order = Dictionary(images.enumerated().map { ($1.path, $0) }, uniquingKeysWith: { first, _ in first })
         var results: [[String: Any]] = []
         var failures = 0
-        let plan = stride(from: 0, to: images.count, by: batch).map { start in
-            (start..<min(start + batch, images.count)).map {
-                ImageBatchStream.Sample(index: $0, path: images[$0], label: nil)
-            }
+        let probabilities = { (input: Tensor) in
+            let output = try graph(input)
+            return classifier.outputsProbabilities ? output : ActivationFunction.softmax.applied(to: output)
         }
-        let preparation = ImageBatchStream.Preparation(
-            decode: ImageBatchStream.Preparation.squash(to: classifier.inputShape),
-            preprocessing: classifier.model.preprocessing)
-        let stream = ImageBatchStream(plan: plan, preparation: preparation)
-        while let ready = stream.next() {
+        try BatchLoop(input: classifier.input).run(BatchLoop.plan(images, batchSize: batch), forward: probabilities) {
+            ready, output in
             for (sample, error) in ready.failed {
                 failures += 1
                 Report.skipped(sample.path, error)
                 results.append(["path": sample.path, "error": error])
             }
-            guard let input = ready.images else { continue }
-            var output = try graph(input)
-            if !classifier.outputsProbabilities { output = ActivationFunction.softmax.applied(to: output) }
+            guard let output else { return true }
             for (row, sample) in ready.samples.enumerated() {
                 let scores = Array(output.scalars[(row * classes)..<((row + 1) * classes)])
                 let ranked = scores.indices.sorted { scores[$0] > scores[$1] }.prefix(top)
@@ -86,6 +82,7 @@ struct Predict: ParsableCommand {
                     },
                 ])
             }
+            return true
         }
         // Nothing readable is nothing done (3), not "done, some skipped" (1).
         if failures == images.count { throw CommandError(message: "no image could be read; nothing was predicted") }

@@ -1,5 +1,6 @@
 import Foundation
 import SightlineCore
+import SightlineData
 import SightlineNN
 import SightlineTransfer
 import SightlineWeights

@@ -1,4 +1,5 @@
 import Foundation
+import SightlineData
 import SightlineTestSupport
 import SightlineTransfer
 import SightlineWeights

@@ -1,5 +1,6 @@
 import Foundation
 import SightlineCore
+import SightlineData
 import SightlineTestSupport
 import SightlineTransfer
 import SightlineWeights
@@ -15,14 +16,16 @@ struct GrayscaleInputTests {
     @Test func grayscaleModelMatchesKerasOnPhotos() throws {
         let model = try ModelLoader.load(path: Self.directory.appendingPathComponent("model.h5").path)
         let extractor = try FeatureExtractor(model: model, layer: "predictions", pooling: .none)
-        #expect(extractor.channels == 1)
+        #expect(extractor.input.channels == 1)
         let expected = try KerasFixture.load(Self.directory.appendingPathComponent("expected.json").path)
         #expect(expected.count == 3)
         for (file, value) in expected {
             let probabilities = try #require(value as? [Double])
-            let image = try extractor.prepare(Self.directory.appendingPathComponent(file).path)
-            #expect(image.shape == [48, 48, 1])
-            let output = try extractor.features(of: image.reshaped([1, 48, 48, 1]))
+            let path = Self.directory.appendingPathComponent(file).path
+            let batch = extractor.input.preparation().batch([ImageBatchStream.Sample(index: 0, path: path, label: nil)])
+            let images = try #require(batch.images, "\(file) decodes")
+            #expect(images.shape == [1, 48, 48, 1])
+            let output = try extractor.features(ofPreprocessed: images)
             let reference = Tensor(shape: [1, probabilities.count], scalars: probabilities.map(Float.init))
             expectClose(output, reference, tolerance: 1e-5, "\(file) probabilities")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import SightlineCore
 import SightlineTestSupport
 import SightlineWeights
 import Testing

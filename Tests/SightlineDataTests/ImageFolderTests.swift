@@ -1,6 +1,6 @@
 import Foundation
+import SightlineData
 import SightlineTestSupport
-import SightlineTransfer
 import Testing
 
 struct ImageFolderTests {
@@ -30,7 +30,7 @@ struct ImageFolderTests {
                 "pears_1.png", "apples_0.png", "apples_2.png", "apples_3.png",
             ])
         #expect(folder.classNames == nil)
-        #expect(throws: TransferError.self) { _ = try ImageFolder(inputs: ["/nonexistent/folder"]) }
+        #expect(throws: DataError.self) { _ = try ImageFolder(inputs: ["/nonexistent/folder"]) }
     }
 
     @Test func stratifiedSplitIsSeededAndBalanced() throws {

@@ -1,9 +1,10 @@
 import Foundation
+import SightlineCore
 import SightlineTestSupport
 import SightlineVision
 import Testing
 
-@testable import SightlineTransfer
+@testable import SightlineData
 
 /// The streaming image source: batches in plan order whatever the worker count, per-sample
 /// seeded augmentation, unreadable files reported and left out, and the disk cache returning
@@ -24,6 +25,14 @@ struct ImageBatchStreamTests {
         return stride(from: 0, to: samples.count, by: 3).map { Array(samples[$0..<min($0 + 3, samples.count)]) }
     }
 
+    /// Files squash-resized to `shape` `[H, W, C]`, as `ModelInput.decoder` does for a model of that input.
+    static func squash(to shape: [Int]) -> @Sendable (String) throws -> Tensor {
+        { path in
+            try RGBImage(contentsOf: path).prepared(
+                height: shape[0], width: shape[1], policy: .squash, channels: shape[2])
+        }
+    }
+
     func drain(_ stream: ImageBatchStream) -> [ImageBatchStream.Batch] {
         var batches: [ImageBatchStream.Batch] = []
         while let batch = stream.next() { batches.append(batch) }
@@ -42,7 +51,7 @@ struct ImageBatchStreamTests {
 
     @Test func batchesComeInPlanOrderAndDoNotDependOnThreads() throws {
         let preparation = ImageBatchStream.Preparation(
-            decode: ImageBatchStream.Preparation.squash(to: [32, 32, 3]), augmentation: Augmentation(),
+            decode: Self.squash(to: [32, 32, 3]), augmentation: Augmentation(),
             preprocessing: .caffe)
         let plan = try plan(seeded: true)
         let one = drain(ImageBatchStream(plan: plan, preparation: preparation, workers: 1, depth: 1))
@@ -61,7 +70,7 @@ struct ImageBatchStreamTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "sightline-cache-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let decode = ImageBatchStream.Preparation.squash(to: [24, 40, 3])
+        let decode = Self.squash(to: [24, 40, 3])
         let cache = try DecodedImageCache(directory: directory.path, shape: [24, 40, 3])
         let cached = cache.wrapping(decode)
         let path = Self.images.appendingPathComponent("apples/apples_0.png").path

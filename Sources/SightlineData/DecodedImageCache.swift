@@ -1,6 +1,5 @@
 import Foundation
 import SightlineCore
-import SightlineWeights
 
 /// Decoded, resized images kept on disk (`--cache DIR`) for datasets read every epoch: each
 /// image is stored once as raw float32 `[H, W, C]` (little-endian) under a name derived from

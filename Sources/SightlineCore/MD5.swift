@@ -84,15 +84,4 @@ public struct MD5 {
         }
         state = (state.0 &+ a, state.1 &+ b, state.2 &+ c, state.3 &+ d)
     }
-
-    /// The MD5 of a file, read in 1 MiB chunks.
-    public static func hexDigest(ofFile path: String) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw ModelFileError(file: path, "cannot be read", kind: .unreadable)
-        }
-        defer { try? handle.close() }
-        var md5 = MD5()
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { md5.update(chunk) }
-        return md5.finalize()
-    }
 }

@@ -4,8 +4,8 @@ import SightlineModels
 import SightlineVision
 
 /// Batches of images decoded, resized, augmented and preprocessed on worker threads ahead of
-/// the consumer: the one way every job (fine-tuning, extraction, evaluation) turns files into
-/// input tensors.
+/// the consumer: the stream under `BatchLoop`, the one way every job turns files into input
+/// tensors (`ModelInput.preparation` says how).
 ///
 /// The plan lists the batches in order; `next()` hands them out in that order whatever thread
 /// finished first. At most `depth` batches are decoded or waiting at any time, so memory is
@@ -55,26 +55,6 @@ public final class ImageBatchStream {
             preprocessing: Preprocessing
         ) {
             (self.decode, self.augmentation, self.preprocessing) = (decode, augmentation, preprocessing)
-        }
-
-        /// Squash-resized inputs of `shape` that keep the full-size images.
-        public static func keepingOriginals(squashedTo shape: [Int], preprocessing: Preprocessing) -> Preparation {
-            var preparation = Preparation(decode: squash(to: shape), preprocessing: preprocessing)
-            preparation.originals = (
-                { path in try RGBImage(contentsOf: path) },
-                { image in image.prepared(height: shape[0], width: shape[1], policy: .squash, channels: shape[2]) }
-            )
-            return preparation
-        }
-
-        /// The squash-resized decode `FineTuner` and `Evaluation` use, to `shape` `[H, W, C]`.
-        public static func squash(to shape: [Int], maxPixels: Int = RGBImage.defaultMaxPixels)
-            -> @Sendable (String) throws -> Tensor
-        {
-            { path in
-                try RGBImage(contentsOf: path, maxPixels: maxPixels).prepared(
-                    height: shape[0], width: shape[1], policy: .squash, channels: shape[2])
-            }
         }
 
         /// `samples` as one preprocessed batch, plus those that failed.

@@ -28,7 +28,7 @@ public struct ImageFolder: Sendable {
     public static let defaultExtensions: Set<String> = ["jpg", "jpeg", "png"]
 
     /// Lists the images of `inputs`.
-    public init(inputs: [String], extensions: Set<String> = ImageFolder.defaultExtensions) throws(TransferError) {
+    public init(inputs: [String], extensions: Set<String> = ImageFolder.defaultExtensions) throws(DataError) {
         let fm = FileManager.default
         var items: [Item] = []
         var classNames: [String]?
@@ -45,7 +45,7 @@ public struct ImageFolder: Sendable {
                 }
                 if !folders.isEmpty {
                     guard classNames == nil || classNames == folders else {
-                        throw TransferError(
+                        throw DataError(
                             .input, subject: input,
                             "its class folders \(folders) differ from an earlier input's \(classNames ?? [])")
                     }
@@ -62,7 +62,9 @@ public struct ImageFolder: Sendable {
                 }
             } else if ["txt", "lst"].contains((input as NSString).pathExtension.lowercased()) {
                 guard let text = try? String(contentsOfFile: input, encoding: .utf8) else {
-                    throw TransferError(.input, subject: input, "list file cannot be read")
+                    throw DataError(
+                        .input, subject: input,
+                        "cannot be read as a list file; give a UTF-8 text file with one image path per line")
                 }
                 let base = (input as NSString).deletingLastPathComponent
                 for line in text.split(whereSeparator: \.isNewline) {
@@ -78,12 +80,17 @@ public struct ImageFolder: Sendable {
             } else if fm.fileExists(atPath: input) {
                 items.append(Item(path: input, label: nil))
             } else {
-                throw TransferError(.input, subject: input, "no such file, folder or matching pattern")
+                throw DataError(
+                    .input, subject: input,
+                    "no such file, folder or matching pattern; check the path, and quote glob patterns so the shell leaves them to Sightline"
+                )
             }
         }
         if classNames != nil && items.contains(where: { $0.label == nil }) {
-            throw TransferError(
-                .input, subject: inputs.joined(separator: " "), "mixes class folders with unlabelled images")
+            throw DataError(
+                .input, subject: inputs.joined(separator: " "),
+                "mixes class folders with unlabelled images; give either one folder of class subfolders or plain images"
+            )
         }
         self.items = items
         self.classNames = classNames
