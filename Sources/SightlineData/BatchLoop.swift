@@ -80,6 +80,7 @@ public struct BatchLoop: Sendable {
     public func run(_ plan: [[ImageBatchStream.Sample]], _ body: (ImageBatchStream.Batch) throws -> Bool) throws
         -> Double
     {
-        try run(plan, forward: { $0 }) { batch, _ in try body(batch) }
+        let identity = { (images: Tensor) in images }
+        return try run(plan, forward: identity) { batch, _ in try body(batch) }
     }
 }

@@ -62,7 +62,12 @@ extension FineTuner {
                 total: order.count, loss: total.count > 0 ? total.loss / Float(total.count) : 0)
             var stop: [Float] = [step(position) ? 0 : 1]
             try communicator.sum(&stop)  // every process stops at the same step
-            if stop[0] > 0 { throw Interrupted(position: position) }
+            if stop[0] > 0 {
+                throw TransferError(
+                    .stopped,
+                    "interrupted at phase \(phase) epoch \(epoch + 1) batch \(number + 1); the last completed epoch is saved; rerun the same command with --resume"
+                )
+            }
             return true
         }
         guard total.count > 0 else {

@@ -78,14 +78,6 @@ public final class FineTuner {
         public var loss: Float
     }
 
-    /// A run stopped by its `step` callback (an interrupt) after a completed step.
-    public struct Interrupted: Error, CustomStringConvertible {
-        public var position: StepProgress
-        public var description: String {
-            "interrupted at phase \(position.phase) epoch \(position.epoch) batch \(position.batch); the last completed epoch is saved; rerun the same command with --resume"
-        }
-    }
-
     /// How fast an epoch ran on this machine, and what held it back (rank 0's view).
     public struct Throughput: Codable, Sendable {
         /// Training images per second over all processes (validation not included).

@@ -66,8 +66,7 @@ enum Keras3ConfigWriter {
                 continue
             }
             guard let kerasLayer = layer as? any KerasLayer else {
-                throw KerasConfigWriter.Unwritable(
-                    layer: node.name, reason: "\(type(of: layer)) has no Keras counterpart")
+                throw KerasConfigWriter.unwritable(node.name, type(of: layer))
             }
             var config = try kerasLayer.kerasConfig()
             config["name"] = node.name

@@ -20,17 +20,16 @@ public enum KerasApplications {
         public var weightedLayers: Set<String>
     }
 
-    public struct Missing: Error, CustomStringConvertible {
-        public var description: String
-    }
-
     static let archiveURL = Bundle.module.url(forResource: "keras_applications", withExtension: "zip")
 
     static func text(_ name: String) throws -> String {
         guard let url = archiveURL, let archive = try? Archive(url: url, accessMode: .read, pathEncoding: nil),
             let entry = archive[name]
         else {
-            throw Missing(description: "the Keras Applications architectures (\(name)) are missing from this build")
+            throw ModelFileError(
+                file: "keras_applications.zip", object: name,
+                "the Keras Applications architectures are missing from this build; rebuild Sightline (swift build -c release) from a complete checkout",
+                kind: .archive)
         }
         var data = Data()
         _ = try archive.extract(entry) { data.append($0) }

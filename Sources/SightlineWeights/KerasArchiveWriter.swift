@@ -15,7 +15,7 @@ enum KerasArchiveWriter {
     static let kerasVersion = "3.15.1"
 
     static func save(_ graph: Graph, to path: String, metadata: KerasWriter.Metadata, modelName: String) throws {
-        let config = try Keras3ConfigWriter.config(of: graph, name: modelName)
+        let config = try ModelFileError.naming(path) { try Keras3ConfigWriter.config(of: graph, name: modelName) }
         // The members are written next to the output (same disk, checked for space), in a folder
         // named after this process so that one left by a killed run is removed by the next.
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent()

@@ -6,12 +6,6 @@ import SightlineNN
 /// Keras 3 read from legacy `.h5` files (`inbound_nodes` as nested lists, `batch_input_shape`).
 /// Options left out take Keras's defaults when the file is loaded.
 enum KerasConfigWriter {
-    struct Unwritable: Error, CustomStringConvertible {
-        var layer: String
-        var reason: String
-        var description: String { "layer '\(layer)' cannot be saved in the Keras format: \(reason)" }
-    }
-
     static func config(of graph: Graph, name: String) throws -> [String: Any] {
         var layers: [[String: Any]] = []
         for node in graph.nodes {
@@ -46,9 +40,17 @@ enum KerasConfigWriter {
         ]
     }
 
+    /// The error for a layer Keras has no class for (the caller sets the file).
+    static func unwritable(_ layer: String, _ type: Any.Type) -> ModelFileError {
+        ModelFileError(
+            file: "", object: layer,
+            "\(type) has no Keras counterpart, so the model cannot be saved in the Keras format; save the weights only (--weights-only)",
+            kind: .unwritable)
+    }
+
     static func layerConfig(_ layer: any Layer) throws -> (String, [String: Any]) {
         guard let layer = layer as? any KerasLayer else {
-            throw Unwritable(layer: layer.name, reason: "\(type(of: layer)) has no Keras counterpart")
+            throw unwritable(layer.name, type(of: layer))
         }
         var config = try layer.kerasConfig()
         // Layer configs use Keras 3's keys; tf.keras 2 names LeakyReLU's slope `alpha`.

@@ -16,13 +16,6 @@ import SightlineNN
 ///
 /// The file is written under a temporary name in the same folder and renamed when complete.
 public enum KerasWriter {
-    /// An output path whose format Sightline cannot write.
-    public struct UnwritableFormat: Error, CustomStringConvertible {
-        public var path: String
-        public var reason: String
-        public var description: String { "\(path): \(reason)" }
-    }
-
     /// The `keras_version` written: the tf.keras release whose layout and config format the file
     /// follows (Keras reads it to decide which conversions to apply; 2.x means none).
     public static let kerasVersion = "2.15.0"
@@ -68,10 +61,10 @@ public enum KerasWriter {
         for node in graph.nodes {
             for parameter in node.layer?.parameters ?? []
             where !parameter.value.withUnsafeBufferPointer({ $0.allSatisfy(\.isFinite) }) {
-                throw UnwritableFormat(
-                    path: path,
-                    reason:
-                        "\(node.name)/\(parameter.name) holds NaN or infinite values; nothing was written (the previous file, if any, is unchanged)"
+                throw ModelFileError(
+                    file: path,
+                    "\(node.name)/\(parameter.name) holds NaN or infinite values; nothing was written (the previous file, if any, is unchanged)",
+                    kind: .unwritable
                 )
             }
         }
@@ -81,21 +74,24 @@ public enum KerasWriter {
             break
         case "keras":
             guard !weightsOnly else {
-                throw UnwritableFormat(
-                    path: path,
-                    reason: "a .keras archive holds a full model; write the weights only to a .weights.h5 or .h5 file")
+                throw ModelFileError(
+                    file: path,
+                    "a .keras archive holds a full model; write the weights only to a .weights.h5 or .h5 file",
+                    kind: .unwritable)
             }
             try KerasArchiveWriter.save(graph, to: path, metadata: metadata, modelName: modelName)
             return
         default:
-            throw UnwritableFormat(
-                path: path,
-                reason:
-                    "Sightline writes .h5 (Keras legacy HDF5) and .keras (Keras 3 archive); choose one of those extensions"
+            throw ModelFileError(
+                file: path,
+                "Sightline writes .h5 (Keras legacy HDF5) and .keras (Keras 3 archive); choose one of those extensions",
+                kind: .unwritable
             )
         }
         // Check the architecture can be expressed before touching the disk.
-        let config = weightsOnly ? nil : try KerasConfigWriter.config(of: graph, name: modelName)
+        let config = try ModelFileError.naming(path) {
+            weightsOnly ? nil : try KerasConfigWriter.config(of: graph, name: modelName)
+        }
         try AtomicFile.write(to: path) { try write(graph, config: config, metadata: metadata, to: $0) }
     }
 

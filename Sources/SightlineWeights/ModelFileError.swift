@@ -15,10 +15,13 @@ public struct ModelFileError: Error, CustomStringConvertible, Equatable {
         case weights
         /// The file cannot be read at all (missing, a folder, no permission).
         case unreadable
+        /// The model cannot be written as asked: an extension Sightline does not write, NaN or
+        /// infinite weights, a layer with no Keras counterpart.
+        case unwritable
     }
 
     public var kind: Kind
-    /// The file's path.
+    /// The file's path (for an error found before the file is known, empty until a caller sets it).
     public var file: String
     /// The object path inside the file (`/` for the root), or empty when not applicable.
     public var object: String
@@ -32,7 +35,16 @@ public struct ModelFileError: Error, CustomStringConvertible, Equatable {
         self.message = message
     }
 
-    public var description: String {
-        object.isEmpty ? "\(file): \(message)" : "\(file): \(object): \(message)"
+    /// Runs `body`; an error of it that names no file yet is given `path` (errors found before
+    /// the file is known, as a layer that cannot be written).
+    static func naming<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch var error as ModelFileError where error.file.isEmpty {
+            error.file = path
+            throw error
+        }
     }
+
+    public var description: String { ([file, object].filter { !$0.isEmpty } + [message]).joined(separator: ": ") }
 }

@@ -219,8 +219,8 @@ struct Finetune: ParsableCommand {
                     }
                     return true
                 })
-        } catch let interrupted as FineTuner.Interrupted {
-            throw Interrupts.stop(interrupted.description)
+        } catch let error as TransferError where error.kind == .stopped {
+            throw Interrupts.stop(error.description)
         }
         guard root else { return try Report.finish(skipped: tuner.skipped.count) }
         if !announced, tuner.resumedAt != nil {

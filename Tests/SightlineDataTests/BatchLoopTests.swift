@@ -49,7 +49,8 @@ struct BatchLoopTests {
         #expect(plan.dropLast().allSatisfy { $0.count == 3 } && plan.joined().map(\.index) == Array(unreadable.indices))
         var seen: [Int] = []
         var failed: [Int] = []
-        try BatchLoop(input: input, workers: 2).run(plan, forward: { $0.shape[0] }) { batch, rows in
+        let rowCount = { (images: Tensor) in images.shape[0] }
+        try BatchLoop(input: input, workers: 2).run(plan, forward: rowCount) { batch, rows in
             failed += batch.failed.map(\.sample.index)
             seen += batch.samples.map(\.index)
             #expect(rows == batch.samples.count, "the forward pass saw exactly the batch's readable images")
