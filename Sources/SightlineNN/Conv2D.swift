@@ -7,7 +7,7 @@ import SightlineCore
 ///   dilation).
 /// - The activation is fused into the GEMM epilogue; its derivative is taken from the output,
 ///   or from the pre-activation kept in `saved` for activations that `needsInput`.
-public final class Conv2D: Layer {
+public final class Conv2D: EngineSettingsLayer {
     public let name: String
     /// `[KH, KW, C, F]`.
     public let kernel: Parameter
@@ -79,11 +79,6 @@ public final class Conv2D: Layer {
         return [g.outputHeight, g.outputWidth, filters]
     }
 
-    /// Forward under the default engine settings.
-    public func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput {
-        forward(inputs, mode: mode, options: EngineOptions())
-    }
-
     /// Forward through the kernel `ConvolutionKernels.make` picks for this layer, input and
     /// the calling graph's `options`.
     public func forward(_ inputs: [Tensor], mode: Mode, options: EngineOptions) -> LayerOutput {
@@ -100,12 +95,6 @@ public final class Conv2D: Layer {
         convolution.run(x, into: &y, accumulate: residual != nil)
         let saved = remaining.fusedForward(&y)
         return LayerOutput(y, saved: saved)
-    }
-
-    public func backward(
-        _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
-    ) -> [Tensor] {
-        backward(outputGradient, inputs: inputs, forward: forward, mode: mode, needs: needs, options: EngineOptions())
     }
 
     public func backward(

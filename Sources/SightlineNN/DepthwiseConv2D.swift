@@ -9,7 +9,7 @@ import SightlineCore
 /// A Keras `Conv2D` with `groups` equal to its input channels (ConvNeXt's 7×7 convolutions) is
 /// the same operation: `grouped` layers keep that file's kernel `[KH, KW, 1, C·M]` named
 /// `kernel` (the same values in the same order) and are written back as such a `Conv2D`.
-public final class DepthwiseConv2D: Layer {
+public final class DepthwiseConv2D: EngineSettingsLayer {
     public let name: String
     /// `[KH, KW, C, M]` (Keras name `depthwise_kernel`), or `[KH, KW, 1, C·M]` named `kernel`
     /// when `grouped`.
@@ -93,10 +93,6 @@ public final class DepthwiseConv2D: Layer {
         }
     }
 
-    public func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput {
-        forward(inputs, mode: mode, options: EngineOptions())
-    }
-
     /// Forward through oneDNN's depthwise kernel on the fp32 `auto` route (the activation fused
     /// when it is a ReLU or ReLU6), else through the loops below.
     public func forward(_ inputs: [Tensor], mode: Mode, options: EngineOptions) -> LayerOutput {
@@ -143,12 +139,6 @@ public final class DepthwiseConv2D: Layer {
         }
         let saved = activation.needsInput ? activation.fusedForward(&y) : []
         return LayerOutput(y, saved: saved)
-    }
-
-    public func backward(
-        _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
-    ) -> [Tensor] {
-        backward(outputGradient, inputs: inputs, forward: forward, mode: mode, needs: needs, options: EngineOptions())
     }
 
     /// Backward through oneDNN's backward-data and backward-weights primitives on the fp32

@@ -105,6 +105,23 @@ public protocol Layer: AnyObject {
     ) -> [Tensor]
 }
 
+/// A layer whose arithmetic depends on the engine settings (the convolutions: kernel route,
+/// precision, threads). It implements the `options:` forms; the plain forms run them under the
+/// default settings.
+public protocol EngineSettingsLayer: Layer {}
+
+extension EngineSettingsLayer {
+    public func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput {
+        forward(inputs, mode: mode, options: EngineOptions())
+    }
+
+    public func backward(
+        _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
+    ) -> [Tensor] {
+        backward(outputGradient, inputs: inputs, forward: forward, mode: mode, needs: needs, options: EngineOptions())
+    }
+}
+
 extension Layer {
     public var parameters: [Parameter] { [] }
 

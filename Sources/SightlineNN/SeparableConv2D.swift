@@ -5,7 +5,7 @@ import SightlineCore
 ///
 /// Input `[N, H, W, C]`; `depthwise_kernel` `[KH, KW, C, M]`, `pointwise_kernel`
 /// `[1, 1, C·M, F]`, `bias` `[F]`; output `[N, OH, OW, F]`.
-public final class SeparableConv2D: Layer {
+public final class SeparableConv2D: EngineSettingsLayer {
     public let name: String
     private let depthwise: DepthwiseConv2D
     private let pointwise: Conv2D
@@ -40,22 +40,11 @@ public final class SeparableConv2D: Layer {
         try pointwise.outputShape(for: [try depthwise.outputShape(for: inputShapes)])
     }
 
-    /// Forward under the default engine settings.
-    public func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput {
-        forward(inputs, mode: mode, options: EngineOptions())
-    }
-
     /// `saved` holds the depthwise output, then what the pointwise step saved.
     public func forward(_ inputs: [Tensor], mode: Mode, options: EngineOptions) -> LayerOutput {
-        let middle = depthwise.forward(inputs, mode: mode).output
+        let middle = depthwise.forward(inputs, mode: mode, options: options).output
         let result = pointwise.forward([middle], mode: mode, options: options)
         return LayerOutput(result.output, saved: [middle] + result.saved)
-    }
-
-    public func backward(
-        _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
-    ) -> [Tensor] {
-        backward(outputGradient, inputs: inputs, forward: forward, mode: mode, needs: needs, options: EngineOptions())
     }
 
     public func backward(
@@ -70,7 +59,8 @@ public final class SeparableConv2D: Layer {
             forward: LayerOutput(forward.output, saved: Array(forward.saved.dropFirst())), mode: mode,
             needs: middleNeeds, options: options)
         guard let first = dMiddle.first else { return [] }
-        return depthwise.backward(first, inputs: inputs, forward: LayerOutput(middle), mode: mode, needs: needs)
+        return depthwise.backward(
+            first, inputs: inputs, forward: LayerOutput(middle), mode: mode, needs: needs, options: options)
     }
 }
 
