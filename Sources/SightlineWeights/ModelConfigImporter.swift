@@ -43,7 +43,8 @@ public struct ModelConfigImporter {
     private mutating func importModel(_ model: [String: Any], inputs: [String]) throws -> [String] {
         let className = model["class_name"] as? String ?? ""
         let config = model["config"] as? [String: Any] ?? [:]
-        let layers = config["layers"] as? [[String: Any]] ?? []
+        // Keras ≤ 2.1 wrote a Sequential's config as the plain list of its layers.
+        let layers = model["config"] as? [[String: Any]] ?? config["layers"] as? [[String: Any]] ?? []
         switch className {
         case "Sequential":
             var current = inputs.first
@@ -204,7 +205,8 @@ public struct ModelConfigImporter {
 
     /// Creates the Sightline layer for one config entry, adds it and returns its node name.
     private mutating func addLayer(_ layer: [String: Any], inputs: [String]) throws -> String {
-        let className = layer["class_name"] as? String ?? "?"
+        let (className, config) = KerasLegacyConfig.upgraded(
+            className: layer["class_name"] as? String ?? "?", config: layer["config"] as? [String: Any] ?? [:])
         let name = Self.name(of: layer)
         if className == "Functional" || className == "Sequential" || className == "Model" {
             let outputs = try importModel(layer, inputs: inputs)
@@ -213,7 +215,6 @@ public struct ModelConfigImporter {
             }
             return output
         }
-        let config = layer["config"] as? [String: Any] ?? [:]
         let shapes = inputs.compactMap { graph.shape(of: $0) }
         // Keras 3 operator nodes (`x + 3`) share class names with layers (`Add`): tell them apart.
         let isOperator =

@@ -74,6 +74,7 @@ public enum ModelLoader {
         let source: String
         var builtIn = architecture
         var application: KerasApplications.Entry?
+        var family: KerasApplications.Entry?
         if let family = kerasApplication {
             guard let entry = KerasApplications.entry(family: family, for: file) else {
                 throw ModelFileError(
@@ -103,8 +104,18 @@ public enum ModelLoader {
                     file: path, object: "model_config", "is not valid JSON (\(error.localizedDescription))",
                     kind: .layout)
             }
+            if graph.inputNames.count > 1 {
+                let inputs = graph.inputNames.map { "\($0) \(graph.shape(of: $0) ?? [])" }
+                throw ModelFileError(
+                    file: path, object: "model_config",
+                    "the model has \(inputs.count) inputs (\(inputs.joined(separator: ", "))); Sightline runs models with one image input [height, width, channels]; save the image branch as a model of its own and use that",
+                    kind: .layout)
+            }
             source = "model_config in the file"
             builtIn = recognise(file)?.architecture
+            // The preprocessing of a Keras Applications family whose weighted layers the file
+            // has exactly (the weights still load by the config's names).
+            family = builtIn == nil ? KerasApplications.recognise(file) : nil
         } else if let recognised = recognise(file) {
             graph = try recognised.architecture.build(
                 includeTop: recognised.includeTop, classes: recognised.classes,
@@ -136,7 +147,7 @@ public enum ModelLoader {
             (mode, modeSource) = (recorded, "recorded in the file by Sightline")
         } else if let builtIn {
             (mode, modeSource) = (builtIn.preprocessing, "Keras Applications \(builtIn.rawValue)")
-        } else if let application {
+        } else if let application = application ?? family {
             (mode, modeSource) = (
                 application.preprocessing,
                 "Keras Applications \(application.family)\(application.preprocessing == .none ? ", which scales its input itself" : "")"
@@ -172,9 +183,17 @@ public enum ModelLoader {
                 architecture: architecture, includeTop: top, classes: out("predictions") ?? 1000, widthDivisor: width,
                 inputSize: inputSize)
         }
-        if shapes["conv1_conv"] != nil {
+        // ResNet's bottleneck (`_3_conv`) and projection shortcut (`_0_conv`): DenseNet shares
+        // `conv1_conv` and `convN_blockM_1_conv` but has neither, and its conv4 has 24 blocks.
+        if shapes["conv1_conv"] != nil, shapes["conv2_block1_3_conv"] != nil, shapes["conv2_block1_0_conv"] != nil {
             let blocks = (1...40).filter { shapes["conv4_block\($0)_1_conv"] != nil }.count
-            let architecture: Architecture = blocks >= 36 ? .resnet152 : blocks >= 23 ? .resnet101 : .resnet50
+            let architecture: Architecture
+            switch blocks {
+            case 6: architecture = .resnet50
+            case 23: architecture = .resnet101
+            case 36: architecture = .resnet152
+            default: return nil  // not a Keras Applications ResNet: no guess
+            }
             return RecognisedArchitecture(
                 architecture: architecture, includeTop: shapes["predictions"] != nil,
                 classes: out("predictions") ?? 1000,
