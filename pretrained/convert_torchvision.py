@@ -61,6 +61,20 @@ def build(arch, reduced, classes):
     return model
 
 
+def random_model(arch, reduced, classes, seed):
+    """torchvision's random initialisation from `seed`, with BatchNorm statistics randomised."""
+    torch.manual_seed(seed)
+    model = build(arch, reduced, classes).eval()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.normal_(0, 0.2)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.7, 1.3)
+                m.bias.normal_(0, 0.2)
+    return model
+
+
 def keras_layers(arch, state):
     """[(layer name, [(weight name, array)])] in model order, in Keras layouts."""
     conv = lambda w: w.permute(2, 3, 1, 0).numpy()
@@ -126,20 +140,14 @@ def main():
     parser.add_argument("--input-size", type=int, default=224)
     parser.add_argument("--expected")
     args = parser.parse_args()
-    torch.manual_seed(args.seed)
-    model = build(args.arch, args.reduced, args.classes).eval()
     if args.weights:
+        torch.manual_seed(args.seed)
+        model = build(args.arch, args.reduced, args.classes).eval()
         model.load_state_dict(torch.load(args.weights, map_location="cpu"))
         source = args.weights
     else:
+        model = random_model(args.arch, args.reduced, args.classes, args.seed)
         source = f"torchvision {torchvision.__version__} random initialisation, seed {args.seed}"
-        with torch.no_grad():
-            for m in model.modules():
-                if isinstance(m, torch.nn.BatchNorm2d):
-                    m.running_mean.normal_(0, 0.2)
-                    m.running_var.uniform_(0.5, 1.5)
-                    m.weight.uniform_(0.7, 1.3)
-                    m.bias.normal_(0, 0.2)
     write(args.output, args.arch, keras_layers(args.arch, model.state_dict()), source)
     if args.expected:
         size = args.input_size

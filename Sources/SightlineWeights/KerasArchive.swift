@@ -121,6 +121,7 @@ public enum KerasArchive {
 
     /// Reads `path` as a `.keras` archive or as an HDF5 weights file, whichever it is.
     public static func readAny(path: String) throws(ModelFileError) -> KerasWeightFile {
-        isArchive(path) ? try read(path: path) : try KerasWeightFile(path: path)
+        if TorchStateDict.recognises(path) { return try KerasWeightFile(torch: path) }
+        return isArchive(path) ? try read(path: path) : try KerasWeightFile(path: path)
     }
 }

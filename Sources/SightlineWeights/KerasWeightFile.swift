@@ -28,6 +28,11 @@ public enum KerasFileFormat: String, Sendable {
     case legacyModel = "Keras full-model .h5"
     case keras3Weights = "Keras 3 .weights.h5"
     case kerasArchive = "Keras 3 .keras archive"
+    case pytorch = "PyTorch state dict (.pth/.pt)"
+    case safetensors = "safetensors state dict"
+
+    /// A PyTorch or safetensors file: torch layouts mapped by `TorchVisionLayers`.
+    public var isPyTorch: Bool { self == .pytorch || self == .safetensors }
 }
 
 /// The weights of a Keras HDF5 file, read into memory in model order.
@@ -110,6 +115,15 @@ public struct KerasWeightFile: Sendable {
         }
         recordedPreprocessing = try file.stringAttribute("sightline_preprocessing")
         classNames = try file.stringsAttribute("class_names")
+    }
+
+    /// A PyTorch state dict (`.pth`, `.pt`, `.safetensors`) as stored layers (`TorchVisionLayers`).
+    init(torch path: String) throws(ModelFileError) {
+        let dict = try TorchStateDict.read(path: path)
+        self.path = path
+        format = dict.container == "safetensors" ? .safetensors : .pytorch
+        (kerasVersion, backend, modelConfig, namesAreKeras3Keys) = (nil, nil, nil, false)
+        layers = TorchVisionLayers.layers(dict.tensors, file: path)
     }
 
     /// `value` when given, else the string attribute `name` on `object`.

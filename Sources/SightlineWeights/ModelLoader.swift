@@ -129,6 +129,12 @@ public enum ModelLoader {
             graph = try KerasApplications.graph(entry, inputSize: inputSize)
             source = "recognised as \(entry.family)\(entry.includeTop ? "" : " without top") from its layer names"
             application = entry
+        } else if file.format.isPyTorch {
+            let modules = Set(file.layers.prefix(4).map(\.name)).sorted().joined(separator: ", ")
+            throw ModelFileError(
+                file: path,
+                "a state dict of a network Sightline has no builder for (modules \(modules), …): Sightline builds torchvision ResNet18–152 and VGG16/19 from their state dicts; pass --arch if it is one of those under other names",
+                kind: .architecture)
         } else {
             throw ModelFileError(
                 file: path,
@@ -145,6 +151,8 @@ public enum ModelLoader {
             (mode, modeSource) = (preprocessing, "given")
         } else if let recorded = file.recordedPreprocessing.flatMap(Preprocessing.init(rawValue:)) {
             (mode, modeSource) = (recorded, "recorded in the file by Sightline")
+        } else if file.format.isPyTorch {
+            (mode, modeSource) = (.torch, "PyTorch weights (torchvision's ImageNet normalisation)")
         } else if let builtIn {
             (mode, modeSource) = (builtIn.preprocessing, "Keras Applications \(builtIn.rawValue)")
         } else if let application = application ?? family {

@@ -45,10 +45,7 @@ struct Inspect: ParsableCommand {
             ?? "not a published file Sightline knows"
         return [
             ("file", "\(file.path) (\(bytes.formatted()) bytes)"),
-            (
-                "format",
-                "\(file.format.rawValue), Keras \(file.kerasVersion ?? (file.format == .keras3Weights ? "3 (.weights.h5 files record no version)" : "1.x (no keras_version attribute)"))\(file.backend.map { ", backend \($0)" } ?? "")"
-            ),
+            ("format", Self.formatLine(file)),
             ("md5", md5),
             ("known as", known),
             ("architecture", loaded.architectureSource),
@@ -124,5 +121,15 @@ struct Inspect: ParsableCommand {
         }
         if let steps { object["plan"] = steps.map { ["step": $0.name, "kind": $0.kind] } }
         return try JSONOutput.text(object)
+    }
+
+    /// The file's format and, for Keras files, the Keras version that wrote it.
+    static func formatLine(_ file: ModelFileFacts) -> String {
+        guard !file.format.isPyTorch else { return file.format.rawValue }
+        let version =
+            file.kerasVersion
+            ?? (file.format == .keras3Weights
+                ? "3 (.weights.h5 files record no version)" : "1.x (no keras_version attribute)")
+        return "\(file.format.rawValue), Keras \(version)\(file.backend.map { ", backend \($0)" } ?? "")"
     }
 }
