@@ -20,6 +20,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // C libraries from Debian packages (installed by scripts/bootstrap.sh).
@@ -43,12 +44,16 @@ let package = Package(
             cSettings: [.unsafeFlags(["-O3"])],
             linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]
         ),
+        // ONNX's messages, generated from onnx.proto by scripts/generate_onnx_proto.sh (committed).
+        .target(name: "ONNXProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .target(name: "SightlineCore", dependencies: ["CBLAS", "CDNNL", "CRuntime", "CKernels"]),
         .target(name: "SightlineNN", dependencies: ["SightlineCore", "CKernels"]),
         .target(name: "SightlineModels", dependencies: ["SightlineCore", "SightlineNN"]),
         .target(
             name: "SightlineWeights",
-            dependencies: ["SightlineCore", "SightlineNN", "SightlineModels", "CHDF5", "ZIPFoundation"],
+            dependencies: [
+                "SightlineCore", "SightlineNN", "SightlineModels", "CHDF5", "ZIPFoundation", "ONNXProto",
+            ],
             // The Keras Applications architectures (scripts/make_keras_applications.py).
             resources: [.copy("Resources/keras_applications.zip")]),
         .target(name: "SightlineVision", dependencies: ["SightlineCore", "CImageCodecs"]),

@@ -30,9 +30,12 @@ public enum KerasFileFormat: String, Sendable {
     case kerasArchive = "Keras 3 .keras archive"
     case pytorch = "PyTorch state dict (.pth/.pt)"
     case safetensors = "safetensors state dict"
+    case onnx = "ONNX model"
 
     /// A PyTorch or safetensors file: torch layouts mapped by `TorchVisionLayers`.
     public var isPyTorch: Bool { self == .pytorch || self == .safetensors }
+    /// A file Keras wrote (or could have): it has a Keras version.
+    public var isKeras: Bool { !isPyTorch && self != .onnx }
 }
 
 /// The weights of a Keras HDF5 file, read into memory in model order.

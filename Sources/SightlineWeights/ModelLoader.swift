@@ -34,6 +34,13 @@ public struct ModelFileFacts: Sendable {
     /// Class names recorded by Sightline (fine-tuned models, heads).
     public let classNames: [String]?
 
+    /// A file that is not a Keras file (ONNX): what it is and where it is.
+    init(path: String, format: KerasFileFormat) {
+        self.path = path
+        self.format = format
+        (kerasVersion, backend, modelConfig, recordedPreprocessing, classNames) = (nil, nil, nil, nil, nil)
+    }
+
     init(_ file: KerasWeightFile) {
         path = file.path
         format = file.format
@@ -69,6 +76,15 @@ public enum ModelLoader {
         preprocessing: Preprocessing? = nil, inputSize: Int? = nil,
         options: WeightLoadOptions = WeightLoadOptions()
     ) throws -> LoadedModel {
+        if ONNXModel.recognises(path) {
+            let (graph, opset) = try ONNXModel.graph(path: path, imageSize: inputSize ?? 224)
+            return LoadedModel(
+                graph: graph, preprocessing: preprocessing ?? .none,
+                preprocessingSource: preprocessing == nil
+                    ? "not recorded in an ONNX file; pass --preprocessing (torch for torchvision exports)" : "given",
+                file: ModelFileFacts(path: path, format: .onnx), architectureSource: "the ONNX graph (opset \(opset))",
+                architecture: nil)
+        }
         let file = try KerasArchive.readAny(path: path)
         let graph: Graph
         let source: String

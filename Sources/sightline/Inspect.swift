@@ -125,7 +125,7 @@ struct Inspect: ParsableCommand {
 
     /// The file's format and, for Keras files, the Keras version that wrote it.
     static func formatLine(_ file: ModelFileFacts) -> String {
-        guard !file.format.isPyTorch else { return file.format.rawValue }
+        guard file.format.isKeras else { return file.format.rawValue }
         let version =
             file.kerasVersion
             ?? (file.format == .keras3Weights
