@@ -141,6 +141,10 @@ extension ONNXImporter {
 
     mutating func merge(_ node: Onnx_NodeProto) throws {
         let inputs = try node.input.indices.map { (index: Int) throws(ModelFileError) in try nodeInput(node, index) }
+        if node.opType == "Concat", inputs.count == 1, let only = node.input.first {
+            values[node.output[0]] = values[only]  // torch.cat of a one-element list
+            return
+        }
         let shapes = inputs.map { graph.shape(of: $0.name) ?? [] }
         let operation: Merge.Operation
         switch node.opType {
@@ -153,8 +157,8 @@ extension ONNXImporter {
             }
             operation = .concatenate
         }
-        guard inputs.count >= 2, operation == .concatenate || Set(shapes).count == 1 else {
-            throw error(node.name, "\(node.opType) of shapes \(shapes) (broadcasting is not supported)")
+        guard inputs.count >= 2, Set(inputs.map(\.rank)).count == 1 else {
+            throw error(node.name, "\(node.opType) of values of different ranks (shapes \(shapes))")
         }
         _ = try record(
             node, Merge(name: layerName(node), operation), inputs: inputs.map(\.name), rank: inputs[0].rank,

@@ -10,13 +10,15 @@ import Testing
 /// Fixtures: `Tests/Fixtures/make_onnx_fixtures.py` (torch 1.13's `torch.onnx.export` of the same
 /// random torchvision models as the `.pth` fixtures at opsets 9 and 13, one with external data;
 /// `onnx_expected.json` holds ONNX Runtime 1.18's logits for x[i] = 2·sin(0.37·i), which match
-/// torch's within 1e-4).
+/// torch's within 1e-4), and torchvision's MobileNetV2, MobileNetV3-Small, EfficientNet-B0,
+/// DenseNet, ResNeXt and Wide ResNet at small widths, exported the same way at opset 14.
 struct ONNXModelTests {
     static let directory = KerasFixture.directory.appendingPathComponent("torchvision")
 
     @Test(arguments: [
         "resnet18_reduced_opset9.onnx", "resnet18_reduced_opset13.onnx", "resnet18_reduced_external.onnx",
-        "vgg16_reduced.onnx",
+        "vgg16_reduced.onnx", "family_mobilenet_v2.onnx", "family_mobilenet_v3_small.onnx",
+        "family_efficientnet_b0.onnx", "family_densenet.onnx", "family_resnext.onnx", "family_wide_resnet.onnx",
     ])
     func onnxModelsGiveOnnxRuntimesOutputs(_ name: String) throws {
         let all = try KerasFixture.load(Self.directory.appendingPathComponent("onnx_expected.json").path)
