@@ -7,8 +7,9 @@ import SightlineCore
 /// `[1, 1, C·M, F]`, `bias` `[F]`; output `[N, OH, OW, F]`.
 public final class SeparableConv2D: EngineSettingsLayer {
     public let name: String
-    private let depthwise: DepthwiseConv2D
-    private let pointwise: Conv2D
+    /// The depthwise step (no bias, linear) and the 1×1 pointwise step (bias and activation).
+    public let depthwise: DepthwiseConv2D
+    public let pointwise: Conv2D
 
     public init(
         name: String, depthwiseKernel: Tensor, pointwiseKernel: Tensor, bias: Tensor?, strides: (Int, Int) = (1, 1),

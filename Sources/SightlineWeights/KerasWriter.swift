@@ -72,6 +72,14 @@ public enum KerasWriter {
         switch URL(fileURLWithPath: path).pathExtension.lowercased() {
         case "h5", "hdf5":
             break
+        case "onnx":
+            guard !weightsOnly else {
+                throw ModelFileError(
+                    file: path, "an ONNX file holds a full model; write the weights only to a .h5 file",
+                    kind: .unwritable)
+            }
+            try ModelFileError.naming(path) { try ONNXWriter.save(graph, to: path, metadata: metadata) }
+            return
         case "keras":
             guard !weightsOnly else {
                 throw ModelFileError(
@@ -84,7 +92,7 @@ public enum KerasWriter {
         default:
             throw ModelFileError(
                 file: path,
-                "Sightline writes .h5 (Keras legacy HDF5) and .keras (Keras 3 archive); choose one of those extensions",
+                "Sightline writes .h5 (Keras legacy HDF5), .keras (Keras 3 archive) and .onnx; choose one of those extensions",
                 kind: .unwritable
             )
         }

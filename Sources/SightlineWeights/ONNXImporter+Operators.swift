@@ -7,7 +7,7 @@ extension ONNXImporter {
     static let operators = [
         "Conv", "BatchNormalization", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish",
         "Softmax", "Add", "Mul", "Concat", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Flatten",
-        "Reshape", "Gemm", "MatMul", "Pad", "Dropout", "Identity", "Constant",
+        "Reshape", "Gemm", "MatMul", "Pad", "Dropout", "Identity", "Constant", "Sum", "Transpose",
     ]
 
     mutating func add(_ node: Onnx_NodeProto) throws {
@@ -22,7 +22,17 @@ extension ONNXImporter {
         case "Conv": try convolution(node)
         case "BatchNormalization": try batchNormalization(node)
         case "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish", "Softmax": try activation(node)
-        case "Add", "Mul", "Concat": try merge(node)
+        case "Add", "Sum", "Mul", "Concat": try merge(node)
+        case "Transpose":
+            // Only to NHWC and back, around a Flatten (as Sightline's own ONNX writer does).
+            let x = try nodeInput(node, channelsLastAllowed: true)
+            let perm = ints(node, "perm", [])
+            let isChannelsLast = channelsLast.contains(node.input[0])
+            guard x.rank == 4, perm == (isChannelsLast ? [0, 3, 1, 2] : [0, 2, 3, 1]) else {
+                throw error(node.name, "Transpose \(perm) is not supported (only to NHWC before a Flatten)")
+            }
+            values[output] = try input(node, 0)
+            if !isChannelsLast { channelsLast.insert(output) }
         case "MaxPool", "AveragePool": try pool(node)
         case "GlobalAveragePool", "GlobalMaxPool":
             let x = try nodeInput(node)
@@ -148,7 +158,7 @@ extension ONNXImporter {
         let shapes = inputs.map { graph.shape(of: $0.name) ?? [] }
         let operation: Merge.Operation
         switch node.opType {
-        case "Add": operation = .add
+        case "Add", "Sum": operation = .add
         case "Mul": operation = .multiply
         default:
             let axis = int(node, "axis", 1)
@@ -189,7 +199,8 @@ extension ONNXImporter {
     }
 
     mutating func flatten(_ node: Onnx_NodeProto) throws {
-        let x = try nodeInput(node)
+        let x = try nodeInput(node, channelsLastAllowed: true)
+        let isChannelsLast = channelsLast.contains(node.input[0])
         let shape = graph.shape(of: x.name) ?? []
         if node.opType == "Reshape" {
             let target = try constantInput(node, 1)?.scalars.map { Int($0) } ?? []
@@ -205,7 +216,8 @@ extension ONNXImporter {
         }
         _ = try record(
             node, Reshape.flatten(name: layerName(node)), inputs: [x.name], rank: 2,
-            flattened: shape.count == 3 && shape[0] * shape[1] > 1 ? shape : nil, nonNegative: x.nonNegative)
+            flattened: shape.count == 3 && shape[0] * shape[1] > 1 && !isChannelsLast ? shape : nil,
+            nonNegative: x.nonNegative)
     }
 
     mutating func dense(_ node: Onnx_NodeProto) throws {

@@ -27,6 +27,10 @@ struct ONNXImporter {
     let tensors: ONNXTensors
     let graph = Graph()
     var values: [String: Value] = [:]
+    /// ONNX values that are a map transposed to NHWC (`Transpose` with perm 0,2,3,1): in
+    /// Sightline's layout already, so a Flatten of one keeps its order. Only a Flatten, a
+    /// Reshape or the inverse Transpose may read one.
+    var channelsLast: Set<String> = []
     private var usedNames: Set<String> = []
 
     init(path: String) { tensors = ONNXTensors(path: path) }
@@ -107,9 +111,12 @@ struct ONNXImporter {
         return value
     }
 
-    func nodeInput(_ node: Onnx_NodeProto, _ index: Int = 0) throws(ModelFileError) -> (
-        name: String, rank: Int, flattened: [Int]?, nonNegative: Bool
-    ) {
+    func nodeInput(_ node: Onnx_NodeProto, _ index: Int = 0, channelsLastAllowed: Bool = false)
+        throws(ModelFileError) -> (name: String, rank: Int, flattened: [Int]?, nonNegative: Bool)
+    {
+        if !channelsLastAllowed, index < node.input.count, channelsLast.contains(node.input[index]) {
+            throw error(node.name, "\(node.opType) of a map transposed to NHWC is not supported")
+        }
         guard case .node(let name, let rank, let flattened, let nonNegative) = try input(node, index) else {
             throw error(node.name, "\(node.opType) of a constant is not supported (fold it before exporting)")
         }

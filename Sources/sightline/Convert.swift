@@ -2,12 +2,13 @@ import ArgumentParser
 import SightlineTransfer
 import SightlineWeights
 
-/// `sightline convert MODEL --output OUT.keras|OUT.h5`: any supported model file to a Keras 3
-/// `.keras` archive or the legacy `.h5` layout, which Keras loads, with Sightline's provenance.
+/// `sightline convert MODEL --output OUT.keras|OUT.h5|OUT.onnx`: any supported model file to a
+/// Keras 3 `.keras` archive or the legacy `.h5` layout, which Keras loads, or an ONNX model, which
+/// ONNX Runtime runs, with Sightline's provenance.
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
-            "Write a model as a Keras 3 .keras archive or a Keras .h5 file (full model, or weights only) that real Keras loads."
+            "Write a model as a Keras 3 .keras archive or a Keras .h5 file (full model, or weights only) that real Keras loads, or as an .onnx model (NCHW input) that ONNX Runtime runs."
     )
 
     @OptionGroup var options: ModelOptions
@@ -15,7 +16,7 @@ struct Convert: ParsableCommand {
     @Option(
         name: .shortAndLong,
         help:
-            "The .keras or .h5 file to write (the extension picks the format; written under a temporary name, then renamed)."
+            "The .keras, .h5 or .onnx file to write (the extension picks the format; written under a temporary name, then renamed)."
     )
     var output: String
 
@@ -29,7 +30,7 @@ struct Convert: ParsableCommand {
     var head: String?
 
     func run() throws {
-        try Outputs.check(output, kind: Outputs.model, inputs: [options.model, head])
+        try Outputs.check(output, kind: Outputs.converted, inputs: [options.model, head])
         if let head { try options.checkBackbone(head: head) }
         let loaded = try options.load()
         let graph = try head.map { try HeadAttachment.stack(loaded, head: $0) } ?? loaded.graph

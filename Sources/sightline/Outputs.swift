@@ -5,6 +5,8 @@ import SightlineCore
 enum Outputs {
     /// A model file: Keras `.h5` or a `.keras` archive.
     static let model = OutputPath.Kind.file(extensions: ["h5", "hdf5", "keras"])
+    /// What `convert` writes: a model file, or an ONNX model.
+    static let converted = OutputPath.Kind.file(extensions: ["h5", "hdf5", "keras", "onnx"])
     /// An HDF5 file (features, heads).
     static let hdf5 = OutputPath.Kind.file(extensions: ["h5", "hdf5"])
 
