@@ -102,7 +102,7 @@ for cmd in "extract m.h5 imgs -o m.h5" "extract m.h5 imgs -o ./m.h5" "extract m.
     "finetune m.h5 --data imgs -o m.h5" "finetune m.h5 --data imgs -o link.h5" "convert m.h5 -o m.h5" \
     "convert m.h5 --head head.h5 -o head.h5" "merge f.h5 -o f.h5" "gradcam m.h5 $IMG -o $IMG" \
     "train-head f.h5 -o head.txt" "finetune m.h5 --data imgs -o model.txt" "finetune m.h5 --data imgs -o existing_dir" \
-    "extract m.h5 imgs -o existing_dir" "convert m.h5 -o f.h5/x.h5" "convert m.h5 -o x.onnx" \
+    "extract m.h5 imgs -o existing_dir" "convert m.h5 -o f.h5/x.h5" "convert m.h5 -o x.tflite" \
     "evaluate m.h5 --data imgs --head head.h5 --report f.h5"; do
     run_case outputs "$cmd" "2" all -- $S $cmd
 done

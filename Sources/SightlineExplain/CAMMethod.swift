@@ -14,4 +14,33 @@ public enum CAMMethod: String, Sendable, CaseIterable {
     /// upsampled map as a high-resolution image (`GuidedBackprop`). Note: it fails the
     /// parameter-randomisation sanity check (Adebayo et al.); prefer the map for trust questions.
     case guidedGradcam = "guided-gradcam"
+    /// HiResCAM (Draelos & Carin, 2020): Σ_k ∂score/∂A_k · A_k, element-wise (provably shows the
+    /// locations the score used); pytorch-grad-cam's `HiResCAM`.
+    case hirescam
+    /// Grad-CAM element-wise: Σ_k ReLU(∂score/∂A_k · A_k); pytorch-grad-cam's `GradCAMElementWise`.
+    case gradcamElementwise = "gradcam-elementwise"
+    /// XGradCAM (Fu et al., 2020): w_k = Σ_ij g·A / (Σ_ij A + 1e-7); pytorch-grad-cam's `XGradCAM`.
+    case xgradcam
+    /// LayerCAM (Jiang et al., 2021): Σ_k ReLU(∂score/∂A_k) · A_k; pytorch-grad-cam's `LayerCAM`.
+    case layercam
+    /// EigenCAM (Muhammad & Yeasin, 2020): the activations' first principal component (no
+    /// gradients, so not class-specific), signed so that it correlates positively with the
+    /// channel sum (pytorch-grad-cam leaves the sign to the SVD).
+    case eigencam
+    /// EigenGradCAM: the first principal component of ∂score/∂A · A, signed as EigenCAM.
+    case eigengradcam
+    /// Saliency (Simonyan et al., 2014): max over colour channels of |∂score/∂x|, at the input's
+    /// resolution; Captum's `Saliency` (abs) reduced as the paper does.
+    case saliency
+    /// Input × gradient (Shrikumar et al., 2016): ReLU(Σ_c x · ∂score/∂x) on the preprocessed
+    /// input; Captum's `InputXGradient`, positive evidence summed over channels.
+    case inputXGradient = "input-x-gradient"
+    /// Integrated Gradients (Sundararajan et al., 2017) from a zero baseline (the preprocessed
+    /// dataset mean) in 16 trapezoid steps: ReLU(Σ_c IG). Captum's `IntegratedGradients` with
+    /// `method="riemann_trapezoid"` gives the same up to a factor (n − 1)/n: its steps are 1/n,
+    /// so its weights do not sum to 1; Sightline's are 1/(n − 1), a true trapezoid rule.
+    case integratedGradients = "integrated-gradients"
+
+    /// Maps at the input's resolution from input gradients, not at the target layer.
+    public var isPixelAttribution: Bool { [.saliency, .inputXGradient, .integratedGradients].contains(self) }
 }

@@ -155,11 +155,9 @@ public struct ClassActivationMaps {
             return chosen
         }
         let probabilities = ActivationFunction.softmax.applied(to: scores)
-        let weights: [[Float]]
-        switch method {
-        case .gradcam, .gradcamPlusPlus, .guidedGradcam:
-            // One backward pass for the whole batch: the seed is one-hot per image, and images do
-            // not interact, so each image receives only its own class's gradient.
+        // One backward pass for the whole batch: the seed is one-hot per image, and images do
+        // not interact, so each image receives only its own class's gradient.
+        func layerGradient() throws -> Tensor {
             var seed = Tensor(zeros: scores.shape)
             for (image, chosen) in classes.enumerated() { seed.scalars[image * classCount + chosen] = 1 }
             guard let gradient = graph.backward(tape, seeds: [scoreNode: seed])[layer] else {
@@ -168,15 +166,31 @@ public struct ClassActivationMaps {
                     "no gradient reached it from the score '\(scoreNode)' (the score does not depend on it); choose a layer on the path to the output"
                 )
             }
-            weights =
-                method == .gradcamPlusPlus
-                ? Self.gradCAMPlusPlusWeights(gradient, activations) : Self.gradCAMWeights(gradient)
+            return gradient
+        }
+        let maps: Tensor
+        switch method {
+        case .gradcam, .guidedGradcam: maps = Self.weightedSum(activations, Self.gradCAMWeights(try layerGradient()))
+        case .gradcamPlusPlus:
+            maps = Self.weightedSum(activations, Self.gradCAMPlusPlusWeights(try layerGradient(), activations))
+        case .xgradcam:
+            maps = Self.weightedSum(activations, LayerAttribution.xgradcamWeights(try layerGradient(), activations))
+        case .hirescam, .gradcamElementwise, .layercam, .eigencam, .eigengradcam:
+            let gradient = method == .eigencam ? nil : try layerGradient()
+            let raw = LayerAttribution.rawMaps(method, activations: activations, gradient: gradient)
+            maps = Tensor(shape: raw.shape, scalars: raw.scalars.map { max($0, 0) })
+        case .saliency, .inputXGradient, .integratedGradients:
+            maps = InputAttribution.map(
+                method, try InputAttribution.attribution(method, self, images: images, classes: classes))
         case .scorecam:
-            weights = try scoreCAMWeights(
-                images, activations, classes: classes, batch: scoreBatch, maxChannels: maxChannels, progress: progress)
+            maps = Self.weightedSum(
+                activations,
+                try scoreCAMWeights(
+                    images, activations, classes: classes, batch: scoreBatch, maxChannels: maxChannels,
+                    progress: progress))
         }
         return Result(
-            maps: Self.weightedSum(activations, weights), classes: classes,
+            maps: maps, classes: classes,
             scores: classes.enumerated().map { scores.scalars[$0.offset * classCount + $0.element] },
             probabilities: probabilities)
     }

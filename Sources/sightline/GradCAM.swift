@@ -68,7 +68,7 @@ struct GradCAM: ParsableCommand {
 
     @Option(
         help:
-            "gradcam, gradcam++, scorecam or guided-gradcam (also writes NAME_guided.jpg at the original image's size, the saliency upsampled from the model's input as the overlay is)."
+            "At --layer: gradcam, gradcam++, xgradcam, hirescam, gradcam-elementwise, layercam, eigencam (no gradients), eigengradcam, scorecam, guided-gradcam (also writes NAME_guided.jpg at the original image's size). At the input's pixels: saliency, input-x-gradient, integrated-gradients. docs/explanations.md says what each computes and which reference it matches."
     )
     var method: CAMMethod = .gradcam
 
@@ -143,7 +143,7 @@ struct GradCAM: ParsableCommand {
             skipped: Report.skipped, warning: Report.warning)
         let skipped = summary.failures.count
         print(
-            "wrote \(output)/report.html: \(summary.explained) maps explained at \(cam.layer) with \(method.rawValue)\(skipped == 0 ? "" : ", \(skipped) skipped")"
+            "wrote \(output)/report.html: \(summary.explained) maps explained at \(method.isPixelAttribution ? "the input" : cam.layer) with \(method.rawValue)\(skipped == 0 ? "" : ", \(skipped) skipped")"
         )
         if summary.explained == 0 { throw CommandError(message: "no image could be read; nothing was explained") }
         try Report.finish(skipped: skipped)

@@ -224,9 +224,9 @@ struct UserDayTests {
         #expect(try top(viaHead.out) == top(viaFile.out))
         let inspect = try cli.run(["inspect", combined])
         #expect(inspect.out.contains("Keras 3.15.1"), "\(inspect.out)")
-        let refused = try cli.run(["convert", Self.model, "-o", output.appendingPathComponent("model.onnx").path])
+        let refused = try cli.run(["convert", Self.model, "-o", output.appendingPathComponent("model.tflite").path])
         // Refused before the model is loaded, as a usage error naming the extensions written.
-        #expect(refused.status == 2 && refused.err.contains("not .onnx; name it with .h5"), "\(refused.err)")
+        #expect(refused.status == 2 && refused.err.contains("not .tflite; name it with .h5"), "\(refused.err)")
     }
 
     func labelsFile(_ directory: URL, _ names: [String]) throws -> String {

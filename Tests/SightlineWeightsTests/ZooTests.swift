@@ -191,7 +191,8 @@ struct KerasArchiveWriterTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         for (file, weightsOnly, message) in [
-            ("model.onnx", false, "Sightline writes .h5 (Keras legacy HDF5) and .keras"),
+            ("model.tflite", false, "Sightline writes .h5 (Keras legacy HDF5), .keras (Keras 3 archive) and .onnx"),
+            ("model.onnx", true, "an ONNX file holds a full model"),
             ("model.keras", true, "a .keras archive holds a full model"),
         ] {
             let path = directory.appendingPathComponent(file).path

@@ -1,0 +1,73 @@
+import Foundation
+import SightlineCore
+import SightlineNN
+import SightlineTestSupport
+import SightlineWeights
+import Testing
+
+@testable import SightlineExplain
+
+/// The methods beyond Grad-CAM against the libraries users compare Sightline with: the raw maps of
+/// pytorch-grad-cam 1.5.4's HiResCAM, GradCAMElementWise, XGradCAM, LayerCAM, EigenCAM and
+/// EigenGradCAM, and Captum 0.7's Saliency, InputXGradient and IntegratedGradients attributions, on
+/// the reduced torchvision ResNet18 Sightline reads from its `.pth` (target layer `layer4`, class 3).
+/// Fixture: `Tests/Fixtures/make_attribution_fixtures.py`.
+struct AttributionMethodTests {
+    static let fixture = KerasFixture.directory.appendingPathComponent("attribution_expected.json")
+
+    static func setup() throws -> (cam: ClassActivationMaps, images: Tensor, reference: [String: Any]) {
+        let reference = try KerasFixture.load(fixture.path)
+        let shape = try #require(reference["input_shape"] as? [Int])
+        let model = try ModelLoader.load(
+            path: KerasFixture.directory.appendingPathComponent("torchvision/resnet18_reduced.pth").path,
+            inputSize: shape[1])
+        let cam = try ClassActivationMaps(graph: model.graph, layer: reference["layer"] as? String)
+        let images = Tensor(shape: shape) { for i in 0..<$0.count { $0[i] = Float(2 * sin(0.37 * Double(i))) } }
+        return (cam, images, reference)
+    }
+
+    static func relu(_ t: Tensor) -> Tensor { Tensor(shape: t.shape, scalars: t.scalars.map { max($0, 0) }) }
+
+    @Test(arguments: ["hirescam", "gradcam-elementwise", "xgradcam", "layercam"])
+    func layerMethodsMatchPytorchGradCAM(_ name: String) throws {
+        let (cam, images, reference) = try Self.setup()
+        let method = try #require(CAMMethod(rawValue: name))
+        let result = try cam.compute(images, classes: [3, 3], method: method)
+        expectClose(result.maps, Self.relu(try KerasFixture.tensor(reference[name])), tolerance: 1e-4, name)
+    }
+
+    /// The principal component's sign is the SVD's choice in pytorch-grad-cam; Sightline fixes it
+    /// (positive correlation with the channel sum), so the map equals the reference or its negation.
+    @Test(arguments: ["eigencam", "eigengradcam"])
+    func eigenMethodsMatchUpToTheSign(_ name: String) throws {
+        let (cam, images, reference) = try Self.setup()
+        let method = try #require(CAMMethod(rawValue: name))
+        let maps = try cam.compute(images, classes: [3, 3], method: method).maps
+        let expected = try KerasFixture.tensor(reference[name])
+        for image in 0..<2 {
+            let ours = maps.batch(image..<(image + 1))
+            let theirs = expected.batch(image..<(image + 1))
+            let negated = Tensor(shape: theirs.shape, scalars: theirs.scalars.map { -$0 })
+            let same = ours.maxAbsoluteDifference(Self.relu(theirs))
+            let flipped = ours.maxAbsoluteDifference(Self.relu(negated))
+            expectClose(ours, Self.relu(same <= flipped ? theirs : negated), tolerance: 1e-4, "\(name) image \(image)")
+        }
+    }
+
+    @Test(arguments: ["saliency", "input-x-gradient", "integrated-gradients"])
+    func pixelAttributionsMatchCaptum(_ name: String) throws {
+        let (cam, images, reference) = try Self.setup()
+        let method = try #require(CAMMethod(rawValue: name))
+        let attribution = try InputAttribution.attribution(method, cam, images: images, classes: [3, 3])
+        var expected = try KerasFixture.tensor(reference[name])
+        if method == .integratedGradients {
+            // Captum's trapezoid steps are 1/n (halved at both ends), so its weights sum to
+            // (n − 1)/n; Sightline's are 1/(n − 1), a true trapezoid rule whose weights sum to 1
+            // (completeness: the attributions add up to score(x) − score(baseline)).
+            expected = Tensor(shape: expected.shape, scalars: expected.scalars.map { $0 * 16 / 15 })
+        }
+        expectClose(attribution.batch(0..<1), expected, tolerance: 1e-4, "\(name) attribution")
+        let maps = try cam.compute(images, classes: [3, 3], method: method).maps
+        #expect(maps.shape == [2, 64, 64] && maps.scalars.allSatisfy { $0 >= 0 }, "a heatmap at the input's size")
+    }
+}
