@@ -41,6 +41,15 @@ public enum CAMMethod: String, Sendable, CaseIterable {
     /// so its weights do not sum to 1; Sightline's are 1/(n − 1), a true trapezoid rule.
     case integratedGradients = "integrated-gradients"
 
+    /// The methods `--method` names: one, a comma-separated list, or `all` (every method but
+    /// guided Grad-CAM, whose map is Grad-CAM's); nil when a name is unknown.
+    public static func selection(_ text: String) -> [CAMMethod]? {
+        if text == "all" { return allCases.filter { $0 != .guidedGradcam } }
+        let methods = text.split(separator: ",").map { CAMMethod(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
+        guard !methods.isEmpty, !methods.contains(nil) else { return nil }
+        return methods.compactMap { $0 }.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
+    }
+
     /// Maps at the input's resolution from input gradients, not at the target layer.
     public var isPixelAttribution: Bool { [.saliency, .inputXGradient, .integratedGradients].contains(self) }
 }

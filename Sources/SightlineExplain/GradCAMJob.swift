@@ -55,6 +55,8 @@ public struct GradCAMJob {
         public var explained: Int
         /// (path, reason) of each unreadable image, in input order.
         public var failures: [(path: String, reason: String)]
+        /// The faithfulness metrics of each explained image, when `metrics` was asked for.
+        public var metrics: [CAMMetrics] = []
     }
 
     /// Runs the job. `progress(done, total, detail)` counts `workPerImage` units per image;
@@ -109,7 +111,7 @@ public struct GradCAMJob {
             return true
         }
         try writeReport(explained, failures: failures)
-        return Summary(explained: explained.count, failures: failures)
+        return Summary(explained: explained.count, failures: failures, metrics: explained.compactMap(\.metrics))
     }
 
     /// One image's map drawn and written: overlay, heatmap, guided image; a blank map is drawn as zero.

@@ -7,8 +7,6 @@ import SightlineTransfer
 import SightlineVision
 import SightlineWeights
 
-extension CAMMethod: ExpressibleByArgument {}
-
 /// `sightline gradcam MODEL IMAGE... --output DIR`: explanations as overlays, a report and raw maps.
 struct GradCAM: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -68,9 +66,12 @@ struct GradCAM: ParsableCommand {
 
     @Option(
         help:
-            "At --layer: gradcam, gradcam++, xgradcam, hirescam, gradcam-elementwise, layercam, eigencam (no gradients), eigengradcam, scorecam, guided-gradcam (also writes NAME_guided.jpg at the original image's size). At the input's pixels: saliency, input-x-gradient, integrated-gradients. docs/explanations.md says what each computes and which reference it matches."
+            "One method, a comma-separated list or all (each into OUTPUT/METHOD, with --metrics ranked in OUTPUT/methods.html). At --layer: gradcam, gradcam++, xgradcam, hirescam, gradcam-elementwise, layercam, eigencam (no gradients), eigengradcam, scorecam, guided-gradcam (also writes NAME_guided.jpg at the original image's size). At the input's pixels: saliency, input-x-gradient, integrated-gradients. docs/explanations.md says what each computes and which reference it matches."
     )
-    var method: CAMMethod = .gradcam
+    var method = "gradcam"
+
+    /// The methods `--method` names.
+    var methods: [CAMMethod] { CAMMethod.selection(method) ?? [.gradcam] }
 
     @Option(
         help:
@@ -105,6 +106,11 @@ struct GradCAM: ParsableCommand {
         try OptionChecks.unitInterval(alpha, "--alpha")
         guard (1...100).contains(quality) else { throw ValidationError("--quality \(quality): must be 1 to 100") }
         if let maxChannels { try OptionChecks.atLeast(1, maxChannels, "--max-channels") }
+        guard CAMMethod.selection(method) != nil else {
+            throw ValidationError(
+                "--method \(method): not a method; choose from \(CAMMethod.allCases.map(\.rawValue).joined(separator: ", ")), a comma-separated list of them, or all"
+            )
+        }
     }
 
     func run() throws {
@@ -123,11 +129,42 @@ struct GradCAM: ParsableCommand {
         let names =
             try recorded.flatMap { $0.count == classCount ? $0 : nil }
             ?? Predict.classNames(count: classCount, labels: labels)
-        if let maxChannels, maxChannels < 1 { throw CommandError.usage("--max-channels must be 1 or more") }
+        let targets = try Self.targets(classList, names: names)
+        guard methods.count > 1 else {
+            let summary = try explain(
+                methods[0], loaded: loaded, cam: cam, folder: folder, names: names, targets: targets, into: output)
+            return try Report.finish(skipped: summary.failures.count)
+        }
+        // Several methods: each into its own folder, then the ranking when metrics were measured.
+        var rows: [MethodComparison.Row] = []
+        var skipped = 0
+        for method in methods {
+            let summary = try explain(
+                method, loaded: loaded, cam: cam, folder: folder, names: names, targets: targets,
+                into: (output as NSString).appendingPathComponent(method.rawValue))
+            rows.append(MethodComparison.Row(method: method, metrics: summary.metrics))
+            skipped = summary.failures.count
+        }
+        if metrics {
+            let comparison = MethodComparison(rows)
+            try AtomicFile.write(
+                Data(comparison.html(model: options.model, layer: cam.layer).utf8),
+                to: (output as NSString).appendingPathComponent("methods.html"))
+            print("\nwhich explanation to trust on these images (best first):\n\(comparison.text)")
+            print("wrote \(output)/methods.html")
+        }
+        try Report.finish(skipped: skipped)
+    }
+
+    /// One method's job into `folder`: progress, the one-line summary, and the summary itself.
+    func explain(
+        _ method: CAMMethod, loaded: LoadedModel, cam: ClassActivationMaps, folder: ImageFolder, names: [String],
+        targets: [Int?], into output: String
+    ) throws -> GradCAMJob.Summary {
         var job = try GradCAMJob(
             model: loaded, cam: cam, folder: folder, output: output, classNames: names,
             sightlineVersion: Sightline.version)
-        job.targets = try Self.targets(classList, names: names)
+        job.targets = targets
         (job.method, job.maxChannels, job.alpha, job.quality) = (method, maxChannels, alpha, quality)
         (job.top, job.batchSize, job.metrics) = (top, batch, metrics)
         let images = folder.items.count
@@ -146,6 +183,6 @@ struct GradCAM: ParsableCommand {
             "wrote \(output)/report.html: \(summary.explained) maps explained at \(method.isPixelAttribution ? "the input" : cam.layer) with \(method.rawValue)\(skipped == 0 ? "" : ", \(skipped) skipped")"
         )
         if summary.explained == 0 { throw CommandError(message: "no image could be read; nothing was explained") }
-        try Report.finish(skipped: skipped)
+        return summary
     }
 }

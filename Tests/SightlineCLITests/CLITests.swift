@@ -184,6 +184,36 @@ struct CLITests {
         #expect(overlay.count > 100)
     }
 
+    /// `--method` with several methods and `--metrics`: each method in its folder, and the
+    /// ranking by faithfulness on these images in methods.html and on standard output.
+    @Test func gradcamRanksSeveralMethods() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "sightline-methods-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let images = ["pears/pears_0.png", "apples/apples_1.png"].map {
+            Self.fixtures.deletingLastPathComponent().appendingPathComponent("extract/\($0)").path
+        }
+        let result = try run(
+            ["gradcam", Self.fixtures.appendingPathComponent("vgg16_keras3.h5").path] + images + [
+                "-o", scratch.path, "--method", "gradcam,eigencam,saliency", "--metrics",
+            ])
+        #expect(result.status == 0, "\(result.err)")
+        for method in ["gradcam", "eigencam", "saliency"] {
+            #expect(
+                FileManager.default.fileExists(
+                    atPath: scratch.appendingPathComponent("\(method)/report.html").path), "\(method)")
+        }
+        let page = try String(contentsOf: scratch.appendingPathComponent("methods.html"), encoding: .utf8)
+        #expect(page.contains("href=\"eigencam/report.html\"") && page.contains("Which explanation to trust"))
+        let ranking = result.out.components(separatedBy: "best first):\n").last ?? ""
+        #expect(ranking.split(separator: "\n").filter { $0.contains("   ") }.count >= 3, "\(result.out)")
+        let refused = try run(
+            ["gradcam", Self.fixtures.appendingPathComponent("vgg16_keras3.h5").path] + images + [
+                "-o", scratch.path, "--method", "gradcam,nosuch",
+            ])
+        #expect(refused.status == 2 && refused.err.contains("--method gradcam,nosuch: not a method"))
+    }
+
     @Test func gradcamExplainsSeveralClasses() throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
             "sightline-cam-\(UUID().uuidString)")

@@ -1,0 +1,78 @@
+import Foundation
+
+/// Which explanation to trust for this model on these images: every method's faithfulness
+/// metrics over the same images, ranked (`gradcam --method all --metrics`). No peer answers this:
+/// pytorch-grad-cam and Captum compute the methods and some metrics, but leave the comparison to
+/// the user.
+///
+/// The ranking is by insertion AUC − deletion AUC (RISE): a faithful map puts first the pixels
+/// whose presence raises the class probability most and whose removal lowers it most. Average Drop
+/// (lower is better) and Increase in Confidence (higher) are shown beside it.
+public struct MethodComparison: Sendable {
+    /// One method's means over the images it explained.
+    public struct Row: Sendable {
+        public var method: CAMMethod
+        public var images: Int
+        public var deletionAUC: Double
+        public var insertionAUC: Double
+        public var averageDrop: Double
+        public var increaseInConfidence: Double
+        /// insertion − deletion: the ranking key (higher is better).
+        public var score: Double { insertionAUC - deletionAUC }
+
+        public init(method: CAMMethod, metrics: [CAMMetrics]) {
+            let n = Double(max(metrics.count, 1))
+            self.method = method
+            images = metrics.count
+            deletionAUC = metrics.reduce(0) { $0 + $1.deletionAUC } / n
+            insertionAUC = metrics.reduce(0) { $0 + $1.insertionAUC } / n
+            averageDrop = metrics.reduce(0) { $0 + $1.drop } / n
+            increaseInConfidence = Double(metrics.filter(\.increased).count) / n
+        }
+    }
+
+    /// Best first.
+    public var rows: [Row]
+
+    public init(_ rows: [Row]) {
+        self.rows = rows.sorted { $0.score != $1.score ? $0.score > $1.score : $0.method.rawValue < $1.method.rawValue }
+    }
+
+    /// The ranking as text, one method a line.
+    public var text: String {
+        var lines = ["rank  method                 insertion−deletion  deletion  insertion  avg drop  increase"]
+        for (index, row) in rows.enumerated() {
+            lines.append(
+                String(format: "%4d  ", index + 1)
+                    + row.method.rawValue.padding(toLength: 22, withPad: " ", startingAt: 0)
+                    + String(
+                        format: " %18.4f  %8.4f  %9.4f  %8.4f  %8.4f", row.score, row.deletionAUC, row.insertionAUC,
+                        row.averageDrop, row.increaseInConfidence))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// `methods.html`: the ranking with a link to each method's own report (`METHOD/report.html`).
+    public func html(model: String, layer: String) -> String {
+        let body = rows.enumerated().map { index, row in
+            let name = CAMReport.escape(row.method.rawValue)
+            return String(
+                format:
+                    "<tr><td>%d</td><td><a href=\"%@/report.html\">%@</a></td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%d</td></tr>",
+                index + 1, name, name, row.score, row.deletionAUC, row.insertionAUC, row.averageDrop,
+                row.increaseInConfidence, row.images)
+        }.joined(separator: "\n")
+        return """
+            <!DOCTYPE html><html><head><meta charset="utf-8"><title>Which explanation to trust</title>
+            <style>body{font-family:sans-serif;margin:2em}td,th{padding:4px 10px;text-align:right}th{background:#eee}td:nth-child(2){text-align:left}</style></head><body>
+            <h1>Which explanation to trust</h1>
+            <p>Model <code>\(CAMReport.escape(model))</code>, layer <code>\(CAMReport.escape(layer))</code> (pixel methods explain the input).
+            Methods ranked by insertion AUC − deletion AUC (RISE) over the same images: a faithful map ranks first the pixels
+            whose presence raises the class probability and whose removal lowers it. Average Drop: lower is better;
+            Increase in Confidence: higher is better. Each method's name links to its report.</p>
+            <table><tr><th>rank</th><th>method</th><th>insertion − deletion</th><th>deletion AUC</th><th>insertion AUC</th><th>average drop</th><th>increase in confidence</th><th>images</th></tr>
+            \(body)
+            </table></body></html>
+            """
+    }
+}
