@@ -42,7 +42,8 @@ struct GradCAMTests {
         let cam = try ClassActivationMaps(graph: loaded.graph)
         for method in CAMMethod.allCases {
             let result = try cam.compute(input, classes: [nil], method: method)
-            #expect(result.maps.shape == [1, 3, 3], "\(method)")
+            // Layer methods map the layer; pixel attributions the input.
+            #expect(result.maps.shape == (method.isPixelAttribution ? [1, 96, 96] : [1, 3, 3]), "\(method)")
             #expect(result.maps.scalars.allSatisfy { $0.isFinite && $0 >= 0 }, "\(method)")
         }
     }
