@@ -77,11 +77,15 @@ public enum ModelLoader {
         options: WeightLoadOptions = WeightLoadOptions()
     ) throws -> LoadedModel {
         if ONNXModel.recognises(path) {
-            let (graph, opset) = try ONNXModel.graph(path: path, imageSize: inputSize ?? 224)
+            let (graph, opset, recorded) = try ONNXModel.graph(path: path, imageSize: inputSize ?? 224)
+            let written = recorded.flatMap(Preprocessing.init(rawValue:))
             return LoadedModel(
-                graph: graph, preprocessing: preprocessing ?? .none,
-                preprocessingSource: preprocessing == nil
-                    ? "not recorded in an ONNX file; pass --preprocessing (torch for torchvision exports)" : "given",
+                graph: graph, preprocessing: preprocessing ?? written ?? .none,
+                preprocessingSource: preprocessing != nil
+                    ? "given"
+                    : written != nil
+                        ? "recorded in the file by Sightline"
+                        : "not recorded in an ONNX file; pass --preprocessing (torch for torchvision exports)",
                 file: ModelFileFacts(path: path, format: .onnx), architectureSource: "the ONNX graph (opset \(opset))",
                 architecture: nil)
         }

@@ -13,7 +13,11 @@ enum ONNXModel {
 
     /// The graph of the model at `path`; `imageSize` fills open input sizes (torch exports with
     /// a dynamic batch keep their height and width).
-    static func graph(path: String, imageSize: Int) throws(ModelFileError) -> (graph: Graph, opset: Int) {
+    /// `recordedPreprocessing` is the `sightline_preprocessing` metadata property Sightline's
+    /// writer adds (nil for other exporters' files).
+    static func graph(path: String, imageSize: Int) throws(ModelFileError) -> (
+        graph: Graph, opset: Int, recordedPreprocessing: String?
+    ) {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ModelFileError(file: path, "cannot be read", kind: .unreadable)
         }
@@ -30,6 +34,7 @@ enum ONNXModel {
             throw ModelFileError(file: path, "is an ONNX file without a graph", kind: .layout)
         }
         var importer = ONNXImporter(path: path)
-        return (try importer.importGraph(model, imageSize: imageSize), opset)
+        let recorded = model.metadataProps.first { $0.key == "sightline_preprocessing" }?.value
+        return (try importer.importGraph(model, imageSize: imageSize), opset, recorded)
     }
 }

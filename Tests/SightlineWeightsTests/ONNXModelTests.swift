@@ -1,5 +1,6 @@
 import Foundation
 import SightlineCore
+import SightlineExplain
 import SightlineNN
 import SightlineTestSupport
 import Testing
@@ -59,6 +60,22 @@ struct ONNXModelTests {
             return try #require(graph.backward(tape, seeds: [output: seed])[name])
         }
         expectClose(try inputGradient(onnx.graph), try inputGradient(torch.graph), tolerance: 1e-4, "∂logit₃/∂image")
+    }
+
+    /// The check: Grad-CAM on the ResNet from its `.pth` and from its `.onnx` export gives
+    /// the same raw maps (the block output `layer4.1.out` is the export's `layer4.1.relu_1`).
+    @Test func gradCAMMapsAgreeBetweenThePthAndItsExport() throws {
+        let onnx = try ModelLoader.load(
+            path: Self.directory.appendingPathComponent("resnet18_reduced_opset13.onnx").path)
+        let torch = try ModelLoader.load(
+            path: Self.directory.appendingPathComponent("resnet18_reduced.pth").path, inputSize: 64)
+        let input = Tensor(shape: [2, 64, 64, 3]) { for i in 0..<$0.count { $0[i] = Float(sin(0.23 * Double(i))) } }
+        func maps(_ graph: Graph, _ layer: String) throws -> Tensor {
+            try ClassActivationMaps(graph: graph, layer: layer).compute(input, classes: [3, 7]).maps
+        }
+        expectClose(
+            try maps(onnx.graph, "layer4.1.relu_1"), try maps(torch.graph, "layer4.1.out"), tolerance: 1e-4,
+            "Grad-CAM raw maps")
     }
 
     @Test func unsupportedAndDamagedFilesGiveOneLine() throws {

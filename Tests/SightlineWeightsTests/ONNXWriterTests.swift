@@ -20,6 +20,7 @@ struct ONNXWriterTests {
             metadata: KerasWriter.Metadata(sightlineVersion: "test", preprocessing: .caffe, source: label))
         let shape = try #require(graph.shape(of: graph.inputNames[0]))
         let back = try ModelLoader.load(path: path, inputSize: shape[0])
+        #expect(back.preprocessing == .caffe, "the preprocessing travels in the file's metadata")
         var generator = SeededGenerator(seed: 4)
         let input = Tensor(shape: [2] + shape) {
             for i in 0..<$0.count { $0[i] = Float.random(in: -2...2, using: &generator) }
