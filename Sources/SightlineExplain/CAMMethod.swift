@@ -29,6 +29,13 @@ public enum CAMMethod: String, Sendable, CaseIterable {
     case eigencam
     /// EigenGradCAM: the first principal component of ∂score/∂A · A, signed as EigenCAM.
     case eigengradcam
+    /// AblationCAM (Desai & Ramaswamy, 2020): w_k = (score − score with channel k ablated) /
+    /// score, batched passes of the network above the layer; pytorch-grad-cam's `AblationCAM`
+    /// (`--max-channels` ablates only the channels that vary most).
+    case ablationcam
+    /// Occlusion (Zeiler & Fergus, 2014): the mean class-score drop when a zero patch covers the
+    /// pixel, patches of 1/8 of the input's side moved by half a patch; Captum's `Occlusion`.
+    case occlusion
     /// Saliency (Simonyan et al., 2014): max over colour channels of |∂score/∂x|, at the input's
     /// resolution; Captum's `Saliency` (abs) reduced as the paper does.
     case saliency
@@ -51,5 +58,10 @@ public enum CAMMethod: String, Sendable, CaseIterable {
     }
 
     /// Maps at the input's resolution from input gradients, not at the target layer.
-    public var isPixelAttribution: Bool { [.saliency, .inputXGradient, .integratedGradients].contains(self) }
+    public var isPixelAttribution: Bool {
+        [.saliency, .inputXGradient, .integratedGradients, .occlusion].contains(self)
+    }
+
+    /// Methods that run one masked or ablated pass per channel and image (`--max-channels` caps them).
+    public var perturbsChannels: Bool { self == .scorecam || self == .ablationcam }
 }

@@ -179,7 +179,13 @@ public struct ClassActivationMaps {
             let gradient = method == .eigencam ? nil : try layerGradient()
             let raw = LayerAttribution.rawMaps(method, activations: activations, gradient: gradient)
             maps = Tensor(shape: raw.shape, scalars: raw.scalars.map { max($0, 0) })
-        case .saliency, .inputXGradient, .integratedGradients:
+        case .ablationcam:
+            maps = Self.weightedSum(
+                activations,
+                try PerturbationAttribution.ablationWeights(
+                    self, activations: activations, classes: classes, batch: scoreBatch, maxChannels: maxChannels,
+                    progress: progress))
+        case .saliency, .inputXGradient, .integratedGradients, .occlusion:
             maps = InputAttribution.map(
                 method, try InputAttribution.attribution(method, self, images: images, classes: classes))
         case .scorecam:

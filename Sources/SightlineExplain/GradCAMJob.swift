@@ -45,7 +45,7 @@ public struct GradCAMJob {
 
     /// Masked forward passes (Score-CAM) or images per input image: the unit of `progress`.
     public var workPerImage: Int {
-        guard method == .scorecam else { return targets.count }
+        guard method.perturbsChannels else { return targets.count }
         let channels = model.graph.shape(of: cam.layer)?.last ?? 0
         return min(maxChannels ?? channels, channels) * targets.count
     }

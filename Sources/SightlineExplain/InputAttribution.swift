@@ -3,7 +3,8 @@ import SightlineNN
 
 /// Attribution to the input pixels from gradients of the class score (pre-softmax, from
 /// `cam.logits`) with respect to the preprocessed input: Saliency, Input × Gradient and
-/// Integrated Gradients, as Captum computes them. Attributions are `[N, H, W, C]`; `map` reduces
+/// Integrated Gradients, as Captum computes them; and Occlusion (`PerturbationAttribution`),
+/// which perturbs instead. Attributions are `[N, H, W, C]`; `map` reduces
 /// them to `[N, H, W]` heatmaps (`CAMMethod` says how).
 public enum InputAttribution {
     /// ∂score_class/∂input `[N, H, W, C]` for each image's class.
@@ -65,6 +66,10 @@ public enum InputAttribution {
             }
             return Tensor(
                 shape: images.shape, scalars: (0..<images.count).map { Float(total[$0]) * images.scalars[$0] })
+        case .occlusion:
+            let window = max(2, images.shape[1] / 8)
+            return try PerturbationAttribution.occlusion(
+                cam, images: images, classes: classes, window: window, stride: max(1, window / 2))
         default:
             throw ClassActivationMaps.CAMError(
                 subject: "method \(method.rawValue)", "is not a pixel attribution; use it through compute")

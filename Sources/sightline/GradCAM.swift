@@ -66,7 +66,7 @@ struct GradCAM: ParsableCommand {
 
     @Option(
         help:
-            "One method, a comma-separated list or all (each into OUTPUT/METHOD, with --metrics ranked in OUTPUT/methods.html). At --layer: gradcam, gradcam++, xgradcam, hirescam, gradcam-elementwise, layercam, eigencam (no gradients), eigengradcam, scorecam, guided-gradcam (also writes NAME_guided.jpg at the original image's size). At the input's pixels: saliency, input-x-gradient, integrated-gradients. docs/explanations.md says what each computes and which reference it matches."
+            "One method, a comma-separated list or all (each into OUTPUT/METHOD, with --metrics ranked in OUTPUT/methods.html). At --layer: gradcam, gradcam++, xgradcam, hirescam, gradcam-elementwise, layercam, eigencam (no gradients), eigengradcam, scorecam, guided-gradcam (also writes NAME_guided.jpg at the original image's size). At the input's pixels: saliency, input-x-gradient, integrated-gradients, occlusion. docs/explanations.md says what each computes and which reference it matches."
     )
     var method = "gradcam"
 
@@ -168,13 +168,13 @@ struct GradCAM: ParsableCommand {
         (job.method, job.maxChannels, job.alpha, job.quality) = (method, maxChannels, alpha, quality)
         (job.top, job.batchSize, job.metrics) = (top, batch, metrics)
         let images = folder.items.count
-        if method == .scorecam {
+        if method.perturbsChannels {
             let channels = loaded.graph.shape(of: cam.layer)?.last ?? 0
             Report.write(
-                "Score-CAM: \(images) images × \(job.workPerImage) masked forward passes at \(cam.layer) = \(images * job.workPerImage) passes\(maxChannels == nil && channels > 256 ? "; --max-channels 64 is about \(channels / 64)× faster" : "")"
+                "\(method.rawValue): \(images) images × \(job.workPerImage) \(method == .scorecam ? "masked" : "ablated") forward passes at \(cam.layer) = \(images * job.workPerImage) passes\(maxChannels == nil && channels > 256 ? "; --max-channels 64 is about \(channels / 64)× faster" : "")"
             )
         }
-        let display = ProgressDisplay(label: method.rawValue, unit: method == .scorecam ? "masked passes" : "images")
+        let display = ProgressDisplay(label: method.rawValue, unit: method.perturbsChannels ? "passes" : "images")
         let summary = try job.run(
             progress: { done, total, detail in display.update(done: done, total: total, detail: detail ?? "") },
             skipped: Report.skipped, warning: Report.warning)

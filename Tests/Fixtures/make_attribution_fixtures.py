@@ -1,9 +1,9 @@
 """References for the explanation methods beyond Grad-CAM, from the libraries users compare
 Sightline with, for AttributionMethodTests.swift: pytorch-grad-cam 1.5.4 (HiResCAM,
-GradCAMElementWise, XGradCAM, LayerCAM, EigenCAM, EigenGradCAM: the raw map at the target layer
+GradCAMElementWise, XGradCAM, LayerCAM, EigenCAM, EigenGradCAM, AblationCAM: the raw map at the target layer
 before its ReLU and resize, from each class's own `get_cam_image`) and Captum 0.7 (Saliency,
-InputXGradient, IntegratedGradients with `riemann_trapezoid`, 16 steps, zero baseline: the
-per-channel attribution), on the reduced torchvision ResNet18 of `torchvision/resnet18_reduced.pth`
+InputXGradient, IntegratedGradients with `riemann_trapezoid`, 16 steps, zero baseline, Occlusion
+with an 8×8 window over all channels moved by 4, baseline 0: the per-channel attribution), on the reduced torchvision ResNet18 of `torchvision/resnet18_reduced.pth`
 (the same weights Sightline reads natively) with target layer `layer4` (Sightline's
 `layer4.1.out`), the input x[i] = 2·sin(0.37·i) (NHWC order, batch 2) and target class 3.
 
@@ -15,8 +15,8 @@ import json, os, sys
 
 import numpy as np
 import torch
-from captum.attr import InputXGradient, IntegratedGradients, Saliency
-from pytorch_grad_cam import EigenCAM, EigenGradCAM, GradCAMElementWise, HiResCAM, LayerCAM, XGradCAM
+from captum.attr import InputXGradient, IntegratedGradients, Occlusion, Saliency
+from pytorch_grad_cam import AblationCAM, EigenCAM, EigenGradCAM, GradCAMElementWise, HiResCAM, LayerCAM, XGradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
 here = os.path.dirname(os.path.abspath(__file__))
@@ -44,7 +44,8 @@ def nhwc_list(array, first_only=False):
 
 
 for name, method in {"hirescam": HiResCAM, "gradcam-elementwise": GradCAMElementWise, "xgradcam": XGradCAM,
-                     "layercam": LayerCAM, "eigencam": EigenCAM, "eigengradcam": EigenGradCAM}.items():
+                     "layercam": LayerCAM, "eigencam": EigenCAM, "eigengradcam": EigenGradCAM,
+                     "ablationcam": AblationCAM}.items():
     cam = method(model=model, target_layers=[model.layer4])
     outputs = cam.activations_and_grads(x)
     cam.model.zero_grad()
@@ -60,6 +61,9 @@ out["saliency"] = nhwc_list(Saliency(model).attribute(x, target=target, abs=True
 out["input-x-gradient"] = nhwc_list(InputXGradient(model).attribute(x, target=target).detach().numpy(), True)
 ig = IntegratedGradients(model).attribute(x, target=target, n_steps=16, method="riemann_trapezoid")
 out["integrated-gradients"] = nhwc_list(ig.detach().numpy(), True)
+occlusion = Occlusion(model).attribute(x, target=target, sliding_window_shapes=(3, 8, 8), strides=(3, 4, 4),
+                                       baselines=0)
+out["occlusion"] = nhwc_list(occlusion.detach().numpy(), True)
 with open(os.path.join(here, "attribution_expected.json"), "w") as f:
     json.dump(out, f, separators=(",", ":"))
 print("wrote attribution_expected.json", sorted(k for k in out if isinstance(out[k], dict)))

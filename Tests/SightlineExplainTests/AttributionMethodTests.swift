@@ -8,8 +8,9 @@ import Testing
 @testable import SightlineExplain
 
 /// The methods beyond Grad-CAM against the libraries users compare Sightline with: the raw maps of
-/// pytorch-grad-cam 1.5.4's HiResCAM, GradCAMElementWise, XGradCAM, LayerCAM, EigenCAM and
-/// EigenGradCAM, and Captum 0.7's Saliency, InputXGradient and IntegratedGradients attributions, on
+/// pytorch-grad-cam 1.5.4's HiResCAM, GradCAMElementWise, XGradCAM, LayerCAM, EigenCAM,
+/// EigenGradCAM and AblationCAM, and Captum 0.7's Saliency, InputXGradient, IntegratedGradients
+/// and Occlusion attributions, on
 /// the reduced torchvision ResNet18 Sightline reads from its `.pth` (target layer `layer4`, class 3).
 /// Fixture: `Tests/Fixtures/make_attribution_fixtures.py`.
 struct AttributionMethodTests {
@@ -28,7 +29,7 @@ struct AttributionMethodTests {
 
     static func relu(_ t: Tensor) -> Tensor { Tensor(shape: t.shape, scalars: t.scalars.map { max($0, 0) }) }
 
-    @Test(arguments: ["hirescam", "gradcam-elementwise", "xgradcam", "layercam"])
+    @Test(arguments: ["hirescam", "gradcam-elementwise", "xgradcam", "layercam", "ablationcam"])
     func layerMethodsMatchPytorchGradCAM(_ name: String) throws {
         let (cam, images, reference) = try Self.setup()
         let method = try #require(CAMMethod(rawValue: name))
@@ -54,7 +55,7 @@ struct AttributionMethodTests {
         }
     }
 
-    @Test(arguments: ["saliency", "input-x-gradient", "integrated-gradients"])
+    @Test(arguments: ["saliency", "input-x-gradient", "integrated-gradients", "occlusion"])
     func pixelAttributionsMatchCaptum(_ name: String) throws {
         let (cam, images, reference) = try Self.setup()
         let method = try #require(CAMMethod(rawValue: name))
