@@ -61,10 +61,8 @@ def build(arch, reduced, classes):
     return model
 
 
-def random_model(arch, reduced, classes, seed):
-    """torchvision's random initialisation from `seed`, with BatchNorm statistics randomised."""
-    torch.manual_seed(seed)
-    model = build(arch, reduced, classes).eval()
+def randomise_batchnorm(model):
+    """BatchNorm statistics and affine weights drawn at random (so a wrong normalisation shows)."""
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
@@ -72,7 +70,13 @@ def random_model(arch, reduced, classes, seed):
                 m.running_var.uniform_(0.5, 1.5)
                 m.weight.uniform_(0.7, 1.3)
                 m.bias.normal_(0, 0.2)
-    return model
+    return model.eval()
+
+
+def random_model(arch, reduced, classes, seed):
+    """torchvision's random initialisation from `seed`, with BatchNorm statistics randomised."""
+    torch.manual_seed(seed)
+    return randomise_batchnorm(build(arch, reduced, classes).eval())
 
 
 def keras_layers(arch, state):

@@ -28,7 +28,7 @@ import torch
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "..", "pretrained"))
-from convert_torchvision import random_model  # noqa: E402
+from convert_torchvision import random_model, randomise_batchnorm  # noqa: E402
 
 out = os.path.join(here, "torchvision")
 expected = {}
@@ -54,17 +54,6 @@ def export(arch, reduced, size, opset, name):
 export("resnet18", 16, 64, 9, "resnet18_reduced_opset9.onnx")
 resnet13 = export("resnet18", 16, 64, 13, "resnet18_reduced_opset13.onnx")
 export("vgg16", 32, 224, 13, "vgg16_reduced.onnx")
-def randomised(model):
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.normal_(0, 0.2)
-                m.running_var.uniform_(0.5, 1.5)
-                m.weight.uniform_(0.7, 1.3)
-                m.bias.normal_(0, 0.2)
-    return model.eval()
-
-
 def families():
     from torchvision.models import densenet, efficientnet, mobilenetv2, mobilenetv3, resnet
     torch.manual_seed(3)
@@ -94,7 +83,7 @@ def families():
 
 
 for name, model in families().items():
-    model = randomised(model)
+    model = randomise_batchnorm(model)
     size = 64
     path = os.path.join(out, name)
     torch.onnx.export(model, torch.zeros(1, 3, size, size), path, opset_version=14, input_names=["image"],
