@@ -161,7 +161,10 @@ struct ONNXImporter {
 
     /// `ZeroPadding2D` before a window when `pads` (ONNX order: top, left, bottom, right) are not zero.
     mutating func padded(_ input: String, _ pads: [Int], name: String) throws -> String {
-        guard pads.count == 4, pads.contains(where: { $0 != 0 }) else { return input }
+        guard pads.isEmpty || pads.count == 4 else {
+            throw error(name, "pads \(pads) are not [top, left, bottom, right]")
+        }
+        guard pads.contains(where: { $0 != 0 }) else { return input }
         guard pads.allSatisfy({ $0 >= 0 }) else { throw error(name, "negative pads \(pads)") }
         let layer = ZeroPadding2D(
             name: unique(name + ".pad"), top: pads[0], bottom: pads[2], left: pads[1], right: pads[3])

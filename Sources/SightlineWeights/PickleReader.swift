@@ -73,93 +73,118 @@ struct PickleReader {
         (self.bytes, self.position) = (bytes, position)
     }
 
+    /// Containers nest at most this deep (a state dict is 3 deep): deeper is a pickle bomb.
+    static let maximumDepth = 64
+
     /// Reads one pickle (up to its STOP) from the current position.
     mutating func read() throws(Problem) -> Value {
-        var stack: [Value] = []
-        var memo: [Int: Value] = [:]
-        func pop() throws(Problem) -> Value {
-            guard let value = stack.popLast() else { throw Problem(message: "the pickle pops an empty stack") }
-            return value
+        // Each stack and memo entry carries its nesting depth, checked as containers are built.
+        var stack: [(value: Value, depth: Int)] = []
+        var memo: [Int: (value: Value, depth: Int)] = [:]
+        func push(_ value: Value, depth: Int = 0) throws(Problem) {
+            guard depth <= Self.maximumDepth else {
+                throw Problem(
+                    message: "the pickle nests containers more than \(Self.maximumDepth) deep; a state dict never does")
+            }
+            stack.append((value, depth))
         }
-        func popToMark() throws(Problem) -> [Value] {
-            guard let mark = stack.lastIndex(of: .mark) else { throw Problem(message: "the pickle has no MARK") }
-            let items = Array(stack[(mark + 1)...])
+        func pop() throws(Problem) -> (value: Value, depth: Int) {
+            guard let entry = stack.popLast() else { throw Problem(message: "the pickle pops an empty stack") }
+            return entry
+        }
+        func popToMark() throws(Problem) -> (values: [Value], depth: Int) {
+            guard let mark = stack.lastIndex(where: { $0.value == .mark }) else {
+                throw Problem(message: "the pickle has no MARK")
+            }
+            let items = stack[(mark + 1)...]
             stack.removeSubrange(mark...)
-            return items
+            return (items.map(\.value), items.map(\.depth).max() ?? 0)
+        }
+        /// Pushes a container of `items`, one deeper than the deepest of them.
+        func container(_ make: ([Value]) throws(Problem) -> Value, _ items: [(value: Value, depth: Int)])
+            throws(Problem)
+        {
+            try push(try make(items.map(\.value)), depth: 1 + (items.map(\.depth).max() ?? 0))
         }
         while true {
             let opcode = try byte()
             switch opcode {
             case 0x80: _ = try byte()  // PROTO
             case 0x95: _ = try integer(8)  // FRAME (the frame's bytes follow inline)
-            case 0x2E: return try pop()  // STOP
-            case 0x28: stack.append(.mark)  // MARK
-            case 0x7D: stack.append(.dict([]))  // EMPTY_DICT
-            case 0x5D: stack.append(.list([]))  // EMPTY_LIST
-            case 0x29: stack.append(.tuple([]))  // EMPTY_TUPLE
-            case 0x4E: stack.append(.none)
-            case 0x88: stack.append(.bool(true))
-            case 0x89: stack.append(.bool(false))
-            case 0x4A: stack.append(.int(Int(Int32(truncatingIfNeeded: try integer(4)))))  // BININT
-            case 0x4B: stack.append(.int(try integer(1)))  // BININT1
-            case 0x4D: stack.append(.int(try integer(2)))  // BININT2
-            case 0x8A: stack.append(.int(try long(Int(try byte()))))  // LONG1
-            case 0x47: stack.append(.float(Double(bitPattern: try bigEndian(8))))  // BINFLOAT
-            case 0x58: stack.append(.string(try text(try integer(4))))  // BINUNICODE
-            case 0x8C: stack.append(.string(try text(Int(try byte()))))  // SHORT_BINUNICODE
-            case 0x8D: stack.append(.string(try text(try integer(8))))  // BINUNICODE8
-            case 0x55: stack.append(.string(try text(Int(try byte()))))  // SHORT_BINSTRING
-            case 0x54: stack.append(.string(try text(try integer(4))))  // BINSTRING
-            case 0x43: stack.append(.bytes(try take(Int(try byte()))))  // SHORT_BINBYTES
-            case 0x42: stack.append(.bytes(try take(try integer(4))))  // BINBYTES
-            case 0x74: stack.append(.tuple(try popToMark()))  // TUPLE
-            case 0x85: stack.append(.tuple([try pop()]))  // TUPLE1
-            case 0x86:  // TUPLE2
-                let b = try pop()
-                stack.append(.tuple([try pop(), b]))
-            case 0x87:  // TUPLE3
-                let c = try pop()
-                let b = try pop()
-                stack.append(.tuple([try pop(), b, c]))
-            case 0x6C: stack.append(.list(try popToMark()))  // LIST
-            case 0x64: stack.append(.dict(try pairs(try popToMark())))  // DICT
+            case 0x2E: return try pop().value  // STOP
+            case 0x28: try push(.mark)  // MARK
+            case 0x7D: try push(.dict([]), depth: 1)  // EMPTY_DICT
+            case 0x5D: try push(.list([]), depth: 1)  // EMPTY_LIST
+            case 0x29: try push(.tuple([]), depth: 1)  // EMPTY_TUPLE
+            case 0x4E: try push(.none)
+            case 0x88: try push(.bool(true))
+            case 0x89: try push(.bool(false))
+            case 0x4A: try push(.int(Int(Int32(truncatingIfNeeded: try integer(4)))))  // BININT
+            case 0x4B: try push(.int(try integer(1)))  // BININT1
+            case 0x4D: try push(.int(try integer(2)))  // BININT2
+            case 0x8A: try push(.int(try long(Int(try byte()))))  // LONG1
+            case 0x47: try push(.float(Double(bitPattern: try bigEndian(8))))  // BINFLOAT
+            case 0x58: try push(.string(try text(try integer(4))))  // BINUNICODE
+            case 0x8C: try push(.string(try text(Int(try byte()))))  // SHORT_BINUNICODE
+            case 0x8D: try push(.string(try text(try integer(8))))  // BINUNICODE8
+            case 0x55: try push(.string(try text(Int(try byte()))))  // SHORT_BINSTRING
+            case 0x54: try push(.string(try text(try integer(4))))  // BINSTRING
+            case 0x43: try push(.bytes(try take(Int(try byte()))))  // SHORT_BINBYTES
+            case 0x42: try push(.bytes(try take(try integer(4))))  // BINBYTES
+            case 0x74:  // TUPLE
+                let (items, depth) = try popToMark()
+                try push(.tuple(items), depth: depth + 1)
+            case 0x85, 0x86, 0x87:  // TUPLE1, TUPLE2, TUPLE3
+                var items: [(value: Value, depth: Int)] = []
+                for _ in 0..<Int(opcode - 0x84) { items.insert(try pop(), at: 0) }
+                try container({ .tuple($0) }, items)
+            case 0x6C:  // LIST
+                let (items, depth) = try popToMark()
+                try push(.list(items), depth: depth + 1)
+            case 0x64:  // DICT
+                let (items, depth) = try popToMark()
+                try push(.dict(try pairs(items)), depth: depth + 1)
             case 0x61:  // APPEND
                 let item = try pop()
-                stack.append(try appending([item], to: try pop()))
+                let list = try pop()
+                try push(try appending([item.value], to: list.value), depth: max(list.depth, item.depth + 1))
             case 0x65:  // APPENDS
-                let items = try popToMark()
-                stack.append(try appending(items, to: try pop()))
+                let (items, depth) = try popToMark()
+                let list = try pop()
+                try push(try appending(items, to: list.value), depth: max(list.depth, depth + 1))
             case 0x73:  // SETITEM
                 let value = try pop()
                 let key = try pop()
-                stack.append(try setting([(key, value)], in: try pop()))
+                let dict = try pop()
+                try push(
+                    try setting([(key.value, value.value)], in: dict.value),
+                    depth: max(dict.depth, max(key.depth, value.depth) + 1))
             case 0x75:  // SETITEMS
-                let items = try pairs(try popToMark())
-                stack.append(try setting(items, in: try pop()))
+                let (items, depth) = try popToMark()
+                let dict = try pop()
+                try push(try setting(try pairs(items), in: dict.value), depth: max(dict.depth, depth + 1))
             case 0x71: memo[try integer(1)] = stack.last  // BINPUT
             case 0x72: memo[try integer(4)] = stack.last  // LONG_BINPUT
             case 0x94: memo[memo.count] = stack.last  // MEMOIZE
             case 0x68, 0x6A:  // BINGET, LONG_BINGET
                 let index = try integer(opcode == 0x68 ? 1 : 4)
-                guard let value = memo[index] else {
+                guard let entry = memo[index] else {
                     throw Problem(message: "the pickle reads memo \(index), never stored")
                 }
-                stack.append(value)
+                try push(entry.value, depth: entry.depth)
             case 0x63:  // GLOBAL "module\nname\n"
-                stack.append(try global(try line() + "." + (try line())))
+                try push(try global(try line() + "." + (try line())))
             case 0x93:  // STACK_GLOBAL
-                guard case .string(let name) = try pop(), case .string(let module) = try pop() else {
+                guard case .string(let name) = try pop().value, case .string(let module) = try pop().value else {
                     throw Problem(message: "STACK_GLOBAL without two strings")
                 }
-                stack.append(try global(module + "." + name))
-            case 0x52:  // REDUCE
+                try push(try global(module + "." + name))
+            case 0x52, 0x81:  // REDUCE, NEWOBJ
                 let arguments = try pop()
-                stack.append(try call(try pop(), arguments))
-            case 0x81:  // NEWOBJ
-                let arguments = try pop()
-                stack.append(try call(try pop(), arguments))
+                let callee = try pop()
+                try push(try call(callee.value, arguments.value), depth: arguments.depth)
             case 0x62: _ = try pop()  // BUILD: object state (a state dict's `_metadata`) is not needed
-            case 0x51: stack.append(try persistent(try pop()))  // BINPERSID
+            case 0x51: try push(try persistent(try pop().value))  // BINPERSID
             default:
                 throw Problem(
                     message:

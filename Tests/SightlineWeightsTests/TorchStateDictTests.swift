@@ -54,6 +54,20 @@ struct TorchStateDictTests {
         }
     }
 
+    /// A pickle bomb (100,000 nested tuples, whose teardown alone would overflow the stack) is
+    /// refused as it is read.
+    @Test func deeplyNestedPicklesAreRefused() throws {
+        let bytes: [UInt8] = [0x80, 0x02, 0x5D] + Array(repeating: 0x85, count: 100_000) + [0x2E]
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("deep-\(UUID().uuidString).pth").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        #expect {
+            _ = try ModelLoader.load(path: path)
+        } throws: { error in
+            "\(error)".contains("nests containers more than 64 deep")
+        }
+    }
+
     /// Truncated and bit-flipped copies of every format give errors or load; nothing crashes and
     /// no declared size is allocated before it is checked.
     @Test(arguments: ["resnet18_reduced.pth", "resnet18_reduced_legacy.pth", "resnet18_reduced.safetensors"])
