@@ -59,7 +59,8 @@ extension FineTuner {
             let position = StepProgress(
                 phase: phase, epoch: epoch + 1, epochs: epochs, batch: number + 1,
                 done: min((number + 1) * options.batchSize, order.count),
-                total: order.count, loss: total.count > 0 ? total.loss / Float(total.count) : 0)
+                total: order.count, loss: total.count > 0 ? total.loss / Float(total.count) : 0,
+                batchLoss: figures.count > 0 ? figures.loss / Float(figures.count) : 0)
             var stop: [Float] = [step(position) ? 0 : 1]
             try communicator.sum(&stop)  // every process stops at the same step
             if stop[0] > 0 {

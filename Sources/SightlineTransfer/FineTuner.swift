@@ -76,6 +76,8 @@ public final class FineTuner {
         public var total: Int
         /// Mean loss over the epoch's images so far.
         public var loss: Float
+        /// The mean loss of this step's batch (0 when none of its images could be read).
+        public var batchLoss: Float = 0
     }
 
     /// How fast an epoch ran on this machine, and what held it back (rank 0's view).

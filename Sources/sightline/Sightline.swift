@@ -13,7 +13,7 @@ struct Sightline: ParsableCommand {
         version: version,
         subcommands: [
             Init.self, Inspect.self, Predict.self, Evaluate.self, Extract.self, MergeCommand.self, TrainHead.self,
-            Finetune.self, GradCAM.self, Convert.self, Bench.self,
+            Finetune.self, LRFind.self, GradCAM.self, Convert.self, Bench.self,
         ]
     )
 

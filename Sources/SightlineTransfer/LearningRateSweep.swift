@@ -1,0 +1,82 @@
+import Foundation
+
+/// The loss over an exponential learning-rate sweep, fastai's `lr_find` (Smith, 2017): step i runs
+/// at start · (end/start)^(i/steps), the loss is smoothed as fastai's recorder smooths it (moving
+/// average β = 0.98, debiased), and the sweep stops when the smoothed loss passes 4 × its best.
+/// `suggestions` are fastai's `valley` (its default), `steep` and `minimum`, computed on the same
+/// window fastai uses (dropping the first tenth of the steps and the last 5 points).
+public struct LearningRateSweep: Sendable {
+    /// The rate of each step taken, in order.
+    public var rates: [Float]
+    /// The smoothed loss after each step.
+    public var losses: [Float]
+    /// The steps asked for (fastai's `num_it`): the window starts at steps/10.
+    public var steps: Int
+
+    public init(rates: [Float], losses: [Float], steps: Int) {
+        (self.rates, self.losses, self.steps) = (rates, losses, steps)
+    }
+
+    /// Step `index`'s rate of a sweep from `start` to `end` in `steps` steps.
+    public static func rate(_ index: Int, start: Float, end: Float, steps: Int) -> Float {
+        start * pow(end / start, Float(index) / Float(max(steps, 1)))
+    }
+
+    /// fastai's smoothing: v ← β·v + (1 − β)·loss, reported as v / (1 − β^count).
+    public struct Smoother: Sendable {
+        var value: Float = 0
+        var count = 0
+        public init() {}
+        public mutating func add(_ loss: Float) -> Float {
+            value = 0.98 * value + 0.02 * loss
+            count += 1
+            return value / (1 - pow(0.98, Float(count)))
+        }
+    }
+
+    /// What the curve suggests.
+    public struct Suggestions: Sendable, Equatable {
+        /// About 2/3 down the longest descending run of the curve (fastai's default).
+        public var valley: Float
+        /// Where the loss falls fastest per decade.
+        public var steep: Float
+        /// A tenth of the rate at the lowest loss.
+        public var minimum: Float
+    }
+
+    /// nil when the sweep stopped too early to suggest anything.
+    public var suggestions: Suggestions? {
+        let first = steps / 10
+        let end = rates.count - 5
+        guard end - first >= 2 else { return nil }
+        let (r, l) = (Array(rates[first..<end]), Array(losses[first..<end]))
+        return Suggestions(valley: Self.valley(r, l), steep: Self.steep(r, l), minimum: Self.minimum(r, l))
+    }
+
+    /// The longest strictly decreasing subsequence of the losses (ESRI's rule, as fastai runs
+    /// it); the rate a third and a sixth of the way into it.
+    static func valley(_ rates: [Float], _ losses: [Float]) -> Float {
+        var runs = [Int](repeating: 1, count: losses.count)
+        var (start, end) = (0, 0)
+        for i in 1..<losses.count {
+            for j in 0..<i {
+                if losses[i] < losses[j] && runs[i] < runs[j] + 1 { runs[i] = runs[j] + 1 }
+                if runs[end] < runs[i] {
+                    end = i
+                    start = end - runs[end]
+                }
+            }
+        }
+        let sections = Double(end - start) / 3
+        return rates[start + Int(sections) + Int(sections / 2)]
+    }
+
+    static func steep(_ rates: [Float], _ losses: [Float]) -> Float {
+        let slopes = (1..<losses.count).map { (losses[$0] - losses[$0 - 1]) / (log(rates[$0]) - log(rates[$0 - 1])) }
+        return rates[slopes.indices.min { slopes[$0] < slopes[$1] } ?? 0]
+    }
+
+    static func minimum(_ rates: [Float], _ losses: [Float]) -> Float {
+        rates[losses.indices.min { losses[$0] < losses[$1] } ?? 0] / 10
+    }
+}

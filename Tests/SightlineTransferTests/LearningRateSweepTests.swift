@@ -1,0 +1,52 @@
+import Foundation
+import SightlineCore
+import SightlineData
+import SightlineNN
+import SightlineTestSupport
+import SightlineWeights
+import Testing
+
+@testable import SightlineTransfer
+
+/// fastai's `lr_find`: the suggestions equal fastai 2.7.12's own `valley`, `steep` and `minimum`
+/// on recorded sweeps (`Tests/Fixtures/make_lr_find_fixtures.py`), the schedule is fastai's, and a
+/// real sweep leaves every weight as it was.
+struct LearningRateSweepTests {
+    @Test(arguments: ["dip", "noisy", "stopped"])
+    func suggestionsAreFastais(_ name: String) throws {
+        let fixture = try #require(
+            try KerasFixture.load(KerasFixture.directory.appendingPathComponent("lr_find_expected.json").path)[name]
+                as? [String: Any])
+        let rates = try #require(fixture["rates"] as? [Double]).map(Float.init)
+        let losses = try #require(fixture["losses"] as? [Double]).map(Float.init)
+        let sweep = LearningRateSweep(rates: rates, losses: losses, steps: try #require(fixture["steps"] as? Int))
+        let suggestions = try #require(sweep.suggestions)
+        for (label, ours, theirs) in [
+            ("valley", suggestions.valley, fixture["valley"]), ("steep", suggestions.steep, fixture["steep"]),
+            ("minimum", suggestions.minimum, fixture["minimum"]),
+        ] {
+            let expected = Float(try #require(theirs as? Double))
+            #expect(abs(ours - expected) <= 1e-6 * expected, "\(name) \(label): \(ours) vs fastai \(expected)")
+        }
+        // fastai's SchedExp: start · (end/start)^(i/steps).
+        #expect(abs(LearningRateSweep.rate(50, start: 1e-7, end: 10, steps: 100) - rates[50]) <= 1e-6 * rates[50])
+    }
+
+    @Test func aSweepRestoresTheWeightsAndStopsWhenTheLossBlowsUp() throws {
+        let root = KerasFixture.directory.deletingLastPathComponent().deletingLastPathComponent()
+        var options = FineTuner.Options()
+        options.batchSize = 8
+        let tuner = try FineTuner(
+            backbone: try ModelLoader.load(path: root.appendingPathComponent("pretrained/digits_resnet.h5").path),
+            data: try ImageFolder(inputs: [root.appendingPathComponent("pretrained/digits-mini").path]),
+            options: options)
+        let before = tuner.graph.layers.flatMap(\.parameters).map(\.value)
+        let sweep = try tuner.sweepLearningRate(phase: 2, start: 1e-6, end: 100, steps: 40)
+        #expect(tuner.graph.layers.flatMap(\.parameters).map(\.value) == before, "every weight restored")
+        #expect(sweep.rates.count >= 6 && sweep.rates.count <= 40 && sweep.rates == sweep.rates.sorted())
+        if sweep.rates.count < 40 {
+            #expect((sweep.losses.last ?? 0) > 4 * (sweep.losses.min() ?? 0), "stopped only on divergence")
+        }
+        #expect(sweep.svg().contains("<polyline") && !sweep.terminalPlot().isEmpty)
+    }
+}
