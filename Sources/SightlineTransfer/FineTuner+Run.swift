@@ -13,9 +13,10 @@ extension FineTuner {
     /// `step` gets the position after every optimizer step (for a progress bar) and returns
     /// false to stop there: the run then throws `Interrupted`; the state of the last completed
     /// epoch stays on disk, so `resume` repeats the interrupted epoch exactly.
+    /// `announce` gets a line when phase 2's rate is found by a sweep.
     public func run(
         output: String, resume: Bool = false, sightlineVersion: String, step: (StepProgress) -> Bool = { _ in true },
-        report: (EpochRecord) -> Bool = { _ in true }
+        announce: (String) -> Void = { _ in }, report: (EpochRecord) -> Bool = { _ in true }
     ) throws -> [EpochRecord] {
         let statePath = output + ".state.h5"
         var state = TrainingState()
@@ -30,11 +31,29 @@ extension FineTuner {
         for phase in [1, 2] where phase >= state.phase {
             let epochs = phase == 1 ? options.headEpochs : options.epochs
             guard epochs > 0 else { continue }
-            try configure(phase: phase)
-            let base = phase == 1 ? options.headLearningRate : options.learningRate
-            let optimizer = makeOptimizer(base)
-            if phase == state.phase { state.restoreOptimizer(optimizer) }
             if state.phase != phase { state = TrainingState(phase: phase, history: state.history) }
+            var base = phase == 1 ? options.headLearningRate : options.learningRate
+            if phase == 2 && options.findLearningRate {
+                if let found = state.foundLearningRate {
+                    base = found
+                } else {
+                    let sweep = try sweepLearningRate(phase: 2)
+                    base = sweep.suggestions?.valley ?? options.learningRate
+                    state.foundLearningRate = base
+                    announce(
+                        sweep.suggestions == nil
+                            ? String(
+                                format: "--lr auto: the sweep suggested nothing; phase 2 runs at %.2e", Double(base))
+                            : String(
+                                format:
+                                    "--lr auto: a learning-rate sweep of phase 2 suggests %.2e (valley; steep %.2e, minimum %.2e); phase 2 runs at it",
+                                Double(base), Double(sweep.suggestions?.steep ?? 0),
+                                Double(sweep.suggestions?.minimum ?? 0)))
+                }
+            }
+            try configure(phase: phase)
+            let optimizer = makeOptimizer(base)
+            if phase == state.phase && state.optimizerIterations > 0 { state.restoreOptimizer(optimizer) }
             var epoch = state.nextEpoch
             while epoch < epochs {
                 // The schedule shapes phase 2; the head phase runs at its constant rate.

@@ -39,6 +39,10 @@ public final class FineTuner {
         public var headLearningRate: Float = 1e-3
         /// Phase 2's base rate (low, to keep the pretrained features).
         public var learningRate: Float = 1e-4
+        /// Phase 2's base rate from a learning-rate sweep of what phase 2 trains, run when phase 2
+        /// starts (after the head phase): the `valley` suggestion (`learningRate` when the sweep
+        /// suggests nothing). Recorded in the state file, so a resumed run keeps it.
+        public var findLearningRate = false
         public var optimizer: OptimizerKind = .adam
         public var schedule: LearningRateSchedule = .constant
         public var unfreezeFrom: String?

@@ -18,6 +18,8 @@ struct TrainingState {
     var plateauWait = 0
     var optimizerIterations = 0
     var moments: [String: [String: Tensor]] = [:]
+    /// Phase 2's base rate found by a sweep (`Options.findLearningRate`), once found.
+    var foundLearningRate: Float?
 
     init(phase: Int = 1, history: [FineTuner.EpochRecord] = []) {
         self.phase = phase
@@ -103,6 +105,7 @@ struct TrainingState {
                 "history": String(decoding: try encoder.encode(history), as: UTF8.self),
                 "dropout_generator": tuner.headDropout.map { Self.words($0.generator) } ?? "",
                 "settings": tuner.options.resumeSettingsJSON,
+                "found_learning_rate": foundLearningRate.map { "\($0)" } ?? "",
             ]
             for (name, value) in attributes { try file.writeString(value, attribute: name) }
             try file.close()
@@ -120,6 +123,7 @@ struct TrainingState {
         state.plateauScale = Float(try attribute("plateau_scale")) ?? 1
         state.plateauWait = Int(try attribute("plateau_wait")) ?? 0
         state.optimizerIterations = Int(try attribute("optimizer_iterations")) ?? 0
+        state.foundLearningRate = Float(try attribute("found_learning_rate"))
         do {
             state.history = try JSONDecoder().decode(
                 [FineTuner.EpochRecord].self, from: Data(try attribute("history").utf8))

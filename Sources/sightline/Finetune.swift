@@ -45,8 +45,11 @@ struct Finetune: ParsableCommand {
     @Option(help: "Phase 2 epochs.")
     var epochs = 3
 
-    @Option(help: "Phase 2 learning rate.")
-    var lr: Float = 1e-4
+    @Option(
+        help:
+            "Phase 2 learning rate, or auto: when phase 2 starts, a learning-rate sweep of what it trains (as sightline lr-find --phase all) picks fastai's valley suggestion, and says so."
+    )
+    var lr: LearningRateArgument = .value(1e-4)
 
     @Option(help: "Phase 1 learning rate.")
     var headLr: Float = 1e-3
@@ -108,7 +111,7 @@ struct Finetune: ParsableCommand {
         guard dataWorkers.map({ $0 >= 1 }) ?? true, queue >= 1 else {
             throw ValidationError("--data-workers and --queue must be at least 1")
         }
-        try OptionChecks.rate(lr, "--lr")
+        if case .value(let rate) = lr { try OptionChecks.rate(rate, "--lr") }
         try OptionChecks.rate(headLr, "--head-lr")
         try OptionChecks.atLeast(1, batch, "--batch")
         try OptionChecks.within(0...OptionChecks.maximumEpochs, epochs, "--epochs")
@@ -142,8 +145,9 @@ struct Finetune: ParsableCommand {
     private func train(communicator: any Communicator) throws {
         var settings = FineTuner.Options()
         (settings.headEpochs, settings.epochs, settings.learningRate, settings.headLearningRate) = (
-            headEpochs, epochs, lr, headLr
+            headEpochs, epochs, lr.rate ?? settings.learningRate, headLr
         )
+        settings.findLearningRate = lr == .auto
         settings.optimizer = FineTuner.OptimizerKind(rawValue: optimizer) ?? .adam
         settings.schedule = LearningRateSchedule(argument: schedule) ?? .constant
         settings.batchNorm = FineTuner.BatchNormPolicy(rawValue: bn) ?? .frozen
@@ -190,6 +194,11 @@ struct Finetune: ParsableCommand {
                         done: position.done, total: position.total, detail: String(format: "loss %.4f", position.loss))
                     return !Interrupts.requested
                 },
+                announce: { line in
+                    guard root else { return }
+                    print(line)
+                    fflush(nil)
+                },
                 report: { record in
                     guard root else { return true }
                     let validation =
@@ -235,4 +244,28 @@ struct Finetune: ParsableCommand {
         )
         try Report.finish(skipped: tuner.skipped.count)
     }
+}
+
+/// `--lr`: a rate, or `auto` (a sweep picks it when phase 2 starts).
+enum LearningRateArgument: ExpressibleByArgument, Equatable {
+    case value(Float)
+    case auto
+
+    init?(argument: String) {
+        if argument == "auto" {
+            self = .auto
+        } else if let rate = Float(argument) {
+            self = .value(rate)
+        } else {
+            return nil
+        }
+    }
+
+    /// The rate given, nil for `auto`.
+    var rate: Float? {
+        if case .value(let rate) = self { return rate }
+        return nil
+    }
+
+    var defaultValueDescription: String { rate.map { "\($0)" } ?? "auto" }
 }

@@ -49,4 +49,30 @@ struct LearningRateSweepTests {
         }
         #expect(sweep.svg().contains("<polyline") && !sweep.terminalPlot().isEmpty)
     }
+
+    /// `finetune --lr auto`: phase 2 runs at the rate a sweep found when it started, says so, and
+    /// records it for a resumed run.
+    @Test func autoLearningRateIsFoundSaidAndKept() throws {
+        let root = KerasFixture.directory.deletingLastPathComponent().deletingLastPathComponent()
+        var options = FineTuner.Options()
+        (options.batchSize, options.headEpochs, options.epochs, options.findLearningRate) = (8, 1, 1, true)
+        let tuner = try FineTuner(
+            backbone: try ModelLoader.load(path: root.appendingPathComponent("pretrained/digits_resnet.h5").path),
+            data: try ImageFolder(inputs: [root.appendingPathComponent("pretrained/digits-mini").path]),
+            options: options)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lr-auto-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let output = folder.appendingPathComponent("tuned.h5").path
+        var lines: [String] = []
+        let history = try tuner.run(output: output, sightlineVersion: "test", announce: { lines.append($0) })
+        let phase2 = try #require(history.last { $0.phase == 2 })
+        #expect(lines.count == 1 && lines[0].contains("--lr auto"), "\(lines)")
+        #expect(phase2.learningRate != options.learningRate, "the sweep's rate, not the default")
+        #expect(
+            lines[0].contains(String(format: "%.2e", Double(phase2.learningRate))), "\(lines) vs \(phase2.learningRate)"
+        )
+        let state = try HDF5File(reading: output + ".state.h5")
+        #expect(try state.stringAttribute("found_learning_rate").flatMap(Float.init) == phase2.learningRate)
+    }
 }
