@@ -33,6 +33,8 @@ public struct Evaluation: Sendable {
     public var mistakes: [Mistake]
     /// Images that could not be read, with the reason.
     public var skipped: [(path: String, reason: String)]
+    /// The 20 highest-loss images (`topLosses`), kept when the figures are computed.
+    var losses: [Mistake] = []
 
     public var count: Int { confusion.reduce(0) { $0 + $1.reduce(0, +) } }
     public var top1Accuracy: Double {
@@ -81,6 +83,7 @@ public struct Evaluation: Sendable {
             }
         }
         mistakes.sort { $0.confidence > $1.confidence }
+        losses = Self.highestLosses(probabilities: probabilities, labels: labels, paths: paths, count: 20)
     }
 
     /// Evaluates `model` (a batch from `input`'s preparation in, class scores out: probabilities,

@@ -106,7 +106,23 @@ public enum EvaluationReport {
             <h2>Per class</h2>\(barsSVG(evaluation))
             <table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>\(rows)</table>
             <h2>Most confident mistakes</h2>\(mistakes.isEmpty ? "<p>None.</p>" : mistakes)
+            \(interpretation(evaluation))
             \(skipped)
+            """
+    }
+
+    /// fastai's interpretation: the most-confused pairs and the highest-loss images.
+    static func interpretation(_ e: Evaluation) -> String {
+        let names = e.classNames
+        let confused = e.mostConfused().prefix(10).map {
+            "<tr><td>\(escape(names[$0.actual]))</td><td>\(escape(names[$0.predicted]))</td><td>\($0.count)</td></tr>"
+        }.joined()
+        let losses = e.topLosses.prefix(10).map {
+            "<tr><td>\(escape($0.path))</td><td>\(escape(names[$0.trueClass]))</td><td>\(escape(names[$0.predicted]))</td><td>\(String(format: "%.3f", $0.loss))</td><td>\(String(format: "%.3f", $0.trueProbability))</td></tr>"
+        }.joined()
+        return """
+            <h2>Most confused</h2>\(confused.isEmpty ? "<p>None.</p>" : "<table><tr><th>true class</th><th>predicted</th><th>images</th></tr>\(confused)</table>")
+            <h2>Top losses</h2><table><tr><th>image</th><th>true class</th><th>predicted</th><th>loss −ln p</th><th>p(true)</th></tr>\(losses)</table>
             """
     }
 

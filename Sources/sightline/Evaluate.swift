@@ -94,6 +94,16 @@ struct Evaluate: ParsableCommand {
                 ] as [String: Any]
             },
             "skipped": e.skipped.map { ["path": $0.path, "reason": $0.reason] },
+            "most_confused": e.mostConfused().map {
+                ["true_class": e.classNames[$0.actual], "predicted": e.classNames[$0.predicted], "images": $0.count]
+                    as [String: Any]
+            },
+            "top_losses": e.topLosses.map {
+                [
+                    "path": $0.path, "true_class": e.classNames[$0.trueClass], "predicted": e.classNames[$0.predicted],
+                    "loss": $0.loss, "true_class_probability": Double($0.trueProbability),
+                ] as [String: Any]
+            },
         ]
     }
 
@@ -127,6 +137,22 @@ struct Evaluate: ParsableCommand {
                         m.trueProbability, e.classNames[m.predicted], m.confidence))
             }
             if e.mistakes.count > 20 { lines.append("  … \(e.mistakes.count - 20) more (--json lists all)") }
+        }
+        let confused = e.mostConfused()
+        if !confused.isEmpty {
+            lines += ["", "most confused (true → predicted: images)"]
+            for pair in confused.prefix(10) {
+                lines.append("  \(e.classNames[pair.actual]) → \(e.classNames[pair.predicted]): \(pair.count)")
+            }
+        }
+        if !e.topLosses.isEmpty {
+            lines += ["", "top losses (−ln p(true class), highest first)"]
+            for m in e.topLosses.prefix(10) {
+                lines.append(
+                    String(
+                        format: "  %.3f  %@  true %@ (%.2f)  predicted %@", m.loss, m.path, e.classNames[m.trueClass],
+                        m.trueProbability, e.classNames[m.predicted]))
+            }
         }
         return lines.map { $0.replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression) }.joined(
             separator: "\n")
