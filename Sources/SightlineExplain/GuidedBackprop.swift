@@ -3,49 +3,80 @@ import SightlineNN
 import SightlineVision
 
 /// Guided backpropagation (Springenberg et al., 2015) and guided Grad-CAM (Selvaraju et al.):
-/// the input gradient of the class score where every ReLU passes back only positive gradients
-/// through positive activations.
+/// the input gradient of the class score where every activation passes back only positive
+/// gradients, through its own derivative.
 public enum GuidedBackprop {
-    /// ReLU whose backward pass is guided: `∂L/∂x = (y > 0) · max(∂L/∂y, 0)`.
-    final class GuidedReLU: Layer {
+    /// An activation whose backward pass is guided: `∂L/∂x = max(0, f′(x) · max(∂L/∂y, 0))`.
+    /// For ReLU that is the paper's rule, `(x > 0) · max(∂L/∂y, 0)`; ReLU6 passes where 0 < x < 6;
+    /// smooth activations (sigmoid, swish, GELU, …) scale the positive gradient by their slope,
+    /// and where the slope is negative (swish below −1.28) nothing passes.
+    final class GuidedActivation: Layer {
         let name: String
-        init(name: String) { self.name = name }
+        let function: ActivationFunction
+        init(name: String, _ function: ActivationFunction) { (self.name, self.function) = (name, function) }
 
         func outputShape(for inputShapes: [[Int]]) throws(LayerError) -> [Int] { inputShapes.first ?? [] }
 
-        func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput {
-            LayerOutput(ActivationFunction.relu.applied(to: inputs[0]))
-        }
+        func forward(_ inputs: [Tensor], mode: Mode) -> LayerOutput { LayerOutput(function.applied(to: inputs[0])) }
 
         func backward(
             _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds
         ) -> [Tensor] {
             guard needs.contains(.input) else { return [] }
-            return [
-                Tensor(
-                    shape: outputGradient.shape,
-                    scalars: zip(outputGradient.scalars, forward.output.scalars).map { $1 > 0 ? max($0, 0) : 0 })
-            ]
+            let positive = Tensor(shape: outputGradient.shape, scalars: outputGradient.scalars.map { max($0, 0) })
+            let passed = function.gradient(positive, output: forward.output, input: inputs[0])
+            return [Tensor(shape: passed.shape, scalars: passed.scalars.map { max($0, 0) })]
         }
     }
 
-    /// `graph` with every ReLU guided: `Activation(relu)` nodes are replaced, and layers with a
-    /// fused ReLU become a linear copy (same weights) followed by a guided ReLU under the
-    /// original name, so downstream names are unchanged.
+    /// `graph` with every activation guided: `Activation` nodes are replaced, and layers with a
+    /// fused activation (convolutions of every kind, Dense) become a linear copy (same weights)
+    /// followed by a guided activation under the original name, so downstream names are
+    /// unchanged. Softmax (the class output) is not guided: the score is taken before it.
     static func guided(_ graph: Graph) throws -> Graph {
         try graph.rebuilt { node, layer in
+            func split(_ linear: any Layer, _ function: ActivationFunction) -> Graph.Replacement {
+                [(linear, node.inputs), (GuidedActivation(name: node.name, function), [node.name + "/linear"])]
+            }
+            let linearName = node.name + "/linear"
             switch layer {
-            case let activation as Activation where activation.function == .relu:
-                return [(GuidedReLU(name: node.name), node.inputs)]
-            case let conv as Conv2D where conv.activation == .relu:
-                let linear = Conv2D(
-                    name: node.name + "/linear", kernel: conv.kernel.value, bias: conv.bias?.value,
-                    strides: conv.strides,
-                    padding: conv.padding, dilation: conv.dilation)
-                return [(linear, node.inputs), (GuidedReLU(name: node.name), [node.name + "/linear"])]
-            case let dense as Dense where dense.activation == .relu:
-                let linear = Dense(name: node.name + "/linear", kernel: dense.kernel.value, bias: dense.bias?.value)
-                return [(linear, node.inputs), (GuidedReLU(name: node.name), [node.name + "/linear"])]
+            case let activation as Activation where activation.function != .linear && activation.function != .softmax:
+                return [(GuidedActivation(name: node.name, activation.function), node.inputs)]
+            case let conv as Conv2D where conv.activation != .linear:
+                return split(
+                    Conv2D(
+                        name: linearName, kernel: conv.kernel.value, bias: conv.bias?.value, strides: conv.strides,
+                        padding: conv.padding, dilation: conv.dilation), conv.activation)
+            case let dense as Dense where dense.activation != .linear && dense.activation != .softmax:
+                return split(
+                    Dense(name: linearName, kernel: dense.kernel.value, bias: dense.bias?.value), dense.activation)
+            case let depthwise as DepthwiseConv2D where depthwise.activation != .linear:
+                // A grouped copy stores [kh, kw, 1, C·M]; the initialiser takes [kh, kw, C, M].
+                let kernel = depthwise.kernel.value
+                let channels = graph.shape(of: node.inputs.first ?? "")?.last ?? kernel.shape[2]
+                let shape = [
+                    kernel.shape[0], kernel.shape[1], channels,
+                    kernel.count / (kernel.shape[0] * kernel.shape[1] * channels),
+                ]
+                return split(
+                    DepthwiseConv2D(
+                        name: linearName, kernel: kernel.reshaped(shape), bias: depthwise.bias?.value,
+                        strides: depthwise.strides, padding: depthwise.padding, dilation: depthwise.dilation,
+                        grouped: depthwise.grouped), depthwise.activation)
+            case let grouped as GroupedConv2D where grouped.activation != .linear:
+                return split(
+                    GroupedConv2D(
+                        name: linearName, kernel: grouped.kernel.value, bias: grouped.bias?.value,
+                        groups: grouped.groups,
+                        strides: grouped.strides, padding: grouped.padding, dilation: grouped.dilation),
+                    grouped.activation)
+            case let separable as SeparableConv2D where separable.activation != .linear:
+                return split(
+                    SeparableConv2D(
+                        name: linearName, depthwiseKernel: separable.depthwise.kernel.value,
+                        pointwiseKernel: separable.pointwise.kernel.value, bias: separable.pointwise.bias?.value,
+                        strides: separable.strides, padding: separable.padding, dilation: separable.dilation),
+                    separable.activation)
             default:
                 return nil
             }
