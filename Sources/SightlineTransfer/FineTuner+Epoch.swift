@@ -42,7 +42,7 @@ extension FineTuner {
                 // the sum over processes by the global number of images.
                 figures = try TrainingStep.gradients(
                     graph, inputs: [input: images], output: output, labels: batch.samples.map { $0.label ?? 0 },
-                    summed: communicator.size > 1)
+                    loss: SoftmaxCrossEntropy(labelSmoothing: options.labelSmoothing), summed: communicator.size > 1)
             } else {
                 graph.zeroGradients()  // nothing readable: this process adds zeros to the combine
             }

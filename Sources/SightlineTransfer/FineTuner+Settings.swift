@@ -13,6 +13,7 @@ extension FineTuner.Options {
             "--batch": "\(batchSize)", "--schedule": "\(schedule)", "--bn": batchNorm.rawValue,
             "--unfreeze-from": unfreezeFrom ?? "(everything)", "--validation-split": "\(validationFraction)",
             "--seed": "\(seed)", "--no-augmentation": augmentation == .none ? "set" : "not set",
+            "--label-smoothing": "\(labelSmoothing)",
         ]
     }
 

@@ -43,6 +43,10 @@ public final class FineTuner {
         /// starts (after the head phase): the `valley` suggestion (`learningRate` when the sweep
         /// suggests nothing). Recorded in the state file, so a resumed run keeps it.
         public var findLearningRate = false
+        /// Label smoothing of the training loss (Keras's and PyTorch's definition: the true class's
+        /// target is 1 − s + s/K, the others' s/K), in [0, 1); validation losses stay plain
+        /// cross-entropy, as fastai and timm report them.
+        public var labelSmoothing: Float = 0
         public var optimizer: OptimizerKind = .adam
         public var schedule: LearningRateSchedule = .constant
         public var unfreezeFrom: String?
@@ -185,6 +189,11 @@ public final class FineTuner {
             throw TransferError(.option, subject: "--unfreeze-from", backbone.graph.unknownLayerMessage(from))
         }
         try head?.checkFeatureLayer(in: backbone.graph)
+        guard options.labelSmoothing.isFinite, options.labelSmoothing >= 0, options.labelSmoothing < 1 else {
+            throw TransferError(
+                .option, subject: "--label-smoothing",
+                "\(options.labelSmoothing) is not in [0, 1); give a value such as 0.1")
+        }
         guard options.batchSize >= communicator.size else {
             throw TransferError(
                 .option, subject: "--batch",

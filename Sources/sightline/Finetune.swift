@@ -82,6 +82,9 @@ struct Finetune: ParsableCommand {
     @Option(help: "Random seed (split, head, shuffling, augmentation, dropout).")
     var seed: UInt64 = 0
 
+    @Option(help: "Label smoothing of the training loss, in [0, 1) (timm's and fastai's recipes use 0.1).")
+    var labelSmoothing: Float = 0
+
     @Option(help: "best (default): end with the epoch of the best validation accuracy; last: with the last epoch.")
     var keep = "best"
 
@@ -118,6 +121,9 @@ struct Finetune: ParsableCommand {
         try OptionChecks.within(0...OptionChecks.maximumEpochs, headEpochs, "--head-epochs")
         if let patience { try OptionChecks.atLeast(1, patience, "--patience") }
         try OptionChecks.fraction(validationSplit, "--validation-split")
+        guard labelSmoothing.isFinite, labelSmoothing >= 0, labelSmoothing < 1 else {
+            throw ValidationError("--label-smoothing \(labelSmoothing): must be 0 or more and below 1 (such as 0.1)")
+        }
         guard epochs + headEpochs > 0 else {
             throw ValidationError("--epochs 0 and --head-epochs 0: nothing to train; give one of them 1 or more")
         }
@@ -148,6 +154,7 @@ struct Finetune: ParsableCommand {
             headEpochs, epochs, lr.rate ?? settings.learningRate, headLr
         )
         settings.findLearningRate = lr == .auto
+        settings.labelSmoothing = labelSmoothing
         settings.optimizer = FineTuner.OptimizerKind(rawValue: optimizer) ?? .adam
         settings.schedule = LearningRateSchedule(argument: schedule) ?? .constant
         settings.batchNorm = FineTuner.BatchNormPolicy(rawValue: bn) ?? .frozen
