@@ -1,7 +1,8 @@
 """Checks `sightline convert MODEL -o OUT.onnx` against ONNX Runtime: for the shipped model and
 Keras Applications families with random weights (written by real Keras 3), the ONNX file Sightline
 writes, run by ONNX Runtime on NCHW input, must give what Keras gives on the same images (NHWC)
-within 1e-4 of scale (Sightline itself matches Keras within 1e-5 on these, ZooTests).
+within 1e-4 of scale (Sightline itself matches Keras within 1e-5 on these, ZooTests); and a
+torchvision ResNet18 read from its `.pth` must give torch's logits.
 
 Run: python3 scripts/check_onnx_export.py [--sightline .build/release/sightline]
 (pip install keras tensorflow-cpu onnxruntime; not part of CI, which has no Python stack; the
@@ -55,4 +56,17 @@ for name, model in models.items():
     verdict = "ok" if error <= 1e-4 else "DIFFERS"
     failures += verdict != "ok"
     print(f"{name:14s} ONNX Runtime {onnxruntime.__version__} vs Keras {keras.__version__}: {error:.2e} of scale  {verdict}")
+# A torchvision ResNet read from its .pth (a linear Dense output) against torch's own logits.
+import json  # noqa: E402
+onnx = os.path.join(work, "resnet18_torchvision.onnx")
+subprocess.run([args.sightline, "convert", "Tests/Fixtures/torchvision/resnet18_reduced.pth", "--input-size", "64",
+                "-o", onnx], check=True, capture_output=True)
+with open("Tests/Fixtures/torchvision/resnet18_expected.json") as f:
+    expected = np.array(json.load(f)["logits"]["data"]).reshape(2, 10)
+x = (2 * np.sin(0.37 * np.arange(2 * 64 * 64 * 3))).astype(np.float32).reshape(2, 64, 64, 3)
+session = onnxruntime.InferenceSession(onnx, providers=["CPUExecutionProvider"])
+got = session.run(None, {session.get_inputs()[0].name: x.transpose(0, 3, 1, 2).copy()})[0]
+error = np.abs(got - expected).max() / np.abs(expected).max()
+failures += error > 1e-4
+print(f"{'resnet18 .pth':14s} ONNX Runtime {onnxruntime.__version__} vs torch 1.13: {error:.2e} of scale  {'ok' if error <= 1e-4 else 'DIFFERS'}")
 sys.exit(1 if failures else 0)

@@ -6,10 +6,12 @@ extension FineTuner {
     /// head alone, as before fine-tuning; 2: what phase 2 trains), the rate growing exponentially
     /// from `start` to `end`, stopping when the smoothed loss passes 4 × its best or the loss
     /// diverges. Every weight (and the BatchNorm statistics) is restored afterwards, so the model is
-    /// as it was. `progress` gets (steps done, steps).
+    /// as it was. `step` gets the position after each sweep step (epoch 0, `done` of `total`
+    /// steps, the smoothed loss) and returns false to stop: the sweep then throws
+    /// `TransferError(.stopped)`, as an interrupted epoch does.
     public func sweepLearningRate(
         phase: Int = 1, start: Float = 1e-7, end: Float = 10, steps: Int = 100,
-        progress: (Int, Int) -> Void = { _, _ in }
+        step: (StepProgress) -> Bool = { _ in true }
     ) throws -> LearningRateSweep {
         let parameters = graph.layers.flatMap(\.parameters)
         let saved = parameters.map(\.value)
@@ -23,6 +25,7 @@ extension FineTuner {
         var smoother = LearningRateSweep.Smoother()
         var best = Float.infinity
         var epoch = 0
+        var interrupted = false
         sweeping: while sweep.rates.count < steps {
             do {
                 _ = try trainEpoch(phase: phase, epoch: epoch, epochs: 1, optimizer: optimizer) { position in
@@ -30,7 +33,16 @@ extension FineTuner {
                     sweep.rates.append(optimizer.learningRate)
                     sweep.losses.append(smoothed)
                     best = min(best, smoothed)
-                    progress(sweep.rates.count, steps)
+                    let done = sweep.rates.count
+                    guard
+                        step(
+                            StepProgress(
+                                phase: phase, epoch: 0, epochs: 0, batch: done, done: done, total: steps,
+                                loss: smoothed, batchLoss: position.batchLoss))
+                    else {
+                        interrupted = true
+                        return false
+                    }
                     optimizer.learningRate = LearningRateSweep.rate(
                         sweep.rates.count, start: start, end: end, steps: steps)
                     return sweep.rates.count < steps && smoothed <= 4 * best
@@ -39,6 +51,12 @@ extension FineTuner {
                 break sweeping  // stopped by the rule above, or diverged at a high rate: the sweep's end
             }
             epoch += 1
+        }
+        if interrupted {
+            throw TransferError(
+                .stopped,
+                "interrupted during the learning-rate sweep (step \(sweep.rates.count) of \(steps)); the weights are restored; rerun the same command (with --resume when fine-tuning)"
+            )
         }
         return sweep
     }

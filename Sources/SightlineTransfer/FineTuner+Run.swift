@@ -37,7 +37,7 @@ extension FineTuner {
                 if let found = state.foundLearningRate {
                     base = found
                 } else {
-                    let sweep = try sweepLearningRate(phase: 2)
+                    let sweep = try sweepLearningRate(phase: 2, step: step)
                     base = sweep.suggestions?.valley ?? options.learningRate
                     state.foundLearningRate = base
                     announce(

@@ -15,7 +15,8 @@ extension ONNXWriter.Builder {
             let kernel = conv.kernel.value  // HWIO → OIHW
             let output = try convolution(
                 name, x, weight: TorchVisionLayers.permuted(kernel, [3, 2, 0, 1]), bias: conv.bias?.value, groups: 1,
-                strides: conv.strides, dilation: conv.dilation, padding: conv.padding, inputShape: shape)
+                strides: conv.strides, dilation: conv.dilation, padding: conv.padding, inputShape: shape,
+                linear: conv.activation == .linear)
             return try activation(conv.activation, name, output)
         case let depthwise as DepthwiseConv2D:
             // [kh, kw, C, M] (or grouped [kh, kw, 1, C·M]) → [C·M, 1, kh, kw], one group per channel.
@@ -26,7 +27,8 @@ extension ONNXWriter.Builder {
             let weight = TorchVisionLayers.permuted(kernel.reshaped([kh, kw, 1, outputs]), [3, 2, 0, 1])
             let output = try convolution(
                 name, x, weight: weight, bias: depthwise.bias?.value, groups: channels, strides: depthwise.strides,
-                dilation: depthwise.dilation, padding: depthwise.padding, inputShape: shape)
+                dilation: depthwise.dilation, padding: depthwise.padding, inputShape: shape,
+                linear: depthwise.activation == .linear)
             return try activation(depthwise.activation, name, output)
         case let separable as SeparableConv2D:
             let middle = try add(separable.depthwise, name: name + ".depthwise", inputs: inputs, inputShape: shape)
@@ -37,7 +39,7 @@ extension ONNXWriter.Builder {
             let output = try convolution(
                 name, x, weight: TorchVisionLayers.permuted(grouped.kernel.value, [3, 2, 0, 1]),
                 bias: grouped.bias?.value, groups: grouped.groups, strides: grouped.strides, dilation: grouped.dilation,
-                padding: grouped.padding, inputShape: shape)
+                padding: grouped.padding, inputShape: shape, linear: grouped.activation == .linear)
             return try activation(grouped.activation, name, output)
         case let bn as BatchNormalization:
             let c = bn.movingMean.value.count
@@ -96,13 +98,10 @@ extension ONNXWriter.Builder {
             nodes.append(node("Identity", [x], name, name: name))
             return name
         case let rescaling as Rescaling:
-            let c = max(rescaling.scales.count, rescaling.offsets.count)
-            let shape = c == 1 ? [1] : [1, c, 1, 1]
-            let scale = constant(
-                name + ".scale", rescaling.scales, shape.count == 1 ? [1] : [1, rescaling.scales.count, 1, 1])
-            let offset = constant(
-                name + ".offset", rescaling.offsets,
-                rescaling.offsets.count == 1 ? [1] : [1, rescaling.offsets.count, 1, 1])
+            // One value for every channel, or one per channel of the NCHW map.
+            func perChannel(_ values: [Float]) -> [Int] { values.count == 1 ? [1] : [1, values.count, 1, 1] }
+            let scale = constant(name + ".scale", rescaling.scales, perChannel(rescaling.scales))
+            let offset = constant(name + ".offset", rescaling.offsets, perChannel(rescaling.offsets))
             nodes.append(node("Mul", [x, scale], name + ".mul", name: name + ".mul"))
             nodes.append(node("Add", [name + ".mul", offset], name, name: name))
             return name
@@ -125,8 +124,9 @@ extension ONNXWriter.Builder {
 
     mutating func convolution(
         _ name: String, _ x: String, weight: Tensor, bias: Tensor?, groups: Int, strides: (Int, Int),
-        dilation: (Int, Int), padding: Padding, inputShape shape: [Int]
+        dilation: (Int, Int), padding: Padding, inputShape shape: [Int], linear: Bool
     ) throws -> String {
+        let output = linear ? name : name + ".conv"  // a following activation takes the layer's name
         let geometry = WindowGeometry(
             inputHeight: shape.first ?? 0, inputWidth: shape.dropFirst().first ?? 0,
             kernel: (weight.shape[2], weight.shape[3]), strides: strides, dilation: dilation, padding: padding)
@@ -134,12 +134,12 @@ extension ONNXWriter.Builder {
         let b = bias.map { constant(name + ".bias", $0.scalars, [$0.count]) }
         nodes.append(
             node(
-                "Conv", [x, w] + (b.map { [$0] } ?? []), name + ".conv", name: name + ".conv",
+                "Conv", [x, w] + (b.map { [$0] } ?? []), output, name: output,
                 [
                     ints("kernel_shape", [weight.shape[2], weight.shape[3]]), ints("strides", [strides.0, strides.1]),
                     ints("dilations", [dilation.0, dilation.1]), ints("pads", pads(geometry)), int("group", groups),
                 ]))
-        return name + ".conv"
+        return output
     }
 
     /// `function` applied to `x` as its own node(s); `output` names the result (default: a new name).
@@ -148,6 +148,7 @@ extension ONNXWriter.Builder {
     {
         let out = output ?? name
         switch function {
+        case .linear where x == out: break  // a linear layer already wrote its output under its name
         case .linear: nodes.append(node("Identity", [x], out, name: out))
         case .relu(let maxValue, let slope):
             if let maxValue, slope == 0 {

@@ -194,8 +194,11 @@ struct Finetune: ParsableCommand {
                         announced = true
                     }
                     if position.batch == 1 {
+                        // Epoch 0 is the learning-rate sweep of --lr auto.
                         display = ProgressDisplay(
-                            label: "phase \(position.phase) epoch \(position.epoch)/\(position.epochs)")
+                            label: position.epoch == 0
+                                ? "learning-rate sweep"
+                                : "phase \(position.phase) epoch \(position.epoch)/\(position.epochs)")
                     }
                     display.update(
                         done: position.done, total: position.total, detail: String(format: "loss %.4f", position.loss))

@@ -82,7 +82,10 @@ struct LRFind: ParsableCommand {
         let display = ProgressDisplay(label: "lr-find", unit: "steps")
         let sweep = try tuner.sweepLearningRate(
             phase: phase == "head" ? 1 : 2, start: start, end: end, steps: steps,
-            progress: { display.update(done: $0, total: $1) })
+            step: { position in
+                display.update(done: position.done, total: position.total)
+                return true
+            })
         print(sweep.terminalPlot())
         print("\nsuggested learning rates (\(phase == "head" ? "--head-lr" : "--lr")):")
         for line in sweep.suggestionLines { print("  " + line) }

@@ -48,6 +48,13 @@ struct LearningRateSweepTests {
             #expect((sweep.losses.last ?? 0) > 4 * (sweep.losses.min() ?? 0), "stopped only on divergence")
         }
         #expect(sweep.svg().contains("<polyline") && !sweep.terminalPlot().isEmpty)
+        // Interrupted (Ctrl-C during `finetune --lr auto`): a stop, with the weights restored.
+        #expect {
+            _ = try tuner.sweepLearningRate(phase: 2, steps: 40, step: { $0.done < 3 })
+        } throws: { error in
+            (error as? TransferError)?.kind == .stopped
+        }
+        #expect(tuner.graph.layers.flatMap(\.parameters).map(\.value) == before, "restored after a stop too")
     }
 
     /// `finetune --lr auto`: phase 2 runs at the rate a sweep found when it started, says so, and
