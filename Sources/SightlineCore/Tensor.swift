@@ -101,7 +101,11 @@ public struct Tensor: Sendable, Equatable {
         precondition(shape == other.shape, "cannot add a tensor of shape \(other.shape) to one of shape \(shape)")
         scalars.withUnsafeMutableBufferPointer { dst in
             other.scalars.withUnsafeBufferPointer { src in
-                for i in 0..<dst.count { dst[i] += src[i] }
+                guard let d = dst.baseAddress, let s = src.baseAddress else { return }
+                // Each element is one addition, in any order: chunks give the same sums.
+                Parallel.forEachChunk(dst.count) { range in
+                    for i in range { d[i] += s[i] }
+                }
             }
         }
     }

@@ -193,6 +193,10 @@ public enum ActivationFunction: Sendable, Equatable {
         switch self {
         case .linear:
             return
+        case .relu(nil, 0):
+            // Plain ReLU, the common case, in a loop the compiler vectorises (a multiply, not a
+            // select, so a NaN gradient stays NaN).
+            for i in 0..<count { g[i] *= y[i] > 0 ? 1 : 0 }
         case .relu(let maxValue, let slope):
             let top = maxValue ?? .infinity
             for i in 0..<count {
@@ -281,9 +285,9 @@ public enum ActivationFunction: Sendable, Equatable {
 
     /// ∂L/∂x for a tensor, given ∂L/∂y, the output y and, for activations that `needsInput`,
     /// the input x (the pre-activation that `fusedForward` saved).
-    public func gradient(_ outputGradient: Tensor, output: Tensor, input: Tensor? = nil) -> Tensor {
+    public func gradient(_ outputGradient: consuming Tensor, output: Tensor, input: Tensor? = nil) -> Tensor {
         if self == .linear { return outputGradient }
-        var result = outputGradient
+        var result = consume outputGradient
         let row = output.shape.last ?? 1
         let x = needsInput ? input : nil
         result.withUnsafeMutableBufferPointer { g in

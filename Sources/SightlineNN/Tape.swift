@@ -159,9 +159,12 @@ extension Graph {
             let inputs = step.inputs.map { tape.values[$0] ?? Tensor(zeros: [0]) }
             let inputGradients: [Tensor]
             if let folded = tape.folded.removeValue(forKey: step.name) {
-                if let residual = step.residual, let conv = folded.working as? Conv2D {
-                    let dz = conv.activation.gradient(gradient, output: forward.output, input: forward.saved.first)
-                    pass(dz, to: residual)
+                if let conv = folded.working as? Conv2D {
+                    // The gradient is this step's alone (taken from `gradients`), so the
+                    // activation's derivative is applied in its storage, not in a copy.
+                    let dz = conv.activation.gradient(
+                        consume gradient, output: forward.output, input: forward.saved.first)
+                    if let residual = step.residual { pass(dz, to: residual) }
                     inputGradients = conv.backward(
                         preActivation: dz, input: inputs[0], needs: needs, options: engineOptions)
                 } else {
