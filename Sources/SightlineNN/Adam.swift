@@ -11,7 +11,9 @@ import SightlineCore
 /// `AdamW`; plain `weightDecay` instead adds `decay · w` to the gradient (L2).
 public final class Adam: Optimizer {
     public var learningRate: Float
-    public let beta1: Float, beta2: Float, epsilon: Float
+    /// β₁ (cycled by one-cycle schedules), β₂ and ε.
+    public var beta1: Float
+    public let beta2: Float, epsilon: Float
     public let weightDecay: Float
     public let decoupledWeightDecay: Float
     public let clipping: GradientClipping
@@ -41,12 +43,14 @@ public final class Adam: Optimizer {
         clipping.apply(to: slots)
         iterations += 1
         let t = Float(iterations)
-        let stepSize = learningRate * (1 - powf(beta2, t)).squareRoot() / (1 - powf(beta1, t))
-        let (rate, beta1, beta2, epsilon) = (learningRate, self.beta1, self.beta2, self.epsilon)
+        let (beta1, beta2, epsilon) = (self.beta1, self.beta2, self.epsilon)
+        let (root, denominator) = ((1 - powf(beta2, t)).squareRoot(), 1 - powf(beta1, t))
         let (decoupled, decay) = (decoupledWeightDecay, weightDecay)
         // In place (weights and moments are not copied), in parallel over chunks of each parameter.
         for slot in slots {
             guard let gradient = slot.parameter.gradient else { continue }
+            let rate = learningRate * slot.rateScale
+            let stepSize = rate * root / denominator  // Keras's order of operations
             let parameter = slot.parameter
             var m = firstMoments.removeValue(forKey: slot.key) ?? Tensor(zeros: parameter.value.shape)
             var v = secondMoments.removeValue(forKey: slot.key) ?? Tensor(zeros: parameter.value.shape)
@@ -70,5 +74,10 @@ public final class Adam: Optimizer {
             firstMoments[slot.key] = m
             secondMoments[slot.key] = v
         }
+    }
+
+    public var cycledMomentum: Float? {
+        get { beta1 }
+        set { if let newValue { beta1 = newValue } }
     }
 }

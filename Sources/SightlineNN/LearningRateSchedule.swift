@@ -11,8 +11,12 @@ public enum LearningRateSchedule: Sendable, Equatable {
     /// The rate times `factor` after `patience` epochs without a better validation accuracy
     /// (Keras `ReduceLROnPlateau`); the trainer keeps the state.
     case plateau(patience: Int, factor: Float)
+    /// PyTorch's `OneCycleLR` over the phase's steps (`OneCycle`), peaking at the base rate
+    /// after `warmupFraction` of them; set before every step, momentum cycled.
+    case oneCycle(warmupFraction: Double)
 
-    /// Parses `constant`, `cosine`, `cosine:WARMUP`, `step:EVERY:FACTOR`, `plateau:PATIENCE:FACTOR`.
+    /// Parses `constant`, `cosine`, `cosine:WARMUP`, `step:EVERY:FACTOR`, `plateau:PATIENCE:FACTOR`,
+    /// `one-cycle`, `one-cycle:WARMUP_FRACTION` (in (0, 1), 0.3 by default as in PyTorch).
     public init?(argument: String) {
         let parts = argument.split(separator: ":").map(String.init)
         switch parts.first {
@@ -26,15 +30,26 @@ public enum LearningRateSchedule: Sendable, Equatable {
             self = .plateau(
                 patience: parts.count > 1 ? Int(parts[1]) ?? 2 : 2,
                 factor: parts.count > 2 ? Float(parts[2]) ?? 0.5 : 0.5)
+        case "one-cycle":
+            let fraction = parts.count > 1 ? Double(parts[1]) : 0.3
+            guard let fraction, fraction > 0, fraction < 1, parts.count <= 2 else { return nil }
+            self = .oneCycle(warmupFraction: fraction)
         default: return nil
         }
     }
 
+    /// The per-step cycle of a phase of `steps` optimizer steps peaking at `base`, for
+    /// `oneCycle`; nil for the schedules set once per epoch.
+    public func cycle(base: Float, steps: Int) -> OneCycle? {
+        guard case .oneCycle(let fraction) = self else { return nil }
+        return OneCycle(peak: base, steps: steps, warmupFraction: fraction)
+    }
+
     /// The rate for epoch `epoch` (0-based) of `epochs` (`plateau` returns `base`; the trainer
-    /// applies its reductions).
+    /// applies its reductions; `oneCycle` returns `base`: its `cycle` sets each step's).
     public func rate(base: Float, epoch: Int, epochs: Int) -> Float {
         switch self {
-        case .constant, .plateau:
+        case .constant, .plateau, .oneCycle:
             return base
         case .cosine(let warmup):
             if epoch < warmup { return base * Float(epoch + 1) / Float(warmup + 1) }

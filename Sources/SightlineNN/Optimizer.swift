@@ -6,10 +6,19 @@ import SightlineCore
 public struct ParameterSlot {
     public let key: String
     public let parameter: Parameter
+    /// This parameter's learning rate as a multiple of the optimizer's (discriminative learning
+    /// rates: lower for early layers); 1 for most runs.
+    public var rateScale: Float
 
-    public init(key: String, parameter: Parameter) {
+    public init(key: String, parameter: Parameter, rateScale: Float = 1) {
         self.key = key
         self.parameter = parameter
+        self.rateScale = rateScale
+    }
+
+    /// The layer the parameter belongs to (the key's part before the last `/`).
+    public var layerName: String {
+        key.lastIndex(of: "/").map { String(key[..<$0]) } ?? key
     }
 }
 
@@ -71,6 +80,10 @@ public protocol Optimizer: AnyObject {
     var learningRate: Float { get set }
     /// Number of steps taken (settable so a checkpoint can restore it).
     var iterations: Int { get set }
-    /// Applies one update to every slot that has a gradient.
+    /// The momentum a one-cycle schedule cycles (`OneCycle`): SGD's momentum, Adam's β₁; nil,
+    /// and setting it does nothing, for SGD without momentum.
+    var cycledMomentum: Float? { get set }
+    /// Applies one update to every slot that has a gradient, each at `learningRate` times the
+    /// slot's `rateScale`.
     func step(_ slots: [ParameterSlot])
 }

@@ -7,7 +7,8 @@ import SightlineCore
 /// `w ← w + momentum · v − lr · g`.
 public final class SGD: Optimizer {
     public var learningRate: Float
-    public let momentum: Float
+    /// The momentum (cycled by one-cycle schedules when it is not 0).
+    public var momentum: Float
     public let nesterov: Bool
     /// L2 penalty coefficient added to the gradient (coupled weight decay).
     public let weightDecay: Float
@@ -31,9 +32,10 @@ public final class SGD: Optimizer {
     /// parallel over chunks of each parameter.
     public func step(_ slots: [ParameterSlot]) {
         clipping.apply(to: slots)
-        let (rate, momentum, nesterov, decay) = (learningRate, self.momentum, self.nesterov, weightDecay)
+        let (momentum, nesterov, decay) = (self.momentum, self.nesterov, weightDecay)
         for slot in slots {
             guard let gradient = slot.parameter.gradient else { continue }
+            let rate = learningRate * slot.rateScale
             let parameter = slot.parameter
             var velocity =
                 velocities.removeValue(forKey: slot.key) ?? Tensor(zeros: momentum == 0 ? [0] : parameter.value.shape)
@@ -57,5 +59,10 @@ public final class SGD: Optimizer {
             if momentum != 0 { velocities[slot.key] = velocity }
         }
         iterations += 1
+    }
+
+    public var cycledMomentum: Float? {
+        get { momentum == 0 ? nil : momentum }
+        set { if momentum != 0, let newValue { momentum = newValue } }
     }
 }

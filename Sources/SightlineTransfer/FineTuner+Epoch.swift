@@ -7,9 +7,11 @@ extension FineTuner {
     /// Trains one epoch on streamed batches: the epoch's order is a seeded shuffle of the
     /// training images, cut into global batches of `options.batchSize`; this process takes its
     /// contiguous slice of each. Returns the epoch's mean loss and training accuracy over all
-    /// processes, and rank 0's throughput (peak memory filled in by the caller).
+    /// processes, and rank 0's throughput (peak memory filled in by the caller). `cycle`, when
+    /// given, sets the rate and momentum before every step (its step count runs over the phase).
     func trainEpoch(
-        phase: Int, epoch: Int, epochs: Int, optimizer: any Optimizer, step: (StepProgress) -> Bool
+        phase: Int, epoch: Int, epochs: Int, optimizer: any Optimizer, cycle: OneCycle? = nil,
+        step: (StepProgress) -> Bool
     ) throws -> (totals: (loss: Float, accuracy: Double), throughput: Throughput) {
         guard let input = graph.inputNames.first, let output = graph.outputNames.first else {
             throw TransferError(.model, "the model has no input or output")
@@ -48,10 +50,13 @@ extension FineTuner {
             }
             try combine(&figures)
             if figures.count > 0 {
-                let (place, slots) = ("phase \(phase) epoch \(epoch + 1) batch \(number + 1)", graph.trainableSlots)
+                let (place, slots) = (
+                    "phase \(phase) epoch \(epoch + 1) batch \(number + 1)", trainingSlots(phase: phase)
+                )
                 let fix =
                     "The files written so far keep the last finished epoch's weights; lower \(phase == 1 ? "--head-lr" : "--lr") (now \(optimizer.learningRate))."
                 try Divergence.check(loss: figures.loss, slots: slots, at: place, fix: fix)
+                cycle?.apply(to: optimizer, step: epoch * global.count + number)
                 optimizer.step(slots)
                 try Divergence.checkWeights(slots, at: place, fix: fix)
             }

@@ -55,12 +55,13 @@ extension FineTuner {
             let optimizer = makeOptimizer(base)
             if phase == state.phase && state.optimizerIterations > 0 { state.restoreOptimizer(optimizer) }
             var epoch = state.nextEpoch
+            // The schedule shapes phase 2; the head phase runs at its constant rate.
+            let schedule = phase == 2 ? options.schedule : .constant
+            let cycle = schedule.cycle(base: base, steps: epochs * stepsPerEpoch)
             while epoch < epochs {
-                // The schedule shapes phase 2; the head phase runs at its constant rate.
-                let schedule = phase == 2 ? options.schedule : .constant
                 optimizer.learningRate = schedule.rate(base: base, epoch: epoch, epochs: epochs) * state.plateauScale
                 var (totals, throughput) = try trainEpoch(
-                    phase: phase, epoch: epoch, epochs: epochs, optimizer: optimizer, step: step)
+                    phase: phase, epoch: epoch, epochs: epochs, optimizer: optimizer, cycle: cycle, step: step)
                 let measured = validation.isEmpty ? nil : try measure(validation)
                 throughput.peakResidentMiB = ResourceUsage.peakResidentMiB()
                 let record = EpochRecord(

@@ -8,7 +8,8 @@ extension FineTuner.Options {
     /// Option name → value, for the settings that change what an epoch computes.
     var resumeSettings: [String: String] {
         [
-            "--lr": findLearningRate ? "auto" : "\(learningRate)", "--head-lr": "\(headLearningRate)",
+            "--lr": findLearningRate ? "auto" : lowestLearningRate.map { "\($0):\(learningRate)" } ?? "\(learningRate)",
+            "--head-lr": "\(headLearningRate)",
             "--optimizer": optimizer.rawValue,
             "--batch": "\(batchSize)", "--schedule": "\(schedule)", "--bn": batchNorm.rawValue,
             "--unfreeze-from": unfreezeFrom ?? "(everything)", "--validation-split": "\(validationFraction)",

@@ -43,6 +43,10 @@ public final class FineTuner {
         /// starts (after the head phase): the `valley` suggestion (`learningRate` when the sweep
         /// suggests nothing). Recorded in the state file, so a resumed run keeps it.
         public var findLearningRate = false
+        /// Discriminative learning rates: phase 2 trains the backbone's first stage at this rate,
+        /// later stages at rates spread geometrically up to `learningRate`, the head at
+        /// `learningRate` (`DiscriminativeRates`); nil trains everything at `learningRate`.
+        public var lowestLearningRate: Float?
         /// Label smoothing of the training loss (Keras's and PyTorch's definition: the true class's
         /// target is 1 − s + s/K, the others' s/K), in [0, 1); validation losses stay plain
         /// cross-entropy, as fastai and timm report them.

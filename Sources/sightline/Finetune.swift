@@ -47,7 +47,7 @@ struct Finetune: ParsableCommand {
 
     @Option(
         help:
-            "Phase 2 learning rate, or auto: when phase 2 starts, a learning-rate sweep of what it trains (as sightline lr-find --phase all) picks fastai's valley suggestion, and says so."
+            "Phase 2 learning rate; LOW:HIGH for discriminative rates (fastai's slice: the backbone's first stage at LOW, later stages geometrically higher, the head at HIGH; a stage is a run of layers at one resolution); or auto: when phase 2 starts, a learning-rate sweep of what it trains (as sightline lr-find --phase all) picks fastai's valley suggestion, and says so."
     )
     var lr: LearningRateArgument = .value(1e-4)
 
@@ -57,7 +57,10 @@ struct Finetune: ParsableCommand {
     @Option(help: "adam, adamw or sgd (momentum 0.9).")
     var optimizer = "adam"
 
-    @Option(help: "constant, cosine[:WARMUP], step:EVERY:FACTOR or plateau:PATIENCE:FACTOR (phase 2).")
+    @Option(
+        help:
+            "constant, cosine[:WARMUP], step:EVERY:FACTOR, plateau:PATIENCE:FACTOR, or one-cycle[:WARMUP_FRACTION] (PyTorch's OneCycleLR over phase 2's steps: from --lr/25 up to --lr over the first 0.3 of them, then down to --lr/25e4, momentum 0.95-0.85-0.95) (phase 2)."
+    )
     var schedule = "constant"
 
     @Option(help: "Train from this layer upwards in phase 2 (default: everything).")
@@ -105,7 +108,9 @@ struct Finetune: ParsableCommand {
             throw ValidationError("--optimizer must be adam, adamw or sgd")
         }
         guard LearningRateSchedule(argument: schedule) != nil else {
-            throw ValidationError("--schedule must be constant, cosine[:W], step:N:F or plateau:P:F")
+            throw ValidationError(
+                "--schedule \(schedule): must be constant, cosine[:W], step:N:F, plateau:P:F or one-cycle[:F] with F in (0, 1)"
+            )
         }
         guard FineTuner.BatchNormPolicy(rawValue: bn) != nil else {
             throw ValidationError("--bn must be frozen or train")
@@ -114,7 +119,15 @@ struct Finetune: ParsableCommand {
         guard dataWorkers.map({ $0 >= 1 }) ?? true, queue >= 1 else {
             throw ValidationError("--data-workers and --queue must be at least 1")
         }
-        if case .value(let rate) = lr { try OptionChecks.rate(rate, "--lr") }
+        if let rate = lr.rate { try OptionChecks.rate(rate, "--lr") }
+        if let low = lr.lowest {
+            try OptionChecks.rate(low, "--lr")
+            guard let high = lr.rate, low < high else {
+                throw ValidationError(
+                    "--lr \(low):\(lr.rate ?? 0): the first rate (the backbone's first stage) must be below the second (the head's), such as 1e-5:1e-3"
+                )
+            }
+        }
         try OptionChecks.rate(headLr, "--head-lr")
         try OptionChecks.atLeast(1, batch, "--batch")
         try OptionChecks.within(0...OptionChecks.maximumEpochs, epochs, "--epochs")
@@ -154,6 +167,7 @@ struct Finetune: ParsableCommand {
             headEpochs, epochs, lr.rate ?? settings.learningRate, headLr
         )
         settings.findLearningRate = lr == .auto
+        settings.lowestLearningRate = lr.lowest
         settings.labelSmoothing = labelSmoothing
         settings.optimizer = FineTuner.OptimizerKind(rawValue: optimizer) ?? .adam
         settings.schedule = LearningRateSchedule(argument: schedule) ?? .constant
@@ -259,21 +273,34 @@ struct Finetune: ParsableCommand {
 /// `--lr`: a rate, or `auto` (a sweep picks it when phase 2 starts).
 enum LearningRateArgument: ExpressibleByArgument, Equatable {
     case value(Float)
+    /// `LOW:HIGH`: discriminative rates (the backbone's first stage at LOW, the head at HIGH).
+    case range(Float, Float)
     case auto
 
     init?(argument: String) {
+        let parts = argument.split(separator: ":", omittingEmptySubsequences: false)
         if argument == "auto" {
             self = .auto
         } else if let rate = Float(argument) {
             self = .value(rate)
+        } else if parts.count == 2, let low = Float(parts[0]), let high = Float(parts[1]) {
+            self = .range(low, high)
         } else {
             return nil
         }
     }
 
-    /// The rate given, nil for `auto`.
+    /// The rate given (the top of a range: the head's), nil for `auto`.
     var rate: Float? {
-        if case .value(let rate) = self { return rate }
+        switch self {
+        case .value(let rate), .range(_, let rate): return rate
+        case .auto: return nil
+        }
+    }
+
+    /// The bottom of a range: the backbone's first stage's rate.
+    var lowest: Float? {
+        if case .range(let low, _) = self { return low }
         return nil
     }
 

@@ -100,6 +100,12 @@ struct SafetyTests {
             (finetune + ["--batch", "-5"], "--batch -5: negative values are not accepted"),
             (finetune + ["--epochs", "0", "--head-epochs", "0"], "--epochs 0 and --head-epochs 0: nothing to train"),
             (finetune + ["--validation-split", "1.5"], "--validation-split 1.5: must be a fraction"),
+            (
+                finetune + ["--lr", "1e-3:1e-5"],
+                "--lr 0.001:1e-05: the first rate (the backbone's first stage) must be"
+            ),
+            (finetune + ["--lr", "0:1e-3"], "--lr 0.0: must be a finite number above 0"),
+            (finetune + ["--schedule", "one-cycle:1.5"], "--schedule one-cycle:1.5: must be constant"),
             (["train-head", features, "-o", output, "--hidden", "0"], "--hidden 0: must be 1 to 65536"),
             (["train-head", features, "-o", output, "--hidden", "99999999"], "--hidden 99999999: must be 1 to 65536"),
             (finetune + ["--epochs", "99999999"], "--epochs 99999999: must be 0 to 100000"),
