@@ -8,10 +8,11 @@ extension FineTuner {
     /// training images, cut into global batches of `options.batchSize`; this process takes its
     /// contiguous slice of each. Returns the epoch's mean loss and training accuracy over all
     /// processes, and rank 0's throughput (peak memory filled in by the caller). `cycle`, when
-    /// given, sets the rate and momentum before every step (its step count runs over the phase).
+    /// given, sets the rate and momentum before every step (its step count runs over the phase);
+    /// `average`, when given, is updated after every step.
     func trainEpoch(
         phase: Int, epoch: Int, epochs: Int, optimizer: any Optimizer, cycle: OneCycle? = nil,
-        step: (StepProgress) -> Bool
+        average: WeightAverage? = nil, step: (StepProgress) -> Bool
     ) throws -> (totals: (loss: Float, accuracy: Double), throughput: Throughput) {
         guard let input = graph.inputNames.first, let output = graph.outputNames.first else {
             throw TransferError(.model, "the model has no input or output")
@@ -58,6 +59,7 @@ extension FineTuner {
                 try Divergence.check(loss: figures.loss, slots: slots, at: place, fix: fix)
                 cycle?.apply(to: optimizer, step: epoch * global.count + number)
                 optimizer.step(slots)
+                average?.update(slots)
                 try Divergence.checkWeights(slots, at: place, fix: fix)
             }
             total = total + figures

@@ -28,6 +28,8 @@ extension FineTuner {
             let phaseEpochs = state.phase == 1 ? options.headEpochs : options.epochs
             resumedAt = state.phase == 1 && state.nextEpoch >= phaseEpochs ? (2, 1) : (state.phase, state.nextEpoch + 1)
         }
+        let average = options.emaDecay.map(WeightAverage.init)
+        average?.averages = state.averages
         for phase in [1, 2] where phase >= state.phase {
             let epochs = phase == 1 ? options.headEpochs : options.epochs
             guard epochs > 0 else { continue }
@@ -54,6 +56,8 @@ extension FineTuner {
             try configure(phase: phase)
             let optimizer = makeOptimizer(base)
             if phase == state.phase && state.optimizerIterations > 0 { state.restoreOptimizer(optimizer) }
+            let slots = trainingSlots(phase: phase)
+            average?.track(slots)
             var epoch = state.nextEpoch
             // The schedule shapes phase 2; the head phase runs at its constant rate.
             let schedule = phase == 2 ? options.schedule : .constant
@@ -61,17 +65,30 @@ extension FineTuner {
             while epoch < epochs {
                 optimizer.learningRate = schedule.rate(base: base, epoch: epoch, epochs: epochs) * state.plateauScale
                 var (totals, throughput) = try trainEpoch(
-                    phase: phase, epoch: epoch, epochs: epochs, optimizer: optimizer, cycle: cycle, step: step)
+                    phase: phase, epoch: epoch, epochs: epochs, optimizer: optimizer, cycle: cycle, average: average,
+                    step: step)
                 let measured = validation.isEmpty ? nil : try measure(validation)
+                // Phase 2 also validates the moving average; the better of the two is observed
+                // (and kept as the best weights when it is the best so far), then training
+                // continues from the trained weights.
+                var averaged: Double?
+                if let average, let measured, phase == 2 {
+                    average.swap(slots)
+                    averaged = try measure(validation).accuracy
+                    if (averaged ?? 0) <= measured.accuracy { average.swap(slots) }
+                }
+                let averageInGraph = averaged.map { $0 > (measured?.accuracy ?? 1) } ?? false
                 throughput.peakResidentMiB = ResourceUsage.peakResidentMiB()
                 let record = EpochRecord(
                     phase: phase, epoch: epoch + 1, learningRate: optimizer.learningRate, loss: totals.loss,
                     trainingAccuracy: totals.accuracy,
-                    validationAccuracy: measured?.accuracy, validationLoss: measured?.loss, throughput: throughput)
+                    validationAccuracy: measured?.accuracy, validationLoss: measured?.loss,
+                    averageValidationAccuracy: averaged, throughput: throughput)
                 state.history.append(record)
                 let improved = state.observe(
-                    measured?.accuracy ?? record.trainingAccuracy, epoch: epoch, graph: graph,
+                    max(measured?.accuracy ?? record.trainingAccuracy, averaged ?? 0), epoch: epoch, graph: graph,
                     schedule: options.schedule, phase: phase)
+                if averageInGraph { average?.swap(slots) }
                 epoch += 1
                 state.nextEpoch = epoch
                 let stopEarly =
@@ -80,7 +97,7 @@ extension FineTuner {
                 if options.keepBest && (stopEarly || (phase == 2 && epoch == epochs)) { state.restoreBest(into: graph) }
                 if communicator.isRoot {
                     try saveModel(to: output, sightlineVersion: sightlineVersion)
-                    try state.save(statePath, from: self, optimizer: optimizer)
+                    try state.save(statePath, from: self, optimizer: optimizer, average: average)
                     try writeMetrics(state.history, output: output)
                     try AtomicFile.write(
                         Data(

@@ -14,7 +14,7 @@ extension FineTuner.Options {
             "--batch": "\(batchSize)", "--schedule": "\(schedule)", "--bn": batchNorm.rawValue,
             "--unfreeze-from": unfreezeFrom ?? "(everything)", "--validation-split": "\(validationFraction)",
             "--seed": "\(seed)", "--no-augmentation": augmentation == .none ? "set" : "not set",
-            "--label-smoothing": "\(labelSmoothing)",
+            "--label-smoothing": "\(labelSmoothing)", "--ema": emaDecay.map { "\($0)" } ?? "off",
         ]
     }
 

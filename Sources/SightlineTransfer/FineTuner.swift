@@ -51,6 +51,11 @@ public final class FineTuner {
         /// target is 1 − s + s/K, the others' s/K), in [0, 1); validation losses stay plain
         /// cross-entropy, as fastai and timm report them.
         public var labelSmoothing: Float = 0
+        /// Keep an exponential moving average of the trained weights with this decay (timm's
+        /// `ModelEmaV2`, updated after every step of both phases); each phase-2 epoch also
+        /// validates the averaged weights, and they are kept as the best when they validate
+        /// better. nil keeps none.
+        public var emaDecay: Float?
         public var optimizer: OptimizerKind = .adam
         public var schedule: LearningRateSchedule = .constant
         public var unfreezeFrom: String?
@@ -121,17 +126,20 @@ public final class FineTuner {
         public var validationAccuracy: Double?
         /// Mean cross-entropy on the validation part (absent in states written before it was kept).
         public var validationLoss: Float?
+        /// The validation accuracy of the weights' moving average (`Options.emaDecay`), phase 2.
+        public var averageValidationAccuracy: Double?
         public var throughput: Throughput?
 
         public init(
             phase: Int, epoch: Int, learningRate: Float, loss: Float, trainingAccuracy: Double,
             validationAccuracy: Double? = nil,
-            validationLoss: Float? = nil, throughput: Throughput? = nil
+            validationLoss: Float? = nil, averageValidationAccuracy: Double? = nil, throughput: Throughput? = nil
         ) {
             (self.phase, self.epoch, self.learningRate, self.loss) = (phase, epoch, learningRate, loss)
             (self.trainingAccuracy, self.validationAccuracy, self.validationLoss) = (
                 trainingAccuracy, validationAccuracy, validationLoss
             )
+            self.averageValidationAccuracy = averageValidationAccuracy
             self.throughput = throughput
         }
 
@@ -140,6 +148,7 @@ public final class FineTuner {
                 b.phase, b.epoch, b.learningRate, b.loss, b.trainingAccuracy
             )
                 && a.validationAccuracy == b.validationAccuracy && a.validationLoss == b.validationLoss
+                && a.averageValidationAccuracy == b.averageValidationAccuracy
         }
 
         /// True from the second epoch of a phase when the training loss is within 2% of

@@ -20,6 +20,8 @@ struct TrainingState {
     var moments: [String: [String: Tensor]] = [:]
     /// Phase 2's base rate found by a sweep (`Options.findLearningRate`), once found.
     var foundLearningRate: Float?
+    /// The weights' moving averages (`Options.emaDecay`) by slot key.
+    var averages: [String: Tensor] = [:]
 
     init(phase: Int = 1, history: [FineTuner.EpochRecord] = []) {
         self.phase = phase
@@ -79,12 +81,13 @@ struct TrainingState {
         return words.count == 4 ? SeededGenerator(state: (words[0], words[1], words[2], words[3])) : nil
     }
 
-    func save(_ path: String, from tuner: FineTuner, optimizer: any Optimizer) throws {
+    func save(_ path: String, from tuner: FineTuner, optimizer: any Optimizer, average: WeightAverage?) throws {
         try AtomicFile.write(to: path) { temporary in
             let file = try HDF5File(creating: temporary)
             for (key, parameter) in Self.parameters(of: tuner.graph) {
                 try file.write(parameter.value, to: "/weights/\(key)")
             }
+            for (key, value) in average?.averages ?? [:] { try file.write(value, to: "/ema/\(key)") }
             for (key, value) in bestWeights { try file.write(value, to: "/best/\(key)") }
             var slots: [String: [String: Tensor]] = [:]
             if let adam = optimizer as? Adam {
@@ -142,6 +145,7 @@ struct TrainingState {
             }
             parameter.value = value
             if file.exists("/best/\(key)") { state.bestWeights[key] = try file.readTensor("/best/\(key)") }
+            if file.exists("/ema/\(key)") { state.averages[key] = try file.readTensor("/ema/\(key)") }
             for name in ["m", "v", "velocity"] where file.exists("/optimizer/\(key)/\(name)") {
                 state.moments[key, default: [:]][name] = try file.readTensor("/optimizer/\(key)/\(name)")
             }

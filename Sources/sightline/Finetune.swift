@@ -88,6 +88,12 @@ struct Finetune: ParsableCommand {
     @Option(help: "Label smoothing of the training loss, in [0, 1) (timm's and fastai's recipes use 0.1).")
     var labelSmoothing: Float = 0
 
+    @Option(
+        help:
+            "Keep an exponential moving average of the weights with this decay, such as 0.999 (timm's ModelEmaV2, updated after every step); phase 2 epochs also validate it, and it is kept when it validates best."
+    )
+    var ema: Float?
+
     @Option(help: "best (default): end with the epoch of the best validation accuracy; last: with the last epoch.")
     var keep = "best"
 
@@ -137,6 +143,9 @@ struct Finetune: ParsableCommand {
         guard labelSmoothing.isFinite, labelSmoothing >= 0, labelSmoothing < 1 else {
             throw ValidationError("--label-smoothing \(labelSmoothing): must be 0 or more and below 1 (such as 0.1)")
         }
+        if let ema, !(ema > 0 && ema < 1) {
+            throw ValidationError("--ema \(ema): the decay must be above 0 and below 1 (such as 0.999)")
+        }
         guard epochs + headEpochs > 0 else {
             throw ValidationError("--epochs 0 and --head-epochs 0: nothing to train; give one of them 1 or more")
         }
@@ -168,6 +177,7 @@ struct Finetune: ParsableCommand {
         )
         settings.findLearningRate = lr == .auto
         settings.lowestLearningRate = lr.lowest
+        settings.emaDecay = ema
         settings.labelSmoothing = labelSmoothing
         settings.optimizer = FineTuner.OptimizerKind(rawValue: optimizer) ?? .adam
         settings.schedule = LearningRateSchedule(argument: schedule) ?? .constant
@@ -229,6 +239,7 @@ struct Finetune: ParsableCommand {
                         record.validationAccuracy.map { accuracy in
                             (record.validationLoss.map { String(format: "  validation loss %.4f", $0) } ?? "")
                                 + String(format: "  validation accuracy %.3f", accuracy)
+                                + (record.averageValidationAccuracy.map { String(format: " (EMA %.3f)", $0) } ?? "")
                         } ?? ""
                     let speed =
                         record.throughput.map {

@@ -23,7 +23,14 @@ struct RecipeTests {
             var rates: [Double]
             var momenta: [Double]
         }
+        struct Average: Decodable {
+            var decay: Float
+            var initial: [Float]
+            var weights: [[Float]]
+            var averaged: [Float]
+        }
         var oneCycle: [Cycle]
+        var ema: Average
     }
 
     static func expected() throws -> Expected {
@@ -59,6 +66,73 @@ struct RecipeTests {
         let plain = SGD(learningRate: 1)
         OneCycle(peak: 1e-3, steps: 10, warmupFraction: 0.3).apply(to: plain, step: 0)
         #expect(plain.momentum == 0 && abs(plain.learningRate - 4e-5) < 1e-10)
+    }
+
+    @Test func theWeightAverageMatchesTimm() throws {
+        let expected = try Self.expected().ema
+        let parameter = Parameter(name: "kernel", value: Tensor(shape: [3], scalars: expected.initial))
+        let slots = [ParameterSlot(key: "dense/kernel", parameter: parameter)]
+        let average = WeightAverage(decay: expected.decay)
+        average.track(slots)
+        for weights in expected.weights {
+            parameter.value = Tensor(shape: [3], scalars: weights)  // what an optimizer step left
+            average.update(slots)
+        }
+        let result = try #require(average.averages["dense/kernel"]).scalars
+        for (a, b) in zip(result, expected.averaged) {
+            #expect(abs(a - b) <= 1e-6, "\(result) vs \(expected.averaged)")
+        }
+        // Swapping puts the averages in the model and, swapped back, the trained weights bit for bit.
+        let trained = parameter.value
+        average.swap(slots)
+        #expect(parameter.value.scalars == result)
+        average.swap(slots)
+        #expect(parameter.value == trained)
+    }
+
+    /// The reduced ResNet50 fixture on `Tests/Fixtures/extract`, as `FineTunerTests` trains it.
+    static func smallTuner(_ configure: (inout FineTuner.Options) -> Void) throws -> FineTuner {
+        var options = FineTuner.Options()
+        (options.headEpochs, options.epochs, options.batchSize, options.validationFraction, options.seed) = (
+            1, 2, 4, 0.3, 5
+        )
+        configure(&options)
+        return try FineTuner(
+            backbone: try ModelLoader.load(
+                path: KerasFixture.directory.appendingPathComponent("weights/resnet50_keras3.h5").path),
+            data: try ImageFolder(inputs: [KerasFixture.directory.appendingPathComponent("extract").path]),
+            options: options)
+    }
+
+    @Test func aRunWithEveryRecipeResumesExactly() throws {
+        let configure: (inout FineTuner.Options) -> Void = {
+            ($0.learningRate, $0.lowestLearningRate, $0.optimizer) = (1e-3, 1e-5, .sgd)
+            ($0.schedule, $0.emaDecay) = (.oneCycle(warmupFraction: 0.3), 0.9)
+        }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recipes-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let full = try Self.smallTuner(configure)
+        let history = try full.run(output: folder.appendingPathComponent("full.h5").path, sightlineVersion: "test")
+        #expect(
+            history.map { $0.averageValidationAccuracy != nil } == [false, true, true], "phase 2 validates the average")
+        let state = try HDF5File(reading: folder.appendingPathComponent("full.h5.state.h5").path)
+        #expect(state.exists("/ema/head_predictions/kernel") && state.exists("/ema/conv1_conv/kernel"))
+
+        let interrupted = folder.appendingPathComponent("resumed.h5").path
+        var calls = 0
+        #expect(throws: TransferError.self) {
+            _ = try Self.smallTuner(configure).run(
+                output: interrupted, sightlineVersion: "test",
+                report: { _ in
+                    calls += 1
+                    return calls < 2  // stop after phase 2's first epoch
+                })
+        }
+        let resumed = try Self.smallTuner(configure)
+        #expect(try resumed.run(output: interrupted, resume: true, sightlineVersion: "test") == history)
+        let weights = { (graph: Graph) in graph.trainableSlots.map(\.parameter.value) }
+        #expect(weights(resumed.graph) == weights(full.graph), "resuming ends with the same weights")
     }
 
     @Test func aOneCycleRunSetsTheRateBeforeEveryStep() throws {
