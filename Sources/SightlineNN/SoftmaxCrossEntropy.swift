@@ -14,8 +14,19 @@ public struct SoftmaxCrossEntropy: Sendable {
         self.labelSmoothing = labelSmoothing
     }
 
-    /// The mean loss and its gradient with respect to the logits (`(softmax − target) / N`).
-    public func callAsFunction(logits: Tensor, labels: [Int]) -> (loss: Float, gradient: Tensor) {
+    /// Mixed targets (mixup and cutmix): image i's target is `weight` times its own label's
+    /// (smoothed) target plus `1 − weight` times that of `partners[i]`, the label of the image
+    /// mixed into it (timm's `mixup_target`).
+    public struct Mix: Sendable, Equatable {
+        public var partners: [Int]
+        public var weight: Float
+
+        public init(partners: [Int], weight: Float) { (self.partners, self.weight) = (partners, weight) }
+    }
+
+    /// The mean loss and its gradient with respect to the logits (`(softmax − target) / N`),
+    /// with `mix`'s targets when given.
+    public func callAsFunction(logits: Tensor, labels: [Int], mix: Mix? = nil) -> (loss: Float, gradient: Tensor) {
         precondition(
             logits.rank == 2 && logits.shape[0] == labels.count,
             "logits \(logits.shape) do not match \(labels.count) labels")
@@ -29,7 +40,10 @@ public struct SoftmaxCrossEntropy: Sendable {
             for i in 0..<n {
                 precondition(labels[i] >= 0 && labels[i] < k, "label \(labels[i]) outside 0..<\(k)")
                 for j in 0..<k {
-                    let target = j == labels[i] ? on : off
+                    var target = j == labels[i] ? on : off
+                    if let mix {
+                        target = mix.weight * target + (1 - mix.weight) * (j == mix.partners[i] ? on : off)
+                    }
                     if target > 0 {
                         loss -= Double(target) * Foundation.log(Double(max(p[i * k + j], .leastNormalMagnitude)))
                     }

@@ -37,15 +37,20 @@ extension FineTuner {
             defer { number += 1 }
             noteFailures(batch)
             var figures = TrainingStep.Figures()
-            if let images = batch.images {
+            if var images = batch.images {
+                let labels = batch.samples.map { $0.label ?? 0 }
+                // Mixed per batch from a seed of (run seed, phase, epoch, batch): resumable.
+                var mixer = SeededGenerator(seed: sampleSeed(.mixing, (phase, epoch), number))
+                let mix = options.mixing?.mix(&images, labels: labels, generator: &mixer)
                 for dropout in dropouts {
                     dropout.sampleSeeds = batch.samples.map { sampleSeed(.dropout, (phase, epoch), $0.index) }
                 }
                 // Several processes: the gradient of the slice's summed loss; `combine` divides
                 // the sum over processes by the global number of images.
                 figures = try TrainingStep.gradients(
-                    graph, inputs: [input: images], output: output, labels: batch.samples.map { $0.label ?? 0 },
-                    loss: SoftmaxCrossEntropy(labelSmoothing: options.labelSmoothing), summed: communicator.size > 1)
+                    graph, inputs: [input: images], output: output, labels: labels,
+                    loss: SoftmaxCrossEntropy(labelSmoothing: options.labelSmoothing), mix: mix,
+                    summed: communicator.size > 1)
             } else {
                 graph.zeroGradients()  // nothing readable: this process adds zeros to the combine
             }

@@ -56,6 +56,9 @@ public final class FineTuner {
         /// validates the averaged weights, and they are kept as the best when they validate
         /// better. nil keeps none.
         public var emaDecay: Float?
+        /// Mixup and CutMix of the training batches (`Mixing`, timm's definitions), both phases;
+        /// nil mixes nothing.
+        public var mixing: Mixing?
         public var optimizer: OptimizerKind = .adam
         public var schedule: LearningRateSchedule = .constant
         public var unfreezeFrom: String?
@@ -304,7 +307,7 @@ public final class FineTuner {
     /// What a per-sample seed is for.
     enum SeedUse: UInt64 {
         case order = 1
-        case augmentation, dropout
+        case augmentation, dropout, mixing
     }
 
     /// The seed of one sample's randomness in one epoch: a pure function of the run seed, so it

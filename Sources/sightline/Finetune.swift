@@ -90,6 +90,18 @@ struct Finetune: ParsableCommand {
 
     @Option(
         help:
+            "Mixup with this Beta alpha (timm's recipe: 0.8): each batch is blended with itself reversed, the loss with the same mixture of labels (both phases)."
+    )
+    var mixup: Float = 0
+
+    @Option(
+        help:
+            "CutMix with this Beta alpha (timm's recipe: 1.0): a box of the reversed batch is pasted into each image; with --mixup too, each batch takes one of the two, CutMix half the time (timm's switch probability)."
+    )
+    var cutmix: Float = 0
+
+    @Option(
+        help:
             "Keep an exponential moving average of the weights with this decay, such as 0.999 (timm's ModelEmaV2, updated after every step); phase 2 epochs also validate it, and it is kept when it validates best."
     )
     var ema: Float?
@@ -143,6 +155,10 @@ struct Finetune: ParsableCommand {
         guard labelSmoothing.isFinite, labelSmoothing >= 0, labelSmoothing < 1 else {
             throw ValidationError("--label-smoothing \(labelSmoothing): must be 0 or more and below 1 (such as 0.1)")
         }
+        for (alpha, name) in [(mixup, "--mixup"), (cutmix, "--cutmix")] where !(alpha.isFinite && alpha >= 0) {
+            throw ValidationError(
+                "\(name) \(alpha): the Beta distribution's alpha must be 0 (off) or more (such as 0.8)")
+        }
         if let ema, !(ema > 0 && ema < 1) {
             throw ValidationError("--ema \(ema): the decay must be above 0 and below 1 (such as 0.999)")
         }
@@ -178,6 +194,7 @@ struct Finetune: ParsableCommand {
         settings.findLearningRate = lr == .auto
         settings.lowestLearningRate = lr.lowest
         settings.emaDecay = ema
+        if mixup > 0 || cutmix > 0 { settings.mixing = Mixing(mixupAlpha: mixup, cutmixAlpha: cutmix) }
         settings.labelSmoothing = labelSmoothing
         settings.optimizer = FineTuner.OptimizerKind(rawValue: optimizer) ?? .adam
         settings.schedule = LearningRateSchedule(argument: schedule) ?? .constant

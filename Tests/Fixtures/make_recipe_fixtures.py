@@ -8,12 +8,17 @@ Writes Tests/Fixtures/recipes_expected.json:
 - `one_cycle`: torch.optim.lr_scheduler.OneCycleLR's learning rate and momentum at every
   step (SGD momentum, and Adam's beta1), for a few step counts and warm-up fractions;
 - `ema`: timm.utils.ModelEmaV2's averaged weights of a tiny model after a few SGD steps
-  (the weights before each update and after, so the test replays the same updates).
+  (the weights before each update and after, so the test replays the same updates);
+- `mixing`: timm.data.Mixup's mixed batch and targets for a given λ (mixup) and a given λ and
+  box centre (CutMix), its random draws replaced by those values; images NHWC.
 """
 import json
 import os
 
+import numpy as np
 import torch
+import timm.data.mixup as timm_mixup
+from timm.data import Mixup
 from timm.utils import ModelEmaV2
 
 out = {"one_cycle": [], "ema": {}}
@@ -45,6 +50,27 @@ for step in range(5):
     ema.update(model)
 out["ema"] = {"decay": 0.9, "initial": initial, "weights": weights,
               "averaged": ema.module.weight.flatten().tolist()}
+
+# Mixup and CutMix with fixed draws, a batch of 4 images 6x5 with 3 channels, 3 classes.
+torch.manual_seed(1)
+images = torch.randn(4, 3, 6, 5)
+labels = torch.tensor([0, 2, 1, 2])
+out["mixing"] = []
+for cutmix, lam, centre in [(False, 0.7, None), (True, 0.6, (2, 1)), (True, 0.3, (5, 4))]:
+    mixer = Mixup(mixup_alpha=0.8, cutmix_alpha=1.0, label_smoothing=0.1, num_classes=3)
+    mixer._params_per_batch = lambda lam=lam, cutmix=cutmix: (lam, cutmix)
+    if centre is not None:
+        draws = iter(centre)
+        timm_mixup.np.random.randint = lambda low, high, size=None: next(draws)
+    x = images.clone()
+    x_out, target = mixer(x, labels.clone())
+    out["mixing"].append({
+        "cutmix": cutmix, "lambda": lam, "centre": centre, "smoothing": 0.1,
+        "shape": [4, 6, 5, 3], "labels": labels.tolist(),
+        "images": images.permute(0, 2, 3, 1).flatten().tolist(),
+        "mixed": x_out.permute(0, 2, 3, 1).flatten().tolist(),
+        "targets": target.tolist(),
+    })
 
 path = os.path.join(os.path.dirname(__file__), "recipes_expected.json")
 with open(path, "w") as f:
