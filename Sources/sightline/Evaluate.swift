@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SightlineCore
 import SightlineData
+import SightlineNN
 import SightlineTransfer
 
 /// `sightline evaluate MODEL --data DIR`: accuracy, per-class figures, the confusion matrix and
@@ -35,6 +36,12 @@ struct Evaluate: ParsableCommand {
     )
     var report: String?
 
+    @Option(
+        help:
+            "Test-time augmentation: none, or flip (each image and its mirror image, class probabilities averaged; twice the passes)."
+    )
+    var tta: TestTimeAugmentation = .none
+
     @Flag(help: "Print JSON instead of text.")
     var json = false
 
@@ -56,10 +63,18 @@ struct Evaluate: ParsableCommand {
         let display = ProgressDisplay(label: "evaluate")
         let evaluation: Evaluation
         do {
+            // With test-time augmentation the model's probabilities are averaged, so the
+            // softmax comes first.
+            let probabilities = { (images: Tensor) in
+                let output = try graph(images)
+                return classifier.outputsProbabilities ? output : ActivationFunction.softmax.applied(to: output)
+            }
+            if tta != .none { Report.write("test-time augmentation: \(tta.rawValue) (\(tta.summary))") }
             evaluation = try Evaluation.run(
-                model: { try graph($0) }, input: classifier.input, data: folder,
-                modelClassNames: classifier.recordedClassNames,
-                classCount: classifier.classes, outputsProbabilities: classifier.outputsProbabilities, topK: top,
+                model: tta == .none ? { try graph($0) } : tta.wrapping(probabilities), input: classifier.input,
+                data: folder, modelClassNames: classifier.recordedClassNames,
+                classCount: classifier.classes, outputsProbabilities: tta != .none || classifier.outputsProbabilities,
+                topK: top,
                 batchSize: batch,
                 progress: { display.update(done: $0, total: $1) })
         } catch let error as TransferError where error.kind == .data {

@@ -37,6 +37,12 @@ struct Predict: ParsableCommand {
     @Option(help: "A head from `sightline train-head`, stacked on MODEL at the layer it was trained on.")
     var head: String?
 
+    @Option(
+        help:
+            "Test-time augmentation: none, or flip (each image and its mirror image, class probabilities averaged; twice the passes)."
+    )
+    var tta: TestTimeAugmentation = .none
+
     @Flag(help: "Print JSON instead of text.")
     var json = false
 
@@ -64,7 +70,10 @@ struct Predict: ParsableCommand {
             let output = try graph(input)
             return classifier.outputsProbabilities ? output : ActivationFunction.softmax.applied(to: output)
         }
-        try BatchLoop(input: classifier.input).run(BatchLoop.plan(images, batchSize: batch), forward: probabilities) {
+        if tta != .none { Report.write("test-time augmentation: \(tta.rawValue) (\(tta.summary))") }
+        try BatchLoop(input: classifier.input).run(
+            BatchLoop.plan(images, batchSize: batch), forward: tta.wrapping(probabilities)
+        ) {
             ready, output in
             for (sample, error) in ready.failed {
                 failures += 1
@@ -128,5 +137,15 @@ struct Predict: ParsableCommand {
             return names
         }
         return count == 1000 ? ImageNetClasses.names : (0..<count).map { "class \($0)" }
+    }
+}
+
+extension TestTimeAugmentation: ExpressibleByArgument {
+    /// What `--tta` does, for the line the commands print.
+    var summary: String {
+        switch self {
+        case .none: return "one pass per image"
+        case .flip: return "each image and its mirror image, class probabilities averaged"
+        }
     }
 }

@@ -130,6 +130,31 @@ struct CLITests {
         }
     }
 
+    @Test func predictAndEvaluateWithTestTimeAugmentation() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let model = root.appendingPathComponent("pretrained/digits_resnet.h5").path
+        let image = root.appendingPathComponent("pretrained/samples/digit_3.png").path
+        func top(_ extra: [String]) throws -> [Double] {
+            let result = try run(["predict", model, image, "--json", "--top", "10"] + extra)
+            #expect(result.status == 0, "\(result.err)")
+            let rows = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [[String: Any]])
+            let ranked = try #require(rows.first?["top"] as? [[String: Any]])
+            return ranked.sorted { ($0["class"] as? Int ?? 0) < ($1["class"] as? Int ?? 0) }
+                .compactMap { $0["probability"] as? Double }
+        }
+        let (plain, flipped) = (try top([]), try top(["--tta", "flip"]))
+        #expect(plain.count == 10 && flipped.count == 10)
+        #expect(abs(flipped.reduce(0, +) - 1) < 1e-4, "averaged probabilities still sum to 1")
+        #expect(plain != flipped, "a digit is not its mirror image: the mirror's pass changes the probabilities")
+        let evaluation = try run([
+            "evaluate", model, "--data", root.appendingPathComponent("pretrained/digits-mini").path, "--tta", "flip",
+        ])
+        #expect(evaluation.status == 0 && evaluation.err.contains("test-time augmentation: flip"), "\(evaluation.err)")
+        let refused = try run(["predict", model, image, "--tta", "crops"])
+        #expect(refused.status == 2 && refused.err.contains("--tta"), "\(refused.err)")
+    }
+
     @Test func extractTrainHeadAndPredictWithTheHead() throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
             "sightline-flow-\(UUID().uuidString)")
