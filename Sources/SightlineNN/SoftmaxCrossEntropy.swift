@@ -25,8 +25,11 @@ public struct SoftmaxCrossEntropy: Sendable {
     }
 
     /// The mean loss and its gradient with respect to the logits (`(softmax − target) / N`),
-    /// with `mix`'s targets when given.
-    public func callAsFunction(logits: Tensor, labels: [Int], mix: Mix? = nil) -> (loss: Float, gradient: Tensor) {
+    /// with `mix`'s targets when given; with `weights` (one per image), image i's loss and
+    /// gradient are multiplied by `weights[i]` and the mean stays over N (Keras's `class_weight`).
+    public func callAsFunction(logits: Tensor, labels: [Int], mix: Mix? = nil, weights: [Float]? = nil) -> (
+        loss: Float, gradient: Tensor
+    ) {
         precondition(
             logits.rank == 2 && logits.shape[0] == labels.count,
             "logits \(logits.shape) do not match \(labels.count) labels")
@@ -39,15 +42,20 @@ public struct SoftmaxCrossEntropy: Sendable {
         gradient.withUnsafeMutableBufferPointer { p in
             for i in 0..<n {
                 precondition(labels[i] >= 0 && labels[i] < k, "label \(labels[i]) outside 0..<\(k)")
+                let weight = weights?[i] ?? 1
                 for j in 0..<k {
                     var target = j == labels[i] ? on : off
                     if let mix {
                         target = mix.weight * target + (1 - mix.weight) * (j == mix.partners[i] ? on : off)
                     }
                     if target > 0 {
-                        loss -= Double(target) * Foundation.log(Double(max(p[i * k + j], .leastNormalMagnitude)))
+                        loss -=
+                            Double(weight) * Double(target)
+                            * Foundation.log(Double(max(p[i * k + j], .leastNormalMagnitude)))
                     }
-                    p[i * k + j] = (p[i * k + j] - target) / Float(n)
+                    p[i * k + j] =
+                        weights == nil
+                        ? (p[i * k + j] - target) / Float(n) : weight * (p[i * k + j] - target) / Float(n)
                 }
             }
         }

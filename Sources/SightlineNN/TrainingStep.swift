@@ -25,15 +25,16 @@ public enum TrainingStep {
     /// `Graph.withLogitsOutput`); `labels` has one class index per image. With `summed`, the
     /// gradient is of the summed loss (several processes divide their sum by the global count
     /// later); else of the mean. `mix` gives mixed targets (the images were mixed by the caller;
-    /// accuracy still counts `labels`). The caller steps the optimizer (after combining, if it must).
+    /// accuracy still counts `labels`), `weights` one loss weight per image. The caller steps the optimizer (after combining, if it must).
     public static func gradients(
         _ graph: Graph, inputs: [String: Tensor], output: String, labels: [Int],
-        loss: SoftmaxCrossEntropy = SoftmaxCrossEntropy(), mix: SoftmaxCrossEntropy.Mix? = nil, summed: Bool = false
+        loss: SoftmaxCrossEntropy = SoftmaxCrossEntropy(), mix: SoftmaxCrossEntropy.Mix? = nil,
+        weights: [Float]? = nil, summed: Bool = false
     ) throws -> Figures {
         graph.zeroGradients()
         let (outputs, tape) = try graph.record(inputs, outputs: [output], mode: .training, request: GradientRequest())
         guard let logits = outputs[output] else { return Figures() }
-        let (value, meanGradient) = loss(logits: logits, labels: labels, mix: mix)
+        let (value, meanGradient) = loss(logits: logits, labels: labels, mix: mix, weights: weights)
         var gradient = meanGradient
         if summed {
             let count = Float(labels.count)

@@ -5,7 +5,7 @@ import SightlineNN
 
 extension FineTuner {
     /// Trains one epoch on streamed batches: the epoch's order is a seeded shuffle of the
-    /// training images, cut into global batches of `options.batchSize`; this process takes its
+    /// training images (`epochOrder`), cut into global batches of `options.batchSize`; this process takes its
     /// contiguous slice of each. Returns the epoch's mean loss and training accuracy over all
     /// processes, and rank 0's throughput (peak memory filled in by the caller). `cycle`, when
     /// given, sets the rate and momentum before every step (its step count runs over the phase);
@@ -17,9 +17,8 @@ extension FineTuner {
         guard let input = graph.inputNames.first, let output = graph.outputNames.first else {
             throw TransferError(.model, "the model has no input or output")
         }
-        var order = Array(training.indices)
-        var shuffler = SeededGenerator(seed: sampleSeed(.order, (phase, epoch), 0))
-        order.shuffle(using: &shuffler)
+        let order = epochOrder(phase: phase, epoch: epoch)
+        let classWeights = options.balance == .weights ? ClassBalance.weights(trainingClassCounts) : nil
         let global = stride(from: 0, to: order.count, by: options.batchSize).map {
             order[$0..<min($0 + options.batchSize, order.count)]
         }
@@ -50,7 +49,7 @@ extension FineTuner {
                 figures = try TrainingStep.gradients(
                     graph, inputs: [input: images], output: output, labels: labels,
                     loss: SoftmaxCrossEntropy(labelSmoothing: options.labelSmoothing), mix: mix,
-                    summed: communicator.size > 1)
+                    weights: classWeights.map { w in labels.map { w[$0] } }, summed: communicator.size > 1)
             } else {
                 graph.zeroGradients()  // nothing readable: this process adds zeros to the combine
             }

@@ -59,6 +59,8 @@ public final class FineTuner {
         /// Mixup and CutMix of the training batches (`Mixing`, timm's definitions), both phases;
         /// nil mixes nothing.
         public var mixing: Mixing?
+        /// What training does about classes of different sizes (`ClassBalance`).
+        public var balance: ClassBalance = .none
         public var optimizer: OptimizerKind = .adam
         public var schedule: LearningRateSchedule = .constant
         public var unfreezeFrom: String?

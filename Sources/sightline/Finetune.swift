@@ -90,6 +90,12 @@ struct Finetune: ParsableCommand {
 
     @Option(
         help:
+            "Classes of different sizes: none, weights (each image's loss weighted by N/(K·n_class), Keras's balanced class_weight) or sampler (each epoch draws its images with replacement by inverse class frequency, PyTorch's WeightedRandomSampler). A run whose classes differ by more than 2× says so."
+    )
+    var balance: ClassBalance = .none
+
+    @Option(
+        help:
             "Mixup with this Beta alpha (timm's recipe: 0.8): each batch is blended with itself reversed, the loss with the same mixture of labels (both phases)."
     )
     var mixup: Float = 0
@@ -194,6 +200,7 @@ struct Finetune: ParsableCommand {
         settings.findLearningRate = lr == .auto
         settings.lowestLearningRate = lr.lowest
         settings.emaDecay = ema
+        settings.balance = balance
         if mixup > 0 || cutmix > 0 { settings.mixing = Mixing(mixupAlpha: mixup, cutmixAlpha: cutmix) }
         settings.labelSmoothing = labelSmoothing
         settings.optimizer = FineTuner.OptimizerKind(rawValue: optimizer) ?? .adam
@@ -220,6 +227,11 @@ struct Finetune: ParsableCommand {
             head: try head.map { try HeadAttachment(path: $0) },
             communicator: communicator)
         let root = communicator.isRoot
+        if root, balance == .none, let gap = ClassBalance.imbalance(tuner.trainingClassCounts) {
+            Report.warning(
+                "the training classes differ by more than 2× (\(gap.largest) images in the largest, \(gap.smallest) in the smallest): --balance weights or --balance sampler gives every class the same weight"
+            )
+        }
         defer { for (path, error) in tuner.skipped { Report.skipped(path, error) } }
         var display = ProgressDisplay(label: "")
         Interrupts.cooperate()
@@ -334,3 +346,5 @@ enum LearningRateArgument: ExpressibleByArgument, Equatable {
 
     var defaultValueDescription: String { rate.map { "\($0)" } ?? "auto" }
 }
+
+extension ClassBalance: ExpressibleByArgument {}

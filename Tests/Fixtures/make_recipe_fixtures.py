@@ -1,6 +1,7 @@
 """Reference trajectories for finetune's recipes, from the libraries that define them.
 
-Run with Debian's python3-torch (1.13) and timm 0.9.16 (`pip install --no-deps timm==0.9.16`):
+Run with Debian's python3-torch (1.13) and python3-sklearn (1.2), and timm 0.9.16
+(`pip install --no-deps timm==0.9.16`):
 
     /usr/bin/python3 Tests/Fixtures/make_recipe_fixtures.py
 
@@ -10,12 +11,16 @@ Writes Tests/Fixtures/recipes_expected.json:
 - `ema`: timm.utils.ModelEmaV2's averaged weights of a tiny model after a few SGD steps
   (the weights before each update and after, so the test replays the same updates);
 - `mixing`: timm.data.Mixup's mixed batch and targets for a given λ (mixup) and a given λ and
-  box centre (CutMix), its random draws replaced by those values; images NHWC.
+  box centre (CutMix), its random draws replaced by those values; images NHWC;
+- `balance`: scikit-learn's `compute_class_weight("balanced")` of a label list, and the loss
+  Keras's `class_weight` gives (the mean over the batch of weight × cross-entropy), computed
+  by torch with its gradient with respect to the logits.
 """
 import json
 import os
 
 import numpy as np
+from sklearn.utils.class_weight import compute_class_weight
 import torch
 import timm.data.mixup as timm_mixup
 from timm.data import Mixup
@@ -71,6 +76,19 @@ for cutmix, lam, centre in [(False, 0.7, None), (True, 0.6, (2, 1)), (True, 0.3,
         "mixed": x_out.permute(0, 2, 3, 1).flatten().tolist(),
         "targets": target.tolist(),
     })
+
+# Balanced class weights and the weighted loss.
+all_labels = [0] * 10 + [1] * 2 + [2] * 4
+weights = compute_class_weight("balanced", classes=np.arange(3), y=np.array(all_labels))
+logits = torch.tensor([[0.5, -1.0, 2.0], [1.5, 0.2, -0.3], [0.0, 0.0, 1.0], [-2.0, 1.0, 0.5], [0.3, 0.9, -1.2]],
+                      requires_grad=True)
+batch_labels = torch.tensor([0, 1, 2, 1, 0])
+per_image = torch.nn.functional.cross_entropy(logits, batch_labels, reduction="none")
+loss = (per_image * torch.tensor(weights, dtype=torch.float32)[batch_labels]).mean()
+loss.backward()
+out["balance"] = {"labels": all_labels, "weights": weights.tolist(), "logits": logits.detach().flatten().tolist(),
+                  "batch_labels": batch_labels.tolist(), "loss": loss.item(),
+                  "gradient": logits.grad.flatten().tolist()}
 
 path = os.path.join(os.path.dirname(__file__), "recipes_expected.json")
 with open(path, "w") as f:

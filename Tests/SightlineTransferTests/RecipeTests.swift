@@ -108,6 +108,7 @@ struct RecipeTests {
         let configure: (inout FineTuner.Options) -> Void = {
             ($0.learningRate, $0.lowestLearningRate, $0.optimizer) = (1e-3, 1e-5, .sgd)
             ($0.schedule, $0.emaDecay, $0.mixing) = (.oneCycle(warmupFraction: 0.3), 0.9, Mixing())
+            $0.balance = .sampler
         }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recipes-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
