@@ -60,3 +60,16 @@ public enum LearningRateSchedule: Sendable, Equatable {
         }
     }
 }
+
+extension LearningRateSchedule {
+    /// The schedule as `--schedule` spells it.
+    public var argument: String {
+        switch self {
+        case .constant: return "constant"
+        case .cosine(let warmup): return "cosine:\(warmup)"
+        case .step(let every, let factor): return "step:\(every):\(factor)"
+        case .plateau(let patience, let factor): return "plateau:\(patience):\(factor)"
+        case .oneCycle(let fraction): return "one-cycle:\(fraction)"
+        }
+    }
+}

@@ -101,8 +101,11 @@ extension FineTuner {
                     try writeMetrics(state.history, output: output)
                     try AtomicFile.write(
                         Data(
-                            TrainingReport.html(state.history, evaluation: nil, model: backbone.file.path, data: nil)
-                                .utf8), to: output + ".training.html")
+                            TrainingReport.html(
+                                state.history, evaluation: nil, model: backbone.file.path, data: nil,
+                                recipe: recipeLine
+                            )
+                            .utf8), to: output + ".training.html")
                 }
                 if stopEarly { break }
                 if !report(record) && !(phase == 2 && epoch == epochs) {
@@ -117,8 +120,11 @@ extension FineTuner {
         guard communicator.isRoot else { return state.history }
         try AtomicFile.write(
             Data(
-                TrainingReport.html(state.history, evaluation: finalEvaluation, model: backbone.file.path, data: nil)
-                    .utf8), to: output + ".training.html")
+                TrainingReport.html(
+                    state.history, evaluation: finalEvaluation, model: backbone.file.path, data: nil,
+                    recipe: recipeLine
+                )
+                .utf8), to: output + ".training.html")
         return state.history
     }
 
@@ -139,7 +145,7 @@ extension FineTuner {
 
     func writeMetrics(_ history: [EpochRecord], output: String) throws {
         var csv =
-            "phase,epoch,learning_rate,loss,training_accuracy,validation_accuracy,validation_loss,images_per_second,data_wait_fraction,peak_resident_mib\n"
+            "phase,epoch,learning_rate,loss,training_accuracy,validation_accuracy,validation_loss,images_per_second,data_wait_fraction,peak_resident_mib,recipe\n"
         var lines = ""
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -149,11 +155,19 @@ extension FineTuner {
                 "\(record.phase),\(record.epoch),\(record.learningRate),\(record.loss),\(record.trainingAccuracy),\(record.validationAccuracy.map { String($0) } ?? ""),\(record.validationLoss.map { String($0) } ?? ""),"
                 + (record.throughput.map {
                     String(format: "%.2f,%.3f,%d", $0.imagesPerSecond, $0.dataWaitFraction, $0.peakResidentMiB)
-                } ?? ",,") + "\n"
-            lines += String(decoding: try encoder.encode(record), as: UTF8.self) + "\n"
+                } ?? ",,") + ",\(options.recipe.rawValue)\n"
+            // Each line: the epoch's figures and the recipe the run started from.
+            var object = (try JSONSerialization.jsonObject(with: try encoder.encode(record)) as? [String: Any]) ?? [:]
+            object["recipe"] = options.recipe.rawValue
+            let line = try JSONSerialization.data(
+                withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+            lines += String(decoding: line, as: UTF8.self) + "\n"
         }
         for (suffix, text) in [(".metrics.csv", csv), (".metrics.jsonl", lines)] {
             try AtomicFile.write(Data(text.utf8), to: output + suffix)
         }
     }
+
+    /// The recipe and the choices it made, for the training page.
+    var recipeLine: String { "\(options.recipe.rawValue): \(Recipe.summary(of: options))" }
 }

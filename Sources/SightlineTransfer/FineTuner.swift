@@ -61,6 +61,9 @@ public final class FineTuner {
         public var mixing: Mixing?
         /// What training does about classes of different sizes (`ClassBalance`).
         public var balance: ClassBalance = .none
+        /// The recipe these options started from (`Recipe.apply`), recorded in the metrics and
+        /// the training page.
+        public var recipe: Recipe = .keras
         public var optimizer: OptimizerKind = .adam
         public var schedule: LearningRateSchedule = .constant
         public var unfreezeFrom: String?

@@ -62,9 +62,10 @@ public enum TrainingReport {
     }
 
     /// The page for `history` (epochs numbered across phases) and the final `evaluation`.
-    public static func html(_ history: [FineTuner.EpochRecord], evaluation: Evaluation?, model: String, data: String?)
-        -> String
-    {
+    public static func html(
+        _ history: [FineTuner.EpochRecord], evaluation: Evaluation?, model: String, data: String?,
+        recipe: String? = nil
+    ) -> String {
         let indexed = history.enumerated().map { (Double($0.offset + 1), $0.element) }
         let markers = indexed.filter { $0.1.epoch == 1 }.map { ($0.0 - 0.5, "phase \($0.1.phase)") }
         func series(_ name: String, _ colour: String, _ value: (FineTuner.EpochRecord) -> Double?) -> Series {
@@ -95,7 +96,7 @@ public enum TrainingReport {
             } ?? "<p>No validation part: nothing to evaluate.</p>"
         return """
             <!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sightline training</title>\(EvaluationReport.style)</head><body>
-            <h1>Fine-tuning</h1><p>model \(EvaluationReport.escape(model))\(data.map { " · data " + EvaluationReport.escape($0) } ?? "") · \(history.count) epochs</p>
+            <h1>Fine-tuning</h1><p>model \(EvaluationReport.escape(model))\(data.map { " · data " + EvaluationReport.escape($0) } ?? "") · \(history.count) epochs</p>\(recipe.map { "<p>recipe " + EvaluationReport.escape($0) + "</p>" } ?? "")
             \(loss)\(accuracy)\(rate)
             <table><tr><th>phase</th><th>epoch</th><th>lr</th><th>loss</th><th>training accuracy</th><th>validation loss</th><th>validation accuracy</th></tr>\(rows)</table>
             \(evaluated)

@@ -39,8 +39,14 @@ struct Finetune: ParsableCommand {
     @Option(help: "A head from `sightline train-head` to start from (default: a new Dense head).")
     var head: String?
 
-    @Option(help: "Phase 1 epochs (head only).")
-    var headEpochs = 2
+    @Option(
+        help:
+            "keras (default: Sightline's and the Keras guide's choices), fastai (Learner.fine_tune: 1 head epoch, --lr 1e-5:1e-3 under one-cycle, AdamW, --bn train) or timm (AdamW, cosine with a warm-up epoch, label smoothing 0.1, mixup 0.8 and CutMix 1.0, --ema 0.999, --bn train). Printed at the start and recorded in the metrics and training.html; options given here override the recipe's."
+    )
+    var recipe: Recipe = .keras
+
+    @Option(help: "Phase 1 epochs (head only; default 2, fastai's recipe 1).")
+    var headEpochs: Int?
 
     @Option(help: "Phase 2 epochs.")
     var epochs = 3
@@ -49,25 +55,25 @@ struct Finetune: ParsableCommand {
         help:
             "Phase 2 learning rate; LOW:HIGH for discriminative rates (fastai's slice: the backbone's first stage at LOW, later stages geometrically higher, the head at HIGH; a stage is a run of layers at one resolution); or auto: when phase 2 starts, a learning-rate sweep of what it trains (as sightline lr-find --phase all) picks fastai's valley suggestion, and says so."
     )
-    var lr: LearningRateArgument = .value(1e-4)
+    var lr: LearningRateArgument?
 
-    @Option(help: "Phase 1 learning rate.")
-    var headLr: Float = 1e-3
+    @Option(help: "Phase 1 learning rate (default 0.001, fastai's recipe 0.002).")
+    var headLr: Float?
 
-    @Option(help: "adam, adamw or sgd (momentum 0.9).")
-    var optimizer = "adam"
+    @Option(help: "adam (default), adamw or sgd (momentum 0.9).")
+    var optimizer: String?
 
     @Option(
         help:
-            "constant, cosine[:WARMUP], step:EVERY:FACTOR, plateau:PATIENCE:FACTOR, or one-cycle[:WARMUP_FRACTION] (PyTorch's OneCycleLR over phase 2's steps: from --lr/25 up to --lr over the first 0.3 of them, then down to --lr/25e4, momentum 0.95-0.85-0.95) (phase 2)."
+            "constant, cosine[:WARMUP], step:EVERY:FACTOR, plateau:PATIENCE:FACTOR, or one-cycle[:WARMUP_FRACTION] (PyTorch's OneCycleLR over phase 2's steps: from --lr/25 up to --lr over the first 0.3 of them, then down to --lr/25e4, momentum 0.95-0.85-0.95) (phase 2; default constant)."
     )
-    var schedule = "constant"
+    var schedule: String?
 
     @Option(help: "Train from this layer upwards in phase 2 (default: everything).")
     var unfreezeFrom: String?
 
     @Option(help: "frozen (default) or train (fastai-style: batch statistics and trained gamma/beta in phase 2).")
-    var bn = "frozen"
+    var bn: String?
 
     @Option(help: "Images per step.")
     var batch = 16
@@ -86,7 +92,7 @@ struct Finetune: ParsableCommand {
     var seed: UInt64 = 0
 
     @Option(help: "Label smoothing of the training loss, in [0, 1) (timm's and fastai's recipes use 0.1).")
-    var labelSmoothing: Float = 0
+    var labelSmoothing: Float?
 
     @Option(
         help:
@@ -98,13 +104,13 @@ struct Finetune: ParsableCommand {
         help:
             "Mixup with this Beta alpha (timm's recipe: 0.8): each batch is blended with itself reversed, the loss with the same mixture of labels (both phases)."
     )
-    var mixup: Float = 0
+    var mixup: Float?
 
     @Option(
         help:
             "CutMix with this Beta alpha (timm's recipe: 1.0): a box of the reversed batch is pasted into each image; with --mixup too, each batch takes one of the two, CutMix half the time (timm's switch probability)."
     )
-    var cutmix: Float = 0
+    var cutmix: Float?
 
     @Option(
         help:
@@ -128,47 +134,48 @@ struct Finetune: ParsableCommand {
     var cache: String?
 
     func validate() throws {
-        guard FineTuner.OptimizerKind(rawValue: optimizer) != nil else {
+        if let optimizer, FineTuner.OptimizerKind(rawValue: optimizer) == nil {
             throw ValidationError("--optimizer must be adam, adamw or sgd")
         }
-        guard LearningRateSchedule(argument: schedule) != nil else {
+        if let schedule, LearningRateSchedule(argument: schedule) == nil {
             throw ValidationError(
                 "--schedule \(schedule): must be constant, cosine[:W], step:N:F, plateau:P:F or one-cycle[:F] with F in (0, 1)"
             )
         }
-        guard FineTuner.BatchNormPolicy(rawValue: bn) != nil else {
+        if let bn, FineTuner.BatchNormPolicy(rawValue: bn) == nil {
             throw ValidationError("--bn must be frozen or train")
         }
         guard ["best", "last"].contains(keep) else { throw ValidationError("--keep must be best or last") }
         guard dataWorkers.map({ $0 >= 1 }) ?? true, queue >= 1 else {
             throw ValidationError("--data-workers and --queue must be at least 1")
         }
-        if let rate = lr.rate { try OptionChecks.rate(rate, "--lr") }
-        if let low = lr.lowest {
+        if let rate = lr?.rate { try OptionChecks.rate(rate, "--lr") }
+        if let low = lr?.lowest {
             try OptionChecks.rate(low, "--lr")
-            guard let high = lr.rate, low < high else {
+            guard let high = lr?.rate, low < high else {
                 throw ValidationError(
-                    "--lr \(low):\(lr.rate ?? 0): the first rate (the backbone's first stage) must be below the second (the head's), such as 1e-5:1e-3"
+                    "--lr \(low):\(lr?.rate ?? 0): the first rate (the backbone's first stage) must be below the second (the head's), such as 1e-5:1e-3"
                 )
             }
         }
-        try OptionChecks.rate(headLr, "--head-lr")
+        if let headLr { try OptionChecks.rate(headLr, "--head-lr") }
         try OptionChecks.atLeast(1, batch, "--batch")
         try OptionChecks.within(0...OptionChecks.maximumEpochs, epochs, "--epochs")
-        try OptionChecks.within(0...OptionChecks.maximumEpochs, headEpochs, "--head-epochs")
+        if let headEpochs { try OptionChecks.within(0...OptionChecks.maximumEpochs, headEpochs, "--head-epochs") }
         if let patience { try OptionChecks.atLeast(1, patience, "--patience") }
         try OptionChecks.fraction(validationSplit, "--validation-split")
-        guard labelSmoothing.isFinite, labelSmoothing >= 0, labelSmoothing < 1 else {
+        if let labelSmoothing, !(labelSmoothing.isFinite && labelSmoothing >= 0 && labelSmoothing < 1) {
             throw ValidationError("--label-smoothing \(labelSmoothing): must be 0 or more and below 1 (such as 0.1)")
         }
-        for (alpha, name) in [(mixup, "--mixup"), (cutmix, "--cutmix")] where !(alpha.isFinite && alpha >= 0) {
+        for (alpha, name) in [(mixup, "--mixup"), (cutmix, "--cutmix")] {
+            guard let alpha, !(alpha.isFinite && alpha >= 0) else { continue }
             throw ValidationError(
                 "\(name) \(alpha): the Beta distribution's alpha must be 0 (off) or more (such as 0.8)")
         }
         if let ema, !(ema > 0 && ema < 1) {
             throw ValidationError("--ema \(ema): the decay must be above 0 and below 1 (such as 0.999)")
         }
-        guard epochs + headEpochs > 0 else {
+        guard epochs + settings().headEpochs > 0 else {
             throw ValidationError("--epochs 0 and --head-epochs 0: nothing to train; give one of them 1 or more")
         }
     }
@@ -192,20 +199,34 @@ struct Finetune: ParsableCommand {
         }
     }
 
-    private func train(communicator: any Communicator) throws {
+    /// The recipe's choices, then the options given on the command line.
+    private func settings() -> FineTuner.Options {
         var settings = FineTuner.Options()
-        (settings.headEpochs, settings.epochs, settings.learningRate, settings.headLearningRate) = (
-            headEpochs, epochs, lr.rate ?? settings.learningRate, headLr
-        )
-        settings.findLearningRate = lr == .auto
-        settings.lowestLearningRate = lr.lowest
-        settings.emaDecay = ema
+        recipe.apply(to: &settings)
+        settings.epochs = epochs
+        if let headEpochs { settings.headEpochs = headEpochs }
+        if let headLr { settings.headLearningRate = headLr }
+        switch lr {
+        case .auto?: (settings.findLearningRate, settings.lowestLearningRate) = (true, nil)
+        case .value(let rate)?: (settings.learningRate, settings.lowestLearningRate) = (rate, nil)
+        case .range(let low, let high)?: (settings.learningRate, settings.lowestLearningRate) = (high, low)
+        case nil: break
+        }
+        if let kind = optimizer.flatMap(FineTuner.OptimizerKind.init(rawValue:)) { settings.optimizer = kind }
+        if let parsed = schedule.flatMap(LearningRateSchedule.init(argument:)) { settings.schedule = parsed }
+        if let policy = bn.flatMap(FineTuner.BatchNormPolicy.init(rawValue:)) { settings.batchNorm = policy }
+        if let labelSmoothing { settings.labelSmoothing = labelSmoothing }
+        if mixup != nil || cutmix != nil {
+            let alphas = (mixup ?? settings.mixing?.mixupAlpha ?? 0, cutmix ?? settings.mixing?.cutmixAlpha ?? 0)
+            settings.mixing = alphas.0 > 0 || alphas.1 > 0 ? Mixing(mixupAlpha: alphas.0, cutmixAlpha: alphas.1) : nil
+        }
+        if let ema { settings.emaDecay = ema }
         settings.balance = balance
-        if mixup > 0 || cutmix > 0 { settings.mixing = Mixing(mixupAlpha: mixup, cutmixAlpha: cutmix) }
-        settings.labelSmoothing = labelSmoothing
-        settings.optimizer = FineTuner.OptimizerKind(rawValue: optimizer) ?? .adam
-        settings.schedule = LearningRateSchedule(argument: schedule) ?? .constant
-        settings.batchNorm = FineTuner.BatchNormPolicy(rawValue: bn) ?? .frozen
+        return settings
+    }
+
+    private func train(communicator: any Communicator) throws {
+        var settings = settings()
         (
             settings.unfreezeFrom, settings.batchSize, settings.validationFraction, settings.earlyStoppingPatience,
             settings.seed
@@ -227,6 +248,7 @@ struct Finetune: ParsableCommand {
             head: try head.map { try HeadAttachment(path: $0) },
             communicator: communicator)
         let root = communicator.isRoot
+        if root { Report.write("recipe \(settings.recipe.rawValue): \(Recipe.summary(of: settings))") }
         if root, balance == .none, let gap = ClassBalance.imbalance(tuner.trainingClassCounts) {
             Report.warning(
                 "the training classes differ by more than 2× (\(gap.largest) images in the largest, \(gap.smallest) in the smallest): --balance weights or --balance sampler gives every class the same weight"
@@ -348,3 +370,5 @@ enum LearningRateArgument: ExpressibleByArgument, Equatable {
 }
 
 extension ClassBalance: ExpressibleByArgument {}
+
+extension Recipe: ExpressibleByArgument {}

@@ -155,6 +155,29 @@ struct CLITests {
         #expect(refused.status == 2 && refused.err.contains("--tta"), "\(refused.err)")
     }
 
+    @Test func aRecipeIsPrintedRecordedAndOverridable() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("recipe-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let output = scratch.appendingPathComponent("m.h5").path
+        let result = try run([
+            "finetune", root.appendingPathComponent("pretrained/digits_resnet.h5").path, "--data",
+            root.appendingPathComponent("pretrained/digits-mini").path, "-o", output, "--recipe", "fastai",
+            "--epochs", "1", "--batch", "40", "--lr", "1e-4",
+        ])
+        #expect(result.status == 0, "\(result.err)")
+        let line = try #require(result.err.split(separator: "\n").first.map(String.init))
+        #expect(
+            line.hasPrefix("recipe fastai: --head-epochs 1 --head-lr 0.002 --lr 0.0001 --optimizer adamw"), "\(line)")
+        #expect(line.contains("--schedule one-cycle:0.3 --bn train"), "the recipe's other choices stay: \(line)")
+        let csv = try String(contentsOfFile: output + ".metrics.csv", encoding: .utf8).split(separator: "\n")
+        #expect(csv.first?.hasSuffix(",recipe") == true && csv.dropFirst().allSatisfy { $0.hasSuffix(",fastai") })
+        let page = try String(contentsOfFile: output + ".training.html", encoding: .utf8)
+        #expect(page.contains("recipe fastai: --head-epochs 1"))
+    }
+
     @Test func extractTrainHeadAndPredictWithTheHead() throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
             "sightline-flow-\(UUID().uuidString)")

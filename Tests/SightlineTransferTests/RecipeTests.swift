@@ -68,6 +68,27 @@ struct RecipeTests {
         #expect(plain.momentum == 0 && abs(plain.learningRate - 4e-5) < 1e-10)
     }
 
+    @Test func recipesNameTheirLibrariesChoices() {
+        // keras is Sightline's defaults.
+        var keras = FineTuner.Options()
+        Recipe.keras.apply(to: &keras)
+        #expect(Recipe.summary(of: keras) == Recipe.summary(of: FineTuner.Options()) && keras.recipe == .keras)
+        var fastai = FineTuner.Options()
+        Recipe.fastai.apply(to: &fastai)
+        #expect(
+            Recipe.summary(of: fastai)
+                == "--head-epochs 1 --head-lr 0.002 --lr 1e-05:0.001 --optimizer adamw --schedule one-cycle:0.3 --bn train --label-smoothing 0.0"
+        )
+        var timm = FineTuner.Options()
+        Recipe.timm.apply(to: &timm)
+        #expect(timm.mixing == Mixing() && timm.emaDecay == 0.999 && timm.labelSmoothing == 0.1)
+        #expect(timm.schedule == .cosine(warmupEpochs: 1) && timm.optimizer == .adamw && timm.batchNorm == .train)
+        // Every schedule's spelling parses back to it.
+        for schedule in [keras.schedule, fastai.schedule, timm.schedule, .step(every: 3, factor: 0.5)] {
+            #expect(LearningRateSchedule(argument: schedule.argument) == schedule)
+        }
+    }
+
     @Test func theWeightAverageMatchesTimm() throws {
         let expected = try Self.expected().ema
         let parameter = Parameter(name: "kernel", value: Tensor(shape: [3], scalars: expected.initial))

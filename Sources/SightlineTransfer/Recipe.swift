@@ -1,0 +1,53 @@
+import Foundation
+import SightlineNN
+
+/// A named set of fine-tuning choices (`finetune --recipe`), as each library's users get them
+/// by default. Options given on the command line override the recipe's.
+///
+/// - `keras`: Sightline's defaults, the Keras transfer-learning guide's recipe: 2 head epochs at
+///   1e-3, then everything at a constant 1e-4 with Adam, BatchNorm frozen, Keras-style
+///   augmentation.
+/// - `fastai`: `Learner.fine_tune`: 1 frozen epoch at 2e-3, then discriminative rates from
+///   1e-5 to 1e-3 (fastai halves the base rate and divides it by 100 for the first group) under
+///   one-cycle with 30% warm-up, AdamW, BatchNorm trained (fastai's `train_bn`). fastai starts
+///   the second cycle at `lr/5`; Sightline's one-cycle starts every cycle at `lr/25`, as PyTorch's.
+/// - `timm`: `train.py`'s fine-tuning recipe: AdamW, cosine with one warm-up epoch, label
+///   smoothing 0.1, mixup 0.8 and CutMix 1.0, an exponential moving average of the weights
+///   (0.999: timm's 0.9998 is for runs of many thousand steps), BatchNorm trained as timm does.
+///   timm's RandAugment is not part of it (Sightline keeps its own augmentation).
+public enum Recipe: String, Sendable, CaseIterable {
+    case keras, fastai, timm
+
+    /// Sets this recipe's choices in `options` (and names it there).
+    public func apply(to options: inout FineTuner.Options) {
+        options.recipe = self
+        switch self {
+        case .keras:
+            (options.headEpochs, options.headLearningRate) = (2, 1e-3)
+            (options.learningRate, options.lowestLearningRate) = (1e-4, nil)
+            (options.schedule, options.optimizer, options.batchNorm) = (.constant, .adam, .frozen)
+            (options.labelSmoothing, options.mixing, options.emaDecay) = (0, nil, nil)
+        case .fastai:
+            (options.headEpochs, options.headLearningRate) = (1, 2e-3)
+            (options.learningRate, options.lowestLearningRate) = (1e-3, 1e-5)
+            (options.schedule, options.optimizer, options.batchNorm) = (.oneCycle(warmupFraction: 0.3), .adamw, .train)
+        case .timm:
+            (options.optimizer, options.schedule, options.batchNorm) = (.adamw, .cosine(warmupEpochs: 1), .train)
+            (options.labelSmoothing, options.mixing, options.emaDecay) = (0.1, Mixing(), 0.999)
+        }
+    }
+
+    /// The choices `options` makes, as the command-line options that set them.
+    public static func summary(of options: FineTuner.Options) -> String {
+        var parts = [
+            "--head-epochs \(options.headEpochs)", "--head-lr \(options.headLearningRate)",
+            "--lr " + (options.lowestLearningRate.map { "\($0):" } ?? "") + "\(options.learningRate)",
+            "--optimizer \(options.optimizer.rawValue)", "--schedule \(options.schedule.argument)",
+            "--bn \(options.batchNorm.rawValue)", "--label-smoothing \(options.labelSmoothing)",
+        ]
+        if let mixing = options.mixing { parts += ["--mixup \(mixing.mixupAlpha)", "--cutmix \(mixing.cutmixAlpha)"] }
+        if let decay = options.emaDecay { parts.append("--ema \(decay)") }
+        if options.balance != .none { parts.append("--balance \(options.balance.rawValue)") }
+        return parts.joined(separator: " ")
+    }
+}
