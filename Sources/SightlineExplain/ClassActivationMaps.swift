@@ -102,10 +102,11 @@ public struct ClassActivationMaps {
     /// Score-CAM runs one masked forward pass per channel and image, in batches of `scoreBatch`;
     /// `maxChannels` keeps only the channels whose activation maps vary most (spatial standard
     /// deviation, tf-keras-vis's Faster-ScoreCAM `max_N`), giving the others weight 0.
-    /// `progress` gets (masked passes done, total) after each batch.
+    /// `progress` gets (masked passes done, total) after each batch. `noise` smooths the gradient
+    /// pixel attributions (`NoiseTunnel`); the other methods ignore it.
     public func compute(
         _ images: Tensor, classes requested: [Int?], method: CAMMethod = .gradcam, scoreBatch: Int = 32,
-        maxChannels: Int? = nil,
+        maxChannels: Int? = nil, noise: NoiseTunnel? = nil,
         progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> Result {
         let n = images.batchSize
@@ -186,8 +187,10 @@ public struct ClassActivationMaps {
                     self, activations: activations, classes: classes, batch: scoreBatch, maxChannels: maxChannels,
                     progress: progress))
         case .saliency, .inputXGradient, .integratedGradients, .occlusion:
-            maps = InputAttribution.map(
-                method, try InputAttribution.attribution(method, self, images: images, classes: classes))
+            let attribution =
+                try noise.map { try $0.attribution(method, self, images: images, classes: classes) }
+                ?? InputAttribution.attribution(method, self, images: images, classes: classes)
+            maps = InputAttribution.map(method, attribution)
         case .scorecam:
             maps = Self.weightedSum(
                 activations,

@@ -22,6 +22,8 @@ public struct GradCAMJob {
     /// The classes to explain for every image; nil explains each image's top class.
     public var targets: [Int?] = [nil]
     public var method: CAMMethod = .gradcam
+    /// Smoothing of a pixel attribution method (`NoiseTunnel`); nil computes it once.
+    public var noise: NoiseTunnel?
     /// Score-CAM: only the `maxChannels` channels whose maps vary most.
     public var maxChannels: Int?
     /// Heatmap weight in the overlay (the Keras example's 0.4), JPEG quality, classes per image in the report.
@@ -86,7 +88,8 @@ public struct GradCAMJob {
                 let before = done
                 let result = try cam.compute(
                     input, classes: Array(repeating: target, count: originals.count), method: method,
-                    maxChannels: maxChannels, progress: { step, _ in progress(before + step, total, nil) })
+                    maxChannels: maxChannels, noise: noise, progress: { step, _ in progress(before + step, total, nil) }
+                )
                 done += originals.count * workPerImage / targets.count
                 progress(done, total, nil)
                 let saliency =

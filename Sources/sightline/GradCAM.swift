@@ -79,6 +79,12 @@ struct GradCAM: ParsableCommand {
     )
     var maxChannels: Int?
 
+    @Option(
+        help:
+            "Smooth the pixel attributions (saliency, input-x-gradient, integrated-gradients, occlusion) as Captum's NoiseTunnel: smoothgrad, smoothgrad-sq or vargrad, optionally :SAMPLES (16) and :SIGMA (0.15, the noise's standard deviation as a fraction of each image's value range), such as smoothgrad:32:0.2. SAMPLES times the passes."
+    )
+    var smooth: String?
+
     @Option(help: "Heatmap weight in the overlay (the Keras example's 0.4).")
     var alpha: Float = 0.4
 
@@ -110,6 +116,18 @@ struct GradCAM: ParsableCommand {
             throw ValidationError(
                 "--method \(method): not a method; choose from \(CAMMethod.allCases.map(\.rawValue).joined(separator: ", ")), a comma-separated list of them, or all"
             )
+        }
+        if let smooth {
+            guard NoiseTunnel(argument: smooth) != nil else {
+                throw ValidationError(
+                    "--smooth \(smooth): must be smoothgrad, smoothgrad-sq or vargrad, then optionally :SAMPLES (1 to 1024) and :SIGMA (above 0, at most 1), such as smoothgrad:32:0.2"
+                )
+            }
+            guard methods.contains(where: \.isPixelAttribution) else {
+                throw ValidationError(
+                    "--smooth smooths saliency, input-x-gradient, integrated-gradients and occlusion; --method \(method) has none of them"
+                )
+            }
         }
     }
 
@@ -166,6 +184,7 @@ struct GradCAM: ParsableCommand {
             sightlineVersion: Sightline.version)
         job.targets = targets
         (job.method, job.maxChannels, job.alpha, job.quality) = (method, maxChannels, alpha, quality)
+        if method.isPixelAttribution { job.noise = smooth.flatMap(NoiseTunnel.init(argument:)) }
         (job.top, job.batchSize, job.metrics) = (top, batch, metrics)
         let images = folder.items.count
         if method.perturbsChannels {
@@ -180,7 +199,7 @@ struct GradCAM: ParsableCommand {
             skipped: Report.skipped, warning: Report.warning)
         let skipped = summary.failures.count
         print(
-            "wrote \(output)/report.html: \(summary.explained) maps explained at \(method.isPixelAttribution ? "the input" : cam.layer) with \(method.rawValue)\(skipped == 0 ? "" : ", \(skipped) skipped")"
+            "wrote \(output)/report.html: \(summary.explained) maps explained at \(method.isPixelAttribution ? "the input" : cam.layer) with \(method.rawValue)\(job.noise.map { " smoothed by \($0.kind.rawValue) (\($0.samples) samples, σ \($0.sigma) of each image's range)" } ?? "")\(skipped == 0 ? "" : ", \(skipped) skipped")"
         )
         if summary.explained == 0 { throw CommandError(message: "no image could be read; nothing was explained") }
         return summary

@@ -7,6 +7,11 @@ with an 8×8 window over all channels moved by 4, baseline 0: the per-channel at
 (the same weights Sightline reads natively) with target layer `layer4` (Sightline's
 `layer4.1.out`), the input x[i] = 2·sin(0.37·i) (NHWC order, batch 2) and target class 3.
 
+Also writes noise_tunnel_expected.json: Captum's NoiseTunnel (SmoothGrad, SmoothGrad², VarGrad; 3
+samples) over Saliency and InputXGradient on one 32×32 image x[i] = 2·sin(0.37·i), class 3, with
+Captum's Gaussian draw replaced by a fixed pattern, noise(k, c, y, x) = σ·sin(1.7k + 0.9c + 0.13y +
+0.071x) for the k-th noisy copy (image i, sample s: k = 3i + s), so Sightline can replay it.
+
 Run: /usr/bin/python3 Tests/Fixtures/make_attribution_fixtures.py
 (Debian python3-torch python3-torchvision python3-matplotlib python3-sklearn; pip install
 grad-cam==1.5.4 captum==0.7.0 ttach opencv-python-headless==4.8.1.78 --no-deps)
@@ -15,7 +20,7 @@ import json, os, sys
 
 import numpy as np
 import torch
-from captum.attr import InputXGradient, IntegratedGradients, Occlusion, Saliency
+from captum.attr import InputXGradient, IntegratedGradients, NoiseTunnel, Occlusion, Saliency
 from pytorch_grad_cam import AblationCAM, EigenCAM, EigenGradCAM, GradCAMElementWise, HiResCAM, LayerCAM, XGradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
@@ -64,6 +69,27 @@ out["integrated-gradients"] = nhwc_list(ig.detach().numpy(), True)
 occlusion = Occlusion(model).attribute(x, target=target, sliding_window_shapes=(3, 8, 8), strides=(3, 4, 4),
                                        baselines=0)
 out["occlusion"] = nhwc_list(occlusion.detach().numpy(), True)
+# NoiseTunnel with a replayable draw: torch.normal(0, std) -> std * pattern over (k, c, y, x).
+real_normal = torch.normal
+
+
+def pattern_normal(mean, std, *args, **kwargs):
+    k, c, h, w = torch.meshgrid(*[torch.arange(n, dtype=torch.float64) for n in std.shape], indexing="ij")
+    return (std * torch.sin(1.7 * k + 0.9 * c + 0.13 * h + 0.071 * w)).to(std.dtype)
+
+
+small = torch.from_numpy(np.ascontiguousarray(
+    (2 * np.sin(0.37 * np.arange(32 * 32 * 3))).astype(np.float32).reshape(1, 32, 32, 3).transpose(0, 3, 1, 2)))
+tunnel = {"input_shape": [1, 32, 32, 3], "class": target, "samples": 3, "sigma": 0.3}
+torch.normal = pattern_normal
+for name, method in {"saliency": Saliency, "input-x-gradient": InputXGradient}.items():
+    for kind in ["smoothgrad", "smoothgrad_sq", "vargrad"]:
+        attribution = NoiseTunnel(method(model)).attribute(small, nt_type=kind, nt_samples=3, stdevs=0.3,
+                                                           target=target)
+        tunnel[f"{name}/{kind}"] = nhwc_list(attribution.detach().numpy())
+torch.normal = real_normal
+with open(os.path.join(here, "noise_tunnel_expected.json"), "w") as f:
+    json.dump(tunnel, f, separators=(",", ":"))
 with open(os.path.join(here, "attribution_expected.json"), "w") as f:
     json.dump(out, f, separators=(",", ":"))
 print("wrote attribution_expected.json", sorted(k for k in out if isinstance(out[k], dict)))

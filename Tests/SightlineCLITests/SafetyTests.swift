@@ -114,6 +114,11 @@ struct SafetyTests {
             (["train-head", features, "-o", output, "--lr", "nan"], "--lr nan: must be a finite number above 0"),
             (["train-head", features, "-o", output, "--validation-split", "1.5"], "--validation-split 1.5"),
             (["gradcam", model, imgs, "-o", root.path + "/cam", "--alpha", "nan"], "--alpha nan: must be between 0"),
+            (["gradcam", model, imgs, "-o", root.path + "/cam", "--smooth", "vargrad"], "--smooth smooths saliency"),
+            (
+                ["gradcam", model, imgs, "-o", root.path + "/cam", "--method", "saliency", "--smooth", "smoothgrad:0"],
+                "--smooth smoothgrad:0: must be smoothgrad, smoothgrad-sq or vargrad"
+            ),
             (["predict", model, imgs, "--batch", "-5"], "--batch -5: negative values are not accepted"),
         ]
         for (command, message) in cases {
