@@ -16,19 +16,29 @@ public enum DiscriminativeRates {
         guard let end = graph.nodes.firstIndex(where: { $0.name == lastBackboneNode }), low > 0, high > low else {
             return [:]
         }
+        let stages = self.stages(of: graph, lastBackboneNode: lastBackboneNode)
+        var result: [String: Float] = [:]
+        for (stage, names) in stages.enumerated() {
+            let exponent = 1 - Double(stage) / Double(stages.count)
+            for name in names { result[name] = Float(pow(Double(low) / Double(high), exponent)) }
+        }
+        for node in graph.nodes[(end + 1)...] where node.layer != nil { result[node.name] = 1 }
+        return result
+    }
+
+    /// The backbone's stages, first to last: the names of its layers with weights in each, in
+    /// topological order.
+    public static func stages(of graph: Graph, lastBackboneNode: String) -> [[String]] {
+        guard let end = graph.nodes.firstIndex(where: { $0.name == lastBackboneNode }) else { return [] }
         // Layers with weights only: a padding layer's larger output is no stage of its own.
         let backbone = graph.nodes[...end].filter { !($0.layer?.parameters.isEmpty ?? true) }
         // Spatial size of each backbone node's output, 0 for outputs without spatial axes.
         func area(_ node: Graph.Node) -> Int { node.shape.count == 3 ? node.shape[0] * node.shape[1] : 0 }
         let sizes = Set(backbone.map(area)).sorted(by: >)
-        let stages = sizes.count
-        var result: [String: Float] = [:]
+        var stages = [[String]](repeating: [], count: sizes.count)
         for node in backbone {
-            guard let stage = sizes.firstIndex(of: area(node)) else { continue }
-            let exponent = 1 - Double(stage) / Double(stages)
-            result[node.name] = Float(pow(Double(low) / Double(high), exponent))
+            if let stage = sizes.firstIndex(of: area(node)) { stages[stage].append(node.name) }
         }
-        for node in graph.nodes[(end + 1)...] where node.layer != nil { result[node.name] = 1 }
-        return result
+        return stages
     }
 }

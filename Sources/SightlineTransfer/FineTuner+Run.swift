@@ -56,13 +56,15 @@ extension FineTuner {
             try configure(phase: phase)
             let optimizer = makeOptimizer(base)
             if phase == state.phase && state.optimizerIterations > 0 { state.restoreOptimizer(optimizer) }
-            let slots = trainingSlots(phase: phase)
-            average?.track(slots)
             var epoch = state.nextEpoch
             // The schedule shapes phase 2; the head phase runs at its constant rate.
             let schedule = phase == 2 ? options.schedule : .constant
             let cycle = schedule.cycle(base: base, steps: epochs * stepsPerEpoch)
             while epoch < epochs {
+                if phase == 2 && options.gradualUnfreezing { try configure(phase: 2, epoch: epoch) }
+                // What this epoch trains (gradual unfreezing adds to it), its averages tracked.
+                let slots = trainingSlots(phase: phase)
+                average?.track(slots)
                 optimizer.learningRate = schedule.rate(base: base, epoch: epoch, epochs: epochs) * state.plateauScale
                 var (totals, throughput) = try trainEpoch(
                     phase: phase, epoch: epoch, epochs: epochs, optimizer: optimizer, cycle: cycle, average: average,

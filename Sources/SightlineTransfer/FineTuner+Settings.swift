@@ -15,7 +15,7 @@ extension FineTuner.Options {
             "--unfreeze-from": unfreezeFrom ?? "(everything)", "--validation-split": "\(validationFraction)",
             "--seed": "\(seed)", "--no-augmentation": augmentation == .none ? "set" : "not set",
             "--label-smoothing": "\(labelSmoothing)", "--ema": emaDecay.map { "\($0)" } ?? "off",
-            "--balance": balance.rawValue,
+            "--balance": balance.rawValue, "--unfreeze": gradualUnfreezing ? "gradual" : "all",
             "--mixup/--cutmix": mixing.map { "\($0.mixupAlpha)/\($0.cutmixAlpha)" } ?? "off",
         ]
     }

@@ -64,6 +64,10 @@ public final class FineTuner {
         /// The recipe these options started from (`Recipe.apply`), recorded in the metrics and
         /// the training page.
         public var recipe: Recipe = .keras
+        /// Gradual unfreezing (ULMFiT, fastai): phase 2's first epoch trains the backbone's last
+        /// stage and the head, each later epoch one stage more (`DiscriminativeRates.stages`),
+        /// until everything trains. Exclusive with `unfreezeFrom`.
+        public var gradualUnfreezing = false
         public var optimizer: OptimizerKind = .adam
         public var schedule: LearningRateSchedule = .constant
         public var unfreezeFrom: String?
@@ -269,12 +273,20 @@ public final class FineTuner {
 
     /// Sets what trains in `phase` (1: head only; 2: from `unfreezeFrom`, or everything) and
     /// freezes BatchNorm unless `batchNorm == .train`.
-    func configure(phase: Int) throws {
+    func configure(phase: Int, epoch: Int = 0) throws {
         // The head is everything after the feature layer.
         let firstHead = graph.nodes.firstIndex { $0.name == featureLayer }.flatMap {
             $0 + 1 < graph.nodes.count ? graph.nodes[$0 + 1].name : nil
         }
-        try graph.setTrainable(true, from: phase == 1 ? firstHead : options.unfreezeFrom)
+        var from = phase == 1 ? firstHead : options.unfreezeFrom
+        if phase == 2 && options.gradualUnfreezing {
+            // Trained from the last stage at epoch 0, from one stage earlier each epoch.
+            let stages = DiscriminativeRates.stages(of: graph, lastBackboneNode: featureLayer)
+            let floor = max(stages.count - 1 - epoch, 0)
+            let names = Set(stages.indices.contains(floor) ? stages[floor] : [])
+            from = floor == 0 ? nil : graph.nodes.first { names.contains($0.name) }?.name ?? firstHead
+        }
+        try graph.setTrainable(true, from: from)
         for layer in graph.layers {
             guard let bn = layer as? BatchNormalization else { continue }
             if options.batchNorm == .frozen || phase == 1 { bn.isTrainable = false }

@@ -48,6 +48,7 @@ public enum Recipe: String, Sendable, CaseIterable {
         if let mixing = options.mixing { parts += ["--mixup \(mixing.mixupAlpha)", "--cutmix \(mixing.cutmixAlpha)"] }
         if let decay = options.emaDecay { parts.append("--ema \(decay)") }
         if options.balance != .none { parts.append("--balance \(options.balance.rawValue)") }
+        if options.gradualUnfreezing { parts.append("--gradual-unfreeze") }
         return parts.joined(separator: " ")
     }
 }

@@ -72,6 +72,12 @@ struct Finetune: ParsableCommand {
     @Option(help: "Train from this layer upwards in phase 2 (default: everything).")
     var unfreezeFrom: String?
 
+    @Flag(
+        help:
+            "Gradual unfreezing (ULMFiT, fastai): phase 2's first epoch trains the backbone's last stage and the head, each later epoch one stage more (a stage: the layers at one resolution), until everything trains."
+    )
+    var gradualUnfreeze = false
+
     @Option(help: "frozen (default) or train (fastai-style: batch statistics and trained gamma/beta in phase 2).")
     var bn: String?
 
@@ -172,6 +178,11 @@ struct Finetune: ParsableCommand {
             throw ValidationError(
                 "\(name) \(alpha): the Beta distribution's alpha must be 0 (off) or more (such as 0.8)")
         }
+        if gradualUnfreeze, let unfreezeFrom {
+            throw ValidationError(
+                "--gradual-unfreeze and --unfreeze-from \(unfreezeFrom): choose one (gradual unfreezing reaches every stage)"
+            )
+        }
         if let ema, !(ema > 0 && ema < 1) {
             throw ValidationError("--ema \(ema): the decay must be above 0 and below 1 (such as 0.999)")
         }
@@ -222,6 +233,7 @@ struct Finetune: ParsableCommand {
         }
         if let ema { settings.emaDecay = ema }
         settings.balance = balance
+        settings.gradualUnfreezing = gradualUnfreeze
         return settings
     }
 

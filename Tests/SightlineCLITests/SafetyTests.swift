@@ -107,6 +107,10 @@ struct SafetyTests {
             (finetune + ["--lr", "0:1e-3"], "--lr 0.0: must be a finite number above 0"),
             (finetune + ["--schedule", "one-cycle:1.5"], "--schedule one-cycle:1.5: must be constant"),
             (finetune + ["--ema", "1"], "--ema 1.0: the decay must be above 0 and below 1"),
+            (
+                finetune + ["--gradual-unfreeze", "--unfreeze-from", "conv1"],
+                "--gradual-unfreeze and --unfreeze-from conv1: choose one"
+            ),
             (finetune + ["--mixup", "nan"], "--mixup nan: the Beta distribution's alpha must be 0 (off) or more"),
             (["train-head", features, "-o", output, "--hidden", "0"], "--hidden 0: must be 1 to 65536"),
             (["train-head", features, "-o", output, "--hidden", "99999999"], "--hidden 99999999: must be 1 to 65536"),

@@ -129,7 +129,7 @@ struct RecipeTests {
         let configure: (inout FineTuner.Options) -> Void = {
             ($0.learningRate, $0.lowestLearningRate, $0.optimizer) = (1e-3, 1e-5, .sgd)
             ($0.schedule, $0.emaDecay, $0.mixing) = (.oneCycle(warmupFraction: 0.3), 0.9, Mixing())
-            $0.balance = .sampler
+            ($0.balance, $0.gradualUnfreezing) = (.sampler, true)
         }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("recipes-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -139,7 +139,9 @@ struct RecipeTests {
         #expect(
             history.map { $0.averageValidationAccuracy != nil } == [false, true, true], "phase 2 validates the average")
         let state = try HDF5File(reading: folder.appendingPathComponent("full.h5.state.h5").path)
-        #expect(state.exists("/ema/head_predictions/kernel") && state.exists("/ema/conv1_conv/kernel"))
+        // Gradual unfreezing reached conv5 only in two epochs: the others have no average.
+        #expect(state.exists("/ema/head_predictions/kernel") && state.exists("/ema/conv5_block3_3_conv/kernel"))
+        #expect(!state.exists("/ema/conv1_conv/kernel"))
 
         let interrupted = folder.appendingPathComponent("resumed.h5").path
         var calls = 0
@@ -155,6 +157,25 @@ struct RecipeTests {
         #expect(try resumed.run(output: interrupted, resume: true, sightlineVersion: "test") == history)
         let weights = { (graph: Graph) in graph.trainableSlots.map(\.parameter.value) }
         #expect(weights(resumed.graph) == weights(full.graph), "resuming ends with the same weights")
+    }
+
+    @Test func gradualUnfreezingAddsOneStageAnEpoch() throws {
+        let tuner = try Self.smallTuner { $0.gradualUnfreezing = true }
+        let stages = DiscriminativeRates.stages(of: tuner.graph, lastBackboneNode: tuner.featureLayer)
+        #expect(stages.count == 5, "ResNet50: conv1, conv2 … conv5")
+        let head = Set(
+            tuner.graph.nodes.drop { $0.name != tuner.featureLayer }.dropFirst()
+                .filter { !($0.layer?.parameters.isEmpty ?? true) }.map(\.name))
+        for epoch in 0..<7 {
+            try tuner.configure(phase: 2, epoch: epoch)
+            let trained = Set(tuner.graph.trainableSlots.map(\.layerName))
+            let expected = Set(
+                stages.suffix(min(epoch + 1, stages.count)).joined().filter { name in
+                    !(tuner.graph.layer(named: name) is BatchNormalization)  // frozen BatchNorm stays frozen
+                })
+            #expect(trained.subtracting(head) == expected, "epoch \(epoch + 1)")
+            #expect(head == ["head_predictions"] && head.isSubset(of: trained), "the head trains throughout")
+        }
     }
 
     @Test func aOneCycleRunSetsTheRateBeforeEveryStep() throws {
