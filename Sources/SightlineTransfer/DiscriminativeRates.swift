@@ -26,6 +26,27 @@ public enum DiscriminativeRates {
         return result
     }
 
+    /// Layer-wise learning-rate decay (timm's `layer_decay`, by layer here, not by block): of the
+    /// backbone's L layers with weights other than BatchNorm, the i-th (from 0, in topological
+    /// order) trains at `decay^(L − i)` times the rate, a BatchNorm at its convolution's, the head
+    /// at the rate.
+    public static func layerDecayScales(of graph: Graph, lastBackboneNode: String, decay: Float) -> [String: Float] {
+        guard let end = graph.nodes.firstIndex(where: { $0.name == lastBackboneNode }) else { return [:] }
+        let weighted = graph.nodes[...end].filter { !($0.layer?.parameters.isEmpty ?? true) }
+        let count = weighted.filter { !($0.layer is BatchNormalization) }.count
+        var result: [String: Float] = [:]
+        var (index, scale) = (0, Float(pow(Double(decay), Double(count))))
+        for node in weighted {
+            if !(node.layer is BatchNormalization) {
+                scale = Float(pow(Double(decay), Double(count - index)))
+                index += 1
+            }
+            result[node.name] = scale
+        }
+        for node in graph.nodes[(end + 1)...] where node.layer != nil { result[node.name] = 1 }
+        return result
+    }
+
     /// The backbone's stages, first to last: the names of its layers with weights in each, in
     /// topological order.
     public static func stages(of graph: Graph, lastBackboneNode: String) -> [[String]] {

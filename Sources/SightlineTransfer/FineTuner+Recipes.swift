@@ -25,12 +25,19 @@ extension FineTuner {
     var stepsPerEpoch: Int { (training.count + options.batchSize - 1) / options.batchSize }
 
     /// The slots an optimizer step updates in `phase`, each at its discriminative rate in phase 2
-    /// when `options.lowestLearningRate` is set (`DiscriminativeRates`), else all at the rate.
+    /// when `options.lowestLearningRate` or `layerDecay` is set (`DiscriminativeRates`), else all
+    /// at the rate.
     func trainingSlots(phase: Int) -> [ParameterSlot] {
         let slots = graph.trainableSlots
-        guard phase == 2, let low = options.lowestLearningRate else { return slots }
-        let scales = DiscriminativeRates.scales(
-            of: graph, lastBackboneNode: featureLayer, low: low, high: options.learningRate)
+        let scales: [String: Float]
+        if phase == 2, let low = options.lowestLearningRate {
+            scales = DiscriminativeRates.scales(
+                of: graph, lastBackboneNode: featureLayer, low: low, high: options.learningRate)
+        } else if phase == 2, let decay = options.layerDecay {
+            scales = DiscriminativeRates.layerDecayScales(of: graph, lastBackboneNode: featureLayer, decay: decay)
+        } else {
+            return slots
+        }
         return slots.map { slot in
             var scaled = slot
             scaled.rateScale = scales[slot.layerName] ?? 1

@@ -16,6 +16,7 @@ extension FineTuner.Options {
             "--seed": "\(seed)", "--no-augmentation": augmentation == .none ? "set" : "not set",
             "--label-smoothing": "\(labelSmoothing)", "--ema": emaDecay.map { "\($0)" } ?? "off",
             "--balance": balance.rawValue, "--unfreeze": gradualUnfreezing ? "gradual" : "all",
+            "--layer-decay": layerDecay.map { "\($0)" } ?? "off",
             "--mixup/--cutmix": mixing.map { "\($0.mixupAlpha)/\($0.cutmixAlpha)" } ?? "off",
         ]
     }

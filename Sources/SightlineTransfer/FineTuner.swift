@@ -47,6 +47,10 @@ public final class FineTuner {
         /// later stages at rates spread geometrically up to `learningRate`, the head at
         /// `learningRate` (`DiscriminativeRates`); nil trains everything at `learningRate`.
         public var lowestLearningRate: Float?
+        /// Layer-wise learning-rate decay: phase 2 trains the backbone's layers at `decay^(L − i)`
+        /// times the rate (`DiscriminativeRates.layerDecayScales`); exclusive with
+        /// `lowestLearningRate`.
+        public var layerDecay: Float?
         /// Label smoothing of the training loss (Keras's and PyTorch's definition: the true class's
         /// target is 1 − s + s/K, the others' s/K), in [0, 1); validation losses stay plain
         /// cross-entropy, as fastai and timm report them.

@@ -49,6 +49,7 @@ public enum Recipe: String, Sendable, CaseIterable {
         if let decay = options.emaDecay { parts.append("--ema \(decay)") }
         if options.balance != .none { parts.append("--balance \(options.balance.rawValue)") }
         if options.gradualUnfreezing { parts.append("--gradual-unfreeze") }
+        if let decay = options.layerDecay { parts.append("--layer-decay \(decay)") }
         return parts.joined(separator: " ")
     }
 }

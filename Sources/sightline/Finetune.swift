@@ -72,6 +72,12 @@ struct Finetune: ParsableCommand {
     @Option(help: "Train from this layer upwards in phase 2 (default: everything).")
     var unfreezeFrom: String?
 
+    @Option(
+        help:
+            "Layer-wise learning-rate decay (timm's layer_decay, by layer): the backbone's i-th of L layers with weights trains at DECAY^(L−i) times --lr, the head at --lr (such as 0.95)."
+    )
+    var layerDecay: Float?
+
     @Flag(
         help:
             "Gradual unfreezing (ULMFiT, fastai): phase 2's first epoch trains the backbone's last stage and the head, each later epoch one stage more (a stage: the layers at one resolution), until everything trains."
@@ -178,6 +184,15 @@ struct Finetune: ParsableCommand {
             throw ValidationError(
                 "\(name) \(alpha): the Beta distribution's alpha must be 0 (off) or more (such as 0.8)")
         }
+        if let layerDecay {
+            guard layerDecay > 0 && layerDecay <= 1 else {
+                throw ValidationError("--layer-decay \(layerDecay): must be above 0 and at most 1 (such as 0.95)")
+            }
+            if lr?.lowest != nil {
+                throw ValidationError(
+                    "--layer-decay and --lr LOW:HIGH: choose one way of lowering the backbone's rates")
+            }
+        }
         if gradualUnfreeze, let unfreezeFrom {
             throw ValidationError(
                 "--gradual-unfreeze and --unfreeze-from \(unfreezeFrom): choose one (gradual unfreezing reaches every stage)"
@@ -234,6 +249,7 @@ struct Finetune: ParsableCommand {
         if let ema { settings.emaDecay = ema }
         settings.balance = balance
         settings.gradualUnfreezing = gradualUnfreeze
+        if let layerDecay { (settings.layerDecay, settings.lowestLearningRate) = (layerDecay, nil) }
         return settings
     }
 

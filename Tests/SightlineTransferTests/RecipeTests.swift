@@ -159,6 +159,23 @@ struct RecipeTests {
         #expect(weights(resumed.graph) == weights(full.graph), "resuming ends with the same weights")
     }
 
+    @Test func layerDecayLowersEachLayerByTheFactor() throws {
+        let tuner = try Self.smallTuner { ($0.layerDecay, $0.batchNorm) = (0.9, .train) }
+        try tuner.configure(phase: 2)
+        let slots = tuner.trainingSlots(phase: 2)
+        let backbone = tuner.graph.nodes.prefix { $0.name != tuner.featureLayer }
+            .filter { !($0.layer?.parameters.isEmpty ?? true) && !($0.layer is BatchNormalization) }.map(\.name)
+        #expect(backbone.count == 53, "ResNet50's convolutions")
+        let scale = Dictionary(slots.map { ($0.layerName, $0.rateScale) }, uniquingKeysWith: { a, _ in a })
+        let count = backbone.count
+        #expect(abs((scale[backbone[0]] ?? 0) - powf(0.9, Float(count))) < 1e-6, "the first layer: 0.9^L")
+        for (a, b) in zip(backbone, backbone.dropFirst()) {
+            #expect(abs((scale[a] ?? 0) / (scale[b] ?? 1) - 0.9) < 1e-5, "\(a) → \(b)")
+        }
+        #expect(scale["head_predictions"] == 1)
+        #expect(scale["conv1_bn"] == scale["conv1_conv"], "a BatchNorm trains at its convolution's rate")
+    }
+
     @Test func gradualUnfreezingAddsOneStageAnEpoch() throws {
         let tuner = try Self.smallTuner { $0.gradualUnfreezing = true }
         let stages = DiscriminativeRates.stages(of: tuner.graph, lastBackboneNode: tuner.featureLayer)
