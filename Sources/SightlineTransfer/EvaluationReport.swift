@@ -73,27 +73,33 @@ public enum EvaluationReport {
         return svg + "</svg>"
     }
 
-    /// The evaluation as an HTML fragment: figures, confusion matrix, bars, table, mistakes.
-    public static func section(_ evaluation: Evaluation, thumbnails: Int = 24) -> String {
+    /// `image` scaled to at most `size` pixels on its longer side, as base64 JPEG for an `<img>`.
+    public static func thumbnail(_ image: RGBImage, size: Int = 160) -> String? {
+        let scale = Double(size) / Double(max(image.width, image.height))
+        let thumbnail = Resize.bilinear(
+            image.tensor, height: max(1, Int(Double(image.height) * scale)),
+            width: max(1, Int(Double(image.width) * scale)))
+        let pixels = thumbnail.scalars.map { UInt8(min(255, max(0, $0.rounded()))) }
+        return try? RGBImage(width: thumbnail.shape[1], height: thumbnail.shape[0], pixels: pixels).jpegData(
+            quality: 85
+        ).base64EncodedString()
+    }
+
+    /// The evaluation as an HTML fragment: figures, confusion matrix, bars, table, mistakes (with
+    /// `explanations[path]`, an HTML fragment, under a mistake's thumbnail when given).
+    public static func section(_ evaluation: Evaluation, thumbnails: Int = 24, explanations: [String: String] = [:])
+        -> String
+    {
         let figures = evaluation.perClass
         let rows = figures.enumerated().map { index, f in
             "<tr><td>\(escape(evaluation.classNames[index]))</td><td>\(String(format: "%.3f", f.precision))</td><td>\(String(format: "%.3f", f.recall))</td><td>\(String(format: "%.3f", f.f1))</td><td>\(f.support)</td></tr>"
         }.joined()
         let mistakes = evaluation.mistakes.prefix(thumbnails).map { mistake -> String in
-            let picture = (try? RGBImage(contentsOf: mistake.path)).flatMap { image -> String? in
-                let scale = 160.0 / Double(max(image.width, image.height))
-                let thumbnail = Resize.bilinear(
-                    image.tensor, height: max(1, Int(Double(image.height) * scale)),
-                    width: max(1, Int(Double(image.width) * scale)))
-                let pixels = thumbnail.scalars.map { UInt8(min(255, max(0, $0.rounded()))) }
-                return try? RGBImage(width: thumbnail.shape[1], height: thumbnail.shape[0], pixels: pixels).jpegData(
-                    quality: 85
-                ).base64EncodedString()
-            }
+            let picture = (try? RGBImage(contentsOf: mistake.path)).flatMap { thumbnail($0) }
             let image =
                 picture.map { "<img alt=\"\(escape(mistake.path))\" src=\"data:image/jpeg;base64,\($0)\">" } ?? ""
             return
-                "<figure>\(image)<figcaption>\(escape((mistake.path as NSString).lastPathComponent))<br>true \(escape(evaluation.classNames[mistake.trueClass])) (\(String(format: "%.2f", mistake.trueProbability)))<br>predicted \(escape(evaluation.classNames[mistake.predicted])) (\(String(format: "%.2f", mistake.confidence)))</figcaption></figure>"
+                "<figure>\(image)<figcaption>\(escape((mistake.path as NSString).lastPathComponent))<br>true \(escape(evaluation.classNames[mistake.trueClass])) (\(String(format: "%.2f", mistake.trueProbability)))<br>predicted \(escape(evaluation.classNames[mistake.predicted])) (\(String(format: "%.2f", mistake.confidence)))\(explanations[mistake.path] ?? "")</figcaption></figure>"
         }.joined()
         let skipped =
             evaluation.skipped.isEmpty
@@ -129,12 +135,15 @@ public enum EvaluationReport {
     static let style =
         "<style>body{font-family:sans-serif;margin:2em;max-width:80em}table{border-collapse:collapse}td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}td:first-child{text-align:left}figure{display:inline-block;margin:0 1em 1em 0;vertical-align:top;font-size:12px}</style>"
 
-    public static func html(_ evaluation: Evaluation, model: String, data: String, thumbnails: Int = 24) -> String {
+    public static func html(
+        _ evaluation: Evaluation, model: String, data: String, thumbnails: Int = 24,
+        explanations: [String: String] = [:]
+    ) -> String {
         """
         <!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sightline evaluation</title>\(style)</head><body>
         <h1>Evaluation</h1>
         <p>model \(escape(model)) · data \(escape(data))</p>
-        \(section(evaluation, thumbnails: thumbnails))
+        \(section(evaluation, thumbnails: thumbnails, explanations: explanations))
         </body></html>
         """
     }

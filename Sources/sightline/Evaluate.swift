@@ -2,8 +2,10 @@ import ArgumentParser
 import Foundation
 import SightlineCore
 import SightlineData
+import SightlineExplain
 import SightlineNN
 import SightlineTransfer
+import SightlineVision
 
 /// `sightline evaluate MODEL --data DIR`: accuracy, per-class figures, the confusion matrix and
 /// the mistakes of a classifier on labelled class folders.
@@ -36,6 +38,12 @@ struct Evaluate: ParsableCommand {
     )
     var report: String?
 
+    @Flag(
+        help:
+            "With --report: under each of the most confident mistakes, the Grad-CAM map of the predicted class and of the true class over the image (where the model looked for each answer)."
+    )
+    var explain = false
+
     @Option(
         help:
             "Test-time augmentation: none, or flip (each image and its mirror image, class probabilities averaged; twice the passes)."
@@ -47,6 +55,9 @@ struct Evaluate: ParsableCommand {
 
     func validate() throws {
         guard top > 0, batch > 0 else { throw ValidationError("--top and --batch must be positive") }
+        if explain && report == nil {
+            throw ValidationError("--explain draws into the report: give --report DIR too")
+        }
     }
 
     func run() throws {
@@ -86,11 +97,40 @@ struct Evaluate: ParsableCommand {
         }
         if let report {
             try FileManager.default.createDirectory(atPath: report, withIntermediateDirectories: true)
-            let page = EvaluationReport.html(evaluation, model: options.model, data: data)
+            let explanations = explain ? try Self.explanations(evaluation, classifier: classifier, batch: batch) : [:]
+            let page = EvaluationReport.html(evaluation, model: options.model, data: data, explanations: explanations)
             try AtomicFile.write(Data(page.utf8), to: (report as NSString).appendingPathComponent("report.html"))
         }
         print(json ? try JSONOutput.text(Self.object(evaluation)) : Self.text(evaluation))
         try Report.finish(skipped: evaluation.skipped.count)
+    }
+
+    /// `--explain`: for the mistakes the report shows, the predicted and the true class's Grad-CAM
+    /// over each image, as HTML fragments by path.
+    static func explanations(_ evaluation: Evaluation, classifier: ModelOptions.Classifier, batch: Int) throws
+        -> [String: String]
+    {
+        let cam = try ClassActivationMaps(graph: classifier.graph)
+        let mistakes = evaluation.mistakes.prefix(24).map {
+            MistakeExplanations.Mistake(path: $0.path, predicted: $0.predicted, trueClass: $0.trueClass)
+        }
+        let names = evaluation.classNames
+        var fragments: [String: String] = [:]
+        let explained = try MistakeExplanations.explain(
+            Array(mistakes), cam: cam, input: classifier.input, batchSize: batch)
+        for item in explained {
+            let mistake = item.mistake
+            func figure(_ image: RGBImage, _ caption: String) -> String {
+                guard let data = EvaluationReport.thumbnail(image, size: 120) else { return "" }
+                return "<br><img alt=\"\(caption)\" src=\"data:image/jpeg;base64,\(data)\"><br>\(caption)"
+            }
+            fragments[mistake.path] =
+                figure(item.predicted, "Grad-CAM for \(names[mistake.predicted]) (predicted)")
+                + figure(item.truth, "Grad-CAM for \(names[mistake.trueClass]) (true)")
+        }
+        Report.write(
+            "explained \(explained.count) mistakes at \(cam.layer): Grad-CAM of the predicted and of the true class")
+        return fragments
     }
 
     static func object(_ e: Evaluation) -> [String: Any] {

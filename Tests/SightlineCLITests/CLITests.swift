@@ -151,6 +151,20 @@ struct CLITests {
             "evaluate", model, "--data", root.appendingPathComponent("pretrained/digits-mini").path, "--tta", "flip",
         ])
         #expect(evaluation.status == 0 && evaluation.err.contains("test-time augmentation: flip"), "\(evaluation.err)")
+        // The report explains each shown mistake by the predicted and the true class's Grad-CAM.
+        let report = FileManager.default.temporaryDirectory.appendingPathComponent("explain-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: report) }
+        let explained = try run([
+            "evaluate", model, "--data", root.appendingPathComponent("pretrained/digits-mini").path, "--report",
+            report.path, "--explain", "--json",
+        ])
+        #expect(explained.status == 0 && explained.err.contains("Grad-CAM of the predicted and of the true class"))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(explained.out.utf8)) as? [String: Any])
+        let mistakes = min(try #require(object["misclassified"] as? [Any]).count, 24)
+        let page = try String(contentsOf: report.appendingPathComponent("report.html"), encoding: .utf8)
+        #expect(mistakes > 0, "the shipped model gets some of digits-mini wrong")
+        #expect(page.components(separatedBy: "(predicted)\" src=\"data:image/jpeg;base64,").count - 1 == mistakes)
+        #expect(page.components(separatedBy: "(true)\" src=\"data:image/jpeg;base64,").count - 1 == mistakes)
         let refused = try run(["predict", model, image, "--tta", "crops"])
         #expect(refused.status == 2 && refused.err.contains("--tta"), "\(refused.err)")
     }

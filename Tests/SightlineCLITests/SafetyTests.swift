@@ -126,6 +126,10 @@ struct SafetyTests {
                 "--smooth smoothgrad:0: must be smoothgrad, smoothgrad-sq or vargrad"
             ),
             (["predict", model, imgs, "--batch", "-5"], "--batch -5: negative values are not accepted"),
+            (
+                ["evaluate", model, "--data", imgs, "--explain"],
+                "--explain draws into the report: give --report DIR too"
+            ),
         ]
         for (command, message) in cases {
             let result = try cli.run(command)
