@@ -6,13 +6,15 @@
 # sees the same split). Prints each route's validation accuracy per seed, then mean ± standard
 # deviation and the range, and the CPU it ran on: training follows the CPU's kernel routes, so
 # figures move by float rounding from one CPU to another and grow apart over epochs.
-#   bash scripts/digits_transfer.sh [WORKDIR]      SEEDS="1 2 3" by default
+#   bash scripts/digits_transfer.sh [WORKDIR]      SEEDS="1 2 3" by default; ROUTES=REGEX runs only
+#   the routes whose name matches it
 # Needs: swift build -c release; apt-get install python3-sklearn python3-pil
 set -euo pipefail
 cd "$(dirname "$0")/.."
 S="$PWD/.build/release/sightline"
 work=${1:-/tmp/sightline-digits}
 seeds=${SEEDS:-1 2 3}
+only=${ROUTES:-.}
 rm -rf "$work" && /usr/bin/python3 scripts/make_digits_folders.py "$work" >/dev/null
 cd "$work"
 # The validation accuracy on the last line matching $1 (with --ema, that of the weights' average).
@@ -28,17 +30,20 @@ routes=(
   "bottleneck head, logistic regression|$S train-head features.h5 -o head.h5 --epochs 200 --lr 3e-3 --seed SEED|epoch 200"
   "bottleneck head, MLP (64 hidden)|$S train-head features.h5 -o mlp.h5 --epochs 300 --lr 1e-3 --hidden 64 --seed SEED|epoch 300"
   "fine-tuned, frozen BatchNorm, defaults (lr 1e-4, 20 epochs)|$S finetune pretrained.h5 --data target -o t.h5 --head-epochs 10 --epochs 20 --head-lr 3e-3 --batch 16 --no-augmentation --seed SEED|phase 2 epoch 20"
+  "fine-tuned, frozen BatchNorm, --lr auto (the sweep's valley), 20 epochs|$S finetune pretrained.h5 --data target -o t.h5 --head-epochs 10 --epochs 20 --lr auto --head-lr 3e-3 --batch 16 --no-augmentation --seed SEED|phase 2 epoch 20"
   "fine-tuned, frozen BatchNorm, --lr 1e-3 --schedule cosine:2, 30 epochs|$S finetune pretrained.h5 --data target -o t.h5 --head-epochs 10 --epochs 30 --lr 1e-3 --head-lr 3e-3 --schedule cosine:2 --batch 16 --no-augmentation --seed SEED|phase 2 epoch 30"
   "the same with --bn train|$S finetune pretrained.h5 --data target -o t.h5 --head-epochs 10 --epochs 30 --lr 1e-3 --head-lr 3e-3 --schedule cosine:2 --bn train --batch 16 --no-augmentation --seed SEED|phase 2 epoch 30"
   "frozen BatchNorm, --lr 1e-3 --schedule one-cycle, 30 epochs|$S finetune pretrained.h5 --data target -o t.h5 --head-epochs 10 --epochs 30 --lr 1e-3 --head-lr 3e-3 --schedule one-cycle --batch 16 --no-augmentation --seed SEED|phase 2 epoch 30"
   "frozen BatchNorm, --lr 1e-5:1e-3 (discriminative) cosine:2, 30 epochs|$S finetune pretrained.h5 --data target -o t.h5 --head-epochs 10 --epochs 30 --lr 1e-5:1e-3 --head-lr 3e-3 --schedule cosine:2 --batch 16 --no-augmentation --seed SEED|phase 2 epoch 30"
   "frozen BatchNorm, cosine:2 30 epochs, --ema 0.99 (the average's accuracy)|$S finetune pretrained.h5 --data target -o t.h5 --head-epochs 10 --epochs 30 --lr 1e-3 --head-lr 3e-3 --schedule cosine:2 --ema 0.99 --keep last --batch 16 --no-augmentation --seed SEED|phase 2 epoch 30|EMA"
   "--recipe fastai, 30 epochs (1 head epoch, 1e-5:1e-3 one-cycle, AdamW, --bn train)|$S finetune pretrained.h5 --data target -o t.h5 --recipe fastai --epochs 30 --batch 16 --no-augmentation --seed SEED|phase 2 epoch 30"
+  "--recipe timm, 30 epochs, --lr auto (10 head epochs at 3e-3)|$S finetune pretrained.h5 --data target -o t.h5 --recipe timm --head-epochs 10 --head-lr 3e-3 --epochs 30 --lr auto --batch 16 --no-augmentation --seed SEED|phase 2 epoch 30"
   "--recipe timm, 30 epochs, --lr 1e-3 (cosine, smoothing, mixup/CutMix, EMA, --bn train)|$S finetune pretrained.h5 --data target -o t.h5 --recipe timm --head-epochs 10 --head-lr 3e-3 --epochs 30 --lr 1e-3 --batch 16 --no-augmentation --seed SEED|phase 2 epoch 30"
   "trained from scratch on digits 5-9|$S finetune scratch_init.h5 --data target -o s.h5 --head-epochs 0 --epochs 40 --lr 2e-3 --schedule cosine:2 --bn train --batch 16 --no-augmentation --seed SEED|phase 2 epoch 40"
 )
 for route in "${routes[@]}"; do
   IFS='|' read -r name command line which <<<"$route"
+  [[ "$name" =~ $only ]] || continue
   values=()
   for seed in $seeds; do
     values+=("$(${command//SEED/$seed} 2>/dev/null | last "$line" "${which:-}")")
