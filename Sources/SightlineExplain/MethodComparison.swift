@@ -17,10 +17,13 @@ public struct MethodComparison: Sendable {
         public var insertionAUC: Double
         public var averageDrop: Double
         public var increaseInConfidence: Double
+        /// The randomisation check's outcome (`gradcam --sanity`), when it ran.
+        public var sanity: SanityCheck.Result?
         /// insertion − deletion: the ranking key (higher is better).
         public var score: Double { insertionAUC - deletionAUC }
 
-        public init(method: CAMMethod, metrics: [CAMMetrics]) {
+        public init(method: CAMMethod, metrics: [CAMMetrics], sanity: SanityCheck.Result? = nil) {
+            self.sanity = sanity
             let n = Double(max(metrics.count, 1))
             self.method = method
             images = metrics.count
@@ -40,16 +43,24 @@ public struct MethodComparison: Sendable {
 
     /// The ranking as text, one method a line.
     public var text: String {
-        var lines = ["rank  method                 insertion−deletion  deletion  insertion  avg drop  increase"]
+        var lines = [
+            "rank  method                 insertion−deletion  deletion  insertion  avg drop  increase  sanity check"
+        ]
         for (index, row) in rows.enumerated() {
             lines.append(
                 String(format: "%4d  ", index + 1)
                     + row.method.rawValue.padding(toLength: 22, withPad: " ", startingAt: 0)
                     + String(
-                        format: " %18.4f  %8.4f  %9.4f  %8.4f  %8.4f", row.score, row.deletionAUC, row.insertionAUC,
-                        row.averageDrop, row.increaseInConfidence))
+                        format: " %18.4f  %8.4f  %9.4f  %8.4f  %8.4f  ", row.score, row.deletionAUC, row.insertionAUC,
+                        row.averageDrop, row.increaseInConfidence) + (row.sanity.map(Self.verdict) ?? "not run"))
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// "passes (0.22 · 0.26 · 0.18)": the verdict and the rank correlation after each step.
+    public static func verdict(_ result: SanityCheck.Result) -> String {
+        (result.passes ? "passes" : "fails") + " ("
+            + result.rankCorrelation.map { String(format: "%.2f", $0) }.joined(separator: " · ") + ")"
     }
 
     /// `methods.html`: the ranking with a link to each method's own report (`METHOD/report.html`).
@@ -58,9 +69,9 @@ public struct MethodComparison: Sendable {
             let name = CAMReport.escape(row.method.rawValue)
             return String(
                 format:
-                    "<tr><td>%d</td><td><a href=\"%@/report.html\">%@</a></td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%d</td></tr>",
+                    "<tr><td>%d</td><td><a href=\"%@/report.html\">%@</a></td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%d</td><td>%@</td></tr>",
                 index + 1, name, name, row.score, row.deletionAUC, row.insertionAUC, row.averageDrop,
-                row.increaseInConfidence, row.images)
+                row.increaseInConfidence, row.images, CAMReport.escape(row.sanity.map(Self.verdict) ?? "not run"))
         }.joined(separator: "\n")
         return """
             <!DOCTYPE html><html><head><meta charset="utf-8"><title>Which explanation to trust</title>
@@ -69,8 +80,11 @@ public struct MethodComparison: Sendable {
             <p>Model <code>\(CAMReport.escape(model))</code>, layer <code>\(CAMReport.escape(layer))</code> (pixel methods explain the input).
             Methods ranked by insertion AUC − deletion AUC (RISE) over the same images: a faithful map ranks first the pixels
             whose presence raises the class probability and whose removal lowers it. Average Drop: lower is better;
-            Increase in Confidence: higher is better. Each method's name links to its report.</p>
-            <table><tr><th>rank</th><th>method</th><th>insertion − deletion</th><th>deletion AUC</th><th>insertion AUC</th><th>average drop</th><th>increase in confidence</th><th>images</th></tr>
+            Increase in Confidence: higher is better. Each method's name links to its report. Sanity check
+            (<code>--sanity</code>, Adebayo et al.): the layers are randomised from the output down, one more at each
+            step, and a method passes when its maps then stop resembling the trained model's (mean Spearman rank
+            correlation below 0.5 at every step, shown in order); a method that fails explains the image more than the model.</p>
+            <table><tr><th>rank</th><th>method</th><th>insertion − deletion</th><th>deletion AUC</th><th>insertion AUC</th><th>average drop</th><th>increase in confidence</th><th>images</th><th>sanity check</th></tr>
             \(body)
             </table></body></html>
             """

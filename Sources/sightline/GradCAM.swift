@@ -103,6 +103,12 @@ struct GradCAM: ParsableCommand {
     )
     var metrics = false
 
+    @Flag(
+        help:
+            "Also run Adebayo et al.'s sanity check for each method on the first 8 images: the top 3 layers with weights are randomised one after the other, and the method passes when its maps stop resembling the trained model's (mean rank correlation below 0.5 at every step); printed, and a column of methods.html."
+    )
+    var sanity = false
+
     @Option(help: "A text file with one class name per line (default: ImageNet names for 1000-class models).")
     var labels: String?
 
@@ -148,9 +154,11 @@ struct GradCAM: ParsableCommand {
             try recorded.flatMap { $0.count == classCount ? $0 : nil }
             ?? Predict.classNames(count: classCount, labels: labels)
         let targets = try Self.targets(classList, names: names)
+        let sample = sanity ? try Self.sanitySample(loaded: loaded, cam: cam, folder: folder, target: targets[0]) : nil
         guard methods.count > 1 else {
             let summary = try explain(
                 methods[0], loaded: loaded, cam: cam, folder: folder, names: names, targets: targets, into: output)
+            if let sample { _ = try Self.check(methods[0], cam: cam, sample: sample) }
             return try Report.finish(skipped: summary.failures.count)
         }
         // Several methods: each into its own folder, then the ranking when metrics were measured.
@@ -160,7 +168,8 @@ struct GradCAM: ParsableCommand {
             let summary = try explain(
                 method, loaded: loaded, cam: cam, folder: folder, names: names, targets: targets,
                 into: (output as NSString).appendingPathComponent(method.rawValue))
-            rows.append(MethodComparison.Row(method: method, metrics: summary.metrics))
+            let verdict = try sample.map { try Self.check(method, cam: cam, sample: $0) }
+            rows.append(MethodComparison.Row(method: method, metrics: summary.metrics, sanity: verdict))
             skipped = summary.failures.count
         }
         if metrics {
@@ -172,6 +181,33 @@ struct GradCAM: ParsableCommand {
             print("wrote \(output)/methods.html")
         }
         try Report.finish(skipped: skipped)
+    }
+
+    /// The sanity check's images: the first 8 readable ones, preprocessed, with the classes the
+    /// trained model explains for them (`target`, or each image's top class).
+    static func sanitySample(loaded: LoadedModel, cam: ClassActivationMaps, folder: ImageFolder, target: Int?) throws
+        -> (images: Tensor, classes: [Int])?
+    {
+        var images: Tensor?
+        let input = try ModelInput(graph: loaded.graph, preprocessing: loaded.preprocessing)
+        try BatchLoop(input: input).run(BatchLoop.plan(folder.items, batchSize: 8)) { ready in
+            images = ready.images
+            return images == nil  // the first batch with a readable image is enough
+        }
+        guard let images else { return nil }
+        let classes = try cam.compute(images, classes: Array(repeating: target, count: images.batchSize)).classes
+        return (images, classes)
+    }
+
+    /// Runs and prints one method's sanity check.
+    static func check(_ method: CAMMethod, cam: ClassActivationMaps, sample: (images: Tensor, classes: [Int])) throws
+        -> SanityCheck.Result
+    {
+        let result = try SanityCheck.run(method, cam: cam, images: sample.images, classes: sample.classes)
+        print(
+            "sanity check of \(method.rawValue) on \(sample.images.batchSize) images, randomising \(result.layers.joined(separator: ", ")) in turn: \(MethodComparison.verdict(result))"
+        )
+        return result
     }
 
     /// One method's job into `folder`: progress, the one-line summary, and the summary itself.

@@ -257,9 +257,15 @@ struct CLITests {
         }
         let result = try run(
             ["gradcam", Self.fixtures.appendingPathComponent("vgg16_keras3.h5").path] + images + [
-                "-o", scratch.path, "--method", "gradcam,eigencam,saliency", "--metrics",
+                "-o", scratch.path, "--method", "gradcam,eigencam,saliency", "--metrics", "--sanity",
             ])
         #expect(result.status == 0, "\(result.err)")
+        // The sanity check: a line per method, a verdict in the ranking and in the page. EigenCAM has
+        // no class: randomising the classifier leaves its maps exactly as they were, so it fails.
+        let eigencam = result.out.split(separator: "\n").first { $0.hasPrefix("sanity check of eigencam on 2 images") }
+        #expect(
+            eigencam?.contains("randomising predictions, ") == true && eigencam?.contains(": fails (1.00") == true,
+            "\(result.out)")
         for method in ["gradcam", "eigencam", "saliency"] {
             #expect(
                 FileManager.default.fileExists(
@@ -267,6 +273,7 @@ struct CLITests {
         }
         let page = try String(contentsOf: scratch.appendingPathComponent("methods.html"), encoding: .utf8)
         #expect(page.contains("href=\"eigencam/report.html\"") && page.contains("Which explanation to trust"))
+        #expect(page.contains("<th>sanity check</th>") && page.contains("<td>fails (1.00"))
         let ranking = result.out.components(separatedBy: "best first):\n").last ?? ""
         #expect(ranking.split(separator: "\n").filter { $0.contains("   ") }.count >= 3, "\(result.out)")
         let refused = try run(

@@ -160,6 +160,32 @@ struct RandomisationCheckTests {
     }
 }
 
+extension RandomisationCheckTests {
+    /// `SanityCheck` (what `gradcam --sanity` runs): Grad-CAM's maps change as the layers are
+    /// randomised from the top (the check passes) while guided backpropagation's stay close to
+    /// the trained model's, as Adebayo et al. report (it fails); the weights come back bit for bit.
+    @Test func theSanityCheckPassesGradCAMAndFailsGuidedBackprop() throws {
+        var (graph, generator) = try Self.trained()
+        let (test, labels) = Self.batch(16, &generator)
+        let cam = try ClassActivationMaps(graph: graph, layer: "conv2")
+        let weights = graph.layers.flatMap { $0.parameters.map(\.value) }
+        let gradcam = try SanityCheck.run(.gradcam, cam: cam, images: test, classes: labels, depth: 3)
+        #expect(gradcam.layers == ["logits", "conv2", "conv1"])
+        #expect(gradcam.passes, "Grad-CAM: rank correlation \(gradcam.rankCorrelation), SSIM \(gradcam.ssim)")
+        let guided = try SanityCheck.run(name: "guided backprop", graph: cam.logits, depth: 3) {
+            let saliency = try GuidedBackprop.saliency(cam, images: test, classes: labels)
+            return Tensor(shape: [16, 16, 16], scalars: saliency.scalars.map(abs))  // one channel: [N, H, W]
+        }
+        #expect(!guided.passes, "guided backprop: rank correlation \(guided.rankCorrelation), SSIM \(guided.ssim)")
+        #expect(graph.layers.flatMap { $0.parameters.map(\.value) } == weights, "the trained weights are back")
+        // The statistics: identical maps correlate 1, reversed ranks −1, a constant map 0.
+        #expect(SanityCheck.spearman([1, 2, 3, 4], [10, 20, 30, 40]) == 1)
+        #expect(SanityCheck.spearman([1, 2, 3, 4], [4, 3, 2, 1]) == -1)
+        #expect(SanityCheck.spearman([1, 2, 3, 4], [5, 5, 5, 5]) == 0)
+        #expect(abs(SanityCheck.ssim([0, 1, 2, 3], [0, 2, 4, 6]) - 1) < 1e-12, "SSIM compares normalised maps")
+    }
+}
+
 extension Array {
     func chunked(_ size: Int) -> [[Element]] {
         stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
