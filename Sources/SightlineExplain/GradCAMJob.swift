@@ -59,6 +59,8 @@ public struct GradCAMJob {
         public var failures: [(path: String, reason: String)]
         /// The faithfulness metrics of each explained image, when `metrics` was asked for.
         public var metrics: [CAMMetrics] = []
+        /// Each explained image's overlay file, relative to the job's folder, in input order.
+        public var overlays: [(path: String, file: String)] = []
     }
 
     /// Runs the job. `progress(done, total, detail)` counts `workPerImage` units per image;
@@ -114,7 +116,9 @@ public struct GradCAMJob {
             return true
         }
         try writeReport(explained, failures: failures)
-        return Summary(explained: explained.count, failures: failures, metrics: explained.compactMap(\.metrics))
+        return Summary(
+            explained: explained.count, failures: failures, metrics: explained.compactMap(\.metrics),
+            overlays: explained.map { ($0.path, $0.overlayFile) })
     }
 
     /// One image's map drawn and written: overlay, heatmap, guided image; a blank map is drawn as zero.

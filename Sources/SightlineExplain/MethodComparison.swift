@@ -63,8 +63,25 @@ public struct MethodComparison: Sendable {
             + result.rankCorrelation.map { String(format: "%.2f", $0) }.joined(separator: " · ") + ")"
     }
 
-    /// `methods.html`: the ranking with a link to each method's own report (`METHOD/report.html`).
-    public func html(model: String, layer: String) -> String {
+    /// `methods.html`: the ranking with a link to each method's own report (`METHOD/report.html`),
+    /// then, per image, every method's overlay side by side in ranking order (`overlays`: each
+    /// image's path and its overlay file per method, relative to the method's folder).
+    public func html(model: String, layer: String, overlays: [(path: String, files: [CAMMethod: String])] = [])
+        -> String
+    {
+        let header = rows.map { "<th>\(CAMReport.escape($0.method.rawValue))</th>" }.joined()
+        let pictures = overlays.map { image in
+            let cells = rows.map { row -> String in
+                guard let file = image.files[row.method] else { return "<td></td>" }
+                let source = CAMReport.escape(row.method.rawValue + "/" + file)
+                return
+                    "<td><a href=\"\(source)\"><img src=\"\(source)\" width=\"120\" alt=\"\(CAMReport.escape(row.method.rawValue))\"></a></td>"
+            }.joined()
+            return "<tr><td>\(CAMReport.escape((image.path as NSString).lastPathComponent))</td>\(cells)</tr>"
+        }.joined(separator: "\n")
+        let sideBySide =
+            overlays.isEmpty
+            ? "" : "<h2>Per image, best method first</h2><table><tr><th>image</th>\(header)</tr>\(pictures)</table>"
         let body = rows.enumerated().map { index, row in
             let name = CAMReport.escape(row.method.rawValue)
             return String(
@@ -86,7 +103,7 @@ public struct MethodComparison: Sendable {
             correlation below 0.5 at every step, shown in order); a method that fails explains the image more than the model.</p>
             <table><tr><th>rank</th><th>method</th><th>insertion − deletion</th><th>deletion AUC</th><th>insertion AUC</th><th>average drop</th><th>increase in confidence</th><th>images</th><th>sanity check</th></tr>
             \(body)
-            </table></body></html>
+            </table>\(sideBySide)</body></html>
             """
     }
 }

@@ -163,6 +163,8 @@ struct GradCAM: ParsableCommand {
         }
         // Several methods: each into its own folder, then the ranking when metrics were measured.
         var rows: [MethodComparison.Row] = []
+        var overlays: [(path: String, files: [CAMMethod: String])] = []
+        var position: [String: Int] = [:]  // overlays' index by image path
         var skipped = 0
         for method in methods {
             let summary = try explain(
@@ -170,12 +172,20 @@ struct GradCAM: ParsableCommand {
                 into: (output as NSString).appendingPathComponent(method.rawValue))
             let verdict = try sample.map { try Self.check(method, cam: cam, sample: $0) }
             rows.append(MethodComparison.Row(method: method, metrics: summary.metrics, sanity: verdict))
+            for (path, file) in summary.overlays {
+                if let index = position[path] {
+                    overlays[index].files[method] = file
+                } else {
+                    position[path] = overlays.count
+                    overlays.append((path, [method: file]))
+                }
+            }
             skipped = summary.failures.count
         }
         if metrics {
             let comparison = MethodComparison(rows)
             try AtomicFile.write(
-                Data(comparison.html(model: options.model, layer: cam.layer).utf8),
+                Data(comparison.html(model: options.model, layer: cam.layer, overlays: overlays).utf8),
                 to: (output as NSString).appendingPathComponent("methods.html"))
             print("\nwhich explanation to trust on these images (best first):\n\(comparison.text)")
             print("wrote \(output)/methods.html")

@@ -274,6 +274,15 @@ struct CLITests {
         let page = try String(contentsOf: scratch.appendingPathComponent("methods.html"), encoding: .utf8)
         #expect(page.contains("href=\"eigencam/report.html\"") && page.contains("Which explanation to trust"))
         #expect(page.contains("<th>sanity check</th>") && page.contains("<td>fails (1.00"))
+        // Per image, every method's overlay side by side, each file present.
+        #expect(page.contains("Per image, best method first"))
+        let sources = page.components(separatedBy: "<img src=\"").dropFirst().map { $0.prefix { $0 != "\"" } }
+        #expect(sources.count == 6, "2 images × 3 methods: \(sources)")
+        for source in sources {
+            #expect(
+                FileManager.default.fileExists(atPath: scratch.appendingPathComponent(String(source)).path), "\(source)"
+            )
+        }
         let ranking = result.out.components(separatedBy: "best first):\n").last ?? ""
         #expect(ranking.split(separator: "\n").filter { $0.contains("   ") }.count >= 3, "\(result.out)")
         let refused = try run(
