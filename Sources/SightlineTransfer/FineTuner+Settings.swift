@@ -14,6 +14,7 @@ extension FineTuner.Options {
             "--batch": "\(batchSize)", "--schedule": "\(schedule)", "--bn": batchNorm.rawValue,
             "--unfreeze-from": unfreezeFrom ?? "(everything)", "--validation-split": "\(validationFraction)",
             "--seed": "\(seed)", "--no-augmentation": augmentation == .none ? "set" : "not set",
+            "--trivial-augment": augmentation.trivialAugment ? "set" : "not set",
             "--label-smoothing": "\(labelSmoothing)", "--ema": emaDecay.map { "\($0)" } ?? "off",
             "--balance": balance.rawValue, "--unfreeze": gradualUnfreezing ? "gradual" : "all",
             "--layer-decay": layerDecay.map { "\($0)" } ?? "off",

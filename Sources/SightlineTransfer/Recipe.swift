@@ -14,7 +14,8 @@ import SightlineNN
 /// - `timm`: `train.py`'s fine-tuning recipe: AdamW, cosine with one warm-up epoch, label
 ///   smoothing 0.1, mixup 0.8 and CutMix 1.0, an exponential moving average of the weights
 ///   (0.999: timm's 0.9998 is for runs of many thousand steps), BatchNorm trained as timm does.
-///   timm's RandAugment is not part of it (Sightline keeps its own augmentation).
+///   timm's RandAugment is not part of it (`--trivial-augment`, torchvision's TrivialAugment, is
+///   the nearest Sightline offers).
 public enum Recipe: String, Sendable, CaseIterable {
     case keras, fastai, timm
 
@@ -49,6 +50,7 @@ public enum Recipe: String, Sendable, CaseIterable {
         if let decay = options.emaDecay { parts.append("--ema \(decay)") }
         if options.balance != .none { parts.append("--balance \(options.balance.rawValue)") }
         if options.gradualUnfreezing { parts.append("--gradual-unfreeze") }
+        if options.augmentation.trivialAugment { parts.append("--trivial-augment") }
         if let decay = options.layerDecay { parts.append("--layer-decay \(decay)") }
         return parts.joined(separator: " ")
     }

@@ -15,6 +15,9 @@ public struct Augmentation: Sendable, Equatable {
     public var zoom: Float = 0.1
     /// Largest brightness change as a fraction (pixels scaled by 1 ± this).
     public var brightness: Float = 0.1
+    /// TrivialAugment (`TrivialAugment`, torchvision's `TrivialAugmentWide`) after the flip,
+    /// instead of the translation, rotation, zoom and brightness: torchvision's training recipe.
+    public var trivialAugment = false
 
     public init() {}
 
@@ -30,6 +33,19 @@ public struct Augmentation: Sendable, Equatable {
     /// A randomly transformed copy of `image`, drawing from `generator`.
     public func apply(to image: Tensor, generator: inout SeededGenerator) -> Tensor {
         let (h, w, c) = (image.shape[0], image.shape[1], image.shape[2])
+        if trivialAugment {
+            let flip = horizontalFlip && generator.nextUnitFloat() < 0.5
+            let flipped =
+                flip
+                ? Tensor(shape: image.shape) { out in
+                    for y in 0..<h {
+                        for x in 0..<w {
+                            for k in 0..<c { out[(y * w + x) * c + k] = image.scalars[(y * w + w - 1 - x) * c + k] }
+                        }
+                    }
+                } : image
+            return TrivialAugment.apply(to: flipped, generator: &generator)
+        }
         func uniform(_ limit: Float) -> Float { (generator.nextUnitFloat() * 2 - 1) * limit }
         let flip = horizontalFlip && generator.nextUnitFloat() < 0.5
         let (dy, dx) = (uniform(translation) * Float(h), uniform(translation) * Float(w))

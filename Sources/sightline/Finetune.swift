@@ -100,6 +100,12 @@ struct Finetune: ParsableCommand {
     @Flag(help: "Disable augmentation (flip, translation, rotation, zoom, brightness).")
     var noAugmentation = false
 
+    @Flag(
+        help:
+            "TrivialAugment (torchvision's TrivialAugmentWide: one of 14 operations at a random strength per image) after the flip, instead of the translation, rotation, zoom and brightness."
+    )
+    var trivialAugment = false
+
     @Option(help: "Random seed (split, head, shuffling, augmentation, dropout).")
     var seed: UInt64 = 0
 
@@ -193,6 +199,9 @@ struct Finetune: ParsableCommand {
                     "--layer-decay and --lr LOW:HIGH: choose one way of lowering the backbone's rates")
             }
         }
+        if trivialAugment && noAugmentation {
+            throw ValidationError("--trivial-augment and --no-augmentation: choose one")
+        }
         if gradualUnfreeze, let unfreezeFrom {
             throw ValidationError(
                 "--gradual-unfreeze and --unfreeze-from \(unfreezeFrom): choose one (gradual unfreezing reaches every stage)"
@@ -261,6 +270,7 @@ struct Finetune: ParsableCommand {
         ) =
             (unfreezeFrom, batch, validationSplit, patience, seed)
         if noAugmentation { settings.augmentation = .none }
+        if trivialAugment { settings.augmentation.trivialAugment = true }
         settings.keepBest = keep == "best"
         (settings.queueDepth, settings.cacheDirectory) = (queue, cache)
         if let dataWorkers { settings.dataWorkers = dataWorkers }

@@ -107,6 +107,10 @@ struct SafetyTests {
             (finetune + ["--lr", "0:1e-3"], "--lr 0.0: must be a finite number above 0"),
             (finetune + ["--schedule", "one-cycle:1.5"], "--schedule one-cycle:1.5: must be constant"),
             (finetune + ["--ema", "1"], "--ema 1.0: the decay must be above 0 and below 1"),
+            (
+                finetune + ["--trivial-augment", "--no-augmentation"],
+                "--trivial-augment and --no-augmentation: choose one"
+            ),
             (finetune + ["--layer-decay", "1.5"], "--layer-decay 1.5: must be above 0 and at most 1"),
             (finetune + ["--layer-decay", "0.9", "--lr", "1e-5:1e-3"], "--layer-decay and --lr LOW:HIGH: choose one"),
             (
