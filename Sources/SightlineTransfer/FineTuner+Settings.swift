@@ -15,6 +15,7 @@ extension FineTuner.Options {
             "--unfreeze-from": unfreezeFrom ?? "(everything)", "--validation-split": "\(validationFraction)",
             "--seed": "\(seed)", "--no-augmentation": augmentation == .none ? "set" : "not set",
             "--trivial-augment": augmentation.trivialAugment ? "set" : "not set",
+            "--rand-augment": augmentation.randAugment.map { "\($0.operations):\($0.magnitude)" } ?? "off",
             "--label-smoothing": "\(labelSmoothing)", "--ema": emaDecay.map { "\($0)" } ?? "off",
             "--balance": balance.rawValue, "--unfreeze": gradualUnfreezing ? "gradual" : "all",
             "--layer-decay": layerDecay.map { "\($0)" } ?? "off",

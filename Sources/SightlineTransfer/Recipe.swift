@@ -1,5 +1,6 @@
 import Foundation
 import SightlineNN
+import SightlineVision
 
 /// A named set of fine-tuning choices (`finetune --recipe`), as each library's users get them
 /// by default. Options given on the command line override the recipe's.
@@ -14,8 +15,8 @@ import SightlineNN
 /// - `timm`: `train.py`'s fine-tuning recipe: AdamW, cosine with one warm-up epoch, label
 ///   smoothing 0.1, mixup 0.8 and CutMix 1.0, an exponential moving average of the weights
 ///   (0.999: timm's 0.9998 is for runs of many thousand steps), BatchNorm trained as timm does.
-///   timm's RandAugment is not part of it (`--trivial-augment`, torchvision's TrivialAugment, is
-///   the nearest Sightline offers).
+///   and RandAugment at 2 operations of strength 9 (timm's `rand-m9`, without its magnitude noise
+///   `mstd0.5`).
 public enum Recipe: String, Sendable, CaseIterable {
     case keras, fastai, timm
 
@@ -28,13 +29,16 @@ public enum Recipe: String, Sendable, CaseIterable {
             (options.learningRate, options.lowestLearningRate) = (1e-4, nil)
             (options.schedule, options.optimizer, options.batchNorm) = (.constant, .adam, .frozen)
             (options.labelSmoothing, options.mixing, options.emaDecay) = (0, nil, nil)
+            options.augmentation.randAugment = nil
         case .fastai:
             (options.headEpochs, options.headLearningRate) = (1, 2e-3)
             (options.learningRate, options.lowestLearningRate) = (1e-3, 1e-5)
             (options.schedule, options.optimizer, options.batchNorm) = (.oneCycle(warmupFraction: 0.3), .adamw, .train)
+            options.augmentation.randAugment = nil
         case .timm:
             (options.optimizer, options.schedule, options.batchNorm) = (.adamw, .cosine(warmupEpochs: 1), .train)
             (options.labelSmoothing, options.mixing, options.emaDecay) = (0.1, Mixing(), 0.999)
+            options.augmentation.randAugment = RandAugment()
         }
     }
 
@@ -51,6 +55,9 @@ public enum Recipe: String, Sendable, CaseIterable {
         if options.balance != .none { parts.append("--balance \(options.balance.rawValue)") }
         if options.gradualUnfreezing { parts.append("--gradual-unfreeze") }
         if options.augmentation.trivialAugment { parts.append("--trivial-augment") }
+        if let rand = options.augmentation.randAugment {
+            parts.append("--rand-augment \(rand.operations):\(rand.magnitude)")
+        }
         if let decay = options.layerDecay { parts.append("--layer-decay \(decay)") }
         return parts.joined(separator: " ")
     }

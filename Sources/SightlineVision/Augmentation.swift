@@ -18,6 +18,9 @@ public struct Augmentation: Sendable, Equatable {
     /// TrivialAugment (`TrivialAugment`, torchvision's `TrivialAugmentWide`) after the flip,
     /// instead of the translation, rotation, zoom and brightness: torchvision's training recipe.
     public var trivialAugment = false
+    /// RandAugment (`RandAugment`) after the flip, instead of the translation, rotation, zoom and
+    /// brightness (and of TrivialAugment).
+    public var randAugment: RandAugment?
 
     public init() {}
 
@@ -33,7 +36,7 @@ public struct Augmentation: Sendable, Equatable {
     /// A randomly transformed copy of `image`, drawing from `generator`.
     public func apply(to image: Tensor, generator: inout SeededGenerator) -> Tensor {
         let (h, w, c) = (image.shape[0], image.shape[1], image.shape[2])
-        if trivialAugment {
+        if trivialAugment || randAugment != nil {
             let flip = horizontalFlip && generator.nextUnitFloat() < 0.5
             let flipped =
                 flip
@@ -44,6 +47,7 @@ public struct Augmentation: Sendable, Equatable {
                         }
                     }
                 } : image
+            if let randAugment { return randAugment.apply(to: flipped, generator: &generator) }
             return TrivialAugment.apply(to: flipped, generator: &generator)
         }
         func uniform(_ limit: Float) -> Float { (generator.nextUnitFloat() * 2 - 1) * limit }

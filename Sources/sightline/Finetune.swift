@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SightlineNN
 import SightlineTransfer
+import SightlineVision
 import SightlineWeights
 
 /// `sightline finetune MODEL --data DIR --output OUT.h5`.
@@ -41,7 +42,7 @@ struct Finetune: ParsableCommand {
 
     @Option(
         help:
-            "keras (default: Sightline's and the Keras guide's choices), fastai (Learner.fine_tune: 1 head epoch, --lr 1e-5:1e-3 under one-cycle, AdamW, --bn train) or timm (AdamW, cosine with a warm-up epoch, label smoothing 0.1, mixup 0.8 and CutMix 1.0, --ema 0.999, --bn train). Printed at the start and recorded in the metrics and training.html; options given here override the recipe's."
+            "keras (default: Sightline's and the Keras guide's choices), fastai (Learner.fine_tune: 1 head epoch, --lr 1e-5:1e-3 under one-cycle, AdamW, --bn train) or timm (AdamW, cosine with a warm-up epoch, label smoothing 0.1, mixup 0.8 and CutMix 1.0, --ema 0.999, --rand-augment 2:9, --bn train). Printed at the start and recorded in the metrics and training.html; options given here override the recipe's."
     )
     var recipe: Recipe = .keras
 
@@ -105,6 +106,12 @@ struct Finetune: ParsableCommand {
             "TrivialAugment (torchvision's TrivialAugmentWide: one of 14 operations at a random strength per image) after the flip, instead of the translation, rotation, zoom and brightness."
     )
     var trivialAugment = false
+
+    @Option(
+        help:
+            "RandAugment N:M (torchvision's RandAugment: N of the same 14 operations in turn, all at strength M of 30; 2:9 is torchvision's default and timm's rand-m9) after the flip, instead of the translation, rotation, zoom and brightness."
+    )
+    var randAugment: String?
 
     @Option(help: "Random seed (split, head, shuffling, augmentation, dropout).")
     var seed: UInt64 = 0
@@ -202,6 +209,17 @@ struct Finetune: ParsableCommand {
         if trivialAugment && noAugmentation {
             throw ValidationError("--trivial-augment and --no-augmentation: choose one")
         }
+        if let randAugment {
+            guard RandAugment(argument: randAugment) != nil else {
+                throw ValidationError(
+                    "--rand-augment \(randAugment): must be N:M, N operations (1 to 14) at strength M (0 to 30), such as 2:9"
+                )
+            }
+            if trivialAugment || noAugmentation {
+                throw ValidationError(
+                    "--rand-augment with --\(trivialAugment ? "trivial-augment" : "no-augmentation"): choose one")
+            }
+        }
         if gradualUnfreeze, let unfreezeFrom {
             throw ValidationError(
                 "--gradual-unfreeze and --unfreeze-from \(unfreezeFrom): choose one (gradual unfreezing reaches every stage)"
@@ -270,7 +288,8 @@ struct Finetune: ParsableCommand {
         ) =
             (unfreezeFrom, batch, validationSplit, patience, seed)
         if noAugmentation { settings.augmentation = .none }
-        if trivialAugment { settings.augmentation.trivialAugment = true }
+        if trivialAugment { (settings.augmentation.trivialAugment, settings.augmentation.randAugment) = (true, nil) }
+        if let rand = randAugment.flatMap(RandAugment.init(argument:)) { settings.augmentation.randAugment = rand }
         settings.keepBest = keep == "best"
         (settings.queueDepth, settings.cacheDirectory) = (queue, cache)
         if let dataWorkers { settings.dataWorkers = dataWorkers }

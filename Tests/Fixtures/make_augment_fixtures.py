@@ -4,14 +4,14 @@ interpolation, no fill) on one uint8 image, at chosen magnitudes from the wide s
 
 Run: /usr/bin/python3 Tests/Fixtures/make_augment_fixtures.py  (Debian python3-torchvision)
 Writes augment_expected.json: the image (HWC, 16x20x3) and, per case, the op, the magnitude and
-the output (HWC).
+the output (HWC); and RandAugment's magnitude space for that image's size (`rand_space`).
 """
 import json
 import os
 
 import torch
 from torchvision.transforms import InterpolationMode
-from torchvision.transforms.autoaugment import TrivialAugmentWide, _apply_op
+from torchvision.transforms.autoaugment import RandAugment, TrivialAugmentWide, _apply_op
 
 torch.manual_seed(0)
 image = torch.randint(0, 256, (3, 16, 20), dtype=torch.uint8)
@@ -27,7 +27,9 @@ for name, (magnitudes, signed) in space.items():
             cases.append({"op": name, "magnitude": sign * magnitude, "bin": b,
                           "output": out.permute(1, 2, 0).flatten().tolist()})
 out = {"shape": [16, 20, 3], "image": image.permute(1, 2, 0).flatten().tolist(), "cases": cases,
-       "space": {k: (v[0].tolist() if v[0].ndim > 0 else []) for k, v in space.items()}}
+       "space": {k: (v[0].tolist() if v[0].ndim > 0 else []) for k, v in space.items()},
+       "rand_space": {k: (v[0].tolist() if v[0].ndim > 0 else [])
+                      for k, v in RandAugment()._augmentation_space(31, (16, 20)).items()}}
 path = os.path.join(os.path.dirname(__file__), "augment_expected.json")
 with open(path, "w") as f:
     json.dump(out, f, separators=(",", ":"))

@@ -111,6 +111,7 @@ struct SafetyTests {
                 finetune + ["--trivial-augment", "--no-augmentation"],
                 "--trivial-augment and --no-augmentation: choose one"
             ),
+            (finetune + ["--rand-augment", "2:40"], "--rand-augment 2:40: must be N:M"),
             (finetune + ["--layer-decay", "1.5"], "--layer-decay 1.5: must be above 0 and at most 1"),
             (finetune + ["--layer-decay", "0.9", "--lr", "1e-5:1e-3"], "--layer-decay and --lr LOW:HIGH: choose one"),
             (

@@ -3,6 +3,7 @@ import SightlineCore
 import SightlineData
 import SightlineNN
 import SightlineTestSupport
+import SightlineVision
 import SightlineWeights
 import Testing
 
@@ -82,6 +83,8 @@ struct RecipeTests {
         var timm = FineTuner.Options()
         Recipe.timm.apply(to: &timm)
         #expect(timm.mixing == Mixing() && timm.emaDecay == 0.999 && timm.labelSmoothing == 0.1)
+        #expect(
+            timm.augmentation.randAugment == RandAugment() && Recipe.summary(of: timm).hasSuffix("--rand-augment 2:9"))
         #expect(timm.schedule == .cosine(warmupEpochs: 1) && timm.optimizer == .adamw && timm.batchNorm == .train)
         // Every schedule's spelling parses back to it.
         for schedule in [keras.schedule, fastai.schedule, timm.schedule, .step(every: 3, factor: 0.5)] {

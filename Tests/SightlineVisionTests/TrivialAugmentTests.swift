@@ -19,11 +19,14 @@ struct TrivialAugmentTests {
         var image: [Float]
         var cases: [Case]
         var space: [String: [Double]]
+        var randSpace: [String: [Double]]
     }
 
     static func expected() throws -> Expected {
         let url = KerasFixture.directory.appendingPathComponent("augment_expected.json")
-        return try JSONDecoder().decode(Expected.self, from: Data(contentsOf: url))
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try decoder.decode(Expected.self, from: Data(contentsOf: url))
     }
 
     /// torchvision's operation names → Sightline's.
@@ -54,6 +57,23 @@ struct TrivialAugmentTests {
             #expect(ours.count == values.count, "\(name)")
             for (a, b) in zip(ours, values) { #expect(abs(Double(a) - b) <= 1e-4 * max(1, abs(b)), "\(name)") }
         }
+    }
+
+    @Test func randAugmentsSpaceIsTorchvisions() throws {
+        let expected = try Self.expected()
+        for (name, values) in expected.randSpace {
+            let ours = RandAugment.magnitudes(try #require(Self.names[name]), height: 16, width: 20)
+            #expect(ours.count == values.count, "\(name)")
+            for (a, b) in zip(ours, values) { #expect(abs(Double(a) - b) <= 1e-4 * max(1, abs(b)), "\(name)") }
+        }
+        let image = Tensor(shape: [16, 20, 3], scalars: expected.image)
+        var (a, b) = (SeededGenerator(seed: 3), SeededGenerator(seed: 3))
+        let rand = try #require(RandAugment(argument: "2:9"))
+        #expect(rand == RandAugment() && RandAugment(argument: "2:31") == nil && RandAugment(argument: "0:9") == nil)
+        let outputs = (0..<30).map { _ in rand.apply(to: image, generator: &a) }
+        #expect(outputs == (0..<30).map { _ in rand.apply(to: image, generator: &b) }, "seeded")
+        #expect(Set(outputs.map(\.scalars)).count > 10)
+        #expect(outputs.allSatisfy { $0.scalars.allSatisfy { $0 >= 0 && $0 <= 255 && $0 == $0.rounded() } })
     }
 
     @Test func drawsAreSeededAndCoverTheOperations() {
