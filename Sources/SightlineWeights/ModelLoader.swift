@@ -153,7 +153,7 @@ public enum ModelLoader {
             let modules = Set(file.layers.prefix(4).map(\.name)).sorted().joined(separator: ", ")
             throw ModelFileError(
                 file: path,
-                "a state dict of a network Sightline has no builder for (modules \(modules), …): Sightline builds torchvision ResNet18–152 and VGG16/19 from their state dicts; pass --arch if it is one of those under other names",
+                "a state dict of a network Sightline has no builder for (modules \(modules), …): Sightline builds torchvision ResNet18–152 and VGG11–19 (with or without BatchNorm) from their state dicts; pass --arch if it is one of those under other names",
                 kind: .architecture)
         } else {
             throw ModelFileError(
@@ -199,7 +199,11 @@ public enum ModelLoader {
         func out(_ name: String) -> Int? { shapes[name]?.first?.last }
         func divisor(_ first: String) -> Int { out(first).map { max(64 / max($0, 1), 1) } ?? 1 }
         if shapes["block1_conv1"] != nil {
-            let architecture: Architecture = shapes["block5_conv4"] != nil ? .vgg19 : .vgg16
+            let blocks = (1...5).map { b in (1...4).filter { shapes["block\(b)_conv\($0)"] != nil }.count }
+            guard
+                let architecture = Architecture.vgg(
+                    convolutionsPerBlock: blocks, batchNorm: shapes["block1_conv1_bn"] != nil)
+            else { return nil }  // not a VGG Sightline builds: no guess
             let width = divisor("block1_conv1")
             let top = shapes["predictions"] != nil
             var inputSize: Int?

@@ -5,8 +5,9 @@ import SightlineCore
 ///
 /// - ResNet keeps torchvision's module names (`conv1`, `layer1.0.conv1`, `layer1.0.downsample.0`,
 ///   `fc`), which Sightline's torchvision ResNet builders use.
-/// - VGG's `features.N` convolutions take Keras's names in order (`block1_conv1` …) and
-///   `classifier.0/3/6` become `fc1`, `fc2`, `predictions`; fc1's rows go from torch's C,H,W
+/// - VGG's `features.N` convolutions take Keras's names in order (`block1_conv1` …), a BatchNorm
+///   after one (the `_bn` variants) that name + `_bn`, and `classifier.0/3/6` become `fc1`,
+///   `fc2`, `predictions`; fc1's rows go from torch's C,H,W
 ///   flatten order to Keras's H,W,C (a 7×7 map, as torchvision's adaptive pooling gives).
 /// - Layouts: convolution kernels OIHW → HWIO, linear weights `(out, in)` → `(in, out)`, BatchNorm
 ///   `weight`, `bias`, `running_mean`, `running_var` → `gamma`, `beta`, `moving_mean`,
@@ -18,19 +19,31 @@ enum TorchVisionLayers {
     static let batchNormRoles = [
         "weight": "gamma", "bias": "beta", "running_mean": "moving_mean", "running_var": "moving_variance",
     ]
-    /// VGG16/19 convolutions per block.
-    static let vggBlocks = [13: [2, 2, 3, 3, 3], 16: [2, 2, 4, 4, 4]]
+    /// VGG11/13/16/19 convolutions per block, by their number.
+    static let vggBlocks = [8: [1, 1, 2, 2, 2], 10: [2, 2, 2, 2, 2], 13: [2, 2, 3, 3, 3], 16: [2, 2, 4, 4, 4]]
     /// torchvision VGG classifier indices → Keras layer names.
     static let vggClassifier = ["classifier.0": "fc1", "classifier.3": "fc2", "classifier.6": "predictions"]
 
     /// The stored layers of `tensors` (torch layouts), in the state dict's order.
     static func layers(_ tensors: [(key: String, value: Tensor)], file: String) -> [StoredLayer] {
         var names: [String: String] = [:]  // torch module → layer name
-        let convolutions = tensors.filter { $0.key.hasPrefix("features.") && $0.key.hasSuffix(".weight") }
-        if let blocks = vggBlocks[convolutions.count], convolutions.allSatisfy({ $0.value.rank == 4 }) {
+        let modules = Set(tensors.map(\.key))
+        let weights = tensors.filter { $0.key.hasPrefix("features.") && $0.key.hasSuffix(".weight") }
+        let convolutions = weights.filter { $0.value.rank == 4 }
+        if let blocks = vggBlocks[convolutions.count] {
             let keras = blocks.enumerated().flatMap { block, count in (1...count).map { "block\(block + 1)_conv\($0)" }
             }
-            for (convolution, name) in zip(convolutions, keras) { names[String(convolution.key.dropLast(7))] = name }
+            // Convolutions take Keras's names in order; a BatchNorm after one (`vgg*_bn`) its name + `_bn`.
+            var (index, previous) = (0, "")
+            for weight in weights {
+                let module = String(weight.key.dropLast(7))
+                if weight.value.rank == 4, index < keras.count {
+                    (names[module], previous) = (keras[index], keras[index])
+                    index += 1
+                } else if modules.contains(module + ".running_mean"), !previous.isEmpty {
+                    names[module] = previous + "_bn"
+                }
+            }
             names.merge(vggClassifier) { $1 }
         }
         var layers: [StoredLayer] = []

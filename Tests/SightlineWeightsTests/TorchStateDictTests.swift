@@ -20,9 +20,10 @@ struct TorchStateDictTests {
 
     @Test(arguments: [
         "resnet18_reduced.pth", "resnet18_reduced_legacy.pth", "resnet18_reduced.safetensors", "vgg16_reduced.pth",
+        "vgg11_bn_reduced.pth", "vgg13_reduced.pth",
     ])
     func torchFilesGiveTorchsLogits(_ name: String) throws {
-        let arch = String(name.prefix { $0 != "_" })
+        let arch = name.components(separatedBy: "_reduced").first ?? name
         let expected = try KerasFixture.load(Self.directory.appendingPathComponent("\(arch)_expected.json").path)
         let shape = try #require(expected["input_shape"] as? [Int])
         let loaded = try ModelLoader.load(path: Self.directory.appendingPathComponent(name).path, inputSize: shape[1])
@@ -30,9 +31,10 @@ struct TorchStateDictTests {
         #expect(loaded.file.format == (name.hasSuffix(".safetensors") ? .safetensors : .pytorch))
         let logits = try KerasFixture.tensor(expected["logits"])
         let output = try loaded.graph(Self.input(shape))
-        if arch == "vgg16" {
+        if arch.hasPrefix("vgg") {
             // Sightline's VGG ends in Keras's softmax `predictions`; torch returns logits.
             expectClose(output, ActivationFunction.softmax.applied(to: logits), tolerance: 1e-4, "\(name)")
+            #expect(loaded.architecture?.rawValue == arch.replacingOccurrences(of: "_", with: "-"), "\(name)")
         } else {
             #expect(loaded.architecture?.rawValue == "torchvision-\(arch)")
             expectClose(output, logits, tolerance: 1e-4, "\(name) logits")
