@@ -4,9 +4,9 @@ import SightlineData
 import SightlineNN
 
 extension FineTuner {
-    /// Trains one epoch on streamed batches: the epoch's order is a seeded shuffle of the
-    /// training images (`epochOrder`), cut into global batches of `options.batchSize`; this process takes its
-    /// contiguous slice of each. Returns the epoch's mean loss and training accuracy over all
+    /// Trains one epoch on streamed batches: the epoch's order (`epochOrder`: a seeded shuffle of
+    /// the training images, or the balanced sampler's draw) is cut into global batches of
+    /// `options.batchSize`; this process takes its contiguous slice of each. Returns the epoch's mean loss and training accuracy over all
     /// processes, and rank 0's throughput (peak memory filled in by the caller). `cycle`, when
     /// given, sets the rate and momentum before every step (its step count runs over the phase);
     /// `average`, when given, is updated after every step.
