@@ -11,7 +11,7 @@ import SightlineVision
 /// preprocessing to each whole batch. Every job builds its batches from one.
 public struct ModelInput: Sendable {
     /// The input `[H, W, C]`.
-    public let shape: [Int]
+    public private(set) var shape: [Int]
     /// Applied to every batch after decoding, caching and augmentation.
     public let preprocessing: Preprocessing
     public var policy: ResizePolicy
@@ -41,6 +41,13 @@ public struct ModelInput: Sendable {
         if let problem = preprocessing.problem(channels: shape[2]) { throw DataError(.model, subject: name, problem) }
         (self.shape, self.preprocessing, self.policy) = (shape, preprocessing, policy)
         (self.maxPixels, self.scaledDecode) = (maxPixels, scaledDecode)
+    }
+
+    /// The same input decoded to `height × width` instead (larger, for test-time crops).
+    public func decoding(height: Int, width: Int) -> ModelInput {
+        var copy = self
+        copy.shape = [height, width, channels]
+        return copy
     }
 
     /// Decodes and resizes one file to `[H, W, C]` in 0…255, before preprocessing; safe to call

@@ -46,7 +46,7 @@ struct Evaluate: ParsableCommand {
 
     @Option(
         help:
-            "Test-time augmentation: none, or flip (each image and its mirror image, class probabilities averaged; twice the passes)."
+            "Test-time augmentation: none, flip (each image and its mirror image, class probabilities averaged; twice the passes) or crops (decoded at 1/0.875 of the input's size, the four corners and the centre averaged; five passes)."
     )
     var tta: TestTimeAugmentation = .none
 
@@ -82,7 +82,10 @@ struct Evaluate: ParsableCommand {
             }
             if tta != .none { Report.write("test-time augmentation: \(tta.rawValue) (\(tta.summary))") }
             evaluation = try Evaluation.run(
-                model: tta == .none ? { try graph($0) } : tta.wrapping(probabilities), input: classifier.input,
+                model: tta == .none
+                    ? { try graph($0) }
+                    : tta.wrapping(probabilities, height: classifier.input.height, width: classifier.input.width),
+                input: tta.input(for: classifier.input),
                 data: folder, modelClassNames: classifier.recordedClassNames,
                 classCount: classifier.classes, outputsProbabilities: tta != .none || classifier.outputsProbabilities,
                 topK: top,

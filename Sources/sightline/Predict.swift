@@ -39,7 +39,7 @@ struct Predict: ParsableCommand {
 
     @Option(
         help:
-            "Test-time augmentation: none, or flip (each image and its mirror image, class probabilities averaged; twice the passes)."
+            "Test-time augmentation: none, flip (each image and its mirror image, class probabilities averaged; twice the passes) or crops (decoded at 1/0.875 of the input's size, the four corners and the centre averaged; five passes)."
     )
     var tta: TestTimeAugmentation = .none
 
@@ -71,8 +71,9 @@ struct Predict: ParsableCommand {
             return classifier.outputsProbabilities ? output : ActivationFunction.softmax.applied(to: output)
         }
         if tta != .none { Report.write("test-time augmentation: \(tta.rawValue) (\(tta.summary))") }
-        try BatchLoop(input: classifier.input).run(
-            BatchLoop.plan(images, batchSize: batch), forward: tta.wrapping(probabilities)
+        try BatchLoop(input: tta.input(for: classifier.input)).run(
+            BatchLoop.plan(images, batchSize: batch),
+            forward: tta.wrapping(probabilities, height: classifier.input.height, width: classifier.input.width)
         ) {
             ready, output in
             for (sample, error) in ready.failed {
@@ -146,6 +147,7 @@ extension TestTimeAugmentation: ExpressibleByArgument {
         switch self {
         case .none: return "one pass per image"
         case .flip: return "each image and its mirror image, class probabilities averaged"
+        case .crops: return "each image decoded at 1/0.875 of the input's size, its four corners and centre averaged"
         }
     }
 }

@@ -165,7 +165,9 @@ struct CLITests {
         #expect(mistakes > 0, "the shipped model gets some of digits-mini wrong")
         #expect(page.components(separatedBy: "(predicted)\" src=\"data:image/jpeg;base64,").count - 1 == mistakes)
         #expect(page.components(separatedBy: "(true)\" src=\"data:image/jpeg;base64,").count - 1 == mistakes)
-        let refused = try run(["predict", model, image, "--tta", "crops"])
+        let cropped = try top(["--tta", "crops"])
+        #expect(abs(cropped.reduce(0, +) - 1) < 1e-4 && cropped != plain, "five crops of a larger decode, averaged")
+        let refused = try run(["predict", model, image, "--tta", "tencrop"])
         #expect(refused.status == 2 && refused.err.contains("--tta"), "\(refused.err)")
     }
 
