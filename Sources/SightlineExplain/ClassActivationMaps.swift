@@ -103,10 +103,12 @@ public struct ClassActivationMaps {
     /// `maxChannels` keeps only the channels whose activation maps vary most (spatial standard
     /// deviation, tf-keras-vis's Faster-ScoreCAM `max_N`), giving the others weight 0.
     /// `progress` gets (masked passes done, total) after each batch. `noise` smooths the gradient
-    /// pixel attributions (`NoiseTunnel`); the other methods ignore it.
+    /// pixel attributions (`NoiseTunnel`) and `pixel` sets their steps and window; the other
+    /// methods ignore both.
     public func compute(
         _ images: Tensor, classes requested: [Int?], method: CAMMethod = .gradcam, scoreBatch: Int = 32,
         maxChannels: Int? = nil, noise: NoiseTunnel? = nil,
+        pixel: InputAttribution.Options = InputAttribution.Options(),
         progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> Result {
         let n = images.batchSize
@@ -188,8 +190,8 @@ public struct ClassActivationMaps {
                     progress: progress))
         case .saliency, .inputXGradient, .integratedGradients, .occlusion:
             let attribution =
-                try noise.map { try $0.attribution(method, self, images: images, classes: classes) }
-                ?? InputAttribution.attribution(method, self, images: images, classes: classes)
+                try noise.map { try $0.attribution(method, self, images: images, classes: classes, options: pixel) }
+                ?? InputAttribution.attribution(method, self, images: images, classes: classes, options: pixel)
             maps = InputAttribution.map(method, attribution)
         case .scorecam:
             maps = Self.weightedSum(

@@ -24,6 +24,8 @@ public struct GradCAMJob {
     public var method: CAMMethod = .gradcam
     /// Smoothing of a pixel attribution method (`NoiseTunnel`); nil computes it once.
     public var noise: NoiseTunnel?
+    /// Integrated Gradients' steps and Occlusion's window and stride.
+    public var pixel = InputAttribution.Options()
     /// Score-CAM: only the `maxChannels` channels whose maps vary most.
     public var maxChannels: Int?
     /// Heatmap weight in the overlay (the Keras example's 0.4), JPEG quality, classes per image in the report.
@@ -90,7 +92,8 @@ public struct GradCAMJob {
                 let before = done
                 let result = try cam.compute(
                     input, classes: Array(repeating: target, count: originals.count), method: method,
-                    maxChannels: maxChannels, noise: noise, progress: { step, _ in progress(before + step, total, nil) }
+                    maxChannels: maxChannels, noise: noise, pixel: pixel,
+                    progress: { step, _ in progress(before + step, total, nil) }
                 )
                 done += originals.count * workPerImage / targets.count
                 progress(done, total, nil)

@@ -7,6 +7,20 @@ import SightlineNN
 /// which perturbs instead. Attributions are `[N, H, W, C]`; `map` reduces
 /// them to `[N, H, W]` heatmaps (`CAMMethod` says how).
 public enum InputAttribution {
+    /// The pixel methods' settings (`gradcam --steps`, `--window`, `--stride`).
+    public struct Options: Sendable, Equatable {
+        /// Integrated Gradients' steps from the zero baseline to the image (Captum's `n_steps`).
+        public var steps: Int
+        /// Occlusion's patch side and step, in pixels; nil: 1/8 of the image's side (at least 2)
+        /// and half the patch (Captum's `sliding_window_shapes` and `strides`).
+        public var window: Int?
+        public var stride: Int?
+
+        public init(steps: Int = 16, window: Int? = nil, stride: Int? = nil) {
+            (self.steps, self.window, self.stride) = (steps, window, stride)
+        }
+    }
+
     /// ∂score_class/∂input `[N, H, W, C]` for each image's class.
     public static func gradient(_ cam: ClassActivationMaps, images: Tensor, classes: [Int]) throws -> Tensor {
         let graph = cam.logits
@@ -35,9 +49,10 @@ public enum InputAttribution {
     /// Gradients: (x − 0) · Σ_s w_s ∂score/∂x(α_s x), α_s = s/(steps − 1), trapezoid weights
     /// w = 1/(steps − 1) halved at both ends, the steps evaluated `batch` images at a time.
     public static func attribution(
-        _ method: CAMMethod, _ cam: ClassActivationMaps, images: Tensor, classes: [Int], steps: Int = 16,
+        _ method: CAMMethod, _ cam: ClassActivationMaps, images: Tensor, classes: [Int], options: Options = Options(),
         batch: Int = 16
     ) throws -> Tensor {
+        let steps = max(options.steps, 2)
         switch method {
         case .saliency:
             let g = try gradient(cam, images: images, classes: classes)
@@ -67,9 +82,9 @@ public enum InputAttribution {
             return Tensor(
                 shape: images.shape, scalars: (0..<images.count).map { Float(total[$0]) * images.scalars[$0] })
         case .occlusion:
-            let window = max(2, images.shape[1] / 8)
+            let window = options.window ?? max(2, images.shape[1] / 8)
             return try PerturbationAttribution.occlusion(
-                cam, images: images, classes: classes, window: window, stride: max(1, window / 2))
+                cam, images: images, classes: classes, window: window, stride: options.stride ?? max(1, window / 2))
         default:
             throw ClassActivationMaps.CAMError(
                 subject: "method \(method.rawValue)", "is not a pixel attribution; use it through compute")

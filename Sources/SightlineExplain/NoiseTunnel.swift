@@ -39,9 +39,10 @@ public struct NoiseTunnel: Sendable, Equatable {
     }
 
     /// The smoothed attribution `[N, H, W, C]` of `method` for `images`.
-    public func attribution(_ method: CAMMethod, _ cam: ClassActivationMaps, images: Tensor, classes: [Int]) throws
-        -> Tensor
-    {
+    public func attribution(
+        _ method: CAMMethod, _ cam: ClassActivationMaps, images: Tensor, classes: [Int],
+        options: InputAttribution.Options = InputAttribution.Options()
+    ) throws -> Tensor {
         var generator = SeededGenerator(seed: seed)
         let per = images.count / max(images.batchSize, 1)
         let deviations = (0..<images.batchSize).map { image -> Float in
@@ -62,12 +63,13 @@ public struct NoiseTunnel: Sendable, Equatable {
     /// `kind`'s combination of `method`'s attributions over the noisy copies in `noisy` (each a
     /// batch shaped as the images), one sample at a time: memory does not grow with the samples.
     public static func attribution<Copies: Sequence<Tensor>>(
-        _ method: CAMMethod, _ cam: ClassActivationMaps, classes: [Int], kind: Kind, noisy: Copies
+        _ method: CAMMethod, _ cam: ClassActivationMaps, classes: [Int], kind: Kind,
+        options: InputAttribution.Options = InputAttribution.Options(), noisy: Copies
     ) throws -> Tensor {
         var (sum, squares, count): ([Double], [Double], Double) = ([], [], 0)
         var shape: [Int] = []
         for copy in noisy {
-            let a = try InputAttribution.attribution(method, cam, images: copy, classes: classes)
+            let a = try InputAttribution.attribution(method, cam, images: copy, classes: classes, options: options)
             if sum.isEmpty {
                 sum = [Double](repeating: 0, count: a.count)
                 (squares, shape) = (sum, a.shape)

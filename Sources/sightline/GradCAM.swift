@@ -85,6 +85,15 @@ struct GradCAM: ParsableCommand {
     )
     var smooth: String?
 
+    @Option(help: "Integrated Gradients: steps from the black (zero) baseline to the image (Captum's n_steps).")
+    var steps = 16
+
+    @Option(help: "Occlusion: the patch's side in pixels (default: 1/8 of the input's side, at least 2).")
+    var window: Int?
+
+    @Option(help: "Occlusion: the patch's step in pixels (default: half the patch).")
+    var stride: Int?
+
     @Option(help: "Heatmap weight in the overlay (the Keras example's 0.4).")
     var alpha: Float = 0.4
 
@@ -118,6 +127,9 @@ struct GradCAM: ParsableCommand {
         try OptionChecks.unitInterval(alpha, "--alpha")
         guard (1...100).contains(quality) else { throw ValidationError("--quality \(quality): must be 1 to 100") }
         if let maxChannels { try OptionChecks.atLeast(1, maxChannels, "--max-channels") }
+        try OptionChecks.within(2...4096, steps, "--steps")
+        if let window { try OptionChecks.within(1...65536, window, "--window") }
+        if let stride { try OptionChecks.within(1...65536, stride, "--stride") }
         guard CAMMethod.selection(method) != nil else {
             throw ValidationError(
                 "--method \(method): not a method; choose from \(CAMMethod.allCases.map(\.rawValue).joined(separator: ", ")), a comma-separated list of them, or all"
@@ -231,6 +243,7 @@ struct GradCAM: ParsableCommand {
         job.targets = targets
         (job.method, job.maxChannels, job.alpha, job.quality) = (method, maxChannels, alpha, quality)
         if method.isPixelAttribution { job.noise = smooth.flatMap(NoiseTunnel.init(argument:)) }
+        job.pixel = InputAttribution.Options(steps: steps, window: window, stride: stride)
         (job.top, job.batchSize, job.metrics) = (top, batch, metrics)
         let images = folder.items.count
         if method.perturbsChannels {

@@ -3,7 +3,8 @@ Sightline with, for AttributionMethodTests.swift: pytorch-grad-cam 1.5.4 (HiResC
 GradCAMElementWise, XGradCAM, LayerCAM, EigenCAM, EigenGradCAM, AblationCAM: the raw map at the target layer
 before its ReLU and resize, from each class's own `get_cam_image`) and Captum 0.7 (Saliency,
 InputXGradient, IntegratedGradients with `riemann_trapezoid`, 16 steps, zero baseline, Occlusion
-with an 8×8 window over all channels moved by 4, baseline 0: the per-channel attribution), on the reduced torchvision ResNet18 of `torchvision/resnet18_reduced.pth`
+with an 8×8 window over all channels moved by 4, baseline 0: the per-channel attribution; and with
+the options, IntegratedGradients at 8 steps and Occlusion with a 16×16 window moved by 8), on the reduced torchvision ResNet18 of `torchvision/resnet18_reduced.pth`
 (the same weights Sightline reads natively) with target layer `layer4` (Sightline's
 `layer4.1.out`), the input x[i] = 2·sin(0.37·i) (NHWC order, batch 2) and target class 3.
 
@@ -69,6 +70,12 @@ out["integrated-gradients"] = nhwc_list(ig.detach().numpy(), True)
 occlusion = Occlusion(model).attribute(x, target=target, sliding_window_shapes=(3, 8, 8), strides=(3, 4, 4),
                                        baselines=0)
 out["occlusion"] = nhwc_list(occlusion.detach().numpy(), True)
+# The options: 8 steps, and a 16×16 window moved by 8 (`gradcam --steps 8`, `--window 16 --stride 8`).
+ig8 = IntegratedGradients(model).attribute(x, target=target, n_steps=8, method="riemann_trapezoid")
+out["integrated-gradients-8"] = nhwc_list(ig8.detach().numpy(), True)
+occlusion16 = Occlusion(model).attribute(x, target=target, sliding_window_shapes=(3, 16, 16), strides=(3, 8, 8),
+                                         baselines=0)
+out["occlusion-16-8"] = nhwc_list(occlusion16.detach().numpy(), True)
 # NoiseTunnel with a replayable draw: torch.normal(0, std) -> std * pattern over (k, c, y, x).
 real_normal = torch.normal
 

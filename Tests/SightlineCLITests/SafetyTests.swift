@@ -126,6 +126,7 @@ struct SafetyTests {
             (["train-head", features, "-o", output, "--validation-split", "1.5"], "--validation-split 1.5"),
             (["gradcam", model, imgs, "-o", root.path + "/cam", "--alpha", "nan"], "--alpha nan: must be between 0"),
             (["gradcam", model, imgs, "-o", root.path + "/cam", "--smooth", "vargrad"], "--smooth smooths saliency"),
+            (["gradcam", model, imgs, "-o", root.path + "/cam", "--steps", "1"], "--steps 1: must be 2 to 4096"),
             (
                 ["gradcam", model, imgs, "-o", root.path + "/cam", "--method", "saliency", "--smooth", "smoothgrad:0"],
                 "--smooth smoothgrad:0: must be smoothgrad, smoothgrad-sq or vargrad"

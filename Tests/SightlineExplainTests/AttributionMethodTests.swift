@@ -71,4 +71,25 @@ struct AttributionMethodTests {
         let maps = try cam.compute(images, classes: [3, 3], method: method).maps
         #expect(maps.shape == [2, 64, 64] && maps.scalars.allSatisfy { $0 >= 0 }, "a heatmap at the input's size")
     }
+
+    /// `gradcam --steps 8` and `--window 16 --stride 8` against Captum with the same settings.
+    @Test func pixelMethodOptionsMatchCaptum() throws {
+        let (cam, images, reference) = try Self.setup()
+        let options = InputAttribution.Options(steps: 8, window: 16, stride: 8)
+        let ig = try InputAttribution.attribution(
+            .integratedGradients, cam, images: images, classes: [3, 3], options: options)
+        let expected = try KerasFixture.tensor(reference["integrated-gradients-8"])
+        // Captum's 8 trapezoid steps weigh 7/8 of Sightline's (see above).
+        let scaled = Tensor(shape: expected.shape, scalars: expected.scalars.map { $0 * 8 / 7 })
+        expectClose(ig.batch(0..<1), scaled, tolerance: 1e-4, "integrated gradients, 8 steps")
+        let occlusion = try InputAttribution.attribution(
+            .occlusion, cam, images: images, classes: [3, 3], options: options)
+        expectClose(
+            occlusion.batch(0..<1), try KerasFixture.tensor(reference["occlusion-16-8"]), tolerance: 1e-4,
+            "occlusion, 16×16 moved by 8")
+        // The setting takes effect: the default 16 steps are further from Captum's 8 than 8 are.
+        let sixteen = try InputAttribution.attribution(.integratedGradients, cam, images: images, classes: [3, 3])
+        #expect(
+            sixteen.batch(0..<1).maxAbsoluteDifference(scaled) > 10 * ig.batch(0..<1).maxAbsoluteDifference(scaled))
+    }
 }
