@@ -1,4 +1,5 @@
 import SightlineCore
+import SightlineVision
 
 /// Test-time augmentation for `predict` and `evaluate`: each image's class probabilities are
 /// the mean over the image and its augmented versions (ttach's `mean` merge; fastai's `tta`
@@ -42,7 +43,7 @@ public enum TestTimeAugmentation: String, Sendable, CaseIterable {
         case .flip:
             return { images in
                 var mean = try probabilities(images)
-                let mirrored = try probabilities(Self.mirrored(images))
+                let mirrored = try probabilities(Augmentation.mirrored(images))
                 mean.withUnsafeMutableBufferPointer { m in
                     mirrored.withUnsafeBufferPointer { r in
                         for i in m.indices { m[i] = (m[i] + r[i]) / 2 }
@@ -73,22 +74,6 @@ public enum TestTimeAugmentation: String, Sendable, CaseIterable {
                         let from = ((image * h + top + y) * w + left) * c
                         let to = ((image * height + y) * width) * c
                         for i in 0..<(width * c) { out[to + i] = x[from + i] }
-                    }
-                }
-            }
-        }
-    }
-
-    /// `images` `[N, H, W, C]` mirrored left to right.
-    public static func mirrored(_ images: Tensor) -> Tensor {
-        let (n, height, width, channels) = (images.shape[0], images.shape[1], images.shape[2], images.shape[3])
-        return Tensor(shape: images.shape) { out in
-            images.withUnsafeBufferPointer { x in
-                for row in 0..<(n * height) {
-                    let base = row * width * channels
-                    for column in 0..<width {
-                        let (to, from) = (base + column * channels, base + (width - 1 - column) * channels)
-                        for c in 0..<channels { out[to + c] = x[from + c] }
                     }
                 }
             }

@@ -73,6 +73,9 @@ public enum EvaluationReport {
         return svg + "</svg>"
     }
 
+    /// How many of the most confident mistakes the report shows.
+    public static let mistakesShown = 24
+
     /// `image` scaled to at most `size` pixels on its longer side, as base64 JPEG for an `<img>`.
     public static func thumbnail(_ image: RGBImage, size: Int = 160) -> String? {
         let scale = Double(size) / Double(max(image.width, image.height))
@@ -87,7 +90,9 @@ public enum EvaluationReport {
 
     /// The evaluation as an HTML fragment: figures, confusion matrix, bars, table, mistakes (with
     /// `explanations[path]`, an HTML fragment, under a mistake's thumbnail when given).
-    public static func section(_ evaluation: Evaluation, thumbnails: Int = 24, explanations: [String: String] = [:])
+    public static func section(
+        _ evaluation: Evaluation, thumbnails: Int = mistakesShown, explanations: [String: String] = [:]
+    )
         -> String
     {
         let figures = evaluation.perClass
@@ -136,7 +141,7 @@ public enum EvaluationReport {
         "<style>body{font-family:sans-serif;margin:2em;max-width:80em}table{border-collapse:collapse}td,th{padding:2px 8px;border-bottom:1px solid #ddd;text-align:right}td:first-child{text-align:left}figure{display:inline-block;margin:0 1em 1em 0;vertical-align:top;font-size:12px}</style>"
 
     public static func html(
-        _ evaluation: Evaluation, model: String, data: String, thumbnails: Int = 24,
+        _ evaluation: Evaluation, model: String, data: String, thumbnails: Int = mistakesShown,
         explanations: [String: String] = [:]
     ) -> String {
         """

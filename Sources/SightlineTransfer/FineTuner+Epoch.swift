@@ -19,6 +19,7 @@ extension FineTuner {
         }
         let order = epochOrder(phase: phase, epoch: epoch)
         let classWeights = options.balance == .weights ? ClassBalance.weights(trainingClassCounts) : nil
+        let slots = trainingSlots(phase: phase)  // what this epoch trains, at their rates
         let global = stride(from: 0, to: order.count, by: options.batchSize).map {
             order[$0..<min($0 + options.batchSize, order.count)]
         }
@@ -55,9 +56,7 @@ extension FineTuner {
             }
             try combine(&figures)
             if figures.count > 0 {
-                let (place, slots) = (
-                    "phase \(phase) epoch \(epoch + 1) batch \(number + 1)", trainingSlots(phase: phase)
-                )
+                let place = "phase \(phase) epoch \(epoch + 1) batch \(number + 1)"
                 let fix =
                     "The files written so far keep the last finished epoch's weights; lower \(phase == 1 ? "--head-lr" : "--lr") (now \(optimizer.learningRate))."
                 try Divergence.check(loss: figures.loss, slots: slots, at: place, fix: fix)

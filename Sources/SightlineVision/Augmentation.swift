@@ -33,20 +33,28 @@ public struct Augmentation: Sendable, Equatable {
         return value
     }()
 
+    /// `images` (`[H, W, C]` or `[N, H, W, C]`) mirrored left to right.
+    public static func mirrored(_ images: Tensor) -> Tensor {
+        let (width, channels) = (images.shape[images.rank - 2], images.shape[images.rank - 1])
+        let rows = images.count / max(width * channels, 1)
+        return Tensor(shape: images.shape) { out in
+            images.withUnsafeBufferPointer { x in
+                for row in 0..<rows {
+                    let base = row * width * channels
+                    for column in 0..<width {
+                        let (to, from) = (base + column * channels, base + (width - 1 - column) * channels)
+                        for k in 0..<channels { out[to + k] = x[from + k] }
+                    }
+                }
+            }
+        }
+    }
+
     /// A randomly transformed copy of `image`, drawing from `generator`.
     public func apply(to image: Tensor, generator: inout SeededGenerator) -> Tensor {
         let (h, w, c) = (image.shape[0], image.shape[1], image.shape[2])
         if trivialAugment || randAugment != nil {
-            let flip = horizontalFlip && generator.nextUnitFloat() < 0.5
-            let flipped =
-                flip
-                ? Tensor(shape: image.shape) { out in
-                    for y in 0..<h {
-                        for x in 0..<w {
-                            for k in 0..<c { out[(y * w + x) * c + k] = image.scalars[(y * w + w - 1 - x) * c + k] }
-                        }
-                    }
-                } : image
+            let flipped = horizontalFlip && generator.nextUnitFloat() < 0.5 ? Self.mirrored(image) : image
             if let randAugment { return randAugment.apply(to: flipped, generator: &generator) }
             return TrivialAugment.apply(to: flipped, generator: &generator)
         }

@@ -114,7 +114,7 @@ struct Evaluate: ParsableCommand {
         -> [String: String]
     {
         let cam = try ClassActivationMaps(graph: classifier.graph)
-        let mistakes = evaluation.mistakes.prefix(24).map {
+        let mistakes = evaluation.mistakes.prefix(EvaluationReport.mistakesShown).map {
             MistakeExplanations.Mistake(path: $0.path, predicted: $0.predicted, trueClass: $0.trueClass)
         }
         let names = evaluation.classNames

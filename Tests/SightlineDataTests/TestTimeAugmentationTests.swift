@@ -1,5 +1,6 @@
 import Foundation
 import SightlineCore
+import SightlineVision
 import Testing
 
 @testable import SightlineData
@@ -11,12 +12,12 @@ struct TestTimeAugmentationTests {
     static let images = Tensor(shape: [2, 3, 4, 2], scalars: (0..<48).map { Float($0) })
 
     @Test func theMirrorImageReversesEachRow() {
-        let mirrored = TestTimeAugmentation.mirrored(Self.images)
+        let mirrored = Augmentation.mirrored(Self.images)
         // Image 1, row 2, column 0, channel 1 comes from column 3.
         let index = { (n: Int, y: Int, x: Int, c: Int) in ((n * 3 + y) * 4 + x) * 2 + c }
         #expect(mirrored.scalars[index(1, 2, 0, 1)] == Self.images.scalars[index(1, 2, 3, 1)])
         #expect(mirrored.scalars[index(0, 0, 1, 0)] == Self.images.scalars[index(0, 0, 2, 0)])
-        #expect(TestTimeAugmentation.mirrored(mirrored) == Self.images)
+        #expect(Augmentation.mirrored(mirrored) == Self.images)
     }
 
     @Test func cropsAverageTorchvisionsFiveCrop() throws {

@@ -51,28 +51,6 @@ struct RandomisationCheckTests {
         return graph
     }
 
-    /// Spearman rank correlation (average ranks for ties).
-    static func spearman(_ a: [Float], _ b: [Float]) -> Double {
-        func ranks(_ v: [Float]) -> [Double] {
-            let order = v.indices.sorted { v[$0] < v[$1] }
-            var result = [Double](repeating: 0, count: v.count)
-            var i = 0
-            while i < order.count {
-                var j = i
-                while j + 1 < order.count && v[order[j + 1]] == v[order[i]] { j += 1 }
-                for k in i...j { result[order[k]] = Double(i + j) / 2 }
-                i = j + 1
-            }
-            return result
-        }
-        let (ra, rb) = (ranks(a), ranks(b))
-        let (ma, mb) = (ra.reduce(0, +) / Double(ra.count), rb.reduce(0, +) / Double(rb.count))
-        let covariance = zip(ra, rb).reduce(0) { $0 + ($1.0 - ma) * ($1.1 - mb) }
-        let spread = (ra.reduce(0) { $0 + ($1 - ma) * ($1 - ma) } * rb.reduce(0) { $0 + ($1 - mb) * ($1 - mb) })
-            .squareRoot()
-        return spread > 0 ? covariance / spread : 0
-    }
-
     /// The CNN trained for 150 Adam steps on batches of 32 (seeded), and the generator after it.
     static func trained() throws -> (Graph, SeededGenerator) {
         let graph = try model(seed: 1)
@@ -140,7 +118,7 @@ struct RandomisationCheckTests {
 
         // Same model, recomputed: identical maps.
         let again = try cam.compute(test, classes: labels.map { $0 })
-        #expect(Self.spearman(trained.maps.scalars, again.maps.scalars) == 1)
+        #expect(SanityCheck.spearman(trained.maps.scalars, again.maps.scalars) == 1)
 
         // Cascading randomisation of the top layers: re-initialise conv2 and the classifier.
         let fresh = try Self.model(seed: 99)
@@ -151,7 +129,7 @@ struct RandomisationCheckTests {
         }
         let randomised = try ClassActivationMaps(graph: graph, layer: "conv2").compute(test, classes: labels.map { $0 })
         let correlations = (0..<24).map { image in
-            Self.spearman(
+            SanityCheck.spearman(
                 Array(trained.maps.scalars[(image * 64)..<((image + 1) * 64)]),
                 Array(randomised.maps.scalars[(image * 64)..<((image + 1) * 64)]))
         }.sorted()
