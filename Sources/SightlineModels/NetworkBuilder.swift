@@ -48,8 +48,16 @@ struct NetworkBuilder {
     @discardableResult
     mutating func conv(
         _ name: String, _ input: String, filters: Int, kernel: Int, strides: Int = 1, padding: Padding = .valid,
-        activation: ActivationFunction = .linear, useBias: Bool = true
+        activation: ActivationFunction = .linear, useBias: Bool = true, groups: Int = 1
     ) throws(LayerError) -> String {
+        if groups > 1 {
+            let kernel = initializer.tensor(
+                shape: [kernel, kernel, channels(of: input) / groups, filters], generator: &generator)
+            let layer = GroupedConv2D(
+                name: rename(name), kernel: kernel, bias: useBias ? Tensor(zeros: [filters]) : nil, groups: groups,
+                strides: (strides, strides), padding: padding, activation: activation)
+            return try graph.add(layer, inputs: [input])
+        }
         let layer = Conv2D(
             name: rename(name), inputChannels: channels(of: input), filters: filters, kernelSize: (kernel, kernel),
             strides: (strides, strides),

@@ -10,6 +10,11 @@ import SightlineNN
 /// ×4). Names: `conv1`, `bn1`, `relu`, `maxpool`, `layer{L}.{i}.conv{k}`, `.bn{k}`,
 /// `.downsample.0` (1×1 conv), `.downsample.1` (BN), `.add`, `.out`, `avgpool`, `fc` (logits,
 /// no softmax). Preprocessing is `torch`.
+///
+/// ResNeXt and Wide ResNet are the same network with a wider 3×3 convolution in each bottleneck
+/// (`width = planes · widthPerGroup / 64 · groups`, torchvision's rule), grouped for ResNeXt:
+/// `build(blocks:…)` takes `groups` and `widthScale = widthPerGroup · groups / 64`
+/// (resnext50_32x4d: 32 and 2, wide_resnet50_2: 1 and 2).
 public enum TorchVisionResNet {
     public enum Depth: String, Sendable, CaseIterable {
         case resnet18, resnet34, resnet50, resnet101, resnet152
@@ -35,6 +40,18 @@ public enum TorchVisionResNet {
         inputShape: [Int] = [224, 224, 3],
         weights: InitialWeights = .random(seed: 0), widthDivisor: Int = 1
     ) throws(LayerError) -> Graph {
+        try build(
+            blocks: depth.blocks, bottleneck: depth.bottleneck, includeTop: includeTop, pooling: pooling,
+            classes: classes, inputShape: inputShape, weights: weights, widthDivisor: widthDivisor)
+    }
+
+    /// Builds the network with `blocks` per stage (`build(_:)` for the parameters); bottleneck
+    /// blocks have `groups` groups in their 3×3 convolution and `widthScale` times its width.
+    public static func build(
+        blocks: [Int], bottleneck: Bool, groups: Int = 1, widthScale: Int = 1, includeTop: Bool = true,
+        pooling: GlobalPooling = .none, classes: Int = 1000, inputShape: [Int] = [224, 224, 3],
+        weights: InitialWeights = .random(seed: 0), widthDivisor: Int = 1
+    ) throws(LayerError) -> Graph {
         var b = try NetworkBuilder(inputShape: inputShape, weights: weights)
         var x = try b.add(ZeroPadding2D(name: "conv1.pad", padding: 3), "input_1")
         x = try b.conv("conv1", x, filters: 64 / widthDivisor, kernel: 7, strides: 2, useBias: false)
@@ -43,13 +60,13 @@ public enum TorchVisionResNet {
         // MaxPool2d(3, 2, padding=1) pads with −∞; after ReLU, zero padding is equivalent.
         x = try b.add(ZeroPadding2D(name: "maxpool.pad", padding: 1), x)
         x = try b.add(Pooling2D(name: "maxpool", kind: .max, poolSize: (3, 3), strides: (2, 2)), x)
-        for (stage, count) in depth.blocks.enumerated() {
+        for (stage, count) in blocks.enumerated() {
             let planes = (64 << stage) / widthDivisor
             for index in 0..<count {
                 let stride = index == 0 && stage > 0 ? 2 : 1
                 x = try block(
-                    &b, x, planes: planes, stride: stride, bottleneck: depth.bottleneck,
-                    name: "layer\(stage + 1).\(index)")
+                    &b, x, planes: planes, stride: stride, bottleneck: bottleneck, groups: groups,
+                    widthScale: widthScale, name: "layer\(stage + 1).\(index)")
             }
         }
         if includeTop || pooling == .avg { x = try b.add(GlobalPooling2D(name: "avgpool", kind: .average), x) }
@@ -61,20 +78,24 @@ public enum TorchVisionResNet {
 
     /// torchvision's `BasicBlock` or `Bottleneck` (expansion 1 or 4), with the stride on the 3×3.
     static func block(
-        _ b: inout NetworkBuilder, _ input: String, planes: Int, stride: Int, bottleneck: Bool, name: String
+        _ b: inout NetworkBuilder, _ input: String, planes: Int, stride: Int, bottleneck: Bool, groups: Int,
+        widthScale: Int, name: String
     ) throws(LayerError) -> String {
         let outputs = bottleneck ? 4 * planes : planes
+        let width = bottleneck ? planes * widthScale : planes
         let inputs = b.graph.shape(of: input)?.last ?? 0
         var x = input
         var k = 1
         if bottleneck {
-            x = try b.conv("\(name).conv1", x, filters: planes, kernel: 1, useBias: false)
+            x = try b.conv("\(name).conv1", x, filters: width, kernel: 1, useBias: false)
             x = try b.batchNorm("\(name).bn1", x, epsilon: epsilon)
             x = try b.activation("\(name).relu1", x, .relu)
             k = 2
         }
         x = try b.add(ZeroPadding2D(name: "\(name).conv\(k).pad", padding: 1), x)
-        x = try b.conv("\(name).conv\(k)", x, filters: planes, kernel: 3, strides: stride, useBias: false)
+        x = try b.conv(
+            "\(name).conv\(k)", x, filters: width, kernel: 3, strides: stride, useBias: false,
+            groups: bottleneck ? groups : 1)
         x = try b.batchNorm("\(name).bn\(k)", x, epsilon: epsilon)
         x = try b.activation("\(name).relu\(k)", x, .relu)
         k += 1

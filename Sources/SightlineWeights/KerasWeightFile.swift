@@ -1,5 +1,6 @@
 import Foundation
 import SightlineCore
+import SightlineModels
 
 /// One weight array as stored in a Keras file.
 public struct StoredWeight: Sendable {
@@ -121,12 +122,25 @@ public struct KerasWeightFile: Sendable {
     }
 
     /// A PyTorch state dict (`.pth`, `.pt`, `.safetensors`) as stored layers (`TorchVisionLayers`).
+    /// The layers' weight shapes by module, for the torchvision builders (`TorchVisionFamily`).
+    public var stateDictShapes: StateDictShapes {
+        StateDictShapes(layers.map { ($0.name, $0.weights.map { ($0.role, $0.value.shape) }) }, timm: namesAreTimm)
+    }
+
+    /// True for a timm state dict whose keys were renamed to torchvision's (`TimmNames`).
+    public private(set) var namesAreTimm = false
+
     init(torch path: String) throws(ModelFileError) {
         let dict = try TorchStateDict.read(path: path)
         self.path = path
         format = dict.container == "safetensors" ? .safetensors : .pytorch
         (kerasVersion, backend, modelConfig, namesAreKeras3Keys) = (nil, nil, nil, false)
-        layers = TorchVisionLayers.layers(dict.tensors, file: path)
+        var tensors = dict.tensors
+        if let renamed = TimmNames.torchvisionKeys(tensors.map(\.key)) {
+            tensors = zip(renamed, tensors).map { ($0, $1.value) }
+            namesAreTimm = true
+        }
+        layers = TorchVisionLayers.layers(tensors, file: path)
     }
 
     /// `value` when given, else the string attribute `name` on `object`.

@@ -149,11 +149,25 @@ public enum ModelLoader {
             graph = try KerasApplications.graph(entry, inputSize: inputSize)
             source = "recognised as \(entry.family)\(entry.includeTop ? "" : " without top") from its layer names"
             application = entry
+        } else if file.format.isPyTorch, let family = TorchVisionFamily.recognise(file.stateDictShapes) {
+            do throws(LayerError) {
+                graph = try family.build(file.stateDictShapes, inputShape: size(inputSize))
+            } catch {
+                throw ModelFileError(
+                    file: path, object: error.layer,
+                    "looks like torchvision's \(family.rawValue) but \(error.message); export the model to ONNX (torch.onnx.export), which carries its architecture",
+                    kind: .architecture)
+            }
+            source =
+                file.namesAreTimm
+                ? "recognised as timm \(family.rawValue) from its module names (mapped to torchvision's)"
+                : "recognised as torchvision \(family.rawValue) from its module names"
         } else if file.format.isPyTorch {
             let modules = Set(file.layers.prefix(4).map(\.name)).sorted().joined(separator: ", ")
+            let families = (["VGG11–19 (with or without BatchNorm)"] + TorchVisionFamily.allCases.map(\.rawValue))
             throw ModelFileError(
                 file: path,
-                "a state dict of a network Sightline has no builder for (modules \(modules), …): Sightline builds torchvision ResNet18–152 and VGG11–19 (with or without BatchNorm) from their state dicts; pass --arch if it is one of those under other names",
+                "a state dict of a network Sightline has no builder for (modules \(modules), …): Sightline builds torchvision's \(families.joined(separator: ", ")) from their state dicts; for another network export it to ONNX (torch.onnx.export), which carries its architecture",
                 kind: .architecture)
         } else {
             throw ModelFileError(
@@ -233,6 +247,11 @@ public enum ModelLoader {
         }
         if shapes["layer1.0.conv1"] != nil {
             let bottleneck = shapes["layer1.0.conv3"] != nil
+            // ResNeXt (grouped 3×3) and Wide ResNet (wider bottlenecks) are `TorchVisionFamily`'s.
+            let conv2 = shapes["layer1.0.conv2"]?.first ?? []
+            guard conv2.count == 4, conv2[2] == conv2[3], !bottleneck || out("layer1.0.conv1") == out("conv1") else {
+                return nil
+            }
             let blocks = (1...4).map { stage in (0..<64).filter { shapes["layer\(stage).\($0).conv1"] != nil }.count }
             let architecture: Architecture?
             switch (bottleneck, blocks) {

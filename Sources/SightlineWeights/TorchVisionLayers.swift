@@ -9,7 +9,9 @@ import SightlineCore
 ///   after one (the `_bn` variants) that name + `_bn`, and `classifier.0/3/6` become `fc1`,
 ///   `fc2`, `predictions`; fc1's rows go from torch's C,H,W
 ///   flatten order to Keras's H,W,C (a 7×7 map, as torchvision's adaptive pooling gives).
-/// - Layouts: convolution kernels OIHW → HWIO, linear weights `(out, in)` → `(in, out)`, BatchNorm
+/// - Layouts: convolution kernels OIHW → HWIO (a depthwise `[C, 1, kh, kw]` becomes `[kh, kw, 1, C]`,
+///   the kernel of a grouped `DepthwiseConv2D`), linear weights `(out, in)` → `(in, out)`, ConvNeXt's
+///   `layer_scale` `[C, 1, 1]` → `gamma` `[C]`, LayerNorm `weight`/`bias` by position, BatchNorm
 ///   `weight`, `bias`, `running_mean`, `running_var` → `gamma`, `beta`, `moving_mean`,
 ///   `moving_variance`; `num_batches_tracked` is not a weight.
 ///
@@ -58,6 +60,9 @@ enum TorchVisionLayers {
             var converted = value
             if isBatchNorm, let bnRole = batchNormRoles[kind] {
                 role = bnRole
+            } else if kind == "layer_scale" {
+                // ConvNeXt's layer scale `[C, 1, 1]`: Sightline's `LayerScale` γ `[C]`.
+                (role, converted) = ("gamma", value.reshaped([value.count]))
             } else if kind == "weight" && value.rank == 4 {
                 (role, converted) = ("kernel", permuted(value, [2, 3, 1, 0]))
             } else if kind == "weight" && value.rank == 2 {
