@@ -2,7 +2,8 @@
 Keras Applications families with random weights (written by real Keras 3), the ONNX file Sightline
 writes, run by ONNX Runtime on NCHW input, must give what Keras gives on the same images (NHWC)
 within 1e-4 of scale (Sightline itself matches Keras within 1e-5 on these, ZooTests); and a
-torchvision ResNet18 read from its `.pth` must give torch's logits.
+torchvision ResNet18 and every torchvision and timm family fixture read from its `.pth` must give
+torch's logits.
 
 Run: python3 scripts/check_onnx_export.py [--sightline .build/release/sightline]
 (pip install keras tensorflow-cpu onnxruntime; not part of CI, which has no Python stack; the
@@ -69,4 +70,22 @@ got = session.run(None, {session.get_inputs()[0].name: x.transpose(0, 3, 1, 2).c
 error = np.abs(got - expected).max() / np.abs(expected).max()
 failures += error > 1e-4
 print(f"{'resnet18 .pth':14s} ONNX Runtime {onnxruntime.__version__} vs torch 1.13: {error:.2e} of scale  {'ok' if error <= 1e-4 else 'DIFFERS'}")
+# Every torchvision and timm family read from its state dict (Tests/Fixtures/make_torch_family_fixtures.py).
+with open("Tests/Fixtures/torchvision/families_expected.json") as f:
+    families = json.load(f)
+for name, entry in families.items():
+    source = f"Tests/Fixtures/torchvision/{name if name.startswith('timm') else 'family_' + name}.pth"
+    onnx = os.path.join(work, f"{name}.onnx")
+    result = subprocess.run([args.sightline, "convert", source, "--input-size", "64", "-o", onnx],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        print(f"{name:14s} convert failed: {result.stderr.strip()}")
+        failures += 1
+        continue
+    expected = np.array(entry["logits"]["data"]).reshape(entry["logits"]["shape"])
+    session = onnxruntime.InferenceSession(onnx, providers=["CPUExecutionProvider"])
+    got = session.run(None, {session.get_inputs()[0].name: x.transpose(0, 3, 1, 2).copy()})[0]
+    error = np.abs(got - expected).max() / np.abs(expected).max()
+    failures += error > 1e-4
+    print(f"{name:22s} .pth → ONNX Runtime vs torch: {error:.2e} of scale  {'ok' if error <= 1e-4 else 'DIFFERS'}")
 sys.exit(1 if failures else 0)

@@ -53,6 +53,14 @@ extension ONNXWriter.Builder {
             return name
         case let act as Activation:
             return try activation(act.function, name, x, output: name)
+        case let dense as Dense where shape.count == 3:
+            // A Dense on a map's channels (ConvNeXt's MLP) is a 1×1 convolution of the NCHW map.
+            let kernel = dense.kernel.value
+            let weight = TorchVisionLayers.permuted(kernel, [1, 0]).reshaped([kernel.shape[1], kernel.shape[0], 1, 1])
+            let output = try convolution(
+                name, x, weight: weight, bias: dense.bias?.value, groups: 1, strides: (1, 1), dilation: (1, 1),
+                padding: .valid, inputShape: shape, linear: dense.activation == .linear)
+            return try activation(dense.activation, name, output)
         case let dense as Dense:
             let kernel = dense.kernel.value
             let weight = constant(name + ".kernel", kernel.scalars, kernel.shape)
@@ -91,6 +99,14 @@ extension ONNXWriter.Builder {
                 throw unwritable(name, "Multiply of more than two inputs is not written to ONNX")
             }
             nodes.append(node(op, inputs, name, name: name, attributes))
+            return name
+        case let norm as LayerNormalization:
+            return layerNormalization(norm, name, x, map: shape.count == 3, channels: shape.last ?? 0)
+        case let scale as LayerScale:
+            let gamma = scale.gamma.value
+            let factor = constant(
+                name + ".gamma", gamma.scalars, shape.count == 3 ? [1, gamma.count, 1, 1] : [gamma.count])
+            nodes.append(node("Mul", [x, factor], name, name: name))
             return name
         case let reshape as Reshape:
             return try flatten(reshape, name, x)
@@ -175,6 +191,14 @@ extension ONNXWriter.Builder {
             nodes.append(node("HardSigmoid", [x], out, name: out, [float("alpha", 1 / 6), float("beta", 0.5)]))
         case .hardSigmoidKeras2:
             nodes.append(node("HardSigmoid", [x], out, name: out, [float("alpha", 0.2), float("beta", 0.5)]))
+        case .gelu(approximate: false):  // x · ½(1 + erf(x/√2)); ONNX's Gelu needs opset 20
+            let root = constant(out + ".sqrt2", [Float(2).squareRoot()], [])
+            let (one, half) = (constant(out + ".one", [1], []), constant(out + ".half", [0.5], []))
+            nodes.append(node("Div", [x, root], out + ".scaled", name: out + ".scaled"))
+            nodes.append(node("Erf", [out + ".scaled"], out + ".erf", name: out + ".erf"))
+            nodes.append(node("Add", [out + ".erf", one], out + ".gate", name: out + ".gate"))
+            nodes.append(node("Mul", [x, out + ".gate"], out + ".product", name: out + ".product"))
+            nodes.append(node("Mul", [out + ".product", half], out, name: out))
         case .swish:
             nodes.append(node("Sigmoid", [x], out + ".sigmoid", name: out + ".sigmoid"))
             nodes.append(node("Mul", [x, out + ".sigmoid"], out, name: out))
@@ -182,6 +206,27 @@ extension ONNXWriter.Builder {
             throw unwritable(name, "activation \(function) is not written to ONNX")
         }
         return out
+    }
+
+    /// LayerNormalization over the channels: of an NCHW map through channels-last and back
+    /// (ONNX's operator normalises from its axis to the end), of a vector directly.
+    mutating func layerNormalization(
+        _ norm: LayerNormalization, _ name: String, _ x: String, map: Bool, channels c: Int
+    )
+        -> String
+    {
+        let scale = constant(name + ".scale", norm.gamma?.value.scalars ?? Array(repeating: 1, count: c), [c])
+        let bias = constant(name + ".bias", norm.beta?.value.scalars ?? Array(repeating: 0, count: c), [c])
+        let attributes = [int("axis", -1), float("epsilon", norm.epsilon)]
+        guard map else {
+            nodes.append(node("LayerNormalization", [x, scale, bias], name, name: name, attributes))
+            return name
+        }
+        nodes.append(node("Transpose", [x], name + ".nhwc", name: name + ".nhwc", [ints("perm", [0, 2, 3, 1])]))
+        nodes.append(
+            node("LayerNormalization", [name + ".nhwc", scale, bias], name + ".norm", name: name + ".norm", attributes))
+        nodes.append(node("Transpose", [name + ".norm"], name, name: name, [ints("perm", [0, 3, 1, 2])]))
+        return name
     }
 
     /// Keras's Flatten and Reshape work on NHWC items: transpose NCHW maps to NHWC first, and

@@ -4,7 +4,7 @@ import SightlineCore
 import SightlineNN
 internal import SwiftProtobuf
 
-/// Writes a Sightline graph as an ONNX model (opset 13, IR version 7) that ONNX Runtime runs:
+/// Writes a Sightline graph as an ONNX model (opset 17, IR version 8) that ONNX Runtime runs:
 /// the image input is NCHW `[batch, C, H, W]`, as ONNX CNNs take it (transpose NHWC images
 /// first), and the output is what the graph's output is (probabilities when it ends in a softmax).
 /// Each layer becomes its operators (a fused activation its own node; `padding: same` explicit
@@ -13,7 +13,8 @@ internal import SwiftProtobuf
 /// source are metadata properties. A layer type without an ONNX counterpart here is an error
 /// naming the layer.
 enum ONNXWriter {
-    static let opset: Int64 = 13
+    /// 17: HardSwish (14) and LayerNormalization (17) are operators of their own.
+    static let opset: Int64 = 17
 
     static func save(_ graph: Graph, to path: String, metadata: KerasWriter.Metadata) throws {
         var writer = Builder(graph: graph)
@@ -57,7 +58,7 @@ enum ONNXWriter {
             }
             onnx.output = [valueInfo(last, dims)]
             var model = Onnx_ModelProto()
-            model.irVersion = 7
+            model.irVersion = 8
             model.producerName = "Sightline"
             model.producerVersion = metadata.sightlineVersion
             var opset = Onnx_OperatorSetIdProto()
