@@ -12,7 +12,7 @@ extension NetworkBuilder {
         _ name: String, _ input: String, _ s: StateDictShapes, stride: Int = 1, padding: Int? = nil,
         activation: ActivationFunction = .linear
     ) throws(LayerError) -> String {
-        guard let k = s.shape(name), k.count == 4 else {
+        guard let k = s.shape(name), k.count == 4, k.allSatisfy({ $0 > 0 }) else {
             throw LayerError(layer: name, "the state dict has no convolution kernel '\(name).weight'")
         }
         let channels = graph.shape(of: input)?.last ?? 0
@@ -28,7 +28,8 @@ extension NetworkBuilder {
         } else if pad > 0 {
             x = try add(ZeroPadding2D(name: "\(name).pad", padding: pad), x)
         }
-        let bias = s.shape(name, "bias").map { Tensor(zeros: $0) }
+        // A bias of another shape is reported by the strict load that follows, not trusted here.
+        let bias = s.shape(name, "bias").map { _ in Tensor(zeros: [k[3]]) }
         let layer: any Layer
         if groups == 1 {
             layer = Conv2D(
@@ -76,10 +77,10 @@ extension NetworkBuilder {
     )
         throws(LayerError) -> String
     {
-        guard let k = s.shape(name), k.count == 2 else {
+        guard let k = s.shape(name), k.count == 2, k.allSatisfy({ $0 > 0 }) else {
             throw LayerError(layer: name, "the state dict has no linear weight '\(name).weight'")
         }
-        let bias = s.shape(name, "bias").map { Tensor(zeros: $0) }
+        let bias = s.shape(name, "bias").map { _ in Tensor(zeros: [k[1]]) }
         return try add(Dense(name: name, kernel: Tensor(zeros: k), bias: bias, activation: activation), input)
     }
 

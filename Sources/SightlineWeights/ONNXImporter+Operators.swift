@@ -7,7 +7,8 @@ extension ONNXImporter {
     static let operators = [
         "Conv", "BatchNormalization", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish",
         "Softmax", "Add", "Mul", "Concat", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Flatten",
-        "Reshape", "Gemm", "MatMul", "Pad", "Dropout", "Identity", "Constant", "Sum", "Transpose",
+        "Reshape", "Gemm", "MatMul", "Pad", "Dropout", "Identity", "Constant", "Sum", "Transpose", "LayerNormalization",
+        "Gelu",
     ]
 
     mutating func add(_ node: Onnx_NodeProto) throws {
@@ -22,7 +23,9 @@ extension ONNXImporter {
         case "Conv": try convolution(node)
         case "BatchNormalization": try batchNormalization(node)
         case "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish", "Softmax": try activation(node)
-        case "Add", "Sum", "Mul", "Concat": try merge(node)
+        case "Add", "Sum", "Mul", "Concat": if try channelScale(node) == nil { try merge(node) }
+        case "LayerNormalization": try layerNormalization(node)
+        case "Gelu": try activation(node)
         case "Transpose":
             // Only to NHWC and back, around a Flatten (as Sightline's own ONNX writer does).
             let x = try nodeInput(node, channelsLastAllowed: true)
@@ -44,9 +47,13 @@ extension ONNXImporter {
         case "Gemm", "MatMul": try dense(node)
         case "Pad": try pad(node)
         default:
+            // torch.onnx writes LayerNorm out as ReduceMean, Sub, Pow, … before opset 17.
+            let hint =
+                node.opType == "ReduceMean"
+                ? " (a LayerNorm exported before opset 17: export with opset_version=17)" : ""
             throw error(
                 node.name,
-                "operator '\(node.opType)' is not one Sightline runs; it runs \(Self.operators.joined(separator: ", "))"
+                "operator '\(node.opType)' is not one Sightline runs\(hint); it runs \(Self.operators.joined(separator: ", "))"
             )
         }
     }
@@ -114,10 +121,14 @@ extension ONNXImporter {
     }
 
     mutating func activation(_ node: Onnx_NodeProto) throws {
-        let x = try nodeInput(node)
+        let x = try nodeInput(node, channelsLastAllowed: node.opType == "Gelu")
         let function: ActivationFunction
         var nonNegative = false
         switch node.opType {
+        case "Gelu":
+            function = .gelu(
+                approximate: attribute(node, "approximate").map { String(decoding: $0.s, as: UTF8.self) } == "tanh")
+            if channelsLast.contains(node.input[0]) { channelsLast.insert(node.output[0]) }
         case "Relu": (function, nonNegative) = (.relu, true)
         case "LeakyRelu": function = .leakyRelu(alpha: float(node, "alpha", 0.01))
         case "Sigmoid": (function, nonNegative) = (.sigmoid, true)
@@ -221,9 +232,11 @@ extension ONNXImporter {
     }
 
     mutating func dense(_ node: Onnx_NodeProto) throws {
-        let x = try nodeInput(node)
+        let x = try nodeInput(node, channelsLastAllowed: node.opType == "MatMul")
         let features = graph.shape(of: x.name)?.last ?? 0
-        guard x.rank == 2, var weight = try constantInput(node, 1), weight.rank == 2 else {
+        // A MatMul of a map transposed to NHWC (a torch Linear on the channels) is a Dense on them.
+        let onChannels = channelsLast.contains(node.input[0]) && x.rank == 4
+        guard x.rank == 2 || onChannels, var weight = try constantInput(node, 1), weight.rank == 2 else {
             throw error(node.name, "\(node.opType) needs a 2-D input and a constant 2-D weight")
         }
         var bias = try constantInput(node, 2)
@@ -243,7 +256,8 @@ extension ONNXImporter {
                 node.name, "weight \(weight.shape) and bias \(bias?.shape ?? []) do not fit \(features) features")
         }
         if let map = x.flattened { weight = Self.rowsFromChannelsFirst(weight, map: map) }
-        _ = try record(node, Dense(name: layerName(node), kernel: weight, bias: bias), inputs: [x.name], rank: 2)
+        _ = try record(node, Dense(name: layerName(node), kernel: weight, bias: bias), inputs: [x.name], rank: x.rank)
+        if onChannels { channelsLast.insert(node.output[0]) }
     }
 
     /// A weight whose rows follow ONNX's C,H,W flatten order, reordered to Sightline's H,W,C.

@@ -10,7 +10,9 @@ import SightlineNN
 /// Operators: Conv (plain, depthwise and grouped; explicit pads become `ZeroPadding2D`),
 /// BatchNormalization, Relu, LeakyRelu, Sigmoid, Tanh, Clip (ReLU6), HardSigmoid, HardSwish,
 /// Add, Mul and Concat of two activations, MaxPool/AveragePool, GlobalAveragePool/GlobalMaxPool,
-/// Flatten and the equivalent Reshape, Gemm, Softmax, Dropout/Identity, and Pad with zeros.
+/// Flatten and the equivalent Reshape, Gemm, Softmax, Dropout/Identity, Pad with zeros, and
+/// ConvNeXt's channels-last blocks (LayerNormalization, MatMul with its bias, GELU, a per-channel
+/// Mul as `LayerScale`; `ONNXImporter+Fusion`).
 /// Activations keep their ONNX meaning in Sightline's layout: a Flatten of an H×W×C map feeds a
 /// Gemm whose weight rows are reordered from ONNX's C,H,W to H,W,C. Anything else is an error
 /// naming the node and the operator.
@@ -29,7 +31,8 @@ struct ONNXImporter {
     var values: [String: Value] = [:]
     /// ONNX values that are a map transposed to NHWC (`Transpose` with perm 0,2,3,1): in
     /// Sightline's layout already, so a Flatten of one keeps its order. Only a Flatten, a
-    /// Reshape or the inverse Transpose may read one.
+    /// Reshape, the inverse Transpose and the channel-wise operators (LayerNormalization, MatMul,
+    /// GELU, a per-channel Mul) may read one.
     var channelsLast: Set<String> = []
     private var usedNames: Set<String> = []
 
@@ -57,7 +60,7 @@ struct ONNXImporter {
                 name: name, shape: [dims[2] > 0 ? dims[2] : imageSize, dims[3] > 0 ? dims[3] : imageSize, dims[1]])
         } catch { throw self.error(input.name, error.message) }
         values[input.name] = .node(name, rank: 4, flattened: nil, nonNegative: false)
-        for node in model.graph.node {
+        for node in try fused(model.graph.node) {
             do {
                 try add(node)
             } catch let error as ModelFileError {

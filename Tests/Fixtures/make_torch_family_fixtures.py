@@ -27,8 +27,14 @@ families_expected.json.
   1-1-2-1, with linear and with 1×1-convolution MLPs; RegNetY depth 6, w0 16, wa 16, wm 2, group
   size 8, SE 0.25).
 
+- family_mobilenet_v3_large.onnx, family_efficientnet_v2.onnx, family_regnet.onnx (opset 14) and
+  family_convnext.onnx (opset 17): torch.onnx exports of those models, run by ONNX Runtime here
+  and checked against torch within 1e-4 of scale (the other families' exports are
+  make_onnx_fixtures.py's).
+
 Run: /usr/bin/python3 Tests/Fixtures/make_torch_family_fixtures.py
-(Debian: apt-get install python3-torch python3-torchvision; pip install --no-deps timm==0.9.16)
+(Debian: apt-get install python3-torch python3-torchvision; pip install --no-deps timm==0.9.16
+onnx onnxruntime)
 """
 import json, os, sys
 
@@ -92,6 +98,11 @@ def timm_models():
     }
 
 
+# torch.onnx exports of the same models (opset 17 for ConvNeXt's LayerNormalization), checked
+# against torch in ONNX Runtime here; the .pth's logits are theirs.
+ONNX_EXPORTS = {"mobilenet_v3_large": 14, "efficientnet_v2": 14, "convnext": 17, "regnet": 14}
+
+
 def randomise(model):
     with torch.no_grad():
         for name, m in model.named_modules():
@@ -127,6 +138,14 @@ if __name__ == "__main__":
         with torch.no_grad():
             logits = model(nchw).numpy()
         torch.save(model.state_dict(), os.path.join(out, f"{name}.pth" if name.startswith("timm") else f"family_{name}.pth"))
+        if name in ONNX_EXPORTS:
+            path = os.path.join(out, f"family_{name}.onnx")
+            torch.onnx.export(model, nchw[:1], path, opset_version=ONNX_EXPORTS[name], input_names=["image"],
+                              output_names=["logits"], dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}})
+            import onnxruntime
+            session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+            exported = session.run(None, {"image": nchw.numpy()})[0]
+            assert np.abs(exported - logits).max() <= 1e-4 * np.abs(logits).max(), name
         expected[name] = {"input_shape": [2, SIZE, SIZE, 3],
                           "logits": {"shape": list(logits.shape), "data": logits.reshape(-1).tolist()}}
         if "--keys" in sys.argv:

@@ -64,6 +64,18 @@ struct ONNXWriterTests {
         try Self.roundTrip(graph, "mobilenetv2", tolerance: 1e-4)
     }
 
+    /// torchvision's families read from their state dicts (`TorchFamilyTests`' fixtures): ConvNeXt's
+    /// LayerNormalization through channels-last transposes, its channel-wise Dense as 1×1
+    /// convolutions, exact GELU and layer scale; RegNet's grouped convolutions and
+    /// squeeze-excitation; MobileNetV3's hardswish (opset 17). ONNX Runtime runs the same files
+    /// in `scripts/check_onnx_export.py`.
+    @Test(arguments: ["family_convnext", "timm_convnext_conv_mlp", "family_regnet", "family_mobilenet_v3_large"])
+    func torchFamiliesRoundTrip(_ name: String) throws {
+        let directory = KerasFixture.directory.appendingPathComponent("torchvision")
+        let loaded = try ModelLoader.load(path: directory.appendingPathComponent("\(name).pth").path, inputSize: 64)
+        try Self.roundTrip(loaded.graph, name)
+    }
+
     /// A separable convolution (Xception's) is written as its depthwise and pointwise steps.
     @Test func separableConvolutionsRoundTrip() throws {
         var generator = SeededGenerator(seed: 5)
