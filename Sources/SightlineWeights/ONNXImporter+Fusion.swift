@@ -93,9 +93,10 @@ extension ONNXImporter {
     }
 
     /// `Mul` of a map by a constant per-channel vector (`[C]`, `[C, 1, 1]` or `[1, C, 1, 1]`, a
-    /// layer scale) as `LayerScale`; nil when `node` is not that.
+    /// layer scale, or a BatchNorm's scale as tf2onnx folds it) as `LayerScale`, and `Add` of one
+    /// (the BatchNorm's offset) as `Rescaling`; nil when `node` is not that.
     mutating func channelScale(_ node: Onnx_NodeProto) throws -> String? {
-        guard node.opType == "Mul", node.input.count == 2 else { return nil }
+        guard node.opType == "Mul" || node.opType == "Add", node.input.count == 2 else { return nil }
         let (first, second) = (values[node.input[0]], values[node.input[1]])
         let (input, constant): (Int, Tensor)
         switch (first, second) {
@@ -111,12 +112,15 @@ extension ONNXImporter {
             ? constant.shape.last == channels && constant.count == channels
             : constant.count == channels && constant.shape.suffix(2).allSatisfy { $0 == 1 }
         guard perChannel || constant.count == 1 else {
-            throw error(node.name, "Mul by a constant of \(constant.shape) is supported per channel or by a scalar")
+            throw error(
+                node.name, "\(node.opType) of a constant of \(constant.shape) is supported per channel or by a scalar")
         }
-        let gamma =
-            constant.count == 1
-            ? Tensor(repeating: constant.scalars[0], shape: [channels]) : constant.reshaped([channels])
-        let name = try record(node, LayerScale(name: layerName(node), gamma: gamma), inputs: [x.name], rank: x.rank)
+        let values = constant.count == 1 ? [Float](repeating: constant.scalars[0], count: channels) : constant.scalars
+        let layer: any Layer =
+            node.opType == "Mul"
+            ? LayerScale(name: layerName(node), gamma: Tensor(shape: [channels], scalars: values))
+            : Rescaling(name: layerName(node), scales: [1], offsets: values)
+        let name = try record(node, layer, inputs: [x.name], rank: x.rank)
         if isChannelsLast { channelsLast.insert(node.output[0]) }
         return name
     }

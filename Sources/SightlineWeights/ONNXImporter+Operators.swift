@@ -8,7 +8,7 @@ extension ONNXImporter {
         "Conv", "BatchNormalization", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish",
         "Softmax", "Add", "Mul", "Concat", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Flatten",
         "Reshape", "Gemm", "MatMul", "Pad", "Dropout", "Identity", "Constant", "Sum", "Transpose", "LayerNormalization",
-        "Gelu",
+        "Gelu", "Squeeze",
     ]
 
     mutating func add(_ node: Onnx_NodeProto) throws {
@@ -43,7 +43,7 @@ extension ONNXImporter {
             _ = try record(
                 node, GlobalPooling2D(name: layerName(node), kind: kind, keepDims: true), inputs: [x.name], rank: 4,
                 nonNegative: x.nonNegative)
-        case "Flatten", "Reshape": try flatten(node)
+        case "Flatten", "Reshape", "Squeeze": try flatten(node)
         case "Gemm", "MatMul": try dense(node)
         case "Pad": try pad(node)
         default:
@@ -213,7 +213,14 @@ extension ONNXImporter {
         let x = try nodeInput(node, channelsLastAllowed: true)
         let isChannelsLast = channelsLast.contains(node.input[0])
         let shape = graph.shape(of: x.name) ?? []
-        if node.opType == "Reshape" {
+        if node.opType == "Squeeze" {
+            // tf2onnx's squeeze of a globally pooled [N, C, 1, 1] map (axes 2, 3: an input or, before
+            // opset 13, an attribute) is a flatten.
+            let axes = try constantInput(node, 1)?.scalars.map { Int($0) } ?? ints(node, "axes", [])
+            guard x.rank == 4, shape.count == 3, shape[0] == 1, shape[1] == 1,
+                Set(axes) == [2, 3] || Set(axes) == [-2, -1]
+            else { throw error(node.name, "Squeeze of axes \(axes) is not supported (only of a 1×1 map's)") }
+        } else if node.opType == "Reshape" {
             let target = try constantInput(node, 1)?.scalars.map { Int($0) } ?? []
             guard target.count == 2, target[0] <= 1, target[1] == -1 || target[1] == shape.reduce(1, *) else {
                 throw error(node.name, "Reshape to \(target) is not supported (only flattening each image is)")

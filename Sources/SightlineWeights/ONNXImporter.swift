@@ -51,15 +51,24 @@ struct ONNXImporter {
             )
         }
         let dims = input.type.tensorType.shape.dim.map { Int($0.dimValue) }  // 0 when open
-        guard dims.count == 4, [1, 3, 4].contains(dims[1]) else {
-            throw error(input.name, "is \(dims), not an image batch [N, C, H, W] of 1, 3 or 4 channels")
+        // tf2onnx keeps Keras's NHWC input and transposes it to NCHW first: Sightline's layout.
+        let readers = model.graph.node.filter { $0.input.contains(input.name) }
+        let nhwc =
+            dims.count == 4 && [1, 3, 4].contains(dims[3]) && !readers.isEmpty
+            && readers.allSatisfy { $0.opType == "Transpose" && ints($0, "perm", []) == [0, 3, 1, 2] }
+        guard dims.count == 4, nhwc || [1, 3, 4].contains(dims[1]) else {
+            throw error(
+                input.name,
+                "is \(dims), not an image batch [N, C, H, W] (or tf2onnx's [N, H, W, C]) of 1, 3 or 4 channels")
         }
+        let (height, width, channels) = nhwc ? (dims[1], dims[2], dims[3]) : (dims[2], dims[3], dims[1])
         let name = unique(input.name.isEmpty ? "input" : input.name)
         do throws(LayerError) {
             try graph.addInput(
-                name: name, shape: [dims[2] > 0 ? dims[2] : imageSize, dims[3] > 0 ? dims[3] : imageSize, dims[1]])
+                name: name, shape: [height > 0 ? height : imageSize, width > 0 ? width : imageSize, channels])
         } catch { throw self.error(input.name, error.message) }
         values[input.name] = .node(name, rank: 4, flattened: nil, nonNegative: false)
+        if nhwc { channelsLast.insert(input.name) }
         for node in try fused(model.graph.node) {
             do {
                 try add(node)
