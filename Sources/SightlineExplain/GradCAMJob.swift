@@ -24,6 +24,9 @@ public struct GradCAMJob {
     public var method: CAMMethod = .gradcam
     /// Smoothing of a pixel attribution method (`NoiseTunnel`); nil computes it once.
     public var noise: NoiseTunnel?
+    /// Test-time augmentation smoothing of a layer method (`AugmentationSmoothing`): the maps are
+    /// then at the input's resolution.
+    public var augmentationSmoothing = false
     /// Integrated Gradients' steps and Occlusion's window and stride.
     public var pixel = InputAttribution.Options()
     /// Score-CAM: only the `maxChannels` channels whose maps vary most.
@@ -51,7 +54,8 @@ public struct GradCAMJob {
     public var workPerImage: Int {
         guard method.perturbsChannels else { return targets.count }
         let channels = model.graph.shape(of: cam.layer)?.last ?? 0
-        return min(maxChannels ?? channels, channels) * targets.count
+        let versions = augmentationSmoothing ? 2 * AugmentationSmoothing.factors.count : 1
+        return min(maxChannels ?? channels, channels) * targets.count * versions
     }
 
     /// What a run did.
@@ -90,11 +94,16 @@ public struct GradCAMJob {
             let originals = zip(ready.samples.map(\.path), ready.originals).map { ($0, $1) }
             for target in targets {
                 let before = done
-                let result = try cam.compute(
-                    input, classes: Array(repeating: target, count: originals.count), method: method,
-                    maxChannels: maxChannels, noise: noise, pixel: pixel,
-                    progress: { step, _ in progress(before + step, total, nil) }
-                )
+                func compute(_ images: Tensor, _ classes: [Int?]) throws -> ClassActivationMaps.Result {
+                    try cam.compute(
+                        images, classes: classes, method: method, maxChannels: maxChannels, noise: noise, pixel: pixel,
+                        progress: { step, _ in if !augmentationSmoothing { progress(before + step, total, nil) } })
+                }
+                let classes = Array(repeating: target, count: originals.count)
+                let result =
+                    augmentationSmoothing
+                    ? try AugmentationSmoothing.smoothed(input, classes: classes, compute: compute)
+                    : try compute(input, classes)
                 done += originals.count * workPerImage / targets.count
                 progress(done, total, nil)
                 let saliency =

@@ -81,7 +81,7 @@ struct GradCAM: ParsableCommand {
 
     @Option(
         help:
-            "Smooth the pixel attributions (saliency, input-x-gradient, integrated-gradients, occlusion) as Captum's NoiseTunnel: smoothgrad, smoothgrad-sq or vargrad, optionally :SAMPLES (16) and :SIGMA (0.15, the noise's standard deviation as a fraction of each image's value range), such as smoothgrad:32:0.2. SAMPLES times the passes."
+            "Smooth the pixel attributions (saliency, input-x-gradient, integrated-gradients, occlusion) as Captum's NoiseTunnel: smoothgrad, smoothgrad-sq or vargrad, optionally :SAMPLES (16) and :SIGMA (0.15, the noise's standard deviation as a fraction of each image's value range), such as smoothgrad:32:0.2. SAMPLES times the passes. Or aug: the layer methods' test-time augmentation smoothing (pytorch-grad-cam's aug_smooth: the map averaged over the image mirrored or not and times 0.9, 1 and 1.1, each scaled to [0, 1] at the input's size; 6 times the passes)."
     )
     var smooth: String?
 
@@ -135,10 +135,16 @@ struct GradCAM: ParsableCommand {
                 "--method \(method): not a method; choose from \(CAMMethod.allCases.map(\.rawValue).joined(separator: ", ")), a comma-separated list of them, or all"
             )
         }
-        if let smooth {
+        if smooth == "aug" {
+            guard methods.count == 1, let only = methods.first, !only.isPixelAttribution else {
+                throw ValidationError(
+                    "--smooth aug smooths one layer method (gradcam, gradcam++, scorecam, …); for \(method) use smoothgrad, smoothgrad-sq or vargrad on a pixel attribution, or one layer method"
+                )
+            }
+        } else if let smooth {
             guard NoiseTunnel(argument: smooth) != nil else {
                 throw ValidationError(
-                    "--smooth \(smooth): must be smoothgrad, smoothgrad-sq or vargrad, then optionally :SAMPLES (1 to 1024) and :SIGMA (above 0, at most 1), such as smoothgrad:32:0.2"
+                    "--smooth \(smooth): must be aug, or smoothgrad, smoothgrad-sq or vargrad, then optionally :SAMPLES (1 to 1024) and :SIGMA (above 0, at most 1), such as smoothgrad:32:0.2"
                 )
             }
             guard methods.contains(where: \.isPixelAttribution) else {
@@ -243,6 +249,7 @@ struct GradCAM: ParsableCommand {
         job.targets = targets
         (job.method, job.maxChannels, job.alpha, job.quality) = (method, maxChannels, alpha, quality)
         if method.isPixelAttribution { job.noise = smooth.flatMap(NoiseTunnel.init(argument:)) }
+        job.augmentationSmoothing = smooth == "aug"
         job.pixel = InputAttribution.Options(steps: steps, window: window, stride: stride)
         (job.top, job.batchSize, job.metrics) = (top, batch, metrics)
         let images = folder.items.count
@@ -258,7 +265,7 @@ struct GradCAM: ParsableCommand {
             skipped: Report.skipped, warning: Report.warning)
         let skipped = summary.failures.count
         print(
-            "wrote \(output)/report.html: \(summary.explained) maps explained at \(method.isPixelAttribution ? "the input" : cam.layer) with \(method.rawValue)\(job.noise.map { " smoothed by \($0.kind.rawValue) (\($0.samples) samples, σ \($0.sigma) of each image's range)" } ?? "")\(skipped == 0 ? "" : ", \(skipped) skipped")"
+            "wrote \(output)/report.html: \(summary.explained) maps explained at \(method.isPixelAttribution ? "the input" : cam.layer) with \(method.rawValue)\(job.noise.map { " smoothed by \($0.kind.rawValue) (\($0.samples) samples, σ \($0.sigma) of each image's range)" } ?? "")\(job.augmentationSmoothing ? " smoothed over 6 augmented versions" : "")\(skipped == 0 ? "" : ", \(skipped) skipped")"
         )
         if summary.explained == 0 { throw CommandError(message: "no image could be read; nothing was explained") }
         return summary

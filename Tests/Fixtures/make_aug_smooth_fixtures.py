@@ -1,0 +1,35 @@
+"""pytorch-grad-cam 1.5.4's `aug_smooth` for AugmentationSmoothingTests.swift: GradCAM on the reduced
+torchvision ResNet18 of `torchvision/resnet18_reduced.pth` (the weights Sightline reads natively),
+target layer `layer3` (Sightline's `layer3.1.out`, a 4×4 map), class 5, input x[i] = 2·sin(0.37·i) (NHWC order,
+batch 2, 64×64), called with aug_smooth=True (ttach's HorizontalFlip × Multiply([0.9, 1, 1.1]))
+and with aug_smooth=False; the first image's 64×64 maps are written to aug_smooth_expected.json.
+
+Run: /usr/bin/python3 Tests/Fixtures/make_aug_smooth_fixtures.py
+(Debian python3-torch python3-torchvision; pip install grad-cam==1.5.4 ttach
+opencv-python-headless==4.8.1.78 --no-deps)
+"""
+import json, os, sys
+
+import numpy as np
+import torch
+from pytorch_grad_cam import GradCAM
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(here, "..", "..", "pretrained"))
+from convert_torchvision import build  # noqa: E402
+
+model = build("resnet18", 16, 10).eval()
+model.load_state_dict(torch.load(os.path.join(here, "torchvision", "resnet18_reduced.pth")))
+size = 64
+nhwc = (2 * np.sin(0.37 * np.arange(2 * size * size * 3))).astype(np.float32).reshape(2, size, size, 3)
+x = torch.from_numpy(np.ascontiguousarray(nhwc.transpose(0, 3, 1, 2)))
+target = 5  # a class whose layer3 Grad-CAM is not all zero for this input (most are, random weights)
+out = {"input_shape": [2, size, size, 3], "class": target, "layer": "layer3.1.out"}
+with GradCAM(model=model, target_layers=[model.layer3]) as cam:
+    for key, smooth in [("aug_smooth", True), ("plain", False)]:
+        maps = cam(input_tensor=x, targets=[ClassifierOutputTarget(target)] * 2, aug_smooth=smooth)
+        out[key] = {"shape": [size, size], "data": [float(f"{v:.7g}") for v in maps[0].reshape(-1)]}
+with open(os.path.join(here, "aug_smooth_expected.json"), "w") as f:
+    json.dump(out, f, separators=(",", ":"))
+print("wrote aug_smooth_expected.json")

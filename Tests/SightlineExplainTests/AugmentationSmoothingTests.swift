@@ -1,0 +1,46 @@
+import Foundation
+import SightlineCore
+import SightlineNN
+import SightlineTestSupport
+import SightlineWeights
+import Testing
+
+@testable import SightlineExplain
+
+/// `--smooth aug` against pytorch-grad-cam 1.5.4's `aug_smooth=True` (and its unsmoothed map, for
+/// the scaling and resize alone): Grad-CAM on the reduced torchvision ResNet18 Sightline reads from
+/// its `.pth`, layer `layer3` (a 4×4 map), class 5, first image's 64×64 map. Fixture:
+/// `Tests/Fixtures/make_aug_smooth_fixtures.py`.
+struct AugmentationSmoothingTests {
+    static func setup() throws -> (cam: ClassActivationMaps, images: Tensor, reference: [String: Any]) {
+        let reference = try KerasFixture.load(
+            KerasFixture.directory.appendingPathComponent("aug_smooth_expected.json").path)
+        let shape = try #require(reference["input_shape"] as? [Int])
+        let model = try ModelLoader.load(
+            path: KerasFixture.directory.appendingPathComponent("torchvision/resnet18_reduced.pth").path,
+            inputSize: shape[1])
+        let cam = try ClassActivationMaps(graph: model.graph, layer: reference["layer"] as? String)
+        let images = Tensor(shape: shape) { for i in 0..<$0.count { $0[i] = Float(2 * sin(0.37 * Double(i))) } }
+        return (cam, images, reference)
+    }
+
+    @Test func scaledMapsMatchPytorchGradCAM() throws {
+        let (cam, images, reference) = try Self.setup()
+        let raw = try cam.compute(images, classes: [5, 5]).maps
+        let first = raw.batch(0..<1).reshaped(Array(raw.shape.dropFirst()))
+        let scaled = AugmentationSmoothing.scaled(first, height: images.shape[1], width: images.shape[2])
+        expectClose(scaled, try KerasFixture.tensor(reference["plain"]), tolerance: 1e-4, "scaled and resized map")
+    }
+
+    @Test func augmentationSmoothingMatchesPytorchGradCAM() throws {
+        let (cam, images, reference) = try Self.setup()
+        let smoothed = try AugmentationSmoothing.smoothed(images, classes: [5, 5]) { try cam.compute($0, classes: $1) }
+        #expect(smoothed.maps.shape == [2, 64, 64] && smoothed.classes == [5, 5])
+        let first = smoothed.maps.batch(0..<1).reshaped([64, 64])
+        expectClose(first, try KerasFixture.tensor(reference["aug_smooth"]), tolerance: 1e-4, "aug_smooth map")
+        let plain = AugmentationSmoothing.scaled(
+            try cam.compute(images.batch(0..<1), classes: [5]).maps.reshaped([4, 4]), height: 64, width: 64)
+        let change = zip(first.scalars, plain.scalars).map { abs($0 - $1) }.max() ?? 0
+        #expect(change > 1e-2, "the augmented versions change the map (largest change \(change))")
+    }
+}
