@@ -129,7 +129,7 @@ struct SafetyTests {
             (["gradcam", model, imgs, "-o", root.path + "/cam", "--steps", "1"], "--steps 1: must be 2 to 4096"),
             (
                 ["gradcam", model, imgs, "-o", root.path + "/cam", "--method", "saliency", "--smooth", "smoothgrad:0"],
-                "--smooth smoothgrad:0: must be smoothgrad, smoothgrad-sq or vargrad"
+                "--smooth smoothgrad:0: must be aug, or smoothgrad, smoothgrad-sq or vargrad"
             ),
             (["predict", model, imgs, "--batch", "-5"], "--batch -5: negative values are not accepted"),
             (
