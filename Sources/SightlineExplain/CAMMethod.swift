@@ -47,6 +47,10 @@ public enum CAMMethod: String, Sendable, CaseIterable {
     /// `method="riemann_trapezoid"` gives the same up to a factor (n − 1)/n: its steps are 1/n,
     /// so its weights do not sum to 1; Sightline's are 1/(n − 1), a true trapezoid rule.
     case integratedGradients = "integrated-gradients"
+    /// FullGrad (Srinivas & Fleuret, 2019): the input-gradient term and every bias's gradient
+    /// term, each channel scaled and upsampled, summed (`FullGrad`); pytorch-grad-cam's `FullGrad`.
+    /// At the input's resolution; no target layer.
+    case fullgrad
 
     /// The methods `--method` names: one, a comma-separated list, or `all` (every method but
     /// guided Grad-CAM, whose map is Grad-CAM's); nil when a name is unknown.
@@ -61,6 +65,9 @@ public enum CAMMethod: String, Sendable, CaseIterable {
     public var isPixelAttribution: Bool {
         [.saliency, .inputXGradient, .integratedGradients, .occlusion].contains(self)
     }
+
+    /// Methods whose map comes from the target layer (the others work at the input).
+    public var usesTargetLayer: Bool { !isPixelAttribution && self != .fullgrad }
 
     /// Methods that run one masked or ablated pass per channel and image (`--max-channels` caps them).
     public var perturbsChannels: Bool { self == .scorecam || self == .ablationcam }

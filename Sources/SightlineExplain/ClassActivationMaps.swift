@@ -193,6 +193,8 @@ public struct ClassActivationMaps {
                 try noise.map { try $0.attribution(method, self, images: images, classes: classes, options: pixel) }
                 ?? InputAttribution.attribution(method, self, images: images, classes: classes, options: pixel)
             maps = InputAttribution.map(method, attribution)
+        case .fullgrad:
+            maps = try FullGrad.maps(self, images: images, classes: classes)
         case .scorecam:
             maps = Self.weightedSum(
                 activations,

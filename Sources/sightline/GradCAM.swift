@@ -265,7 +265,7 @@ struct GradCAM: ParsableCommand {
             skipped: Report.skipped, warning: Report.warning)
         let skipped = summary.failures.count
         print(
-            "wrote \(output)/report.html: \(summary.explained) maps explained at \(method.isPixelAttribution ? "the input" : cam.layer) with \(method.rawValue)\(job.noise.map { " smoothed by \($0.kind.rawValue) (\($0.samples) samples, σ \($0.sigma) of each image's range)" } ?? "")\(job.augmentationSmoothing ? " smoothed over 6 augmented versions" : "")\(skipped == 0 ? "" : ", \(skipped) skipped")"
+            "wrote \(output)/report.html: \(summary.explained) maps explained at \(method.usesTargetLayer ? cam.layer : "the input") with \(method.rawValue)\(job.noise.map { " smoothed by \($0.kind.rawValue) (\($0.samples) samples, σ \($0.sigma) of each image's range)" } ?? "")\(job.augmentationSmoothing ? " smoothed over 6 augmented versions" : "")\(skipped == 0 ? "" : ", \(skipped) skipped")"
         )
         if summary.explained == 0 { throw CommandError(message: "no image could be read; nothing was explained") }
         return summary
