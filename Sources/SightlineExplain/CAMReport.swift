@@ -29,6 +29,18 @@ public struct ExplainedImage {
     /// full-strength heatmap.
     public var isBlank: Bool { Self.isBlank(rawMap, score: score) }
 
+    /// Keeps only what a page that links to the written files needs: the overlay's thumbnail as
+    /// JPEG; the full-size original, overlay, heatmap and guided image are released (their files
+    /// stay). A folder of thousands of photos then holds kilobytes per image, not megabytes.
+    public mutating func keepThumbnailsOnly() throws {
+        thumbnailJPEG = try CAMReport.thumbnail(overlay).jpegData(quality: 80)
+        let none = RGBImage(width: 1, height: 1, pixels: [0, 0, 0])
+        (original, overlay, heatmap, guided) = (none, none, none, nil)
+    }
+
+    /// The overlay's thumbnail for the page's grid, once the full-size images are released.
+    public var thumbnailJPEG: Data?
+
     public static func isBlank(_ map: Tensor, score: Float) -> Bool {
         (map.scalars.max() ?? 0) <= 1e-7 * max(1, abs(score))
     }
@@ -60,17 +72,20 @@ public enum CAMReport {
     /// blank-map label) that can be filtered to the misclassified images; each links to its
     /// section. With more than `embedLimit` images the sections link to the written files
     /// instead of embedding full-size copies, so the page stays small enough to scan.
+    public static let embedLimit = 50
+
     public static func html(
         _ images: [ExplainedImage], failures: [(String, String)], model: String, layer: String, method: CAMMethod,
-        quality: Int, embedLimit: Int = 50
+        quality: Int, embedLimit: Int = CAMReport.embedLimit
     ) throws -> String {
         var body = ""
         var grid = ""
-        let embed = images.count <= embedLimit
+        let embed = images.count <= embedLimit && !images.contains { $0.thumbnailJPEG != nil }
         for (index, image) in images.enumerated() {
             let predicted = image.top.first
             let wrong = image.trueClass.map { $0 != predicted?.0 } ?? false
-            let thumbnail = try self.thumbnail(image.overlay).jpegData(quality: 80).base64EncodedString()
+            let thumbnail = try (image.thumbnailJPEG ?? self.thumbnail(image.overlay).jpegData(quality: 80))
+                .base64EncodedString()
             let truth =
                 image.trueClass.map { truth in
                     "<br>true \(escape(image.top.first { $0.0 == truth }?.1 ?? "class \(truth)"))"

@@ -122,6 +122,9 @@ public struct GradCAMJob {
                             heatmap: CAMRendering.heatmap(item.rawMap, height: shape[0], width: shape[1]),
                             classIndex: result.classes[row])
                     }
+                    // A page of more images than it embeds links to the files: keep thumbnails only,
+                    // so memory does not grow with the folder (`CAMReport.embedLimit`).
+                    if folder.items.count * targets.count > CAMReport.embedLimit { try item.keepThumbnailsOnly() }
                     explained.append(item)
                 }
             }

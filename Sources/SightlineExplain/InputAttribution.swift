@@ -16,8 +16,11 @@ public enum InputAttribution {
         public var window: Int?
         public var stride: Int?
 
-        public init(steps: Int = 16, window: Int? = nil, stride: Int? = nil) {
-            (self.steps, self.window, self.stride) = (steps, window, stride)
+        /// Integrated Gradients' starting point and Occlusion's patch fill.
+        public var baseline: AttributionBaseline
+
+        public init(steps: Int = 16, window: Int? = nil, stride: Int? = nil, baseline: AttributionBaseline = .zero) {
+            (self.steps, self.window, self.stride, self.baseline) = (steps, window, stride, baseline)
         }
     }
 
@@ -66,12 +69,17 @@ public enum InputAttribution {
             var total = [Double](repeating: 0, count: images.count)
             let alphas = (0..<steps).map { Float($0) / Float(max(steps - 1, 1)) }
             let weights = (0..<steps).map { s in (s == 0 || s == steps - 1 ? 0.5 : 1) / Double(max(steps - 1, 1)) }
+            let baselines = options.baseline.tensor(for: images)
             for image in 0..<n {
                 let x = images.batch(image..<(image + 1))
+                let b = baselines.batch(image..<(image + 1))
                 for start in stride(from: 0, to: steps, by: batch) {
                     let chunk = Array(start..<min(start + batch, steps))
                     let scaled = Tensor.concatenatingBatches(
-                        chunk.map { s in Tensor(shape: x.shape, scalars: x.scalars.map { $0 * alphas[s] }) })
+                        chunk.map { s in
+                            Tensor(
+                                shape: x.shape, scalars: zip(x.scalars, b.scalars).map { $1 + alphas[s] * ($0 - $1) })
+                        })
                     let g = try gradient(
                         cam, images: scaled, classes: Array(repeating: classes[image], count: chunk.count))
                     for (row, s) in chunk.enumerated() {
@@ -80,11 +88,13 @@ public enum InputAttribution {
                 }
             }
             return Tensor(
-                shape: images.shape, scalars: (0..<images.count).map { Float(total[$0]) * images.scalars[$0] })
+                shape: images.shape,
+                scalars: (0..<images.count).map { Float(total[$0]) * (images.scalars[$0] - baselines.scalars[$0]) })
         case .occlusion:
             let window = options.window ?? max(2, images.shape[1] / 8)
             return try PerturbationAttribution.occlusion(
-                cam, images: images, classes: classes, window: window, stride: options.stride ?? max(1, window / 2))
+                cam, images: images, classes: classes, window: window, stride: options.stride ?? max(1, window / 2),
+                baseline: options.baseline.tensor(for: images))
         default:
             throw ClassActivationMaps.CAMError(
                 subject: "method \(method.rawValue)", "is not a pixel attribution; use it through compute")

@@ -61,12 +61,13 @@ enum PerturbationAttribution {
         }
     }
 
-    /// Occlusion (Zeiler & Fergus, 2014) as Captum's `Occlusion` with a baseline of 0: a `window`
-    /// × `window` patch over every channel, moved by `stride` (the last patch clipped at the
-    /// border), is set to 0; each pixel's attribution is the mean score drop over the patches
+    /// Occlusion (Zeiler & Fergus, 2014) as Captum's `Occlusion`: a `window` × `window` patch over
+    /// every channel, moved by `stride` (the last patch clipped at the border), is set to the
+    /// baseline's values there (0 without one); each pixel's attribution is the mean score drop over the patches
     /// covering it. `[N, H, W, C]` (the same value in every channel).
     static func occlusion(
-        _ cam: ClassActivationMaps, images: Tensor, classes: [Int], window: Int, stride: Int, batch: Int = 32
+        _ cam: ClassActivationMaps, images: Tensor, classes: [Int], window: Int, stride: Int, baseline: Tensor? = nil,
+        batch: Int = 32
     ) throws -> Tensor {
         guard let input = cam.logits.inputNames.first, window >= 1, stride >= 1 else {
             return Tensor(zeros: images.shape)
@@ -81,6 +82,7 @@ enum PerturbationAttribution {
         var result = [Float](repeating: 0, count: images.count)
         for image in 0..<n {
             let picture = Array(images.scalars[(image * per)..<((image + 1) * per)])
+            let fill = baseline.map { Array($0.scalars[(image * per)..<((image + 1) * per)]) }
             func score(_ batch: [[Float]]) throws -> [Float] {
                 let tensor = Tensor(shape: [batch.count, height, width, depth], scalars: batch.flatMap { $0 })
                 guard let scores = try cam.logits.forward([input: tensor], outputs: [cam.scoreNode])[cam.scoreNode]
@@ -98,7 +100,10 @@ enum PerturbationAttribution {
                     var copy = picture
                     for row in y..<min(y + window, height) {
                         for column in x..<min(x + window, width) {
-                            for c in 0..<depth { copy[(row * width + column) * depth + c] = 0 }
+                            for c in 0..<depth {
+                                let i = (row * width + column) * depth + c
+                                copy[i] = fill?[i] ?? 0
+                            }
                         }
                     }
                     return copy

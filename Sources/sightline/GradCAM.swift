@@ -3,6 +3,7 @@ import Foundation
 import SightlineCore
 import SightlineData
 import SightlineExplain
+import SightlineModels
 import SightlineTransfer
 import SightlineVision
 import SightlineWeights
@@ -85,7 +86,7 @@ struct GradCAM: ParsableCommand {
     )
     var smooth: String?
 
-    @Option(help: "Integrated Gradients: steps from the black (zero) baseline to the image (Captum's n_steps).")
+    @Option(help: "Integrated Gradients: steps from the baseline (--baseline) to the image (Captum's n_steps).")
     var steps = 16
 
     @Option(help: "Occlusion: the patch's side in pixels (default: 1/8 of the input's side, at least 2).")
@@ -93,6 +94,29 @@ struct GradCAM: ParsableCommand {
 
     @Option(help: "Occlusion: the patch's step in pixels (default: half the patch).")
     var stride: Int?
+
+    @Option(
+        help:
+            "Integrated Gradients' starting point and Occlusion's patch fill: zero (after preprocessing: the dataset mean for caffe and torch, Captum's default), black, white (those images through the model's preprocessing), or blur[:SIGMA] (the image blurred by a Gaussian of SIGMA pixels, default 5)."
+    )
+    var baseline = "zero"
+
+    /// `--baseline` for `preprocessing` and `channels`; nil when malformed.
+    static func parsedBaseline(_ text: String, preprocessing: Preprocessing, channels: Int) -> AttributionBaseline? {
+        func pixel(_ value: Float) -> [Float] {
+            preprocessing.apply(to: Tensor(repeating: value, shape: [1, 1, 1, channels])).scalars
+        }
+        switch text {
+        case "zero": return .zero
+        case "black": return .channels(pixel(0))
+        case "white": return .channels(pixel(255))
+        default:
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.first == "blur", parts.count <= 2 else { return nil }
+            guard let sigma = parts.count == 2 ? Float(parts[1]) : 5, sigma > 0, sigma <= 100 else { return nil }
+            return .blurred(sigma: sigma)
+        }
+    }
 
     @Option(help: "Heatmap weight in the overlay (the Keras example's 0.4).")
     var alpha: Float = 0.4
@@ -130,6 +154,11 @@ struct GradCAM: ParsableCommand {
         try OptionChecks.within(2...4096, steps, "--steps")
         if let window { try OptionChecks.within(1...65536, window, "--window") }
         if let stride { try OptionChecks.within(1...65536, stride, "--stride") }
+        guard Self.parsedBaseline(baseline, preprocessing: .none, channels: 3) != nil else {
+            throw ValidationError(
+                "--baseline \(baseline): must be zero, black, white, or blur with an optional :SIGMA in pixels (above 0, at most 100), such as blur:5"
+            )
+        }
         guard CAMMethod.selection(method) != nil else {
             throw ValidationError(
                 "--method \(method): not a method; choose from \(CAMMethod.allCases.map(\.rawValue).joined(separator: ", ")), a comma-separated list of them, or all"
@@ -250,7 +279,11 @@ struct GradCAM: ParsableCommand {
         (job.method, job.maxChannels, job.alpha, job.quality) = (method, maxChannels, alpha, quality)
         if method.isPixelAttribution { job.noise = smooth.flatMap(NoiseTunnel.init(argument:)) }
         job.augmentationSmoothing = smooth == "aug"
-        job.pixel = InputAttribution.Options(steps: steps, window: window, stride: stride)
+        job.pixel = InputAttribution.Options(
+            steps: steps, window: window, stride: stride,
+            baseline: Self.parsedBaseline(
+                baseline, preprocessing: loaded.preprocessing,
+                channels: loaded.graph.shape(of: loaded.graph.inputNames.first ?? "")?.last ?? 3) ?? .zero)
         (job.top, job.batchSize, job.metrics) = (top, batch, metrics)
         let images = folder.items.count
         if method.perturbsChannels {
