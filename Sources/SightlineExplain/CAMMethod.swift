@@ -51,6 +51,10 @@ public enum CAMMethod: String, Sendable, CaseIterable {
     /// term, each channel scaled and upsampled, summed (`FullGrad`); pytorch-grad-cam's `FullGrad`.
     /// At the input's resolution; no target layer.
     case fullgrad
+    /// RISE (Petsiuk et al., 2018): the class probability under random soft masks, averaged with
+    /// the masks as weights (`RISE`; `--masks N` passes per image). Black-box: no gradients. At
+    /// the input's resolution; no target layer.
+    case rise
 
     /// The methods `--method` names: one, a comma-separated list, or `all` (every method but
     /// guided Grad-CAM, whose map is Grad-CAM's); nil when a name is unknown.
@@ -67,7 +71,7 @@ public enum CAMMethod: String, Sendable, CaseIterable {
     }
 
     /// Methods whose map comes from the target layer (the others work at the input).
-    public var usesTargetLayer: Bool { !isPixelAttribution && self != .fullgrad }
+    public var usesTargetLayer: Bool { !isPixelAttribution && self != .fullgrad && self != .rise }
 
     /// Methods that run one masked or ablated pass per channel and image (`--max-channels` caps them).
     public var perturbsChannels: Bool { self == .scorecam || self == .ablationcam }

@@ -107,7 +107,7 @@ public struct ClassActivationMaps {
     /// methods ignore both.
     public func compute(
         _ images: Tensor, classes requested: [Int?], method: CAMMethod = .gradcam, scoreBatch: Int = 32,
-        maxChannels: Int? = nil, noise: NoiseTunnel? = nil,
+        maxChannels: Int? = nil, noise: NoiseTunnel? = nil, rise: RISE? = nil,
         pixel: InputAttribution.Options = InputAttribution.Options(),
         progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> Result {
@@ -195,6 +195,8 @@ public struct ClassActivationMaps {
             maps = InputAttribution.map(method, attribution)
         case .fullgrad:
             maps = try FullGrad.maps(self, images: images, classes: classes)
+        case .rise:
+            maps = try (rise ?? RISE()).maps(self, images: images, classes: classes, baseline: pixel.baseline)
         case .scorecam:
             maps = Self.weightedSum(
                 activations,

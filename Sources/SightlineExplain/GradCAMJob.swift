@@ -27,6 +27,8 @@ public struct GradCAMJob {
     /// Test-time augmentation smoothing of a layer method (`AugmentationSmoothing`): the maps are
     /// then at the input's resolution.
     public var augmentationSmoothing = false
+    /// RISE's masks (`--masks`).
+    public var rise = RISE()
     /// Integrated Gradients' steps and Occlusion's window and stride.
     public var pixel = InputAttribution.Options()
     /// Score-CAM: only the `maxChannels` channels whose maps vary most.
@@ -96,7 +98,8 @@ public struct GradCAMJob {
                 let before = done
                 func compute(_ images: Tensor, _ classes: [Int?]) throws -> ClassActivationMaps.Result {
                     try cam.compute(
-                        images, classes: classes, method: method, maxChannels: maxChannels, noise: noise, pixel: pixel,
+                        images, classes: classes, method: method, maxChannels: maxChannels, noise: noise, rise: rise,
+                        pixel: pixel,
                         progress: { step, _ in if !augmentationSmoothing { progress(before + step, total, nil) } })
                 }
                 let classes = Array(repeating: target, count: originals.count)

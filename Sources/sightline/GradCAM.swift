@@ -95,6 +95,9 @@ struct GradCAM: ParsableCommand {
     @Option(help: "Occlusion: the patch's step in pixels (default: half the patch).")
     var stride: Int?
 
+    @Option(help: "RISE: the random masks per image, one forward pass each (the paper used 4000).")
+    var masks = 1000
+
     @Option(
         help:
             "Integrated Gradients' starting point and Occlusion's patch fill: zero (after preprocessing: the dataset mean for caffe and torch, Captum's default), black, white (those images through the model's preprocessing), or blur[:SIGMA] (the image blurred by a Gaussian of SIGMA pixels, default 5)."
@@ -154,6 +157,7 @@ struct GradCAM: ParsableCommand {
         try OptionChecks.within(2...4096, steps, "--steps")
         if let window { try OptionChecks.within(1...65536, window, "--window") }
         if let stride { try OptionChecks.within(1...65536, stride, "--stride") }
+        try OptionChecks.within(1...100_000, masks, "--masks")
         guard Self.parsedBaseline(baseline, preprocessing: .none, channels: 3) != nil else {
             throw ValidationError(
                 "--baseline \(baseline): must be zero, black, white, or blur with an optional :SIGMA in pixels (above 0, at most 100), such as blur:5"
@@ -279,6 +283,7 @@ struct GradCAM: ParsableCommand {
         (job.method, job.maxChannels, job.alpha, job.quality) = (method, maxChannels, alpha, quality)
         if method.isPixelAttribution { job.noise = smooth.flatMap(NoiseTunnel.init(argument:)) }
         job.augmentationSmoothing = smooth == "aug"
+        job.rise = RISE(masks: masks)
         job.pixel = InputAttribution.Options(
             steps: steps, window: window, stride: stride,
             baseline: Self.parsedBaseline(
