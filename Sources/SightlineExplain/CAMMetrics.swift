@@ -14,6 +14,9 @@ public struct CAMMetrics: Sendable {
     /// (Grad-CAM++'s explanation map), for Average Drop and Increase in Confidence.
     public var probability: Double
     public var explanationProbability: Double
+    /// ROAD (remove and debias, pytorch-grad-cam's): logit changes removing the most or the least
+    /// relevant pixels first, imputed from their neighbours.
+    public var road: ROAD.Scores
 
     /// Average Drop for this image: max(0, Y − O) / Y (in [0, 1]).
     public var drop: Double { probability > 0 ? max(0, probability - explanationProbability) / probability : 0 }
@@ -53,9 +56,11 @@ public struct CAMMetrics: Sendable {
         let deletion = try probabilities(cam, series(start: original, end: Tensor(zeros: original.shape)), classIndex)
         let insertion = try probabilities(cam, series(start: blurred, end: original), classIndex)
         let whole = try probabilities(cam, Tensor.concatenatingBatches([image, explanation]), classIndex)
+        let road = try ROAD.measure(
+            cam, image: image, map: heatmap.reshaped([height, width]), classIndex: classIndex)
         return CAMMetrics(
             deletionAUC: auc(deletion), insertionAUC: auc(insertion), probability: whole[0],
-            explanationProbability: whole[1])
+            explanationProbability: whole[1], road: road)
     }
 
     /// Class probabilities for a batch.

@@ -109,8 +109,9 @@ public enum CAMReport {
                 image.metrics.map {
                     String(
                         format:
-                            "<p>deletion AUC %.3f (lower is better) · insertion AUC %.3f (higher is better) · confidence %.3f, on the explanation map %.3f</p>",
-                        $0.deletionAUC, $0.insertionAUC, $0.probability, $0.explanationProbability)
+                            "<p>deletion AUC %.3f (lower is better) · insertion AUC %.3f (higher is better) · confidence %.3f, on the explanation map %.3f · ROAD logit change removing the most relevant first %.3f, the least relevant first %.3f (combined %.3f, higher is better)</p>",
+                        $0.deletionAUC, $0.insertionAUC, $0.probability, $0.explanationProbability,
+                        $0.road.mostRelevantFirst, $0.road.leastRelevantFirst, $0.road.combined)
                 } ?? ""
             let note =
                 image.isBlank
@@ -140,11 +141,12 @@ public enum CAMReport {
             ? ""
             : String(
                 format:
-                    "<p><b>Faithfulness over %d images:</b> mean deletion AUC %.3f, mean insertion AUC %.3f, Average Drop %.1f%%, Increase in Confidence %.1f%%.</p>",
+                    "<p><b>Faithfulness over %d images:</b> mean deletion AUC %.3f, mean insertion AUC %.3f, Average Drop %.1f%%, Increase in Confidence %.1f%%, ROAD combined %.3f.</p>",
                 measured.count, measured.map(\.deletionAUC).reduce(0, +) / Double(measured.count),
                 measured.map(\.insertionAUC).reduce(0, +) / Double(measured.count),
                 100 * measured.map(\.drop).reduce(0, +) / Double(measured.count),
-                100 * Double(measured.filter(\.increased).count) / Double(measured.count))
+                100 * Double(measured.filter(\.increased).count) / Double(measured.count),
+                measured.map(\.road.combined).reduce(0, +) / Double(measured.count))
         let failed =
             failures.isEmpty
             ? ""

@@ -17,6 +17,11 @@ public struct MethodComparison: Sendable {
         public var insertionAUC: Double
         public var averageDrop: Double
         public var increaseInConfidence: Double
+        /// ROAD's mean logit changes (`ROAD`): most relevant first (lower is better), least
+        /// relevant first, and their combination (LeRF − MoRF) / 2 (higher is better).
+        public var roadMostRelevantFirst: Double
+        public var roadLeastRelevantFirst: Double
+        public var roadCombined: Double { (roadLeastRelevantFirst - roadMostRelevantFirst) / 2 }
         /// The randomisation check's outcome (`gradcam --sanity`), when it ran.
         public var sanity: SanityCheck.Result?
         /// insertion − deletion: the ranking key (higher is better).
@@ -31,6 +36,8 @@ public struct MethodComparison: Sendable {
             insertionAUC = metrics.reduce(0) { $0 + $1.insertionAUC } / n
             averageDrop = metrics.reduce(0) { $0 + $1.drop } / n
             increaseInConfidence = Double(metrics.filter(\.increased).count) / n
+            roadMostRelevantFirst = metrics.reduce(0) { $0 + $1.road.mostRelevantFirst } / n
+            roadLeastRelevantFirst = metrics.reduce(0) { $0 + $1.road.leastRelevantFirst } / n
         }
     }
 
@@ -44,15 +51,16 @@ public struct MethodComparison: Sendable {
     /// The ranking as text, one method a line.
     public var text: String {
         var lines = [
-            "rank  method                 insertion−deletion  deletion  insertion  avg drop  increase  sanity check"
+            "rank  method                 insertion−deletion  deletion  insertion  avg drop  increase  ROAD  sanity check"
         ]
         for (index, row) in rows.enumerated() {
             lines.append(
                 String(format: "%4d  ", index + 1)
                     + row.method.rawValue.padding(toLength: 22, withPad: " ", startingAt: 0)
                     + String(
-                        format: " %18.4f  %8.4f  %9.4f  %8.4f  %8.4f  ", row.score, row.deletionAUC, row.insertionAUC,
-                        row.averageDrop, row.increaseInConfidence) + (row.sanity.map(Self.verdict) ?? "not run"))
+                        format: " %18.4f  %8.4f  %9.4f  %8.4f  %8.4f  %.3f  ", row.score, row.deletionAUC,
+                        row.insertionAUC, row.averageDrop, row.increaseInConfidence, row.roadCombined)
+                    + (row.sanity.map(Self.verdict) ?? "not run"))
         }
         return lines.joined(separator: "\n")
     }
@@ -86,9 +94,10 @@ public struct MethodComparison: Sendable {
             let name = CAMReport.escape(row.method.rawValue)
             return String(
                 format:
-                    "<tr><td>%d</td><td><a href=\"%@/report.html\">%@</a></td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%d</td><td>%@</td></tr>",
+                    "<tr><td>%d</td><td><a href=\"%@/report.html\">%@</a></td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.3f</td><td>%.3f</td><td>%.3f</td><td>%d</td><td>%@</td></tr>",
                 index + 1, name, name, row.score, row.deletionAUC, row.insertionAUC, row.averageDrop,
-                row.increaseInConfidence, row.images, CAMReport.escape(row.sanity.map(Self.verdict) ?? "not run"))
+                row.increaseInConfidence, row.roadMostRelevantFirst, row.roadLeastRelevantFirst, row.roadCombined,
+                row.images, CAMReport.escape(row.sanity.map(Self.verdict) ?? "not run"))
         }.joined(separator: "\n")
         return """
             <!DOCTYPE html><html><head><meta charset="utf-8"><title>Which explanation to trust</title>
@@ -97,11 +106,13 @@ public struct MethodComparison: Sendable {
             <p>Model <code>\(CAMReport.escape(model))</code>, layer <code>\(CAMReport.escape(layer))</code> (pixel methods explain the input).
             Methods ranked by insertion AUC − deletion AUC (RISE) over the same images: a faithful map ranks first the pixels
             whose presence raises the class probability and whose removal lowers it. Average Drop: lower is better;
-            Increase in Confidence: higher is better. Each method's name links to its report. Sanity check
+            Increase in Confidence: higher is better. ROAD (Rong et al., pytorch-grad-cam's): the mean logit change when the most
+            (MoRF, lower is better) or least (LeRF) relevant 10–90% of pixels are removed and imputed from their neighbours;
+            combined = (LeRF − MoRF) / 2, higher is better. Each method's name links to its report. Sanity check
             (<code>--sanity</code>, Adebayo et al.): the layers are randomised from the output down, one more at each
             step, and a method passes when its maps then stop resembling the trained model's (mean Spearman rank
             correlation below 0.5 at every step, shown in order); a method that fails explains the image more than the model.</p>
-            <table><tr><th>rank</th><th>method</th><th>insertion − deletion</th><th>deletion AUC</th><th>insertion AUC</th><th>average drop</th><th>increase in confidence</th><th>images</th><th>sanity check</th></tr>
+            <table><tr><th>rank</th><th>method</th><th>insertion − deletion</th><th>deletion AUC</th><th>insertion AUC</th><th>average drop</th><th>increase in confidence</th><th>ROAD MoRF</th><th>ROAD LeRF</th><th>ROAD combined</th><th>images</th><th>sanity check</th></tr>
             \(body)
             </table>\(sideBySide)</body></html>
             """

@@ -43,7 +43,7 @@ struct GradCAMTests {
         for method in CAMMethod.allCases {
             let result = try cam.compute(input, classes: [nil], method: method)
             // Layer methods map the layer; pixel attributions the input.
-            #expect(result.maps.shape == (method.isPixelAttribution ? [1, 96, 96] : [1, 3, 3]), "\(method)")
+            #expect(result.maps.shape == (method.usesTargetLayer ? [1, 3, 3] : [1, 96, 96]), "\(method)")
             #expect(result.maps.scalars.allSatisfy { $0.isFinite && $0 >= 0 }, "\(method)")
         }
     }
