@@ -10,6 +10,10 @@ public enum CAMMethod: String, Sendable, CaseIterable {
     /// upsampled, masks the input; its weight is the softmax probability of the class for the
     /// masked input (batched forward passes, no gradients).
     case scorecam
+    /// pytorch-grad-cam's Grad-CAM++ and Score-CAM, which depart from the official code
+    /// (`ClassActivationMaps+PytorchGradCAM`); named, not in `all`.
+    case gradcamPlusPlusPGC = "gradcam++-pgc"
+    case scorecamPGC = "scorecam-pgc"
     /// Guided Grad-CAM: the Grad-CAM map, plus guided-backpropagation saliency multiplied by the
     /// upsampled map as a high-resolution image (`GuidedBackprop`). Note: it fails the
     /// parameter-randomisation sanity check (Adebayo et al.); prefer the map for trust questions.
@@ -57,9 +61,12 @@ public enum CAMMethod: String, Sendable, CaseIterable {
     case rise
 
     /// The methods `--method` names: one, a comma-separated list, or `all` (every method but
-    /// guided Grad-CAM, whose map is Grad-CAM's); nil when a name is unknown.
+    /// guided Grad-CAM, whose map is Grad-CAM's, and the pytorch-grad-cam variants); nil when a
+    /// name is unknown.
     public static func selection(_ text: String) -> [CAMMethod]? {
-        if text == "all" { return allCases.filter { $0 != .guidedGradcam } }
+        if text == "all" {
+            return allCases.filter { ![.guidedGradcam, .gradcamPlusPlusPGC, .scorecamPGC].contains($0) }
+        }
         let methods = text.split(separator: ",").map { CAMMethod(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
         guard !methods.isEmpty, !methods.contains(nil) else { return nil }
         return methods.compactMap { $0 }.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
@@ -74,5 +81,5 @@ public enum CAMMethod: String, Sendable, CaseIterable {
     public var usesTargetLayer: Bool { !isPixelAttribution && self != .fullgrad && self != .rise }
 
     /// Methods that run one masked or ablated pass per channel and image (`--max-channels` caps them).
-    public var perturbsChannels: Bool { self == .scorecam || self == .ablationcam }
+    public var perturbsChannels: Bool { [.scorecam, .scorecamPGC, .ablationcam].contains(self) }
 }

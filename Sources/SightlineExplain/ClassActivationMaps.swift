@@ -176,6 +176,14 @@ public struct ClassActivationMaps {
         case .gradcam, .guidedGradcam: maps = Self.weightedSum(activations, Self.gradCAMWeights(try layerGradient()))
         case .gradcamPlusPlus:
             maps = Self.weightedSum(activations, Self.gradCAMPlusPlusWeights(try layerGradient(), activations))
+        case .gradcamPlusPlusPGC:
+            maps = Self.weightedSum(activations, Self.gradCAMPlusPlusPGCWeights(try layerGradient(), activations))
+        case .scorecamPGC:
+            maps = Self.weightedSum(
+                activations,
+                try scoreCAMPGCWeights(
+                    images, activations, classes: classes, batch: scoreBatch, maxChannels: maxChannels,
+                    progress: progress))
         case .xgradcam:
             maps = Self.weightedSum(activations, LayerAttribution.xgradcamWeights(try layerGradient(), activations))
         case .hirescam, .gradcamElementwise, .layercam, .eigencam, .eigengradcam:

@@ -2,7 +2,9 @@
 torchvision ResNet18 of `torchvision/resnet18_reduced.pth` (the weights Sightline reads natively),
 target layer `layer3` (Sightline's `layer3.1.out`, a 4×4 map), class 5, input x[i] = 2·sin(0.37·i) (NHWC order,
 batch 2, 64×64), called with aug_smooth=True (ttach's HorizontalFlip × Multiply([0.9, 1, 1.1]))
-and with aug_smooth=False; the first image's 64×64 maps are written to aug_smooth_expected.json.
+and with aug_smooth=False, and its GradCAMPlusPlus and ScoreCAM (which depart from the official
+code; Sightline's `gradcam++-pgc`, `scorecam-pgc`); the first image's 64×64 maps are written to
+aug_smooth_expected.json.
 
 Run: /usr/bin/python3 Tests/Fixtures/make_aug_smooth_fixtures.py
 (Debian python3-torch python3-torchvision; pip install grad-cam==1.5.4 ttach
@@ -29,6 +31,13 @@ out = {"input_shape": [2, size, size, 3], "class": target, "layer": "layer3.1.ou
 with GradCAM(model=model, target_layers=[model.layer3]) as cam:
     for key, smooth in [("aug_smooth", True), ("plain", False)]:
         maps = cam(input_tensor=x, targets=[ClassifierOutputTarget(target)] * 2, aug_smooth=smooth)
+        out[key] = {"shape": [size, size], "data": [float(f"{v:.7g}") for v in maps[0].reshape(-1)]}
+# pytorch-grad-cam's own Grad-CAM++ and Score-CAM (its departures from the official code), the
+# same way: scaled, resized maps of the first image.
+from pytorch_grad_cam import GradCAMPlusPlus, ScoreCAM  # noqa: E402
+for key, method in [("gradcam++-pgc", GradCAMPlusPlus), ("scorecam-pgc", ScoreCAM)]:
+    with method(model=model, target_layers=[model.layer3]) as cam:
+        maps = cam(input_tensor=x, targets=[ClassifierOutputTarget(target)] * 2)
         out[key] = {"shape": [size, size], "data": [float(f"{v:.7g}") for v in maps[0].reshape(-1)]}
 with open(os.path.join(here, "aug_smooth_expected.json"), "w") as f:
     json.dump(out, f, separators=(",", ":"))

@@ -43,4 +43,20 @@ struct AugmentationSmoothingTests {
         let change = zip(first.scalars, plain.scalars).map { abs($0 - $1) }.max() ?? 0
         #expect(change > 1e-2, "the augmented versions change the map (largest change \(change))")
     }
+
+    /// pytorch-grad-cam's Grad-CAM++ (α not normalised) and Score-CAM (aligned-corner upsampling,
+    /// softmax over the channels' logits), by name; the official versions differ from them.
+    @Test(arguments: [("gradcam++-pgc", "gradcam++"), ("scorecam-pgc", "scorecam")])
+    func pytorchGradCAMsVariantsMatchIt(_ name: String, _ official: String) throws {
+        let (cam, images, reference) = try Self.setup()
+        let expected = try KerasFixture.tensor(reference[name])
+        func scaled(_ method: String) throws -> Tensor {
+            let raw = try cam.compute(images, classes: [5, 5], method: try #require(CAMMethod(rawValue: method))).maps
+            return AugmentationSmoothing.scaled(raw.batch(0..<1).reshaped([4, 4]), height: 64, width: 64)
+        }
+        expectClose(try scaled(name), expected, tolerance: 1e-4, name)
+        let difference = try scaled(official).maxAbsoluteDifference(expected)
+        print("\(official) (official code) against \(name): largest difference \(difference) of the [0, 1] map")
+        #expect(difference > 1e-3, "\(official) is not \(name)")
+    }
 }
