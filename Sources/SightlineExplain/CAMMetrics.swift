@@ -15,8 +15,8 @@ public struct CAMMetrics: Sendable {
     public var probability: Double
     public var explanationProbability: Double
     /// ROAD (remove and debias, pytorch-grad-cam's): logit changes removing the most or the least
-    /// relevant pixels first, imputed from their neighbours.
-    public var road: ROAD.Scores
+    /// relevant pixels first, imputed from their neighbours; nil unless asked for (`road`).
+    public var road: ROAD.Scores?
 
     /// Average Drop for this image: max(0, Y − O) / Y (in [0, 1]).
     public var drop: Double { probability > 0 ? max(0, probability - explanationProbability) / probability : 0 }
@@ -24,9 +24,11 @@ public struct CAMMetrics: Sendable {
     public var increased: Bool { explanationProbability > probability }
 
     /// Computes the metrics for one preprocessed image `[1, H, W, C]`, its heatmap `[H, W]` in
-    /// [0, 1] at input resolution, and class; `steps` deletion/insertion steps run as one batch.
+    /// [0, 1] at input resolution, and class; `steps` deletion/insertion steps run as one batch;
+    /// `road` adds ROAD (18 imputed images and their sparse solves: seconds per 224×224 image).
     public static func measure(
-        _ cam: ClassActivationMaps, image: Tensor, heatmap: Tensor, classIndex: Int, steps: Int = 32
+        _ cam: ClassActivationMaps, image: Tensor, heatmap: Tensor, classIndex: Int, steps: Int = 32,
+        road includeROAD: Bool = false
     ) throws -> CAMMetrics {
         let (height, width, channels) = (image.shape[1], image.shape[2], image.shape[3])
         let pixels = height * width
@@ -56,8 +58,9 @@ public struct CAMMetrics: Sendable {
         let deletion = try probabilities(cam, series(start: original, end: Tensor(zeros: original.shape)), classIndex)
         let insertion = try probabilities(cam, series(start: blurred, end: original), classIndex)
         let whole = try probabilities(cam, Tensor.concatenatingBatches([image, explanation]), classIndex)
-        let road = try ROAD.measure(
-            cam, image: image, map: heatmap.reshaped([height, width]), classIndex: classIndex)
+        let road =
+            includeROAD
+            ? try ROAD.measure(cam, image: image, map: heatmap.reshaped([height, width]), classIndex: classIndex) : nil
         return CAMMetrics(
             deletionAUC: auc(deletion), insertionAUC: auc(insertion), probability: whole[0],
             explanationProbability: whole[1], road: road)

@@ -109,9 +109,14 @@ public enum CAMReport {
                 image.metrics.map {
                     String(
                         format:
-                            "<p>deletion AUC %.3f (lower is better) · insertion AUC %.3f (higher is better) · confidence %.3f, on the explanation map %.3f · ROAD logit change removing the most relevant first %.3f, the least relevant first %.3f (combined %.3f, higher is better)</p>",
+                            "<p>deletion AUC %.3f (lower is better) · insertion AUC %.3f (higher is better) · confidence %.3f, on the explanation map %.3f%@</p>",
                         $0.deletionAUC, $0.insertionAUC, $0.probability, $0.explanationProbability,
-                        $0.road.mostRelevantFirst, $0.road.leastRelevantFirst, $0.road.combined)
+                        $0.road.map {
+                            String(
+                                format:
+                                    " · ROAD logit change removing the most relevant first %.3f, the least relevant first %.3f (combined %.3f, higher is better)",
+                                $0.mostRelevantFirst, $0.leastRelevantFirst, $0.combined)
+                        } ?? "")
                 } ?? ""
             let note =
                 image.isBlank
@@ -141,12 +146,16 @@ public enum CAMReport {
             ? ""
             : String(
                 format:
-                    "<p><b>Faithfulness over %d images:</b> mean deletion AUC %.3f, mean insertion AUC %.3f, Average Drop %.1f%%, Increase in Confidence %.1f%%, ROAD combined %.3f.</p>",
+                    "<p><b>Faithfulness over %d images:</b> mean deletion AUC %.3f, mean insertion AUC %.3f, Average Drop %.1f%%, Increase in Confidence %.1f%%%@.</p>",
                 measured.count, measured.map(\.deletionAUC).reduce(0, +) / Double(measured.count),
                 measured.map(\.insertionAUC).reduce(0, +) / Double(measured.count),
                 100 * measured.map(\.drop).reduce(0, +) / Double(measured.count),
                 100 * Double(measured.filter(\.increased).count) / Double(measured.count),
-                measured.map(\.road.combined).reduce(0, +) / Double(measured.count))
+                measured.compactMap(\.road).isEmpty
+                    ? ""
+                    : String(
+                        format: ", ROAD combined %.3f",
+                        measured.compactMap(\.road?.combined).reduce(0, +) / Double(measured.compactMap(\.road).count)))
         let failed =
             failures.isEmpty
             ? ""

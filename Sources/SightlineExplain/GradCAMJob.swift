@@ -40,6 +40,8 @@ public struct GradCAMJob {
     public var batchSize = 8
     /// Adds deletion/insertion AUC and Average Drop / Increase in Confidence to the report.
     public var metrics = false
+    /// Adds ROAD to the metrics (`ROAD`; seconds per 224×224 image).
+    public var road = false
     /// Recorded in `gradcam.h5`.
     public var sightlineVersion: String
 
@@ -123,7 +125,7 @@ public struct GradCAMJob {
                         item.metrics = try CAMMetrics.measure(
                             cam, image: input.batch(row..<(row + 1)),
                             heatmap: CAMRendering.heatmap(item.rawMap, height: shape[0], width: shape[1]),
-                            classIndex: result.classes[row])
+                            classIndex: result.classes[row], road: road)
                     }
                     // A page of more images than it embeds links to the files: keep thumbnails only,
                     // so memory does not grow with the folder (`CAMReport.embedLimit`).

@@ -19,9 +19,12 @@ public struct MethodComparison: Sendable {
         public var increaseInConfidence: Double
         /// ROAD's mean logit changes (`ROAD`): most relevant first (lower is better), least
         /// relevant first, and their combination (LeRF − MoRF) / 2 (higher is better).
-        public var roadMostRelevantFirst: Double
-        public var roadLeastRelevantFirst: Double
-        public var roadCombined: Double { (roadLeastRelevantFirst - roadMostRelevantFirst) / 2 }
+        public var roadMostRelevantFirst: Double?
+        public var roadLeastRelevantFirst: Double?
+        public var roadCombined: Double? {
+            guard let morf = roadMostRelevantFirst, let lerf = roadLeastRelevantFirst else { return nil }
+            return (lerf - morf) / 2
+        }
         /// The randomisation check's outcome (`gradcam --sanity`), when it ran.
         public var sanity: SanityCheck.Result?
         /// insertion − deletion: the ranking key (higher is better).
@@ -36,8 +39,11 @@ public struct MethodComparison: Sendable {
             insertionAUC = metrics.reduce(0) { $0 + $1.insertionAUC } / n
             averageDrop = metrics.reduce(0) { $0 + $1.drop } / n
             increaseInConfidence = Double(metrics.filter(\.increased).count) / n
-            roadMostRelevantFirst = metrics.reduce(0) { $0 + $1.road.mostRelevantFirst } / n
-            roadLeastRelevantFirst = metrics.reduce(0) { $0 + $1.road.leastRelevantFirst } / n
+            let road = metrics.compactMap(\.road)
+            if !road.isEmpty {
+                roadMostRelevantFirst = road.reduce(0) { $0 + $1.mostRelevantFirst } / Double(road.count)
+                roadLeastRelevantFirst = road.reduce(0) { $0 + $1.leastRelevantFirst } / Double(road.count)
+            }
         }
     }
 
@@ -58,12 +64,15 @@ public struct MethodComparison: Sendable {
                 String(format: "%4d  ", index + 1)
                     + row.method.rawValue.padding(toLength: 22, withPad: " ", startingAt: 0)
                     + String(
-                        format: " %18.4f  %8.4f  %9.4f  %8.4f  %8.4f  %.3f  ", row.score, row.deletionAUC,
-                        row.insertionAUC, row.averageDrop, row.increaseInConfidence, row.roadCombined)
+                        format: " %18.4f  %8.4f  %9.4f  %8.4f  %8.4f  %@  ", row.score, row.deletionAUC,
+                        row.insertionAUC, row.averageDrop, row.increaseInConfidence, Self.value(row.roadCombined))
                     + (row.sanity.map(Self.verdict) ?? "not run"))
         }
         return lines.joined(separator: "\n")
     }
+
+    /// A ROAD value to three decimals, or "not run" (`--road` not given).
+    static func value(_ number: Double?) -> String { number.map { String(format: "%.3f", $0) } ?? "not run" }
 
     /// "passes (0.22 · 0.26 · 0.18)": the verdict and the rank correlation after each step.
     public static func verdict(_ result: SanityCheck.Result) -> String {
@@ -94,10 +103,10 @@ public struct MethodComparison: Sendable {
             let name = CAMReport.escape(row.method.rawValue)
             return String(
                 format:
-                    "<tr><td>%d</td><td><a href=\"%@/report.html\">%@</a></td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.3f</td><td>%.3f</td><td>%.3f</td><td>%d</td><td>%@</td></tr>",
+                    "<tr><td>%d</td><td><a href=\"%@/report.html\">%@</a></td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%@</td><td>%@</td><td>%@</td><td>%d</td><td>%@</td></tr>",
                 index + 1, name, name, row.score, row.deletionAUC, row.insertionAUC, row.averageDrop,
-                row.increaseInConfidence, row.roadMostRelevantFirst, row.roadLeastRelevantFirst, row.roadCombined,
-                row.images, CAMReport.escape(row.sanity.map(Self.verdict) ?? "not run"))
+                row.increaseInConfidence, Self.value(row.roadMostRelevantFirst), Self.value(row.roadLeastRelevantFirst),
+                Self.value(row.roadCombined), row.images, CAMReport.escape(row.sanity.map(Self.verdict) ?? "not run"))
         }.joined(separator: "\n")
         return """
             <!DOCTYPE html><html><head><meta charset="utf-8"><title>Which explanation to trust</title>
@@ -108,7 +117,7 @@ public struct MethodComparison: Sendable {
             whose presence raises the class probability and whose removal lowers it. Average Drop: lower is better;
             Increase in Confidence: higher is better. ROAD (Rong et al., pytorch-grad-cam's): the mean logit change when the most
             (MoRF, lower is better) or least (LeRF) relevant 10–90% of pixels are removed and imputed from their neighbours;
-            combined = (LeRF − MoRF) / 2, higher is better. Each method's name links to its report. Sanity check
+            combined = (LeRF − MoRF) / 2, higher is better (<code>--road</code>). Each method's name links to its report. Sanity check
             (<code>--sanity</code>, Adebayo et al.): the layers are randomised from the output down, one more at each
             step, and a method passes when its maps then stop resembling the trained model's (mean Spearman rank
             correlation below 0.5 at every step, shown in order); a method that fails explains the image more than the model.</p>

@@ -117,25 +117,63 @@ public enum ROAD {
     /// Solves (D − L) x = b for the symmetric positive definite system of `impute`.
     static func conjugateGradient(diagonal: [Double], links: [[(Int, Double)]], b: [Double]) -> [Double] {
         let n = b.count
-        func apply(_ v: [Double]) -> [Double] {
-            (0..<n).map { i in links[i].reduce(diagonal[i] * v[i]) { $0 - $1.1 * v[$1.0] } }
+        // Compressed rows, so each product is one pass over flat arrays.
+        var rowStart = [Int](repeating: 0, count: n + 1)
+        var columns: [Int] = []
+        var weights: [Double] = []
+        for i in 0..<n {
+            for (j, w) in links[i] {
+                columns.append(j)
+                weights.append(w)
+            }
+            rowStart[i + 1] = columns.count
         }
         var x = [Double](repeating: 0, count: n)
         var r = b
         var p = r
+        var ap = [Double](repeating: 0, count: n)
         var rr = r.reduce(0) { $0 + $1 * $1 }
         let target = 1e-20 * max(rr, 1e-300)
         for _ in 0..<(4 * n + 100) where rr > target {
-            let ap = apply(p)
-            let alpha = rr / zip(p, ap).reduce(0) { $0 + $1.0 * $1.1 }
-            for i in 0..<n {
-                x[i] += alpha * p[i]
-                r[i] -= alpha * ap[i]
+            var pap = 0.0
+            diagonal.withUnsafeBufferPointer { d in
+                rowStart.withUnsafeBufferPointer { start in
+                    columns.withUnsafeBufferPointer { col in
+                        weights.withUnsafeBufferPointer { w in
+                            p.withUnsafeBufferPointer { p in
+                                ap.withUnsafeMutableBufferPointer { ap in
+                                    for i in 0..<n {
+                                        var sum = d[i] * p[i]
+                                        for e in start[i]..<start[i + 1] { sum -= w[e] * p[col[e]] }
+                                        ap[i] = sum
+                                        pap += p[i] * sum
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
-            let next = r.reduce(0) { $0 + $1 * $1 }
+            let alpha = rr / pap
+            var next = 0.0
+            x.withUnsafeMutableBufferPointer { x in
+                r.withUnsafeMutableBufferPointer { r in
+                    p.withUnsafeBufferPointer { p in
+                        ap.withUnsafeBufferPointer { ap in
+                            for i in 0..<n {
+                                x[i] += alpha * p[i]
+                                r[i] -= alpha * ap[i]
+                                next += r[i] * r[i]
+                            }
+                        }
+                    }
+                }
+            }
             let beta = next / rr
             rr = next
-            for i in 0..<n { p[i] = r[i] + beta * p[i] }
+            r.withUnsafeBufferPointer { r in
+                p.withUnsafeMutableBufferPointer { p in for i in 0..<n { p[i] = r[i] + beta * p[i] } }
+            }
         }
         return x
     }
