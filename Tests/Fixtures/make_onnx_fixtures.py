@@ -55,23 +55,11 @@ export("resnet18", 16, 64, 9, "resnet18_reduced_opset9.onnx")
 resnet13 = export("resnet18", 16, 64, 13, "resnet18_reduced_opset13.onnx")
 export("vgg16", 32, 224, 13, "vgg16_reduced.onnx")
 def families():
-    from torchvision.models import densenet, efficientnet, mobilenetv2, mobilenetv3, resnet
+    from torchvision.models import densenet, efficientnet, mobilenetv2, mobilenetv3
     torch.manual_seed(3)
     setting, last = mobilenetv3._mobilenet_v3_conf("mobilenet_v3_small", width_mult=0.25)
     b0, b0_last = efficientnet._efficientnet_conf("efficientnet_b0", width_mult=0.25, depth_mult=0.25)
-    def grouped(groups, width_per_group, reduced=16):
-        # torchvision's ResNet with its Bottleneck at 1/16 width (as convert_torchvision.py
-        # reduces ResNets), one block per stage.
-        model = resnet.ResNet(resnet.Bottleneck, [1, 1, 1, 1], num_classes=10, groups=groups,
-                              width_per_group=width_per_group)
-        model.inplanes = 64 // reduced
-        model.conv1 = torch.nn.Conv2d(3, model.inplanes, 7, 2, 3, bias=False)
-        model.bn1 = torch.nn.BatchNorm2d(model.inplanes)
-        for index, planes in enumerate([64, 128, 256, 512]):
-            setattr(model, f"layer{index + 1}", model._make_layer(resnet.Bottleneck, planes // reduced, 1,
-                                                               stride=1 if index == 0 else 2))
-        model.fc = torch.nn.Linear(512 // reduced * 4, 10)
-        return model
+    from make_torch_family_fixtures import grouped  # torchvision's Bottleneck ResNet at 1/16 width
     return {
         "family_mobilenet_v2.onnx": mobilenetv2.MobileNetV2(num_classes=10, width_mult=0.25),
         "family_mobilenet_v3_small.onnx": mobilenetv3.MobileNetV3(setting, last, num_classes=10),

@@ -15,14 +15,7 @@ import Testing
 /// Fixture: `Tests/Fixtures/make_baseline_fixtures.py`.
 struct AttributionBaselineTests {
     static func setup() throws -> (cam: ClassActivationMaps, images: Tensor, reference: [String: Any]) {
-        let reference = try KerasFixture.load(
-            KerasFixture.directory.appendingPathComponent("baseline_expected.json").path)
-        let shape = try #require(reference["input_shape"] as? [Int])
-        let model = try ModelLoader.load(
-            path: KerasFixture.directory.appendingPathComponent("torchvision/resnet18_reduced.pth").path,
-            inputSize: shape[1])
-        let images = Tensor(shape: shape) { for i in 0..<$0.count { $0[i] = Float(2 * sin(0.37 * Double(i))) } }
-        return (try ClassActivationMaps(graph: model.graph), images, reference)
+        try ReducedResNet18.setup("baseline_expected.json")
     }
 
     /// Captum's trapezoid weights sum to (n − 1)/n, Sightline's to 1 (`AttributionMethodTests`).

@@ -14,17 +14,8 @@ import Testing
 /// the reduced torchvision ResNet18 Sightline reads from its `.pth` (target layer `layer4`, class 3).
 /// Fixture: `Tests/Fixtures/make_attribution_fixtures.py`.
 struct AttributionMethodTests {
-    static let fixture = KerasFixture.directory.appendingPathComponent("attribution_expected.json")
-
     static func setup() throws -> (cam: ClassActivationMaps, images: Tensor, reference: [String: Any]) {
-        let reference = try KerasFixture.load(fixture.path)
-        let shape = try #require(reference["input_shape"] as? [Int])
-        let model = try ModelLoader.load(
-            path: KerasFixture.directory.appendingPathComponent("torchvision/resnet18_reduced.pth").path,
-            inputSize: shape[1])
-        let cam = try ClassActivationMaps(graph: model.graph, layer: reference["layer"] as? String)
-        let images = Tensor(shape: shape) { for i in 0..<$0.count { $0[i] = Float(2 * sin(0.37 * Double(i))) } }
-        return (cam, images, reference)
+        try ReducedResNet18.setup("attribution_expected.json")
     }
 
     static func relu(_ t: Tensor) -> Tensor { Tensor(shape: t.shape, scalars: t.scalars.map { max($0, 0) }) }

@@ -10,18 +10,10 @@ import Testing
 /// `--smooth aug` against pytorch-grad-cam 1.5.4's `aug_smooth=True` (and its unsmoothed map, for
 /// the scaling and resize alone): Grad-CAM on the reduced torchvision ResNet18 Sightline reads from
 /// its `.pth`, layer `layer3` (a 4×4 map), class 5, first image's 64×64 map. Fixture:
-/// `Tests/Fixtures/make_aug_smooth_fixtures.py`.
+/// `Tests/Fixtures/make_pytorch_grad_cam_fixtures.py`.
 struct AugmentationSmoothingTests {
     static func setup() throws -> (cam: ClassActivationMaps, images: Tensor, reference: [String: Any]) {
-        let reference = try KerasFixture.load(
-            KerasFixture.directory.appendingPathComponent("aug_smooth_expected.json").path)
-        let shape = try #require(reference["input_shape"] as? [Int])
-        let model = try ModelLoader.load(
-            path: KerasFixture.directory.appendingPathComponent("torchvision/resnet18_reduced.pth").path,
-            inputSize: shape[1])
-        let cam = try ClassActivationMaps(graph: model.graph, layer: reference["layer"] as? String)
-        let images = Tensor(shape: shape) { for i in 0..<$0.count { $0[i] = Float(2 * sin(0.37 * Double(i))) } }
-        return (cam, images, reference)
+        try ReducedResNet18.setup("aug_smooth_expected.json")
     }
 
     @Test func scaledMapsMatchPytorchGradCAM() throws {

@@ -13,7 +13,7 @@ import Testing
 /// `.pth`, 24 masks on a 4×4 grid. Fixture: `Tests/Fixtures/make_rise_fixtures.py`.
 struct RISETests {
     @Test func risematchesTheAuthorsCode() throws {
-        let reference = try KerasFixture.load(KerasFixture.directory.appendingPathComponent("rise_expected.json").path)
+        let reference = try ReducedResNet18.reference("rise_expected.json")
         let shape = try #require(reference["input_shape"] as? [Int])
         let cells = try #require(reference["cells"] as? [[Double]])
         let shifts = try #require(reference["shifts"] as? [[Int]])
@@ -24,11 +24,7 @@ struct RISETests {
         expectClose(
             Tensor(shape: [mine.count], scalars: mine), Tensor(shape: [masks.count], scalars: masks), tolerance: 1e-6,
             "masks")
-        let model = try ModelLoader.load(
-            path: KerasFixture.directory.appendingPathComponent("torchvision/resnet18_reduced.pth").path,
-            inputSize: shape[1])
-        let cam = try ClassActivationMaps(graph: model.graph)
-        let images = Tensor(shape: shape) { for i in 0..<$0.count { $0[i] = Float(2 * sin(0.37 * Double(i))) } }
+        let (cam, images) = (try ReducedResNet18.cam(inputSize: shape[1]), ReducedResNet18.input(shape))
         let map = try rise.maps(cam, images: images, classes: [3], draws: draws, batch: 7)
         expectClose(
             map.reshaped([32, 32]), try KerasFixture.tensor(reference["saliency"]), tolerance: 1e-4, "saliency")

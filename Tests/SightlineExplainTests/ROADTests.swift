@@ -14,13 +14,9 @@ import Testing
 /// `Tests/Fixtures/make_road_fixtures.py`.
 struct ROADTests {
     @Test func roadMatchesPytorchGradCAM() throws {
-        let reference = try KerasFixture.load(KerasFixture.directory.appendingPathComponent("road_expected.json").path)
+        let reference = try ReducedResNet18.reference("road_expected.json")
         let shape = try #require(reference["input_shape"] as? [Int])
-        let model = try ModelLoader.load(
-            path: KerasFixture.directory.appendingPathComponent("torchvision/resnet18_reduced.pth").path,
-            inputSize: shape[1])
-        let cam = try ClassActivationMaps(graph: model.graph)
-        let image = Tensor(shape: shape) { for i in 0..<$0.count { $0[i] = Float(2 * sin(0.37 * Double(i))) } }
+        let (cam, image) = (try ReducedResNet18.cam(inputSize: shape[1]), ReducedResNet18.input(shape))
         let map = try KerasFixture.tensor(reference["map"])
 
         let threshold = ROAD.percentile(map.scalars, 50)

@@ -1,12 +1,18 @@
-"""pytorch-grad-cam 1.5.4's `aug_smooth` for AugmentationSmoothingTests.swift: GradCAM on the reduced
-torchvision ResNet18 of `torchvision/resnet18_reduced.pth` (the weights Sightline reads natively),
-target layer `layer3` (Sightline's `layer3.1.out`, a 4×4 map), class 5, input x[i] = 2·sin(0.37·i) (NHWC order,
-batch 2, 64×64), called with aug_smooth=True (ttach's HorizontalFlip × Multiply([0.9, 1, 1.1]))
-and with aug_smooth=False, and its GradCAMPlusPlus and ScoreCAM (which depart from the official
-code; Sightline's `gradcam++-pgc`, `scorecam-pgc`); the first image's 64×64 maps are written to
-aug_smooth_expected.json.
+"""pytorch-grad-cam 1.5.4 references on the reduced torchvision ResNet18 of
+`torchvision/resnet18_reduced.pth` (the weights Sightline reads natively), input
+x[i] = 2·sin(0.37·i) (NHWC order, batch 2, 64×64), class 5 (one whose layer3 Grad-CAM is not
+all zero for this input; most are, with random weights); the first image's 64×64 maps:
 
-Run: /usr/bin/python3 Tests/Fixtures/make_aug_smooth_fixtures.py
+- aug_smooth_expected.json (AugmentationSmoothingTests): GradCAM at `layer3` (Sightline's
+  `layer3.1.out`, a 4×4 map) with aug_smooth=True (ttach's HorizontalFlip × Multiply([0.9, 1,
+  1.1])) and with aug_smooth=False, and its GradCAMPlusPlus and ScoreCAM, which depart from the
+  official code (Sightline's `gradcam++-pgc`, `scorecam-pgc`).
+- fullgrad_expected.json (FullGradTests): FullGrad, with the network's ReLUs made out-of-place
+  first: pytorch-grad-cam hooks each BatchNorm's output, and torchvision's in-place ReLU would
+  overwrite that tensor before its gradient is read (FullGrad's bias gradient is the one at the
+  BatchNorm's output).
+
+Run: /usr/bin/python3 Tests/Fixtures/make_pytorch_grad_cam_fixtures.py
 (Debian python3-torch python3-torchvision; pip install grad-cam==1.5.4 ttach
 opencv-python-headless==4.8.1.78 --no-deps)
 """
@@ -14,7 +20,7 @@ import json, os, sys
 
 import numpy as np
 import torch
-from pytorch_grad_cam import GradCAM
+from pytorch_grad_cam import FullGrad, GradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
 here = os.path.dirname(os.path.abspath(__file__))
@@ -42,3 +48,14 @@ for key, method in [("gradcam++-pgc", GradCAMPlusPlus), ("scorecam-pgc", ScoreCA
 with open(os.path.join(here, "aug_smooth_expected.json"), "w") as f:
     json.dump(out, f, separators=(",", ":"))
 print("wrote aug_smooth_expected.json")
+
+for module in model.modules():
+    if isinstance(module, torch.nn.ReLU):
+        module.inplace = False
+with FullGrad(model=model, target_layers=[]) as cam:
+    maps = cam(input_tensor=x, targets=[ClassifierOutputTarget(target)] * 2)
+full = {"input_shape": [2, size, size, 3], "class": target, "layers": len(cam.bias_data),
+        "fullgrad": {"shape": [size, size], "data": [float(f"{v:.7g}") for v in maps[0].reshape(-1)]}}
+with open(os.path.join(here, "fullgrad_expected.json"), "w") as f:
+    json.dump(full, f, separators=(",", ":"))
+print(f"wrote fullgrad_expected.json ({len(cam.bias_data)} bias layers)")
