@@ -27,6 +27,9 @@ public struct GradCAMJob {
     /// Test-time augmentation smoothing of a layer method (`AugmentationSmoothing`): the maps are
     /// then at the input's resolution.
     public var augmentationSmoothing = false
+    /// Further layers whose maps are fused with `cam`'s (`MultiLayerMaps`; `--layer A,B`): the
+    /// maps are then at the input's resolution.
+    public var extraLayers: [ClassActivationMaps] = []
     /// RISE's masks (`--masks`).
     public var rise = RISE()
     /// Integrated Gradients' steps and Occlusion's window and stride.
@@ -98,11 +101,18 @@ public struct GradCAMJob {
             let originals = zip(ready.samples.map(\.path), ready.originals).map { ($0, $1) }
             for target in targets {
                 let before = done
-                func compute(_ images: Tensor, _ classes: [Int?]) throws -> ClassActivationMaps.Result {
+                func atLayer(_ cam: ClassActivationMaps, _ images: Tensor, _ classes: [Int?]) throws
+                    -> ClassActivationMaps.Result
+                {
                     try cam.compute(
                         images, classes: classes, method: method, maxChannels: maxChannels, noise: noise, rise: rise,
                         pixel: pixel,
                         progress: { step, _ in if !augmentationSmoothing { progress(before + step, total, nil) } })
+                }
+                func compute(_ images: Tensor, _ classes: [Int?]) throws -> ClassActivationMaps.Result {
+                    guard !extraLayers.isEmpty else { return try atLayer(cam, images, classes) }
+                    return try MultiLayerMaps.fused(
+                        [cam] + extraLayers, images: images, classes: classes, compute: atLayer)
                 }
                 let classes = Array(repeating: target, count: originals.count)
                 let result =

@@ -25,8 +25,17 @@ struct GradCAM: ParsableCommand {
     @Option(name: .shortAndLong, help: "The folder to write into (created if needed).")
     var output: String
 
-    @Option(help: "The layer to explain (default: the last convolutional feature map).")
+    @Option(
+        help:
+            "The layer to explain (default: the last convolutional feature map), or several separated by commas, whose maps are fused as pytorch-grad-cam fuses several target layers (each scaled to [0, 1] at the input's size, averaged; LayerCAM's multi-layer use)."
+    )
     var layer: String?
+
+    /// `--layer`'s names (one nil: the default layer).
+    var layerNames: [String?] {
+        guard let layer else { return [nil] }
+        return layer.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+    }
 
     @Option(
         name: .customLong("class"),
@@ -202,12 +211,13 @@ struct GradCAM: ParsableCommand {
         let folder = try ImageInputs.folder(inputs)
         try Outputs.check(output, kind: .folder, inputs: [options.model] + folder.items.map(\.path))
         let loaded = try options.load(engine: engineOptions)
-        let cam: ClassActivationMaps
+        let cams: [ClassActivationMaps]
         do {
-            cam = try ClassActivationMaps(graph: loaded.graph, layer: layer)
+            cams = try layerNames.map { try ClassActivationMaps(graph: loaded.graph, layer: $0) }
         } catch {
             throw layer == nil ? CommandError(message: "\(error)") : CommandError.usage("--layer: \(error)")
         }
+        let (cam, extraLayers) = (cams[0], Array(cams.dropFirst()))
         let classCount = loaded.graph.shape(of: cam.scoreNode)?.last ?? 0
         let recorded = labels == nil ? loaded.file.classNames : nil
         let names =
@@ -217,7 +227,8 @@ struct GradCAM: ParsableCommand {
         let sample = sanity ? try Self.sanitySample(loaded: loaded, cam: cam, folder: folder, target: targets[0]) : nil
         guard methods.count > 1 else {
             let summary = try explain(
-                methods[0], loaded: loaded, cam: cam, folder: folder, names: names, targets: targets, into: output)
+                methods[0], loaded: loaded, cam: cam, extraLayers: extraLayers, folder: folder, names: names,
+                targets: targets, into: output)
             if let sample { _ = try Self.check(methods[0], cam: cam, sample: sample) }
             return try Report.finish(skipped: summary.failures.count)
         }
@@ -228,8 +239,8 @@ struct GradCAM: ParsableCommand {
         var skipped = 0
         for method in methods {
             let summary = try explain(
-                method, loaded: loaded, cam: cam, folder: folder, names: names, targets: targets,
-                into: (output as NSString).appendingPathComponent(method.rawValue))
+                method, loaded: loaded, cam: cam, extraLayers: extraLayers, folder: folder, names: names,
+                targets: targets, into: (output as NSString).appendingPathComponent(method.rawValue))
             let verdict = try sample.map { try Self.check(method, cam: cam, sample: $0) }
             rows.append(MethodComparison.Row(method: method, metrics: summary.metrics, sanity: verdict))
             for (path, file) in summary.overlays {
@@ -282,12 +293,13 @@ struct GradCAM: ParsableCommand {
 
     /// One method's job into `folder`: progress, the one-line summary, and the summary itself.
     func explain(
-        _ method: CAMMethod, loaded: LoadedModel, cam: ClassActivationMaps, folder: ImageFolder, names: [String],
-        targets: [Int?], into output: String
+        _ method: CAMMethod, loaded: LoadedModel, cam: ClassActivationMaps, extraLayers: [ClassActivationMaps] = [],
+        folder: ImageFolder, names: [String], targets: [Int?], into output: String
     ) throws -> GradCAMJob.Summary {
         var job = try GradCAMJob(
             model: loaded, cam: cam, folder: folder, output: output, classNames: names,
             sightlineVersion: Sightline.version)
+        if method.usesTargetLayer { job.extraLayers = extraLayers }
         job.targets = targets
         (job.method, job.maxChannels, job.alpha, job.quality) = (method, maxChannels, alpha, quality)
         if method.isPixelAttribution { job.noise = smooth.flatMap(NoiseTunnel.init(argument:)) }
@@ -312,7 +324,7 @@ struct GradCAM: ParsableCommand {
             skipped: Report.skipped, warning: Report.warning)
         let skipped = summary.failures.count
         print(
-            "wrote \(output)/report.html: \(summary.explained) maps explained at \(method.usesTargetLayer ? cam.layer : "the input") with \(method.rawValue)\(job.noise.map { " smoothed by \($0.kind.rawValue) (\($0.samples) samples, σ \($0.sigma) of each image's range)" } ?? "")\(job.augmentationSmoothing ? " smoothed over 6 augmented versions" : "")\(skipped == 0 ? "" : ", \(skipped) skipped")"
+            "wrote \(output)/report.html: \(summary.explained) maps explained at \(method.usesTargetLayer ? ([cam.layer] + job.extraLayers.map(\.layer)).joined(separator: " + ") : "the input") with \(method.rawValue)\(job.noise.map { " smoothed by \($0.kind.rawValue) (\($0.samples) samples, σ \($0.sigma) of each image's range)" } ?? "")\(job.augmentationSmoothing ? " smoothed over 6 augmented versions" : "")\(skipped == 0 ? "" : ", \(skipped) skipped")"
         )
         if summary.explained == 0 { throw CommandError(message: "no image could be read; nothing was explained") }
         return summary

@@ -6,7 +6,8 @@ all zero for this input; most are, with random weights); the first image's 64×6
 - aug_smooth_expected.json (AugmentationSmoothingTests): GradCAM at `layer3` (Sightline's
   `layer3.1.out`, a 4×4 map) with aug_smooth=True (ttach's HorizontalFlip × Multiply([0.9, 1,
   1.1])) and with aug_smooth=False, and its GradCAMPlusPlus and ScoreCAM, which depart from the
-  official code (Sightline's `gradcam++-pgc`, `scorecam-pgc`).
+  official code (Sightline's `gradcam++-pgc`, `scorecam-pgc`), and LayerCAM at `layer2` and
+  `layer3` fused (`--layer layer2.1.out,layer3.1.out`).
 - fullgrad_expected.json (FullGradTests): FullGrad, with the network's ReLUs made out-of-place
   first: pytorch-grad-cam hooks each BatchNorm's output, and torchvision's in-place ReLU would
   overwrite that tensor before its gradient is read (FullGrad's bias gradient is the one at the
@@ -40,11 +41,16 @@ with GradCAM(model=model, target_layers=[model.layer3]) as cam:
         out[key] = {"shape": [size, size], "data": [float(f"{v:.7g}") for v in maps[0].reshape(-1)]}
 # pytorch-grad-cam's own Grad-CAM++ and Score-CAM (its departures from the official code), the
 # same way: scaled, resized maps of the first image.
-from pytorch_grad_cam import GradCAMPlusPlus, ScoreCAM  # noqa: E402
+from pytorch_grad_cam import GradCAMPlusPlus, LayerCAM, ScoreCAM  # noqa: E402
 for key, method in [("gradcam++-pgc", GradCAMPlusPlus), ("scorecam-pgc", ScoreCAM)]:
     with method(model=model, target_layers=[model.layer3]) as cam:
         maps = cam(input_tensor=x, targets=[ClassifierOutputTarget(target)] * 2)
         out[key] = {"shape": [size, size], "data": [float(f"{v:.7g}") for v in maps[0].reshape(-1)]}
+# LayerCAM at two layers (layer2, 8×8, and layer3, 4×4) fused as pytorch-grad-cam fuses target layers.
+with LayerCAM(model=model, target_layers=[model.layer2, model.layer3]) as cam:
+    maps = cam(input_tensor=x, targets=[ClassifierOutputTarget(target)] * 2)
+    out["layercam-layer2-layer3"] = {"shape": [size, size],
+                                     "data": [float(f"{v:.7g}") for v in maps[0].reshape(-1)]}
 with open(os.path.join(here, "aug_smooth_expected.json"), "w") as f:
     json.dump(out, f, separators=(",", ":"))
 print("wrote aug_smooth_expected.json")

@@ -51,4 +51,18 @@ struct AugmentationSmoothingTests {
         print("\(official) (official code) against \(name): largest difference \(difference) of the [0, 1] map")
         #expect(difference > 1e-3, "\(official) is not \(name)")
     }
+
+    /// LayerCAM at `layer2` (8×8) and `layer3` (4×4) fused as pytorch-grad-cam fuses several
+    /// target layers (`gradcam --layer layer2.1.out,layer3.1.out`).
+    @Test func severalLayersFuseAsPytorchGradCAM() throws {
+        let (cam, images, reference) = try Self.setup()
+        let second = try ReducedResNet18.cam(inputSize: 64, layer: "layer2.1.out")
+        let fused = try MultiLayerMaps.fused([second, cam], images: images, classes: [5, 5]) {
+            try $0.compute($1, classes: $2, method: .layercam)
+        }
+        #expect(fused.maps.shape == [2, 64, 64])
+        expectClose(
+            fused.maps.batch(0..<1).reshaped([64, 64]), try KerasFixture.tensor(reference["layercam-layer2-layer3"]),
+            tolerance: 1e-4, "fused LayerCAM")
+    }
 }
