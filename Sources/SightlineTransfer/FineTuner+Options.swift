@@ -14,9 +14,13 @@ extension FineTuner {
         /// Phase 2's base rate (low, to keep the pretrained features).
         public var learningRate: Float = 1e-4
         /// Phase 2's base rate from a learning-rate sweep of what phase 2 trains, run when phase 2
-        /// starts (after the head phase): the `valley` suggestion (`learningRate` when the sweep
-        /// suggests nothing). Recorded in the state file, so a resumed run keeps it.
+        /// starts (after the head phase): the suggestion `learningRateRule` names (`learningRate`
+        /// when the sweep suggests nothing). Recorded in the state file, so a resumed run keeps it.
         public var findLearningRate = false
+        /// The sweep's suggestion `findLearningRate` takes: fastai's `slide` by default (on the
+        /// digits transfer check its `valley` picked a tenth of the rate that works;
+        /// docs/fine-tuning.md).
+        public var learningRateRule: LearningRateSweep.Rule = .slide
         /// Discriminative learning rates: phase 2 trains the backbone's first stage at this rate,
         /// later stages at rates spread geometrically up to `learningRate`, the head at
         /// `learningRate` (`DiscriminativeRates`); nil trains everything at `learningRate`.

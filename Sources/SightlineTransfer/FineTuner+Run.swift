@@ -40,7 +40,7 @@ extension FineTuner {
                     base = found
                 } else {
                     let sweep = try sweepLearningRate(phase: 2, step: step)
-                    base = sweep.suggestions?.valley ?? options.learningRate
+                    base = sweep.suggestions.map(options.learningRateRule.rate) ?? options.learningRate
                     state.foundLearningRate = base
                     announce(
                         sweep.suggestions == nil
@@ -48,8 +48,9 @@ extension FineTuner {
                                 format: "--lr auto: the sweep suggested nothing; phase 2 runs at %.2e", Double(base))
                             : String(
                                 format:
-                                    "--lr auto: a learning-rate sweep of phase 2 suggests %.2e (valley; steep %.2e, minimum %.2e); phase 2 runs at it",
-                                Double(base), Double(sweep.suggestions?.steep ?? 0),
+                                    "--lr auto: a learning-rate sweep of phase 2 suggests %.2e (%@; slide %.2e, valley %.2e, steep %.2e, minimum %.2e); phase 2 runs at it",
+                                Double(base), options.learningRateRule.rawValue, Double(sweep.suggestions?.slide ?? 0),
+                                Double(sweep.suggestions?.valley ?? 0), Double(sweep.suggestions?.steep ?? 0),
                                 Double(sweep.suggestions?.minimum ?? 0)))
                 }
             }

@@ -8,7 +8,9 @@ extension FineTuner.Options {
     /// Option name → value, for the settings that change what an epoch computes.
     var resumeSettings: [String: String] {
         [
-            "--lr": findLearningRate ? "auto" : lowestLearningRate.map { "\($0):\(learningRate)" } ?? "\(learningRate)",
+            "--lr": findLearningRate
+                ? "auto:\(learningRateRule.rawValue)"
+                : lowestLearningRate.map { "\($0):\(learningRate)" } ?? "\(learningRate)",
             "--head-lr": "\(headLearningRate)",
             "--optimizer": optimizer.rawValue,
             "--batch": "\(batchSize)", "--schedule": "\(schedule)", "--bn": batchNorm.rawValue,

@@ -16,6 +16,7 @@ extension LearningRateSweep {
         if let s = suggestions {
             for (name, rate, color) in [
                 ("valley", s.valley, "#d62728"), ("steep", s.steep, "#2ca02c"), ("minimum", s.minimum, "#9467bd"),
+                ("slide", s.slide, "#ff7f0e"),
             ] {
                 let px = x(rate)
                 marks += String(
@@ -68,6 +69,7 @@ extension LearningRateSweep {
             String(format: "valley  %.2e  (fastai's default: about 2/3 down the longest descent)", Double(s.valley)),
             String(format: "steep   %.2e  (the steepest descent)", Double(s.steep)),
             String(format: "minimum %.2e  (a tenth of the rate at the lowest loss)", Double(s.minimum)),
+            String(format: "slide   %.2e  (where the curve flattens into its minimum)", Double(s.slide)),
         ]
     }
 

@@ -42,6 +42,24 @@ public struct LearningRateSweep: Sendable {
         public var steep: Float
         /// A tenth of the rate at the lowest loss.
         public var minimum: Float
+        /// Where the curve flattens into its minimum: from the right, the first point whose loss
+        /// gradient is within 0.005 of that 15 points to its right (fastai's `slide`).
+        public var slide: Float
+    }
+
+    /// Which suggestion `finetune --lr auto[:RULE]` takes.
+    public enum Rule: String, Sendable, CaseIterable {
+        case slide, valley, steep, minimum
+
+        /// This rule's rate among `suggestions`.
+        public func rate(_ suggestions: Suggestions) -> Float {
+            switch self {
+            case .slide: return suggestions.slide
+            case .valley: return suggestions.valley
+            case .steep: return suggestions.steep
+            case .minimum: return suggestions.minimum
+            }
+        }
     }
 
     /// nil when the sweep stopped too early to suggest anything.
@@ -50,7 +68,8 @@ public struct LearningRateSweep: Sendable {
         let end = rates.count - 5
         guard end - first >= 2 else { return nil }
         let (r, l) = (Array(rates[first..<end]), Array(losses[first..<end]))
-        return Suggestions(valley: Self.valley(r, l), steep: Self.steep(r, l), minimum: Self.minimum(r, l))
+        return Suggestions(
+            valley: Self.valley(r, l), steep: Self.steep(r, l), minimum: Self.minimum(r, l), slide: Self.slide(r, l))
     }
 
     /// The longest strictly decreasing subsequence of the losses (ESRI's rule, as fastai runs
@@ -74,6 +93,28 @@ public struct LearningRateSweep: Sendable {
     static func steep(_ rates: [Float], _ losses: [Float]) -> Float {
         let slopes = (1..<losses.count).map { (losses[$0] - losses[$0 - 1]) / (log(rates[$0]) - log(rates[$0 - 1])) }
         return rates[slopes.indices.min { slopes[$0] < slopes[$1] } ?? 0]
+    }
+
+    /// fastai's `slide` (lr_diff 15, thresh 0.005): the loss's gradient as numpy's `gradient`
+    /// (central differences, one-sided at the ends); a pair of points 15 apart moves left from the
+    /// right end while their gradients differ by more than the threshold; the rate at the left
+    /// point where it stops (fastai fails on a window shorter than 16 points; Sightline takes the
+    /// first rate).
+    static func slide(_ rates: [Float], _ losses: [Float], difference: Int = 15, threshold: Double = 0.005) -> Float {
+        let n = losses.count
+        guard n > difference else { return rates[0] }
+        let gradient = (0..<n).map { i -> Float in
+            i == 0
+                ? losses[1] - losses[0]
+                : i == n - 1 ? losses[n - 1] - losses[n - 2] : (losses[i + 1] - losses[i - 1]) / 2
+        }
+        var (right, left) = (n - 1, n - 1 - difference)
+        var suggestion = rates[left]
+        while left >= 0 && Double(abs(gradient[right] - gradient[left])) > threshold {
+            suggestion = rates[left]
+            (right, left) = (right - 1, left - 1)
+        }
+        return suggestion
     }
 
     static func minimum(_ rates: [Float], _ losses: [Float]) -> Float {

@@ -54,7 +54,7 @@ struct Finetune: ParsableCommand {
 
     @Option(
         help:
-            "Phase 2 learning rate; LOW:HIGH for discriminative rates (fastai's slice: the backbone's first stage at LOW, later stages geometrically higher, the head at HIGH; a stage is a run of layers at one resolution); or auto: when phase 2 starts, a learning-rate sweep of what it trains (as sightline lr-find --phase all) picks fastai's valley suggestion, and says so."
+            "Phase 2 learning rate; LOW:HIGH for discriminative rates (fastai's slice: the backbone's first stage at LOW, later stages geometrically higher, the head at HIGH; a stage is a run of layers at one resolution); or auto[:RULE]: when phase 2 starts, a learning-rate sweep of what it trains (as sightline lr-find --phase all) picks the suggestion RULE names (slide, the default: where the loss curve flattens into its minimum; or valley, fastai's lr_find default, steep, minimum), and says so."
     )
     var lr: LearningRateArgument?
 
@@ -260,7 +260,8 @@ struct Finetune: ParsableCommand {
         if let headEpochs { settings.headEpochs = headEpochs }
         if let headLr { settings.headLearningRate = headLr }
         switch lr {
-        case .auto?: (settings.findLearningRate, settings.lowestLearningRate) = (true, nil)
+        case .auto(let rule)?:
+            (settings.findLearningRate, settings.learningRateRule, settings.lowestLearningRate) = (true, rule, nil)
         case .value(let rate)?: (settings.learningRate, settings.lowestLearningRate) = (rate, nil)
         case .range(let low, let high)?: (settings.learningRate, settings.lowestLearningRate) = (high, low)
         case nil: break

@@ -1,17 +1,21 @@
 import ArgumentParser
+import SightlineTransfer
 
-/// `--lr`: a rate, `LOW:HIGH` (discriminative rates), or `auto` (a sweep picks it when phase 2
-/// starts).
+/// `--lr`: a rate, `LOW:HIGH` (discriminative rates), or `auto[:RULE]` (a sweep picks it when
+/// phase 2 starts, by the suggestion RULE names: slide by default).
 enum LearningRateArgument: ExpressibleByArgument, Equatable {
     case value(Float)
     /// `LOW:HIGH`: discriminative rates (the backbone's first stage at LOW, the head at HIGH).
     case range(Float, Float)
-    case auto
+    case auto(LearningRateSweep.Rule)
 
     init?(argument: String) {
         let parts = argument.split(separator: ":", omittingEmptySubsequences: false)
-        if argument == "auto" {
-            self = .auto
+        if parts.first == "auto", parts.count <= 2 {
+            guard let rule = parts.count == 2 ? LearningRateSweep.Rule(rawValue: String(parts[1])) : .slide else {
+                return nil
+            }
+            self = .auto(rule)
         } else if let rate = Float(argument) {
             self = .value(rate)
         } else if parts.count == 2, let low = Float(parts[0]), let high = Float(parts[1]) {

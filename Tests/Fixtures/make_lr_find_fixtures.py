@@ -1,5 +1,5 @@
 """fastai's learning-rate suggestions on recorded sweeps, for LearningRateSweepTests.swift:
-fastai 2.7.12's own `valley`, `steep` and `minimum` (fastai.callback.schedule) applied, as
+fastai 2.7.12's own `valley`, `steep`, `minimum` and `slide` (fastai.callback.schedule) applied, as
 `Learner.lr_find` applies them, to the window [num_it//10 : -5] of three sweeps of 100 steps from
 1e-7 to 10 whose smoothed losses are written here (a typical dip then divergence, a noisy one, and
 one that stopped early at 4 × the best loss).
@@ -12,7 +12,7 @@ import json, os
 
 import numpy as np
 import torch
-from fastai.callback.schedule import SchedExp, minimum, steep, valley
+from fastai.callback.schedule import SchedExp, minimum, slide, steep, valley
 
 rng = np.random.default_rng(24)
 num_it = 100
@@ -33,7 +33,8 @@ for name, losses in curves.items():
         "valley": valley(window_lrs, window_losses, num_it)[0],
         "steep": steep(window_lrs, window_losses, num_it)[0],
         "minimum": minimum(window_lrs, window_losses, num_it)[0],
+        "slide": slide(window_lrs, window_losses, num_it)[0],
     }
 with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "lr_find_expected.json"), "w") as f:
     json.dump(out, f, indent=1)
-print({k: (v["valley"], v["steep"], v["minimum"]) for k, v in out.items()})
+print({k: (v["valley"], v["steep"], v["minimum"], v["slide"]) for k, v in out.items()})

@@ -23,7 +23,7 @@ struct LearningRateSweepTests {
         let suggestions = try #require(sweep.suggestions)
         for (label, ours, theirs) in [
             ("valley", suggestions.valley, fixture["valley"]), ("steep", suggestions.steep, fixture["steep"]),
-            ("minimum", suggestions.minimum, fixture["minimum"]),
+            ("minimum", suggestions.minimum, fixture["minimum"]), ("slide", suggestions.slide, fixture["slide"]),
         ] {
             let expected = Float(try #require(theirs as? Double))
             #expect(abs(ours - expected) <= 1e-6 * expected, "\(name) \(label): \(ours) vs fastai \(expected)")
