@@ -65,6 +65,24 @@ public final class FineTuner {
                 imagesPerSecond, dataWaitFraction, peakResidentMiB
             )
         }
+
+        /// `peak_resident_mib`, as in the CSV (the snake-case strategy alone splits "MiB" into
+        /// `mi_b`).
+        enum CodingKeys: String, CodingKey {
+            case imagesPerSecond, dataWaitFraction
+            case peakResidentMiB = "peak_resident_mib"
+        }
+        /// The key state files written before 2026-12-06 (fourth session) used.
+        enum EarlierKeys: String, CodingKey { case peakResidentMiB }
+
+        public init(from decoder: any Decoder) throws {
+            let keys = try decoder.container(keyedBy: CodingKeys.self)
+            imagesPerSecond = try keys.decode(Double.self, forKey: .imagesPerSecond)
+            dataWaitFraction = try keys.decode(Double.self, forKey: .dataWaitFraction)
+            peakResidentMiB =
+                try keys.decodeIfPresent(Int.self, forKey: .peakResidentMiB)
+                ?? decoder.container(keyedBy: EarlierKeys.self).decode(Int.self, forKey: .peakResidentMiB)
+        }
     }
 
     /// One epoch's figures (also written to `OUTPUT.metrics.csv` and `.jsonl`). Equality compares
