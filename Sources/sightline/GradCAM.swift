@@ -76,7 +76,7 @@ struct GradCAM: ParsableCommand {
 
     @Option(
         help:
-            "One method, a comma-separated list or all (each into OUTPUT/METHOD, with --metrics ranked in OUTPUT/methods.html). At --layer: gradcam, gradcam++, xgradcam, hirescam, gradcam-elementwise, layercam, eigencam (no gradients), eigengradcam, scorecam, guided-gradcam (also writes NAME_guided.jpg at the original image's size). At the input's pixels: saliency, input-x-gradient, integrated-gradients, occlusion. docs/explanations.md says what each computes and which reference it matches."
+            "One method, a comma-separated list or all (each into OUTPUT/METHOD, with --metrics ranked in OUTPUT/methods.html). At --layer: gradcam, gradcam++, xgradcam, hirescam, gradcam-elementwise, layercam, eigencam (no gradients), eigengradcam, scorecam, guided-gradcam (also writes NAME_guided.jpg at the original image's size). At the input's pixels: saliency, input-x-gradient, integrated-gradients, occlusion, fullgrad, rise (--masks). pytorch-grad-cam's departures from the official code by name: gradcam++-pgc, scorecam-pgc (not in all). docs/explanations.md says what each computes and which reference it matches."
     )
     var method = "gradcam"
 
