@@ -107,6 +107,9 @@ struct GradCAM: ParsableCommand {
     @Option(help: "RISE: the random masks per image, one forward pass each (the paper used 4000).")
     var masks = 1000
 
+    @Option(help: "Seed of RISE's masks and --smooth's noise (the same seed gives the same maps).")
+    var seed: UInt64 = 0
+
     @Option(
         help:
             "Integrated Gradients' starting point and Occlusion's patch fill: zero (after preprocessing: the dataset mean for caffe and torch, Captum's default), black, white (those images through the model's preprocessing), or blur[:SIGMA] (the image blurred by a Gaussian of SIGMA pixels, default 5)."
@@ -302,9 +305,15 @@ struct GradCAM: ParsableCommand {
         if method.usesTargetLayer { job.extraLayers = extraLayers }
         job.targets = targets
         (job.method, job.maxChannels, job.alpha, job.quality) = (method, maxChannels, alpha, quality)
-        if method.isPixelAttribution { job.noise = smooth.flatMap(NoiseTunnel.init(argument:)) }
+        if method.isPixelAttribution {
+            job.noise = smooth.flatMap(NoiseTunnel.init(argument:)).map {
+                var n = $0
+                n.seed = seed
+                return n
+            }
+        }
         job.augmentationSmoothing = smooth == "aug"
-        job.rise = RISE(masks: masks)
+        job.rise = RISE(masks: masks, seed: seed)
         job.pixel = InputAttribution.Options(
             steps: steps, window: window, stride: stride,
             baseline: Self.parsedBaseline(
