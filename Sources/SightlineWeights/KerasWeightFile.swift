@@ -121,7 +121,6 @@ public struct KerasWeightFile: Sendable {
         classNames = try file.stringsAttribute("class_names")
     }
 
-    /// A PyTorch state dict (`.pth`, `.pt`, `.safetensors`) as stored layers (`TorchVisionLayers`).
     /// The layers' weight shapes by module, for the torchvision builders (`TorchVisionFamily`).
     public var stateDictShapes: StateDictShapes {
         StateDictShapes(layers.map { ($0.name, $0.weights.map { ($0.role, $0.value.shape) }) }, timm: namesAreTimm)
@@ -130,6 +129,8 @@ public struct KerasWeightFile: Sendable {
     /// True for a timm state dict whose keys were renamed to torchvision's (`TimmNames`).
     public private(set) var namesAreTimm = false
 
+    /// A PyTorch state dict (`.pth`, `.pt`, `.safetensors`) as stored layers (`TorchVisionLayers`),
+    /// timm's keys renamed to torchvision's first.
     init(torch path: String) throws(ModelFileError) {
         let dict = try TorchStateDict.read(path: path)
         self.path = path
