@@ -51,14 +51,10 @@ public enum AugmentationSmoothing {
 
     /// pytorch-grad-cam's per-layer scaling, resize and aggregation of one raw map `[h, w]`.
     static func scaled(_ map: Tensor, height: Int, width: Int) -> Tensor {
-        func unit(_ values: [Float]) -> [Float] {
-            let positive = values.map { max($0, 0) }
-            let low = positive.min() ?? 0
-            let high = (positive.max() ?? 0) - low
-            return positive.map { ($0 - low) / (1e-7 + high) }
-        }
-        let first = Tensor(shape: [map.shape[0], map.shape[1], 1], scalars: unit(map.scalars))
-        let resized = Resize.bilinear(first, height: height, width: width)
-        return Tensor(shape: [height, width], scalars: unit(resized.scalars))
+        let unit = CAMRendering.scaledAsPytorchGradCAM(map.scalars, relu: true)
+        let resized = Resize.bilinear(
+            Tensor(shape: [map.shape[0], map.shape[1], 1], scalars: unit), height: height, width: width)
+        return Tensor(
+            shape: [height, width], scalars: CAMRendering.scaledAsPytorchGradCAM(resized.scalars, relu: true))
     }
 }

@@ -12,6 +12,15 @@ public enum CAMRendering {
         return Tensor(shape: map.shape, scalars: map.scalars.map { ($0 - low) / (high - low) })
     }
 
+    /// pytorch-grad-cam's `scale_cam_image` without the resize: `(m − min) / (1e-7 + max(m − min))`,
+    /// after a ReLU when `relu` (its per-layer step). The reference scripts' maps are scaled so.
+    public static func scaledAsPytorchGradCAM(_ values: [Float], relu: Bool) -> [Float] {
+        let kept = relu ? values.map { max($0, 0) } : values
+        let low = kept.min() ?? 0
+        let high = (kept.max() ?? 0) - low
+        return kept.map { ($0 - low) / (1e-7 + high) }
+    }
+
     /// A raw map `[h, w]` normalised to [0, 1] and bilinearly upsampled to `height × width`.
     public static func heatmap(_ map: Tensor, height: Int, width: Int) -> Tensor {
         let unit = normalised(map)

@@ -16,12 +16,7 @@ extension ClassActivationMaps {
     static func gradCAMPlusPlusPGCWeights(_ gradient: Tensor, _ activations: Tensor) -> [[Float]] {
         let (n, pixels, channels) = (gradient.shape[0], gradient.shape[1] * gradient.shape[2], gradient.shape[3])
         return (0..<n).map { image in
-            var sums = [Double](repeating: 0, count: channels)
-            for pixel in 0..<pixels {
-                for k in 0..<channels {
-                    sums[k] += Double(activations.scalars[(image * pixels + pixel) * channels + k])
-                }
-            }
+            let sums = spatialSums(activations, image: image)
             var weights = [Double](repeating: 0, count: channels)
             for pixel in 0..<pixels {
                 for k in 0..<channels {

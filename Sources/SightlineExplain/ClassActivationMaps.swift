@@ -231,16 +231,21 @@ public struct ClassActivationMaps {
         }
     }
 
+    /// Σ_ij A_ijk per channel k of one image of `activations` `[N, h, w, C]` (Grad-CAM++'s ΣA).
+    static func spatialSums(_ activations: Tensor, image: Int) -> [Double] {
+        let (pixels, channels) = (activations.shape[1] * activations.shape[2], activations.shape[3])
+        var sums = [Double](repeating: 0, count: channels)
+        for pixel in 0..<pixels {
+            for k in 0..<channels { sums[k] += Double(activations.scalars[(image * pixels + pixel) * channels + k]) }
+        }
+        return sums
+    }
+
     /// Grad-CAM++ weights as adityac94/Grad_CAM_plus_plus `misc/utils.py` computes them.
     static func gradCAMPlusPlusWeights(_ gradient: Tensor, _ activations: Tensor) -> [[Float]] {
         let (n, pixels, channels) = (gradient.shape[0], gradient.shape[1] * gradient.shape[2], gradient.shape[3])
         return (0..<n).map { image in
-            var activationSums = [Double](repeating: 0, count: channels)
-            for pixel in 0..<pixels {
-                for k in 0..<channels {
-                    activationSums[k] += Double(activations.scalars[(image * pixels + pixel) * channels + k])
-                }
-            }
+            let activationSums = spatialSums(activations, image: image)
             var alphas = [Double](repeating: 0, count: pixels * channels)
             var alphaSums = [Double](repeating: 0, count: channels)
             for pixel in 0..<pixels {

@@ -97,7 +97,9 @@ public enum FullGrad {
                     let i = (base + p) * channels + c
                     return abs(inputGradient.scalars[i] * images.scalars[i])
                 }
-                for (p, value) in unit(term).enumerated() { total[base + p] += value }
+                for (p, value) in CAMRendering.scaledAsPytorchGradCAM(term, relu: false).enumerated() {
+                    total[base + p] += value
+                }
             }
         }
         for layer in layers {
@@ -113,7 +115,9 @@ public enum FullGrad {
                         if let output, !(output.scalars[i] > 0 && output.scalars[i] < high) { return 0 }
                         return abs(layer.bias[k] * gradient.scalars[i])
                     }
-                    for (p, value) in unit(channel).enumerated() { summed[p] += value }
+                    for (p, value) in CAMRendering.scaledAsPytorchGradCAM(channel, relu: false).enumerated() {
+                        summed[p] += value
+                    }
                 }
                 let resized =
                     (h, w) == (height, width)
@@ -122,14 +126,10 @@ public enum FullGrad {
                 for (p, value) in resized.enumerated() { total[image * height * width + p] += value }
             }
         }
-        let maps = (0..<n).flatMap { unit(Array(total[($0 * height * width)..<(($0 + 1) * height * width)])) }
+        let maps = (0..<n).flatMap {
+            CAMRendering.scaledAsPytorchGradCAM(
+                Array(total[($0 * height * width)..<(($0 + 1) * height * width)]), relu: false)
+        }
         return Tensor(shape: [n, height, width], scalars: maps)
-    }
-
-    /// pytorch-grad-cam's `scale_cam_image` without resizing: `(m − min) / (1e-7 + max(m − min))`.
-    static func unit(_ values: [Float]) -> [Float] {
-        let low = values.min() ?? 0
-        let high = (values.max() ?? 0) - low
-        return values.map { ($0 - low) / (1e-7 + high) }
     }
 }

@@ -24,7 +24,9 @@ public enum MultiLayerMaps {
             let maps = index == 0 ? result.maps : try compute(cam, images, classes).maps
             for image in 0..<n {
                 let raw = maps.batch(image..<(image + 1)).reshaped(Array(maps.shape.dropFirst()))
-                let unit = Tensor(shape: [raw.shape[0], raw.shape[1], 1], scalars: scaled(raw.scalars))
+                let unit = Tensor(
+                    shape: [raw.shape[0], raw.shape[1], 1],
+                    scalars: CAMRendering.scaledAsPytorchGradCAM(raw.scalars, relu: true))
                 let resized = Resize.bilinear(unit, height: height, width: width)
                 for (p, value) in resized.scalars.enumerated() { sums[image * height * width + p] += value }
             }
@@ -33,16 +35,9 @@ public enum MultiLayerMaps {
         result.maps = Tensor(
             shape: [n, height, width],
             scalars: (0..<n).flatMap { image in
-                scaled(sums[(image * height * width)..<((image + 1) * height * width)].map { $0 / count })
+                CAMRendering.scaledAsPytorchGradCAM(
+                    sums[(image * height * width)..<((image + 1) * height * width)].map { $0 / count }, relu: true)
             })
         return result
-    }
-
-    /// ReLU, then pytorch-grad-cam's `(m − min) / (1e-7 + max(m − min))`.
-    static func scaled(_ values: [Float]) -> [Float] {
-        let positive = values.map { max($0, 0) }
-        let low = positive.min() ?? 0
-        let high = (positive.max() ?? 0) - low
-        return positive.map { ($0 - low) / (1e-7 + high) }
     }
 }
