@@ -7,7 +7,8 @@
 #define SL_CAT2(a, b) a##b
 #define SL_CAT(a, b) SL_CAT2(a, b)
 #define SL_FN(name) SL_CAT(SL_CAT(name, SL_SUFFIX), SL_M)
-#define SL_ATTR __attribute__((target(SL_TARGET)))
+// unused: winograd_weights.c includes this file for the transforms it shares, not for all of it.
+#define SL_ATTR __attribute__((target(SL_TARGET), unused))
 #define SL_ALPHA (SL_M + 2)
 
 #if SL_M == 4
@@ -123,6 +124,63 @@ SL_ATTR static void SL_FN(block_)(const sl_winograd *w, const float *x, float *y
                    w->K, 0.f, M + (size_t)xi * TB * w->K, w->K);
     SL_FN(transform_output_)(w, M, TB * w->K, t0, t1, y, accumulate);
 }
+
+#if SL_M == 2
+// The kernel gradient of a 3×3 stride-1 convolution by F(2×2,3×3) transposed (winograd_weights.c):
+// ∂L/∂g = Gᵀ [Σ over tiles and images (A dY Aᵀ) ⊙ (Bᵀ d B)] G, where d is a tile's 4×4 input
+// patch (the forward input transform) and dY its 2×2 block of output gradient.
+
+// A g for one column of two vectors: two output-gradient values to four transform-domain ones.
+SL_ATTR static inline void SL_FN(a_)(const vf *g, vf *t) {
+    t[0] = g[0];
+    t[1] = g[0] + g[1];
+    t[2] = g[0] - g[1];
+    t[3] = -g[1];
+}
+
+// Output-gradient transform of tiles [t0, t1) of dy [N][OH][OW][K] into D [16][TB][K] (row
+// t - t0); outputs past the map's edge count as zero.
+SL_ATTR static void SL_FN(transform_gradient_)(const sl_winograd *w, const float *dy, int64_t t0, int64_t t1,
+                                               float *D, size_t plane) {
+    const int K = w->K, OH = w->OH, OW = w->OW, per_image = w->th * w->tw;
+    const vf zero = {0};
+    for (int64_t t = t0; t < t1; t++) {
+        int n = (int)(t / per_image), r = (int)(t % per_image), ty = r / w->tw, tx = r % w->tw;
+        const float *src[2][2];
+        for (int a = 0; a < 2; a++)
+            for (int b = 0; b < 2; b++) {
+                int oy = ty * 2 + a, ox = tx * 2 + b;
+                src[a][b] = oy < OH && ox < OW ? dy + (((size_t)n * OH + oy) * OW + ox) * K : NULL;
+            }
+        float *dst = D + (size_t)(t - t0) * K;
+        for (int k = 0; k < K; k += 16) {
+            vf g[2][2], tt[4][2], col[2], out[4];
+            for (int a = 0; a < 2; a++)
+                for (int b = 0; b < 2; b++) g[a][b] = src[a][b] ? *(const vf *)(src[a][b] + k) : zero;
+            for (int b = 0; b < 2; b++) {
+                col[0] = g[0][b], col[1] = g[1][b];
+                SL_FN(a_)(col, out);
+                for (int i = 0; i < 4; i++) tt[i][b] = out[i];
+            }
+            for (int i = 0; i < 4; i++) {
+                SL_FN(a_)(tt[i], out);
+                for (int j = 0; j < 4; j++) *(vf *)(dst + (size_t)(i * 4 + j) * plane + k) = out[j];
+            }
+        }
+    }
+}
+
+// Tiles [t0, t1): both transforms, then M_ξ [C][K] += V_ξᵀ D_ξ for the 16 points ξ
+// (single-thread sgemms reducing over the block's tiles).
+SL_ATTR static void SL_FN(weights_block_)(const sl_winograd *w, const float *x, const float *dy, int64_t t0,
+                                          int64_t t1, size_t TB, float *V, float *D, float *M) {
+    SL_FN(transform_input_)(w, x, t0, t1, V, TB * w->C);
+    SL_FN(transform_gradient_)(w, dy, t0, t1, D, TB * w->K);
+    for (int xi = 0; xi < 16; xi++)
+        dnnl_sgemm('T', 'N', w->C, w->K, t1 - t0, 1.f, V + (size_t)xi * TB * w->C, w->C, D + (size_t)xi * TB * w->K,
+                   w->K, 1.f, M + (size_t)xi * w->C * w->K, w->K);
+}
+#endif
 
 #undef SL_FN
 #undef SL_ATTR

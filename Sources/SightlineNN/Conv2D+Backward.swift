@@ -6,7 +6,8 @@ import SightlineCore
 ///   backward-data primitive, else im2col + GEMM with col2im;
 /// - kernel and bias gradients: oneDNN's backward-weights primitive or im2col + GEMM tiles
 ///   (`ConvolutionGEMM.backward`) by a fixed rule from per-layer measurements (`weightGradients`):
-///   oneDNN 2.6's f32 backward-weights kernel on NHWC loses to a plain GEMM on wide 3×3 layers.
+///   Winograd F(2×2,3×3) transposed for 3×3 stride-1 layers (about 2× oneDNN's), and oneDNN 2.6's
+///   f32 backward-weights kernel on NHWC loses to a plain GEMM on the wide 3×3 layers left.
 extension Conv2D {
     /// Backward from ∂L/∂(pre-activation output) `dz` `[N, OH, OW, F]`: adds the kernel and
     /// bias gradients as `needs` asks and returns `[∂L/∂x]` when it asks for the input's.
@@ -42,8 +43,9 @@ extension Conv2D {
         ).map { [$0] } ?? []
     }
 
-    /// The kernel gradient (nil unless `kernel`) and the bias gradient `[F]`: im2col + GEMM for
-    /// 3×3 layers with 512 or more filters, oneDNN's backward-weights primitive for the others
+    /// The kernel gradient (nil unless `kernel`) and the bias gradient `[F]`: Winograd
+    /// (`WinogradKernelGradient`) for 3×3 stride-1 layers with enough tiles, else im2col + GEMM
+    /// for 3×3 layers with 512 or more filters, oneDNN's backward-weights primitive for the others
     /// (GEMM where oneDNN declines). The rule is fixed, not timed at run time, so that a run and
     /// its resumed or repeated twin sum in the same order and end bitwise equal. Measured per
     /// layer on VGG16 batch 16, one thread of the 2-core Xeon (ms, GEMM/oneDNN): the 512-filter
@@ -52,6 +54,13 @@ extension Conv2D {
     private func weightGradients(
         _ dz: Tensor, input x: Tensor, geometry g: WindowGeometry, onednn: Bool, kernel wantsKernel: Bool
     ) -> (kernel: Tensor?, bias: Tensor) {
+        if onednn, wantsKernel,
+            WinogradKernelGradient.fits(
+                g, channels: x.shape[3], filters: filters, batch: x.shape[0], threads: Parallel.threadCount),
+            let dw = WinogradKernelGradient.run(input: x, gradient: dz, geometry: g, filters: filters)
+        {
+            return (dw, ConvolutionGEMM.biasGradient(dz, filters: filters))
+        }
         let gemmWins = g.kernelHeight == 3 && g.kernelWidth == 3 && filters >= 512
         guard onednn, !gemmWins,
             let (dw, db) = backwardKernels.weightGradients(

@@ -1,0 +1,103 @@
+import SightlineCore
+import Testing
+
+@testable import SightlineNN
+
+/// The Winograd F(2×2,3×3) kernel gradient (`WinogradKernelGradient`) against a float64
+/// correlation of the input with the output gradient computed here, on `same`, `valid` and
+/// asymmetric explicit padding, odd maps (a last row and column of half-empty tiles) and
+/// VGG16/ResNet50 channel counts; and the route as a training step takes it.
+struct WinogradKernelGradientTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        var label: String
+        var batch: Int, height: Int, width: Int, channels: Int, filters: Int
+        var padding: Padding = .same
+        var testDescription: String { label }
+    }
+
+    static let cases: [Case] = [
+        Case(label: "same 16->32, odd map", batch: 3, height: 13, width: 11, channels: 16, filters: 32),
+        Case(label: "valid 32->16", batch: 2, height: 10, width: 9, channels: 32, filters: 16, padding: .valid),
+        Case(
+            label: "explicit asymmetric 16->48", batch: 2, height: 8, width: 9, channels: 16, filters: 48,
+            padding: .explicit(top: 0, bottom: 1, left: 2, right: 0)),
+        Case(label: "r50 stage 5 shape 512 @7", batch: 2, height: 7, width: 7, channels: 512, filters: 512),
+        Case(label: "vgg 128->256 @12", batch: 4, height: 12, width: 12, channels: 128, filters: 256),
+        Case(label: "one image, one tile", batch: 1, height: 2, width: 2, channels: 16, filters: 16),
+    ]
+
+    static func geometry(_ c: Case) -> WindowGeometry {
+        WindowGeometry(inputHeight: c.height, inputWidth: c.width, kernel: (3, 3), padding: c.padding)
+    }
+
+    /// `dw[u][v][c][f] = Σ x[n][oy + u − top][ox + v − left][c] · dy[n][oy][ox][f]` in float64.
+    static func reference(_ x: Tensor, _ dy: Tensor, _ g: WindowGeometry) -> [Double] {
+        let (n, h, w, channels, filters) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], dy.shape[3])
+        let (xs, dys) = (x.scalars, dy.scalars)
+        var dw = [Double](repeating: 0, count: 9 * channels * filters)
+        for image in 0..<n {
+            for oy in 0..<g.outputHeight {
+                for ox in 0..<g.outputWidth {
+                    let out = ((image * g.outputHeight + oy) * g.outputWidth + ox) * filters
+                    for u in 0..<3 {
+                        for v in 0..<3 {
+                            let (iy, ix) = (oy + u - g.padTop, ox + v - g.padLeft)
+                            guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+                            let input = ((image * h + iy) * w + ix) * channels
+                            for c in 0..<channels {
+                                let a = Double(xs[input + c])
+                                let row = ((u * 3 + v) * channels + c) * filters
+                                for f in 0..<filters { dw[row + f] += a * Double(dys[out + f]) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return dw
+    }
+
+    @Test("Winograd kernel gradient matches a float64 correlation", arguments: cases)
+    func matchesFloat64(_ c: Case) throws {
+        let g = Self.geometry(c)
+        let x = ConvolutionKernelTests.random([c.batch, c.height, c.width, c.channels], seed: 3)
+        let dy = ConvolutionKernelTests.random([c.batch, g.outputHeight, g.outputWidth, c.filters], seed: 4)
+        let dw = try #require(WinogradKernelGradient.run(input: x, gradient: dy, geometry: g, filters: c.filters))
+        #expect(dw.shape == [3, 3, c.channels, c.filters])
+        let expected = Self.reference(x, dy, g)
+        let scale = expected.map(abs).max() ?? 1
+        let worst = zip(dw.scalars, expected).map { abs(Double($0) - $1) }.max() ?? 0
+        #expect(worst / scale < 1e-5, "max error \(worst / scale) of scale")
+        // The same inputs sum in the same order: a repeated (or resumed) run is bitwise equal.
+        let again = try #require(WinogradKernelGradient.run(input: x, gradient: dy, geometry: g, filters: c.filters))
+        #expect(again.scalars == dw.scalars)
+    }
+
+    @Test("a training step of a 3x3 layer with enough tiles takes the route and equals the reference route")
+    func layerTakesTheRoute() throws {
+        let c = ConvolutionKernelTests.Case(
+            label: "3x3 32x32 16->32 batch 8", batch: 8, height: 32, width: 32, channels: 16, filters: 32,
+            kernel: 3)
+        let (conv, x, upstream) = try ConvolutionKernelTests.operands(c)
+        let g = conv.geometry(height: c.height, width: c.width)
+        // 8 · 16 · 16 = 2,048 tiles: enough for up to 16 threads; one image's 256 for 2, not 4.
+        #expect(WinogradKernelGradient.fits(g, channels: 16, filters: 32, batch: 8, threads: 16))
+        #expect(WinogradKernelGradient.fits(g, channels: 16, filters: 32, batch: 1, threads: 2))
+        #expect(!WinogradKernelGradient.fits(g, channels: 16, filters: 32, batch: 1, threads: 4))
+        func kernelGradient(_ route: ConvolutionRoute) -> Tensor {
+            let options = EngineOptions(convolution: route)
+            for parameter in conv.parameters { parameter.zeroGradient() }
+            let forward = conv.forward([x], mode: .training, options: options)
+            _ = conv.backward(upstream, inputs: [x], forward: forward, mode: .training, needs: .all, options: options)
+            return conv.kernel.gradient ?? Tensor(zeros: [0])
+        }
+        let fast = kernelGradient(.auto)
+        let reference = kernelGradient(.reference)
+        // No activation: the layer's output gradient is `upstream`, and the route's result is
+        // exactly what the layer accumulated.
+        let winograd = try #require(WinogradKernelGradient.run(input: x, gradient: upstream, geometry: g, filters: 32))
+        #expect(fast.scalars == winograd.scalars)
+        let scale = reference.scalars.map(abs).max() ?? 1
+        #expect(fast.maxAbsoluteDifference(reference) / scale < 1e-5)
+    }
+}
