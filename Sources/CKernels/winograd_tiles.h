@@ -125,11 +125,22 @@ SL_ATTR static void SL_FN(block_)(const sl_winograd *w, const float *x, float *y
     SL_FN(transform_output_)(w, M, TB * w->K, t0, t1, y, accumulate);
 }
 
-#if SL_M == 2
-// The kernel gradient of a 3×3 stride-1 convolution by F(2×2,3×3) transposed (winograd_weights.c):
-// ∂L/∂g = Gᵀ [Σ over tiles and images (A dY Aᵀ) ⊙ (Bᵀ d B)] G, where d is a tile's 4×4 input
-// patch (the forward input transform) and dY its 2×2 block of output gradient.
-
+// The kernel gradient of a 3×3 stride-1 convolution by F(M×M,3×3) transposed (winograd_weights.c):
+// ∂L/∂g = Gᵀ [Σ over tiles and images (A dY Aᵀ) ⊙ (Bᵀ d B)] G, where d is a tile's input
+// patch (the forward input transform) and dY its M×M block of output gradient.
+#if SL_M == 4
+// A g for one column of four vectors: four output-gradient values to six transform-domain ones
+// (Aᵀ's columns: 1, 1, 1, 1, 1, 0 / 0, 1, −1, 2, −2, 0 / 0, 1, 1, 4, 4, 0 / 0, 1, −1, 8, −8, 1).
+SL_ATTR static inline void SL_FN(a_)(const vf *g, vf *t) {
+    vf s02 = g[0] + g[2], s13 = g[1] + g[3], e = g[0] + 4.f * g[2], o = 2.f * g[1] + 8.f * g[3];
+    t[0] = g[0];
+    t[1] = s02 + s13;
+    t[2] = s02 - s13;
+    t[3] = e + o;
+    t[4] = e - o;
+    t[5] = g[3];
+}
+#else
 // A g for one column of two vectors: two output-gradient values to four transform-domain ones.
 SL_ATTR static inline void SL_FN(a_)(const vf *g, vf *t) {
     t[0] = g[0];
@@ -137,8 +148,9 @@ SL_ATTR static inline void SL_FN(a_)(const vf *g, vf *t) {
     t[2] = g[0] - g[1];
     t[3] = -g[1];
 }
+#endif
 
-// Output-gradient transform of tiles [t0, t1) of dy [N][OH][OW][K] into D [16][TB][K] (row
+// Output-gradient transform of tiles [t0, t1) of dy [N][OH][OW][K] into D [ALPHA²][TB][K] (row
 // t - t0); outputs past the map's edge count as zero.
 SL_ATTR static void SL_FN(transform_gradient_)(const sl_winograd *w, const float *dy, int64_t t0, int64_t t1,
                                                float *D, size_t plane) {
@@ -146,41 +158,40 @@ SL_ATTR static void SL_FN(transform_gradient_)(const sl_winograd *w, const float
     const vf zero = {0};
     for (int64_t t = t0; t < t1; t++) {
         int n = (int)(t / per_image), r = (int)(t % per_image), ty = r / w->tw, tx = r % w->tw;
-        const float *src[2][2];
-        for (int a = 0; a < 2; a++)
-            for (int b = 0; b < 2; b++) {
-                int oy = ty * 2 + a, ox = tx * 2 + b;
+        const float *src[SL_M][SL_M];
+        for (int a = 0; a < SL_M; a++)
+            for (int b = 0; b < SL_M; b++) {
+                int oy = ty * SL_M + a, ox = tx * SL_M + b;
                 src[a][b] = oy < OH && ox < OW ? dy + (((size_t)n * OH + oy) * OW + ox) * K : NULL;
             }
         float *dst = D + (size_t)(t - t0) * K;
         for (int k = 0; k < K; k += 16) {
-            vf g[2][2], tt[4][2], col[2], out[4];
-            for (int a = 0; a < 2; a++)
-                for (int b = 0; b < 2; b++) g[a][b] = src[a][b] ? *(const vf *)(src[a][b] + k) : zero;
-            for (int b = 0; b < 2; b++) {
-                col[0] = g[0][b], col[1] = g[1][b];
+            vf g[SL_M][SL_M], tt[SL_ALPHA][SL_M], col[SL_M], out[SL_ALPHA];
+            for (int a = 0; a < SL_M; a++)
+                for (int b = 0; b < SL_M; b++) g[a][b] = src[a][b] ? *(const vf *)(src[a][b] + k) : zero;
+            for (int b = 0; b < SL_M; b++) {
+                for (int a = 0; a < SL_M; a++) col[a] = g[a][b];
                 SL_FN(a_)(col, out);
-                for (int i = 0; i < 4; i++) tt[i][b] = out[i];
+                for (int i = 0; i < SL_ALPHA; i++) tt[i][b] = out[i];
             }
-            for (int i = 0; i < 4; i++) {
+            for (int i = 0; i < SL_ALPHA; i++) {
                 SL_FN(a_)(tt[i], out);
-                for (int j = 0; j < 4; j++) *(vf *)(dst + (size_t)(i * 4 + j) * plane + k) = out[j];
+                for (int j = 0; j < SL_ALPHA; j++) *(vf *)(dst + (size_t)(i * SL_ALPHA + j) * plane + k) = out[j];
             }
         }
     }
 }
 
-// Tiles [t0, t1): both transforms, then M_ξ [C][K] += V_ξᵀ D_ξ for the 16 points ξ
+// Tiles [t0, t1): both transforms, then M_ξ [C][K] += V_ξᵀ D_ξ for the ALPHA² points ξ
 // (single-thread sgemms reducing over the block's tiles).
 SL_ATTR static void SL_FN(weights_block_)(const sl_winograd *w, const float *x, const float *dy, int64_t t0,
                                           int64_t t1, size_t TB, float *V, float *D, float *M) {
     SL_FN(transform_input_)(w, x, t0, t1, V, TB * w->C);
     SL_FN(transform_gradient_)(w, dy, t0, t1, D, TB * w->K);
-    for (int xi = 0; xi < 16; xi++)
+    for (int xi = 0; xi < SL_ALPHA * SL_ALPHA; xi++)
         dnnl_sgemm('T', 'N', w->C, w->K, t1 - t0, 1.f, V + (size_t)xi * TB * w->C, w->C, D + (size_t)xi * TB * w->K,
                    w->K, 1.f, M + (size_t)xi * w->C * w->K, w->K);
 }
-#endif
 
 #undef SL_FN
 #undef SL_ATTR

@@ -1,28 +1,36 @@
-// The kernel gradient of a 3x3, stride-1, undilated convolution on NHWC by Winograd F(2x2,3x3)
-// transposed: ∂L/∂g = Gᵀ [Σ over images and 2x2 output tiles (A dY Aᵀ) ⊙ (Bᵀ d B)] G, 16
-// transform-domain products per channel pair and tile where direct correlation takes 36 (2.25x
-// less arithmetic). Each thread takes a fixed, contiguous range of tiles (so a run and its repeat
-// sum in the same order and end bitwise equal), transforms blocks of them into V [16][TB][C] and
-// D [16][TB][K] (the input transform is the forward kernel's), and accumulates the 16 products
-// M_ξ [C][K] += V_ξᵀ D_ξ with single-thread sgemms into its own M; the threads' M are summed in
-// thread order and Gᵀ M G gives the HWIO gradient. The transforms hold only 0, ±1 and ±1/2.
+// The kernel gradient of a 3x3, stride-1, undilated convolution on NHWC by Winograd F(MxM,3x3)
+// transposed (M = 4 or 2): ∂L/∂g = Gᵀ [Σ over images and MxM output tiles (A dY Aᵀ) ⊙ (Bᵀ d B)]
+// G, (M+2)² transform-domain products per channel pair and tile where direct correlation takes
+// 9·M² (4x and 2.25x less arithmetic). Each thread takes a fixed, contiguous range of tiles (so a
+// run and its repeat sum in the same order and end bitwise equal), transforms blocks of them into
+// V [(M+2)²][TB][C] and D [(M+2)²][TB][K] (the input transform is the forward kernel's), and
+// accumulates the products M_ξ [C][K] += V_ξᵀ D_ξ with single-thread sgemms into its own sums;
+// the threads' sums are added in thread order and Gᵀ M G (in float64) gives the HWIO gradient.
 #include <stdlib.h>
 #include <string.h>
 #include "winograd_internal.h"
 
 #if defined(__x86_64__)
-#define SL_M 2
 #define SL_TARGET "avx512f,avx512dq,fma"
 #define SL_SUFFIX avx512_
+#define SL_M 4
 #include "winograd_tiles.h"
+#undef SL_M
+#define SL_M 2
+#include "winograd_tiles.h"
+#undef SL_M
 #undef SL_TARGET
 #undef SL_SUFFIX
 #define SL_TARGET "avx2,fma"
 #define SL_SUFFIX avx2_
+#define SL_M 4
 #include "winograd_tiles.h"
+#undef SL_M
+#define SL_M 2
+#include "winograd_tiles.h"
+#undef SL_M
 #undef SL_TARGET
 #undef SL_SUFFIX
-#undef SL_M
 #endif
 
 typedef void (*sl_weights_block)(const sl_winograd *, const float *, const float *, int64_t, int64_t, size_t, float *,
@@ -35,7 +43,7 @@ typedef struct {
     const float *x, *dy;
     int64_t tiles, block;
     sl_weights_block run;
-    float *M[SL_MAX_THREADS];  // each thread's [16][C][K]
+    float *M[SL_MAX_THREADS];  // each thread's [points][C][K]
     int team;                  // threads that ran
     int failed;                // a thread could not allocate its scratch (atomic)
 } weights_state;
@@ -46,10 +54,10 @@ static void weights_thread(void *data) {
     int id = omp_in_parallel() ? omp_get_thread_num() : 0, team = omp_in_parallel() ? omp_get_num_threads() : 1;
     if (id == 0) s->team = team;
     if (id >= SL_MAX_THREADS) return;
-    size_t TB = (size_t)s->block;
-    float *V = aligned_alloc(64, sizeof(float) * 16 * TB * w->C);
-    float *D = aligned_alloc(64, sizeof(float) * 16 * TB * w->K);
-    float *M = calloc((size_t)16 * w->C * w->K, sizeof(float));
+    size_t TB = (size_t)s->block, P = (size_t)w->points;
+    float *V = aligned_alloc(64, sizeof(float) * P * TB * w->C);
+    float *D = aligned_alloc(64, sizeof(float) * P * TB * w->K);
+    float *M = calloc(P * w->C * w->K, sizeof(float));
     s->M[id] = M;
     if (V && D && M) {
         int64_t t0 = s->tiles * id / team, t1 = s->tiles * (id + 1) / team;
@@ -68,35 +76,47 @@ typedef struct {
     int accumulate;
 } output_state;
 
-// Gᵀ m for four vectors: the three kernel taps along one axis.
-static inline void gt(const vf *m, vf *out) {
-    out[0] = m[0] + 0.5f * (m[1] + m[2]);
-    out[1] = 0.5f * (m[1] - m[2]);
-    out[2] = 0.5f * (m[1] + m[2]) + m[3];
+/// 8 doubles.
+typedef double vd __attribute__((vector_size(64), aligned(8)));
+
+// Gᵀ m for ALPHA = m + 2 vectors: the three kernel taps along one axis (G as in winograd.c).
+static inline __attribute__((always_inline)) void gt(int m, const vd *v, vd *out) {
+    if (m == 2) {
+        out[0] = v[0] + 0.5 * (v[1] + v[2]);
+        out[1] = 0.5 * (v[1] - v[2]);
+        out[2] = 0.5 * (v[1] + v[2]) + v[3];
+    } else {
+        out[0] = v[0] / 4 - (v[1] + v[2]) / 6 + (v[3] + v[4]) / 24;
+        out[1] = (v[2] - v[1]) / 6 + (v[3] - v[4]) / 12;
+        out[2] = (v[3] + v[4] - v[1] - v[2]) / 6 + v[5];
+    }
 }
 
-// Input channels [c0, c1), 16 output channels at a time: the threads' M summed in thread order,
-// then Gᵀ M G into dw.
+// Input channels [c0, c1), 8 output channels at a time: the threads' sums added in thread order
+// (in float, as the sgemms left them), then Gᵀ M G in float64 into dw.
 static inline __attribute__((always_inline)) void weights_output_body(void *data, int64_t c0, int64_t c1) {
     const output_state *o = data;
     const weights_state *s = o->s;
-    const int C = s->w->C, K = s->w->K;
+    const int C = s->w->C, K = s->w->K, m = s->w->m, alpha = m + 2;
     const size_t plane = (size_t)C * K;
     for (int64_t c = c0; c < c1; c++)
-        for (int k = 0; k < K; k += 16) {
-            vf m[4][4], r[4][3], col[4], out[3];
-            for (int xi = 0; xi < 16; xi++) {
-                vf sum = *(const vf *)(s->M[0] + xi * plane + (size_t)c * K + k);
-                for (int t = 1; t < s->team; t++) sum += *(const vf *)(s->M[t] + xi * plane + (size_t)c * K + k);
-                m[xi / 4][xi % 4] = sum;
+        for (int k = 0; k < K; k += 8) {
+            vd v[6][6], r[6][3], col[6], out[3];
+            for (int xi = 0; xi < alpha * alpha; xi++) {
+                size_t at = xi * plane + (size_t)c * K + k;
+                float sum[8];
+                for (int j = 0; j < 8; j++) sum[j] = s->M[0][at + j];
+                for (int t = 1; t < s->team; t++)
+                    for (int j = 0; j < 8; j++) sum[j] += s->M[t][at + j];
+                for (int j = 0; j < 8; j++) v[xi / alpha][xi % alpha][j] = sum[j];
             }
-            for (int a = 0; a < 4; a++) gt(m[a], r[a]);
-            for (int v = 0; v < 3; v++) {
-                for (int a = 0; a < 4; a++) col[a] = r[a][v];
-                gt(col, out);
+            for (int a = 0; a < alpha; a++) gt(m, v[a], r[a]);
+            for (int q = 0; q < 3; q++) {
+                for (int a = 0; a < alpha; a++) col[a] = r[a][q];
+                gt(m, col, out);
                 for (int u = 0; u < 3; u++) {
-                    vf *to = (vf *)(o->dw + ((size_t)(u * 3 + v) * C + c) * K + k);
-                    *to = o->accumulate ? *to + out[u] : out[u];
+                    float *to = o->dw + ((size_t)(u * 3 + q) * C + c) * K + k;
+                    for (int j = 0; j < 8; j++) to[j] = (float)(o->accumulate ? to[j] + out[u][j] : out[u][j]);
                 }
             }
         }
@@ -112,19 +132,20 @@ __attribute__((target("avx2,fma"))) static void weights_output_avx2(void *data, 
 #endif
 
 int sl_winograd_kernel_gradient(const float *x, const float *dy, int N, int C, int K, int H, int W, int OH, int OW,
-                                int pad_top, int pad_left, float *dw, int accumulate) {
+                                int pad_top, int pad_left, int m, float *dw, int accumulate) {
 #if defined(__x86_64__)
     int avx512 = sl_cpu_has_avx512(), avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
     int avx512 = 0, avx2 = 0;
 #endif
     if (!avx512 && !avx2) return 2;
-    if (C % 16 || K % 16 || C <= 0 || K <= 0 || N <= 0 || OH <= 0 || OW <= 0) return 2;
-    sl_winograd w = {C, K, H, W, OH, OW, pad_top, pad_left, (OH + 1) / 2, (OW + 1) / 2, SL_ACT_NONE, 0, 2, 16,
-                     NULL, NULL, NULL, NULL, NULL};
+    if (C % 16 || K % 16 || C <= 0 || K <= 0 || N <= 0 || OH <= 0 || OW <= 0 || (m != 2 && m != 4)) return 2;
+    sl_winograd w = {C, K, H, W, OH, OW, pad_top, pad_left, (OH + m - 1) / m, (OW + m - 1) / m, SL_ACT_NONE, 0, m,
+                     (m + 2) * (m + 2), NULL, NULL, NULL, NULL, NULL};
     weights_state s = {&w, x, dy, (int64_t)N * w.th * w.tw, 128, NULL, {NULL}, 0, 0};
 #if defined(__x86_64__)
-    s.run = avx512 ? weights_block_avx512_2 : weights_block_avx2_2;
+    if (m == 4) s.run = avx512 ? weights_block_avx512_4 : weights_block_avx2_4;
+    else s.run = avx512 ? weights_block_avx512_2 : weights_block_avx2_2;
 #endif
     sl_use_configured_threads();
     int threads = omp_in_parallel() ? 1 : omp_get_max_threads();

@@ -6,7 +6,7 @@ import SightlineCore
 ///   backward-data primitive, else im2col + GEMM with col2im;
 /// - kernel and bias gradients: oneDNN's backward-weights primitive or im2col + GEMM tiles
 ///   (`ConvolutionGEMM.backward`) by a fixed rule from per-layer measurements (`weightGradients`):
-///   Winograd F(2×2,3×3) transposed for 3×3 stride-1 layers (about 2× oneDNN's), and oneDNN 2.6's
+///   Winograd F(4×4,3×3) or F(2×2,3×3) transposed for 3×3 stride-1 layers (2–3× oneDNN's), and oneDNN 2.6's
 ///   f32 backward-weights kernel on NHWC loses to a plain GEMM on the wide 3×3 layers left.
 extension Conv2D {
     /// Backward from ∂L/∂(pre-activation output) `dz` `[N, OH, OW, F]`: adds the kernel and
@@ -55,9 +55,9 @@ extension Conv2D {
         _ dz: Tensor, input x: Tensor, geometry g: WindowGeometry, onednn: Bool, kernel wantsKernel: Bool
     ) -> (kernel: Tensor?, bias: Tensor) {
         if onednn, wantsKernel,
-            WinogradKernelGradient.fits(
+            let side = WinogradKernelGradient.tileSide(
                 g, channels: x.shape[3], filters: filters, batch: x.shape[0], threads: Parallel.threadCount),
-            let dw = WinogradKernelGradient.run(input: x, gradient: dz, geometry: g, filters: filters)
+            let dw = WinogradKernelGradient.run(input: x, gradient: dz, geometry: g, filters: filters, tileSide: side)
         {
             return (dw, ConvolutionGEMM.biasGradient(dz, filters: filters))
         }

@@ -1,33 +1,43 @@
 internal import CKernels
 import SightlineCore
 
-/// The kernel gradient of a 3×3 stride-1 undilated convolution by Winograd F(2×2,3×3)
-/// transposed (`Sources/CKernels/winograd_weights.c`): `∂L/∂g = Gᵀ [Σ (A dY Aᵀ) ⊙ (Bᵀ d B)] G`
-/// over every image and 2×2 tile of the output gradient, 16 products per channel pair and tile
-/// where direct correlation takes 36. Channel counts must be multiples of 16 and the CPU must
-/// have AVX2+FMA or AVX-512.
+/// The kernel gradient of a 3×3 stride-1 undilated convolution by Winograd F(4×4,3×3) or
+/// F(2×2,3×3) transposed (`Sources/CKernels/winograd_weights.c`):
+/// `∂L/∂g = Gᵀ [Σ (A dY Aᵀ) ⊙ (Bᵀ d B)] G` over every image and tile of the output gradient,
+/// 36 products per channel pair and 4×4 tile (16 per 2×2 tile) where direct correlation takes
+/// 144 (36). Channel counts must be multiples of 16 and the CPU must have AVX2+FMA or AVX-512.
 ///
 /// Measured against oneDNN 2.6's backward-weights primitive (`bench/winograd_weights.c`, batch 16,
-/// 2-core Xeon with AVX-512, minimum of 7 runs, ms): VGG16's 224×224×64 133/259, 112×112×64→128
-/// 60/125, 112×112×128 111/232, 56×56×128→256 68/109, 56×56×256 101/205, 28×28×256→512 53/110,
-/// 28×28×512 93/215, 14×14×512 26/48; ResNet50's 56×56×64 9.9/15.1, 28×28×128 7.6/11.4,
-/// 14×14×256 8.6/13.1, 7×7×512 13.7/15.4; every one within 1e-6 of a float64 correlation (of
-/// the largest value). Each thread keeps its own 16·C·K transform-domain sums, so the route
-/// pays a fixed cost per thread that small maps do not repay: at 7×7×512 it is level at batch 16
-/// and loses at batch 4 (5.2/4.6 ms). `fits` asks for 128 tiles per thread.
+/// 2-core Xeon with AVX-512, minimum of 5–7 runs, ms, F(4×4) / F(2×2) / oneDNN): VGG16's
+/// 224×224×64 110/132/259, 112×112×128 72/109/232, 56×56×256 65/102/205, 28×28×512 85/96/215,
+/// 14×14×512 41/28/48; ResNet50's 56×56×64 6.6/8.6/15.1, 7×7×512 29/11/15. Errors against a
+/// float64 correlation, of the largest value: F(4×4) 1e-6 to 9e-6, F(2×2) under 1e-6, oneDNN
+/// 3e-7 to 3e-6. Each thread keeps its own (m+2)²·C·K transform-domain sums, a fixed cost per
+/// thread that small maps do not repay: F(4×4) from 256 of its tiles per thread, F(2×2) from 128
+/// of its tiles per thread (7×7×512 is level with oneDNN at batch 16 and loses at batch 4,
+/// 5.2/4.6 ms), oneDNN below.
 enum WinogradKernelGradient {
-    /// Tiles each thread needs for the route to pay for its per-thread sums.
+    /// 4×4 tiles each thread needs for F(4×4,3×3) to pay for its per-thread sums.
+    static let minimumLargeTilesPerThread = 256
+    /// 2×2 tiles each thread needs for F(2×2,3×3).
     static let minimumTilesPerThread = 128
 
-    /// Whether a batch of `batch` inputs through geometry `g` takes this route on `threads` threads.
-    static func fits(_ g: WindowGeometry, channels: Int, filters: Int, batch: Int, threads: Int) -> Bool {
-        WinogradConvolution.fits(g, channels: channels, filters: filters)
-            && WinogradConvolution.tiles(batch, g, side: 2) >= minimumTilesPerThread * max(threads, 1)
+    /// The output tile side (4 or 2) a batch of `batch` inputs through geometry `g` takes on
+    /// `threads` threads, or nil when this route does not fit or does not pay.
+    static func tileSide(_ g: WindowGeometry, channels: Int, filters: Int, batch: Int, threads: Int) -> Int? {
+        guard WinogradConvolution.fits(g, channels: channels, filters: filters) else { return nil }
+        let threads = max(threads, 1)
+        if WinogradConvolution.tiles(batch, g, side: 4) >= minimumLargeTilesPerThread * threads { return 4 }
+        if WinogradConvolution.tiles(batch, g, side: 2) >= minimumTilesPerThread * threads { return 2 }
+        return nil
     }
 
     /// The HWIO kernel gradient `[3, 3, C, F]` of input `x` `[N, H, W, C]` and output gradient
-    /// `dz` `[N, OH, OW, F]` through geometry `g`, or nil when the CPU or the memory declines.
-    static func run(input x: Tensor, gradient dz: Tensor, geometry g: WindowGeometry, filters: Int) -> Tensor? {
+    /// `dz` `[N, OH, OW, F]` through geometry `g` with output tiles of side `tileSide`, or nil
+    /// when the CPU or the memory declines.
+    static func run(input x: Tensor, gradient dz: Tensor, geometry g: WindowGeometry, filters: Int, tileSide: Int)
+        -> Tensor?
+    {
         let channels = x.shape[3]
         var failed: Int32 = 0
         let dw = Tensor(shape: [3, 3, channels, filters]) { out in
@@ -36,7 +46,7 @@ enum WinogradKernelGradient {
                     failed = sl_winograd_kernel_gradient(
                         p.baseAddress, dy.baseAddress, Int32(x.shape[0]), Int32(channels), Int32(filters),
                         Int32(g.inputHeight), Int32(g.inputWidth), Int32(g.outputHeight), Int32(g.outputWidth),
-                        Int32(g.padTop), Int32(g.padLeft), out.baseAddress, 0)
+                        Int32(g.padTop), Int32(g.padLeft), Int32(tileSide), out.baseAddress, 0)
                 }
             }
         }

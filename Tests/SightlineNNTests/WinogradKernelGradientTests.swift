@@ -57,20 +57,26 @@ struct WinogradKernelGradientTests {
         return dw
     }
 
-    @Test("Winograd kernel gradient matches a float64 correlation", arguments: cases)
+    @Test("Winograd kernel gradient (4x4 and 2x2 tiles) matches a float64 correlation", arguments: cases)
     func matchesFloat64(_ c: Case) throws {
         let g = Self.geometry(c)
         let x = ConvolutionKernelTests.random([c.batch, c.height, c.width, c.channels], seed: 3)
         let dy = ConvolutionKernelTests.random([c.batch, g.outputHeight, g.outputWidth, c.filters], seed: 4)
-        let dw = try #require(WinogradKernelGradient.run(input: x, gradient: dy, geometry: g, filters: c.filters))
-        #expect(dw.shape == [3, 3, c.channels, c.filters])
         let expected = Self.reference(x, dy, g)
         let scale = expected.map(abs).max() ?? 1
-        let worst = zip(dw.scalars, expected).map { abs(Double($0) - $1) }.max() ?? 0
-        #expect(worst / scale < 1e-5, "max error \(worst / scale) of scale")
-        // The same inputs sum in the same order: a repeated (or resumed) run is bitwise equal.
-        let again = try #require(WinogradKernelGradient.run(input: x, gradient: dy, geometry: g, filters: c.filters))
-        #expect(again.scalars == dw.scalars)
+        for side in [4, 2] {
+            let dw = try #require(
+                WinogradKernelGradient.run(input: x, gradient: dy, geometry: g, filters: c.filters, tileSide: side))
+            #expect(dw.shape == [3, 3, c.channels, c.filters])
+            let worst = zip(dw.scalars, expected).map { abs(Double($0) - $1) }.max() ?? 0
+            // The project's bar (1e-4 of scale); F(2×2)'s transforms hold only 0, ±1 and ±1/2.
+            #expect(
+                worst / scale < (side == 4 ? 1e-4 : 1e-5), "F(\(side)x\(side)): max error \(worst / scale) of scale")
+            // The same inputs sum in the same order: a repeated (or resumed) run is bitwise equal.
+            let again = try #require(
+                WinogradKernelGradient.run(input: x, gradient: dy, geometry: g, filters: c.filters, tileSide: side))
+            #expect(again.scalars == dw.scalars)
+        }
     }
 
     @Test("a training step of a 3x3 layer with enough tiles takes the route and equals the reference route")
@@ -80,10 +86,12 @@ struct WinogradKernelGradientTests {
             kernel: 3)
         let (conv, x, upstream) = try ConvolutionKernelTests.operands(c)
         let g = conv.geometry(height: c.height, width: c.width)
-        // 8 · 16 · 16 = 2,048 tiles: enough for up to 16 threads; one image's 256 for 2, not 4.
-        #expect(WinogradKernelGradient.fits(g, channels: 16, filters: 32, batch: 8, threads: 16))
-        #expect(WinogradKernelGradient.fits(g, channels: 16, filters: 32, batch: 1, threads: 2))
-        #expect(!WinogradKernelGradient.fits(g, channels: 16, filters: 32, batch: 1, threads: 4))
+        // 8 · 8 · 8 = 512 4×4 tiles: F(4×4) on 2 threads, F(2×2) (2,048 tiles) on 16; one image's
+        // 256 2×2 tiles suffice for 2 threads, not 4.
+        #expect(WinogradKernelGradient.tileSide(g, channels: 16, filters: 32, batch: 8, threads: 2) == 4)
+        #expect(WinogradKernelGradient.tileSide(g, channels: 16, filters: 32, batch: 8, threads: 16) == 2)
+        #expect(WinogradKernelGradient.tileSide(g, channels: 16, filters: 32, batch: 1, threads: 2) == 2)
+        #expect(WinogradKernelGradient.tileSide(g, channels: 16, filters: 32, batch: 1, threads: 4) == nil)
         func kernelGradient(_ route: ConvolutionRoute) -> Tensor {
             let options = EngineOptions(convolution: route)
             for parameter in conv.parameters { parameter.zeroGradient() }
@@ -95,7 +103,10 @@ struct WinogradKernelGradientTests {
         let reference = kernelGradient(.reference)
         // No activation: the layer's output gradient is `upstream`, and the route's result is
         // exactly what the layer accumulated.
-        let winograd = try #require(WinogradKernelGradient.run(input: x, gradient: upstream, geometry: g, filters: 32))
+        let side = try #require(
+            WinogradKernelGradient.tileSide(g, channels: 16, filters: 32, batch: 8, threads: Parallel.threadCount))
+        let winograd = try #require(
+            WinogradKernelGradient.run(input: x, gradient: upstream, geometry: g, filters: 32, tileSide: side))
         #expect(fast.scalars == winograd.scalars)
         let scale = reference.scalars.map(abs).max() ?? 1
         #expect(fast.maxAbsoluteDifference(reference) / scale < 1e-5)

@@ -45,13 +45,13 @@ sl_winograd *sl_winograd_create(const float *kernel_hwio, const float *bias, int
 int sl_winograd_run(const sl_winograd *plan, const float *x, int N, float *y, int accumulate);
 void sl_winograd_destroy(sl_winograd *plan);
 /// The kernel gradient of the same kind of convolution (3x3, stride 1, C and K multiples of 16)
-/// by F(2x2,3x3) transposed (winograd_weights.c): dw HWIO [3][3][C][K] = (or += when
-/// accumulate) the correlation of x [N][H][W][C] with dy [N][OH][OW][K], pad_top/pad_left zeros
-/// before the image. Deterministic for a given thread count. Returns 0; 1 when scratch memory
-/// could not be allocated, 2 when the CPU lacks AVX2+FMA or the shape does not fit (dw is then
-/// untouched).
+/// by F(m x m,3x3) transposed, m = 4 or 2 (winograd_weights.c): dw HWIO [3][3][C][K] = (or +=
+/// when accumulate) the correlation of x [N][H][W][C] with dy [N][OH][OW][K], pad_top/pad_left
+/// zeros before the image. Deterministic for a given thread count. Returns 0; 1 when scratch
+/// memory could not be allocated, 2 when the CPU lacks AVX2+FMA or the shape does not fit (dw
+/// is then untouched).
 int sl_winograd_kernel_gradient(const float *x, const float *dy, int N, int C, int K, int H, int W, int OH, int OW,
-                                int pad_top, int pad_left, float *dw, int accumulate);
+                                int pad_top, int pad_left, int m, float *dw, int accumulate);
 
 // ---- oneDNN primitives on NHWC (onednn.c)
 
