@@ -48,23 +48,29 @@ int main(int argc, char **argv) {
     mallopt(M_TOP_PAD, 256 << 20);
     char error_text[256], impl[256];
     float *x = malloc(4L * N * H * H * C), *dy = malloc(4L * N * H * H * K);
-    float *dw_wino = malloc(4L * 9 * C * K), *dw_dnnl = malloc(4L * 9 * C * K), *db = malloc(4L * K);
+    float *dw_wino = malloc(4L * 9 * C * K), *dw_dnnl = malloc(4L * 9 * C * K), *db = malloc(4L * K), *db_wino = malloc(4L * K);
     for (long i = 0; i < (long)N * H * H * C; i++) x[i] = uniform();
     for (long i = 0; i < (long)N * H * H * K; i++) dy[i] = uniform();
     sl_dnnl_conv_bwd *dnnl = sl_dnnl_conv_bwd_create(N, H, H, C, K, 1, 3, 3, 1, 1, 1, 1, 1, 1, H, H, 0, 1, impl,
                                                      sizeof impl, error_text, sizeof error_text);
     if (!dnnl) { fprintf(stderr, "%s\n", error_text); return 1; }
     double gflop = 2.0 * N * H * H * C * K * 9 / 1e9, *tw = malloc(sizeof(double) * runs), *td = malloc(sizeof(double) * runs);
-    if (sl_winograd_kernel_gradient(x, dy, N, C, K, H, H, H, H, 1, 1, m, dw_wino, 0)) { fprintf(stderr, "winograd failed\n"); return 1; }
+    if (sl_winograd_kernel_gradient(x, dy, N, C, K, H, H, H, H, 1, 1, m, dw_wino, db_wino, 0)) { fprintf(stderr, "winograd failed\n"); return 1; }
     sl_dnnl_conv_bwd_weights(dnnl, x, dy, dw_dnnl, db);
     for (int i = 0; i < runs; i++) {
         double t0 = now();
-        sl_winograd_kernel_gradient(x, dy, N, C, K, H, H, H, H, 1, 1, m, dw_wino, 0);
+        sl_winograd_kernel_gradient(x, dy, N, C, K, H, H, H, H, 1, 1, m, dw_wino, db_wino, 0);
         tw[i] = now() - t0;
         t0 = now();
         sl_dnnl_conv_bwd_weights(dnnl, x, dy, dw_dnnl, db);
         td[i] = now() - t0;
     }
+    double bias_error = 0, bias_scale = 0;  // against oneDNN's bias gradient
+    for (int k = 0; k < K; k++) {
+        if (fabs(db_wino[k] - db[k]) > bias_error) bias_error = fabs(db_wino[k] - db[k]);
+        if (fabs(db[k]) > bias_scale) bias_scale = fabs(db[k]);
+    }
+    printf("bias gradient: largest difference from oneDNN's %.1e of its largest value\n", bias_error / bias_scale);
     qsort(tw, runs, sizeof *tw, ascending);
     qsort(td, runs, sizeof *td, ascending);
     printf("N%d %dx%d %d->%d kernel gradient: winograd F(%dx%d) min %.1f ms (%.0f GFLOP/s direct-equivalent), median %.1f,"

@@ -43,7 +43,7 @@ typedef struct {
     const float *x, *dy;
     int64_t tiles, block;
     sl_weights_block run;
-    float *M[SL_MAX_THREADS];  // each thread's [points][C][K]
+    float *M[SL_MAX_THREADS];  // each thread's [points][C][K] and [K] (bias)
     int team;                  // threads that ran
     int failed;                // a thread could not allocate its scratch (atomic)
 } weights_state;
@@ -57,7 +57,7 @@ static void weights_thread(void *data) {
     size_t TB = (size_t)s->block, P = (size_t)w->points;
     float *V = aligned_alloc(64, sizeof(float) * P * TB * w->C);
     float *D = aligned_alloc(64, sizeof(float) * P * TB * w->K);
-    float *M = calloc(P * w->C * w->K, sizeof(float));
+    float *M = calloc(P * w->C * w->K + w->K, sizeof(float));  // the products' sums, then the bias gradient's
     s->M[id] = M;
     if (V && D && M) {
         int64_t t0 = s->tiles * id / team, t1 = s->tiles * (id + 1) / team;
@@ -72,7 +72,7 @@ static void weights_thread(void *data) {
 
 typedef struct {
     const weights_state *s;
-    float *dw;
+    float *dw, *db;
     int accumulate;
 } output_state;
 
@@ -132,7 +132,7 @@ __attribute__((target("avx2,fma"))) static void weights_output_avx2(void *data, 
 #endif
 
 int sl_winograd_kernel_gradient(const float *x, const float *dy, int N, int C, int K, int H, int W, int OH, int OW,
-                                int pad_top, int pad_left, int m, float *dw, int accumulate) {
+                                int pad_top, int pad_left, int m, float *dw, float *db, int accumulate) {
 #if defined(__x86_64__)
     int avx512 = sl_cpu_has_avx512(), avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
@@ -155,7 +155,15 @@ int sl_winograd_kernel_gradient(const float *x, const float *dy, int N, int C, i
     int failed = s.failed;
     for (int t = 0; t < s.team && t < SL_MAX_THREADS; t++) failed |= s.M[t] == NULL;
     if (!failed) {
-        output_state o = {&s, dw, accumulate};
+        if (db) {  // the threads' bias sums, added in thread order
+            size_t at = (size_t)w.points * C * K;
+            for (int k = 0; k < K; k++) {
+                float sum = s.M[0][at + k];
+                for (int t = 1; t < s.team; t++) sum += s.M[t][at + k];
+                db[k] = accumulate ? db[k] + sum : sum;
+            }
+        }
+        output_state o = {&s, dw, db, accumulate};
 #if defined(__x86_64__)
         sl_parallel_for(C, &o, avx512 ? weights_output_avx512 : weights_output_avx2);
 #endif

@@ -57,9 +57,10 @@ extension Conv2D {
         if onednn, wantsKernel,
             let side = WinogradKernelGradient.tileSide(
                 g, channels: x.shape[3], filters: filters, batch: x.shape[0], threads: Parallel.threadCount),
-            let dw = WinogradKernelGradient.run(input: x, gradient: dz, geometry: g, filters: filters, tileSide: side)
+            let (dw, db) = WinogradKernelGradient.run(
+                input: x, gradient: dz, geometry: g, filters: filters, tileSide: side)
         {
-            return (dw, ConvolutionGEMM.biasGradient(dz, filters: filters))
+            return (dw, db)
         }
         let gemmWins = g.kernelHeight == 3 && g.kernelWidth == 3 && filters >= 512
         guard onednn, !gemmWins,

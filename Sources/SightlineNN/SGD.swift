@@ -43,13 +43,19 @@ public final class SGD: Optimizer {
                 velocity.withUnsafeMutableBufferPointer { v in
                     parameter.value.withUnsafeMutableBufferPointer { w in
                         Parallel.forEachChunk(w.count, costPerItem: 4) { range in
-                            for i in range {
-                                let g = dg[i] + decay * w[i]
-                                if momentum == 0 {
-                                    w[i] -= rate * g
-                                } else {
+                            // One loop per case, without branches inside, so each vectorises.
+                            if momentum == 0 {
+                                for i in range { w[i] -= rate * (dg[i] + decay * w[i]) }
+                            } else if nesterov {
+                                for i in range {
+                                    let g = dg[i] + decay * w[i]
                                     v[i] = momentum * v[i] - rate * g
-                                    w[i] += nesterov ? momentum * v[i] - rate * g : v[i]
+                                    w[i] += momentum * v[i] - rate * g
+                                }
+                            } else {
+                                for i in range {
+                                    v[i] = momentum * v[i] - rate * (dg[i] + decay * w[i])
+                                    w[i] += v[i]
                                 }
                             }
                         }

@@ -32,24 +32,29 @@ enum WinogradKernelGradient {
         return nil
     }
 
-    /// The HWIO kernel gradient `[3, 3, C, F]` of input `x` `[N, H, W, C]` and output gradient
-    /// `dz` `[N, OH, OW, F]` through geometry `g` with output tiles of side `tileSide`, or nil
-    /// when the CPU or the memory declines.
+    /// The HWIO kernel gradient `[3, 3, C, F]` and the bias gradient `[F]` of input `x`
+    /// `[N, H, W, C]` and output gradient `dz` `[N, OH, OW, F]` through geometry `g` with output
+    /// tiles of side `tileSide`, or nil when the CPU or the memory declines. The bias gradient
+    /// comes from the transformed output gradient (its (1, 1) point sums each tile), not from a
+    /// second pass over `dz`.
     static func run(input x: Tensor, gradient dz: Tensor, geometry g: WindowGeometry, filters: Int, tileSide: Int)
-        -> Tensor?
+        -> (kernel: Tensor, bias: Tensor)?
     {
         let channels = x.shape[3]
         var failed: Int32 = 0
+        var bias = Tensor(zeros: [filters])
         let dw = Tensor(shape: [3, 3, channels, filters]) { out in
             x.withUnsafeBufferPointer { p in
                 dz.withUnsafeBufferPointer { dy in
-                    failed = sl_winograd_kernel_gradient(
-                        p.baseAddress, dy.baseAddress, Int32(x.shape[0]), Int32(channels), Int32(filters),
-                        Int32(g.inputHeight), Int32(g.inputWidth), Int32(g.outputHeight), Int32(g.outputWidth),
-                        Int32(g.padTop), Int32(g.padLeft), Int32(tileSide), out.baseAddress, 0)
+                    bias.withUnsafeMutableBufferPointer { db in
+                        failed = sl_winograd_kernel_gradient(
+                            p.baseAddress, dy.baseAddress, Int32(x.shape[0]), Int32(channels), Int32(filters),
+                            Int32(g.inputHeight), Int32(g.inputWidth), Int32(g.outputHeight), Int32(g.outputWidth),
+                            Int32(g.padTop), Int32(g.padLeft), Int32(tileSide), out.baseAddress, db.baseAddress, 0)
+                    }
                 }
             }
         }
-        return failed == 0 ? dw : nil
+        return failed == 0 ? (dw, bias) : nil
     }
 }

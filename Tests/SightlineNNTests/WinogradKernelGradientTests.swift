@@ -64,9 +64,14 @@ struct WinogradKernelGradientTests {
         let dy = ConvolutionKernelTests.random([c.batch, g.outputHeight, g.outputWidth, c.filters], seed: 4)
         let expected = Self.reference(x, dy, g)
         let scale = expected.map(abs).max() ?? 1
+        var expectedBias = [Double](repeating: 0, count: c.filters)
+        for (i, value) in dy.scalars.enumerated() { expectedBias[i % c.filters] += Double(value) }
+        let biasScale = expectedBias.map(abs).max() ?? 1
         for side in [4, 2] {
-            let dw = try #require(
+            let (dw, db) = try #require(
                 WinogradKernelGradient.run(input: x, gradient: dy, geometry: g, filters: c.filters, tileSide: side))
+            let biasError = zip(db.scalars, expectedBias).map { abs(Double($0) - $1) }.max() ?? 0
+            #expect(biasError / biasScale < 1e-5, "F(\(side)x\(side)) bias: max error \(biasError / biasScale)")
             #expect(dw.shape == [3, 3, c.channels, c.filters])
             let worst = zip(dw.scalars, expected).map { abs(Double($0) - $1) }.max() ?? 0
             // The project's bar (1e-4 of scale); F(2×2)'s transforms hold only 0, ±1 and ±1/2.
@@ -75,7 +80,7 @@ struct WinogradKernelGradientTests {
             // The same inputs sum in the same order: a repeated (or resumed) run is bitwise equal.
             let again = try #require(
                 WinogradKernelGradient.run(input: x, gradient: dy, geometry: g, filters: c.filters, tileSide: side))
-            #expect(again.scalars == dw.scalars)
+            #expect(again.kernel.scalars == dw.scalars && again.bias.scalars == db.scalars)
         }
     }
 
@@ -92,23 +97,25 @@ struct WinogradKernelGradientTests {
         #expect(WinogradKernelGradient.tileSide(g, channels: 16, filters: 32, batch: 8, threads: 16) == 2)
         #expect(WinogradKernelGradient.tileSide(g, channels: 16, filters: 32, batch: 1, threads: 2) == 2)
         #expect(WinogradKernelGradient.tileSide(g, channels: 16, filters: 32, batch: 1, threads: 4) == nil)
-        func kernelGradient(_ route: ConvolutionRoute) -> Tensor {
+        func gradients(_ route: ConvolutionRoute) -> (kernel: Tensor, bias: Tensor) {
             let options = EngineOptions(convolution: route)
             for parameter in conv.parameters { parameter.zeroGradient() }
             let forward = conv.forward([x], mode: .training, options: options)
             _ = conv.backward(upstream, inputs: [x], forward: forward, mode: .training, needs: .all, options: options)
-            return conv.kernel.gradient ?? Tensor(zeros: [0])
+            return (conv.kernel.gradient ?? Tensor(zeros: [0]), conv.bias?.gradient ?? Tensor(zeros: [0]))
         }
-        let fast = kernelGradient(.auto)
-        let reference = kernelGradient(.reference)
+        let fast = gradients(.auto)
+        let reference = gradients(.reference)
         // No activation: the layer's output gradient is `upstream`, and the route's result is
         // exactly what the layer accumulated.
         let side = try #require(
             WinogradKernelGradient.tileSide(g, channels: 16, filters: 32, batch: 8, threads: Parallel.threadCount))
         let winograd = try #require(
             WinogradKernelGradient.run(input: x, gradient: upstream, geometry: g, filters: 32, tileSide: side))
-        #expect(fast.scalars == winograd.scalars)
-        let scale = reference.scalars.map(abs).max() ?? 1
-        #expect(fast.maxAbsoluteDifference(reference) / scale < 1e-5)
+        #expect(fast.kernel.scalars == winograd.kernel.scalars && fast.bias.scalars == winograd.bias.scalars)
+        let scale = reference.kernel.scalars.map(abs).max() ?? 1
+        #expect(fast.kernel.maxAbsoluteDifference(reference.kernel) / scale < 1e-5)
+        let biasScale = reference.bias.scalars.map(abs).max() ?? 1
+        #expect(fast.bias.maxAbsoluteDifference(reference.bias) / biasScale < 1e-5)
     }
 }

@@ -47,11 +47,12 @@ void sl_winograd_destroy(sl_winograd *plan);
 /// The kernel gradient of the same kind of convolution (3x3, stride 1, C and K multiples of 16)
 /// by F(m x m,3x3) transposed, m = 4 or 2 (winograd_weights.c): dw HWIO [3][3][C][K] = (or +=
 /// when accumulate) the correlation of x [N][H][W][C] with dy [N][OH][OW][K], pad_top/pad_left
-/// zeros before the image. Deterministic for a given thread count. Returns 0; 1 when scratch
-/// memory could not be allocated, 2 when the CPU lacks AVX2+FMA or the shape does not fit (dw
-/// is then untouched).
+/// zeros before the image, and, when db is not NULL, the bias gradient db [K] = (or +=) the sum
+/// of dy over images and positions. Deterministic for a given thread count. Returns 0; 1 when
+/// scratch memory could not be allocated, 2 when the CPU lacks AVX2+FMA or the shape does not
+/// fit (dw and db are then untouched).
 int sl_winograd_kernel_gradient(const float *x, const float *dy, int N, int C, int K, int H, int W, int OH, int OW,
-                                int pad_top, int pad_left, int m, float *dw, int accumulate);
+                                int pad_top, int pad_left, int m, float *dw, float *db, int accumulate);
 
 // ---- oneDNN primitives on NHWC (onednn.c)
 
