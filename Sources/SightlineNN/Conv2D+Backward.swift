@@ -6,7 +6,8 @@ import SightlineCore
 ///   backward-data primitive, else im2col + GEMM with col2im;
 /// - kernel and bias gradients: oneDNN's backward-weights primitive or im2col + GEMM tiles
 ///   (`ConvolutionGEMM.backward`) by a fixed rule from per-layer measurements (`weightGradients`):
-///   Winograd F(4×4,3×3) or F(2×2,3×3) transposed for 3×3 stride-1 layers (2–3× oneDNN's), and oneDNN 2.6's
+///   Winograd F(4×4,3×3) or F(2×2,3×3) transposed for 3×3 stride-1 layers (2–3× oneDNN's), GEMMs
+///   split over rows for 1×1 stride-1 layers (no im2col), and oneDNN 2.6's
 ///   f32 backward-weights kernel on NHWC loses to a plain GEMM on the wide 3×3 layers left.
 extension Conv2D {
     /// Backward from ∂L/∂(pre-activation output) `dz` `[N, OH, OW, F]`: adds the kernel and
@@ -18,7 +19,8 @@ extension Conv2D {
         let onednn = options.convolution == .auto && options.precision == .fp32
         let (wantsKernel, wantsBias) = (needs.wants(kernel), needs.wants(bias))
         if wantsKernel || wantsBias {
-            let (dw, db) = weightGradients(dz, input: x, geometry: g, onednn: onednn, kernel: wantsKernel)
+            let (dw, db) = weightGradients(
+                dz, input: x, geometry: g, onednn: onednn, kernel: wantsKernel, bias: wantsBias)
             if let dw, wantsKernel { kernel.accumulateGradient(dw) }
             if let bias, wantsBias { bias.accumulateGradient(db) }
         }
@@ -43,8 +45,10 @@ extension Conv2D {
         ).map { [$0] } ?? []
     }
 
-    /// The kernel gradient (nil unless `kernel`) and the bias gradient `[F]`: Winograd
-    /// (`WinogradKernelGradient`) for 3×3 stride-1 layers with enough tiles, else im2col + GEMM
+    /// The kernel gradient (nil unless `kernel`) and the bias gradient `[F]` (zeros from the
+    /// pointwise route unless `bias`): Winograd (`WinogradKernelGradient`) for 3×3 stride-1
+    /// layers with enough tiles, a GEMM split over rows (`PointwiseKernelGradient`) for 1×1
+    /// stride-1 layers of up to 512 inputs, else im2col + GEMM
     /// for 3×3 layers with 512 or more filters, oneDNN's backward-weights primitive for the others
     /// (GEMM where oneDNN declines). The rule is fixed, not timed at run time, so that a run and
     /// its resumed or repeated twin sum in the same order and end bitwise equal. Measured per
@@ -52,13 +56,19 @@ extension Conv2D {
     /// 3×3 layers 100/109, 103/104, 147/151, 451/532, 400/500, 228/315; the narrower ones
     /// 449/522, 470/469, 274/225, 545/490, 251/249, 612/510, 118/103.
     private func weightGradients(
-        _ dz: Tensor, input x: Tensor, geometry g: WindowGeometry, onednn: Bool, kernel wantsKernel: Bool
+        _ dz: Tensor, input x: Tensor, geometry g: WindowGeometry, onednn: Bool, kernel wantsKernel: Bool,
+        bias wantsBias: Bool
     ) -> (kernel: Tensor?, bias: Tensor) {
         if onednn, wantsKernel,
             let side = WinogradKernelGradient.tileSide(
                 g, channels: x.shape[3], filters: filters, batch: x.shape[0], threads: Parallel.threadCount),
             let (dw, db) = WinogradKernelGradient.run(
                 input: x, gradient: dz, geometry: g, filters: filters, tileSide: side)
+        {
+            return (dw, db)
+        }
+        if onednn, wantsKernel, PointwiseKernelGradient.fits(g, channels: x.shape[3]),
+            let (dw, db) = PointwiseKernelGradient.run(input: x, gradient: dz, filters: filters, bias: wantsBias)
         {
             return (dw, db)
         }

@@ -54,6 +54,13 @@ void sl_winograd_destroy(sl_winograd *plan);
 int sl_winograd_kernel_gradient(const float *x, const float *dy, int N, int C, int K, int H, int W, int OH, int OW,
                                 int pad_top, int pad_left, int m, float *dw, float *db, int accumulate);
 
+/// The kernel and bias gradients of a 1x1, stride-1 convolution as GEMMs split over rows
+/// (pointwise_weights.c): x [rows][C] and dy [rows][K] (NHWC with rows = N·H·W) give
+/// dw [C][K] = xᵀ dy (the HWIO kernel [1][1][C][K]) and, when db is not NULL, db [K] = the sum of
+/// dy's rows; both overwritten. Deterministic for a given thread count. Returns 0, or 1 when
+/// scratch memory could not be allocated (dw and db untouched).
+int sl_pointwise_kernel_gradient(const float *x, const float *dy, int64_t rows, int C, int K, float *dw, float *db);
+
 // ---- oneDNN primitives on NHWC (onednn.c)
 
 typedef struct sl_dnnl_conv sl_dnnl_conv;
