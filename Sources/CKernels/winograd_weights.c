@@ -72,7 +72,7 @@ static void weights_thread(void *data) {
 
 typedef struct {
     const weights_state *s;
-    float *dw, *db;
+    float *dw;
     int accumulate;
 } output_state;
 
@@ -142,6 +142,8 @@ int sl_winograd_kernel_gradient(const float *x, const float *dy, int N, int C, i
     if (C % 16 || K % 16 || C <= 0 || K <= 0 || N <= 0 || OH <= 0 || OW <= 0 || (m != 2 && m != 4)) return 2;
     sl_winograd w = {C, K, H, W, OH, OW, pad_top, pad_left, (OH + m - 1) / m, (OW + m - 1) / m, SL_ACT_NONE, 0, m,
                      (m + 2) * (m + 2), NULL, NULL, NULL, NULL, NULL};
+    // Blocks of 128 tiles per sgemm: a reduction long enough that each product's sums (C·K
+    // floats, from L2 or L3) are read and written once per 128 tiles. Not tuned further.
     weights_state s = {&w, x, dy, (int64_t)N * w.th * w.tw, 128, NULL, {NULL}, 0, 0};
 #if defined(__x86_64__)
     if (m == 4) s.run = avx512 ? weights_block_avx512_4 : weights_block_avx2_4;
@@ -163,7 +165,7 @@ int sl_winograd_kernel_gradient(const float *x, const float *dy, int N, int C, i
                 db[k] = accumulate ? db[k] + sum : sum;
             }
         }
-        output_state o = {&s, dw, db, accumulate};
+        output_state o = {&s, dw, accumulate};
 #if defined(__x86_64__)
         sl_parallel_for(C, &o, avx512 ? weights_output_avx512 : weights_output_avx2);
 #endif
