@@ -12,39 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <oneapi/dnnl/dnnl.h>
-#include "CKernels.h"
-
 #include "winograd_internal.h"
 
 static const double G4[6][3] = {{1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
                                 {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
 static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
 
-
-#if defined(__x86_64__)
-#define SL_TARGET "avx512f,avx512dq,fma"
-#define SL_SUFFIX avx512_
-#define SL_M 4
-#include "winograd_tiles.h"
-#undef SL_M
-#define SL_M 2
-#include "winograd_tiles.h"
-#undef SL_M
-#undef SL_TARGET
-#undef SL_SUFFIX
-#define SL_TARGET "avx2,fma"
-#define SL_SUFFIX avx2_
-#define SL_M 4
-#include "winograd_tiles.h"
-#undef SL_M
-#define SL_M 2
-#include "winograd_tiles.h"
-#undef SL_M
-#undef SL_TARGET
-#undef SL_SUFFIX
-
-#endif
+#include "winograd_variants.h"
 
 typedef struct {
     sl_winograd *w;

@@ -9,29 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "winograd_internal.h"
-
-#if defined(__x86_64__)
-#define SL_TARGET "avx512f,avx512dq,fma"
-#define SL_SUFFIX avx512_
-#define SL_M 4
-#include "winograd_tiles.h"
-#undef SL_M
-#define SL_M 2
-#include "winograd_tiles.h"
-#undef SL_M
-#undef SL_TARGET
-#undef SL_SUFFIX
-#define SL_TARGET "avx2,fma"
-#define SL_SUFFIX avx2_
-#define SL_M 4
-#include "winograd_tiles.h"
-#undef SL_M
-#define SL_M 2
-#include "winograd_tiles.h"
-#undef SL_M
-#undef SL_TARGET
-#undef SL_SUFFIX
-#endif
+#include "winograd_variants.h"
 
 typedef void (*sl_weights_block)(const sl_winograd *, const float *, const float *, int64_t, int64_t, size_t, float *,
                                  float *, float *);

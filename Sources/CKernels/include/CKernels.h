@@ -1,5 +1,6 @@
 // Sightline's compute kernels in C: one thread pool (the OpenMP team oneDNN already uses),
-// Winograd F(4x4,3x3) convolution on NHWC, and oneDNN convolution and pooling primitives.
+// Winograd F(4x4,3x3) convolution on NHWC and its kernel gradient, 1x1 kernel gradients as
+// GEMMs, and oneDNN convolution and pooling primitives.
 // Every function that can fail returns NULL or a non-zero status and writes a message; none
 // aborts the process.
 #pragma once
@@ -24,7 +25,7 @@ void sl_use_configured_threads(void);
 /// 1 when the CPU has AVX-512F and DQ (the Winograd kernel uses them when present), else 0.
 int sl_cpu_has_avx512(void);
 
-// ---- Winograd F(4x4, 3x3) and F(2x2, 3x3) (winograd.c)
+// ---- Winograd F(4x4, 3x3) and F(2x2, 3x3) (winograd.c, winograd_weights.c)
 
 typedef struct sl_winograd sl_winograd;
 
