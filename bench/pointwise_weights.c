@@ -35,9 +35,9 @@ int main(int argc, char **argv) {
         double t0 = now(), t;
         sl_dnnl_conv_bwd_weights(conv, x, dy, dw, db);
         t = now() - t0; if (i && t < best[0]) best[0] = t;
-        t0 = now(); sl_pointwise_kernel_gradient(x, dy, R, C, K, dw_gemm, NULL);
+        t0 = now(); sl_pointwise_kernel_gradient(x, dy, R, C, K, sl_thread_count(), dw_gemm, NULL);
         t = now() - t0; if (i && t < best[1]) best[1] = t;
-        t0 = now(); sl_pointwise_kernel_gradient(x, dy, R, C, K, dw_gemm, db_gemm);
+        t0 = now(); sl_pointwise_kernel_gradient(x, dy, R, C, K, sl_thread_count(), dw_gemm, db_gemm);
         t = now() - t0; if (i && t < best[2]) best[2] = t;
     }
     double worst = 0, scale = 0;

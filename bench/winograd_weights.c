@@ -55,11 +55,11 @@ int main(int argc, char **argv) {
                                                      sizeof impl, error_text, sizeof error_text);
     if (!dnnl) { fprintf(stderr, "%s\n", error_text); return 1; }
     double gflop = 2.0 * N * H * H * C * K * 9 / 1e9, *tw = malloc(sizeof(double) * runs), *td = malloc(sizeof(double) * runs);
-    if (sl_winograd_kernel_gradient(x, dy, N, C, K, H, H, H, H, 1, 1, m, dw_wino, db_wino, 0)) { fprintf(stderr, "winograd failed\n"); return 1; }
+    if (sl_winograd_kernel_gradient(x, dy, N, C, K, H, H, H, H, 1, 1, m, sl_thread_count(), dw_wino, db_wino, 0)) { fprintf(stderr, "winograd failed\n"); return 1; }
     sl_dnnl_conv_bwd_weights(dnnl, x, dy, dw_dnnl, db);
     for (int i = 0; i < runs; i++) {
         double t0 = now();
-        sl_winograd_kernel_gradient(x, dy, N, C, K, H, H, H, H, 1, 1, m, dw_wino, db_wino, 0);
+        sl_winograd_kernel_gradient(x, dy, N, C, K, H, H, H, H, 1, 1, m, sl_thread_count(), dw_wino, db_wino, 0);
         tw[i] = now() - t0;
         t0 = now();
         sl_dnnl_conv_bwd_weights(dnnl, x, dy, dw_dnnl, db);

@@ -2,17 +2,17 @@
 // im2col: with x as rows [R = N·H·W][C] and dy as [R][K], dW [C][K] = xᵀ dy and db [K] = the sum
 // of dy's rows. oneDNN 2.6's backward-weights primitive runs these shapes at 130-250 GFLOP/s on a
 // 2-core AVX-512 Xeon; splitting the long reduction over rows between the threads lets each run a
-// single-thread sgemm at close to the machine's peak. Each thread takes a fixed, contiguous range
-// of rows in chunks of CHUNK rows (sgemm with beta 1 into its own partial sums, then the chunk's
-// bias sums while its dy rows are still in cache), and the partials are added in thread order:
-// a run and its repeat end bitwise equal for a given thread count.
+// single-thread sgemm at close to the machine's peak. The rows are cut into the caller's number of
+// slices, one per thread, each a fixed, contiguous range taken in chunks of CHUNK rows (sgemm with
+// beta 1 into the slice's partial sums, then the chunk's bias sums while its dy rows are still in
+// cache), and the partials are added in slice order: the summation order depends on the slice
+// count alone, so a run and its repeat end bitwise equal.
 #include <stdlib.h>
 #include <string.h>
 #include <oneapi/dnnl/dnnl.h>
 #include "CKernels.h"
 
 extern void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
-extern int omp_get_max_threads(void);
 extern int omp_in_parallel(void);
 extern int omp_get_thread_num(void);
 extern int omp_get_num_threads(void);
@@ -23,32 +23,32 @@ typedef struct {
     const float *x, *dy;
     int64_t rows;
     int C, K;
-    float *partial[MAX_THREADS];  // each thread's [C][K] then [K]
-    int bias;  // whether to take the bias sums
-    int team, failed;
+    float *partial[MAX_THREADS];  // each slice's [C][K] then [K]
+    int bias;                     // whether to take the bias sums
+    int slices, failed;
 } pointwise_state;
 
 static inline __attribute__((always_inline)) void pointwise_body(pointwise_state *s) {
     int id = omp_in_parallel() ? omp_get_thread_num() : 0, team = omp_in_parallel() ? omp_get_num_threads() : 1;
-    if (id == 0) s->team = team;
-    if (id >= MAX_THREADS) return;
     const int C = s->C, K = s->K;
-    float *sums = calloc((size_t)C * K + K, sizeof(float));
-    s->partial[id] = sums;
-    if (!sums) {
-        __atomic_store_n(&s->failed, 1, __ATOMIC_RELAXED);
-        return;
-    }
-    float *bias = sums + (size_t)C * K;
-    int64_t r0 = s->rows * id / team, r1 = s->rows * (id + 1) / team;
-    for (int64_t r = r0; r < r1; r += CHUNK) {
-        int64_t end = r + CHUNK < r1 ? r + CHUNK : r1;
-        dnnl_sgemm('T', 'N', C, K, end - r, 1.f, s->x + r * C, C, s->dy + r * K, K, 1.f, sums, K);
-        if (s->bias)
-            for (int64_t i = r; i < end; i++) {
-                const float *row = s->dy + i * K;
-                for (int k = 0; k < K; k++) bias[k] += row[k];
-            }
+    for (int slice = id; slice < s->slices; slice += team) {
+        float *sums = calloc((size_t)C * K + K, sizeof(float));
+        s->partial[slice] = sums;
+        if (!sums) {
+            __atomic_store_n(&s->failed, 1, __ATOMIC_RELAXED);
+            continue;
+        }
+        float *bias = sums + (size_t)C * K;
+        int64_t r0 = s->rows * slice / s->slices, r1 = s->rows * (slice + 1) / s->slices;
+        for (int64_t r = r0; r < r1; r += CHUNK) {
+            int64_t end = r + CHUNK < r1 ? r + CHUNK : r1;
+            dnnl_sgemm('T', 'N', C, K, end - r, 1.f, s->x + r * C, C, s->dy + r * K, K, 1.f, sums, K);
+            if (s->bias)
+                for (int64_t i = r; i < end; i++) {
+                    const float *row = s->dy + i * K;
+                    for (int k = 0; k < K; k++) bias[k] += row[k];
+                }
+        }
     }
 }
 
@@ -59,26 +59,27 @@ __attribute__((target("avx2,fma"))) static void pointwise_avx2(void *data) { poi
 #endif
 static void pointwise_baseline(void *data) { pointwise_body(data); }
 
-int sl_pointwise_kernel_gradient(const float *x, const float *dy, int64_t rows, int C, int K, float *dw, float *db) {
+int sl_pointwise_kernel_gradient(const float *x, const float *dy, int64_t rows, int C, int K, int slices, float *dw,
+                                 float *db) {
     if (rows <= 0 || C <= 0 || K <= 0) return 1;
-    pointwise_state s = {x, dy, rows, C, K, {NULL}, db != NULL, 0, 0};
+    if (slices < 1) slices = 1;
+    if (slices > MAX_THREADS) slices = MAX_THREADS;
+    pointwise_state s = {x, dy, rows, C, K, {NULL}, db != NULL, slices, 0};
     void (*body)(void *) = pointwise_baseline;
 #if defined(__x86_64__)
     if (sl_cpu_has_avx512()) body = pointwise_avx512;
     else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) body = pointwise_avx2;
 #endif
     sl_use_configured_threads();
-    int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-    if (threads > MAX_THREADS) threads = MAX_THREADS;
-    if (threads < 2) body(&s);
-    else GOMP_parallel(body, &s, (unsigned)threads, 0);
+    if (slices < 2 || omp_in_parallel()) body(&s);
+    else GOMP_parallel(body, &s, (unsigned)slices, 0);
     int failed = s.failed;
-    for (int t = 0; t < s.team && t < MAX_THREADS; t++) failed |= s.partial[t] == NULL;
+    for (int t = 0; t < slices; t++) failed |= s.partial[t] == NULL;
     if (!failed) {
         size_t count = (size_t)C * K;
         memcpy(dw, s.partial[0], sizeof(float) * count);
         if (db) memcpy(db, s.partial[0] + count, sizeof(float) * K);
-        for (int t = 1; t < s.team; t++) {
+        for (int t = 1; t < slices; t++) {
             for (size_t i = 0; i < count; i++) dw[i] += s.partial[t][i];
             if (db)
                 for (int k = 0; k < K; k++) db[k] += s.partial[t][count + k];

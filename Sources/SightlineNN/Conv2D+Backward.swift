@@ -59,16 +59,18 @@ extension Conv2D {
         _ dz: Tensor, input x: Tensor, geometry g: WindowGeometry, onednn: Bool, kernel wantsKernel: Bool,
         bias wantsBias: Bool
     ) -> (kernel: Tensor?, bias: Tensor) {
+        let threads = Parallel.threadCount  // read once: the route and its slices follow it
         if onednn, wantsKernel,
             let side = WinogradKernelGradient.tileSide(
-                g, channels: x.shape[3], filters: filters, batch: x.shape[0], threads: Parallel.threadCount),
+                g, channels: x.shape[3], filters: filters, batch: x.shape[0], threads: threads),
             let (dw, db) = WinogradKernelGradient.run(
-                input: x, gradient: dz, geometry: g, filters: filters, tileSide: side)
+                input: x, gradient: dz, geometry: g, filters: filters, tileSide: side, threads: threads)
         {
             return (dw, db)
         }
         if onednn, wantsKernel, PointwiseKernelGradient.fits(g, channels: x.shape[3]),
-            let (dw, db) = PointwiseKernelGradient.run(input: x, gradient: dz, filters: filters, bias: wantsBias)
+            let (dw, db) = PointwiseKernelGradient.run(
+                input: x, gradient: dz, filters: filters, bias: wantsBias, threads: threads)
         {
             return (dw, db)
         }

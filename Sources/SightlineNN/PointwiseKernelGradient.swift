@@ -4,7 +4,8 @@ import SightlineCore
 /// The kernel and bias gradients of a 1×1 stride-1 convolution as plain GEMMs
 /// (`Sources/CKernels/pointwise_weights.c`): the input `[N, H, W, C]` read as rows `[N·H·W, C]`,
 /// `∂L/∂kernel = xᵀ dz` and `∂L/∂bias` the sum of `dz`'s rows, the long reduction split over the
-/// threads (fixed row ranges, partial sums added in thread order, so repeatable bitwise).
+/// threads (one fixed range of rows per thread, partial sums added in order: the result depends
+/// on the thread count only, so it repeats bitwise).
 ///
 /// Measured against oneDNN 2.6's backward-weights primitive (`bench/pointwise_weights.c`, 2-core
 /// Xeon with AVX-512, batch 16, best of 8, ms, this route without / with bias sums / oneDNN):
@@ -25,8 +26,9 @@ enum PointwiseKernelGradient {
 
     /// The kernel gradient `[1, 1, C, F]` and, when `bias`, the bias gradient `[F]` (else zeros,
     /// and no pass over `dz` for it) of input `x` `[N, H, W, C]` and output gradient `dz`
-    /// `[N, H, W, F]`, or nil when scratch memory could not be allocated.
-    static func run(input x: Tensor, gradient dz: Tensor, filters: Int, bias wantsBias: Bool) -> (
+    /// `[N, H, W, F]`, summed over `threads` fixed ranges of rows, or nil when scratch memory
+    /// could not be allocated.
+    static func run(input x: Tensor, gradient dz: Tensor, filters: Int, bias wantsBias: Bool, threads: Int) -> (
         kernel: Tensor, bias: Tensor
     )? {
         let channels = x.shape[3]
@@ -38,7 +40,8 @@ enum PointwiseKernelGradient {
                     bias.withUnsafeMutableBufferPointer { db in
                         failed = sl_pointwise_kernel_gradient(
                             p.baseAddress, dy.baseAddress, Int64(x.count / max(channels, 1)), Int32(channels),
-                            Int32(filters), out.baseAddress, wantsBias ? db.baseAddress : nil)
+                            Int32(filters), Int32(clamping: threads), out.baseAddress,
+                            wantsBias ? db.baseAddress : nil)
                     }
                 }
             }

@@ -12,7 +12,7 @@ import SightlineCore
 /// 224×224×64 110/132/259, 112×112×128 72/109/232, 56×56×256 65/102/205, 28×28×512 85/96/215,
 /// 14×14×512 41/28/48; ResNet50's 56×56×64 6.6/8.6/15.1, 7×7×512 29/11/15. Errors against a
 /// float64 correlation, of the largest value: F(4×4) 1e-6 to 9e-6, F(2×2) under 1e-6, oneDNN
-/// 3e-7 to 3e-6. Each thread keeps its own (m+2)²·C·K transform-domain sums, a fixed cost per
+/// 3e-7 to 3e-6. Each thread sums its own slice of tiles into (m+2)²·C·K transform-domain sums, a fixed cost per
 /// thread that small maps do not repay: F(4×4) from 256 of its tiles per thread, F(2×2) from 128
 /// of its tiles per thread (7×7×512 is level with oneDNN at batch 16 and loses at batch 4,
 /// 5.2/4.6 ms), oneDNN below.
@@ -34,12 +34,13 @@ enum WinogradKernelGradient {
 
     /// The HWIO kernel gradient `[3, 3, C, F]` and the bias gradient `[F]` of input `x`
     /// `[N, H, W, C]` and output gradient `dz` `[N, OH, OW, F]` through geometry `g` with output
-    /// tiles of side `tileSide`, or nil when the CPU or the memory declines. The bias gradient
-    /// comes from the transformed output gradient (its (1, 1) point sums each tile), not from a
-    /// second pass over `dz`.
-    static func run(input x: Tensor, gradient dz: Tensor, geometry g: WindowGeometry, filters: Int, tileSide: Int)
-        -> (kernel: Tensor, bias: Tensor)?
-    {
+    /// tiles of side `tileSide`, summed in `threads` fixed slices of tiles (the result depends on
+    /// that number only), or nil when the CPU or the memory declines. The bias gradient comes
+    /// from the transformed output gradient (its (1, 1) point sums each tile), not from a second
+    /// pass over `dz`.
+    static func run(
+        input x: Tensor, gradient dz: Tensor, geometry g: WindowGeometry, filters: Int, tileSide: Int, threads: Int
+    ) -> (kernel: Tensor, bias: Tensor)? {
         let channels = x.shape[3]
         var failed: Int32 = 0
         var bias = Tensor(zeros: [filters])
@@ -50,7 +51,9 @@ enum WinogradKernelGradient {
                         failed = sl_winograd_kernel_gradient(
                             p.baseAddress, dy.baseAddress, Int32(x.shape[0]), Int32(channels), Int32(filters),
                             Int32(g.inputHeight), Int32(g.inputWidth), Int32(g.outputHeight), Int32(g.outputWidth),
-                            Int32(g.padTop), Int32(g.padLeft), Int32(tileSide), out.baseAddress, db.baseAddress, 0)
+                            Int32(g.padTop), Int32(g.padLeft), Int32(tileSide), Int32(clamping: threads),
+                            out.baseAddress,
+                            db.baseAddress, 0)
                     }
                 }
             }

@@ -49,18 +49,21 @@ void sl_winograd_destroy(sl_winograd *plan);
 /// by F(m x m,3x3) transposed, m = 4 or 2 (winograd_weights.c): dw HWIO [3][3][C][K] = (or +=
 /// when accumulate) the correlation of x [N][H][W][C] with dy [N][OH][OW][K], pad_top/pad_left
 /// zeros before the image, and, when db is not NULL, the bias gradient db [K] = (or +=) the sum
-/// of dy over images and positions. Deterministic for a given thread count. Returns 0; 1 when
-/// scratch memory could not be allocated, 2 when the CPU lacks AVX2+FMA or the shape does not
-/// fit (dw and db are then untouched).
+/// of dy over images and positions. The tiles are summed in `slices` fixed ranges, one thread
+/// each (the thread count): the result depends on that number only, so it repeats bitwise.
+/// Returns 0; 1 when scratch memory could not be allocated, 2 when the CPU lacks AVX2+FMA or the
+/// shape does not fit (dw and db are then untouched).
 int sl_winograd_kernel_gradient(const float *x, const float *dy, int N, int C, int K, int H, int W, int OH, int OW,
-                                int pad_top, int pad_left, int m, float *dw, float *db, int accumulate);
+                                int pad_top, int pad_left, int m, int slices, float *dw, float *db, int accumulate);
 
 /// The kernel and bias gradients of a 1x1, stride-1 convolution as GEMMs split over rows
 /// (pointwise_weights.c): x [rows][C] and dy [rows][K] (NHWC with rows = N·H·W) give
 /// dw [C][K] = xᵀ dy (the HWIO kernel [1][1][C][K]) and, when db is not NULL, db [K] = the sum of
-/// dy's rows; both overwritten. Deterministic for a given thread count. Returns 0, or 1 when
-/// scratch memory could not be allocated (dw and db untouched).
-int sl_pointwise_kernel_gradient(const float *x, const float *dy, int64_t rows, int C, int K, float *dw, float *db);
+/// dy's rows; both overwritten. The rows are summed in `slices` fixed ranges, one thread each
+/// (the thread count): the result depends on that number only. Returns 0, or 1 when scratch
+/// memory could not be allocated (dw and db untouched).
+int sl_pointwise_kernel_gradient(const float *x, const float *dy, int64_t rows, int C, int K, int slices, float *dw,
+                                 float *db);
 
 // ---- oneDNN primitives on NHWC (onednn.c)
 
