@@ -27,7 +27,7 @@ int main(int argc, char **argv) {
     for (long i = 0; i < R * C; i++) x[i] = rand() / (float)RAND_MAX - 0.5f;
     for (long i = 0; i < R * K; i++) dy[i] = rand() / (float)RAND_MAX - 0.5f;
     char impl[256], error[256];
-    sl_dnnl_conv_bwd *conv = sl_dnnl_conv_bwd_create(N, H, H, C, K, 1, 1, 1, 1, 1, 1, 1, 0, 0, H, H, 0, 1, impl,
+    sl_dnnl_conv_bwd *conv = sl_dnnl_conv_bwd_create(N, H, H, C, K, 1, 1, 1, 1, 1, 1, 1, 0, 0, H, H, 0, 1, 0, impl,
                                                      sizeof impl, error, sizeof error);
     if (!conv) { fprintf(stderr, "%s\n", error); return 1; }
     double best[3] = {1e9, 1e9, 1e9};

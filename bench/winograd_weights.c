@@ -51,7 +51,7 @@ int main(int argc, char **argv) {
     float *dw_wino = malloc(4L * 9 * C * K), *dw_dnnl = malloc(4L * 9 * C * K), *db = malloc(4L * K), *db_wino = malloc(4L * K);
     for (long i = 0; i < (long)N * H * H * C; i++) x[i] = uniform();
     for (long i = 0; i < (long)N * H * H * K; i++) dy[i] = uniform();
-    sl_dnnl_conv_bwd *dnnl = sl_dnnl_conv_bwd_create(N, H, H, C, K, 1, 3, 3, 1, 1, 1, 1, 1, 1, H, H, 0, 1, impl,
+    sl_dnnl_conv_bwd *dnnl = sl_dnnl_conv_bwd_create(N, H, H, C, K, 1, 3, 3, 1, 1, 1, 1, 1, 1, H, H, 0, 1, 0, impl,
                                                      sizeof impl, error_text, sizeof error_text);
     if (!dnnl) { fprintf(stderr, "%s\n", error_text); return 1; }
     double gflop = 2.0 * N * H * H * C * K * 9 / 1e9, *tw = malloc(sizeof(double) * runs), *td = malloc(sizeof(double) * runs);

@@ -75,6 +75,14 @@ static void bf16_chunk(void *context, int64_t start, int64_t end) {
     }
 }
 
+uint16_t *sl_bf16_copy(const float *values, size_t count) {
+    uint16_t *converted = malloc(sizeof(uint16_t) * (count ? count : 1));
+    if (!converted) return NULL;
+    bf16_job job = {values, converted, NULL};
+    sl_parallel_for((int64_t)count, &job, bf16_chunk);
+    return converted;
+}
+
 void sl_round_to_bf16(float *values, int64_t count) {
     bf16_job job = {NULL, NULL, values};
     sl_parallel_for(count, &job, bf16_chunk);
@@ -209,10 +217,8 @@ fail:
 int sl_dnnl_conv_run(const sl_dnnl_conv *c, const float *src, float *dst) {
     dnnl_exec_arg_t more[2] = {{DNNL_ARG_WEIGHTS, c->weights}, {DNNL_ARG_BIAS, c->bias}};
     if (!c->bf16) return run_on_buffers(c->primitive, &c->src_md, src, &c->dst_md, dst, 2, more);
-    uint16_t *converted = malloc(sizeof(uint16_t) * (c->src_count ? c->src_count : 1));
+    uint16_t *converted = sl_bf16_copy(src, c->src_count);
     if (!converted) return 1;
-    bf16_job job = {src, converted, NULL};
-    sl_parallel_for((int64_t)c->src_count, &job, bf16_chunk);
     int failed = run_on_buffers(c->primitive, &c->src_md, converted, &c->dst_md, dst, 2, more);
     free(converted);
     return failed;

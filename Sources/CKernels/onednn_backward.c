@@ -3,7 +3,9 @@
 // and batch size. Kernels stay in Keras's HWIO layout on the Swift side; each call reorders the
 // current kernel into the layout the backward-data primitive picked, and the kernel gradient
 // from the layout the backward-weights primitive picked, so weights may change between calls
-// (an optimizer step) without preparing again.
+// (an optimizer step) without preparing again. With bf16, the source, the output gradient and
+// the kernel are rounded to bfloat16 (converted at each call) and the products accumulate in
+// float32; the input, kernel and bias gradients come out in float32.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,9 @@ struct sl_dnnl_conv_bwd {
     dnnl_primitive_t data, weights;
     dnnl_primitive_t kernel_in, gradient_out;  // reorders HWIO -> data's weights, weights' diff -> HWIO
     dnnl_memory_desc_t src_md, dst_md, user_md, bias_md;
+    dnnl_memory_desc_t diff_src_md;  // float32 [N,H,W,C], also with bf16
+    size_t src_count, dst_count;
+    int bf16;
     dnnl_memory_t data_kernel, diff_kernel;  // in the primitives' chosen layouts
 };
 
@@ -28,7 +33,7 @@ static int make_reorder(dnnl_primitive_t *reorder, const dnnl_memory_desc_t *fro
 
 sl_dnnl_conv_bwd *sl_dnnl_conv_bwd_create(int N, int H, int W, int C, int K, int G, int KH, int KW, int sy, int sx, int dy,
                                           int dx, int pad_top, int pad_left, int OH, int OW, int want_data,
-                                          int want_weights, char *impl, size_t impl_length, char *error,
+                                          int want_weights, int bf16, char *impl, size_t impl_length, char *error,
                                           size_t error_length) {
     if (!sl_dnnl_ready(error, error_length)) return NULL;
     sl_dnnl_conv_bwd *c = calloc(1, sizeof *c);
@@ -38,10 +43,17 @@ sl_dnnl_conv_bwd *sl_dnnl_conv_bwd_create(int N, int H, int W, int C, int K, int
     sl_dnnl_weights_dims wei = sl_dnnl_weights(C, K, G, KH, KW);
     dnnl_dims_t strides = {sy, sx}, dilates = {dy - 1, dx - 1}, pad_l = {pad_top, pad_left};
     dnnl_dims_t pad_r = {sl_dnnl_far_pad(H, OH, KH, sy, dy, pad_top), sl_dnnl_far_pad(W, OW, KW, sx, dx, pad_left)};
-    dnnl_memory_desc_t wei_any;
-    SL_TRY(dnnl_memory_desc_init_by_tag(&c->src_md, 4, src, dnnl_f32, dnnl_nhwc), "source descriptor");
-    SL_TRY(dnnl_memory_desc_init_by_tag(&c->dst_md, 4, dst, dnnl_f32, dnnl_nhwc), "destination descriptor");
-    SL_TRY(dnnl_memory_desc_init_by_tag(&wei_any, wei.rank, wei.dims, dnnl_f32, dnnl_format_tag_any),
+    dnnl_memory_desc_t wei_any, diff_wei_any;
+    dnnl_data_type_t type = bf16 ? dnnl_bf16 : dnnl_f32;
+    c->bf16 = bf16;
+    c->src_count = (size_t)N * H * W * C;
+    c->dst_count = (size_t)N * OH * OW * K;
+    SL_TRY(dnnl_memory_desc_init_by_tag(&c->src_md, 4, src, type, dnnl_nhwc), "source descriptor");
+    SL_TRY(dnnl_memory_desc_init_by_tag(&c->diff_src_md, 4, src, dnnl_f32, dnnl_nhwc), "source descriptor");
+    SL_TRY(dnnl_memory_desc_init_by_tag(&c->dst_md, 4, dst, type, dnnl_nhwc), "destination descriptor");
+    SL_TRY(dnnl_memory_desc_init_by_tag(&wei_any, wei.rank, wei.dims, type, dnnl_format_tag_any),
+           "weights descriptor");
+    SL_TRY(dnnl_memory_desc_init_by_tag(&diff_wei_any, wei.rank, wei.dims, dnnl_f32, dnnl_format_tag_any),
            "weights descriptor");
     SL_TRY(dnnl_memory_desc_init_by_tag(&c->user_md, wei.rank, wei.dims, dnnl_f32, wei.user), "weights descriptor");
     SL_TRY(dnnl_memory_desc_init_by_tag(&c->bias_md, 1, bia, dnnl_f32, dnnl_x), "bias descriptor");
@@ -53,7 +65,7 @@ sl_dnnl_conv_bwd *sl_dnnl_conv_bwd_create(int N, int H, int W, int C, int K, int
     SL_TRY(dnnl_primitive_desc_create(&forward, &fd, NULL, sl_dnnl_engine, NULL), "convolution primitive");
     impl[0] = 0;
     if (want_data) {
-        SL_TRY(dnnl_dilated_convolution_backward_data_desc_init(&dd, dnnl_convolution_direct, &c->src_md, &wei_any,
+        SL_TRY(dnnl_dilated_convolution_backward_data_desc_init(&dd, dnnl_convolution_direct, &c->diff_src_md, &wei_any,
                                                                 &c->dst_md, strides, dilates, pad_l, pad_r),
                "backward-data descriptor");
         SL_TRY(dnnl_primitive_desc_create(&data, &dd, NULL, sl_dnnl_engine, forward), "backward-data primitive");
@@ -66,7 +78,8 @@ sl_dnnl_conv_bwd *sl_dnnl_conv_bwd_create(int N, int H, int W, int C, int K, int
             snprintf(impl, impl_length, "data %s", name);
     }
     if (want_weights) {
-        SL_TRY(dnnl_dilated_convolution_backward_weights_desc_init(&wd, dnnl_convolution_direct, &c->src_md, &wei_any,
+        SL_TRY(dnnl_dilated_convolution_backward_weights_desc_init(&wd, dnnl_convolution_direct, &c->src_md,
+                                                                   &diff_wei_any,
                                                                    &c->bias_md, &c->dst_md, strides, dilates, pad_l,
                                                                    pad_r),
                "backward-weights descriptor");
@@ -118,27 +131,33 @@ int sl_dnnl_conv_bwd_data(const sl_dnnl_conv_bwd *c, const float *kernel, const 
     void *weights[1] = {(void *)kernel};
     dnnl_exec_arg_t to = {DNNL_ARG_TO, c->data_kernel};
     if (run_wrapped(c->kernel_in, 1, from, user, weights, 1, &to)) return 1;
+    uint16_t *converted = c->bf16 ? sl_bf16_copy(diff_dst, c->dst_count) : NULL;
+    if (c->bf16 && !converted) return 1;
     int roles[2] = {DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC};
-    const dnnl_memory_desc_t *mds[2] = {&c->dst_md, &c->src_md};
-    void *buffers[2] = {(void *)diff_dst, diff_src};
+    const dnnl_memory_desc_t *mds[2] = {&c->dst_md, &c->diff_src_md};
+    void *buffers[2] = {converted ? (void *)converted : (void *)diff_dst, diff_src};
     dnnl_exec_arg_t prepared = {DNNL_ARG_WEIGHTS, c->data_kernel};
-    return run_wrapped(c->data, 2, roles, mds, buffers, 1, &prepared);
+    int failed = run_wrapped(c->data, 2, roles, mds, buffers, 1, &prepared);
+    free(converted);
+    return failed;
 }
 
 int sl_dnnl_conv_bwd_weights(const sl_dnnl_conv_bwd *c, const float *src, const float *diff_dst, float *diff_kernel,
                              float *diff_bias) {
     if (!c->weights) return 1;
-    float *scratch_bias = NULL;
-    if (!diff_bias) {
-        scratch_bias = malloc(sizeof(float) * (size_t)c->bias_md.dims[0]);
-        if (!scratch_bias) return 1;
-    }
+    float *scratch_bias = diff_bias ? NULL : malloc(sizeof(float) * (size_t)c->bias_md.dims[0]);
+    uint16_t *src16 = c->bf16 ? sl_bf16_copy(src, c->src_count) : NULL;
+    uint16_t *dst16 = c->bf16 ? sl_bf16_copy(diff_dst, c->dst_count) : NULL;
+    int failed = (!diff_bias && !scratch_bias) || (c->bf16 && (!src16 || !dst16));
     int roles[3] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_BIAS};
     const dnnl_memory_desc_t *mds[3] = {&c->src_md, &c->dst_md, &c->bias_md};
-    void *buffers[3] = {(void *)src, (void *)diff_dst, diff_bias ? diff_bias : scratch_bias};
+    void *buffers[3] = {src16 ? (void *)src16 : (void *)src, dst16 ? (void *)dst16 : (void *)diff_dst,
+                        diff_bias ? diff_bias : scratch_bias};
     dnnl_exec_arg_t prepared = {DNNL_ARG_DIFF_WEIGHTS, c->diff_kernel};
-    int failed = run_wrapped(c->weights, 3, roles, mds, buffers, 1, &prepared);
+    if (!failed) failed = run_wrapped(c->weights, 3, roles, mds, buffers, 1, &prepared);
     free(scratch_bias);
+    free(src16);
+    free(dst16);
     if (failed) return 1;
     int from[1] = {DNNL_ARG_TO};
     const dnnl_memory_desc_t *user[1] = {&c->user_md};

@@ -2,6 +2,7 @@
 #ifndef SL_ONEDNN_INTERNAL_H
 #define SL_ONEDNN_INTERNAL_H
 #include <stddef.h>
+#include <stdint.h>
 #include <oneapi/dnnl/dnnl.h>
 
 /// The CPU engine, valid once sl_dnnl_ready returned 1.
@@ -20,6 +21,10 @@ sl_dnnl_weights_dims sl_dnnl_weights(int C, int K, int G, int KH, int KW);
 int sl_dnnl_far_pad(int in, int out, int k, int stride, int dilation, int near);
 /// Executes p on this thread's stream with the configured threads and waits; 0 on success.
 int sl_dnnl_run_primitive(dnnl_primitive_t p, int count, dnnl_exec_arg_t *args);
+
+/// A bfloat16 copy of values (round to nearest even, on the engine's threads), malloc'd; NULL
+/// when out of memory. The caller frees it.
+uint16_t *sl_bf16_copy(const float *values, size_t count);
 
 #define SL_TRY(call, what)                                                                 \
     do {                                                                                   \

@@ -9,6 +9,8 @@ import SightlineCore
 ///   Winograd F(4×4,3×3) or F(2×2,3×3) transposed for 3×3 stride-1 layers (2–3× oneDNN's), GEMMs
 ///   split over rows for 1×1 stride-1 layers (no im2col), and oneDNN 2.6's
 ///   f32 backward-weights kernel on NHWC loses to a plain GEMM on the wide 3×3 layers left.
+/// Under bf16 (`Precision.effective`) both gradients take oneDNN's bf16 backward primitives;
+/// under bf16-emulated, oneDNN's float32 ones on bfloat16-rounded copies (`reducedPrecisionBackward`).
 extension Conv2D {
     /// Backward from ∂L/∂(pre-activation output) `dz` `[N, OH, OW, F]`: adds the kernel and
     /// bias gradients as `needs` asks and returns `[∂L/∂x]` when it asks for the input's.
@@ -16,7 +18,11 @@ extension Conv2D {
         -> [Tensor]
     {
         let g = geometry(height: x.shape[1], width: x.shape[2])
-        let onednn = options.convolution == .auto && options.precision == .fp32
+        let precision = options.precision.effective
+        guard precision == .fp32 else {
+            return reducedPrecisionBackward(dz, input: x, geometry: g, needs: needs, native: precision == .bf16)
+        }
+        let onednn = options.convolution == .auto
         let (wantsKernel, wantsBias) = (needs.wants(kernel), needs.wants(bias))
         if wantsKernel || wantsBias {
             let (dw, db) = weightGradients(
@@ -80,6 +86,62 @@ extension Conv2D {
                 backwardShape(g, channels: x.shape[3]), kernelShape: kernel.value.shape, input: x, gradient: dz)
         else { return gemmWeightGradients(dz, input: x, geometry: g, kernel: wantsKernel) }
         return (dw, db)
+    }
+
+    /// The backward pass in bfloat16: the input, `dz` and the kernel rounded to bfloat16, products
+    /// accumulated in float32, every gradient float32 (what a bf16 training step does on AMX or
+    /// AVX512_BF16 CPUs). `native` runs oneDNN's bf16 primitives; otherwise, and where oneDNN
+    /// declines a bf16 shape, the same rounding is applied to copies that the float32 routes
+    /// take (products of two bfloat16 values are exact in float32, so the two differ only in
+    /// summation order).
+    private func reducedPrecisionBackward(
+        _ dz: Tensor, input x: Tensor, geometry g: WindowGeometry, needs: GradientNeeds, native: Bool
+    ) -> [Tensor] {
+        let shape = backwardShape(g, channels: x.shape[3])
+        let (wantsKernel, wantsBias) = (needs.wants(kernel), needs.wants(bias))
+        var roundedGradient: Tensor?
+        func rounded() -> Tensor {
+            if let roundedGradient { return roundedGradient }
+            roundedGradient = dz.roundedToBFloat16()
+            return roundedGradient ?? dz
+        }
+        if wantsKernel || wantsBias {
+            var computed: (kernel: Tensor?, bias: Tensor)?
+            if native,
+                let (dw, db) = backwardKernels.weightGradients(
+                    shape, kernelShape: kernel.value.shape, input: x, gradient: dz, bf16: true)
+            {
+                computed = (dw, db)
+            }
+            let (dw, db) =
+                computed
+                ?? {
+                    let input = x.roundedToBFloat16()
+                    if let (dw, db) = backwardKernels.weightGradients(
+                        shape, kernelShape: kernel.value.shape, input: input, gradient: rounded())
+                    {
+                        return (dw, db)
+                    }
+                    return gemmWeightGradients(rounded(), input: input, geometry: g, kernel: wantsKernel)
+                }()
+            if let dw, wantsKernel { kernel.accumulateGradient(dw) }
+            if let bias, wantsBias { bias.accumulateGradient(db) }
+        }
+        guard needs.contains(.input) else { return [] }
+        if native,
+            let dx = backwardKernels.inputGradient(
+                shape, kernel: kernel.value, input: x.shape, gradient: dz, bf16: true)
+        {
+            return [dx]
+        }
+        let weights = kernel.value.roundedToBFloat16()
+        if let dx = backwardKernels.inputGradient(shape, kernel: weights, input: x.shape, gradient: rounded()) {
+            return [dx]
+        }
+        return ConvolutionGEMM.backward(
+            input: x, geometry: g, kernel: weights, filters: filters, gradient: rounded(), kernelGradient: nil,
+            needsInputGradient: true
+        ).map { [$0] } ?? []
     }
 
     /// Kernel and bias gradients as im2col + GEMM tiles and column sums.

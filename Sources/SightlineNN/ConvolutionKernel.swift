@@ -61,14 +61,12 @@ enum ConvolutionKernels {
         _ conv: Conv2D, height: Int, width: Int, channels: Int, activation: ActivationFunction, options: EngineOptions
     ) -> (kernel: any ConvolutionKernel, remaining: ActivationFunction) {
         let g = conv.geometry(height: height, width: width)
-        var precision: Precision =
-            options.precision == .bf16 && !Precision.bf16Available ? .bf16Emulated : options.precision
         // Native bf16 without AMX (AVX512_BF16 only) loses to fp32 on every layer kind measured:
         // ResNet50 batch 8, one thread of a 2-core Xeon: all-bf16 10.2 img/s, bf16 only where
-        // fp32 would not run Winograd 13.0, fp32 24.5. There it runs fp32; with AMX bf16 wins
-        // (16-core Xeon: ResNet50 1.7–1.8× fp32). Emulated bf16 keeps every layer in bf16 (it
-        // exists to show bf16's rounding on any CPU).
-        if precision == .bf16, !Precision.amxAvailable { precision = .fp32 }
+        // fp32 would not run Winograd 13.0, fp32 24.5. There it runs fp32 (`Precision.effective`);
+        // with AMX bf16 wins (16-core Xeon: ResNet50 1.7–1.8× fp32). Emulated bf16 keeps every
+        // layer in bf16 (it exists to show bf16's rounding on any CPU).
+        let precision = options.precision.effective
         if precision != .fp32, let fused = FusedActivation(activation) {
             return (
                 OneDNNConvolution(

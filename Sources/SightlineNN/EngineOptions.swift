@@ -12,17 +12,19 @@ public enum ConvolutionRoute: String, Sendable, CaseIterable {
     case direct
 }
 
-/// The arithmetic of the convolutions' forward pass.
+/// The arithmetic of the convolutions: their forward pass, and in training their backward pass
+/// (input, kernel and output gradient rounded alike, gradients accumulated in float32).
 ///
-/// Depthwise convolutions, dense layers, normalisation, pooling, gradients and everything a
-/// training step updates stay float32 under every choice.
+/// Depthwise convolutions, dense layers, normalisation, pooling, the loss, the weights and the
+/// optimizer's state stay float32 under every choice.
 public enum Precision: String, Sendable, CaseIterable {
     /// Float32 everywhere: the default, and what every fidelity figure refers to.
     case fp32
     /// Convolution sources and weights rounded to bfloat16, products accumulated in float32
-    /// (oneDNN's bf16 convolutions on AVX512_BF16 or AMX). On a CPU without them it computes as
-    /// `bf16Emulated` (the same rounding, float32 instructions); the command line refuses it there.
-    /// Every convolution takes oneDNN's direct route (no Winograd).
+    /// (oneDNN's bf16 convolutions, direct route, no Winograd), where AMX runs them; on a CPU with
+    /// AVX512_BF16 but no AMX it computes as `fp32` (faster there), and without either as
+    /// `bf16Emulated` (the same rounding, float32 instructions), which the command line refuses
+    /// (`effective`).
     case bf16
     /// The same rounding of sources and weights as `bf16`, computed with float32 instructions
     /// on any CPU: slower than `fp32`, for measuring what bf16 does to a model before running it
@@ -35,6 +37,16 @@ public enum Precision: String, Sendable, CaseIterable {
 
     /// True when oneDNN runs bf16 on AMX tiles here (where bf16 convolutions outrun fp32 Winograd).
     public static var amxAvailable: Bool { sl_cpu_has_amx() != 0 }
+
+    /// The arithmetic convolutions run in on this CPU, forward and backward, when this precision
+    /// is asked for: `bf16` computes as `bf16Emulated` on a CPU without bf16 instructions and as
+    /// `fp32` on one without AMX, where oneDNN's bf16 convolutions lost to fp32 on every layer
+    /// kind measured (`ConvolutionKernels.make`, `Conv2D+Backward.swift`); the others as asked.
+    public var effective: Precision {
+        guard self == .bf16 else { return self }
+        if !Precision.bf16Available { return .bf16Emulated }
+        return Precision.amxAvailable ? .bf16 : .fp32
+    }
 }
 
 /// Engine settings, passed explicitly: a `Graph` holds them and hands them to each inference
@@ -43,7 +55,7 @@ public enum Precision: String, Sendable, CaseIterable {
 public struct EngineOptions: Sendable, Hashable {
     /// How convolutions are computed.
     public var convolution: ConvolutionRoute
-    /// The arithmetic of the convolutions' forward pass (float32 by default).
+    /// The arithmetic of the convolutions (float32 by default).
     public var precision: Precision
     /// Threads in the team the engine's loops and oneDNN run on; nil: the process's default
     /// team (`OMP_NUM_THREADS`, else every core the process may use).

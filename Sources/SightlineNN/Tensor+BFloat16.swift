@@ -9,4 +9,11 @@ extension Tensor {
             if let base = values.baseAddress { sl_round_to_bf16(base, Int64(values.count)) }
         }
     }
+
+    /// A copy with every value rounded to the nearest bfloat16 (`roundToBFloat16`).
+    public func roundedToBFloat16() -> Tensor {
+        var copy = self  // copy-on-write: rounding copies the storage
+        copy.roundToBFloat16()
+        return copy
+    }
 }

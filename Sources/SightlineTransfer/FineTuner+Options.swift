@@ -17,10 +17,10 @@ extension FineTuner {
         /// starts (after the head phase): the suggestion `learningRateRule` names (`learningRate`
         /// when the sweep suggests nothing). Recorded in the state file, so a resumed run keeps it.
         public var findLearningRate = false
-        /// The sweep's suggestion `findLearningRate` takes: fastai's `slide` by default (on the
-        /// digits transfer check its `valley` picked a tenth of the rate that works;
-        /// docs/fine-tuning.md).
-        public var learningRateRule: LearningRateSweep.Rule = .slide
+        /// The sweep's suggestion `findLearningRate` takes: `edge` by default (on the digits
+        /// transfer check fastai's `valley` picked a tenth of the rate that works, and its `slide`
+        /// did on some seeds; docs/fine-tuning.md).
+        public var learningRateRule: LearningRateSweep.Rule = .edge
         /// Discriminative learning rates: phase 2 trains the backbone's first stage at this rate,
         /// later stages at rates spread geometrically up to `learningRate`, the head at
         /// `learningRate` (`DiscriminativeRates`); nil trains everything at `learningRate`.

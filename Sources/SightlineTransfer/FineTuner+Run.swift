@@ -48,8 +48,9 @@ extension FineTuner {
                                 format: "--lr auto: the sweep suggested nothing; phase 2 runs at %.2e", Double(base))
                             : String(
                                 format:
-                                    "--lr auto: a learning-rate sweep of phase 2 suggests %.2e (%@; slide %.2e, valley %.2e, steep %.2e, minimum %.2e); phase 2 runs at it",
-                                Double(base), options.learningRateRule.rawValue, Double(sweep.suggestions?.slide ?? 0),
+                                    "--lr auto: a learning-rate sweep of phase 2 suggests %.2e (%@; edge %.2e, slide %.2e, valley %.2e, steep %.2e, minimum %.2e); phase 2 runs at it",
+                                Double(base), options.learningRateRule.rawValue, Double(sweep.suggestions?.edge ?? 0),
+                                Double(sweep.suggestions?.slide ?? 0),
                                 Double(sweep.suggestions?.valley ?? 0), Double(sweep.suggestions?.steep ?? 0),
                                 Double(sweep.suggestions?.minimum ?? 0)))
                 }
@@ -162,6 +163,7 @@ extension FineTuner {
             // Each line: the epoch's figures and the recipe the run started from.
             var object = (try JSONSerialization.jsonObject(with: try encoder.encode(record)) as? [String: Any]) ?? [:]
             object["recipe"] = options.recipe.rawValue
+            object["precision"] = graph.engineOptions.precision.effective.rawValue
             let line = try JSONSerialization.data(
                 withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
             lines += String(decoding: line, as: UTF8.self) + "\n"
@@ -171,6 +173,13 @@ extension FineTuner {
         }
     }
 
-    /// The recipe and the choices it made, for the training page.
-    var recipeLine: String { "\(options.recipe.rawValue): \(Recipe.summary(of: options))" }
+    /// The recipe and the choices it made, for the training page; the precision when not fp32
+    /// (and what this CPU computed it as, `Precision.effective`).
+    var recipeLine: String {
+        let precision = graph.engineOptions.precision
+        let computed =
+            precision.effective == precision ? "" : " (computed as \(precision.effective.rawValue) on this CPU)"
+        return "\(options.recipe.rawValue): \(Recipe.summary(of: options))"
+            + (precision == .fp32 ? "" : " --precision \(precision.rawValue)\(computed)")
+    }
 }

@@ -16,7 +16,7 @@ extension LearningRateSweep {
         if let s = suggestions {
             for (name, rate, color) in [
                 ("valley", s.valley, "#d62728"), ("steep", s.steep, "#2ca02c"), ("minimum", s.minimum, "#9467bd"),
-                ("slide", s.slide, "#ff7f0e"),
+                ("slide", s.slide, "#ff7f0e"), ("edge", s.edge, "#17becf"),
             ] {
                 let px = x(rate)
                 marks += String(
@@ -58,7 +58,7 @@ extension LearningRateSweep {
             """
     }
 
-    /// One line per suggestion, valley first (what `finetune` would take).
+    /// One line per suggestion, edge first (what `finetune --lr auto` takes).
     public var suggestionLines: [String] {
         guard let s = suggestions else {
             return [
@@ -66,6 +66,9 @@ extension LearningRateSweep {
             ]
         }
         return [
+            String(
+                format: "edge    %.2e  (finetune --lr auto's rule: half the rate where the loss starts to diverge)",
+                Double(s.edge)),
             String(format: "valley  %.2e  (fastai's default: about 2/3 down the longest descent)", Double(s.valley)),
             String(format: "steep   %.2e  (the steepest descent)", Double(s.steep)),
             String(format: "minimum %.2e  (a tenth of the rate at the lowest loss)", Double(s.minimum)),

@@ -3,8 +3,9 @@ import Foundation
 /// The loss over an exponential learning-rate sweep, fastai's `lr_find` (Smith, 2017): step i runs
 /// at start · (end/start)^(i/steps), the loss is smoothed as fastai's recorder smooths it (moving
 /// average β = 0.98, debiased), and the sweep stops when the smoothed loss passes 4 × its best.
-/// `suggestions` are fastai's `valley` (its default), `steep` and `minimum`, computed on the same
-/// window fastai uses (dropping the first tenth of the steps and the last 5 points).
+/// `suggestions` are fastai's `valley` (its default), `steep`, `minimum` and `slide`, and
+/// Sightline's `edge`, computed on the same window fastai uses (dropping the first tenth of the
+/// steps and the last 5 points).
 public struct LearningRateSweep: Sendable {
     /// The rate of each step taken, in order.
     public var rates: [Float]
@@ -45,15 +46,21 @@ public struct LearningRateSweep: Sendable {
         /// Where the curve flattens into its minimum: from the right, the first point whose loss
         /// gradient is within 0.005 of that 15 points to its right (fastai's `slide`).
         public var slide: Float
+        /// Half the rate at which the loss, past its minimum, has climbed a tenth of the way to
+        /// its peak: where the sweep starts to diverge, backed off (Sightline's rule; not fastai's).
+        /// It reads the rise into divergence, the largest feature of the curve, so batch-to-batch
+        /// noise in a flat stretch cannot move it the way it moves `slide` (docs/fine-tuning.md).
+        public var edge: Float
     }
 
     /// Which suggestion `finetune --lr auto[:RULE]` takes.
     public enum Rule: String, Sendable, CaseIterable {
-        case slide, valley, steep, minimum
+        case edge, slide, valley, steep, minimum
 
         /// This rule's rate among `suggestions`.
         public func rate(_ suggestions: Suggestions) -> Float {
             switch self {
+            case .edge: return suggestions.edge
             case .slide: return suggestions.slide
             case .valley: return suggestions.valley
             case .steep: return suggestions.steep
@@ -69,7 +76,8 @@ public struct LearningRateSweep: Sendable {
         guard end - first >= 2 else { return nil }
         let (r, l) = (Array(rates[first..<end]), Array(losses[first..<end]))
         return Suggestions(
-            valley: Self.valley(r, l), steep: Self.steep(r, l), minimum: Self.minimum(r, l), slide: Self.slide(r, l))
+            valley: Self.valley(r, l), steep: Self.steep(r, l), minimum: Self.minimum(r, l), slide: Self.slide(r, l),
+            edge: Self.edge(r, l))
     }
 
     /// The longest strictly decreasing subsequence of the losses (ESRI's rule, as fastai runs
@@ -119,5 +127,15 @@ public struct LearningRateSweep: Sendable {
 
     static func minimum(_ rates: [Float], _ losses: [Float]) -> Float {
         rates[losses.indices.min { losses[$0] < losses[$1] } ?? 0] / 10
+    }
+
+    /// `edge`: from the lowest loss, the first point above lowest + (peak − lowest)/10, its rate
+    /// halved; a curve still falling at its end gives half its last rate.
+    static func edge(_ rates: [Float], _ losses: [Float]) -> Float {
+        let lowest = losses.indices.min { losses[$0] < losses[$1] } ?? 0
+        let peak = losses[lowest...].max() ?? losses[lowest]
+        let threshold = losses[lowest] + (peak - losses[lowest]) / 10
+        let crossing = losses[lowest...].firstIndex { $0 > threshold } ?? losses.count - 1
+        return rates[crossing] / 2
     }
 }

@@ -78,17 +78,22 @@ struct EngineOptionGroup: ParsableArguments {
         EngineOptions(convolution: environmentRoute, threads: ThreadsOption.environment)
     }
 
-    /// The engine options: the documented environment's convolution route, this precision and
-    /// the thread count (`ThreadsOption.resolved`: a command that decodes images on
-    /// `decodeWorkers` threads while the model runs leaves them their cores when nothing chose
-    /// the count). A bf16 request on a CPU without it is a usage error.
-    func make(decodeWorkers: Int? = nil) throws -> EngineOptions {
+    /// A bf16 request on a CPU without bf16 instructions is a usage error.
+    static func check(_ precision: Precision) throws {
         if precision == .bf16, !Precision.bf16Available {
             throw CommandError.usage(
                 "--precision bf16 needs a CPU with AVX512_BF16 or AMX instructions (Intel Cooper Lake, Sapphire Rapids "
                     + "or later; AMD Zen 4 or later) and this one has neither; use --precision fp32 (the default), or "
                     + "--precision bf16-emulated to see bf16's effect on this model's outputs here")
         }
+    }
+
+    /// The engine options: the documented environment's convolution route, this precision and
+    /// the thread count (`ThreadsOption.resolved`: a command that decodes images on
+    /// `decodeWorkers` threads while the model runs leaves them their cores when nothing chose
+    /// the count). A bf16 request on a CPU without it is a usage error.
+    func make(decodeWorkers: Int? = nil) throws -> EngineOptions {
+        try Self.check(precision)
         return EngineOptions(
             convolution: Self.environmentRoute, precision: precision,
             threads: threading.resolved(decodeWorkers: decodeWorkers))

@@ -31,6 +31,16 @@ struct Finetune: ParsableCommand {
     @OptionGroup var options: ModelOptions
     @OptionGroup var threading: ThreadsOption
 
+    /// What `--help` says about bf16 training, with the deviation and speed measured here.
+    static let precisionHelp = ArgumentHelp(
+        "Arithmetic of the convolutions, forward and backward: fp32 (default), bf16 (AVX512_BF16 or AMX CPUs only) or bf16-emulated.",
+        discussion: """
+            bf16 rounds each convolution's input, kernel and output gradient to bfloat16 and accumulates in             float32; master weights, optimizer state, loss, BatchNorm, dense and depthwise layers stay float32.             bf16-emulated does the same rounding with float32 instructions on any CPU (slower than fp32), to             measure bf16's effect on accuracy before training on a CPU with AMX. With AMX (Intel Sapphire             Rapids and later) oneDNN runs bf16 on its tiles; with AVX512_BF16 but no AMX oneDNN's bf16             convolutions are slower than fp32, so there bf16 trains as fp32 and says so             (docs/fine-tuning.md has the measurements).
+            """)
+
+    @Option(help: precisionHelp)
+    var precision: Precision = .fp32
+
     @Option(help: "A folder with one subfolder per class.")
     var data: String
 
@@ -54,7 +64,7 @@ struct Finetune: ParsableCommand {
 
     @Option(
         help:
-            "Phase 2 learning rate; LOW:HIGH for discriminative rates (fastai's slice: the backbone's first stage at LOW, later stages geometrically higher, the head at HIGH; a stage is a run of layers at one resolution); or auto[:RULE]: when phase 2 starts, a learning-rate sweep of what it trains (as sightline lr-find --phase all) picks the suggestion RULE names (slide, the default: where the loss curve flattens into its minimum; or valley, fastai's lr_find default, steep, minimum), and says so."
+            "Phase 2 learning rate; LOW:HIGH for discriminative rates (fastai's slice: the backbone's first stage at LOW, later stages geometrically higher, the head at HIGH; a stage is a run of layers at one resolution); or auto[:RULE]: when phase 2 starts, a learning-rate sweep of what it trains (as sightline lr-find --phase all) picks the suggestion RULE names (edge, the default: half the rate where the loss starts to diverge; or fastai's rules: valley, its lr_find default, slide, steep, minimum), and says so."
     )
     var lr: LearningRateArgument?
 
@@ -298,8 +308,9 @@ struct Finetune: ParsableCommand {
         try Outputs.check(
             output, kind: Outputs.model, inputs: [options.model, head] + folder.items.map(\.path),
             companions: [".state.h5", ".metrics.csv", ".metrics.jsonl", ".training.html"].map { output + $0 })
+        try EngineOptionGroup.check(precision)
         let engine = EngineOptions(
-            convolution: EngineOptionGroup.environmentRoute,
+            convolution: EngineOptionGroup.environmentRoute, precision: precision,
             threads: threading.resolved(decodeWorkers: settings.dataWorkers))
         let tuner = try FineTuner(
             backbone: try options.load(engine: engine), data: folder, options: settings,
@@ -307,6 +318,13 @@ struct Finetune: ParsableCommand {
             communicator: communicator)
         let root = communicator.isRoot
         if root { Report.write("recipe \(settings.recipe.rawValue): \(Recipe.summary(of: settings))") }
+        if root, precision != .fp32 {
+            Report.write(
+                precision.effective == precision
+                    ? "--precision \(precision.rawValue): convolutions forward and backward in bfloat16, float32 accumulation, weights and optimizer"
+                    : "--precision bf16: this CPU has AVX512_BF16 but no AMX, where oneDNN's bf16 convolutions are slower than fp32; training runs fp32 (--precision bf16-emulated trains with bf16's rounding)"
+            )
+        }
         if root, balance == .none, let gap = ClassBalance.imbalance(tuner.trainingClassCounts) {
             Report.warning(
                 "the training classes differ by more than 2× (\(gap.largest) images in the largest, \(gap.smallest) in the smallest): --balance weights or --balance sampler gives every class the same weight"

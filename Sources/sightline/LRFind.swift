@@ -10,7 +10,8 @@ import SightlineTransfer
 struct LRFind: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lr-find",
-        abstract: "Sweep the learning rate (fastai's lr_find) and suggest one for finetune: valley, steep, minimum.",
+        abstract:
+            "Sweep the learning rate (fastai's lr_find) and suggest one for finetune: edge, valley, steep, minimum, slide.",
         discussion: """
             Trains the model finetune would build for a few steps at exponentially growing rates, from \
             the pretrained weights (restored afterwards), and stops when the smoothed loss passes 4× its \

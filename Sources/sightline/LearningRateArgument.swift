@@ -2,7 +2,7 @@ import ArgumentParser
 import SightlineTransfer
 
 /// `--lr`: a rate, `LOW:HIGH` (discriminative rates), or `auto[:RULE]` (a sweep picks it when
-/// phase 2 starts, by the suggestion RULE names: slide by default).
+/// phase 2 starts, by the suggestion RULE names: edge by default).
 enum LearningRateArgument: ExpressibleByArgument, Equatable {
     case value(Float)
     /// `LOW:HIGH`: discriminative rates (the backbone's first stage at LOW, the head at HIGH).
@@ -12,7 +12,7 @@ enum LearningRateArgument: ExpressibleByArgument, Equatable {
     init?(argument: String) {
         let parts = argument.split(separator: ":", omittingEmptySubsequences: false)
         if parts.first == "auto", parts.count <= 2 {
-            guard let rule = parts.count == 2 ? LearningRateSweep.Rule(rawValue: String(parts[1])) : .slide else {
+            guard let rule = parts.count == 2 ? LearningRateSweep.Rule(rawValue: String(parts[1])) : .edge else {
                 return nil
             }
             self = .auto(rule)

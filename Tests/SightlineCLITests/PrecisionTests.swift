@@ -1,4 +1,5 @@
 import Foundation
+import SightlineNN
 import Testing
 
 /// `--precision` as users meet it: bf16 refused with the fix on a CPU without it (exit 2, before
@@ -44,6 +45,47 @@ struct PrecisionTests {
             #expect(result.status == 2)
             #expect(result.err.hasPrefix("error: --precision bf16 needs a CPU with AVX512_BF16"))
             #expect(result.err.contains("bf16-emulated"))
+        }
+    }
+
+    /// One fine-tuning run of the shipped digits model on `pretrained/digits-mini` (head phase
+    /// skipped, one epoch of phase 2): (standard error, the epoch lines of the metrics JSONL,
+    /// the training page).
+    func finetune(_ precision: String) throws -> (String, [[String: Any]], String) {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("bf16-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let output = scratch.appendingPathComponent("m.h5").path
+        let result = try CLITests().run([
+            "finetune", Self.root.appendingPathComponent("pretrained/digits_resnet.h5").path, "--data",
+            Self.root.appendingPathComponent("pretrained/digits-mini").path, "-o", output, "--head-epochs", "0",
+            "--epochs", "1", "--batch", "20", "--lr", "1e-3", "--precision", precision, "--seed", "3",
+        ])
+        #expect(result.status == 0, "\(result.err)")
+        let lines = try String(contentsOfFile: output + ".metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        let records = try lines.map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        return (result.err, records, try String(contentsOfFile: output + ".training.html", encoding: .utf8))
+    }
+
+    /// `finetune --precision bf16-emulated` trains with bf16's rounding (forward and backward),
+    /// says so, and records it; `--precision bf16` on a CPU with AVX512_BF16 but no AMX trains
+    /// exactly as fp32 and says why.
+    @Test func finetuneTrainsInBFloat16AndRecordsIt() throws {
+        let (_, exact, _) = try finetune("fp32")
+        let (err, emulated, page) = try finetune("bf16-emulated")
+        #expect(err.contains("--precision bf16-emulated: convolutions forward and backward in bfloat16"), "\(err)")
+        #expect(emulated.allSatisfy { $0["precision"] as? String == "bf16-emulated" })
+        #expect(page.contains("--precision bf16-emulated"))
+        let (fp32Loss, bf16Loss) = (exact.last?["loss"] as? Double ?? 0, emulated.last?["loss"] as? Double ?? 0)
+        #expect(fp32Loss != bf16Loss, "the rounding changed the training")
+        #expect(abs(fp32Loss - bf16Loss) < 0.05 * fp32Loss, "an epoch's loss moves by \(fp32Loss) → \(bf16Loss)")
+        if Precision.bf16Available && !Precision.amxAvailable {
+            let (err, native, _) = try finetune("bf16")
+            #expect(err.contains("no AMX") && err.contains("training runs fp32"), "\(err)")
+            #expect(native.last?["loss"] as? Double == fp32Loss, "bf16 here is the fp32 run, bit for bit")
+            #expect(native.allSatisfy { $0["precision"] as? String == "fp32" })
         }
     }
 }

@@ -82,4 +82,37 @@ struct LearningRateSweepTests {
         let state = try HDF5File(reading: output + ".state.h5")
         #expect(try state.stringAttribute("found_learning_rate").flatMap(Float.init) == phase2.learningRate)
     }
+
+    /// `edge` (`finetune --lr auto`'s rule) on a hand-made curve: the lowest loss 1.0 at index 3,
+    /// the peak 3.0 after it, so the threshold is 1.2 and the first point above it (1.5 at index
+    /// 5) gives half its rate.
+    @Test func edgeIsHalfTheRateWhereTheLossStartsToDiverge() {
+        let rates: [Float] = [1, 2, 4, 8, 16, 32, 64]
+        #expect(LearningRateSweep.edge(rates, [1.3, 1.2, 1.1, 1.0, 1.1, 1.5, 3.0]) == 16)
+        // Still falling at the end: half the last rate.
+        #expect(LearningRateSweep.edge(rates, [7, 6, 5, 4, 3, 2, 1]) == 32)
+    }
+
+    /// What `edge` is for: a fine-tuning sweep is flat, then diverges; batch-to-batch noise in the
+    /// flat stretch (±0.05 here, as on the digits check's curves, docs/fine-tuning.md) must not
+    /// move the suggestion. Over 20 noise draws `edge` stays within a factor 1.5 of the noiseless
+    /// curve's (fastai's `slide` fails this test: it reads the noiseless curve's flat stretch).
+    @Test func edgeIgnoresNoiseInTheFlatStretch() throws {
+        var generator = SeededGenerator(seed: 7)
+        let rates = (0..<100).map { LearningRateSweep.rate($0, start: 1e-7, end: 10, steps: 100) }
+        func suggestion(noise: Float) throws -> Float {
+            var smoother = LearningRateSweep.Smoother()
+            let losses = rates.map { rate -> Float in
+                let jitter = noise == 0 ? 0 : Float.random(in: -noise...noise, using: &generator)
+                return smoother.add(0.8 + jitter + (rate > 3e-3 ? 1.5 * log10(rate / 3e-3) : 0))
+            }
+            return try #require(LearningRateSweep(rates: rates, losses: losses, steps: 100).suggestions).edge
+        }
+        let clean = try suggestion(noise: 0)
+        #expect(clean > 3e-3 / 2 && clean < 3e-2, "near the divergence at 3e-3: \(clean)")
+        for _ in 0..<20 {
+            let noisy = try suggestion(noise: 0.05)
+            #expect(noisy >= clean / 1.5 && noisy <= clean * 1.5, "edge \(noisy) against \(clean) without noise")
+        }
+    }
 }

@@ -115,10 +115,13 @@ void sl_dnnl_pool_destroy(sl_dnnl_pool *pool);
 typedef struct sl_dnnl_conv_bwd sl_dnnl_conv_bwd;
 /// Backward primitives of an NHWC convolution with an HWIO kernel, in `groups` groups (geometry
 /// and kernel layout as sl_dnnl_grouped_conv_create): backward data when want_data, backward weights (kernel and bias
-/// gradients) when want_weights. impl receives the implementations' names. NULL on failure.
+/// gradients) when want_weights. bf16: the source, output gradient and kernel rounded to
+/// bfloat16 (converted per call; needs AVX512_BF16 or AMX, see sl_cpu_has_bf16), products
+/// accumulated in float32, every gradient returned in float32. impl receives the
+/// implementations' names. NULL on failure.
 sl_dnnl_conv_bwd *sl_dnnl_conv_bwd_create(int N, int H, int W, int C, int K, int groups, int KH, int KW, int stride_y,
                                           int stride_x, int dilation_y, int dilation_x, int pad_top, int pad_left,
-                                          int OH, int OW, int want_data, int want_weights, char *impl,
+                                          int OH, int OW, int want_data, int want_weights, int bf16, char *impl,
                                           size_t impl_length, char *error, size_t error_length);
 /// diff_src [N,H,W,C] = the input gradient of diff_dst [N,OH,OW,K] through the HWIO kernel.
 int sl_dnnl_conv_bwd_data(const sl_dnnl_conv_bwd *conv, const float *kernel, const float *diff_dst, float *diff_src);
