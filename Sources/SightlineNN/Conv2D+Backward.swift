@@ -99,12 +99,7 @@ extension Conv2D {
     ) -> [Tensor] {
         let shape = backwardShape(g, channels: x.shape[3])
         let (wantsKernel, wantsBias) = (needs.wants(kernel), needs.wants(bias))
-        var roundedGradient: Tensor?
-        func rounded() -> Tensor {
-            if let roundedGradient { return roundedGradient }
-            roundedGradient = dz.roundedToBFloat16()
-            return roundedGradient ?? dz
-        }
+        lazy var roundedGradient = dz.roundedToBFloat16()  // made once, only where a route takes it
         if wantsKernel || wantsBias {
             var computed: (kernel: Tensor?, bias: Tensor)?
             if native,
@@ -118,11 +113,11 @@ extension Conv2D {
                 ?? {
                     let input = x.roundedToBFloat16()
                     if let (dw, db) = backwardKernels.weightGradients(
-                        shape, kernelShape: kernel.value.shape, input: input, gradient: rounded())
+                        shape, kernelShape: kernel.value.shape, input: input, gradient: roundedGradient)
                     {
                         return (dw, db)
                     }
-                    return gemmWeightGradients(rounded(), input: input, geometry: g, kernel: wantsKernel)
+                    return gemmWeightGradients(roundedGradient, input: input, geometry: g, kernel: wantsKernel)
                 }()
             if let dw, wantsKernel { kernel.accumulateGradient(dw) }
             if let bias, wantsBias { bias.accumulateGradient(db) }
@@ -135,11 +130,11 @@ extension Conv2D {
             return [dx]
         }
         let weights = kernel.value.roundedToBFloat16()
-        if let dx = backwardKernels.inputGradient(shape, kernel: weights, input: x.shape, gradient: rounded()) {
+        if let dx = backwardKernels.inputGradient(shape, kernel: weights, input: x.shape, gradient: roundedGradient) {
             return [dx]
         }
         return ConvolutionGEMM.backward(
-            input: x, geometry: g, kernel: weights, filters: filters, gradient: rounded(), kernelGradient: nil,
+            input: x, geometry: g, kernel: weights, filters: filters, gradient: roundedGradient, kernelGradient: nil,
             needsInputGradient: true
         ).map { [$0] } ?? []
     }
