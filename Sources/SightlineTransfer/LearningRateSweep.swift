@@ -46,10 +46,11 @@ public struct LearningRateSweep: Sendable {
         /// Where the curve flattens into its minimum: from the right, the first point whose loss
         /// gradient is within 0.005 of that 15 points to its right (fastai's `slide`).
         public var slide: Float
-        /// Half the rate at which the loss, past its minimum, has climbed a tenth of the way to
-        /// its peak: where the sweep starts to diverge, backed off (Sightline's rule; not fastai's).
-        /// It reads the rise into divergence, the largest feature of the curve, so batch-to-batch
-        /// noise in a flat stretch cannot move it the way it moves `slide` (docs/fine-tuning.md).
+        /// Half the rate at which the loss leaves its level for good, climbing into its peak (a
+        /// tenth of the way up): where the sweep starts to diverge, backed off (Sightline's rule;
+        /// not fastai's). It reads the rise into divergence, the largest feature of the curve, so
+        /// batch-to-batch noise in a flat stretch cannot move it the way it moves `slide`
+        /// (docs/fine-tuning.md).
         public var edge: Float
     }
 
@@ -129,13 +130,18 @@ public struct LearningRateSweep: Sendable {
         rates[losses.indices.min { losses[$0] < losses[$1] } ?? 0] / 10
     }
 
-    /// `edge`: from the lowest loss, the first point above lowest + (peak − lowest)/10, its rate
-    /// halved; a curve still falling at its end gives half its last rate.
+    /// `edge`: the curve's level is the median loss up to its peak (not its lowest point, which
+    /// noise sets); the run of points above level + (peak − level)/10 that ends at the peak starts
+    /// where the loss leaves that level for good, and its rate halved is the suggestion. A curve
+    /// that never rises above its first point gives half its last rate.
     static func edge(_ rates: [Float], _ losses: [Float]) -> Float {
-        let lowest = losses.indices.min { losses[$0] < losses[$1] } ?? 0
-        let peak = losses[lowest...].max() ?? losses[lowest]
-        let threshold = losses[lowest] + (peak - losses[lowest]) / 10
-        let crossing = losses[lowest...].firstIndex { $0 > threshold } ?? losses.count - 1
-        return rates[crossing] / 2
+        let peak = losses.indices.max { losses[$0] < losses[$1] } ?? 0
+        guard peak > 0 else { return rates[rates.count - 1] / 2 }
+        let sorted = losses[...peak].sorted()
+        let level = (sorted[(sorted.count - 1) / 2] + sorted[sorted.count / 2]) / 2
+        let threshold = level + (losses[peak] - level) / 10
+        var start = peak
+        while start > 0 && losses[start - 1] > threshold { start -= 1 }
+        return rates[start] / 2
     }
 }

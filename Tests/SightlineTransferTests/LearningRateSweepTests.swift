@@ -83,13 +83,16 @@ struct LearningRateSweepTests {
         #expect(try state.stringAttribute("found_learning_rate").flatMap(Float.init) == phase2.learningRate)
     }
 
-    /// `edge` (`finetune --lr auto`'s rule) on a hand-made curve: the lowest loss 1.0 at index 3,
-    /// the peak 3.0 after it, so the threshold is 1.2 and the first point above it (1.5 at index
-    /// 5) gives half its rate.
+    /// `edge` (`finetune --lr auto`'s rule) on hand-made curves: the level is the median 1.2, the
+    /// peak 3.0, so the threshold is 1.38, and the run above it that ends at the peak starts at
+    /// 1.5 (index 5): half its rate. A spike above the threshold before the loss settles (1.6 at
+    /// index 1, where a rule reading the first crossing after the lowest loss stops) does not
+    /// move it.
     @Test func edgeIsHalfTheRateWhereTheLossStartsToDiverge() {
         let rates: [Float] = [1, 2, 4, 8, 16, 32, 64]
         #expect(LearningRateSweep.edge(rates, [1.3, 1.2, 1.1, 1.0, 1.1, 1.5, 3.0]) == 16)
-        // Still falling at the end: half the last rate.
+        #expect(LearningRateSweep.edge(rates, [1.0, 1.6, 1.1, 1.1, 1.2, 1.5, 3.0]) == 16)
+        // Never above its start (still falling at the end): half the last rate.
         #expect(LearningRateSweep.edge(rates, [7, 6, 5, 4, 3, 2, 1]) == 32)
     }
 
