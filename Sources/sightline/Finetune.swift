@@ -35,7 +35,13 @@ struct Finetune: ParsableCommand {
     static let precisionHelp = ArgumentHelp(
         "Arithmetic of the convolutions, forward and backward: fp32 (default), bf16 (AVX512_BF16 or AMX CPUs only) or bf16-emulated.",
         discussion: """
-            bf16 rounds each convolution's input, kernel and output gradient to bfloat16 and accumulates in             float32; master weights, optimizer state, loss, BatchNorm, dense and depthwise layers stay float32.             bf16-emulated does the same rounding with float32 instructions on any CPU (slower than fp32), to             measure bf16's effect on accuracy before training on a CPU with AMX. With AMX (Intel Sapphire             Rapids and later) oneDNN runs bf16 on its tiles; with AVX512_BF16 but no AMX oneDNN's bf16             convolutions are slower than fp32, so there bf16 trains as fp32 and says so             (docs/fine-tuning.md has the measurements).
+            bf16 rounds each convolution's input, kernel and output gradient to bfloat16 and accumulates in \
+            float32; master weights, optimizer state, loss, BatchNorm, dense and depthwise layers stay float32. \
+            bf16-emulated does the same rounding with float32 instructions on any CPU (slower than fp32), to \
+            measure bf16's effect on accuracy before training on a CPU with AMX. With AMX (Intel Sapphire \
+            Rapids and later) oneDNN runs bf16 on its tiles; with AVX512_BF16 but no AMX oneDNN's bf16 \
+            convolutions are slower than fp32, so there bf16 trains as fp32 and says so \
+            (docs/fine-tuning.md has the measurements).
             """)
 
     @Option(help: precisionHelp)
