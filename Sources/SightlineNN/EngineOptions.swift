@@ -32,11 +32,12 @@ public enum Precision: String, Sendable, CaseIterable {
     /// differs from `bf16` only in summation order.
     case bf16Emulated = "bf16-emulated"
 
-    /// True when this CPU runs `.bf16` (AVX512_BF16 or AMX, as oneDNN detects it).
-    public static var bf16Available: Bool { sl_cpu_has_bf16() != 0 }
+    /// True when this CPU runs `.bf16` (AVX512_BF16 or AMX, as oneDNN detects it); asked once,
+    /// since every convolution's backward pass reads it through `effective`.
+    public static let bf16Available: Bool = sl_cpu_has_bf16() != 0
 
     /// True when oneDNN runs bf16 on AMX tiles here (where bf16 convolutions outrun fp32 Winograd).
-    public static var amxAvailable: Bool { sl_cpu_has_amx() != 0 }
+    public static let amxAvailable: Bool = sl_cpu_has_amx() != 0
 
     /// The arithmetic convolutions run in on this CPU, forward and backward, when this precision
     /// is asked for: `bf16` computes as `bf16Emulated` on a CPU without bf16 instructions and as
