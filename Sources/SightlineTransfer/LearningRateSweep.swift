@@ -130,18 +130,24 @@ public struct LearningRateSweep: Sendable {
         rates[losses.indices.min { losses[$0] < losses[$1] } ?? 0] / 10
     }
 
-    /// `edge`: the curve's level is the median loss up to its peak (not its lowest point, which
-    /// noise sets); the run of points above level + (peak − level)/10 that ends at the peak starts
-    /// where the loss leaves that level for good, and its rate halved is the suggestion. A curve
-    /// that never rises above its first point gives half its last rate.
+    /// `edge`: the peak is the highest loss after the lowest one (where the sweep diverges; a
+    /// head that has not fit yet starts the curve high, and that start is not divergence). The
+    /// curve's level is the median loss from where it first comes down to halfway between its
+    /// lowest point and the peak, up to the peak (the median, not the lowest point, which noise
+    /// sets); the run of points above level + (peak − level)/10 that ends at the peak starts where
+    /// the loss leaves that level for good, and its rate halved is the suggestion. A curve that
+    /// never rises after its lowest point gives half its last rate.
     static func edge(_ rates: [Float], _ losses: [Float]) -> Float {
-        let peak = losses.indices.max { losses[$0] < losses[$1] } ?? 0
-        guard peak > 0 else { return rates[rates.count - 1] / 2 }
-        let sorted = losses[...peak].sorted()
+        let lowest = losses.indices.min { losses[$0] < losses[$1] } ?? 0
+        let peak = losses.indices[lowest...].max { losses[$0] < losses[$1] } ?? lowest
+        guard losses[peak] > losses[lowest] else { return rates[rates.count - 1] / 2 }
+        let halfway = (losses[lowest] + losses[peak]) / 2
+        let first = losses.indices.first { losses[$0] <= halfway } ?? lowest
+        let sorted = losses[first...peak].sorted()
         let level = (sorted[(sorted.count - 1) / 2] + sorted[sorted.count / 2]) / 2
         let threshold = level + (losses[peak] - level) / 10
         var start = peak
-        while start > 0 && losses[start - 1] > threshold { start -= 1 }
+        while start > first && losses[start - 1] > threshold { start -= 1 }
         return rates[start] / 2
     }
 }

@@ -192,6 +192,16 @@ struct CLITests {
         #expect(csv.first?.hasSuffix(",recipe") == true && csv.dropFirst().allSatisfy { $0.hasSuffix(",fastai") })
         let page = try String(contentsOfFile: output + ".training.html", encoding: .utf8)
         #expect(page.contains("recipe fastai: --head-epochs 1"))
+        // A rate given on the command line replaces the sweep of --recipe sightline.
+        let given = try run([
+            "finetune", root.appendingPathComponent("pretrained/digits_resnet.h5").path, "--data",
+            root.appendingPathComponent("pretrained/digits-mini").path, "-o", output + ".given.h5", "--recipe",
+            "sightline",
+            "--epochs", "1", "--head-epochs", "0", "--batch", "40", "--lr", "1e-4",
+        ])
+        #expect(given.status == 0, "\(given.err)")
+        #expect(given.err.hasPrefix("recipe sightline: --head-epochs 0 --head-lr 0.003 --lr 0.0001 --optimizer adam"))
+        #expect(!given.err.contains("--lr auto"), "no sweep: \(given.err)")
     }
 
     @Test func extractTrainHeadAndPredictWithTheHead() throws {

@@ -94,6 +94,13 @@ struct LearningRateSweepTests {
         #expect(LearningRateSweep.edge(rates, [1.0, 1.6, 1.1, 1.1, 1.2, 1.5, 3.0]) == 16)
         // Never above its start (still falling at the end): half the last rate.
         #expect(LearningRateSweep.edge(rates, [7, 6, 5, 4, 3, 2, 1]) == 32)
+        // A head that has not fit yet starts the curve high (3.2 at index 1 is its highest point,
+        // where the rule read before stopped at the sweep's first rate, and phase 2 of the digits
+        // check, seed 1, ended at 33%): the peak is the highest loss after the lowest (2.0), the
+        // level the median from where the curve first comes down to halfway (1.45), 1.0, so the
+        // run above 1.1 that ends at the peak starts at 1.4 (index 7).
+        let longer: [Float] = rates + [128, 256]
+        #expect(LearningRateSweep.edge(longer, [3.0, 3.2, 2.5, 1.5, 1.0, 0.9, 1.0, 1.4, 2.0]) == 64)
     }
 
     /// What `edge` is for: a fine-tuning sweep is flat, then diverges; batch-to-batch noise in the

@@ -86,8 +86,18 @@ struct RecipeTests {
         #expect(
             timm.augmentation.randAugment == RandAugment() && Recipe.summary(of: timm).hasSuffix("--rand-augment 2:9"))
         #expect(timm.schedule == .cosine(warmupEpochs: 1) && timm.optimizer == .adamw && timm.batchNorm == .train)
+        // sightline is keras's with a longer head phase, the rate found by a sweep and cosine decay.
+        var sightline = FineTuner.Options()
+        Recipe.sightline.apply(to: &sightline)
+        #expect(
+            Recipe.summary(of: sightline)
+                == "--head-epochs 10 --head-lr 0.003 --lr auto:edge --optimizer adam --schedule cosine:2 --bn frozen --label-smoothing 0.0"
+        )
+        #expect(sightline.findLearningRate && !keras.findLearningRate && sightline.augmentation == keras.augmentation)
         // Every schedule's spelling parses back to it.
-        for schedule in [keras.schedule, fastai.schedule, timm.schedule, .step(every: 3, factor: 0.5)] {
+        for schedule in [
+            keras.schedule, fastai.schedule, timm.schedule, sightline.schedule, .step(every: 3, factor: 0.5),
+        ] {
             #expect(LearningRateSchedule(argument: schedule.argument) == schedule)
         }
     }
