@@ -119,9 +119,9 @@ static int run_on_buffers(dnnl_primitive_t p, const dnnl_memory_desc_t *src_md, 
     int failed = dnnl_memory_create(&s, src_md, sl_dnnl_engine, (void *)src) != dnnl_success
               || dnnl_memory_create(&d, dst_md, sl_dnnl_engine, dst) != dnnl_success;
     if (!failed) {
-        dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, s}, {DNNL_ARG_DST, d}};
-        for (int i = 0; i < count && i < 2; i++) args[2 + i] = more[i];
-        failed = sl_dnnl_run_primitive(p, 2 + (count < 2 ? count : 2), args);
+        dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, s}, {DNNL_ARG_DST, d}};
+        for (int i = 0; i < count && i < 3; i++) args[2 + i] = more[i];
+        failed = sl_dnnl_run_primitive(p, 2 + (count < 3 ? count : 3), args);
     }
     if (s) dnnl_memory_destroy(s);
     if (d) dnnl_memory_destroy(d);
@@ -168,7 +168,8 @@ sl_dnnl_conv *sl_dnnl_grouped_conv_create(int N, int H, int W, int C, int K, int
         "convolution descriptor");
     TRY(dnnl_primitive_attr_create(&attr), "attributes");
     TRY(dnnl_post_ops_create(&ops), "post-ops");
-    if (accumulate) TRY(dnnl_post_ops_append_sum(ops, 1.0f), "sum post-op");
+    if (accumulate == 1) TRY(dnnl_post_ops_append_sum(ops, 1.0f), "sum post-op");
+    if (accumulate == 2) TRY(dnnl_post_ops_append_binary(ops, dnnl_binary_add, &c->dst_md), "residual post-op");
     if (activation == SL_ACT_RELU) {
         if (isinf(relu_max)) TRY(dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_relu, 0.f, 0.f), "ReLU post-op");
         else TRY(dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_clip_v2, 0.f, relu_max), "clip post-op");
@@ -215,12 +216,24 @@ fail:
 }
 
 int sl_dnnl_conv_run(const sl_dnnl_conv *c, const float *src, float *dst) {
-    dnnl_exec_arg_t more[2] = {{DNNL_ARG_WEIGHTS, c->weights}, {DNNL_ARG_BIAS, c->bias}};
-    if (!c->bf16) return run_on_buffers(c->primitive, &c->src_md, src, &c->dst_md, dst, 2, more);
-    uint16_t *converted = sl_bf16_copy(src, c->src_count);
-    if (!converted) return 1;
-    int failed = run_on_buffers(c->primitive, &c->src_md, converted, &c->dst_md, dst, 2, more);
-    free(converted);
+    return sl_dnnl_conv_run_adding(c, src, NULL, dst);
+}
+
+int sl_dnnl_conv_run_adding(const sl_dnnl_conv *c, const float *src, const float *residual, float *dst) {
+    dnnl_memory_t added = NULL;
+    if (residual && dnnl_memory_create(&added, &c->dst_md, sl_dnnl_engine, (void *)residual) != dnnl_success) return 1;
+    dnnl_exec_arg_t more[3] = {
+        {DNNL_ARG_WEIGHTS, c->weights}, {DNNL_ARG_BIAS, c->bias},
+        {DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, added}};
+    int count = residual ? 3 : 2, failed = 1;
+    if (!c->bf16) {
+        failed = run_on_buffers(c->primitive, &c->src_md, src, &c->dst_md, dst, count, more);
+    } else {
+        uint16_t *converted = sl_bf16_copy(src, c->src_count);
+        if (converted) failed = run_on_buffers(c->primitive, &c->src_md, converted, &c->dst_md, dst, count, more);
+        free(converted);
+    }
+    if (added) dnnl_memory_destroy(added);
     return failed;
 }
 

@@ -110,6 +110,23 @@ public struct Tensor: Sendable, Equatable {
         }
     }
 
+    /// A new tensor of the same shape: the elements, read as rows of `factors.count` (an HWIO
+    /// kernel's output channels, or a depthwise kernel's trailing `C·M`), each times its
+    /// column's factor. One pass; no copy of `self` first.
+    public func scaledPerColumn(by factors: [Float]) -> Tensor {
+        let channels = factors.count
+        precondition(channels > 0 && count % channels == 0, "cannot scale \(count) elements by \(channels) factors")
+        return scalars.withUnsafeBufferPointer { source in
+            factors.withUnsafeBufferPointer { s in
+                Tensor(shape: shape) { out in
+                    for row in 0..<(out.count / channels) {
+                        for f in 0..<channels { out[row * channels + f] = source[row * channels + f] * s[f] }
+                    }
+                }
+            }
+        }
+    }
+
     /// The largest absolute element-wise difference to `other` (shapes must be equal).
     public func maxAbsoluteDifference(_ other: Tensor) -> Float {
         precondition(shape == other.shape, "cannot compare shapes \(shape) and \(other.shape)")

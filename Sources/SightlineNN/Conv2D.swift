@@ -86,13 +86,24 @@ public final class Conv2D: EngineSettingsLayer {
     }
 
     /// Forward with `residual` (the output's shape `[N, OH, OW, F]`, a ResNet shortcut) added
-    /// before the activation: the kernel writes into the residual's storage (copied first only
-    /// when it is shared).
-    func forward(_ x: Tensor, adding residual: Tensor?, options: EngineOptions) -> LayerOutput {
+    /// before the activation. When the caller keeps the residual (`residualKept`: backward still
+    /// reads it), the kernel reads it from its own storage and writes a new tensor; else it
+    /// writes into the residual's storage (the caller gives up its reference, so no copy).
+    func forward(
+        _ x: Tensor, adding residual: consuming Tensor?, residualKept: Bool = false, options: EngineOptions
+    ) -> LayerOutput {
         let g = geometry(height: x.shape[1], width: x.shape[2])
         let (convolution, remaining) = kernels.forward(self, input: Array(x.shape.dropFirst()), options: options)
-        var y = residual ?? Tensor(shape: [x.shape[0], g.outputHeight, g.outputWidth, filters]) { _ in }
-        convolution.run(x, into: &y, accumulate: residual != nil)
+        let fresh = { Tensor(shape: [x.shape[0], g.outputHeight, g.outputWidth, self.filters]) { _ in } }
+        var y: Tensor
+        if residualKept, let kept = residual {
+            y = fresh()
+            convolution.run(x, adding: kept, into: &y)
+        } else {
+            let accumulate = residual != nil
+            y = residual.take() ?? fresh()
+            convolution.run(x, into: &y, accumulate: accumulate)
+        }
         let saved = remaining.fusedForward(&y)
         return LayerOutput(y, saved: saved)
     }

@@ -13,6 +13,18 @@ protocol ConvolutionKernel: AnyObject {
     var summary: String { get }
     /// Runs the convolution; `output` must have the output shape.
     func run(_ input: Tensor, into output: inout Tensor, accumulate: Bool)
+    /// Runs the convolution with `residual` (the output's shape) added, leaving `residual`
+    /// untouched: for a shortcut that backward still reads, which `accumulate` would have to copy.
+    func run(_ input: Tensor, adding residual: Tensor, into output: inout Tensor)
+}
+
+extension ConvolutionKernel {
+    /// The residual copied into `output`, then accumulated into: kernels that cannot read the
+    /// residual from a tensor of its own.
+    func run(_ input: Tensor, adding residual: Tensor, into output: inout Tensor) {
+        output = residual
+        run(input, into: &output, accumulate: true)
+    }
 }
 
 /// The epilogue activations every kernel can fuse: none, or a ReLU clipped at `max` (relu6).

@@ -96,15 +96,6 @@ final class FoldedConvolution {
     /// `gradient` with its last axis (output channels) multiplied by BatchNorm's scale.
     private func scaled(_ gradient: Tensor) -> Tensor {
         guard let scale else { return gradient }
-        var result = gradient
-        let channels = scale.count
-        result.withUnsafeMutableBufferPointer { g in
-            scale.withUnsafeBufferPointer { s in
-                for row in 0..<(g.count / channels) {
-                    for f in 0..<channels { g[row * channels + f] *= s[f] }
-                }
-            }
-        }
-        return result
+        return gradient.scaledPerColumn(by: scale)
     }
 }

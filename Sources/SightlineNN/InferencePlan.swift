@@ -187,10 +187,7 @@ struct InferencePlan {
     static func fold(_ conv: Conv2D, _ bn: BatchNormalization) -> Conv2D {
         let (scale, shift) = bn.inferenceAffine()
         let filters = conv.filters
-        var kernel = conv.kernel.value
-        kernel.withUnsafeMutableBufferPointer { w in
-            for row in 0..<(w.count / filters) { for f in 0..<filters { w[row * filters + f] *= scale[f] } }
-        }
+        let kernel = conv.kernel.value.scaledPerColumn(by: scale)
         let bias = (0..<filters).map { f in (conv.bias?.value.scalars[f] ?? 0) * scale[f] + shift[f] }
         return Conv2D(
             name: bn.name, kernel: kernel, bias: Tensor(shape: [filters], scalars: bias), strides: conv.strides,
@@ -202,10 +199,7 @@ struct InferencePlan {
     static func fold(_ conv: DepthwiseConv2D, _ bn: BatchNormalization) -> DepthwiseConv2D {
         let (scale, shift) = bn.inferenceAffine()
         let outputs = conv.channels * conv.multiplier
-        var kernel = conv.kernel.value
-        kernel.withUnsafeMutableBufferPointer { w in
-            for row in 0..<(w.count / outputs) { for f in 0..<outputs { w[row * outputs + f] *= scale[f] } }
-        }
+        let kernel = conv.kernel.value.scaledPerColumn(by: scale)
         let shape = kernel.shape
         let bias = (0..<outputs).map { f in (conv.bias?.value.scalars[f] ?? 0) * scale[f] + shift[f] }
         return DepthwiseConv2D(

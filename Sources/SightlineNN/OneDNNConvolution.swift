@@ -3,8 +3,8 @@ import Foundation
 import SightlineCore
 
 /// oneDNN's direct convolution on NHWC (`Sources/CKernels/onednn.c`), weights reordered once
-/// into the layout oneDNN picks for this CPU (brgconv on AVX-512), bias, residual sum and ReLU
-/// as post-ops. oneDNN primitives are specific to a batch size: one is made per batch size seen
+/// into the layout oneDNN picks for this CPU (brgconv on AVX-512), bias, residual (summed in
+/// place, or read from its own tensor when it must stay unchanged) and ReLU as post-ops. oneDNN primitives are specific to a batch size: one is made per batch size seen
 /// (a job uses one or two). Falls back to the reference when oneDNN declines the shape.
 ///
 /// Under `Precision.bf16` the primitive takes bfloat16 sources and weights (the input is
@@ -17,7 +17,8 @@ final class OneDNNConvolution: ConvolutionKernel {
     private let precision: Precision
     private let fallback: ReferenceConvolution
     private let lock = NSLock()
-    /// Primitives by (batch size, accumulate); nil where oneDNN declined.
+    /// Primitives by (batch size, residual mode: 0 none, 1 summed in place, 2 read from its own
+    /// tensor); nil where oneDNN declined.
     private var primitives: [Int: OpaquePointer?] = [:]
     private var implementation = ""
 
@@ -49,9 +50,9 @@ final class OneDNNConvolution: ConvolutionKernel {
     /// `" bf16"` or `" bf16-emulated"` after the kernel's name; empty for fp32.
     private var precisionSuffix: String { precision == .fp32 ? "" : " \(precision.rawValue)" }
 
-    private func primitive(batch: Int, accumulate: Bool) -> OpaquePointer? {
+    private func primitive(batch: Int, residual: Int32) -> OpaquePointer? {
         lock.withLock {
-            let key = batch * 2 + (accumulate ? 1 : 0)
+            let key = batch * 3 + Int(residual)
             if let cached = primitives[key] { return cached }
             var impl = [CChar](repeating: 0, count: 128)
             var message = [CChar](repeating: 0, count: 256)
@@ -64,7 +65,7 @@ final class OneDNNConvolution: ConvolutionKernel {
                         Int32(g.dilationY),
                         Int32(g.dilationX), Int32(g.padTop), Int32(g.padLeft), Int32(g.outputHeight),
                         Int32(g.outputWidth),
-                        w.baseAddress, b, activation.kind, activation.max, accumulate ? 1 : 0,
+                        w.baseAddress, b, activation.kind, activation.max, residual,
                         precision == .bf16 ? 1 : 0,
                         &impl, impl.count, &message,
                         message.count)
@@ -88,7 +89,7 @@ final class OneDNNConvolution: ConvolutionKernel {
     func run(_ input: Tensor, into output: inout Tensor, accumulate: Bool) {
         var input = input
         if precision == .bf16Emulated { input.roundToBFloat16() }
-        guard let primitive = primitive(batch: input.shape[0], accumulate: accumulate) else {
+        guard let primitive = primitive(batch: input.shape[0], residual: accumulate ? 1 : 0) else {
             fallback.run(input, into: &output, accumulate: accumulate)
             return
         }
@@ -96,5 +97,23 @@ final class OneDNNConvolution: ConvolutionKernel {
             output.withUnsafeMutableBufferPointer { y in sl_dnnl_conv_run(primitive, x.baseAddress, y.baseAddress) }
         }
         if failed != 0 { fallback.run(input, into: &output, accumulate: accumulate) }
+    }
+
+    func run(_ input: Tensor, adding residual: Tensor, into output: inout Tensor) {
+        var input = input
+        if precision == .bf16Emulated { input.roundToBFloat16() }
+        let failed =
+            primitive(batch: input.shape[0], residual: 2).map { primitive in
+                input.withUnsafeBufferPointer { x in
+                    residual.withUnsafeBufferPointer { r in
+                        output.withUnsafeMutableBufferPointer { y in
+                            sl_dnnl_conv_run_adding(primitive, x.baseAddress, r.baseAddress, y.baseAddress)
+                        }
+                    }
+                }
+            } ?? 1
+        guard failed != 0 else { return }
+        output = residual
+        fallback.run(input, into: &output, accumulate: true)
     }
 }

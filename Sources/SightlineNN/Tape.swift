@@ -102,15 +102,17 @@ extension Graph {
                     name: step.name)
             {
                 var residual: Tensor?
+                var residualKept = false
                 if let name = step.residual {
-                    // The shortcut becomes the output buffer: taken over when this is its last reader.
-                    residual =
-                        remainingReaders[name] == 1 && !keep.contains(name)
-                        ? live.removeValue(forKey: name) : live[name]
+                    // The shortcut becomes the output buffer when this is its last reader; one that
+                    // backward or a later step still reads is read in place, not copied.
+                    residualKept = remainingReaders[name] != 1 || keep.contains(name)
+                    residual = residualKept ? live[name] : live.removeValue(forKey: name)
                     release(name)
                 }
                 if let conv = folded.working as? Conv2D {
-                    output = conv.forward(stepInputs[0], adding: residual, options: engineOptions)
+                    output = conv.forward(
+                        stepInputs[0], adding: residual.take(), residualKept: residualKept, options: engineOptions)
                     conv.dropForwardKernels()  // the copy lives until backward; its forward kernel need not
                 } else {
                     output = folded.working.forward(stepInputs, mode: mode, options: engineOptions)
@@ -120,7 +122,14 @@ extension Graph {
                 output = step.layer.forward(stepInputs, mode: mode, options: engineOptions)
             }
             live[step.name] = output.output
-            if runsBackward(step, tape) { tape.forwards[step.name] = output }
+            if runsBackward(step, tape) {
+                // A fused convolution with no activation reads neither its output in backward (a
+                // projection shortcut): the tape does not hold it, so the next step may write into it.
+                if let conv = tape.folded[step.name]?.working as? Conv2D, conv.activation == .linear {
+                    output.output = Tensor(zeros: [0])
+                }
+                tape.forwards[step.name] = output
+            }
             for input in step.inputs { release(input) }
             if remainingReaders[step.name, default: 0] == 0 && !keep.contains(step.name) { live[step.name] = nil }
         }

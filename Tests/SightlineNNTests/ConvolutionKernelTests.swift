@@ -118,11 +118,18 @@ struct ConvolutionKernelTests {
     }
 
     /// Runs `kernel` and returns the largest error at the sampled pixels relative to the scale
-    /// (largest magnitude) of the float64 outputs there.
-    static func relativeError(_ kernel: any ConvolutionKernel, _ c: Case) throws -> Double {
+    /// (largest magnitude) of the float64 outputs there. `keptResidual`: the residual is passed
+    /// as a tensor of its own (a shortcut backward still reads), which must come back unchanged.
+    static func relativeError(_ kernel: any ConvolutionKernel, _ c: Case, keptResidual: Bool = false) throws -> Double {
         let (conv, x, residual) = try operands(c)
-        var output = c.residual ? residual : Tensor(repeating: .nan, shape: residual.shape)
-        kernel.run(x, into: &output, accumulate: c.residual)
+        var output = c.residual && !keptResidual ? residual : Tensor(repeating: .nan, shape: residual.shape)
+        if keptResidual {
+            let before = residual.scalars.map { $0 }
+            kernel.run(x, adding: residual, into: &output)
+            #expect(residual.scalars == before, "\(kernel.summary) wrote into the kept residual")
+        } else {
+            kernel.run(x, into: &output, accumulate: c.residual)
+        }
         let g = conv.geometry(height: c.height, width: c.width)
         var worst = 0.0
         var scale = 1e-30
@@ -158,6 +165,19 @@ struct ConvolutionKernelTests {
                 #expect(error < 1e-4, "Winograd F(\(side)x\(side)) error \(error)")
             }
         }
+    }
+
+    /// A shortcut that backward still reads (an identity block's input) is added from its own
+    /// tensor: oneDNN as a binary post-op, the other routes by copying it into the output first.
+    @Test("a kept residual is read, not written, and gives the same sums", arguments: cases.filter(\.residual))
+    func keptResidualIsReadInPlace(_ c: Case) throws {
+        let (conv, _, _) = try Self.operands(c)
+        let g = conv.geometry(height: c.height, width: c.width)
+        let fused = try #require(FusedActivation(c.activation))
+        let direct = OneDNNConvolution(conv, geometry: g, channels: c.channels, activation: fused)
+        #expect(try Self.relativeError(direct, c, keptResidual: true) < 1e-5, "\(direct.summary)")
+        let reference = ReferenceConvolution(conv, geometry: g, activation: c.activation)
+        #expect(try Self.relativeError(reference, c, keptResidual: true) < 1e-5, "im2col+sgemm")
     }
 
     @Test("the per-layer rule picks Winograd for 3x3 stride 1 and oneDNN for the rest; reference when asked")

@@ -71,17 +71,18 @@ typedef struct sl_dnnl_conv sl_dnnl_conv;
 
 /// A oneDNN forward-inference convolution for batch N: src [N][H][W][C], HWIO kernel
 /// [KH][KW][C][K], dst [N][OH][OW][K]; weights reordered once into the layout oneDNN picks.
-/// Post-ops: accumulate adds the prior dst (a residual), then the activation (relu_max as in
-/// sl_winograd_create). impl receives oneDNN's implementation name. NULL on failure.
+/// Post-ops: accumulate 1 adds the prior dst (a residual, in place), 2 adds a separate residual
+/// tensor of dst's shape (sl_dnnl_conv_run_adding; the residual is only read), then the
+/// activation (relu_max as in sl_winograd_create). impl receives oneDNN's implementation name.
+/// NULL on failure.
+/// bf16: source and weights in bfloat16 (weights converted once, the source per run with
+/// round-to-nearest-even), products accumulated and written in float32; the caller checks
+/// sl_cpu_has_bf16 first (elsewhere oneDNN offers only its slow reference implementation).
 sl_dnnl_conv *sl_dnnl_conv_create(int N, int H, int W, int C, int K, int KH, int KW, int stride_y, int stride_x,
                                   int dilation_y, int dilation_x, int pad_top, int pad_left, int OH, int OW,
                                   const float *kernel_hwio, const float *bias, sl_activation activation,
                                   float relu_max, int accumulate, int bf16, char *impl, size_t impl_length, char *error,
                                   size_t error_length);
-/// bf16: source and weights in bfloat16 (weights converted once, the source per run with
-/// round-to-nearest-even), products accumulated and written in float32; the caller checks
-/// sl_cpu_has_bf16 first (elsewhere oneDNN offers only its slow reference implementation).
-/// Runs the convolution; returns 0 on success.
 /// sl_dnnl_conv_create in `groups` groups (K and C multiples of groups): the kernel is Keras's
 /// [KH, KW, C/groups, K], output channel g·K/groups + o reading input channels of group g
 /// (a depthwise convolution with multiplier M: groups = C, K = C·M, kernel [KH, KW, C, M]).
@@ -90,7 +91,11 @@ sl_dnnl_conv *sl_dnnl_grouped_conv_create(int N, int H, int W, int C, int K, int
                                           int OH, int OW, const float *kernel, const float *bias,
                                           sl_activation activation, float relu_max, int accumulate, int bf16,
                                           char *impl, size_t impl_length, char *error, size_t error_length);
+/// Runs the convolution; returns 0 on success.
 int sl_dnnl_conv_run(const sl_dnnl_conv *conv, const float *src, float *dst);
+/// Runs a convolution made with accumulate 2: dst = activation(conv(src) + bias + residual),
+/// residual [N][OH][OW][K] unchanged (dst must not alias it); returns 0 on success.
+int sl_dnnl_conv_run_adding(const sl_dnnl_conv *conv, const float *src, const float *residual, float *dst);
 void sl_dnnl_conv_destroy(sl_dnnl_conv *conv);
 
 /// 1 when oneDNN runs on AVX512_BF16 (or AMX) instructions here, else 0.
