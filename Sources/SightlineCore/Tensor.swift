@@ -119,8 +119,13 @@ public struct Tensor: Sendable, Equatable {
         return scalars.withUnsafeBufferPointer { source in
             factors.withUnsafeBufferPointer { s in
                 Tensor(shape: shape) { out in
-                    for row in 0..<(out.count / channels) {
-                        for f in 0..<channels { out[row * channels + f] = source[row * channels + f] * s[f] }
+                    guard let o = out.baseAddress, let x = source.baseAddress, let f = s.baseAddress else { return }
+                    // Each element is one product: chunks of rows give the same values.
+                    Parallel.forEachChunk(out.count / channels, costPerItem: channels) { rows in
+                        for row in rows {
+                            let base = row * channels
+                            for c in 0..<channels { o[base + c] = x[base + c] * f[c] }
+                        }
                     }
                 }
             }
