@@ -14,9 +14,15 @@ import SightlineCore
 ///   activation applied by the convolution's kernel. Its tape keeps only the step's output
 ///   (which the activation's derivative reads, and the next layer reads as its input) instead
 ///   of the convolution's, BatchNorm's, the sum's and the activation's outputs.
+/// - **Padding taken over.** A `ZeroPadding2D` before a convolution becomes the convolution's
+///   own padding, and one before a max pooling of a ReLU's output (ResNet's `pool1_pad`)
+///   the pooling's, as in `InferencePlan` (no padded copy forward, no cropping backward). The
+///   gradients are the same: where a window's maximum is a padded zero tied with an in-image
+///   zero, the in-image zero's gradient goes on to the ReLU, whose derivative there is 0.
 /// - Everything else is one step per node, as the graph has it.
 ///
-/// Nodes that are requested outputs or `stopAt` nodes are never fused away.
+/// Nodes that are requested outputs or `stopAt` nodes are never fused away, nor is a pooling
+/// whose input is one (the tie above would show in that input's gradient).
 struct TrainingPlan {
     struct Step {
         /// The graph node whose output this step produces.
@@ -79,6 +85,8 @@ struct TrainingPlan {
         var produced = prefix
         /// Convolutions that take over the zero padding before them: the padding and its input.
         var padded: [String: (padding: Padding, input: String)] = [:]
+        /// Max poolings that take over the zero padding before them: the pooling and its input.
+        var pooled: [String: (pool: Pooling2D, input: String)] = [:]
         for node in graph.nodes {
             guard let layer = node.layer, !prefix.contains(node.name), !absorbed.contains(node.name) else { continue }
             if let pad = layer as? ZeroPadding2D, let next = soleReader(node.name), let conv = next.layer,
@@ -87,10 +95,18 @@ struct TrainingPlan {
                 padded[next.name] = (padding, node.inputs[0])
                 continue
             }
+            if let pad = layer as? ZeroPadding2D, let next = soleReader(node.name), let pool = next.layer as? Pooling2D,
+                !pinned.contains(node.inputs[0]), Self.nonNegative(node.inputs[0], steps),
+                let merged = InferencePlan.absorbing(pad, into: pool)
+            {
+                pooled[next.name] = (merged, node.inputs[0])
+                continue
+            }
             var step = Step(name: node.name, layer: layer, inputs: node.inputs)
             if let (padding, input) = padded[node.name] {
                 step = Step(name: node.name, layer: layer, inputs: [input], padding: padding)
             }
+            if let (pool, input) = pooled[node.name] { step = Step(name: node.name, layer: pool, inputs: [input]) }
             if FoldedConvolution.takes(layer) {
                 if let next = soleReader(step.name), let bn = next.layer as? BatchNormalization,
                     mode == .inference || bn.isFrozen,
@@ -149,6 +165,19 @@ struct TrainingPlan {
         case .same:
             return nil
         }
+    }
+
+    /// True when the step of `steps` producing `name` ends in a ReLU (its output is ≥ 0).
+    private static func nonNegative(_ name: String, _ steps: [Step]) -> Bool {
+        guard let step = steps.last(where: { $0.name == name }) else { return false }
+        let activation: ActivationFunction
+        switch step.layer {
+        case let conv as Conv2D: activation = conv.activation == .linear ? step.activation : conv.activation
+        case let layer as Activation: activation = layer.function
+        default: activation = step.activation
+        }
+        if case .relu(_, let slope) = activation { return slope == 0 }
+        return false
     }
 
     /// True when the layer's `.training` forward equals its `.inference` one.

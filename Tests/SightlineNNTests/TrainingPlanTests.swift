@@ -214,4 +214,47 @@ struct TrainingPlanTests {
             #expect(difference <= 1e-5 * max(gradient.scalars.map(abs).max() ?? 1, 1), "\(name): \(difference)")
         }
     }
+
+    /// ResNet's stem: conv → frozen BN → ReLU → ZeroPadding2D → 3×3 max pooling, stride 2. The
+    /// padding becomes the pooling's own (its input is a ReLU's, so no window's maximum changes);
+    /// the gradients equal the unfused pass's, ties between padded and in-image zeros included
+    /// (a third of this ReLU's outputs are 0). With a gradient wanted at the ReLU, the padding stays.
+    @Test func zeroPaddingIsTakenOverByTheMaxPooling() throws {
+        var generator = SeededGenerator(seed: 11)
+        let graph = Graph()
+        try graph.addInput(name: "x", shape: [9, 9, 3])
+        try graph.add(
+            Conv2D(name: "c", inputChannels: 3, filters: 8, kernelSize: (3, 3), generator: &generator), inputs: ["x"])
+        let bn = BatchNormalization(name: "bn", channels: 8, epsilon: 1e-3)
+        bn.isTrainable = false
+        try graph.add(bn, inputs: ["c"])
+        try graph.add(Activation(name: "r", .relu), inputs: ["bn"])
+        try graph.add(ZeroPadding2D(name: "pad", top: 1, bottom: 1, left: 1, right: 1), inputs: ["r"])
+        try graph.add(Pooling2D(name: "pool", kind: .max, poolSize: (3, 3), strides: (2, 2)), inputs: ["pad"])
+        try graph.add(
+            Conv2D(name: "c2", inputChannels: 8, filters: 4, kernelSize: (1, 1), generator: &generator),
+            inputs: ["pool"])
+        try graph.add(GlobalPooling2D(name: "gap", kind: .average), inputs: ["c2"])
+        try graph.add(Dense(name: "fc", inputFeatures: 4, units: 2, generator: &generator), inputs: ["gap"])
+        let x = GradientCheckTests.random([2, 9, 9, 3], seed: 6)
+        let (outputs, tape) = try graph.record(
+            ["x": x], outputs: ["fc", "r"], mode: .training, request: GradientRequest())
+        let relu = try #require(outputs["r"])
+        #expect(relu.scalars.filter { $0 == 0 }.count * 4 > relu.count, "the ReLU's zeros make ties")
+        #expect(tape.plan.steps.map(\.name) == ["r", "pad", "pool", "c2", "gap", "fc"], "r is pinned here")
+        let plan = TrainingPlan(
+            graph: graph, mode: .training, flags: graph.gradientFlags(GradientRequest()), pinned: ["fc"],
+            parameterGradients: true)
+        #expect(plan.steps.map(\.name) == ["r", "pool", "c2", "gap", "fc"])
+        #expect((plan.steps[1].layer as? Pooling2D)?.padding == .explicit(top: 1, bottom: 1, left: 1, right: 1))
+        let upstream = GradientCheckTests.random([2, 2], seed: 7)
+        let fused = try Self.gradients(graph, x, upstream, unfused: false)
+        let unfused = try Self.gradients(graph, x, upstream, unfused: true)
+        #expect(Set(fused.keys) == ["c.kernel", "c.bias", "c2.kernel", "c2.bias", "fc.kernel", "fc.bias"])
+        for (name, gradient) in unfused {
+            let other = try #require(fused[name])
+            let difference = zip(gradient.scalars, other.scalars).map { abs($0 - $1) }.max() ?? 0
+            #expect(difference <= 1e-5 * max(gradient.scalars.map(abs).max() ?? 1, 1), "\(name): \(difference)")
+        }
+    }
 }
