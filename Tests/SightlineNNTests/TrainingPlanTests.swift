@@ -72,6 +72,17 @@ struct TrainingPlanTests {
         return result
     }
 
+    /// Expects every gradient of the unfused pass from the fused one, within 1e-5 of its largest
+    /// magnitude (or of 1).
+    static func expectSameGradients(_ fused: [String: Tensor], _ unfused: [String: Tensor]) throws {
+        for (name, gradient) in unfused {
+            let other = try #require(fused[name])
+            let scale = gradient.scalars.map(abs).max() ?? 1
+            let difference = zip(gradient.scalars, other.scalars).map { abs($0 - $1) }.max() ?? 0
+            #expect(difference <= 1e-5 * max(scale, 1), "\(name): largest difference \(difference) of \(scale)")
+        }
+    }
+
     @Test func foldedBatchNormGivesTheUnfoldedGradients() throws {
         let graph = try Self.residualGraph()
         let x = GradientCheckTests.random([2, 6, 6, 8], seed: 1)
@@ -88,12 +99,7 @@ struct TrainingPlanTests {
             Set(folded.keys) == [
                 "c1.kernel", "c2.kernel", "dw.depthwise_kernel", "c4.kernel", "c4.bias", "fc.kernel", "fc.bias",
             ])
-        for (name, gradient) in unfolded {
-            let other = try #require(folded[name])
-            let scale = gradient.scalars.map(abs).max() ?? 1
-            let difference = zip(gradient.scalars, other.scalars).map { abs($0 - $1) }.max() ?? 0
-            #expect(difference <= 1e-5 * max(scale, 1), "\(name): largest difference \(difference) of \(scale)")
-        }
+        try Self.expectSameGradients(folded, unfolded)
     }
 
     @Test func foldedPathMatchesFiniteDifferences() throws {
@@ -208,11 +214,7 @@ struct TrainingPlanTests {
         let fused = try Self.gradients(graph, x, upstream, unfused: false)
         let unfused = try Self.gradients(graph, x, upstream, unfused: true)
         #expect(Set(fused.keys) == ["dw.depthwise_kernel", "c.kernel", "c.bias", "fc.kernel", "fc.bias"])
-        for (name, gradient) in unfused {
-            let other = try #require(fused[name])
-            let difference = zip(gradient.scalars, other.scalars).map { abs($0 - $1) }.max() ?? 0
-            #expect(difference <= 1e-5 * max(gradient.scalars.map(abs).max() ?? 1, 1), "\(name): \(difference)")
-        }
+        try Self.expectSameGradients(fused, unfused)
     }
 
     /// ResNet's stem: conv → frozen BN → ReLU → ZeroPadding2D → 3×3 max pooling, stride 2. The
@@ -251,10 +253,6 @@ struct TrainingPlanTests {
         let fused = try Self.gradients(graph, x, upstream, unfused: false)
         let unfused = try Self.gradients(graph, x, upstream, unfused: true)
         #expect(Set(fused.keys) == ["c.kernel", "c.bias", "c2.kernel", "c2.bias", "fc.kernel", "fc.bias"])
-        for (name, gradient) in unfused {
-            let other = try #require(fused[name])
-            let difference = zip(gradient.scalars, other.scalars).map { abs($0 - $1) }.max() ?? 0
-            #expect(difference <= 1e-5 * max(gradient.scalars.map(abs).max() ?? 1, 1), "\(name): \(difference)")
-        }
+        try Self.expectSameGradients(fused, unfused)
     }
 }
