@@ -4,7 +4,8 @@ import SightlineCore
 
 /// oneDNN's direct convolution on NHWC (`Sources/CKernels/onednn.c`), weights reordered once
 /// into the layout oneDNN picks for this CPU (brgconv on AVX-512), bias, residual (summed in
-/// place, or read from its own tensor when it must stay unchanged) and ReLU as post-ops. oneDNN primitives are specific to a batch size: one is made per batch size seen
+/// place, or read from its own tensor when it must stay unchanged) and ReLU as post-ops. oneDNN
+/// primitives are specific to a batch size: one is made per batch size seen
 /// (a job uses one or two). Falls back to the reference when oneDNN declines the shape.
 ///
 /// Under `Precision.bf16` the primitive takes bfloat16 sources and weights (the input is

@@ -123,7 +123,7 @@ extension Graph {
             }
             live[step.name] = output.output
             if runsBackward(step, tape) {
-                // A fused convolution with no activation reads neither its output in backward (a
+                // A fused convolution with no activation does not read its output in backward (a
                 // projection shortcut): the tape does not hold it, so the next step may write into it.
                 if let conv = tape.folded[step.name]?.working as? Conv2D, conv.activation == .linear {
                     output.output = Tensor(zeros: [0])
