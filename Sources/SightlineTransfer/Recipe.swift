@@ -17,7 +17,7 @@ import SightlineVision
 ///   (0.999: timm's 0.9998 is for runs of many thousand steps), BatchNorm trained as timm does.
 ///   and RandAugment at 2 operations of strength 9 (timm's `rand-m9`, without its magnitude noise
 ///   `mstd0.5`).
-/// - `sightline`: the `keras` recipe with the choices that took it from 61% to 90% on held-out
+/// - `sightline`: the `keras` recipe with the choices that took it from 62% to 88% on held-out
 ///   images of `scripts/digits_transfer.sh` (docs/fine-tuning.md): phase 2's rate found by a
 ///   learning-rate sweep (`--lr auto`, the `edge` rule), cosine decay after two warm-up epochs,
 ///   and a head phase of 10 epochs at 3e-3, long enough for the head to fit before the sweep (a

@@ -58,7 +58,7 @@ struct Finetune: ParsableCommand {
 
     @Option(
         help:
-            "keras (default: Sightline's and the Keras guide's choices), fastai (Learner.fine_tune: 1 head epoch, --lr 1e-5:1e-3 under one-cycle, AdamW, --bn train), timm (AdamW, cosine with a warm-up epoch, label smoothing 0.1, mixup 0.8 and CutMix 1.0, --ema 0.999, --rand-augment 2:9, --bn train) or sightline (keras's with --head-epochs 10 --head-lr 3e-3, --lr auto and --schedule cosine:2: 61% → 90% on held-out digits, docs/fine-tuning.md; the one to try first). Printed at the start and recorded in the metrics and training.html; options given here override the recipe's."
+            "keras (default: Sightline's and the Keras guide's choices), fastai (Learner.fine_tune: 1 head epoch, --lr 1e-5:1e-3 under one-cycle, AdamW, --bn train), timm (AdamW, cosine with a warm-up epoch, label smoothing 0.1, mixup 0.8 and CutMix 1.0, --ema 0.999, --rand-augment 2:9, --bn train) or sightline (keras's with --head-epochs 10 --head-lr 3e-3, --lr auto and --schedule cosine:2: 62% → 88% on held-out digits, docs/fine-tuning.md; the one to try first). Printed at the start and recorded in the metrics and training.html; options given here override the recipe's."
     )
     var recipe: Recipe = .keras
 
