@@ -25,7 +25,7 @@ int main(int argc, char **argv) {
     float *x = malloc(4L * N * H * H * C), *w = malloc(4L * 9 * C * K), *b = calloc(K, 4), *y = malloc(4L * N * H * H * K);
     for (long i = 0; i < (long)N * H * H * C; i++) x[i] = uniform();
     for (long i = 0; i < 9L * C * K; i++) w[i] = uniform() - 0.5f;
-    sl_winograd *wino = sl_winograd_create(w, b, C, K, H, H, H, H, 1, 1, SL_ACT_RELU, INFINITY, m, error, sizeof error);
+    sl_winograd *wino = sl_winograd_create(w, 0, b, C, K, H, H, H, H, 1, 1, SL_ACT_RELU, INFINITY, m, error, sizeof error);
     sl_dnnl_conv *direct = sl_dnnl_conv_create(N, H, H, C, K, 3, 3, 1, 1, 1, 1, 1, 1, H, H, w, b, SL_ACT_RELU, INFINITY, 0, 0,
                                                impl, sizeof impl, error, sizeof error);
     if (!wino || !direct) { fprintf(stderr, "%s\n", error); return 1; }

@@ -22,38 +22,62 @@ static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0
 
 typedef struct {
     sl_winograd *w;
-    const float *kernel;  // HWIO [3][3][C][K]
+    const float *kernel;  // HWIO [3][3][C][K], or with flipped [3][3][K][C] read rotated
+    int flipped;
 } transform_state;
 
-// U = G g Gᵀ in float64 for input channels [c0, c1), 16 output channels at a time: every read
-// and write runs along the output channels, contiguous in HWIO and in U, so the loops
-// vectorise (training transforms the kernels after every step; K is a multiple of 16).
-static inline __attribute__((always_inline)) void transform_kernel_body(void *data, int64_t c0, int64_t c1) {
+// U = G g Gᵀ in float64 for input channels [16·b0, 16·b1), 16 output channels at a time: every
+// read and write runs along the output channels, contiguous in HWIO and in U, so the loops
+// vectorise (training transforms the kernels after every step; C and K are multiples of 16). A
+// flipped kernel's 16 input channels are first gathered into HWIO order (`rotated`, reading the
+// other layer's rows 16 floats at a time), which spares the input gradient a rotated copy of
+// every kernel; the arithmetic is the same.
+static inline __attribute__((always_inline)) void transform_kernel_body(void *data, int64_t b0, int64_t b1) {
 #pragma clang fp contract(off)  // the same roundings on every vector unit: no fused multiply-adds
     enum { B = 16 };
     const transform_state *s = data;
     sl_winograd *w = s->w;
     const int C = w->C, K = w->K, alpha = w->m + 2;
     const double(*G)[3] = w->m == 4 ? G4 : G2;
-    for (int64_t c = c0; c < c1; c++)
-        for (int k0 = 0; k0 < K; k0 += B) {
-            double g[3][3][B], t[6][3][B];
-            for (int i = 0; i < 3; i++)
-                for (int j = 0; j < 3; j++) {
-                    const float *from = s->kernel + ((size_t)(i * 3 + j) * C + c) * K + k0;
-                    for (int b = 0; b < B; b++) g[i][j][b] = from[b];
+    float *rotated = s->flipped ? malloc(sizeof(float) * 9 * B * (size_t)K) : NULL;  // [3][3][B][K]
+    if (s->flipped && !rotated) return;  // sl_winograd_create reports it
+    for (int64_t block = b0; block < b1; block++) {
+        const float *source = s->kernel + block * B * K;
+        size_t stride = (size_t)C * K;  // between kernel positions
+        if (rotated) {
+            for (int p = 0; p < 9; p++)
+                for (int k0 = 0; k0 < K; k0 += B) {  // a 16 x 16 tile, transposed
+                    const float *rows = s->kernel + ((size_t)(8 - p) * K + k0) * C + block * B;
+                    float *to = rotated + (size_t)p * B * K + k0;
+                    for (int a = 0; a < B; a++)
+                        for (int b = 0; b < B; b++) to[(size_t)a * K + b] = rows[(size_t)b * C + a];
                 }
-            for (int i = 0; i < alpha; i++)
-                for (int j = 0; j < 3; j++)
-                    for (int b = 0; b < B; b++)
-                        t[i][j][b] = G[i][0] * g[0][j][b] + G[i][1] * g[1][j][b] + G[i][2] * g[2][j][b];
-            for (int i = 0; i < alpha; i++)
-                for (int j = 0; j < alpha; j++) {
-                    float *to = w->U + ((size_t)(i * alpha + j) * C + c) * K + k0;
-                    for (int b = 0; b < B; b++)
-                        to[b] = (float)(t[i][0][b] * G[j][0] + t[i][1][b] * G[j][1] + t[i][2][b] * G[j][2]);
-                }
+            source = rotated;
+            stride = (size_t)B * K;
         }
+        for (int a = 0; a < B; a++) {
+            const int64_t c = block * B + a;
+            for (int k0 = 0; k0 < K; k0 += B) {
+                double g[3][3][B], t[6][3][B];
+                for (int i = 0; i < 3; i++)
+                    for (int j = 0; j < 3; j++) {
+                        const float *from = source + (size_t)(i * 3 + j) * stride + (size_t)a * K + k0;
+                        for (int b = 0; b < B; b++) g[i][j][b] = from[b];
+                    }
+                for (int i = 0; i < alpha; i++)
+                    for (int j = 0; j < 3; j++)
+                        for (int b = 0; b < B; b++)
+                            t[i][j][b] = G[i][0] * g[0][j][b] + G[i][1] * g[1][j][b] + G[i][2] * g[2][j][b];
+                for (int i = 0; i < alpha; i++)
+                    for (int j = 0; j < alpha; j++) {
+                        float *to = w->U + ((size_t)(i * alpha + j) * C + c) * K + k0;
+                        for (int b = 0; b < B; b++)
+                            to[b] = (float)(t[i][0][b] * G[j][0] + t[i][1][b] * G[j][1] + t[i][2][b] * G[j][2]);
+                    }
+            }
+        }
+    }
+    free(rotated);
 }
 
 // The body compiled for each vector unit (the baseline build has only SSE2, whose two-double
@@ -69,9 +93,9 @@ __attribute__((target("avx2,fma"))) static void transform_kernel_avx2(void *data
 #endif
 static void transform_kernel(void *data, int64_t c0, int64_t c1) { transform_kernel_body(data, c0, c1); }
 
-sl_winograd *sl_winograd_create(const float *kernel, const float *bias, int C, int K, int H, int W, int OH, int OW,
-                                int pad_top, int pad_left, sl_activation activation, float relu_max, int m,
-                                char *error, size_t error_length) {
+sl_winograd *sl_winograd_create(const float *kernel, int flipped, const float *bias, int C, int K, int H, int W,
+                                int OH, int OW, int pad_top, int pad_left, sl_activation activation, float relu_max,
+                                int m, char *error, size_t error_length) {
 #if defined(__x86_64__)
     int avx512 = sl_cpu_has_avx512(), avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
@@ -107,12 +131,12 @@ sl_winograd *sl_winograd_create(const float *kernel, const float *bias, int C, i
         return NULL;
     }
     for (int k = 0; k < K; k++) w->bias[k] = bias ? bias[k] : 0;
-    transform_state state = {w, kernel};
+    transform_state state = {w, kernel, flipped != 0};
     void (*transform)(void *, int64_t, int64_t) = transform_kernel;
 #if defined(__x86_64__)
     transform = avx512 ? transform_kernel_avx512 : transform_kernel_avx2;
 #endif
-    sl_parallel_for(C, &state, transform);  // training re-transforms after every step
+    sl_parallel_for(C / 16, &state, transform);  // training re-transforms after every step
     return w;
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A dense, contiguous Float32 tensor in row-major order (the last axis varies fastest).
 ///
@@ -130,6 +131,32 @@ public struct Tensor: Sendable, Equatable {
                 }
             }
         }
+    }
+
+    /// Whether every element is finite (no NaN, no ±infinity): one parallel, vectorised pass,
+    /// for checks that run on every weight and gradient after every training step.
+    public var allFinite: Bool {
+        let finite = Mutex(true)
+        scalars.withUnsafeBufferPointer { values in
+            guard let base = values.baseAddress else { return }
+            let raw = UnsafeRawPointer(base)
+            Parallel.forEachChunk(values.count) { range in
+                // x · 0 is 0 for finite x and NaN for NaN and ±infinity; a NaN stays in the sum.
+                var sum = SIMD16<Float>()
+                var i = range.lowerBound
+                while i + 16 <= range.upperBound {
+                    sum += raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self) * 0
+                    i += 16
+                }
+                var tail: Float = 0
+                while i < range.upperBound {
+                    tail += base[i] * 0
+                    i += 1
+                }
+                if !(sum.sum() + tail).isFinite { finite.withLock { $0 = false } }
+            }
+        }
+        return finite.withLock { $0 }
     }
 
     /// The largest absolute element-wise difference to `other` (shapes must be equal).

@@ -2,6 +2,7 @@ import Foundation
 import SightlineCore
 import SightlineModels
 import SightlineVision
+import Synchronization
 
 /// Batches of images decoded, resized, augmented and preprocessed on worker threads ahead of
 /// the consumer: the stream under `BatchLoop`, the one way every job turns files into input
@@ -57,40 +58,80 @@ public final class ImageBatchStream {
             (self.decode, self.augmentation, self.preprocessing) = (decode, augmentation, preprocessing)
         }
 
-        /// `samples` as one preprocessed batch, plus those that failed.
-        public func batch(_ samples: [Sample]) -> Batch {
+        /// `samples` as one preprocessed batch, plus those that failed. With `parallel`, the
+        /// samples are decoded on the engine's thread team (`Parallel`), each thread taking the
+        /// next sample as it finishes one; the batch is the same either way.
+        public func batch(_ samples: [Sample], parallel: Bool = false) -> Batch {
+            var prepared = [Prepared?](repeating: nil, count: samples.count)
+            if parallel && samples.count > 1 {
+                let next = Mutex(0)
+                prepared.withUnsafeMutableBufferPointer { slots in
+                    nonisolated(unsafe) let slots = slots  // each index is written by one thread
+                    Parallel.forEachChunk(Parallel.threadCount, costPerItem: 1 << 20) { threads in
+                        for _ in threads {
+                            while true {
+                                let index = next.withLock { value in
+                                    defer { value += 1 }
+                                    return value
+                                }
+                                guard index < samples.count else { break }
+                                slots[index] = prepare(samples[index])
+                            }
+                        }
+                    }
+                }
+            } else {
+                for index in samples.indices { prepared[index] = prepare(samples[index]) }
+            }
             var images: [Tensor] = []
             var kept: [Sample] = []
             var failed: [(sample: Sample, error: String)] = []
             var full: [RGBImage] = []
-            for sample in samples {
-                do {
-                    var image: Tensor
-                    if let originals {
-                        let original = try originals.load(sample.path)
-                        image = originals.prepare(original)
-                        full.append(original)
-                    } else {
-                        image = try decode(sample.path)
-                    }
-                    if let seed = sample.augmentationSeed {
-                        var generator = SeededGenerator(seed: seed)
-                        image = augmentation.apply(to: image, generator: &generator)
-                    }
-                    images.append(image.reshaped([1] + image.shape))
-                    kept.append(sample)
-                } catch {
-                    failed.append((sample, (error as? ImageError)?.message ?? "\(error)"))
+            for (sample, made) in zip(samples, prepared) {
+                guard let made, let image = made.image else {
+                    failed.append((sample, made?.error ?? "not decoded"))
+                    continue
                 }
+                images.append(image.reshaped([1] + image.shape))
+                kept.append(sample)
+                if let original = made.original { full.append(original) }
             }
             let tensor = images.isEmpty ? nil : preprocessing.apply(to: Tensor.concatenatingBatches(images))
             return Batch(images: tensor, samples: kept, failed: failed, originals: full)
+        }
+
+        /// One sample decoded and augmented, with its full-size original when kept; or why not.
+        private struct Prepared {
+            var image: Tensor?
+            var original: RGBImage?
+            var error = ""
+        }
+
+        private func prepare(_ sample: Sample) -> Prepared {
+            do {
+                var image: Tensor
+                var original: RGBImage?
+                if let originals {
+                    let loaded = try originals.load(sample.path)
+                    image = originals.prepare(loaded)
+                    original = loaded
+                } else {
+                    image = try decode(sample.path)
+                }
+                if let seed = sample.augmentationSeed {
+                    var generator = SeededGenerator(seed: seed)
+                    image = augmentation.apply(to: image, generator: &generator)
+                }
+                return Prepared(image: image, original: original)
+            } catch {
+                return Prepared(error: (error as? ImageError)?.message ?? "\(error)")
+            }
         }
     }
 
     /// Worker threads used when none are given: a quarter of the cores (at least one); the rest
     /// compute. Decoding a 224×224 JPEG costs about 1% of a ResNet50 training step per image.
-    public static var defaultWorkers: Int { max(1, Parallel.availableCores / 4) }
+    public static var defaultWorkers: Int { Parallel.availableCores >= 4 ? Parallel.availableCores / 4 : 0 }
 
     /// Engine threads to run beside `workers` decoding threads: on 4 or more cores the decoders
     /// get cores of their own (`cores − workers`), so the OpenMP team never shares a core with a
@@ -107,12 +148,14 @@ public final class ImageBatchStream {
     /// Seconds `next()` spent waiting for a batch that was not ready yet.
     public private(set) var waitSeconds: Double = 0
 
-    /// Starts `workers` threads decoding `plan` ahead, holding at most `depth` batches.
+    /// Starts `workers` threads decoding `plan` ahead, holding at most `depth` batches; with no
+    /// workers, `next()` decodes each batch when asked, on the engine's threads.
     public init(
         plan: [[Sample]], preparation: Preparation, workers: Int = ImageBatchStream.defaultWorkers, depth: Int = 4
     ) {
-        queue = Queue(plan: plan, preparation: preparation, depth: max(depth, 1))
-        for _ in 0..<max(1, min(workers, plan.count)) {
+        queue = Queue(plan: plan, preparation: preparation, depth: max(depth, 1), inline: workers <= 0)
+        guard workers > 0 else { return }
+        for _ in 0..<min(workers, plan.count) {
             let thread = Thread { [queue] in queue.work() }
             thread.stackSize = 8 << 20
             thread.start()
@@ -138,9 +181,11 @@ public final class ImageBatchStream {
         var claimed = 0
         var consumed = 0
         var cancelled = false
+        /// No worker threads: `take` decodes.
+        let inline: Bool
 
-        init(plan: [[Sample]], preparation: Preparation, depth: Int) {
-            (self.plan, self.preparation, self.depth) = (plan, preparation, depth)
+        init(plan: [[Sample]], preparation: Preparation, depth: Int, inline: Bool) {
+            (self.plan, self.preparation, self.depth, self.inline) = (plan, preparation, depth, inline)
         }
 
         func work() {
@@ -166,6 +211,11 @@ public final class ImageBatchStream {
             condition.lock()
             defer { condition.unlock() }
             guard consumed < plan.count else { return nil }
+            if claimed == consumed && inline {  // no workers: decode it here, on every core
+                claimed += 1
+                consumed += 1
+                return preparation.batch(plan[consumed - 1], parallel: true)
+            }
             while ready[consumed] == nil { condition.wait() }
             let batch = ready.removeValue(forKey: consumed)
             consumed += 1

@@ -286,8 +286,34 @@ public enum ActivationFunction: Sendable, Equatable {
     /// ∂L/∂x for a tensor, given ∂L/∂y, the output y and, for activations that `needsInput`,
     /// the input x (the pre-activation that `fusedForward` saved).
     public func gradient(_ outputGradient: consuming Tensor, output: Tensor, input: Tensor? = nil) -> Tensor {
-        if self == .linear { return outputGradient }
+        gradient(consume outputGradient, adding: [], output: output, input: input)
+    }
+
+    /// `gradient(_:output:input:)` of the sum of `outputGradient` and `others` (the gradients an
+    /// output received from several readers, summed in that order): for a plain ReLU in one
+    /// pass, which spares the sum's own pass over memory (a ResNet block's input gets the
+    /// shortcut's gradient and its first convolution's).
+    public func gradient(_ outputGradient: consuming Tensor, adding others: [Tensor], output: Tensor, input: Tensor?)
+        -> Tensor
+    {
         var result = consume outputGradient
+        if self == .relu(maxValue: nil, negativeSlope: 0), others.count == 1, others[0].shape == result.shape,
+            output.count == result.count
+        {
+            result.withUnsafeMutableBufferPointer { g in
+                others[0].withUnsafeBufferPointer { o in
+                    output.withUnsafeBufferPointer { y in
+                        guard let g = g.baseAddress, let o = o.baseAddress, let y = y.baseAddress else { return }
+                        Parallel.forEachChunk(output.count) { range in
+                            for i in range { g[i] = (g[i] + o[i]) * (y[i] > 0 ? 1 : 0) }
+                        }
+                    }
+                }
+            }
+            return result
+        }
+        for other in others { result.add(other) }
+        if self == .linear { return result }
         let row = output.shape.last ?? 1
         let x = needsInput ? input : nil
         result.withUnsafeMutableBufferPointer { g in

@@ -64,25 +64,12 @@ final class ConvolutionKernelCache {
             let right = g.inputWidth - g.outputWidth + 2 - left
             var made: (any ConvolutionKernel)?
             if bottom >= 0, right >= 0 {
-                let w = conv.kernel.value.scalars
-                let flipped = Tensor(shape: [3, 3, filters, channels]) { out in
-                    for ky in 0..<3 {
-                        for kx in 0..<3 {
-                            for f in 0..<filters {
-                                for c in 0..<channels {
-                                    out[((ky * 3 + kx) * filters + f) * channels + c] =
-                                        w[(((2 - ky) * 3 + (2 - kx)) * channels + c) * filters + f]
-                                }
-                            }
-                        }
-                    }
-                }
                 let backward = WindowGeometry(
                     inputHeight: g.outputHeight, inputWidth: g.outputWidth, kernel: (3, 3),
                     padding: .explicit(top: top, bottom: bottom, left: left, right: right))
                 made = WinogradConvolution(
-                    kernel: flipped, bias: nil, geometry: backward, channels: filters, filters: channels,
-                    activation: .none)
+                    kernel: conv.kernel.value, flipped: true, bias: nil, geometry: backward, channels: filters,
+                    filters: channels, activation: .none)
             }
             kernels[key] = (made, .linear)
             return made

@@ -149,16 +149,32 @@ extension Graph {
     ) -> [String: Tensor] {
         engineOptions.applyThreads()
         var gradients: [String: Tensor] = seeds
+        // Gradients a folded ReLU convolution's output received after its first, summed when
+        // that step applies the ReLU's derivative, in the same pass.
+        var later: [String: [Tensor]] = [:]
         var results: [String: Tensor] = [:]
         let parameters: GradientNeeds = tape.request.parameterGradients ? .parameters : []
         /// Adds `gradient` into the one `name` receives, when it wants one.
         func pass(_ gradient: Tensor, to name: String) {
             guard tape.needsGradient[name] == true else { return }
-            if gradients[name] == nil { gradients[name] = gradient } else { gradients[name]?.add(gradient) }
+            if gradients[name] == nil {
+                gradients[name] = gradient
+            } else if (tape.folded[name]?.working as? Conv2D)?.activation == .relu() {
+                later[name, default: []].append(gradient)
+            } else {
+                gradients[name]?.add(gradient)
+            }
+        }
+        /// The whole gradient `name` received.
+        func summed(_ name: String) -> Tensor? {
+            guard var gradient = gradients[name] else { return nil }
+            for other in later[name] ?? [] { gradient.add(other) }
+            return gradient
         }
         for step in tape.plan.steps.reversed() {
-            guard let gradient = gradients.removeValue(forKey: step.name) else { continue }
-            if tape.request.stopAt.contains(step.name) { results[step.name] = gradient }
+            if tape.request.stopAt.contains(step.name), let whole = summed(step.name) { results[step.name] = whole }
+            guard var gradient = gradients.removeValue(forKey: step.name) else { continue }
+            let others = later.removeValue(forKey: step.name) ?? []
             guard let forward = tape.forwards.removeValue(forKey: step.name) else { continue }
             let started = profile == nil ? 0 : DispatchTime.now().uptimeNanoseconds
             defer { profile?(step.name, step.kind, Self.seconds(since: started)) }
@@ -172,11 +188,12 @@ extension Graph {
                     // The gradient is this step's alone (taken from `gradients`), so the
                     // activation's derivative is applied in its storage, not in a copy.
                     let dz = conv.activation.gradient(
-                        consume gradient, output: forward.output, input: forward.saved.first)
+                        consume gradient, adding: others, output: forward.output, input: forward.saved.first)
                     if let residual = step.residual { pass(dz, to: residual) }
                     inputGradients = conv.backward(
                         preActivation: dz, input: inputs[0], needs: needs, options: engineOptions)
                 } else {
+                    for other in others { gradient.add(other) }
                     inputGradients = folded.working.backward(
                         gradient, inputs: inputs, forward: forward, mode: tape.mode, needs: needs,
                         options: engineOptions)
@@ -188,7 +205,7 @@ extension Graph {
             }
             for (input, inputGradient) in zip(step.inputs, inputGradients) { pass(inputGradient, to: input) }
         }
-        for name in tape.request.stopAt where results[name] == nil { results[name] = gradients[name] }
+        for name in tape.request.stopAt where results[name] == nil { results[name] = summed(name) }
         return results
     }
 

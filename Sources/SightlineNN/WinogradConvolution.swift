@@ -21,7 +21,9 @@ final class WinogradConvolution: ConvolutionKernel {
     /// oneDNN, prepared for maps with fewer than `minimumTiles` 2×2 tiles per image.
     private let small: (any ConvolutionKernel)?
     private let geometry: WindowGeometry
-    private let fallback: ReferenceConvolution
+    /// The reference route, for a run that finds no scratch memory: made then, from the kernel
+    /// as given (rotated first when `flipped`).
+    private let fallback: () -> ReferenceConvolution
     static let minimumTiles = 32
 
     /// Whether the geometry and channels suit this kernel (the CPU is checked on creation).
@@ -47,9 +49,12 @@ final class WinogradConvolution: ConvolutionKernel {
 
     /// Prepares an HWIO `[3, 3, channels, filters]` kernel for geometry `g`, with the tile sides
     /// `tileSides` (default: 4, plus 2 where the map has fewer than `minimumTiles` 4×4 tiles).
+    /// With `flipped`, `kernel` is another layer's `[3, 3, filters, channels]`, used rotated by
+    /// 180° with its channels swapped (`rotated(_:)`), without making that copy: the convolution
+    /// that gives that layer's input gradient.
     init?(
-        kernel: Tensor, bias: Tensor?, geometry g: WindowGeometry, channels: Int, filters: Int,
-        activation: FusedActivation, small: (any ConvolutionKernel)? = nil, tileSides: [Int]? = nil
+        kernel: Tensor, flipped: Bool = false, bias: Tensor?, geometry g: WindowGeometry, channels: Int,
+        filters: Int, activation: FusedActivation, small: (any ConvolutionKernel)? = nil, tileSides: [Int]? = nil
     ) {
         guard Self.fits(g, channels: channels, filters: filters) else { return nil }
         var plans: [Int: OpaquePointer] = [:]
@@ -58,7 +63,8 @@ final class WinogradConvolution: ConvolutionKernel {
             let made = kernel.withUnsafeBufferPointer { w in
                 bias.withOptionalPointer { b in
                     sl_winograd_create(
-                        w.baseAddress, b, Int32(channels), Int32(filters), Int32(g.inputHeight), Int32(g.inputWidth),
+                        w.baseAddress, flipped ? 1 : 0, b, Int32(channels), Int32(filters), Int32(g.inputHeight),
+                        Int32(g.inputWidth),
                         Int32(g.outputHeight), Int32(g.outputWidth), Int32(g.padTop), Int32(g.padLeft),
                         activation.kind, activation.max, Int32(side), &message, message.count)
                 }
@@ -69,9 +75,29 @@ final class WinogradConvolution: ConvolutionKernel {
         self.plans = plans
         geometry = g
         self.small = small
-        fallback = ReferenceConvolution(
-            kernel: kernel, bias: bias, filters: filters, geometry: g,
-            activation: activation.function)
+        fallback = {
+            ReferenceConvolution(
+                kernel: flipped ? Self.rotated(kernel) : kernel, bias: bias, filters: filters, geometry: g,
+                activation: activation.function)
+        }
+    }
+
+    /// An HWIO `[3, 3, C, F]` kernel rotated by 180° with its channels swapped: `[3, 3, F, C]`.
+    static func rotated(_ kernel: Tensor) -> Tensor {
+        let (channels, filters) = (kernel.shape[2], kernel.shape[3])
+        let w = kernel.scalars
+        return Tensor(shape: [3, 3, filters, channels]) { out in
+            for ky in 0..<3 {
+                for kx in 0..<3 {
+                    for f in 0..<filters {
+                        for c in 0..<channels {
+                            out[((ky * 3 + kx) * filters + f) * channels + c] =
+                                w[(((2 - ky) * 3 + (2 - kx)) * channels + c) * filters + f]
+                        }
+                    }
+                }
+            }
+        }
     }
 
     deinit { for plan in plans.values { sl_winograd_destroy(plan) } }
@@ -105,6 +131,6 @@ final class WinogradConvolution: ConvolutionKernel {
                 }
             } ?? 1
         // No scratch memory in any thread: the reference path needs far less.
-        if failed != 0 { fallback.run(input, into: &output, accumulate: accumulate) }
+        if failed != 0 { fallback().run(input, into: &output, accumulate: accumulate) }
     }
 }

@@ -12,8 +12,7 @@ enum Divergence {
         }
         for slot in slots {
             guard let gradient = slot.parameter.gradient else { continue }
-            let finite = gradient.withUnsafeBufferPointer { values in values.allSatisfy(\.isFinite) }
-            if !finite {
+            if !gradient.allFinite {
                 throw TransferError(
                     .data, "\(place): the gradient of \(slot.key) is not finite; training diverged. \(fix)")
             }
@@ -24,8 +23,7 @@ enum Divergence {
     /// overflows).
     static func checkWeights(_ slots: [ParameterSlot], at place: String, fix: String) throws(TransferError) {
         for slot in slots {
-            let finite = slot.parameter.value.withUnsafeBufferPointer { values in values.allSatisfy(\.isFinite) }
-            if !finite {
+            if !slot.parameter.value.allFinite {
                 throw TransferError(.data, "\(place): the step made \(slot.key) not finite; training diverged. \(fix)")
             }
         }

@@ -60,7 +60,7 @@ public enum KerasWriter {
     ) throws {
         for node in graph.nodes {
             for parameter in node.layer?.parameters ?? []
-            where !parameter.value.withUnsafeBufferPointer({ $0.allSatisfy(\.isFinite) }) {
+            where !parameter.value.allFinite {
                 throw ModelFileError(
                     file: path,
                     "\(node.name)/\(parameter.name) holds NaN or infinite values; nothing was written (the previous file, if any, is unchanged)",

@@ -50,7 +50,11 @@ struct Extract: ParsableCommand {
     @Option(help: "Image file extensions to accept, comma-separated.")
     var extensions = "jpg,jpeg,png"
 
-    @Option(help: "Threads decoding images ahead of the model (default: a quarter of the cores, at least 1).")
+    @Option(
+        help: """
+            Threads decoding images ahead of the model; 0 decodes each batch between passes on the engine's \
+            threads (default: a quarter of the cores from 4 cores up, else 0).
+            """)
     var dataWorkers: Int?
 
     @Flag(help: "Continue an interrupted run from OUTPUT.partial (the rows written so far).")
@@ -97,7 +101,7 @@ struct Extract: ParsableCommand {
 
     func run() throws {
         let engineOptions = try engine.make(
-            decodeWorkers: dataWorkers.map { max($0, 1) } ?? ImageBatchStream.defaultWorkers)
+            decodeWorkers: dataWorkers.map { max($0, 0) } ?? ImageBatchStream.defaultWorkers)
         let dataset: ImageFolder
         do {
             dataset = try ImageFolder(
@@ -119,7 +123,7 @@ struct Extract: ParsableCommand {
             extractor: extractor, dataset: dataset, output: output, batchSize: batch, shard: try shardSelection(),
             resume: resume,
             sightlineVersion: Sightline.version)
-        if let dataWorkers { job.dataWorkers = max(dataWorkers, 1) }
+        if let dataWorkers { job.dataWorkers = max(dataWorkers, 0) }
         let display = ProgressDisplay(label: "extract")
         Interrupts.cooperate()
         let summary: ExtractionJob.Summary

@@ -19,8 +19,10 @@ struct Finetune: ParsableCommand {
             OUT.h5.metrics.jsonl are written atomically.
 
             Images are decoded on --data-workers threads ahead of training into a queue of at most \
-            --queue batches: memory does not grow with the dataset. Each epoch line gives images/s, the share \
-            of time spent waiting for data (high: add --data-workers or --cache) and peak memory.
+            --queue batches: memory does not grow with the dataset. On 2 or 3 cores the default is 0 workers: \
+            each batch is decoded between steps on every core. Each epoch line gives images/s, the share of \
+            time spent waiting for (or, with 0 workers, decoding) data (high: add --data-workers on 4 or more \
+            cores, or --cache) and peak memory.
 
             Data-parallel: `mpirun -np N sightline finetune …` (or srun under Slurm) runs N processes; each \
             takes its slice of every global batch of --batch images, gradients are averaged over processes \
@@ -165,7 +167,11 @@ struct Finetune: ParsableCommand {
     @Flag(help: "Continue from OUT.h5.state.h5.")
     var resume = false
 
-    @Option(help: "Threads decoding images ahead of training (default: a quarter of the cores, at least 1).")
+    @Option(
+        help: """
+            Threads decoding images ahead of training; 0 decodes each batch between steps on the engine's \
+            threads (default: a quarter of the cores from 4 cores up, else 0).
+            """)
     var dataWorkers: Int?
 
     @Option(help: "Batches decoded ahead at most (bounds the memory images take).")
@@ -187,8 +193,8 @@ struct Finetune: ParsableCommand {
             throw ValidationError("--bn must be frozen or train")
         }
         guard ["best", "last"].contains(keep) else { throw ValidationError("--keep must be best or last") }
-        guard dataWorkers.map({ $0 >= 1 }) ?? true, queue >= 1 else {
-            throw ValidationError("--data-workers and --queue must be at least 1")
+        guard dataWorkers.map({ $0 >= 0 }) ?? true, queue >= 1 else {
+            throw ValidationError("--data-workers must be at least 0 and --queue at least 1")
         }
         if let rate = lr?.rate { try OptionChecks.rate(rate, "--lr") }
         if let low = lr?.lowest {

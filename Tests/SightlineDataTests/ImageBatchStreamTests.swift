@@ -46,7 +46,8 @@ struct ImageBatchStreamTests {
         #expect(ImageBatchStream.computeThreads(workers: 1, cores: 4) == 3)
         #expect(ImageBatchStream.computeThreads(workers: 1, cores: 2) == 2)
         #expect(ImageBatchStream.computeThreads(workers: 8, cores: 8) == 1)
-        #expect(ImageBatchStream.defaultWorkers >= 1)
+        #expect(ImageBatchStream.computeThreads(workers: 0, cores: 2) == 2)
+        #expect(ImageBatchStream.defaultWorkers == (Parallel.availableCores >= 4 ? Parallel.availableCores / 4 : 0))
     }
 
     @Test func batchesComeInPlanOrderAndDoNotDependOnThreads() throws {
@@ -56,12 +57,19 @@ struct ImageBatchStreamTests {
         let plan = try plan(seeded: true)
         let one = drain(ImageBatchStream(plan: plan, preparation: preparation, workers: 1, depth: 1))
         let four = drain(ImageBatchStream(plan: plan, preparation: preparation, workers: 4, depth: 2))
+        // No workers: each batch decoded when asked for, its images shared out over the engine's threads.
+        let inline = drain(ImageBatchStream(plan: plan, preparation: preparation, workers: 0))
         #expect(one.map { $0.samples.map(\.index) } == plan.map { $0.map(\.index).filter { $0 != 99 } })
         #expect(one.map { $0.samples.map(\.index) } == four.map { $0.samples.map(\.index) })
         #expect(one.map(\.images) == four.map(\.images), "augmentation is seeded per sample, not by thread timing")
-        #expect(
-            one[1].failed.map(\.sample.index) == [99] && one.flatMap(\.failed).count == 1,
-            "the unreadable file is reported once, in its batch")
+        #expect(one.map { $0.samples.map(\.index) } == inline.map { $0.samples.map(\.index) })
+        #expect(one.map(\.images) == inline.map(\.images), "decoding between steps gives the same batches")
+        for batches in [one, inline] {
+            #expect(
+                batches[1].failed.map(\.sample.index) == [99] && batches.flatMap(\.failed).count == 1,
+                "the unreadable file is reported once, in its batch")
+        }
+        #expect(inline[1].failed.map(\.error) == one[1].failed.map(\.error) && one[1].failed[0].error != "")
         let plain = drain(ImageBatchStream(plan: try self.plan(seeded: false), preparation: preparation, workers: 2))
         #expect(plain.map(\.images) != one.map(\.images), "augmentation changed the images")
     }

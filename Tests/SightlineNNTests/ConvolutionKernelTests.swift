@@ -167,6 +167,35 @@ struct ConvolutionKernelTests {
         }
     }
 
+    /// The input gradient's Winograd kernel reads the layer's kernel rotated, in place of a
+    /// rotated copy: the transform sees the same values in the same order, so outputs are equal
+    /// bit for bit (channels 32 → 48, so a swap of the two would show).
+    @Test("a flipped Winograd kernel equals one made from the rotated copy, bit for bit")
+    func flippedKernelEqualsRotatedCopy() throws {
+        let kernel = Self.random([3, 3, 48, 32], seed: 11)
+        let input = Self.random([2, 9, 9, 32], seed: 12)
+        let g = Conv2D(
+            name: "conv", kernel: Self.random([3, 3, 32, 48], seed: 1), bias: nil, strides: (1, 1), padding: .same,
+            dilation: (1, 1)
+        ).geometry(height: 9, width: 9)
+        for side in [4, 2] {
+            let flipped = try #require(
+                WinogradConvolution(
+                    kernel: kernel, flipped: true, bias: nil, geometry: g, channels: 32, filters: 48,
+                    activation: .none, tileSides: [side]))
+            let copied = try #require(
+                WinogradConvolution(
+                    kernel: WinogradConvolution.rotated(kernel), bias: nil, geometry: g, channels: 32, filters: 48,
+                    activation: .none, tileSides: [side]))
+            var a = Tensor(zeros: [2, 9, 9, 48])
+            var b = Tensor(zeros: [2, 9, 9, 48])
+            flipped.run(input, into: &a, accumulate: false)
+            copied.run(input, into: &b, accumulate: false)
+            #expect(a.scalars == b.scalars, "F(\(side)x\(side))")
+            #expect(a.scalars.contains { $0 != 0 })
+        }
+    }
+
     /// A shortcut that backward still reads (an identity block's input) is added from its own
     /// tensor: oneDNN as a binary post-op, the other routes by copying it into the output first.
     @Test("a kept residual is read, not written, and gives the same sums", arguments: cases.filter(\.residual))

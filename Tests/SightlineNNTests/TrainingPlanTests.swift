@@ -18,15 +18,7 @@ struct TrainingPlanTests {
         let graph = Graph()
         try graph.addInput(name: "x", shape: [6, 6, 8])
         func bn(_ name: String, _ channels: Int, seed: UInt64) -> BatchNormalization {
-            func values(_ offset: UInt64, _ scale: Float, _ transform: (Float) -> Float) -> Tensor {
-                let random = GradientCheckTests.random([channels], seed: seed + offset, scale: scale)
-                return Tensor(shape: [channels], scalars: random.scalars.map(transform))
-            }
-            let layer = BatchNormalization(
-                name: name, gamma: values(0, 0.5) { $0 + 1 }, beta: values(1, 0.3) { $0 },
-                movingMean: values(2, 0.2) { $0 }, movingVariance: values(3, 0.2) { $0 * $0 + 0.5 }, epsilon: 1e-3)
-            layer.isTrainable = false
-            return layer
+            Self.frozenBatchNorm(name, channels, seed: seed)
         }
         try graph.add(
             Conv2D(
@@ -54,6 +46,19 @@ struct TrainingPlanTests {
         try graph.add(GlobalPooling2D(name: "gap", kind: .average), inputs: ["bn4"])
         try graph.add(Dense(name: "fc", inputFeatures: 16, units: 3, generator: &generator), inputs: ["gap"])
         return graph
+    }
+
+    /// A frozen BatchNorm with non-trivial statistics and scale.
+    static func frozenBatchNorm(_ name: String, _ channels: Int, seed: UInt64) -> BatchNormalization {
+        func values(_ offset: UInt64, _ scale: Float, _ transform: (Float) -> Float) -> Tensor {
+            let random = GradientCheckTests.random([channels], seed: seed + offset, scale: scale)
+            return Tensor(shape: [channels], scalars: random.scalars.map(transform))
+        }
+        let layer = BatchNormalization(
+            name: name, gamma: values(0, 0.5) { $0 + 1 }, beta: values(1, 0.3) { $0 },
+            movingMean: values(2, 0.2) { $0 }, movingVariance: values(3, 0.2) { $0 * $0 + 0.5 }, epsilon: 1e-3)
+        layer.isTrainable = false
+        return layer
     }
 
     /// Every parameter gradient of `Σ logits · upstream` (after one recorded pass in `.training`),
@@ -100,6 +105,39 @@ struct TrainingPlanTests {
                 "c1.kernel", "c2.kernel", "dw.depthwise_kernel", "c4.kernel", "c4.bias", "fc.kernel", "fc.bias",
             ])
         try Self.expectSameGradients(folded, unfolded)
+    }
+
+    /// A ResNet identity block's input is a folded convolution's ReLU output read twice: by the
+    /// block's first convolution and by its shortcut. The two gradients are summed in the pass
+    /// that applies the ReLU's derivative; the result must be the unfused pass's.
+    @Test func aReLUOutputReadTwiceSumsItsGradientsInTheDerivative() throws {
+        var generator = SeededGenerator(seed: 8)
+        let graph = Graph()
+        try graph.addInput(name: "x", shape: [6, 6, 8])
+        func conv(_ name: String, _ size: Int) -> Conv2D {
+            Conv2D(
+                name: name, inputChannels: 8, filters: 8, kernelSize: (size, size), padding: .same, useBias: false,
+                generator: &generator)
+        }
+        for (index, (name, input)) in [("0", "x"), ("1", "r0"), ("2", "r1")].enumerated() {
+            try graph.add(conv("c" + name, index == 1 ? 1 : 3), inputs: [input])
+            try graph.add(Self.frozenBatchNorm("bn" + name, 8, seed: UInt64(10 * index + 10)), inputs: ["c" + name])
+            if name != "2" { try graph.add(Activation(name: "r" + name, .relu), inputs: ["bn" + name]) }
+        }
+        try graph.add(Merge(name: "add", .add), inputs: ["r0", "bn2"])
+        try graph.add(Activation(name: "out", .relu), inputs: ["add"])
+        try graph.add(GlobalPooling2D(name: "gap", kind: .average), inputs: ["out"])
+        try graph.add(Dense(name: "fc", inputFeatures: 8, units: 3, generator: &generator), inputs: ["gap"])
+        let plan = TrainingPlan(
+            graph: graph, mode: .training, flags: graph.gradientFlags(GradientRequest()), pinned: ["fc"],
+            parameterGradients: true)
+        #expect(plan.steps.map(\.name) == ["r0", "r1", "out", "gap", "fc"])
+        let x = GradientCheckTests.random([2, 6, 6, 8], seed: 3)
+        let upstream = GradientCheckTests.random([2, 3], seed: 4)
+        let fused = try Self.gradients(graph, x, upstream, unfused: false)
+        let unfused = try Self.gradients(graph, x, upstream, unfused: true)
+        #expect(Set(fused.keys) == ["c0.kernel", "c1.kernel", "c2.kernel", "fc.kernel", "fc.bias"])
+        try Self.expectSameGradients(fused, unfused)
     }
 
     @Test func foldedPathMatchesFiniteDifferences() throws {

@@ -35,12 +35,14 @@ typedef enum { SL_ACT_NONE = 0, SL_ACT_RELU = 1 } sl_activation;
 /// Prepares a 3x3, stride-1 convolution of C input and K output channels (both multiples of 16)
 /// for input maps H x W giving OH x OW outputs with pad_top/pad_left zeros before the image:
 /// transforms the HWIO kernel [3][3][C][K] once (in float64) into U [(m+2)²][C][K], m the
-/// output tile side: 4 (F(4x4,3x3), 36 points) or 2 (F(2x2,3x3), 16 points).
+/// output tile side: 4 (F(4x4,3x3), 36 points) or 2 (F(2x2,3x3), 16 points). With flipped, the
+/// kernel is another layer's HWIO [3][3][K][C], used rotated by 180° with its channels swapped
+/// (the convolution that gives that layer's input gradient).
 /// relu_max: upper clip of the ReLU (INFINITY for a plain ReLU). bias may be NULL.
 /// Returns NULL (message in error) when the CPU lacks AVX2+FMA and AVX-512 or the shape does not fit.
-sl_winograd *sl_winograd_create(const float *kernel_hwio, const float *bias, int C, int K, int H, int W, int OH,
-                                int OW, int pad_top, int pad_left, sl_activation activation, float relu_max, int m,
-                                char *error, size_t error_length);
+sl_winograd *sl_winograd_create(const float *kernel_hwio, int flipped, const float *bias, int C, int K, int H, int W,
+                                int OH, int OW, int pad_top, int pad_left, sl_activation activation, float relu_max,
+                                int m, char *error, size_t error_length);
 /// y[N][OH][OW][K] = act(conv(x) + bias (+ y when accumulate)); x is [N][H][W][C].
 /// Returns 0, or 1 when no scratch memory could be allocated (y is then incomplete).
 int sl_winograd_run(const sl_winograd *plan, const float *x, int N, float *y, int accumulate);
