@@ -29,9 +29,22 @@ public struct Tensor: Sendable, Equatable {
         self.init(shape: shape, scalars: Array(repeating: value, count: shape.reduce(1, *)))
     }
 
-    /// A tensor of zeros with the given shape.
+    /// A tensor of zeros with the given shape; large ones are zeroed on every thread (a
+    /// gradient scattered into a VGG16 activation is 205 MB, which one core zeroes in 20 ms).
     public init(zeros shape: [Int]) {
-        self.init(repeating: 0, shape: shape)
+        let count = shape.reduce(1, *)
+        guard count >= 1 << 20 else {
+            self.init(repeating: 0, shape: shape)
+            return
+        }
+        self.init(
+            shape: shape,
+            unsafeUninitialized: { out in
+                guard let base = out.baseAddress else { return }
+                Parallel.forEachChunk(count) { range in
+                    (base + range.lowerBound).initialize(repeating: 0, count: range.count)
+                }
+            })
     }
 
     /// A tensor whose elements are produced by `body` into uninitialised storage of `shape`'s size.

@@ -37,6 +37,9 @@ struct Bench: ParsableCommand {
     )
     var profile = false
 
+    @Flag(help: "With --profile: a row per layer (by its name in the model) instead of per layer type.")
+    var byLayer = false
+
     /// What one timed repetition does.
     enum Job: String, ExpressibleByArgument, CaseIterable {
         /// Inference forward pass.
@@ -102,7 +105,8 @@ struct Bench: ParsableCommand {
                 "bench", "--arch", architecture, "--batch", String(batch), "--size", String(size),
                 "--repeats", String(repeats), "--warmup", String(warmup), "--job", job.rawValue, "--bn", bn.rawValue,
                 "--precision", engine.precision.rawValue,
-            ] + (profile ? ["--profile"] : []) + (engine.threads.map { ["--threads", String($0)] } ?? [])
+            ] + (profile ? ["--profile"] : []) + (byLayer ? ["--by-layer"] : [])
+            + (engine.threads.map { ["--threads", String($0)] } ?? [])
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
@@ -147,7 +151,7 @@ struct Bench: ParsableCommand {
         }
         if profile && job == .train {
             try TrainingProfile.print(
-                logits, input: input, labels: labels, optimizer: optimizer, repeats: max(1, repeats))
+                logits, input: input, labels: labels, optimizer: optimizer, repeats: max(1, repeats), byLayer: byLayer)
         } else if profile {
             try printProfile(graph, input: input)
         }
@@ -172,8 +176,8 @@ struct Bench: ParsableCommand {
     /// Times one forward pass per step and prints the totals per layer type, largest first.
     private func printProfile(_ graph: Graph, input: Tensor) throws {
         var totals: [String: Double] = [:]
-        _ = try graph.profiledInference([graph.inputNames[0]: input]) { _, kind, seconds in
-            totals[kind, default: 0] += seconds
+        _ = try graph.profiledInference([graph.inputNames[0]: input]) { name, kind, seconds in
+            totals[byLayer ? name : kind, default: 0] += seconds
         }
         let all = totals.values.reduce(0, +)
         for (kind, seconds) in totals.sorted(by: { $0.value > $1.value }) {

@@ -7,8 +7,11 @@ import SightlineNN
 /// training plan (`Conv2D+bn+add+activation` is a convolution with its frozen BatchNorm folded
 /// and the shortcut and ReLU fused), forward and backward side by side, then the optimizer.
 enum TrainingProfile {
-    /// Runs `repeats` profiled steps and prints the per-kind mean times to standard error.
-    static func print(_ graph: Graph, input: Tensor, labels: [Int], optimizer: any Optimizer, repeats: Int) throws {
+    /// Runs `repeats` profiled steps and prints the mean times per step kind (per training-plan
+    /// step, named after its last layer, with `byLayer`) to standard error.
+    static func print(
+        _ graph: Graph, input: Tensor, labels: [Int], optimizer: any Optimizer, repeats: Int, byLayer: Bool = false
+    ) throws {
         guard let name = graph.inputNames.first, let output = graph.outputNames.first else { return }
         var forward: [String: Double] = [:]
         var backward: [String: Double] = [:]
@@ -17,13 +20,13 @@ enum TrainingProfile {
             graph.zeroGradients()
             let (outputs, tape) = try graph.record(
                 [name: input], outputs: [output], mode: .training, request: GradientRequest()
-            ) { _, kind, seconds in forward[kind, default: 0] += seconds }
+            ) { name, kind, seconds in forward[byLayer ? name : kind, default: 0] += seconds }
             var started = DispatchTime.now().uptimeNanoseconds
             guard let logits = outputs[output] else { return }
             let gradient = SoftmaxCrossEntropy()(logits: logits, labels: labels).gradient
             rest.loss += seconds(since: started)
-            _ = graph.backward(tape, seeds: [output: gradient]) { _, kind, seconds in
-                backward[kind, default: 0] += seconds
+            _ = graph.backward(tape, seeds: [output: gradient]) { name, kind, seconds in
+                backward[byLayer ? name : kind, default: 0] += seconds
             }
             started = DispatchTime.now().uptimeNanoseconds
             optimizer.step(graph.trainableSlots)

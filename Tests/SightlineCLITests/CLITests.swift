@@ -51,6 +51,19 @@ struct CLITests {
         #expect(result.out.contains("block5_conv3") && result.out.contains("FLOPs/image"))
     }
 
+    /// `bench --profile --by-layer`: where a training step's time goes, one row per layer, and
+    /// the usual JSON line.
+    @Test func benchProfilesATrainingStepByLayer() throws {
+        let result = try run([
+            "bench", "--arch", "vgg11", "--size", "32", "--batch", "2", "--job", "train", "--repeats", "1",
+            "--warmup", "0", "--profile", "--by-layer",
+        ])
+        #expect(result.status == 0, "\(result.err)")
+        #expect(result.err.contains("block1_conv1") && result.err.contains("fc2") && result.err.contains("optimizer step"))
+        #expect(!result.err.contains("Conv2D "), "rows name layers, not layer types")
+        #expect(result.out.contains("\"job\":\"train\""))
+    }
+
     @Test func inspectJSONIsMachineReadable() throws {
         let result = try run(["inspect", "--json", Self.fixtures.appendingPathComponent("resnet50_keras3.h5").path])
         #expect(result.status == 0, "\(result.err)")
