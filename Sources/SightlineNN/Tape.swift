@@ -187,8 +187,11 @@ extension Graph {
                 if let conv = folded.working as? Conv2D {
                     // The gradient is this step's alone (taken from `gradients`), so the
                     // activation's derivative is applied in its storage, not in a copy.
-                    let dz = conv.activation.gradient(
-                        consume gradient, adding: others, output: forward.output, input: forward.saved.first)
+                    let dz =
+                        step.derivativeByReader && others.isEmpty
+                        ? gradient
+                        : conv.activation.gradient(
+                            consume gradient, adding: others, output: forward.output, input: forward.saved.first)
                     if let residual = step.residual { pass(dz, to: residual) }
                     inputGradients = conv.backward(
                         preActivation: dz, input: inputs[0], needs: needs, options: engineOptions)
@@ -199,6 +202,12 @@ extension Graph {
                         options: engineOptions)
                 }
                 folded.mapGradients()
+            } else if step.derivativeByReader, let conv = step.layer as? Conv2D {
+                inputGradients = conv.backward(
+                    preActivation: gradient, input: inputs[0], needs: needs, options: engineOptions)
+            } else if step.appliesReaderDerivative, let pool = step.layer as? Pooling2D {
+                inputGradients = pool.backward(
+                    gradient, inputs: inputs, forward: forward, needs: needs, positiveOnly: true)
             } else {
                 inputGradients = step.layer.backward(
                     gradient, inputs: inputs, forward: forward, mode: tape.mode, needs: needs, options: engineOptions)

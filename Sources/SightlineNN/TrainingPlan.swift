@@ -39,6 +39,12 @@ struct TrainingPlan {
         /// The padding of a `ZeroPadding2D` before the convolution, taken over as its own
         /// (MobileNet's strided depthwise layers, ResNet's stem): no padded copy is made.
         var padding: Padding?
+        /// For a convolution ending in a plain ReLU whose one reader is a max pooling: the
+        /// pooling applies the ReLU's derivative (`Pooling2D.backward(…, positiveOnly:)`), so
+        /// this step's backward starts from the pre-activation gradient it receives.
+        var derivativeByReader = false
+        /// For that max pooling: its input gradient is the ReLU's pre-activation gradient.
+        var appliesReaderDerivative = false
 
         /// Whether this step runs as a `FoldedConvolution`.
         var isFused: Bool { batchNorm != nil || residual != nil || activation != .linear || padding != nil }
@@ -139,6 +145,17 @@ struct TrainingPlan {
             steps.append(step)
             produced.insert(step.name)
         }
+        // A max pooling of a ReLU's output passes its gradient only to window maxima, where the
+        // ReLU's derivative is 1 when the maximum is positive and 0 otherwise: the pooling
+        // applies it while it scatters (VGG16's pools skip a pass over their 4× larger input).
+        for index in steps.indices {
+            guard let pool = steps[index].layer as? Pooling2D, pool.kind == .max, let input = steps[index].inputs.first,
+                !pinned.contains(input), let source = steps.firstIndex(where: { $0.name == input }),
+                Self.endsInPlainReLU(steps[source]), readers[input]?.count == 1  // or the padding taken over
+            else { continue }
+            steps[source].derivativeByReader = true
+            steps[index].appliesReaderDerivative = true
+        }
         // The prefix nodes that steps read or the caller asked for.
         let read = Set(steps.flatMap(\.reads)).union(pinned)
         prefixOutputs = graph.nodes.map(\.name).filter {
@@ -165,6 +182,13 @@ struct TrainingPlan {
         case .same:
             return nil
         }
+    }
+
+    /// True for a `Conv2D` step whose output is a plain ReLU's: fused into the step, or the
+    /// layer's own activation (a fused step's convolution has none of its own).
+    private static func endsInPlainReLU(_ step: Step) -> Bool {
+        guard let conv = step.layer as? Conv2D else { return false }
+        return (step.isFused ? step.activation : conv.activation) == .relu()
     }
 
     /// True when the step of `steps` producing `name` ends in a ReLU (its output is ≥ 0).

@@ -255,6 +255,46 @@ struct TrainingPlanTests {
         try Self.expectSameGradients(fused, unfused)
     }
 
+    /// VGG's blocks: a convolution with its own ReLU, then a 2×2 max pooling, which applies the
+    /// ReLU's derivative as it scatters; the convolution's backward starts from what it gets.
+    /// Gradients equal the unfused pass's, with a third of the first ReLU's outputs at 0 (windows
+    /// whose maximum is 0). A ReLU read by anything else keeps its own derivative.
+    @Test func maxPoolingAppliesTheReLUsDerivative() throws {
+        var generator = SeededGenerator(seed: 12)
+        let graph = Graph()
+        try graph.addInput(name: "x", shape: [8, 8, 3])
+        try graph.add(
+            Conv2D(
+                name: "c1", inputChannels: 3, filters: 8, kernelSize: (3, 3), padding: .same, activation: .relu,
+                generator: &generator), inputs: ["x"])
+        try graph.add(Pooling2D(name: "p1", kind: .max, poolSize: (2, 2), strides: (2, 2)), inputs: ["c1"])
+        try graph.add(
+            Conv2D(
+                name: "c2", inputChannels: 8, filters: 8, kernelSize: (3, 3), padding: .same, activation: .relu,
+                generator: &generator), inputs: ["p1"])
+        try graph.add(Pooling2D(name: "p2", kind: .max, poolSize: (2, 2), strides: (2, 2)), inputs: ["c2"])
+        try graph.add(GlobalPooling2D(name: "gap", kind: .average), inputs: ["c2"])
+        try graph.add(Reshape(name: "flat", targetShape: [32]), inputs: ["p2"])
+        try graph.add(Dense(name: "fc", inputFeatures: 32, units: 2, generator: &generator), inputs: ["flat"])
+        let plan = TrainingPlan(
+            graph: graph, mode: .training, flags: graph.gradientFlags(GradientRequest()), pinned: ["fc"],
+            parameterGradients: true)
+        let flags = plan.steps.map { ($0.name, $0.derivativeByReader, $0.appliesReaderDerivative) }
+        #expect(flags.first { $0.0 == "c1" }.map { $0.1 } == true)
+        #expect(flags.first { $0.0 == "p1" }.map { $0.2 } == true)
+        #expect(flags.first { $0.0 == "c2" }.map { $0.1 } == false, "c2 is read by p2 and gap")
+        #expect(flags.first { $0.0 == "p2" }.map { $0.2 } == false)
+        let x = GradientCheckTests.random([2, 8, 8, 3], seed: 8)
+        let (outputs, _) = try graph.record(["x": x], outputs: ["c1"], mode: .training, request: GradientRequest())
+        let relu = try #require(outputs["c1"])
+        #expect(relu.scalars.filter { $0 == 0 }.count * 3 > relu.count, "the ReLU's zeros make zero maxima")
+        let upstream = GradientCheckTests.random([2, 2], seed: 9)
+        let fused = try Self.gradients(graph, x, upstream, unfused: false)
+        let unfused = try Self.gradients(graph, x, upstream, unfused: true)
+        #expect(Set(fused.keys) == ["c1.kernel", "c1.bias", "c2.kernel", "c2.bias", "fc.kernel", "fc.bias"])
+        try Self.expectSameGradients(fused, unfused)
+    }
+
     /// ResNet's stem: conv → frozen BN → ReLU → ZeroPadding2D → 3×3 max pooling, stride 2. The
     /// padding becomes the pooling's own (its input is a ReLU's, so no window's maximum changes);
     /// the gradients equal the unfused pass's, ties between padded and in-image zeros included
