@@ -125,6 +125,12 @@ public final class Pooling2D: Layer {
         let n = x.shape[0]
         let c = x.shape[3]
         let g = geometry(height: x.shape[1], width: x.shape[2])
+        if kind == .max,
+            let dx = Self.tiledMaxBackward(
+                outputGradient, input: x, output: forward.output, geometry: g, positiveOnly: positiveOnly)
+        {
+            return [dx]
+        }
         var dx = Tensor(zeros: x.shape)
         dx.withUnsafeMutableBufferPointer { d in
             x.withUnsafeBufferPointer { p in
@@ -160,6 +166,55 @@ public final class Pooling2D: Layer {
             }
         }
         return [dx]
+    }
+}
+
+extension Pooling2D {
+    /// The max pooling backward of 2×2 windows at stride 2 that tile the input exactly (VGG's
+    /// pools): each input pixel is written once, the gradient at the first tap holding its
+    /// window's maximum and 0 at the others, with no zeroing pass first. Nil for other shapes.
+    static func tiledMaxBackward(
+        _ dy: Tensor, input x: Tensor, output y: Tensor, geometry g: WindowGeometry, positiveOnly: Bool
+    ) -> Tensor? {
+        guard g.kernelHeight == 2, g.kernelWidth == 2, g.strideY == 2, g.strideX == 2, g.padTop == 0,
+            g.padLeft == 0, g.outputHeight * 2 == g.inputHeight, g.outputWidth * 2 == g.inputWidth
+        else { return nil }
+        let (rows, width, c) = (x.shape[0] * g.outputHeight, g.outputWidth, x.shape[3])
+        return Tensor(shape: x.shape) { out in
+            x.withUnsafeBufferPointer { p in
+                y.withUnsafeBufferPointer { m in
+                    dy.withUnsafeBufferPointer { g in
+                        guard let d = out.baseAddress, let p = p.baseAddress, let m = m.baseAddress,
+                            let g = g.baseAddress
+                        else { return }
+                        Parallel.forEachChunk(rows, costPerItem: width * c * 4) { range in
+                            for row in range {
+                                for ox in 0..<width {
+                                    let o = (row * width + ox) * c
+                                    let top = (2 * row * width * 2 + 2 * ox) * c  // input row 2·oy of image
+                                    let (t0, t1, t2) = (top + c, top + 2 * width * c, top + 2 * width * c + c)
+                                    for j in 0..<c {
+                                        let target = m[o + j]
+                                        // A multiply, so a NaN gradient stays NaN, as the ReLU's would.
+                                        let kept = positiveOnly ? g[o + j] * (target > 0 ? 1 : 0) : g[o + j]
+                                        // Taps in the generic loop's order: the first maximum takes it.
+                                        let (a, b, e, f) = (p[top + j], p[t0 + j], p[t1 + j], p[t2 + j])
+                                        let hitA = a == target
+                                        let hitB = !hitA && b == target
+                                        let hitE = !hitA && !hitB && e == target
+                                        let hitF = !hitA && !hitB && !hitE && f == target
+                                        d[top + j] = hitA ? kept : 0
+                                        d[t0 + j] = hitB ? kept : 0
+                                        d[t1 + j] = hitE ? kept : 0
+                                        d[t2 + j] = hitF ? kept : 0
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -147,6 +147,9 @@ struct GradientCheckTests {
             Pooling2D(name: "max_same", kind: .max, poolSize: (3, 3), strides: (2, 2), padding: .same), inputs: [x])
         Self.check(
             Pooling2D(name: "avg_same", kind: .average, poolSize: (3, 3), strides: (2, 2), padding: .same), inputs: [x])
+        // 2×2 windows at stride 2 tiling the map (VGG's pools) take their own write-once loop.
+        let even = Self.spread([3, 4, 6, 2], seed: 19)  // sampled elements reach every tap
+        Self.check(Pooling2D(name: "max_tiled", kind: .max, poolSize: (2, 2), strides: (2, 2)), inputs: [even])
         Self.check(GlobalPooling2D(name: "gmax", kind: .max), inputs: [x])
         Self.check(GlobalPooling2D(name: "gavg", kind: .average, keepDims: true), inputs: [x])
         Self.check(ZeroPadding2D(name: "pad", top: 1, bottom: 2, left: 0, right: 3), inputs: [x])
