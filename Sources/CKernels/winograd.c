@@ -24,6 +24,7 @@ typedef struct {
     sl_winograd *w;
     const float *kernel;  // HWIO [3][3][C][K], or with flipped [3][3][K][C] read rotated
     int flipped;
+    int failed;  // set (atomically) when a thread found no memory for its rotated channels
 } transform_state;
 
 // U = G g Gᵀ in float64 for input channels [16·b0, 16·b1), 16 output channels at a time: every
@@ -35,12 +36,15 @@ typedef struct {
 static inline __attribute__((always_inline)) void transform_kernel_body(void *data, int64_t b0, int64_t b1) {
 #pragma clang fp contract(off)  // the same roundings on every vector unit: no fused multiply-adds
     enum { B = 16 };
-    const transform_state *s = data;
+    transform_state *s = data;
     sl_winograd *w = s->w;
     const int C = w->C, K = w->K, alpha = w->m + 2;
     const double(*G)[3] = w->m == 4 ? G4 : G2;
     float *rotated = s->flipped ? malloc(sizeof(float) * 9 * B * (size_t)K) : NULL;  // [3][3][B][K]
-    if (s->flipped && !rotated) return;  // sl_winograd_create reports it
+    if (s->flipped && !rotated) {
+        __atomic_store_n(&s->failed, 1, __ATOMIC_RELAXED);  // sl_winograd_create reports it
+        return;
+    }
     for (int64_t block = b0; block < b1; block++) {
         const float *source = s->kernel + block * B * K;
         size_t stride = (size_t)C * K;  // between kernel positions
@@ -131,12 +135,17 @@ sl_winograd *sl_winograd_create(const float *kernel, int flipped, const float *b
         return NULL;
     }
     for (int k = 0; k < K; k++) w->bias[k] = bias ? bias[k] : 0;
-    transform_state state = {w, kernel, flipped != 0};
+    transform_state state = {w, kernel, flipped != 0, 0};
     void (*transform)(void *, int64_t, int64_t) = transform_kernel;
 #if defined(__x86_64__)
     transform = avx512 ? transform_kernel_avx512 : transform_kernel_avx2;
 #endif
     sl_parallel_for(C / 16, &state, transform);  // training re-transforms after every step
+    if (state.failed) {
+        sl_winograd_destroy(w);
+        snprintf(error, error_length, "out of memory for the rotated kernel");
+        return NULL;
+    }
     return w;
 }
 

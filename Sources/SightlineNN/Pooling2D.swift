@@ -183,9 +183,9 @@ extension Pooling2D {
         return Tensor(shape: x.shape) { out in
             x.withUnsafeBufferPointer { p in
                 y.withUnsafeBufferPointer { m in
-                    dy.withUnsafeBufferPointer { g in
+                    dy.withUnsafeBufferPointer { upstream in
                         guard let d = out.baseAddress, let p = p.baseAddress, let m = m.baseAddress,
-                            let g = g.baseAddress
+                            let u = upstream.baseAddress
                         else { return }
                         Parallel.forEachChunk(rows, costPerItem: width * c * 4) { range in
                             for row in range {
@@ -196,7 +196,7 @@ extension Pooling2D {
                                     for j in 0..<c {
                                         let target = m[o + j]
                                         // A multiply, so a NaN gradient stays NaN, as the ReLU's would.
-                                        let kept = positiveOnly ? g[o + j] * (target > 0 ? 1 : 0) : g[o + j]
+                                        let kept = positiveOnly ? u[o + j] * (target > 0 ? 1 : 0) : u[o + j]
                                         // Taps in the generic loop's order: the first maximum takes it.
                                         let (a, b, e, f) = (p[top + j], p[t0 + j], p[t1 + j], p[t2 + j])
                                         let hitA = a == target

@@ -68,6 +68,7 @@ struct Extract: ParsableCommand {
 
     func validate() throws {
         guard batch > 0 else { throw ValidationError("--batch must be positive") }
+        guard dataWorkers.map({ $0 >= 0 }) ?? true else { throw ValidationError("--data-workers must be at least 0") }
         guard ResizePolicy(argument: resize) != nil else {
             throw ValidationError("--resize must be squash, crop or crop:SIDE")
         }
@@ -101,7 +102,7 @@ struct Extract: ParsableCommand {
 
     func run() throws {
         let engineOptions = try engine.make(
-            decodeWorkers: dataWorkers.map { max($0, 0) } ?? ImageBatchStream.defaultWorkers)
+            decodeWorkers: dataWorkers ?? ImageBatchStream.defaultWorkers)
         let dataset: ImageFolder
         do {
             dataset = try ImageFolder(
@@ -123,7 +124,7 @@ struct Extract: ParsableCommand {
             extractor: extractor, dataset: dataset, output: output, batchSize: batch, shard: try shardSelection(),
             resume: resume,
             sightlineVersion: Sightline.version)
-        if let dataWorkers { job.dataWorkers = max(dataWorkers, 0) }
+        if let dataWorkers { job.dataWorkers = dataWorkers }
         let display = ProgressDisplay(label: "extract")
         Interrupts.cooperate()
         let summary: ExtractionJob.Summary

@@ -64,6 +64,17 @@ struct CLITests {
         #expect(result.out.contains("\"job\":\"train\""))
     }
 
+    /// `--data-workers 0` decodes between steps (the default on 2 or 3 cores); below 0 is refused
+    /// as a usage error that names the option, before any file is read.
+    @Test func dataWorkersBelowZeroAreRefused() throws {
+        for command in [["finetune", "m.h5", "--data", "d", "-o", "o.h5"], ["extract", "m.h5", "d", "-o", "f.h5"]] {
+            let spaced = try run(command + ["--data-workers", "-1"])
+            #expect(spaced.status == 2 && spaced.err.contains("--data-workers -1: negative values are not accepted"))
+            let joined = try run(command + ["--data-workers=-1"])
+            #expect(joined.status == 2 && joined.err.contains("--data-workers must be at least 0"), "\(joined.err)")
+        }
+    }
+
     @Test func inspectJSONIsMachineReadable() throws {
         let result = try run(["inspect", "--json", Self.fixtures.appendingPathComponent("resnet50_keras3.h5").path])
         #expect(result.status == 0, "\(result.err)")
