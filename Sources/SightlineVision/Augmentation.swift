@@ -50,6 +50,20 @@ public struct Augmentation: Sendable, Equatable {
         }
     }
 
+    /// `v` reflected into `0...size − 1` (mirror padding without repeating the edge pixel).
+    static func reflect(_ v: Float, _ size: Int) -> Float {
+        let period = Float(2 * max(size - 1, 1))
+        // For 0 ≤ v < period the remainders are exact and v + period < 2·period, so the general
+        // form equals (v + period) − period, bit for bit, without two fmodf calls per coordinate
+        // (most of the pixels of a small rotation or shift).
+        var m =
+            v >= 0 && v < period
+            ? (v + period) - period
+            : (v.truncatingRemainder(dividingBy: period) + period).truncatingRemainder(dividingBy: period)
+        if m > Float(size - 1) { m = period - m }
+        return m
+    }
+
     /// A randomly transformed copy of `image`, drawing from `generator`.
     public func apply(to image: Tensor, generator: inout SeededGenerator) -> Tensor {
         let (h, w, c) = (image.shape[0], image.shape[1], image.shape[2])
@@ -67,12 +81,6 @@ public struct Augmentation: Sendable, Equatable {
         if !flip && dy == 0 && dx == 0 && angle == 0 && scale == 1 && gain == 1 { return image }
         let (cy, cx) = (Float(h - 1) / 2, Float(w - 1) / 2)
         let (cosine, sine) = (cos(angle), sin(angle))
-        func reflect(_ v: Float, _ size: Int) -> Float {
-            let period = Float(2 * max(size - 1, 1))
-            var m = (v.truncatingRemainder(dividingBy: period) + period).truncatingRemainder(dividingBy: period)
-            if m > Float(size - 1) { m = period - m }
-            return m
-        }
         return Tensor(shape: image.shape) { out in
             image.withUnsafeBufferPointer { p in
                 for y in 0..<h {
@@ -81,9 +89,9 @@ public struct Augmentation: Sendable, Equatable {
                         var (u, v) = ((Float(x) - cx - dx) / scale, (Float(y) - cy - dy) / scale)
                         (u, v) = (cosine * u + sine * v, -sine * u + cosine * v)
                         var sx = u + cx
-                        let sy = reflect(v + cy, h)
+                        let sy = Self.reflect(v + cy, h)
                         if flip { sx = Float(w - 1) - sx }
-                        sx = reflect(sx, w)
+                        sx = Self.reflect(sx, w)
                         let (x0, y0) = (Int(sx), Int(sy))
                         let (x1, y1) = (min(x0 + 1, w - 1), min(y0 + 1, h - 1))
                         let (fx, fy) = (sx - Float(x0), sy - Float(y0))
