@@ -149,8 +149,9 @@ extension Graph {
     ) -> [String: Tensor] {
         engineOptions.applyThreads()
         var gradients: [String: Tensor] = seeds
-        // Gradients a folded ReLU convolution's output received after its first, summed when
-        // that step applies the ReLU's derivative, in the same pass.
+        // Gradients a folded convolution's output received after its first, summed when that
+        // step applies its activation's derivative (`ActivationFunction.gradient(_:adding:…)`:
+        // for a ReLU, in the same pass).
         var later: [String: [Tensor]] = [:]
         var results: [String: Tensor] = [:]
         let parameters: GradientNeeds = tape.request.parameterGradients ? .parameters : []
@@ -159,7 +160,7 @@ extension Graph {
             guard tape.needsGradient[name] == true else { return }
             if gradients[name] == nil {
                 gradients[name] = gradient
-            } else if (tape.folded[name]?.working as? Conv2D)?.activation == .relu() {
+            } else if tape.folded[name]?.working is Conv2D {
                 later[name, default: []].append(gradient)
             } else {
                 gradients[name]?.add(gradient)
