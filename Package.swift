@@ -56,7 +56,7 @@ let package = Package(
             ],
             // The Keras Applications architectures (scripts/make_keras_applications.py).
             resources: [.copy("Resources/keras_applications.zip")]),
-        .target(name: "SightlineVision", dependencies: ["SightlineCore", "CImageCodecs"]),
+        .target(name: "SightlineVision", dependencies: ["SightlineCore", "CImageCodecs", "CKernels"]),
         // The images' road: inputs, class folders, the batch stream and loop, the decoded-image
         // cache, and `ModelInput` (channel check, resize policy, preprocessing in one place).
         .target(
@@ -106,7 +106,8 @@ let package = Package(
                 "SightlineTestSupport",
             ]),
         .testTarget(
-            name: "SightlineVisionTests", dependencies: ["SightlineCore", "SightlineVision", "SightlineTestSupport"]),
+            name: "SightlineVisionTests",
+            dependencies: ["SightlineCore", "SightlineVision", "SightlineTestSupport", "CKernels"]),
         .testTarget(
             name: "SightlineDataTests",
             dependencies: [

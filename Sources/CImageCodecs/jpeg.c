@@ -101,8 +101,10 @@ int sl_jpeg_decode_scaled(const uint8_t *data, size_t size, long long max_pixels
     jpeg_start_decompress(&info);
     int w = (int)info.output_width, h = (int)info.output_height, c = info.output_components;
     pixels = malloc((size_t)w * h * 3);
-    row = malloc((size_t)w * c);
-    if (!pixels || !row) {
+    // RGB scanlines are decoded straight into the image; grayscale and CMYK rows go through one
+    // row of scratch and are expanded or converted.
+    row = c == 3 ? NULL : malloc((size_t)w * c);
+    if (!pixels || (c != 3 && !row)) {
         snprintf(error, SL_ERROR_CAPACITY, "out of memory for a %dx%d image", w, h);
         jpeg_destroy_decompress(&info);
         free(pixels);
@@ -112,14 +114,20 @@ int sl_jpeg_decode_scaled(const uint8_t *data, size_t size, long long max_pixels
     int inverted = cmyk && info.saw_Adobe_marker;
     while (info.output_scanline < info.output_height) {
         int y = (int)info.output_scanline;
+        uint8_t *dst = pixels + (size_t)y * w * 3;
+        if (c == 3) {
+            // Up to the decoder's natural row group (rec_outbuf_height) in one call.
+            JSAMPROW rows[4];
+            int count = (int)info.output_height - y < 4 ? (int)info.output_height - y : 4;
+            for (int i = 0; i < count; i++) rows[i] = dst + (size_t)i * w * 3;
+            jpeg_read_scanlines(&info, rows, (JDIMENSION)count);
+            continue;
+        }
         JSAMPROW rows[1] = {row};
         jpeg_read_scanlines(&info, rows, 1);
-        uint8_t *dst = pixels + (size_t)y * w * 3;
         for (int x = 0; x < w; x++) {
             if (c == 1) {
                 dst[3 * x] = dst[3 * x + 1] = dst[3 * x + 2] = row[x];
-            } else if (c == 3) {
-                memcpy(dst + 3 * x, row + 3 * x, 3);
             } else {
                 // CMYK -> RGB exactly as Pillow's cmyk2rgb: R = (255 - K) - round(C * (255 - K) / 255),
                 // with Pillow's MULDIV255 rounding; inverted (Adobe) data is flipped first.

@@ -1,3 +1,4 @@
+internal import CKernels
 import SightlineCore
 
 /// Image resizing with Pillow's bilinear filter: separable, and antialiased when shrinking (the
@@ -47,33 +48,46 @@ public enum Resize {
     /// full-size float copy (a 16000×16000 photo would take 3 GiB as floats; here only the
     /// `[H, width, 3]` horizontal pass is float).
     public static func bilinear(_ image: RGBImage, height: Int, width: Int) -> Tensor {
+        bilinear(image, height: height, width: width, maxLanes: 0)
+    }
+
+    /// `bilinear(_:height:width:)` with the horizontal pass's vector width capped at `maxLanes`
+    /// (16, 8 or 1; 0 the widest the CPU has), so that tests reach every variant.
+    static func bilinear(_ image: RGBImage, height: Int, width: Int, maxLanes: Int) -> Tensor {
         precondition(height > 0 && width > 0, "resize needs a positive size")
         let (h, w) = (image.height, image.width)
-        let columns = Taps(weights(input: w, output: width))
+        let columns = weights(input: w, output: width)
         let rows = Taps(weights(input: h, output: height))
-        var horizontal = [Float](repeating: 0, count: h * width * 3)
-        image.pixels.withUnsafeBufferPointer { p in
-            horizontal.withUnsafeMutableBufferPointer { out in
-                columns.withPointers { starts, sources, weights in
-                    guard let source = p.baseAddress, let target = out.baseAddress else { return }
-                    for y in 0..<h {
-                        let row = source + y * w * 3
-                        for x in 0..<width {
-                            var (r, g, b): (Float, Float, Float) = (0, 0, 0)
-                            for t in starts[x]..<starts[x + 1] {
-                                let s = row + sources[t] * 3
-                                r += weights[t] * Float(s[0])
-                                g += weights[t] * Float(s[1])
-                                b += weights[t] * Float(s[2])
-                            }
-                            let o = target + (y * width + x) * 3
-                            (o[0], o[1], o[2]) = (r, g, b)
-                        }
-                    }
-                }
-            }
+        // The horizontal pass in C, several output pixels per vector (`sl_resize_rows_rgb8`: the
+        // same sums in the same order as the float path's loop, which takes over when the pass
+        // finds no scratch memory).
+        guard let horizontal = vectorHorizontal(image, columns: columns, maxLanes: maxLanes) else {
+            return bilinear(image.tensor, height: height, width: width)
         }
         return vertical(horizontal, rows: rows, height: height, width: width, c: 3)
+    }
+
+    /// `[h, width, 3]` floats from 8-bit rows through `sl_resize_rows_rgb8`, or nil when its
+    /// scratch memory could not be allocated.
+    private static func vectorHorizontal(_ image: RGBImage, columns: [[(Int, Float)]], maxLanes: Int) -> [Float]? {
+        let taps = columns.map(\.count).max() ?? 0
+        var first = [Int32](repeating: 0, count: columns.count)
+        var count = [Int32](repeating: 0, count: columns.count)
+        var weights = [Float](repeating: 0, count: columns.count * taps)
+        for (x, list) in columns.enumerated() {
+            // Pillow's taps are a contiguous run of source columns.
+            (first[x], count[x]) = (Int32(list.first?.0 ?? 0), Int32(list.count))
+            for (t, (_, weight)) in list.enumerated() { weights[x * taps + t] = weight }
+        }
+        var horizontal = [Float](repeating: 0, count: image.height * columns.count * 3)
+        let failed = image.pixels.withUnsafeBufferPointer { p in
+            horizontal.withUnsafeMutableBufferPointer { out in
+                sl_resize_rows_rgb8(
+                    p.baseAddress, Int32(image.height), Int32(image.width), Int32(columns.count), first, count, weights,
+                    Int32(taps), Int32(maxLanes), out.baseAddress)
+            }
+        }
+        return failed == 0 ? horizontal : nil
     }
 
     /// The vertical pass of both: `[h, width, c]` floats to `[height, width, c]`.

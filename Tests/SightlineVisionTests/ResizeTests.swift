@@ -1,8 +1,9 @@
 import Foundation
 import SightlineCore
 import SightlineTestSupport
-import SightlineVision
 import Testing
+
+@testable import SightlineVision
 
 /// `Resize.bilinear` against Pillow's `Image.resize(BILINEAR)` on float images (antialiased
 /// when shrinking). Fixture: `Tests/Fixtures/resize.json` from `make_resize_fixtures.py`.
@@ -39,16 +40,27 @@ struct ResizeTests {
     }
 }
 
-/// Issue 26: 8-bit pixels are resized without a full-size float copy, with the same sums.
+/// Issue 26: 8-bit pixels are resized without a full-size float copy, with the same sums. Issue
+/// 21: their horizontal pass runs 16 (AVX-512) or 8 (AVX2) output pixels per vector with
+/// lanes padded to the longest tap list; the sizes cover widths that are not a multiple of the
+/// lanes, one-column outputs, upsampling and shrinking by up to 9× (19 taps).
 struct ResizeFromPixelsTests {
     @Test func pixelsResizeExactlyAsTheirFloatImage() {
         var generator = SystemRandomNumberGenerator()
-        for (height, width, toHeight, toWidth) in [(37, 53, 7, 11), (300, 200, 224, 224), (5, 9, 20, 3)] {
+        let sizes = [
+            (37, 53, 7, 11), (300, 200, 224, 224), (5, 9, 20, 3), (411, 324, 224, 224), (443, 538, 224, 224),
+            (230, 2017, 224, 224), (64, 17, 30, 1), (9, 7, 33, 41), (50, 31, 50, 31),
+        ]
+        for (height, width, toHeight, toWidth) in sizes {
             let pixels = (0..<(height * width * 3)).map { _ in UInt8.random(in: 0...255, using: &generator) }
             let image = RGBImage(width: width, height: height, pixels: pixels)
             let direct = Resize.bilinear(image, height: toHeight, width: toWidth)
             let viaFloats = Resize.bilinear(image.tensor, height: toHeight, width: toWidth)
             #expect(direct.shape == [toHeight, toWidth, 3] && direct.scalars == viaFloats.scalars)
+            for lanes in [8, 1] {  // AVX2 (where the CPU has it) and scalar C
+                let narrower = Resize.bilinear(image, height: toHeight, width: toWidth, maxLanes: lanes)
+                #expect(narrower.scalars == viaFloats.scalars, "\(lanes) lanes")
+            }
             #expect(image.prepared(height: toHeight, width: toWidth, policy: .squash).scalars == viaFloats.scalars)
         }
     }

@@ -67,6 +67,31 @@ int sl_winograd_kernel_gradient(const float *x, const float *dy, int N, int C, i
 int sl_pointwise_kernel_gradient(const float *x, const float *dy, int64_t rows, int C, int K, int slices, float *dw,
                                  float *db);
 
+/// The horizontal pass of a separable resize of 8-bit RGB rows (resize_rows.c): src [h][w][3]
+/// bytes to out [h][width][3] floats, where output x sums, in ascending order, taps
+/// first[x] + t for t < count[x] with weights[x * taps + t] (each row of weights padded to
+/// `taps`, the longest count). Every sum is weight × pixel added in tap order from +0, no fused
+/// multiply-add: bit for bit the scalar loop. `max_lanes` caps the vector width (16 AVX-512,
+/// 8 AVX2, 1 scalar; 0 takes the widest the CPU has), for tests of every variant. Returns 0, or
+/// 1 when the shape is empty or scratch memory could not be allocated (out untouched).
+int sl_resize_rows_rgb8(const uint8_t *src, int h, int w, int width, const int32_t *first, const int32_t *count,
+                        const float *weights, int taps, int max_lanes, float *out);
+
+/// One draw of the default augmentation's geometry (augment_warp.c): output pixel (x, y) reads
+/// the source at the inverse map ((x − cx − dx) / scale, (y − cy − dy) / scale) rotated by the
+/// angle whose cosine and sine are given, shifted back by (cx, cy), mirrored when `flip`, with
+/// reflected borders; `gain` scales the bilinear sample, clamped to 0…255.
+typedef struct {
+    float cx, cy, dx, dy, scale, cosine, sine, gain;
+    int flip;
+} sl_warp;
+
+/// The augmentation warp of src [h][w][c] floats into out [h][w][c] (augment_warp.c): every
+/// operation rounded on its own in the order of the scalar loop, so the AVX-512 path (when
+/// `vector` is nonzero and the CPU has it) and the scalar one agree bit for bit. Returns 0, or 1
+/// when the shape is empty or too large for 32-bit indices (out untouched).
+int sl_augment_warp(const float *src, int h, int w, int c, const sl_warp *warp, int vector, float *out);
+
 // ---- oneDNN primitives on NHWC (onednn.c)
 
 typedef struct sl_dnnl_conv sl_dnnl_conv;
