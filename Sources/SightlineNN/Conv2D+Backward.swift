@@ -2,12 +2,13 @@ import SightlineCore
 
 /// The backward pass of `Conv2D`, with its kernels chosen per layer:
 /// - input gradient: Winograd for 3×3 stride-1 layers (the backward of a convolution is a
-///   convolution with the flipped kernel, `ConvolutionKernelCache.inputGradient`), else oneDNN's
-///   backward-data primitive, else im2col + GEMM with col2im;
+///   convolution with the flipped kernel, `ConvolutionKernelCache.inputGradient`), GEMMs
+///   scattered onto the strided pixels for strided 1×1 layers (`StridedPointwiseInputGradient`),
+///   else oneDNN's backward-data primitive, else im2col + GEMM with col2im;
 /// - kernel and bias gradients: oneDNN's backward-weights primitive or im2col + GEMM tiles
 ///   (`ConvolutionGEMM.backward`) by a fixed rule from per-layer measurements (`weightGradients`):
 ///   Winograd F(4×4,3×3) or F(2×2,3×3) transposed for 3×3 stride-1 layers (2–3× oneDNN's), GEMMs
-///   split over rows for 1×1 stride-1 layers (no im2col), and oneDNN 2.6's
+///   split over rows for 1×1 layers (no im2col; strided rows gathered), and oneDNN 2.6's
 ///   f32 backward-weights kernel on NHWC loses to a plain GEMM on the wide 3×3 layers left.
 /// Under bf16 (`Precision.effective`) both gradients take oneDNN's bf16 backward primitives;
 /// under bf16-emulated, oneDNN's float32 ones on bfloat16-rounded copies (`reducedPrecisionBackward`).
@@ -39,6 +40,12 @@ extension Conv2D {
             fast.run(dz, into: &result, accumulate: false)
             return [result]
         }
+        if onednn, StridedPointwiseInputGradient.fits(g),
+            let dx = StridedPointwiseInputGradient.run(
+                gradient: dz, kernel: kernel.value, input: x.shape, geometry: g, threads: Parallel.threadCount)
+        {
+            return [dx]
+        }
         if onednn,
             let dx = backwardKernels.inputGradient(
                 backwardShape(g, channels: x.shape[3]), kernel: kernel.value, input: x.shape, gradient: dz)
@@ -54,7 +61,7 @@ extension Conv2D {
     /// The kernel gradient (nil unless `kernel`) and the bias gradient `[F]` (zeros from the
     /// pointwise route unless `bias`): Winograd (`WinogradKernelGradient`) for 3×3 stride-1
     /// layers with enough tiles, a GEMM split over rows (`PointwiseKernelGradient`) for 1×1
-    /// stride-1 layers of up to 512 inputs; for the rest im2col + GEMM on 3×3 layers with 512 or
+    /// stride-1 layers of up to 512 inputs and strided 1×1 layers; for the rest im2col + GEMM on 3×3 layers with 512 or
     /// more filters and oneDNN's backward-weights primitive on the others (GEMM where oneDNN
     /// declines). The rule is fixed, not timed at run time, so that a run and its resumed or
     /// repeated twin sum in the same order and end bitwise equal. GEMM against oneDNN, measured
@@ -76,7 +83,7 @@ extension Conv2D {
         }
         if onednn, wantsKernel, PointwiseKernelGradient.fits(g, channels: x.shape[3]),
             let (dw, db) = PointwiseKernelGradient.run(
-                input: x, gradient: dz, filters: filters, bias: wantsBias, threads: threads)
+                input: x, gradient: dz, geometry: g, filters: filters, bias: wantsBias, threads: threads)
         {
             return (dw, db)
         }

@@ -1,8 +1,9 @@
 internal import CKernels
 import SightlineCore
 
-/// The kernel and bias gradients of a 1×1 stride-1 convolution as plain GEMMs
-/// (`Sources/CKernels/pointwise_weights.c`): the input `[N, H, W, C]` read as rows `[N·H·W, C]`,
+/// The kernel and bias gradients of a 1×1 convolution without padding as plain GEMMs
+/// (`Sources/CKernels/pointwise_weights.c`): the input pixels the outputs read as rows
+/// `[N·OH·OW, C]` (the input itself at stride 1, gathered a chunk at a time otherwise),
 /// `∂L/∂kernel = xᵀ dz` and `∂L/∂bias` the sum of `dz`'s rows, the long reduction split over the
 /// threads (one fixed range of rows per thread, partial sums added in order: the result depends
 /// on the thread count only, so it repeats bitwise).
@@ -12,25 +13,31 @@ import SightlineCore
 /// MobileNetV2's 112×112 16→96 2.9/3.9/9.6, 56×56 24→144 1.5/2.1/3.3, 28×28 32→192 0.5/0.7/1.0,
 /// 14×14 96→576 1.4/1.5/1.9; ResNet50's 56×56 64→256 5.3/6.1/9.1, 28×28 128→512 5.1/5.4/6.7,
 /// 14×14 256→1024 6.4/7.1/7.5. Wide inputs gain little or lose (14×14 1024→256 7.7 against 6.8,
-/// 7×7 960→320 level): `fits` takes layers of at most 512 input channels.
+/// 7×7 960→320 level): `fits` takes stride-1 layers of at most 512 input channels. ResNet50's
+/// stride-2 layers (same machine, batch 16, best of 8, ms, this route / oneDNN): 56×56 256→512
+/// 10.4/12.5, 256→128 2.9/3.3, 28×28 512→1024 11.3/12.0, 512→256 2.8/3.0, 14×14 1024→2048
+/// 13.1/14.2, 1024→512 3.0/3.4: `fits` takes every strided 1×1 layer without padding.
 enum PointwiseKernelGradient {
-    /// Input channels above which oneDNN's primitive keeps the layer.
+    /// Input channels above which oneDNN's primitive keeps a stride-1 layer.
     static let maximumChannels = 512
 
     /// Whether geometry `g` with `channels` inputs takes this route.
     static func fits(_ g: WindowGeometry, channels: Int) -> Bool {
-        g.kernelHeight == 1 && g.kernelWidth == 1 && g.strideY == 1 && g.strideX == 1 && g.padTop == 0
-            && g.padLeft == 0 && g.outputHeight == g.inputHeight && g.outputWidth == g.inputWidth
-            && channels <= maximumChannels
+        guard g.kernelHeight == 1 && g.kernelWidth == 1 && g.padTop == 0 && g.padLeft == 0 else { return false }
+        if g.strideY == 1 && g.strideX == 1 {
+            return g.outputHeight == g.inputHeight && g.outputWidth == g.inputWidth && channels <= maximumChannels
+        }
+        return (g.outputHeight - 1) * g.strideY < g.inputHeight && (g.outputWidth - 1) * g.strideX < g.inputWidth
     }
 
     /// The kernel gradient `[1, 1, C, F]` and, when `bias`, the bias gradient `[F]` (else zeros,
     /// and no pass over `dz` for it) of input `x` `[N, H, W, C]` and output gradient `dz`
-    /// `[N, H, W, F]`, summed over `threads` fixed ranges of rows, or nil when scratch memory
-    /// could not be allocated.
-    static func run(input x: Tensor, gradient dz: Tensor, filters: Int, bias wantsBias: Bool, threads: Int) -> (
-        kernel: Tensor, bias: Tensor
-    )? {
+    /// `[N, OH, OW, F]` of a layer with geometry `g` (`fits`), summed over `threads` fixed ranges
+    /// of rows, or nil when scratch memory could not be allocated.
+    static func run(
+        input x: Tensor, gradient dz: Tensor, geometry g: WindowGeometry, filters: Int, bias wantsBias: Bool,
+        threads: Int
+    ) -> (kernel: Tensor, bias: Tensor)? {
         let channels = x.shape[3]
         var failed: Int32 = 0
         var bias = Tensor(zeros: [filters])
@@ -39,8 +46,9 @@ enum PointwiseKernelGradient {
                 dz.withUnsafeBufferPointer { dy in
                     bias.withUnsafeMutableBufferPointer { db in
                         failed = sl_pointwise_kernel_gradient(
-                            p.baseAddress, dy.baseAddress, Int64(x.count / max(channels, 1)), Int32(channels),
-                            Int32(filters), Int32(clamping: threads), out.baseAddress,
+                            p.baseAddress, dy.baseAddress, Int32(x.shape[0]), Int32(x.shape[1]), Int32(x.shape[2]),
+                            Int32(channels), Int32(g.strideY), Int32(g.strideX), Int32(dz.shape[1]),
+                            Int32(dz.shape[2]), Int32(filters), Int32(clamping: threads), out.baseAddress,
                             wantsBias ? db.baseAddress : nil)
                     }
                 }

@@ -253,9 +253,17 @@ struct ConvolutionKernelTests {
     }
 
     /// Batches large enough (≥ 32 tiles) for the Winograd input gradient, on `same`, `valid` and
-    /// asymmetric explicit padding (a 14×14 map at batch 1 takes 2×2 tiles), plus a strided layer
-    /// (GEMM backward).
+    /// asymmetric explicit padding (a 14×14 map at batch 1 takes 2×2 tiles), a strided 3×3 layer
+    /// (GEMM backward), and strided 1×1 layers (gathered GEMMs for the kernel, scattered ones for
+    /// the input): an even side whose last row and column no output reads, an odd side, stride 3.
     static let trainingCases: [Case] = [
+        cases[2],
+        Case(
+            label: "1x1/2 valid 10x9 (last row unread)", batch: 3, height: 10, width: 9, channels: 48, filters: 96,
+            kernel: 1, stride: 2, padding: .valid),
+        Case(
+            label: "1x1/3 same 11x11 relu", batch: 2, height: 11, width: 11, channels: 16, filters: 24, kernel: 1,
+            stride: 3, activation: .relu),
         cases[3],
         Case(
             label: "3x3 14x14 batch 1 (2x2 tiles)", batch: 1, height: 14, width: 14, channels: 32, filters: 48,

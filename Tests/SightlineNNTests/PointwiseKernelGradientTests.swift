@@ -4,28 +4,40 @@ import Testing
 @testable import SightlineNN
 
 /// The 1×1 kernel and bias gradients as row-split GEMMs (`PointwiseKernelGradient`) against
-/// float64 sums computed here, over row counts that do not divide into the threads' chunks; and
-/// the route as a training step of a 1×1 layer takes it.
+/// float64 sums computed here, over row counts that do not divide into the threads' chunks and
+/// strides whose rows are gathered (odd sides leave a last row and column unread); and the route
+/// as a training step of a 1×1 layer takes it.
 struct PointwiseKernelGradientTests {
     @Test(
         "1x1 kernel and bias gradients match float64 sums and repeat bitwise",
-        arguments: [(1, 7, 16, 48), (3, 23, 64, 256), (2, 5, 512, 8)])
-    func matchesFloat64(_ shape: (Int, Int, Int, Int)) throws {
-        let (batch, size, channels, filters) = shape
+        arguments: [
+            (1, 7, 16, 48, 1), (3, 23, 64, 256, 1), (2, 5, 512, 8, 1), (3, 23, 64, 40, 2), (2, 14, 1024, 24, 2),
+            (1, 9, 8, 16, 3),
+        ])
+    func matchesFloat64(_ shape: (Int, Int, Int, Int, Int)) throws {
+        let (batch, size, channels, filters, stride) = shape
+        let g = WindowGeometry(
+            inputHeight: size, inputWidth: size, kernel: (1, 1), strides: (stride, stride), padding: .valid)
         let x = ConvolutionKernelTests.random([batch, size, size, channels], seed: 5)
-        let dz = ConvolutionKernelTests.random([batch, size, size, filters], seed: 6)
+        let dz = ConvolutionKernelTests.random([batch, g.outputHeight, g.outputWidth, filters], seed: 6)
+        #expect(PointwiseKernelGradient.fits(g, channels: channels))
         let (dw, db) = try #require(
-            PointwiseKernelGradient.run(input: x, gradient: dz, filters: filters, bias: true, threads: 2))
+            PointwiseKernelGradient.run(input: x, gradient: dz, geometry: g, filters: filters, bias: true, threads: 2))
         #expect(dw.shape == [1, 1, channels, filters] && db.shape == [filters])
-        let rows = batch * size * size
         let (xs, ds) = (x.scalars, dz.scalars)
         var expected = [Double](repeating: 0, count: channels * filters)
         var expectedBias = [Double](repeating: 0, count: filters)
-        for r in 0..<rows {
-            for f in 0..<filters { expectedBias[f] += Double(ds[r * filters + f]) }
-            for c in 0..<channels {
-                let a = Double(xs[r * channels + c])
-                for f in 0..<filters { expected[c * filters + f] += a * Double(ds[r * filters + f]) }
+        for n in 0..<batch {
+            for oy in 0..<g.outputHeight {
+                for ox in 0..<g.outputWidth {
+                    let r = (n * g.outputHeight + oy) * g.outputWidth + ox
+                    let pixel = (n * size + oy * stride) * size + ox * stride
+                    for f in 0..<filters { expectedBias[f] += Double(ds[r * filters + f]) }
+                    for c in 0..<channels {
+                        let a = Double(xs[pixel * channels + c])
+                        for f in 0..<filters { expected[c * filters + f] += a * Double(ds[r * filters + f]) }
+                    }
+                }
             }
         }
         func relative(_ got: [Float], _ want: [Double]) -> Double {
@@ -35,15 +47,16 @@ struct PointwiseKernelGradientTests {
         #expect(relative(dw.scalars, expected) < 1e-5)
         #expect(relative(db.scalars, expectedBias) < 1e-5)
         let again = try #require(
-            PointwiseKernelGradient.run(input: x, gradient: dz, filters: filters, bias: true, threads: 2))
+            PointwiseKernelGradient.run(input: x, gradient: dz, geometry: g, filters: filters, bias: true, threads: 2))
         #expect(again.kernel.scalars == dw.scalars && again.bias.scalars == db.scalars)
         // Without the bias sums the kernel gradient is the same.
         let kernelOnly = try #require(
-            PointwiseKernelGradient.run(input: x, gradient: dz, filters: filters, bias: false, threads: 2))
+            PointwiseKernelGradient.run(
+                input: x, gradient: dz, geometry: g, filters: filters, bias: false, threads: 2))
         #expect(kernelOnly.kernel.scalars == dw.scalars)
     }
 
-    @Test("a training step of a 1x1 layer takes the route; strided and wide layers do not")
+    @Test("a training step of a 1x1 layer takes the route; wide stride-1 and padded layers do not")
     func layerTakesTheRoute() throws {
         let c = ConvolutionKernelTests.Case(
             label: "1x1 64->128", batch: 4, height: 9, width: 9, channels: 64, filters: 128, kernel: 1,
@@ -53,7 +66,11 @@ struct PointwiseKernelGradientTests {
         #expect(PointwiseKernelGradient.fits(g, channels: 64))
         #expect(!PointwiseKernelGradient.fits(g, channels: 1024))
         let strided = WindowGeometry(inputHeight: 8, inputWidth: 8, kernel: (1, 1), strides: (2, 2), padding: .valid)
-        #expect(!PointwiseKernelGradient.fits(strided, channels: 64))
+        #expect(PointwiseKernelGradient.fits(strided, channels: 1024))
+        let padded = WindowGeometry(
+            inputHeight: 8, inputWidth: 8, kernel: (1, 1), strides: (1, 1),
+            padding: .explicit(top: 1, bottom: 1, left: 1, right: 1))
+        #expect(!PointwiseKernelGradient.fits(padded, channels: 64))
         let options = EngineOptions()
         for parameter in conv.parameters { parameter.zeroGradient() }
         let forward = conv.forward([x], mode: .training, options: options)
@@ -62,7 +79,8 @@ struct PointwiseKernelGradientTests {
         // change the engine's count, so any of the counts they set will do).
         let routes = try (1...4).map { threads in
             try #require(
-                PointwiseKernelGradient.run(input: x, gradient: upstream, filters: 128, bias: true, threads: threads))
+                PointwiseKernelGradient.run(
+                    input: x, gradient: upstream, geometry: g, filters: 128, bias: true, threads: threads))
         }
         #expect(
             routes.contains {

@@ -58,14 +58,24 @@ void sl_winograd_destroy(sl_winograd *plan);
 int sl_winograd_kernel_gradient(const float *x, const float *dy, int N, int C, int K, int H, int W, int OH, int OW,
                                 int pad_top, int pad_left, int m, int slices, float *dw, float *db, int accumulate);
 
-/// The kernel and bias gradients of a 1x1, stride-1 convolution as GEMMs split over rows
-/// (pointwise_weights.c): x [rows][C] and dy [rows][K] (NHWC with rows = N·H·W) give
-/// dw [C][K] = xᵀ dy (the HWIO kernel [1][1][C][K]) and, when db is not NULL, db [K] = the sum of
-/// dy's rows; both overwritten. The rows are summed in `slices` fixed ranges, one thread each
-/// (the thread count): the result depends on that number only. Returns 0, or 1 when scratch
+/// The kernel and bias gradients of a 1x1 convolution without padding as GEMMs split over rows
+/// (pointwise_weights.c): x [N][H][W][C] and dy [N][OH][OW][K] give dw [C][K] = xᵀ dy over the
+/// input pixels (oy·sy, ox·sx) the outputs read (the HWIO kernel [1][1][C][K]) and, when db is
+/// not NULL, db [K] = the sum of dy's rows; both overwritten. With stride 1, OH = H and OW = W.
+/// The rows are summed in `slices` fixed ranges, one thread each (the thread count): the result
+/// depends on that number only. Returns 0, or 1 when the geometry is inconsistent or scratch
 /// memory could not be allocated (dw and db untouched).
-int sl_pointwise_kernel_gradient(const float *x, const float *dy, int64_t rows, int C, int K, int slices, float *dw,
-                                 float *db);
+int sl_pointwise_kernel_gradient(const float *x, const float *dy, int N, int H, int W, int C, int sy, int sx, int OH,
+                                 int OW, int K, int slices, float *dw, float *db);
+
+/// The input gradient of a 1x1 convolution without padding and with a stride above 1
+/// (pointwise_data.c): dx [N][H][W][C] = dy [N][OH][OW][K] · kernelᵀ (the HWIO kernel [1][1][C][K])
+/// at the pixels (oy·sy, ox·sx) the outputs read, and 0 at every other pixel; dx overwritten.
+/// GEMMs over groups of output rows into scratch, scattered; the groups split over `slices`
+/// threads, no sum across threads: a repeat with the same count ends bitwise equal. Returns 0, or 1 when
+/// the geometry is inconsistent or scratch memory could not be allocated.
+int sl_strided_pointwise_input_gradient(const float *dy, const float *kernel, int N, int H, int W, int C, int sy,
+                                        int sx, int OH, int OW, int K, int slices, float *dx);
 
 /// The horizontal pass of a separable resize of 8-bit RGB rows (resize_rows.c): src [h][w][3]
 /// bytes to out [h][width][3] floats, where output x sums, in ascending order, taps
