@@ -1,8 +1,8 @@
 // The kernel and bias gradients of a 1x1 convolution without padding on NHWC as plain GEMMs,
 // without im2col: with x as rows [R = N·OH·OW][C] (the input pixels the outputs read) and dy as
 // [R][K], dW [C][K] = xᵀ dy and db [K] = the sum of dy's rows. With stride 1 those rows are the
-// input itself; with a larger stride each chunk's rows are first gathered into scratch (oneDNN
-// 2.6's primitive runs ResNet50's stride-2 1x1 layers at 110-260 GFLOP/s here). oneDNN 2.6's backward-weights primitive runs these shapes at 130-250 GFLOP/s on a
+// input itself; with a larger stride each chunk's rows are first gathered into scratch. oneDNN
+// 2.6's backward-weights primitive runs these shapes at 110-260 GFLOP/s on a
 // 2-core AVX-512 Xeon; splitting the long reduction over rows between the threads lets each run a
 // single-thread sgemm at close to the machine's peak. The rows are cut into the caller's number of
 // slices, one per thread, each a fixed, contiguous range taken in chunks of CHUNK rows (sgemm with

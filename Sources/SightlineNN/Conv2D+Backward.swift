@@ -61,9 +61,9 @@ extension Conv2D {
     /// The kernel gradient (nil unless `kernel`) and the bias gradient `[F]` (zeros from the
     /// pointwise route unless `bias`): Winograd (`WinogradKernelGradient`) for 3×3 stride-1
     /// layers with enough tiles, a GEMM split over rows (`PointwiseKernelGradient`) for 1×1
-    /// stride-1 layers of up to 512 inputs and strided 1×1 layers; for the rest im2col + GEMM on 3×3 layers with 512 or
-    /// more filters and oneDNN's backward-weights primitive on the others (GEMM where oneDNN
-    /// declines). The rule is fixed, not timed at run time, so that a run and its resumed or
+    /// stride-1 layers of up to 512 inputs and strided 1×1 layers; for the rest im2col + GEMM on
+    /// 3×3 layers with 512 or more filters and oneDNN's backward-weights primitive on the others
+    /// (GEMM where oneDNN declines). The rule is fixed, not timed at run time, so that a run and its resumed or
     /// repeated twin sum in the same order and end bitwise equal. GEMM against oneDNN, measured
     /// per layer on VGG16 batch 16, one thread of the 2-core Xeon (ms, GEMM/oneDNN): the
     /// 512-filter 3×3 layers 100/109, 103/104, 147/151, 451/532, 400/500, 228/315; the narrower

@@ -14,9 +14,10 @@ import SightlineCore
 /// 14×14 96→576 1.4/1.5/1.9; ResNet50's 56×56 64→256 5.3/6.1/9.1, 28×28 128→512 5.1/5.4/6.7,
 /// 14×14 256→1024 6.4/7.1/7.5. Wide inputs gain little or lose (14×14 1024→256 7.7 against 6.8,
 /// 7×7 960→320 level): `fits` takes stride-1 layers of at most 512 input channels. ResNet50's
-/// stride-2 layers (same machine, batch 16, best of 8, ms, this route / oneDNN): 56×56 256→512
-/// 10.4/12.5, 256→128 2.9/3.3, 28×28 512→1024 11.3/12.0, 512→256 2.8/3.0, 14×14 1024→2048
-/// 13.1/14.2, 1024→512 3.0/3.4: `fits` takes every strided 1×1 layer without padding.
+/// stride-2 layers, rows gathered (`bench/pointwise_weights.c 16 SIZE IN OUT 2`, same machine,
+/// ms, this route / oneDNN): 56×56 256→512 10.6/12.7, 256→128 3.0/3.2, 28×28 512→1024 11.7/12.1,
+/// 512→256 2.8/3.1, 14×14 1024→2048 12.7/13.8, 1024→512 2.9/3.3: `fits` takes every strided 1×1
+/// layer without padding.
 enum PointwiseKernelGradient {
     /// Input channels above which oneDNN's primitive keeps a stride-1 layer.
     static let maximumChannels = 512

@@ -6,10 +6,10 @@ import SightlineCore
 /// outputs read, zeros elsewhere (`Sources/CKernels/pointwise_data.c`). No sum crosses threads;
 /// a repeat on as many threads ends bitwise equal.
 ///
-/// Measured against oneDNN 2.6's backward-data primitive (2-core Xeon with AVX-512, batch 16,
-/// best of 8, ms, this route / oneDNN, ResNet50's stride-2 layers): 56×56 256→512 13.1/14.1,
-/// 256→128 4.1/4.9, 28×28 512→1024 12.4/14.0, 512→256 3.4/3.8, 14×14 1024→2048 12.4/18.6,
-/// 1024→512 3.3/3.3.
+/// Measured against oneDNN 2.6's backward-data primitive (`bench/pointwise_weights.c 16 SIZE IN
+/// OUT 2`, 2-core Xeon with AVX-512, best of 8, ms, this route / oneDNN, ResNet50's stride-2
+/// layers): 56×56 256→512 13.8/15.0, 256→128 5.2/6.8, 28×28 512→1024 12.3/13.7, 512→256
+/// 4.0/4.8, 14×14 1024→2048 12.1/18.9, 1024→512 3.3/3.8.
 enum StridedPointwiseInputGradient {
     /// Whether geometry `g` takes this route: a 1×1 kernel, no padding, a stride above 1.
     static func fits(_ g: WindowGeometry) -> Bool {
