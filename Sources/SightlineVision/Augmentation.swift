@@ -70,18 +70,19 @@ public struct Augmentation: Sendable, Equatable {
         var warp = sl_warp(
             cx: cx, cy: cy, dx: dx, dy: dy, scale: scale, cosine: cos(angle), sine: sin(angle), gain: gain,
             flip: flip ? 1 : 0)
-        return Self.warped(image, warp: &warp, vector: true)
+        return Self.warped(image, warp: &warp, maxLanes: 0)
     }
 
-    /// `image` `[H, W, C]` through `sl_augment_warp` (16 pixels per vector where the CPU has
-    /// AVX-512 and `vector`; the same arithmetic one pixel at a time otherwise).
-    static func warped(_ image: Tensor, warp: inout sl_warp, vector: Bool) -> Tensor {
+    /// `image` `[H, W, C]` through `sl_augment_warp`: 16 pixels per vector where the CPU has
+    /// AVX-512, 8 with AVX2, the same arithmetic one pixel at a time otherwise; `maxLanes` (16, 8
+    /// or 1; 0 the widest) caps the width, so that tests reach every path.
+    static func warped(_ image: Tensor, warp: inout sl_warp, maxLanes: Int) -> Tensor {
         let (h, w, c) = (image.shape[0], image.shape[1], image.shape[2])
         var failed: Int32 = 0
         let result = Tensor(shape: image.shape) { out in
             image.withUnsafeBufferPointer { p in
                 failed = sl_augment_warp(
-                    p.baseAddress, Int32(h), Int32(w), Int32(c), &warp, vector ? 1 : 0, out.baseAddress)
+                    p.baseAddress, Int32(h), Int32(w), Int32(c), &warp, Int32(maxLanes), out.baseAddress)
             }
         }
         // Only an image past 2³¹ values fails: too large to augment, it passes unchanged.

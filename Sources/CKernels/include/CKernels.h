@@ -97,10 +97,11 @@ typedef struct {
 } sl_warp;
 
 /// The augmentation warp of src [h][w][c] floats into out [h][w][c] (augment_warp.c): every
-/// operation rounded on its own in the order of the scalar loop, so the AVX-512 path (when
-/// `vector` is nonzero and the CPU has it) and the scalar one agree bit for bit. Returns 0, or 1
-/// when the shape is empty or too large for 32-bit indices (out untouched).
-int sl_augment_warp(const float *src, int h, int w, int c, const sl_warp *warp, int vector, float *out);
+/// operation rounded on its own in the order of the scalar loop, so the AVX-512, AVX2 and scalar
+/// paths agree bit for bit. `max_lanes` caps the vector width (16, 8 or 1; 0 the widest the CPU
+/// has), for tests of every path. Returns 0, or 1 when the shape is empty or too large for 32-bit
+/// indices (out untouched).
+int sl_augment_warp(const float *src, int h, int w, int c, const sl_warp *warp, int max_lanes, float *out);
 
 // ---- oneDNN primitives on NHWC (onednn.c)
 
