@@ -22,13 +22,12 @@ enum PointwiseKernelGradient {
     /// Input channels above which oneDNN's primitive keeps a stride-1 layer.
     static let maximumChannels = 512
 
-    /// Whether geometry `g` with `channels` inputs takes this route.
+    /// Whether geometry `g` with `channels` inputs takes this route: the strided layers the
+    /// input-gradient route takes (`StridedPointwiseInputGradient.fits`), and stride-1 ones.
     static func fits(_ g: WindowGeometry, channels: Int) -> Bool {
-        guard g.kernelHeight == 1 && g.kernelWidth == 1 && g.padTop == 0 && g.padLeft == 0 else { return false }
-        if g.strideY == 1 && g.strideX == 1 {
-            return g.outputHeight == g.inputHeight && g.outputWidth == g.inputWidth && channels <= maximumChannels
-        }
-        return (g.outputHeight - 1) * g.strideY < g.inputHeight && (g.outputWidth - 1) * g.strideX < g.inputWidth
+        guard g.strideY == 1 && g.strideX == 1 else { return StridedPointwiseInputGradient.fits(g) }
+        return g.kernelHeight == 1 && g.kernelWidth == 1 && g.padTop == 0 && g.padLeft == 0
+            && g.outputHeight == g.inputHeight && g.outputWidth == g.inputWidth && channels <= maximumChannels
     }
 
     /// The kernel gradient `[1, 1, C, F]` and, when `bias`, the bias gradient `[F]` (else zeros,
