@@ -52,9 +52,9 @@ int main(int argc, char **argv) {
         double t0 = now(), t;
         sl_dnnl_conv_bwd_weights(conv, x, dy, dw, db);
         t = now() - t0; if (i && t < best[0]) best[0] = t;
-        t0 = now(); sl_pointwise_kernel_gradient(x, dy, N, H, H, C, S, S, OH, OH, K, sl_thread_count(), dw_gemm, NULL);
+        t0 = now(); sl_pointwise_kernel_gradient(x, dy, N, H, H, C, S, S, OH, OH, K, sl_thread_count(), NULL, dw_gemm, NULL);
         t = now() - t0; if (i && t < best[1]) best[1] = t;
-        t0 = now(); sl_pointwise_kernel_gradient(x, dy, N, H, H, C, S, S, OH, OH, K, sl_thread_count(), dw_gemm, db_gemm);
+        t0 = now(); sl_pointwise_kernel_gradient(x, dy, N, H, H, C, S, S, OH, OH, K, sl_thread_count(), NULL, dw_gemm, db_gemm);
         t = now() - t0; if (i && t < best[2]) best[2] = t;
         if (S > 1) {
             t0 = now(); sl_dnnl_conv_bwd_data(conv, w, dy, dx);

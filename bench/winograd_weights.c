@@ -1,12 +1,14 @@
 // The kernel gradient of one 3x3 stride-1 `same` convolution layer through Sightline's Winograd
 // F(4x4,3x3) or F(2x2,3x3) weight gradient (Sources/CKernels/winograd_weights.c) and through oneDNN's
 // backward-weights primitive, alternating, RUNS runs each: the figures behind the route rule in
-// Sources/SightlineNN/Conv2D+Backward.swift. Random input and output gradient. Prints the
+// Sources/SightlineNN/Conv2D+Backward.swift, and behind the split rule in
+// Sources/CKernels/winograd_weights.c (SPLIT: tiles or points; default, the rule's own choice,
+// printed). Random input and output gradient. Prints the
 // minimum and the median of each (on a shared VM the minimum is the figure that repeats) and the
 // largest difference of each from a float64 correlation over sampled taps, relative to the
 // largest gradient value.
 // Build: clang -O3 -I Sources/CKernels/include bench/winograd_weights.c Sources/CKernels/*.c -ldnnl -lgomp -lm -o /tmp/winograd_weights
-// Run:   /tmp/winograd_weights BATCH SIZE IN_CHANNELS OUT_CHANNELS [TILE 4|2] [RUNS]    e.g. 16 56 256 256 4
+// Run:   /tmp/winograd_weights BATCH SIZE IN_CHANNELS OUT_CHANNELS [TILE 4|2] [RUNS] [SPLIT]    e.g. 16 56 256 256 4 7 points
 #include <malloc.h>
 #include <math.h>
 #include <stdio.h>
@@ -39,9 +41,11 @@ static double error(const float *x, const float *dy, const float *dw, int N, int
 }
 
 int main(int argc, char **argv) {
-    if (argc < 5 || argc > 7) { fprintf(stderr, "usage: %s BATCH SIZE IN_CHANNELS OUT_CHANNELS [TILE 4|2] [RUNS]\n", argv[0]); return 2; }
+    if (argc < 5 || argc > 8) { fprintf(stderr, "usage: %s BATCH SIZE IN_CHANNELS OUT_CHANNELS [TILE 4|2] [RUNS] [SPLIT tiles|points]\n", argv[0]); return 2; }
     int N = atoi(argv[1]), H = atoi(argv[2]), C = atoi(argv[3]), K = atoi(argv[4]);
-    int m = argc >= 6 ? atoi(argv[5]) : 4, runs = argc == 7 ? atoi(argv[6]) : 7;
+    int m = argc >= 6 ? atoi(argv[5]) : 4, runs = argc >= 7 ? atoi(argv[6]) : 7;
+    sl_wino_split split = argc == 8 ? (argv[7][0] == 'p' ? SL_WINO_SPLIT_POINTS : SL_WINO_SPLIT_TILES)
+                                    : sl_winograd_kernel_gradient_split(N, C, K, H, H, m, sl_thread_count());
     // The heap settings sightline runs with (Sources/CRuntime/runtime.c).
     mallopt(M_MMAP_MAX, 0);
     mallopt(M_TRIM_THRESHOLD, -1);
@@ -55,11 +59,11 @@ int main(int argc, char **argv) {
                                                      sizeof impl, error_text, sizeof error_text);
     if (!dnnl) { fprintf(stderr, "%s\n", error_text); return 1; }
     double gflop = 2.0 * N * H * H * C * K * 9 / 1e9, *tw = malloc(sizeof(double) * runs), *td = malloc(sizeof(double) * runs);
-    if (sl_winograd_kernel_gradient(x, dy, N, C, K, H, H, H, H, 1, 1, m, sl_thread_count(), dw_wino, db_wino, 0)) { fprintf(stderr, "winograd failed\n"); return 1; }
+    if (sl_winograd_kernel_gradient(x, dy, N, C, K, H, H, H, H, 1, 1, m, sl_thread_count(), split, NULL, dw_wino, db_wino, 0)) { fprintf(stderr, "winograd failed\n"); return 1; }
     sl_dnnl_conv_bwd_weights(dnnl, x, dy, dw_dnnl, db);
     for (int i = 0; i < runs; i++) {
         double t0 = now();
-        sl_winograd_kernel_gradient(x, dy, N, C, K, H, H, H, H, 1, 1, m, sl_thread_count(), dw_wino, db_wino, 0);
+        sl_winograd_kernel_gradient(x, dy, N, C, K, H, H, H, H, 1, 1, m, sl_thread_count(), split, NULL, dw_wino, db_wino, 0);
         tw[i] = now() - t0;
         t0 = now();
         sl_dnnl_conv_bwd_weights(dnnl, x, dy, dw_dnnl, db);
@@ -73,9 +77,9 @@ int main(int argc, char **argv) {
     printf("bias gradient: largest difference from oneDNN's %.1e of its largest value\n", bias_error / bias_scale);
     qsort(tw, runs, sizeof *tw, ascending);
     qsort(td, runs, sizeof *td, ascending);
-    printf("N%d %dx%d %d->%d kernel gradient: winograd F(%dx%d) min %.1f ms (%.0f GFLOP/s direct-equivalent), median %.1f,"
+    printf("N%d %dx%d %d->%d kernel gradient: winograd F(%dx%d) split by %s min %.1f ms (%.0f GFLOP/s direct-equivalent), median %.1f,"
            " error %.1e | %s min %.1f ms (%.0f), median %.1f, error %.1e\n",
-           N, H, H, C, K, m, m, tw[0] * 1e3, gflop / tw[0], tw[runs / 2] * 1e3, error(x, dy, dw_wino, N, H, C, K), impl,
+           N, H, H, C, K, m, m, split == SL_WINO_SPLIT_POINTS ? "points" : "tiles", tw[0] * 1e3, gflop / tw[0], tw[runs / 2] * 1e3, error(x, dy, dw_wino, N, H, C, K), impl,
            td[0] * 1e3, gflop / td[0], td[runs / 2] * 1e3, error(x, dy, dw_dnnl, N, H, C, K));
     return 0;
 }

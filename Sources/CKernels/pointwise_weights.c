@@ -5,10 +5,11 @@
 // 2.6's backward-weights primitive runs these shapes at 110-260 GFLOP/s on a
 // 2-core AVX-512 Xeon; splitting the long reduction over rows between the threads lets each run a
 // single-thread sgemm at close to the machine's peak. The rows are cut into the caller's number of
-// slices, one per thread, each a fixed, contiguous range taken in chunks of CHUNK rows (sgemm with
-// beta 1 into the slice's partial sums, then the chunk's bias sums while its dy rows are still in
-// cache), and the partials are added in slice order: the summation order depends on the slice
-// count alone, so a run and its repeat end bitwise equal.
+// slices, one per thread, each a fixed, contiguous range taken in chunks of CHUNK rows (sgemm into
+// the slice's partial sums, written by the first chunk and added to by the next, then the chunk's
+// bias sums while its dy rows are still in cache), and the partials are added in slice order, on
+// every thread: the summation order depends on the slice count alone, so a run and its repeat end
+// bitwise equal.
 #include <stdlib.h>
 #include <string.h>
 #include <oneapi/dnnl/dnnl.h>
@@ -35,7 +36,7 @@ static inline __attribute__((always_inline)) void pointwise_body(pointwise_state
     int id = omp_in_parallel() ? omp_get_thread_num() : 0, team = omp_in_parallel() ? omp_get_num_threads() : 1;
     const int C = s->C, K = s->K;
     for (int slice = id; slice < s->slices; slice += team) {
-        float *sums = calloc((size_t)C * K + K, sizeof(float));
+        float *sums = malloc(((size_t)C * K + K) * sizeof(float));
         s->partial[slice] = sums;
         if (!sums) {
             __atomic_store_n(&s->failed, 1, __ATOMIC_RELAXED);
@@ -49,6 +50,8 @@ static inline __attribute__((always_inline)) void pointwise_body(pointwise_state
             continue;
         }
         int64_t r0 = s->rows * slice / s->slices, r1 = s->rows * (slice + 1) / s->slices;
+        if (r0 == r1) memset(sums, 0, ((size_t)C * K + K) * sizeof(float));
+        for (int k = 0; k < K; k++) bias[k] = 0;
         for (int64_t r = r0; r < r1; r += CHUNK) {
             int64_t end = r + CHUNK < r1 ? r + CHUNK : r1;
             const float *rows = s->x + r * C;
@@ -60,7 +63,7 @@ static inline __attribute__((always_inline)) void pointwise_body(pointwise_state
                 }
                 rows = gathered;
             }
-            dnnl_sgemm('T', 'N', C, K, end - r, 1.f, rows, C, s->dy + r * K, K, 1.f, sums, K);
+            dnnl_sgemm('T', 'N', C, K, end - r, 1.f, rows, C, s->dy + r * K, K, r == r0 ? 0.f : 1.f, sums, K);
             if (s->bias)
                 for (int64_t i = r; i < end; i++) {
                     const float *row = s->dy + i * K;
@@ -71,15 +74,44 @@ static inline __attribute__((always_inline)) void pointwise_body(pointwise_state
     }
 }
 
+typedef struct {
+    const pointwise_state *s;
+    const float *scale;  // per output channel, or NULL
+    float *dw;
+} combine_state;
+
+// Rows [c0, c1) of dw: the slices' partial sums added in slice order, then scaled.
+static inline __attribute__((always_inline)) void combine_body(void *data, int64_t c0, int64_t c1) {
+    const combine_state *o = data;
+    const int K = o->s->K;
+    for (int64_t c = c0; c < c1; c++) {
+        float *to = o->dw + c * K;
+        memcpy(to, o->s->partial[0] + c * K, sizeof(float) * K);
+        for (int t = 1; t < o->s->slices; t++) {
+            const float *from = o->s->partial[t] + c * K;
+            for (int k = 0; k < K; k++) to[k] += from[k];
+        }
+        if (o->scale)
+            for (int k = 0; k < K; k++) to[k] *= o->scale[k];
+    }
+}
+
 // The body compiled for each vector unit (the baseline build vectorises the bias sums with SSE2).
 #if defined(__x86_64__)
 __attribute__((target("avx512f,avx512dq,fma"))) static void pointwise_avx512(void *data) { pointwise_body(data); }
 __attribute__((target("avx2,fma"))) static void pointwise_avx2(void *data) { pointwise_body(data); }
+__attribute__((target("avx512f,avx512dq,fma"))) static void combine_avx512(void *data, int64_t c0, int64_t c1) {
+    combine_body(data, c0, c1);
+}
+__attribute__((target("avx2,fma"))) static void combine_avx2(void *data, int64_t c0, int64_t c1) {
+    combine_body(data, c0, c1);
+}
 #endif
 static void pointwise_baseline(void *data) { pointwise_body(data); }
+static void combine_baseline(void *data, int64_t c0, int64_t c1) { combine_body(data, c0, c1); }
 
 int sl_pointwise_kernel_gradient(const float *x, const float *dy, int N, int H, int W, int C, int sy, int sx, int OH,
-                                 int OW, int K, int slices, float *dw, float *db) {
+                                 int OW, int K, int slices, const float *column_scale, float *dw, float *db) {
     int64_t rows = (int64_t)N * OH * OW;
     if (rows <= 0 || C <= 0 || K <= 0 || sy < 1 || sx < 1 || (OH - 1) * sy >= H || (OW - 1) * sx >= W) return 1;
     if (sy == 1 && sx == 1 && (OH != H || OW != W)) return 1;
@@ -87,9 +119,10 @@ int sl_pointwise_kernel_gradient(const float *x, const float *dy, int N, int H, 
     if (slices > MAX_THREADS) slices = MAX_THREADS;
     pointwise_state s = {x, dy, rows, C, K, H, W, sy, sx, OH, OW, {NULL}, db != NULL, slices, 0};
     void (*body)(void *) = pointwise_baseline;
+    void (*combine)(void *, int64_t, int64_t) = combine_baseline;
 #if defined(__x86_64__)
-    if (sl_cpu_has_avx512()) body = pointwise_avx512;
-    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) body = pointwise_avx2;
+    if (sl_cpu_has_avx512()) body = pointwise_avx512, combine = combine_avx512;
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) body = pointwise_avx2, combine = combine_avx2;
 #endif
     sl_use_configured_threads();
     if (slices < 2 || omp_in_parallel()) body(&s);
@@ -97,13 +130,15 @@ int sl_pointwise_kernel_gradient(const float *x, const float *dy, int N, int H, 
     int failed = s.failed;
     for (int t = 0; t < slices; t++) failed |= s.partial[t] == NULL;
     if (!failed) {
-        size_t count = (size_t)C * K;
-        memcpy(dw, s.partial[0], sizeof(float) * count);
-        if (db) memcpy(db, s.partial[0] + count, sizeof(float) * K);
-        for (int t = 1; t < slices; t++) {
-            for (size_t i = 0; i < count; i++) dw[i] += s.partial[t][i];
-            if (db)
-                for (int k = 0; k < K; k++) db[k] += s.partial[t][count + k];
+        combine_state o = {&s, column_scale, dw};
+        sl_parallel_for(C, &o, combine);
+        if (db) {
+            size_t count = (size_t)C * K;
+            for (int k = 0; k < K; k++) {
+                float sum = s.partial[0][count + k];
+                for (int t = 1; t < slices; t++) sum += s.partial[t][count + k];
+                db[k] = column_scale ? sum * column_scale[k] : sum;
+            }
         }
     }
     for (int t = 0; t < MAX_THREADS; t++) free(s.partial[t]);

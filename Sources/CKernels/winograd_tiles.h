@@ -182,21 +182,32 @@ SL_ATTR static void SL_FN(transform_gradient_)(const sl_winograd *w, const float
     }
 }
 
-// Tiles [t0, t1): both transforms, then M_ξ [C][K] += V_ξᵀ D_ξ for the ALPHA² points ξ
-// (single-thread sgemms reducing over the block's tiles), and the bias gradient's sums
-// M[ALPHA²·C·K + k] += D_ξ at ξ = (1, 1), whose transform adds up the tile's outputs (A's second
-// column is all ones).
+// Tiles [t0, t1): both transforms, then M_ξ [C][K] (= when `first`, else +=) V_ξᵀ D_ξ for the
+// ALPHA² points ξ (single-thread sgemms reducing over the block's tiles), and the bias gradient's
+// sums M[ALPHA²·C·K + k] (=, +=) D_ξ at ξ = (1, 1), whose transform adds up the tile's outputs
+// (A's second column is all ones).
 SL_ATTR static void SL_FN(weights_block_)(const sl_winograd *w, const float *x, const float *dy, int64_t t0,
-                                          int64_t t1, size_t TB, float *V, float *D, float *M) {
+                                          int64_t t1, size_t TB, float *V, float *D, float *M, int first) {
     SL_FN(transform_input_)(w, x, t0, t1, V, TB * w->C);
     SL_FN(transform_gradient_)(w, dy, t0, t1, D, TB * w->K);
     const float *sums = D + (size_t)(SL_ALPHA + 1) * TB * w->K;
     float *bias = M + (size_t)SL_ALPHA * SL_ALPHA * w->C * w->K;
+    if (first)
+        for (int k = 0; k < w->K; k += 16) *(vf *)(bias + k) = (vf){0};
     for (int64_t t = 0; t < t1 - t0; t++)
         for (int k = 0; k < w->K; k += 16) *(vf *)(bias + k) += *(const vf *)(sums + t * w->K + k);
     for (int xi = 0; xi < SL_ALPHA * SL_ALPHA; xi++)
         dnnl_sgemm('T', 'N', w->C, w->K, t1 - t0, 1.f, V + (size_t)xi * TB * w->C, w->C, D + (size_t)xi * TB * w->K,
-                   w->K, 1.f, M + (size_t)xi * w->C * w->K, w->K);
+                   w->K, first ? 0.f : 1.f, M + (size_t)xi * w->C * w->K, w->K);
+}
+
+// Tiles [t0, t1) of all `tiles` transformed into rows t of V [ALPHA²][tiles][C] and D
+// [ALPHA²][tiles][K]: the whole batch's transforms, shared by the threads that then split the
+// points (winograd_weights.c).
+SL_ATTR static void SL_FN(weights_transform_)(const sl_winograd *w, const float *x, const float *dy, int64_t t0,
+                                              int64_t t1, int64_t tiles, float *V, float *D) {
+    SL_FN(transform_input_)(w, x, t0, t1, V + t0 * w->C, (size_t)tiles * w->C);
+    SL_FN(transform_gradient_)(w, dy, t0, t1, D + t0 * w->K, (size_t)tiles * w->K);
 }
 
 #undef SL_FN

@@ -14,20 +14,27 @@ import SightlineCore
 /// under bf16-emulated, oneDNN's float32 ones on bfloat16-rounded copies (`reducedPrecisionBackward`).
 extension Conv2D {
     /// Backward from ∂L/∂(pre-activation output) `dz` `[N, OH, OW, F]`: adds the kernel and
-    /// bias gradients as `needs` asks and returns `[∂L/∂x]` when it asks for the input's.
-    func backward(preActivation dz: Tensor, input x: Tensor, needs: GradientNeeds, options: EngineOptions)
-        -> [Tensor]
-    {
+    /// bias gradients as `needs` asks, each multiplied per output channel by `gradientScale`
+    /// `[F]` when given, and returns `[∂L/∂x]` when it asks for the input's. (A layer with a
+    /// frozen BatchNorm folded in passes BatchNorm's scale: its parameters then receive the
+    /// gradients of the file's own kernel and bias, `FoldedConvolution`. The routes that sum in C
+    /// apply it as they finish their sums; the others in a pass after.)
+    func backward(
+        preActivation dz: Tensor, input x: Tensor, needs: GradientNeeds, options: EngineOptions,
+        gradientScale: [Float]? = nil
+    ) -> [Tensor] {
         let g = geometry(height: x.shape[1], width: x.shape[2])
         let precision = options.precision.effective
         guard precision == .fp32 else {
-            return reducedPrecisionBackward(dz, input: x, geometry: g, needs: needs, native: precision == .bf16)
+            return reducedPrecisionBackward(
+                dz, input: x, geometry: g, needs: needs, native: precision == .bf16, gradientScale: gradientScale)
         }
         let onednn = options.convolution == .auto
         let (wantsKernel, wantsBias) = (needs.wants(kernel), needs.wants(bias))
         if wantsKernel || wantsBias {
             let (dw, db) = weightGradients(
-                dz, input: x, geometry: g, onednn: onednn, kernel: wantsKernel, bias: wantsBias)
+                dz, input: x, geometry: g, onednn: onednn, kernel: wantsKernel, bias: wantsBias,
+                scale: gradientScale)
             if let dw, wantsKernel { kernel.accumulateGradient(dw) }
             if let bias, wantsBias { bias.accumulateGradient(db) }
         }
@@ -70,20 +77,22 @@ extension Conv2D {
     /// ones 449/522, 470/469, 274/225, 545/490, 251/249, 612/510, 118/103.
     private func weightGradients(
         _ dz: Tensor, input x: Tensor, geometry g: WindowGeometry, onednn: Bool, kernel wantsKernel: Bool,
-        bias wantsBias: Bool
+        bias wantsBias: Bool, scale: [Float]?
     ) -> (kernel: Tensor?, bias: Tensor) {
         let threads = Parallel.threadCount  // read once: the route and its slices follow it
         if onednn, wantsKernel,
             let side = WinogradKernelGradient.tileSide(
                 g, channels: x.shape[3], filters: filters, batch: x.shape[0], threads: threads),
             let (dw, db) = WinogradKernelGradient.run(
-                input: x, gradient: dz, geometry: g, filters: filters, tileSide: side, threads: threads)
+                input: x, gradient: dz, geometry: g, filters: filters, tileSide: side, threads: threads,
+                columnScale: scale)
         {
             return (dw, db)
         }
         if onednn, wantsKernel, PointwiseKernelGradient.fits(g, channels: x.shape[3]),
             let (dw, db) = PointwiseKernelGradient.run(
-                input: x, gradient: dz, geometry: g, filters: filters, bias: wantsBias, threads: threads)
+                input: x, gradient: dz, geometry: g, filters: filters, bias: wantsBias, threads: threads,
+                columnScale: scale)
         {
             return (dw, db)
         }
@@ -91,8 +100,16 @@ extension Conv2D {
         guard onednn, !gemmWins,
             let (dw, db) = backwardKernels.weightGradients(
                 backwardShape(g, channels: x.shape[3]), kernelShape: kernel.value.shape, input: x, gradient: dz)
-        else { return gemmWeightGradients(dz, input: x, geometry: g, kernel: wantsKernel) }
-        return (dw, db)
+        else { return Self.scaled(gemmWeightGradients(dz, input: x, geometry: g, kernel: wantsKernel), by: scale) }
+        return Self.scaled((dw, db), by: scale)
+    }
+
+    /// Kernel and bias gradients with their output channels multiplied by `scale` (when given).
+    private static func scaled(_ gradients: (kernel: Tensor?, bias: Tensor), by scale: [Float]?) -> (
+        kernel: Tensor?, bias: Tensor
+    ) {
+        guard let scale else { return gradients }
+        return (gradients.kernel?.scaledPerColumn(by: scale), gradients.bias.scaledPerColumn(by: scale))
     }
 
     /// The backward pass in bfloat16: the input, `dz` and the kernel rounded to bfloat16, products
@@ -102,7 +119,8 @@ extension Conv2D {
     /// take (products of two bfloat16 values are exact in float32, so the two differ only in
     /// summation order).
     private func reducedPrecisionBackward(
-        _ dz: Tensor, input x: Tensor, geometry g: WindowGeometry, needs: GradientNeeds, native: Bool
+        _ dz: Tensor, input x: Tensor, geometry g: WindowGeometry, needs: GradientNeeds, native: Bool,
+        gradientScale: [Float]?
     ) -> [Tensor] {
         let shape = backwardShape(g, channels: x.shape[3])
         let (wantsKernel, wantsBias) = (needs.wants(kernel), needs.wants(bias))
@@ -115,17 +133,17 @@ extension Conv2D {
             {
                 computed = (dw, db)
             }
-            let (dw, db) =
+            let (dw, db) = Self.scaled(
                 computed
-                ?? {
-                    let input = x.roundedToBFloat16()
-                    if let (dw, db) = backwardKernels.weightGradients(
-                        shape, kernelShape: kernel.value.shape, input: input, gradient: roundedGradient)
-                    {
-                        return (dw, db)
-                    }
-                    return gemmWeightGradients(roundedGradient, input: input, geometry: g, kernel: wantsKernel)
-                }()
+                    ?? {
+                        let input = x.roundedToBFloat16()
+                        if let (dw, db) = backwardKernels.weightGradients(
+                            shape, kernelShape: kernel.value.shape, input: input, gradient: roundedGradient)
+                        {
+                            return (dw, db)
+                        }
+                        return gemmWeightGradients(roundedGradient, input: input, geometry: g, kernel: wantsKernel)
+                    }(), by: gradientScale)
             if let dw, wantsKernel { kernel.accumulateGradient(dw) }
             if let bias, wantsBias { bias.accumulateGradient(db) }
         }

@@ -136,6 +136,14 @@ extension Optional where Wrapped == Tensor {
     }
 }
 
+extension Optional where Wrapped == [Float] {
+    /// Calls `body` with a pointer to the array's elements, or nil when there is none.
+    func withOptionalPointer<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
+        guard let array = self else { return body(nil) }
+        return array.withUnsafeBufferPointer { body($0.baseAddress) }
+    }
+}
+
 extension Conv2D: KerasLayer {
     public static let kerasClassNames = ["Conv2D", "Convolution2D"]
 

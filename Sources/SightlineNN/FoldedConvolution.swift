@@ -78,17 +78,34 @@ final class FoldedConvolution {
         }
     }
 
+    /// The backward pass of a working `Conv2D` from ∂L/∂(its pre-activation output) `dz`: its
+    /// kernels apply BatchNorm's scale as they finish their sums (no pass over the gradients for
+    /// it), and the gradients move to the original's parameters. Returns `[∂L/∂x]` when `needs`
+    /// asks for the input's.
+    func backward(
+        _ conv: Conv2D, preActivation dz: Tensor, input: Tensor, needs: GradientNeeds, options: EngineOptions
+    ) -> [Tensor] {
+        let result = conv.backward(
+            preActivation: dz, input: input, needs: needs, options: options, gradientScale: scale)
+        moveGradients(scaled: false)
+        return result
+    }
+
     /// Adds the working layer's gradients, mapped through BatchNorm's scale, into the original
     /// layer's parameters and clears the working ones.
-    func mapGradients() {
+    func mapGradients() { moveGradients(scaled: true) }
+
+    /// Adds the working layer's gradients (multiplied by BatchNorm's scale unless `scaled` is
+    /// false: they already are) into the original layer's parameters and clears the working ones.
+    private func moveGradients(scaled: Bool) {
         let (kernel, bias) = Self.weights(of: original)
         let (workingKernel, workingBias) = Self.weights(of: working)
         if let kernel, let gradient = workingKernel?.gradient {
-            kernel.accumulateGradient(scaled(gradient))
+            kernel.accumulateGradient(scaled ? self.scaled(gradient) : gradient)
             workingKernel?.zeroGradient()
         }
         if let bias, let gradient = workingBias?.gradient {
-            bias.accumulateGradient(scaled(gradient))
+            bias.accumulateGradient(scaled ? self.scaled(gradient) : gradient)
             workingBias?.zeroGradient()
         }
     }

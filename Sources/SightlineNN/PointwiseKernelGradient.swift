@@ -33,10 +33,12 @@ enum PointwiseKernelGradient {
     /// The kernel gradient `[1, 1, C, F]` and, when `bias`, the bias gradient `[F]` (else zeros,
     /// and no pass over `dz` for it) of input `x` `[N, H, W, C]` and output gradient `dz`
     /// `[N, OH, OW, F]` of a layer with geometry `g` (`fits`), summed over `threads` fixed ranges
-    /// of rows, or nil when scratch memory could not be allocated.
+    /// of rows, each multiplied per output channel by `columnScale` `[F]` when given (a folded
+    /// BatchNorm's scale, applied as the ranges' sums are added), or nil when scratch memory could
+    /// not be allocated.
     static func run(
         input x: Tensor, gradient dz: Tensor, geometry g: WindowGeometry, filters: Int, bias wantsBias: Bool,
-        threads: Int
+        threads: Int, columnScale: [Float]? = nil
     ) -> (kernel: Tensor, bias: Tensor)? {
         let channels = x.shape[3]
         var failed: Int32 = 0
@@ -45,11 +47,13 @@ enum PointwiseKernelGradient {
             x.withUnsafeBufferPointer { p in
                 dz.withUnsafeBufferPointer { dy in
                     bias.withUnsafeMutableBufferPointer { db in
-                        failed = sl_pointwise_kernel_gradient(
-                            p.baseAddress, dy.baseAddress, Int32(x.shape[0]), Int32(x.shape[1]), Int32(x.shape[2]),
-                            Int32(channels), Int32(g.strideY), Int32(g.strideX), Int32(dz.shape[1]),
-                            Int32(dz.shape[2]), Int32(filters), Int32(clamping: threads), out.baseAddress,
-                            wantsBias ? db.baseAddress : nil)
+                        columnScale.withOptionalPointer { scale in
+                            failed = sl_pointwise_kernel_gradient(
+                                p.baseAddress, dy.baseAddress, Int32(x.shape[0]), Int32(x.shape[1]),
+                                Int32(x.shape[2]), Int32(channels), Int32(g.strideY), Int32(g.strideX),
+                                Int32(dz.shape[1]), Int32(dz.shape[2]), Int32(filters), Int32(clamping: threads),
+                                scale, out.baseAddress, wantsBias ? db.baseAddress : nil)
+                        }
                     }
                 }
             }

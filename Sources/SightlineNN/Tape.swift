@@ -194,15 +194,15 @@ extension Graph {
                         : conv.activation.gradient(
                             consume gradient, adding: others, output: forward.output, input: forward.saved.first)
                     if let residual = step.residual { pass(dz, to: residual) }
-                    inputGradients = conv.backward(
-                        preActivation: dz, input: inputs[0], needs: needs, options: engineOptions)
+                    inputGradients = folded.backward(
+                        conv, preActivation: dz, input: inputs[0], needs: needs, options: engineOptions)
                 } else {
                     for other in others { gradient.add(other) }
                     inputGradients = folded.working.backward(
                         gradient, inputs: inputs, forward: forward, mode: tape.mode, needs: needs,
                         options: engineOptions)
+                    folded.mapGradients()
                 }
-                folded.mapGradients()
             } else if step.derivativeByReader, let conv = step.layer as? Conv2D {
                 inputGradients = conv.backward(
                     preActivation: gradient, input: inputs[0], needs: needs, options: engineOptions)

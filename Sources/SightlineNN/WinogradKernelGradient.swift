@@ -32,14 +32,43 @@ enum WinogradKernelGradient {
         return nil
     }
 
+    /// How the threads share the transform-domain sums (`sl_wino_split`): `auto` picks from the
+    /// shape and thread count (`Sources/CKernels/winograd_weights.c`); tests force each.
+    enum Split: UInt32 {
+        case auto = 0
+        case tiles = 1
+        case points = 2
+    }
+
+    /// The split `auto` takes for a batch of `batch` inputs through geometry `g` with output tiles
+    /// of side `tileSide` on `threads` threads (`sl_winograd_kernel_gradient_split`).
+    static func split(
+        _ g: WindowGeometry, channels: Int, filters: Int, batch: Int, tileSide: Int, threads: Int = 2
+    ) -> Split {
+        let chosen = sl_winograd_kernel_gradient_split(
+            Int32(batch), Int32(channels), Int32(filters), Int32(g.outputHeight), Int32(g.outputWidth),
+            Int32(tileSide), Int32(clamping: threads))
+        return Split(rawValue: chosen.rawValue) ?? .tiles
+    }
+
     /// The HWIO kernel gradient `[3, 3, C, F]` and the bias gradient `[F]` of input `x`
     /// `[N, H, W, C]` and output gradient `dz` `[N, OH, OW, F]` through geometry `g` with output
-    /// tiles of side `tileSide`, summed in `threads` fixed slices of tiles (the result depends on
-    /// that number only), or nil when the CPU or the memory declines. The bias gradient comes
-    /// from the transformed output gradient (its (1, 1) point sums each tile), not from a second
-    /// pass over `dz`.
+    /// tiles of side `tileSide` on `threads` threads (the result depends on that number and the
+    /// shape only), each multiplied per output channel by `columnScale` `[F]` when given (a
+    /// folded BatchNorm's scale), or nil when the CPU or the memory declines. The bias gradient
+    /// comes from the transformed output gradient (its (1, 1) point sums each tile), not from a
+    /// second pass over `dz`.
+    ///
+    /// The threads either sum fixed slices of the tiles into sums of their own (`tiles`) or
+    /// share the whole batch's transforms and split the transform-domain points (`points`: no
+    /// per-thread sums to clear and add). Measured (`bench/winograd_weights.c`, batch 16, 2-core
+    /// Xeon with AVX-512, minimum of 15 runs, alternating, ms, tiles / points): ResNet50's 7×7×512
+    /// F(2×2) 10.0/8.6, 14×14×256 F(2×2) 7.0/6.5, 28×28×128 4.7/4.5, 56×56×64 6.6/6.6 (more to
+    /// hold: tiles stays); VGG16's 28×28×512 84/64, 14×14×512 F(2×2) level. `auto` takes points
+    /// where the transforms move no more bytes than the slices' sums and fit in 128 MiB.
     static func run(
-        input x: Tensor, gradient dz: Tensor, geometry g: WindowGeometry, filters: Int, tileSide: Int, threads: Int
+        input x: Tensor, gradient dz: Tensor, geometry g: WindowGeometry, filters: Int, tileSide: Int, threads: Int,
+        split: Split = .auto, columnScale: [Float]? = nil
     ) -> (kernel: Tensor, bias: Tensor)? {
         let channels = x.shape[3]
         var failed: Int32 = 0
@@ -48,12 +77,14 @@ enum WinogradKernelGradient {
             x.withUnsafeBufferPointer { p in
                 dz.withUnsafeBufferPointer { dy in
                     bias.withUnsafeMutableBufferPointer { db in
-                        failed = sl_winograd_kernel_gradient(
-                            p.baseAddress, dy.baseAddress, Int32(x.shape[0]), Int32(channels), Int32(filters),
-                            Int32(g.inputHeight), Int32(g.inputWidth), Int32(g.outputHeight), Int32(g.outputWidth),
-                            Int32(g.padTop), Int32(g.padLeft), Int32(tileSide), Int32(clamping: threads),
-                            out.baseAddress,
-                            db.baseAddress, 0)
+                        columnScale.withOptionalPointer { scale in
+                            failed = sl_winograd_kernel_gradient(
+                                p.baseAddress, dy.baseAddress, Int32(x.shape[0]), Int32(channels), Int32(filters),
+                                Int32(g.inputHeight), Int32(g.inputWidth), Int32(g.outputHeight),
+                                Int32(g.outputWidth), Int32(g.padTop), Int32(g.padLeft), Int32(tileSide),
+                                Int32(clamping: threads), sl_wino_split(split.rawValue), scale, out.baseAddress,
+                                db.baseAddress, 0)
+                        }
                     }
                 }
             }

@@ -12,7 +12,7 @@ struct PointwiseKernelGradientTests {
         "1x1 kernel and bias gradients match float64 sums and repeat bitwise",
         arguments: [
             (1, 7, 16, 48, 1), (3, 23, 64, 256, 1), (2, 5, 512, 8, 1), (3, 23, 64, 40, 2), (2, 14, 1024, 24, 2),
-            (1, 9, 8, 16, 3),
+            (1, 9, 8, 16, 3), (1, 1, 16, 32, 1),
         ])
     func matchesFloat64(_ shape: (Int, Int, Int, Int, Int)) throws {
         let (batch, size, channels, filters, stride) = shape
@@ -54,6 +54,16 @@ struct PointwiseKernelGradientTests {
             PointwiseKernelGradient.run(
                 input: x, gradient: dz, geometry: g, filters: filters, bias: false, threads: 2))
         #expect(kernelOnly.kernel.scalars == dw.scalars)
+        // A folded BatchNorm's scale, applied as the threads' sums are added, is the separate
+        // pass's (one pixel on two threads: one range of rows is empty).
+        let columnScale = (0..<filters).map { Float(0.5 + 0.03 * Double($0 % 31)) }
+        let scaled = try #require(
+            PointwiseKernelGradient.run(
+                input: x, gradient: dz, geometry: g, filters: filters, bias: true, threads: 2,
+                columnScale: columnScale))
+        let kernelEqual = scaled.kernel.scalars == dw.scalarsScaled(by: columnScale)
+        let biasEqual = scaled.bias.scalars == db.scalarsScaled(by: columnScale)
+        #expect(kernelEqual && biasEqual)
     }
 
     @Test("a training step of a 1x1 layer takes the route; wide stride-1 and padded layers do not")

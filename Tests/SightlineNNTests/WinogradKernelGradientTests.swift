@@ -68,22 +68,52 @@ struct WinogradKernelGradientTests {
         for (i, value) in dy.scalars.enumerated() { expectedBias[i % c.filters] += Double(value) }
         let biasScale = expectedBias.map(abs).max() ?? 1
         for side in [4, 2] {
-            let (dw, db) = try #require(
-                WinogradKernelGradient.run(
-                    input: x, gradient: dy, geometry: g, filters: c.filters, tileSide: side, threads: 2))
-            let biasError = zip(db.scalars, expectedBias).map { abs(Double($0) - $1) }.max() ?? 0
-            #expect(biasError / biasScale < 1e-5, "F(\(side)x\(side)) bias: max error \(biasError / biasScale)")
-            #expect(dw.shape == [3, 3, c.channels, c.filters])
-            let worst = zip(dw.scalars, expected).map { abs(Double($0) - $1) }.max() ?? 0
-            // The project's bar (1e-4 of scale); F(2×2)'s transforms hold only 0, ±1 and ±1/2.
-            #expect(
-                worst / scale < (side == 4 ? 1e-4 : 1e-5), "F(\(side)x\(side)): max error \(worst / scale) of scale")
-            // The same inputs sum in the same order: a repeated (or resumed) run is bitwise equal.
-            let again = try #require(
-                WinogradKernelGradient.run(
-                    input: x, gradient: dy, geometry: g, filters: c.filters, tileSide: side, threads: 2))
-            #expect(again.kernel.scalars == dw.scalars && again.bias.scalars == db.scalars)
+            for split in [WinogradKernelGradient.Split.tiles, .points] {
+                let label = "F(\(side)x\(side)) split by \(split)"
+                let (dw, db) = try #require(
+                    WinogradKernelGradient.run(
+                        input: x, gradient: dy, geometry: g, filters: c.filters, tileSide: side, threads: 2,
+                        split: split))
+                let biasError = zip(db.scalars, expectedBias).map { abs(Double($0) - $1) }.max() ?? 0
+                #expect(biasError / biasScale < 1e-5, "\(label) bias: max error \(biasError / biasScale)")
+                #expect(dw.shape == [3, 3, c.channels, c.filters])
+                let worst = zip(dw.scalars, expected).map { abs(Double($0) - $1) }.max() ?? 0
+                // The project's bar (1e-4 of scale); F(2×2)'s transforms hold only 0, ±1 and ±1/2.
+                #expect(worst / scale < (side == 4 ? 1e-4 : 1e-5), "\(label): max error \(worst / scale) of scale")
+                // The same inputs sum in the same order: a repeated (or resumed) run is bitwise
+                // equal, and the points split does not depend on the thread count at all.
+                let again = try #require(
+                    WinogradKernelGradient.run(
+                        input: x, gradient: dy, geometry: g, filters: c.filters, tileSide: side,
+                        threads: split == .points ? 3 : 2, split: split))
+                let repeated = again.kernel.scalars == dw.scalars && again.bias.scalars == db.scalars
+                #expect(repeated, "\(label)")
+                // A folded BatchNorm's scale, applied as the sums finish, is the separate pass's.
+                let columnScale = (0..<c.filters).map { Float(0.25 + 0.01 * Double($0 % 97)) }
+                let scaled = try #require(
+                    WinogradKernelGradient.run(
+                        input: x, gradient: dy, geometry: g, filters: c.filters, tileSide: side, threads: 2,
+                        split: split, columnScale: columnScale))
+                // (Compared as Bools: a failing array comparison would print millions of elements.)
+                let kernelEqual = scaled.kernel.scalars == dw.scalarsScaled(by: columnScale)
+                let biasEqual = scaled.bias.scalars == db.scalarsScaled(by: columnScale)
+                #expect(kernelEqual && biasEqual, "\(label)")
+            }
         }
+    }
+
+    @Test("the split rule takes points where the slices' sums would move more bytes")
+    func splitRule() {
+        func split(_ size: Int, _ channels: Int, side: Int) -> WinogradKernelGradient.Split {
+            let g = WindowGeometry(inputHeight: size, inputWidth: size, kernel: (3, 3), padding: .same)
+            return WinogradKernelGradient.split(g, channels: channels, filters: channels, batch: 16, tileSide: side)
+        }
+        // ResNet50's 3×3 layers at batch 16 on 2 threads, as `bench/winograd_weights.c` measured them.
+        #expect(split(7, 512, side: 2) == .points)
+        #expect(split(14, 256, side: 2) == .points)
+        #expect(split(56, 64, side: 4) == .tiles)
+        // VGG16's 56×56×256 would hold 231 MB of transforms: over the 128 MiB bound.
+        #expect(split(56, 256, side: 4) == .tiles)
     }
 
     @Test("a training step of a 3x3 layer with enough tiles takes the route and equals the reference route")
@@ -124,5 +154,13 @@ struct WinogradKernelGradientTests {
         #expect(fast.kernel.maxAbsoluteDifference(reference.kernel) / scale < 1e-5)
         let biasScale = reference.bias.scalars.map(abs).max() ?? 1
         #expect(fast.bias.maxAbsoluteDifference(reference.bias) / biasScale < 1e-5)
+    }
+}
+
+extension Tensor {
+    /// The elements, read as rows of `factors.count`, each times its column's factor in float:
+    /// what a separate scaling pass computes.
+    func scalarsScaled(by factors: [Float]) -> [Float] {
+        scalars.enumerated().map { $0.element * factors[$0.offset % factors.count] }
     }
 }

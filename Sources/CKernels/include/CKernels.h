@@ -47,26 +47,39 @@ sl_winograd *sl_winograd_create(const float *kernel_hwio, int flipped, const flo
 /// Returns 0, or 1 when no scratch memory could be allocated (y is then incomplete).
 int sl_winograd_run(const sl_winograd *plan, const float *x, int N, float *y, int accumulate);
 void sl_winograd_destroy(sl_winograd *plan);
+/// How sl_winograd_kernel_gradient shares its sums between threads (winograd_weights.c): AUTO
+/// picks by sl_winograd_kernel_gradient_split; TILES gives each thread a fixed slice of the tiles
+/// and sums of its own; POINTS transforms the whole batch, then gives each thread whole sums of
+/// some transform-domain points.
+typedef enum { SL_WINO_SPLIT_AUTO = 0, SL_WINO_SPLIT_TILES = 1, SL_WINO_SPLIT_POINTS = 2 } sl_wino_split;
 /// The kernel gradient of the same kind of convolution (3x3, stride 1, C and K multiples of 16)
 /// by F(m x m,3x3) transposed, m = 4 or 2 (winograd_weights.c): dw HWIO [3][3][C][K] = (or +=
 /// when accumulate) the correlation of x [N][H][W][C] with dy [N][OH][OW][K], pad_top/pad_left
 /// zeros before the image, and, when db is not NULL, the bias gradient db [K] = (or +=) the sum
-/// of dy over images and positions. The tiles are summed in `slices` fixed ranges, one thread
-/// each (the thread count): the result depends on that number only, so it repeats bitwise.
-/// Returns 0; 1 when scratch memory could not be allocated, 2 when the CPU lacks AVX2+FMA or the
-/// shape does not fit (dw and db are then untouched).
+/// of dy over images and positions; with column_scale [K] (else NULL) both are multiplied by it
+/// per output channel after rounding to float (a frozen BatchNorm folded into the layer). With
+/// the tile split the tiles are summed in `slices` fixed ranges, one thread each (the thread
+/// count); the split is chosen from the shape and `slices`: the result depends on them only, so
+/// it repeats bitwise. Returns 0; 1 when scratch memory could not be allocated, 2 when the CPU
+/// lacks AVX2+FMA or the shape does not fit (dw and db are then untouched).
 int sl_winograd_kernel_gradient(const float *x, const float *dy, int N, int C, int K, int H, int W, int OH, int OW,
-                                int pad_top, int pad_left, int m, int slices, float *dw, float *db, int accumulate);
+                                int pad_top, int pad_left, int m, int slices, sl_wino_split split,
+                                const float *column_scale, float *dw, float *db, int accumulate);
+/// The split SL_WINO_SPLIT_AUTO takes: POINTS when the whole batch's transforms (4·tiles·(m+2)²·(C+K)
+/// bytes) are at most 128 MiB and no more than the tile slices' sums move (4·(m+2)²·C·K bytes per
+/// slice and block of 128 tiles), else TILES.
+sl_wino_split sl_winograd_kernel_gradient_split(int N, int C, int K, int OH, int OW, int m, int slices);
 
 /// The kernel and bias gradients of a 1x1 convolution without padding as GEMMs split over rows
 /// (pointwise_weights.c): x [N][H][W][C] and dy [N][OH][OW][K] give dw [C][K] = xᵀ dy over the
 /// input pixels (oy·sy, ox·sx) the outputs read (the HWIO kernel [1][1][C][K]) and, when db is
-/// not NULL, db [K] = the sum of dy's rows; both overwritten. With stride 1, OH = H and OW = W.
-/// The rows are summed in `slices` fixed ranges, one thread each (the thread count): the result
-/// depends on that number only. Returns 0, or 1 when the geometry is inconsistent or scratch
-/// memory could not be allocated (dw and db untouched).
+/// not NULL, db [K] = the sum of dy's rows; both overwritten, and multiplied per output channel by
+/// column_scale [K] when it is not NULL (after rounding to float: a frozen BatchNorm folded into
+/// the layer). With stride 1, OH = H and OW = W. The rows are summed in `slices` fixed ranges, one
+/// thread each (the thread count): the result depends on that number only. Returns 0, or 1 when
+/// the geometry is inconsistent or scratch memory could not be allocated (dw and db untouched).
 int sl_pointwise_kernel_gradient(const float *x, const float *dy, int N, int H, int W, int C, int sy, int sx, int OH,
-                                 int OW, int K, int slices, float *dw, float *db);
+                                 int OW, int K, int slices, const float *column_scale, float *dw, float *db);
 
 /// The input gradient of a 1x1 convolution without padding and with a stride above 1
 /// (pointwise_data.c): dx [N][H][W][C] = dy [N][OH][OW][K] · kernelᵀ (the HWIO kernel [1][1][C][K])
