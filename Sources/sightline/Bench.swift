@@ -8,7 +8,8 @@ import SightlineNN
 /// `sightline bench`: forward throughput and peak memory, one JSON line per configuration.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure forward throughput (images/s) and peak memory, as JSON lines.",
+        abstract:
+            "Measure the throughput (images/s) and peak memory of a forward pass, Grad-CAM or a training step, as JSON lines.",
         discussion: """
             Each architecture × batch runs in its own process, so the reported peak resident memory \
             belongs to that configuration alone. Weights are random (Keras initialisers, seed 0); \
@@ -16,7 +17,7 @@ struct Bench: ParsableCommand {
             of `--repeats` timed runs.
             """)
 
-    @Option(help: "Architectures, comma-separated (\(Architecture.allCases.map(\.rawValue).joined(separator: ", "))).")
+    @Option(help: "Architectures, comma-separated (\(BenchModel.names.joined(separator: ", "))).")
     var arch: String = "resnet50,vgg16"
 
     @Option(help: "Batch sizes, comma-separated.")
