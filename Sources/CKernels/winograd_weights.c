@@ -235,7 +235,10 @@ sl_wino_split sl_winograd_kernel_gradient_split(int N, int C, int K, int OH, int
     int64_t tiles = (int64_t)N * ((OH + m - 1) / m) * ((OW + m - 1) / m), points = (m + 2) * (m + 2);
     int64_t blocks = (tiles / slices + 127) / 128;  // of 128 tiles per slice
     // Bytes: the whole batch's transforms, written and read once, against the slices' sums,
-    // read and written once per block.
+    // read and written once per block. Larger scratch than 32 MiB cost more than it saved in a
+    // training step: VGG16's 28x28x512 layers (116 MB of transforms, 84 -> 64 ms standalone)
+    // left the heap too fragmented for the first pooling layer's 205 MB gradient, whose backward
+    // then faulted in fresh pages (41 -> 212 ms), and the step's peak memory grew by 60-170 MiB.
     int64_t transformed = 4 * tiles * points * (C + K), sums = 4 * slices * blocks * points * C * K;
-    return transformed <= sums && transformed <= ((int64_t)128 << 20) ? SL_WINO_SPLIT_POINTS : SL_WINO_SPLIT_TILES;
+    return transformed <= sums && transformed <= ((int64_t)32 << 20) ? SL_WINO_SPLIT_POINTS : SL_WINO_SPLIT_TILES;
 }

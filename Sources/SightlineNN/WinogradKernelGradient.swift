@@ -65,7 +65,8 @@ enum WinogradKernelGradient {
     /// Xeon with AVX-512, minimum of 15 runs, alternating, ms, tiles / points): ResNet50's 7×7×512
     /// F(2×2) 10.0/8.6, 14×14×256 F(2×2) 7.0/6.5, 28×28×128 4.7/4.5, 56×56×64 6.6/6.6 (more to
     /// hold: tiles stays); VGG16's 28×28×512 84/64, 14×14×512 F(2×2) level. `auto` takes points
-    /// where the transforms move no more bytes than the slices' sums and fit in 128 MiB.
+    /// where the transforms move no more bytes than the slices' sums and fit in 32 MiB (more
+    /// scratch fragmented the heap in VGG16's step: its standalone gain was lost to page faults).
     static func run(
         input x: Tensor, gradient dz: Tensor, geometry g: WindowGeometry, filters: Int, tileSide: Int, threads: Int,
         split: Split = .auto, columnScale: [Float]? = nil

@@ -66,7 +66,7 @@ int sl_winograd_kernel_gradient(const float *x, const float *dy, int N, int C, i
                                 int pad_top, int pad_left, int m, int slices, sl_wino_split split,
                                 const float *column_scale, float *dw, float *db, int accumulate);
 /// The split SL_WINO_SPLIT_AUTO takes: POINTS when the whole batch's transforms (4·tiles·(m+2)²·(C+K)
-/// bytes) are at most 128 MiB and no more than the tile slices' sums move (4·(m+2)²·C·K bytes per
+/// bytes) are at most 32 MiB and no more than the tile slices' sums move (4·(m+2)²·C·K bytes per
 /// slice and block of 128 tiles), else TILES.
 sl_wino_split sl_winograd_kernel_gradient_split(int N, int C, int K, int OH, int OW, int m, int slices);
 
