@@ -131,7 +131,9 @@ int sl_pointwise_kernel_gradient(const float *x, const float *dy, int N, int H, 
     for (int t = 0; t < slices; t++) failed |= s.partial[t] == NULL;
     if (!failed) {
         combine_state o = {&s, column_scale, dw};
-        sl_parallel_for(C, &o, combine);
+        // Small layers (MobileNet's) are added on this thread: a parallel region costs more.
+        if ((int64_t)C * K * slices < (1 << 15)) combine(&o, 0, C);
+        else sl_parallel_for(C, &o, combine);
         if (db) {
             size_t count = (size_t)C * K;
             for (int k = 0; k < K; k++) {
