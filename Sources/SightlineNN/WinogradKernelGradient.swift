@@ -62,9 +62,9 @@ enum WinogradKernelGradient {
     /// The threads either sum fixed slices of the tiles into sums of their own (`tiles`) or
     /// share the whole batch's transforms and split the transform-domain points (`points`: no
     /// per-thread sums to clear and add). Measured (`bench/winograd_weights.c`, batch 16, 2-core
-    /// Xeon with AVX-512, minimum of 15 runs, alternating, ms, tiles / points): ResNet50's 7×7×512
-    /// F(2×2) 10.0/8.6, 14×14×256 F(2×2) 7.0/6.5, 28×28×128 4.7/4.5, 56×56×64 6.6/6.6 (more to
-    /// hold: tiles stays); VGG16's 28×28×512 84/64, 14×14×512 F(2×2) level. `auto` takes points
+    /// Xeon with AVX-512, minimum of 11 runs, ms, tiles / points): ResNet50's 7×7×512 F(2×2)
+    /// 9.3/8.9, 14×14×256 F(2×2) 6.8/6.4, 28×28×128 4.8/5.0, 56×56×64 5.5/7.3 (tiles stays on the
+    /// last two); VGG16's 28×28×512 84/64, 14×14×512 F(2×2) level. `auto` takes points
     /// where the transforms move no more bytes than the slices' sums and fit in 32 MiB (more
     /// scratch fragmented the heap in VGG16's step: its standalone gain was lost to page faults).
     static func run(
