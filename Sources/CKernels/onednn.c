@@ -2,6 +2,9 @@
 // prepared once per layer and batch size. The study in ../shared/bench/conv-routes measured
 // oneDNN's brgconv on NHWC with weights in the layout it picks at 500-590 GFLOP/s on this
 // CPU, against 350-470 for im2col+sgemm; its pooling runs the whole of VGG16's in under 1 ms.
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -48,6 +51,19 @@ int sl_cpu_has_bf16(void) {
     return (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
 }
 
+int sl_cpu_is_amd(void) {
+#if defined(__x86_64__)
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid(0, &eax, &ebx, &ecx, &edx)) return 0;
+    char vendor[13];
+    memcpy(vendor, &ebx, 4), memcpy(vendor + 4, &edx, 4), memcpy(vendor + 8, &ecx, 4);
+    vendor[12] = 0;
+    return strcmp(vendor, "AuthenticAMD") == 0;
+#else
+    return 0;
+#endif
+}
+
 // Round to nearest even on the upper 16 bits; NaN stays NaN (quiet), infinities stay.
 static inline uint16_t bf16_bits(float value) {
     uint32_t bits;
@@ -76,12 +92,14 @@ static void bf16_chunk(void *context, int64_t start, int64_t end) {
 }
 
 uint16_t *sl_bf16_copy(const float *values, size_t count) {
-    uint16_t *converted = malloc(sizeof(uint16_t) * (count ? count : 1));
+    uint16_t *converted = sl_scratch_acquire(sizeof(uint16_t) * (count ? count : 1));
     if (!converted) return NULL;
     bf16_job job = {values, converted, NULL};
     sl_parallel_for((int64_t)count, &job, bf16_chunk);
     return converted;
 }
+
+void sl_bf16_free(uint16_t *copy) { sl_scratch_release(copy); }
 
 void sl_round_to_bf16(float *values, int64_t count) {
     bf16_job job = {NULL, NULL, values};
@@ -107,8 +125,39 @@ int sl_dnnl_run_primitive(dnnl_primitive_t p, int count, dnnl_exec_arg_t *args) 
         stream = NULL;
         return 1;
     }
-    if (dnnl_primitive_execute(p, stream, count, args) != dnnl_success) return 1;
-    return dnnl_stream_wait(stream) != dnnl_success;
+    // A primitive made with sl_dnnl_attr takes its scratchpad from the reused buffers (scratch.c).
+    const_dnnl_primitive_desc_t pd = NULL;
+    const dnnl_memory_desc_t *scratch_md = NULL;
+    if (dnnl_primitive_get_primitive_desc(p, &pd) == dnnl_success)
+        scratch_md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    size_t bytes = scratch_md ? dnnl_memory_desc_get_size(scratch_md) : 0;
+    if (bytes == 0 || count >= SL_DNNL_MAX_ARGS) {
+        if (dnnl_primitive_execute(p, stream, count, args) != dnnl_success) return 1;
+        return dnnl_stream_wait(stream) != dnnl_success;
+    }
+    void *buffer = sl_scratch_acquire(bytes);
+    dnnl_memory_t scratch = NULL;
+    int failed = !buffer || dnnl_memory_create(&scratch, scratch_md, sl_dnnl_engine, buffer) != dnnl_success;
+    if (!failed) {
+        dnnl_exec_arg_t all[SL_DNNL_MAX_ARGS + 1];
+        memcpy(all, args, sizeof *args * (size_t)count);
+        all[count] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, scratch};
+        failed = dnnl_primitive_execute(p, stream, count + 1, all) != dnnl_success
+              || dnnl_stream_wait(stream) != dnnl_success;
+    }
+    if (scratch) dnnl_memory_destroy(scratch);
+    sl_scratch_release(buffer);
+    return failed;
+}
+
+dnnl_primitive_attr_t sl_dnnl_attr(void) {
+    dnnl_primitive_attr_t attr = NULL;
+    if (dnnl_primitive_attr_create(&attr) != dnnl_success) return NULL;
+    if (dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) != dnnl_success) {
+        dnnl_primitive_attr_destroy(attr);
+        return NULL;
+    }
+    return attr;
 }
 
 // Runs p on the caller's NHWC buffers src and dst (wrapped without copies) plus `count` more
@@ -166,7 +215,8 @@ sl_dnnl_conv *sl_dnnl_grouped_conv_create(int N, int H, int W, int C, int K, int
     TRY(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct, &c->src_md,
                                                    &wei_any, &bias_md, &c->dst_md, strides, dilates, pad_l, pad_r),
         "convolution descriptor");
-    TRY(dnnl_primitive_attr_create(&attr), "attributes");
+    attr = sl_dnnl_attr();
+    TRY(attr ? dnnl_success : dnnl_out_of_memory, "attributes");
     TRY(dnnl_post_ops_create(&ops), "post-ops");
     if (accumulate == 1) TRY(dnnl_post_ops_append_sum(ops, 1.0f), "sum post-op");
     if (accumulate == 2) TRY(dnnl_post_ops_append_binary(ops, dnnl_binary_add, &c->dst_md), "residual post-op");
@@ -231,7 +281,7 @@ int sl_dnnl_conv_run_adding(const sl_dnnl_conv *c, const float *src, const float
     } else {
         uint16_t *converted = sl_bf16_copy(src, c->src_count);
         if (converted) failed = run_on_buffers(c->primitive, &c->src_md, converted, &c->dst_md, dst, count, more);
-        free(converted);
+        sl_bf16_free(converted);
     }
     if (added) dnnl_memory_destroy(added);
     return failed;

@@ -38,7 +38,13 @@ sl_dnnl_conv_bwd *sl_dnnl_conv_bwd_create(int N, int H, int W, int C, int K, int
     if (!sl_dnnl_ready(error, error_length)) return NULL;
     sl_dnnl_conv_bwd *c = calloc(1, sizeof *c);
     dnnl_primitive_desc_t forward = NULL, data = NULL, weights = NULL;
-    if (!c) { snprintf(error, error_length, "out of memory"); return NULL; }
+    dnnl_primitive_attr_t attr = sl_dnnl_attr();  // scratchpads from scratch.c
+    if (!c || !attr) {
+        snprintf(error, error_length, "out of memory");
+        free(c);
+        if (attr) dnnl_primitive_attr_destroy(attr);
+        return NULL;
+    }
     dnnl_dims_t src = {N, C, H, W}, bia = {K}, dst = {N, K, OH, OW};
     sl_dnnl_weights_dims wei = sl_dnnl_weights(C, K, G, KH, KW);
     dnnl_dims_t strides = {sy, sx}, dilates = {dy - 1, dx - 1}, pad_l = {pad_top, pad_left};
@@ -68,7 +74,7 @@ sl_dnnl_conv_bwd *sl_dnnl_conv_bwd_create(int N, int H, int W, int C, int K, int
         SL_TRY(dnnl_dilated_convolution_backward_data_desc_init(&dd, dnnl_convolution_direct, &c->diff_src_md, &wei_any,
                                                                 &c->dst_md, strides, dilates, pad_l, pad_r),
                "backward-data descriptor");
-        SL_TRY(dnnl_primitive_desc_create(&data, &dd, NULL, sl_dnnl_engine, forward), "backward-data primitive");
+        SL_TRY(dnnl_primitive_desc_create(&data, &dd, attr, sl_dnnl_engine, forward), "backward-data primitive");
         const dnnl_memory_desc_t *chosen = dnnl_primitive_desc_query_md(data, dnnl_query_weights_md, 0);
         SL_TRY(dnnl_memory_create(&c->data_kernel, chosen, sl_dnnl_engine, DNNL_MEMORY_ALLOCATE), "weights memory");
         SL_TRY(make_reorder(&c->kernel_in, &c->user_md, chosen) ? dnnl_runtime_error : dnnl_success, "weights reorder");
@@ -83,7 +89,7 @@ sl_dnnl_conv_bwd *sl_dnnl_conv_bwd_create(int N, int H, int W, int C, int K, int
                                                                    &c->bias_md, &c->dst_md, strides, dilates, pad_l,
                                                                    pad_r),
                "backward-weights descriptor");
-        SL_TRY(dnnl_primitive_desc_create(&weights, &wd, NULL, sl_dnnl_engine, forward), "backward-weights primitive");
+        SL_TRY(dnnl_primitive_desc_create(&weights, &wd, attr, sl_dnnl_engine, forward), "backward-weights primitive");
         const dnnl_memory_desc_t *chosen = dnnl_primitive_desc_query_md(weights, dnnl_query_diff_weights_md, 0);
         SL_TRY(dnnl_memory_create(&c->diff_kernel, chosen, sl_dnnl_engine, DNNL_MEMORY_ALLOCATE), "gradient memory");
         SL_TRY(make_reorder(&c->gradient_out, chosen, &c->user_md) ? dnnl_runtime_error : dnnl_success,
@@ -98,11 +104,13 @@ sl_dnnl_conv_bwd *sl_dnnl_conv_bwd_create(int N, int H, int W, int C, int K, int
     dnnl_primitive_desc_destroy(forward);
     if (data) dnnl_primitive_desc_destroy(data);
     if (weights) dnnl_primitive_desc_destroy(weights);
+    dnnl_primitive_attr_destroy(attr);
     return c;
 fail:
     if (forward) dnnl_primitive_desc_destroy(forward);
     if (data) dnnl_primitive_desc_destroy(data);
     if (weights) dnnl_primitive_desc_destroy(weights);
+    dnnl_primitive_attr_destroy(attr);
     sl_dnnl_conv_bwd_destroy(c);
     return NULL;
 }
@@ -138,7 +146,7 @@ int sl_dnnl_conv_bwd_data(const sl_dnnl_conv_bwd *c, const float *kernel, const 
     void *buffers[2] = {converted ? (void *)converted : (void *)diff_dst, diff_src};
     dnnl_exec_arg_t prepared = {DNNL_ARG_WEIGHTS, c->data_kernel};
     int failed = run_wrapped(c->data, 2, roles, mds, buffers, 1, &prepared);
-    free(converted);
+    sl_bf16_free(converted);
     return failed;
 }
 
@@ -156,8 +164,8 @@ int sl_dnnl_conv_bwd_weights(const sl_dnnl_conv_bwd *c, const float *src, const 
     dnnl_exec_arg_t prepared = {DNNL_ARG_DIFF_WEIGHTS, c->diff_kernel};
     if (!failed) failed = run_wrapped(c->weights, 3, roles, mds, buffers, 1, &prepared);
     free(scratch_bias);
-    free(src16);
-    free(dst16);
+    sl_bf16_free(src16);
+    sl_bf16_free(dst16);
     if (failed) return 1;
     int from[1] = {DNNL_ARG_TO};
     const dnnl_memory_desc_t *user[1] = {&c->user_md};

@@ -10,7 +10,7 @@ import SightlineCore
 ///   Winograd F(4×4,3×3) or F(2×2,3×3) transposed for 3×3 stride-1 layers (2–3× oneDNN's), GEMMs
 ///   split over rows for 1×1 layers (no im2col; strided rows gathered), and oneDNN 2.6's
 ///   f32 backward-weights kernel on NHWC loses to a plain GEMM on the wide 3×3 layers left.
-/// Under bf16 (`Precision.effective`) both gradients take oneDNN's bf16 backward primitives;
+/// Under bf16 (`EngineOptions.convolutionPrecision(_:channels:filters:)`) both gradients take oneDNN's bf16 backward primitives;
 /// under bf16-emulated, oneDNN's float32 ones on bfloat16-rounded copies (`reducedPrecisionBackward`).
 extension Conv2D {
     /// Backward from ∂L/∂(pre-activation output) `dz` `[N, OH, OW, F]`: adds the kernel and
@@ -24,7 +24,7 @@ extension Conv2D {
         gradientScale: [Float]? = nil
     ) -> [Tensor] {
         let g = geometry(height: x.shape[1], width: x.shape[2])
-        let precision = options.precision.effective
+        let precision = options.convolutionPrecision(g, channels: x.shape[3], filters: filters)
         guard precision == .fp32 else {
             return reducedPrecisionBackward(
                 dz, input: x, geometry: g, needs: needs, native: precision == .bf16, gradientScale: gradientScale)

@@ -67,18 +67,15 @@ enum ConvolutionKernels {
     /// channel counts that are multiples of 16, and takes F(2×2,3×3) for batches with fewer than 32
     /// 4×4 output tiles and oneDNN below 32 2×2 tiles (`WinogradConvolution`); anything a kernel
     /// cannot prepare falls back to the next route. A precision other than fp32 sends every layer
-    /// to oneDNN's direct convolution in that precision, except native bf16 on a CPU without AMX,
-    /// which runs fp32 (faster there on every layer kind measured).
+    /// to oneDNN's direct convolution in that precision, except where native bf16 is slower than
+    /// fp32 on this CPU (`EngineOptions.convolutionPrecision(_:channels:filters:)`).
     static func make(
         _ conv: Conv2D, height: Int, width: Int, channels: Int, activation: ActivationFunction, options: EngineOptions
     ) -> (kernel: any ConvolutionKernel, remaining: ActivationFunction) {
         let g = conv.geometry(height: height, width: width)
-        // Native bf16 without AMX (AVX512_BF16 only) loses to fp32 on every layer kind measured:
-        // ResNet50 batch 8, one thread of a 2-core Xeon: all-bf16 10.2 img/s, bf16 only where
-        // fp32 would not run Winograd 13.0, fp32 24.5. There it runs fp32 (`Precision.effective`);
-        // with AMX bf16 wins (16-core Xeon: ResNet50 1.7–1.8× fp32). Emulated bf16 keeps every
-        // layer in bf16 (it exists to show bf16's rounding on any CPU).
-        let precision = options.precision.effective
+        // Where native bf16 runs, and where fp32 Winograd keeps a layer under it: `BF16Hardware`.
+        // Emulated bf16 keeps every layer in bf16 (it exists to show bf16's rounding on any CPU).
+        let precision = options.convolutionPrecision(g, channels: channels, filters: conv.filters)
         if precision != .fp32, let fused = FusedActivation(activation) {
             return (
                 OneDNNConvolution(

@@ -93,7 +93,7 @@ public final class DepthwiseConv2D: EngineSettingsLayer {
         }
     }
 
-    /// Forward through oneDNN's depthwise kernel on the fp32 `auto` route (the activation fused
+    /// Forward through oneDNN's depthwise kernel on the `auto` route (the activation fused
     /// when it is a ReLU or ReLU6), else through the loops below.
     public func forward(_ inputs: [Tensor], mode: Mode, options: EngineOptions) -> LayerOutput {
         let x = inputs[0]
@@ -107,9 +107,10 @@ public final class DepthwiseConv2D: EngineSettingsLayer {
         return loopForward(x)
     }
 
-    /// True when `options` send this layer to oneDNN.
+    /// True when `options` send this layer to oneDNN: on the `auto` route under every precision,
+    /// since depthwise layers compute in float32 under each.
     static func usesOneDNN(_ options: EngineOptions) -> Bool {
-        options.convolution == .auto && options.precision == .fp32
+        options.convolution == .auto
     }
 
     /// The forward pass as direct loops, vectorised over channels.

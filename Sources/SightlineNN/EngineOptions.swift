@@ -21,10 +21,11 @@ public enum Precision: String, Sendable, CaseIterable {
     /// Float32 everywhere: the default, and what every fidelity figure refers to.
     case fp32
     /// Convolution sources and weights rounded to bfloat16, products accumulated in float32
-    /// (oneDNN's bf16 convolutions, direct route, no Winograd), where AMX runs them; on a CPU with
-    /// AVX512_BF16 but no AMX it computes as `fp32` (faster there), and without either as
-    /// `bf16Emulated` (the same rounding, float32 instructions), which the command line refuses
-    /// (`effective`).
+    /// (oneDNN's bf16 convolutions, direct route, no Winograd), where the CPU runs them faster
+    /// than float32 (`BF16Hardware`): every convolution with AMX; on AMD's AVX512_BF16 all but
+    /// the 3×3 layers that keep float32 Winograd; on Intel's AVX512_BF16 without AMX none (it
+    /// computes as `fp32`, faster there); without either as `bf16Emulated` (the same rounding,
+    /// float32 instructions), which the command line refuses (`effective`).
     case bf16
     /// The same rounding of sources and weights as `bf16`, computed with float32 instructions
     /// on any CPU: slower than `fp32`, for measuring what bf16 does to a model before running it
@@ -41,13 +42,10 @@ public enum Precision: String, Sendable, CaseIterable {
 
     /// The arithmetic convolutions run in on this CPU, forward and backward, when this precision
     /// is asked for: `bf16` computes as `bf16Emulated` on a CPU without bf16 instructions and as
-    /// `fp32` on one without AMX, where oneDNN's bf16 convolutions lost to fp32 on every layer
-    /// kind measured (`ConvolutionKernels.make`, `Conv2D+Backward.swift`); the others as asked.
-    public var effective: Precision {
-        guard self == .bf16 else { return self }
-        if !Precision.bf16Available { return .bf16Emulated }
-        return Precision.amxAvailable ? .bf16 : .fp32
-    }
+    /// `fp32` on an Intel one without AMX, where oneDNN's bf16 convolutions lost to fp32 on every
+    /// layer kind measured (`BF16Hardware`); the others as asked. Under `bf16` some layers may
+    /// still run fp32 where that is faster (`EngineOptions.convolutionPrecision(_:channels:filters:)`).
+    public var effective: Precision { BF16Hardware.current.effective(self) }
 }
 
 /// Engine settings, passed explicitly: a `Graph` holds them and hands them to each inference

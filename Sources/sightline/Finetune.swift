@@ -40,10 +40,12 @@ struct Finetune: ParsableCommand {
             bf16 rounds each convolution's input, kernel and output gradient to bfloat16 and accumulates in \
             float32; master weights, optimizer state, loss, BatchNorm, dense and depthwise layers stay float32. \
             bf16-emulated does the same rounding with float32 instructions on any CPU (slower than fp32), to \
-            measure bf16's effect on accuracy before training on a CPU with AMX. With AMX (Intel Sapphire \
-            Rapids and later) oneDNN runs bf16 on its tiles; with AVX512_BF16 but no AMX oneDNN's bf16 \
-            convolutions are slower than fp32, so there bf16 trains as fp32 and says so \
-            (docs/fine-tuning.md has the measurements).
+            measure bf16's effect on accuracy before training on a CPU that has bf16. With AMX (Intel \
+            Sapphire Rapids and later) oneDNN runs every convolution in bf16 on its tiles; with AVX512_BF16 \
+            on AMD (Zen 4 and later) every convolution but the 3×3 layers on maps of 13×13 and up, which \
+            keep fp32 Winograd (ResNet50 training step 1.3× fp32 on a 2-core EPYC); with AVX512_BF16 but \
+            no AMX on Intel oneDNN's bf16 convolutions are slower than fp32, so there bf16 trains as fp32 \
+            and says so (docs/fine-tuning.md has the measurements).
             """)
 
     @Option(help: precisionHelp)
@@ -334,9 +336,11 @@ struct Finetune: ParsableCommand {
         if root { Report.write("recipe \(settings.recipe.rawValue): \(Recipe.summary(of: settings))") }
         if root, precision != .fp32 {
             Report.write(
-                precision.effective == precision
-                    ? "--precision \(precision.rawValue): convolutions forward and backward in bfloat16, float32 accumulation, weights and optimizer"
-                    : "--precision bf16: this CPU has AVX512_BF16 but no AMX, where oneDNN's bf16 convolutions are slower than fp32; training runs fp32 (--precision bf16-emulated trains with bf16's rounding)"
+                precision.effective != precision
+                    ? "--precision bf16: this CPU has AVX512_BF16 but no AMX, where oneDNN's bf16 convolutions are slower than fp32; training runs fp32 (--precision bf16-emulated trains with bf16's rounding)"
+                    : precision == .bf16 && BF16Hardware.current == .dotProducts
+                        ? "--precision bf16: convolutions forward and backward in bfloat16, float32 accumulation, weights and optimizer, except 3×3 layers on maps of 13×13 and up, which keep fp32 Winograd (faster on this CPU)"
+                        : "--precision \(precision.rawValue): convolutions forward and backward in bfloat16, float32 accumulation, weights and optimizer"
             )
         }
         if root, balance == .none, let gap = ClassBalance.imbalance(tuner.trainingClassCounts) {

@@ -70,8 +70,9 @@ struct PrecisionTests {
     }
 
     /// `finetune --precision bf16-emulated` trains with bf16's rounding (forward and backward),
-    /// says so, and records it; `--precision bf16` on a CPU with AVX512_BF16 but no AMX trains
-    /// exactly as fp32 and says why.
+    /// says so, and records it; `--precision bf16` on an Intel CPU with AVX512_BF16 but no AMX
+    /// trains exactly as fp32 and says why, and on AMD's AVX512_BF16 trains in bf16 but for the
+    /// layers that keep fp32 Winograd, and says so.
     @Test func finetuneTrainsInBFloat16AndRecordsIt() throws {
         let (_, exact, _) = try finetune("fp32")
         let (err, emulated, page) = try finetune("bf16-emulated")
@@ -81,11 +82,21 @@ struct PrecisionTests {
         let (fp32Loss, bf16Loss) = (exact.last?["loss"] as? Double ?? 0, emulated.last?["loss"] as? Double ?? 0)
         #expect(fp32Loss != bf16Loss, "the rounding changed the training")
         #expect(abs(fp32Loss - bf16Loss) < 0.05 * fp32Loss, "an epoch's loss moves by \(fp32Loss) → \(bf16Loss)")
-        if Precision.bf16Available && !Precision.amxAvailable {
+        switch BF16Hardware.current {
+        case .slowerThanFP32:
             let (err, native, _) = try finetune("bf16")
             #expect(err.contains("no AMX") && err.contains("training runs fp32"), "\(err)")
             #expect(native.last?["loss"] as? Double == fp32Loss, "bf16 here is the fp32 run, bit for bit")
             #expect(native.allSatisfy { $0["precision"] as? String == "fp32" })
+        case .dotProducts, .amx:
+            let (err, native, _) = try finetune("bf16")
+            let said =
+                BF16Hardware.current == .amx ? "convolutions forward and backward in bfloat16" : "keep fp32 Winograd"
+            #expect(err.contains(said), "\(err)")
+            #expect(native.allSatisfy { $0["precision"] as? String == "bf16" })
+            let loss = native.last?["loss"] as? Double ?? 0
+            #expect(abs(fp32Loss - loss) < 0.05 * fp32Loss, "an epoch's loss moves by \(fp32Loss) → \(loss)")
+        case .none: break
         }
     }
 }

@@ -101,23 +101,6 @@ struct BFloat16Tests {
             Precision.bf16Available ? !summary.contains("emulated") : summary.contains("bf16-emulated"), "\(summary)")
     }
 
-    @Test("native bf16 without AMX runs fp32, faster there; with AMX every layer runs bf16")
-    func bf16WithoutAMXRunsFP32() throws {
-        for index in [0, 4] {
-            let conv = try ConvolutionKernelTests.operands(ConvolutionKernelTests.cases[index]).0
-            let c = ConvolutionKernelTests.cases[index]
-            let made = ConvolutionKernels.make(
-                conv, height: c.height, width: c.width, channels: c.channels, activation: .relu,
-                options: EngineOptions(precision: .bf16))
-            let summary = made.kernel.summary
-            if Precision.bf16Available && !Precision.amxAvailable {
-                #expect(!summary.contains("bf16"), "\(summary)")
-            } else if Precision.amxAvailable {
-                #expect(summary.contains("bf16") && !summary.contains("emulated"), "\(summary)")
-            }
-        }
-    }
-
     @Test(
         "native bf16 (oneDNN on AVX512_BF16/AMX) matches the emulation", .enabled(if: Precision.bf16Available),
         arguments: cases)

@@ -153,6 +153,8 @@ void sl_dnnl_conv_destroy(sl_dnnl_conv *conv);
 int sl_cpu_has_bf16(void);
 /// 1 when oneDNN runs AMX tile instructions on this CPU (Sapphire Rapids and later).
 int sl_cpu_has_amx(void);
+/// 1 when the CPU's vendor string (cpuid leaf 0) is AuthenticAMD, else 0.
+int sl_cpu_is_amd(void);
 /// Rounds each value to the nearest bfloat16 (ties to even; NaN and infinities kept), in place:
 /// the rounding a bf16 convolution applies to its source and weights.
 void sl_round_to_bf16(float *values, int64_t count);
