@@ -9,6 +9,8 @@
 # Needs: a release build (swift build -c release) and `pip install tensorflow-cpu` for PYTHON.
 # Usage: bash bench/compare_training.sh [batch] [archs] [bn modes] [rounds]
 #   e.g. bash bench/compare_training.sh 16 "resnet50 vgg16 mobilenetv2" "frozen train" 3
+# PRECISIONS="fp32 bf16" runs Sightline once per precision in each round, before the peer (Keras
+# stays float32); default fp32.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 batch=${1:-16}
@@ -18,7 +20,10 @@ rounds=${4:-3}
 for round in $(seq "$rounds"); do
     for arch in $archs; do
         for bn in $modes; do
-            .build/release/sightline bench --arch "$arch" --batch "$batch" --job train --bn "$bn" --repeats 4 --warmup 2
+            for precision in ${PRECISIONS:-fp32}; do
+                .build/release/sightline bench --arch "$arch" --batch "$batch" --job train --bn "$bn" \
+                    --precision "$precision" --repeats 4 --warmup 2
+            done
             KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=3 ${PYTHON:-python3} bench/peer_train_keras.py "$batch" "$arch" "$bn" 2>/dev/null | tail -n 1
         done
     done

@@ -38,6 +38,7 @@ routes=(
   "fine-tuned, frozen BatchNorm, --lr auto:valley (fastai's default suggestion), 20 epochs|t.h5|$S finetune pretrained.h5 --data target -o t.h5 --head-epochs 10 --epochs 20 --lr auto:valley --head-lr 3e-3 --batch 16 --no-augmentation --seed SEED|phase 2 epoch 20"
   "fine-tuned, frozen BatchNorm, --lr 1e-3 --schedule cosine:2, 30 epochs|t.h5|$S finetune pretrained.h5 --data target -o t.h5 --head-epochs 10 --epochs 30 --lr 1e-3 --head-lr 3e-3 --schedule cosine:2 --batch 16 --no-augmentation --seed SEED|phase 2 epoch 30"
   "the same with --precision bf16-emulated (bfloat16 convolutions forward and backward)|t.h5|$S finetune pretrained.h5 --data target -o t.h5 --head-epochs 10 --epochs 30 --lr 1e-3 --head-lr 3e-3 --schedule cosine:2 --precision bf16-emulated --batch 16 --no-augmentation --seed SEED|phase 2 epoch 30"
+  "the same with --precision bf16 (native: what each CPU computes is in finetune --help; CPUs with AVX512_BF16 or AMX only)|t.h5|$S finetune pretrained.h5 --data target -o t.h5 --head-epochs 10 --epochs 30 --lr 1e-3 --head-lr 3e-3 --schedule cosine:2 --precision bf16 --batch 16 --no-augmentation --seed SEED|phase 2 epoch 30"
   "the same with --bn train|t.h5|$S finetune pretrained.h5 --data target -o t.h5 --head-epochs 10 --epochs 30 --lr 1e-3 --head-lr 3e-3 --schedule cosine:2 --bn train --batch 16 --no-augmentation --seed SEED|phase 2 epoch 30"
   "frozen BatchNorm, --lr 1e-3 --schedule one-cycle, 30 epochs|t.h5|$S finetune pretrained.h5 --data target -o t.h5 --head-epochs 10 --epochs 30 --lr 1e-3 --head-lr 3e-3 --schedule one-cycle --batch 16 --no-augmentation --seed SEED|phase 2 epoch 30"
   "frozen BatchNorm, --lr 1e-5:1e-3 (discriminative) cosine:2, 30 epochs|t.h5|$S finetune pretrained.h5 --data target -o t.h5 --head-epochs 10 --epochs 30 --lr 1e-5:1e-3 --head-lr 3e-3 --schedule cosine:2 --batch 16 --no-augmentation --seed SEED|phase 2 epoch 30"
@@ -59,6 +60,10 @@ summary() {
 for route in "${routes[@]}"; do
   IFS='|' read -r name model command line which <<<"$route"
   [[ "$name" =~ $only ]] || continue
+  if [[ "$command" == *"--precision bf16 "* ]] && ! grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo; then
+    echo "$name: skipped (this CPU has neither AVX512_BF16 nor AMX)"
+    continue
+  fi
   values=() tests=()
   for seed in $seeds; do
     values+=("$(${command//SEED/$seed} 2>/dev/null | last "$line" "${which:-}")")
