@@ -125,13 +125,14 @@ int sl_dnnl_run_primitive(dnnl_primitive_t p, int count, dnnl_exec_arg_t *args) 
         stream = NULL;
         return 1;
     }
+    if (count > SL_DNNL_MAX_ARGS) return 1;
     // A primitive made with sl_dnnl_attr takes its scratchpad from the reused buffers (scratch.c).
     const_dnnl_primitive_desc_t pd = NULL;
     const dnnl_memory_desc_t *scratch_md = NULL;
     if (dnnl_primitive_get_primitive_desc(p, &pd) == dnnl_success)
         scratch_md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     size_t bytes = scratch_md ? dnnl_memory_desc_get_size(scratch_md) : 0;
-    if (bytes == 0 || count >= SL_DNNL_MAX_ARGS) {
+    if (bytes == 0) {
         if (dnnl_primitive_execute(p, stream, count, args) != dnnl_success) return 1;
         return dnnl_stream_wait(stream) != dnnl_success;
     }

@@ -20,8 +20,8 @@ sl_dnnl_weights_dims sl_dnnl_weights(int C, int K, int G, int KH, int KW);
 /// oneDNN's right/bottom padding for Keras geometry (what makes the output size come out).
 int sl_dnnl_far_pad(int in, int out, int k, int stride, int dilation, int near);
 /// Executes p on this thread's stream with the configured threads and waits; 0 on success.
-/// A primitive made with sl_dnnl_attr gets its scratchpad from sl_scratch_acquire; count stays
-/// below SL_DNNL_MAX_ARGS for that.
+/// A primitive made with sl_dnnl_attr gets its scratchpad from sl_scratch_acquire. At most
+/// SL_DNNL_MAX_ARGS arguments (more fail).
 int sl_dnnl_run_primitive(dnnl_primitive_t p, int count, dnnl_exec_arg_t *args);
 enum { SL_DNNL_MAX_ARGS = 8 };
 /// New primitive attributes with the user scratchpad mode (sl_dnnl_run_primitive passes the

@@ -35,17 +35,6 @@ public enum BF16Hardware: String, Sendable {
         if sl_cpu_has_bf16() == 0 { return .none }
         return sl_cpu_is_amd() != 0 ? .dotProducts : .slowerThanFP32
     }()
-
-    /// One line for `--help` and logs: what `--precision bf16` does on this class of CPU.
-    public var summary: String {
-        switch self {
-        case .none: "no AVX512_BF16 or AMX: bf16 is only emulated here"
-        case .slowerThanFP32: "AVX512_BF16 without AMX on Intel: bf16 computes as fp32 here (faster)"
-        case .dotProducts:
-            "AVX512_BF16 on AMD: bf16 except on 3×3 layers with maps of 13×13 and up, which keep fp32 Winograd (faster)"
-        case .amx: "AMX: every convolution in bf16"
-        }
-    }
 }
 
 extension BF16Hardware {

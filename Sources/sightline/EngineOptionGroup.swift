@@ -53,7 +53,7 @@ struct EngineOptionGroup: ParsableArguments {
             0.04. What to expect: with AMX (Intel Sapphire Rapids and later) bf16 is faster, on a 16-core \
             Xeon ResNet50 1.7–1.8× fp32 and VGG16 1.2× (fp32 VGG16 already runs Winograd); with \
             AVX512_BF16 on AMD (Zen 4 and later) bf16 runs every convolution but the 3×3 layers on maps of \
-            13×13 and up, which keep fp32 Winograd (faster there): ResNet50 batch 8 1.4× fp32 on a 2-core \
+            13×13 and up, which keep fp32 Winograd (faster there): ResNet50 batch 8 1.2–1.4× fp32 on a 2-core \
             EPYC, VGG16 level; with AVX512_BF16 but no AMX on Intel oneDNN's bf16 convolutions ran slower \
             than fp32 on every layer kind (ResNet50 batch 8: 10.2 img/s against 24.5 on one core of a \
             2-core Xeon), so there bf16 runs fp32. bf16 is never a slowdown. fp32, the default, is what every Keras comparison in the tests runs. `sightline bench \

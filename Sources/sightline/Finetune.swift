@@ -43,7 +43,7 @@ struct Finetune: ParsableCommand {
             measure bf16's effect on accuracy before training on a CPU that has bf16. With AMX (Intel \
             Sapphire Rapids and later) oneDNN runs every convolution in bf16 on its tiles; with AVX512_BF16 \
             on AMD (Zen 4 and later) every convolution but the 3×3 layers on maps of 13×13 and up, which \
-            keep fp32 Winograd (ResNet50 training step 1.3× fp32 on a 2-core EPYC); with AVX512_BF16 but \
+            keep fp32 Winograd (ResNet50 training step 1.2–1.4× fp32 on a 2-core Zen 4 EPYC); with AVX512_BF16 but \
             no AMX on Intel oneDNN's bf16 convolutions are slower than fp32, so there bf16 trains as fp32 \
             and says so (docs/fine-tuning.md has the measurements).
             """)
