@@ -148,8 +148,15 @@ public final class DepthwiseConv2D: EngineSettingsLayer {
         _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds,
         options: EngineOptions
     ) -> [Tensor] {
-        let x = inputs[0]
         let dz = activation.gradient(outputGradient, output: forward.output, input: forward.saved.first)
+        return backward(preActivation: dz, input: inputs[0], needs: needs, options: options)
+    }
+
+    /// Backward from ∂L/∂(pre-activation output) `dz` `[N, OH, OW, C·multiplier]` of input `x`
+    /// `[N, H, W, C]`: adds the kernel and bias gradients as `needs` asks and returns `[∂L/∂x]`
+    /// when it asks for the input's. (The training tape applies the activation's derivative in
+    /// the gradient's own storage and calls this, sparing a copy of the gradient.)
+    func backward(preActivation dz: Tensor, input x: Tensor, needs: GradientNeeds, options: EngineOptions) -> [Tensor] {
         guard Self.usesOneDNN(options) else { return loopBackward(dz, input: x, needs: needs) }
         let g = geometry(height: x.shape[1], width: x.shape[2])
         let shape = OneDNNConvolutionBackward.Shape(

@@ -196,6 +196,12 @@ extension Graph {
                     if let residual = step.residual { pass(dz, to: residual) }
                     inputGradients = folded.backward(
                         conv, preActivation: dz, input: inputs[0], needs: needs, options: engineOptions)
+                } else if let depthwise = folded.working as? DepthwiseConv2D {
+                    let dz = depthwise.activation.gradient(
+                        consume gradient, adding: others, output: forward.output, input: forward.saved.first)
+                    inputGradients = depthwise.backward(
+                        preActivation: dz, input: inputs[0], needs: needs, options: engineOptions)
+                    folded.mapGradients()
                 } else {
                     for other in others { gradient.add(other) }
                     inputGradients = folded.working.backward(
