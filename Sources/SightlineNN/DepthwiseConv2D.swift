@@ -142,8 +142,8 @@ public final class DepthwiseConv2D: EngineSettingsLayer {
         return LayerOutput(y, saved: saved)
     }
 
-    /// Backward through oneDNN's backward-data and backward-weights primitives on the fp32
-    /// `auto` route, else (or where oneDNN declines) through the loops.
+    /// Backward through oneDNN's backward-data and backward-weights primitives on the `auto`
+    /// route (float32 under every precision), else (or where oneDNN declines) through the loops.
     public func backward(
         _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds,
         options: EngineOptions
