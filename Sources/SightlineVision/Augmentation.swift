@@ -73,9 +73,9 @@ public struct Augmentation: Sendable, Equatable {
         return Self.warped(image, warp: &warp, maxLanes: 0)
     }
 
-    /// `image` `[H, W, C]` through `sl_augment_warp`: 16 pixels per vector where the CPU has
-    /// AVX-512, 8 with AVX2, the same arithmetic one pixel at a time otherwise; `maxLanes` (16, 8
-    /// or 1; 0 the widest) caps the width, so that tests reach every path.
+    /// `image` `[H, W, C]` through `sl_augment_warp`: 8 pixels per vector where the CPU has AVX2
+    /// (AVX-512 CPUs included), the same arithmetic one pixel at a time otherwise; `maxLanes` (8
+    /// or 1; 0 the widest) caps the width, so that tests reach both paths.
     static func warped(_ image: Tensor, warp: inout sl_warp, maxLanes: Int) -> Tensor {
         let (h, w, c) = (image.shape[0], image.shape[1], image.shape[2])
         var failed: Int32 = 0

@@ -110,9 +110,9 @@ typedef struct {
 } sl_warp;
 
 /// The augmentation warp of src [h][w][c] floats into out [h][w][c] (augment_warp.c): every
-/// operation rounded on its own in the order of the scalar loop, so the AVX-512, AVX2 and scalar
-/// paths agree bit for bit. `max_lanes` caps the vector width (16, 8 or 1; 0 the widest the CPU
-/// has), for tests of every path. Returns 0, or 1 when the shape is empty or too large for 32-bit
+/// operation rounded on its own in the order of the scalar loop, so the AVX2 and scalar paths
+/// agree bit for bit. `max_lanes` caps the vector width (8 or more: AVX2 where the CPU has it;
+/// 1: scalar; 0 the widest the CPU has), for tests of every path. Returns 0, or 1 when the shape is empty or too large for 32-bit
 /// indices (out untouched).
 int sl_augment_warp(const float *src, int h, int w, int c, const sl_warp *warp, int max_lanes, float *out);
 
