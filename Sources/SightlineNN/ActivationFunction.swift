@@ -332,6 +332,14 @@ public enum ActivationFunction: Sendable, Equatable {
         return result
     }
 
+    /// `(low, high)` when the derivative is 1 where `low < output < high` and 0 elsewhere (a ReLU,
+    /// capped or not, without a negative slope), for kernels that apply it on the way; nil for
+    /// every other function.
+    public var clipBounds: (low: Float, high: Float)? {
+        if case .relu(let maxValue, let slope) = self, slope == 0 { return (0, maxValue ?? .infinity) }
+        return nil
+    }
+
     /// Applies the activation to the pre-activation `z` of a layer that fuses it, and returns
     /// what that layer's backward needs in `LayerOutput.saved`: `[z]` when the derivative needs
     /// the input (the copy is made only then), else nothing.

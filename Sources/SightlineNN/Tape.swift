@@ -197,10 +197,10 @@ extension Graph {
                     inputGradients = folded.backward(
                         conv, preActivation: dz, input: inputs[0], needs: needs, options: engineOptions)
                 } else if let depthwise = folded.working as? DepthwiseConv2D {
-                    let dz = depthwise.activation.gradient(
-                        consume gradient, adding: others, output: forward.output, input: forward.saved.first)
+                    for other in others { gradient.add(other) }
                     inputGradients = depthwise.backward(
-                        preActivation: dz, input: inputs[0], needs: needs, options: engineOptions)
+                        outputGradient: gradient, forward: forward, input: inputs[0],
+                        inputActivation: step.appliesReaderDerivative, needs: needs, options: engineOptions)
                     folded.mapGradients()
                 } else {
                     for other in others { gradient.add(other) }
@@ -212,9 +212,13 @@ extension Graph {
             } else if step.derivativeByReader, let conv = step.layer as? Conv2D {
                 inputGradients = conv.backward(
                     preActivation: gradient, input: inputs[0], needs: needs, options: engineOptions)
-            } else if step.appliesReaderDerivative, let pool = step.layer as? Pooling2D {
+            } else if step.appliesReaderDerivative != nil, let pool = step.layer as? Pooling2D {
                 inputGradients = pool.backward(
                     gradient, inputs: inputs, forward: forward, needs: needs, positiveOnly: true)
+            } else if let depthwise = step.layer as? DepthwiseConv2D {
+                inputGradients = depthwise.backward(
+                    outputGradient: gradient, forward: forward, input: inputs[0],
+                    inputActivation: step.appliesReaderDerivative, needs: needs, options: engineOptions)
             } else {
                 inputGradients = step.layer.backward(
                     gradient, inputs: inputs, forward: forward, mode: tape.mode, needs: needs, options: engineOptions)

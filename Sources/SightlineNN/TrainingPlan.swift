@@ -39,12 +39,14 @@ struct TrainingPlan {
         /// The padding of a `ZeroPadding2D` before the convolution, taken over as its own
         /// (MobileNet's strided depthwise layers, ResNet's stem): no padded copy is made.
         var padding: Padding?
-        /// For a convolution ending in a plain ReLU whose one reader is a max pooling: the
-        /// pooling applies the ReLU's derivative (`Pooling2D.backward(…, positiveOnly:)`), so
-        /// this step's backward starts from the pre-activation gradient it receives.
+        /// For a convolution ending in a ReLU-like activation whose one reader applies its
+        /// derivative (a max pooling of a plain ReLU, a depthwise convolution): this step's
+        /// backward starts from the pre-activation gradient it receives.
         var derivativeByReader = false
-        /// For that max pooling: its input gradient is the ReLU's pre-activation gradient.
-        var appliesReaderDerivative = false
+        /// For that reader: the activation whose derivative it applies to its input gradient
+        /// (`Pooling2D.backward(…, positiveOnly:)`,
+        /// `DepthwiseConv2D.backward(outputGradient:…, inputActivation:…)`).
+        var appliesReaderDerivative: ActivationFunction?
 
         /// Whether this step runs as a `FoldedConvolution`.
         var isFused: Bool { batchNorm != nil || residual != nil || activation != .linear || padding != nil }
@@ -148,13 +150,24 @@ struct TrainingPlan {
         // A max pooling of a ReLU's output passes its gradient only to window maxima, where the
         // ReLU's derivative is 1 when the maximum is positive and 0 otherwise: the pooling
         // applies it while it scatters (VGG16's pools skip a pass over their 4× larger input).
+        // (A fused step's convolution has no activation of its own; an unfused one may.)
+        // A depthwise convolution of a ReLU or ReLU6 output multiplies the input gradient it
+        // writes by that derivative (MobileNet's expansion layers skip a pass over their gradients,
+        // the largest of the step).
         for index in steps.indices {
-            guard let pool = steps[index].layer as? Pooling2D, pool.kind == .max, let input = steps[index].inputs.first,
-                !pinned.contains(input), let source = steps.firstIndex(where: { $0.name == input }),
-                Self.endsInPlainReLU(steps[source]), readers[input]?.count == 1  // or the padding taken over
+            guard let input = steps[index].inputs.first, !pinned.contains(input),
+                let source = steps.firstIndex(where: { $0.name == input }), let conv = steps[source].layer as? Conv2D,
+                readers[input]?.count == 1  // or the padding taken over
             else { continue }
+            let activation = steps[source].isFused ? steps[source].activation : conv.activation
+            if let pool = steps[index].layer as? Pooling2D, pool.kind == .max, activation == .relu() {
+                steps[index].appliesReaderDerivative = activation
+            } else if steps[index].layer is DepthwiseConv2D, activation.clipBounds != nil {
+                steps[index].appliesReaderDerivative = activation
+            } else {
+                continue
+            }
             steps[source].derivativeByReader = true
-            steps[index].appliesReaderDerivative = true
         }
         // The prefix nodes that steps read or the caller asked for.
         let read = Set(steps.flatMap(\.reads)).union(pinned)
@@ -182,13 +195,6 @@ struct TrainingPlan {
         case .same:
             return nil
         }
-    }
-
-    /// True for a `Conv2D` step whose output is a plain ReLU's: fused into the step, or the
-    /// layer's own activation (a fused step's convolution has none of its own).
-    private static func endsInPlainReLU(_ step: Step) -> Bool {
-        guard let conv = step.layer as? Conv2D else { return false }
-        return (step.isFused ? step.activation : conv.activation) == .relu()
     }
 
     /// True when the step of `steps` producing `name` ends in a ReLU (its output is ≥ 0).

@@ -255,6 +255,78 @@ struct TrainingPlanTests {
         try Self.expectSameGradients(fused, unfused)
     }
 
+    /// MobileNetV2's inverted residual block: 1×1 expansion → frozen BN → ReLU6 → ZeroPadding2D →
+    /// strided depthwise → frozen BN → ReLU6 → 1×1 projection → frozen BN. The depthwise step
+    /// applies the expansion's ReLU6 derivative as it writes its input gradient, so the expansion
+    /// starts its backward from what it receives. Inputs are scaled so that the ReLU6s clip at both
+    /// ends; the gradients equal the unfused pass's and finite differences of the loss.
+    @Test func depthwiseAppliesTheExpansionsDerivative() throws {
+        var generator = SeededGenerator(seed: 21)
+        let graph = Graph()
+        try graph.addInput(name: "x", shape: [8, 8, 4])
+        try graph.add(
+            Conv2D(
+                name: "expand", inputChannels: 4, filters: 12, kernelSize: (1, 1), useBias: false,
+                generator: &generator), inputs: ["x"])
+        try graph.add(Self.frozenBatchNorm("expand_bn", 12, seed: 60), inputs: ["expand"])
+        try graph.add(Activation(name: "expand_relu", .relu(maxValue: 6)), inputs: ["expand_bn"])
+        try graph.add(ZeroPadding2D(name: "pad", top: 0, bottom: 1, left: 0, right: 1), inputs: ["expand_relu"])
+        try graph.add(
+            DepthwiseConv2D(
+                name: "dw", kernel: GradientCheckTests.random([3, 3, 12, 1], seed: 61, scale: 0.6), bias: nil,
+                strides: (2, 2)), inputs: ["pad"])
+        try graph.add(Self.frozenBatchNorm("dw_bn", 12, seed: 62), inputs: ["dw"])
+        try graph.add(Activation(name: "dw_relu", .relu(maxValue: 6)), inputs: ["dw_bn"])
+        try graph.add(
+            Conv2D(
+                name: "project", inputChannels: 12, filters: 6, kernelSize: (1, 1), useBias: false,
+                generator: &generator), inputs: ["dw_relu"])
+        try graph.add(Self.frozenBatchNorm("project_bn", 6, seed: 63), inputs: ["project"])
+        try graph.add(GlobalPooling2D(name: "gap", kind: .average), inputs: ["project_bn"])
+        try graph.add(Dense(name: "fc", inputFeatures: 6, units: 3, generator: &generator), inputs: ["gap"])
+        let plan = TrainingPlan(
+            graph: graph, mode: .training, flags: graph.gradientFlags(GradientRequest()), pinned: ["fc"],
+            parameterGradients: true)
+        #expect(plan.steps.map(\.name) == ["expand_relu", "dw_relu", "project_bn", "gap", "fc"])
+        #expect(plan.steps.map(\.derivativeByReader) == [true, false, false, false, false])
+        #expect(plan.steps[1].appliesReaderDerivative == .relu(maxValue: 6))
+        #expect(plan.steps[1].padding == .explicit(top: 0, bottom: 1, left: 0, right: 1))
+        let x = GradientCheckTests.random([2, 8, 8, 4], seed: 64, scale: 6)
+        let (outputs, _) = try graph.record(
+            ["x": x], outputs: ["expand_relu", "fc"], mode: .training, request: GradientRequest())
+        let expanded = try #require(outputs["expand_relu"]).scalars
+        #expect(expanded.contains(0) && expanded.contains(6), "the expansion's ReLU6 clips at both ends")
+        let upstream = GradientCheckTests.random([2, 3], seed: 65)
+        let fused = try Self.gradients(graph, x, upstream, unfused: false)
+        let unfused = try Self.gradients(graph, x, upstream, unfused: true)
+        #expect(Set(fused.keys) == ["expand.kernel", "dw.depthwise_kernel", "project.kernel", "fc.kernel", "fc.bias"])
+        try Self.expectSameGradients(fused, unfused)
+        // Central differences of the loss Σ upstream · fc over a few expansion weights (float64
+        // sums; steps small enough not to move any output across a ReLU6 bound).
+        let expand = try #require(graph.layers.first { $0.name == "expand" } as? Conv2D)
+        let analytic = try #require(fused["expand.kernel"]).scalars
+        func loss() throws -> Double {
+            let (out, _) = try graph.record(["x": x], outputs: ["fc"], mode: .inference, request: GradientRequest())
+            return zip(try #require(out["fc"]).scalars, upstream.scalars).reduce(0) { $0 + Double($1.0 * $1.1) }
+        }
+        for index in [0, 7, 23, 40] {
+            let saved = expand.kernel.value
+            var plus = saved
+            var minus = saved
+            plus.scalars[index] += 1e-3
+            minus.scalars[index] -= 1e-3
+            expand.kernel.value = plus
+            let up = try loss()
+            expand.kernel.value = minus
+            let down = try loss()
+            expand.kernel.value = saved
+            let numeric = (up - down) / 2e-3
+            #expect(
+                abs(numeric - Double(analytic[index])) <= 1e-2 * max(1, abs(numeric)),
+                "weight \(index): \(numeric) against \(analytic[index])")
+        }
+    }
+
     /// VGG's blocks: a convolution with its own ReLU, then a 2×2 max pooling, which applies the
     /// ReLU's derivative as it scatters; the convolution's backward starts from what it gets.
     /// Gradients equal the unfused pass's, with a third of the first ReLU's outputs at 0 (windows
@@ -279,7 +351,7 @@ struct TrainingPlanTests {
         let plan = TrainingPlan(
             graph: graph, mode: .training, flags: graph.gradientFlags(GradientRequest()), pinned: ["fc"],
             parameterGradients: true)
-        let flags = plan.steps.map { ($0.name, $0.derivativeByReader, $0.appliesReaderDerivative) }
+        let flags = plan.steps.map { ($0.name, $0.derivativeByReader, $0.appliesReaderDerivative != nil) }
         #expect(flags.first { $0.0 == "c1" }.map { $0.1 } == true)
         #expect(flags.first { $0.0 == "p1" }.map { $0.2 } == true)
         #expect(flags.first { $0.0 == "c2" }.map { $0.1 } == false, "c2 is read by p2 and gap")

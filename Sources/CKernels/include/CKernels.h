@@ -81,6 +81,35 @@ sl_wino_split sl_winograd_kernel_gradient_split(int N, int C, int K, int OH, int
 int sl_pointwise_kernel_gradient(const float *x, const float *dy, int N, int H, int W, int C, int sy, int sx, int OH,
                                  int OW, int K, int slices, const float *column_scale, float *dw, float *db);
 
+/// The arguments of `sl_depthwise_backward`. Tensors are NHWC float32: input x [N][H][W][C], the
+/// output gradient diff_dst [N][OH][OW][C], the layer's output y [N][OH][OW][C], the kernel
+/// [KH][KW][C] (HWIO with one output per channel). Output pixel (oy, ox) reads input pixel
+/// (oy·stride_y − pad_top + ky·dilation_y, ox·stride_x − pad_left + kx·dilation_x) for each tap.
+typedef struct {
+    int N, H, W, C, KH, KW, stride_y, stride_x, dilation_y, dilation_x, pad_top, pad_left, OH, OW;
+    const float *input;     // x; needed for diff_kernel and input_derivative
+    const float *kernel;    // needed for diff_src
+    const float *diff_dst;  // ∂L/∂y, left unchanged
+    /// When not NULL, the layer's activation is a ReLU-like clip and diff_dst is multiplied by 1
+    /// where output_low < y < output_high, else 0 (a multiply: a NaN gradient stays NaN).
+    const float *output;
+    float output_low, output_high;
+    /// When nonzero, diff_src is multiplied by 1 where input_low < x < input_high, else 0: the
+    /// derivative of the previous layer's ReLU-like activation, whose output x is.
+    int input_derivative;
+    float input_low, input_high;
+    float *diff_src;     // [N][H][W][C], overwritten; NULL when not wanted
+    float *diff_kernel;  // [KH][KW][C], overwritten; NULL when not wanted
+    float *diff_bias;    // [C], overwritten; NULL when not wanted
+    int slices;          // threads; the kernel and bias sums depend on this number only
+} sl_depthwise_backward_args;
+
+/// The backward pass of a depthwise convolution with depth multiplier 1 (depthwise_backward.c):
+/// the input, kernel and bias gradients from one sweep over the output rows, with the layer's own
+/// activation derivative and the previous layer's applied on the way. Returns 0, or 1 when the
+/// arguments are inconsistent or scratch memory could not be allocated (outputs then undefined).
+int sl_depthwise_backward(const sl_depthwise_backward_args *args);
+
 /// The input gradient of a 1x1 convolution without padding and with a stride above 1
 /// (pointwise_data.c): dx [N][H][W][C] = dy [N][OH][OW][K] · kernelᵀ (the HWIO kernel [1][1][C][K])
 /// at the pixels (oy·sy, ox·sx) the outputs read, and 0 at every other pixel; dx overwritten.
