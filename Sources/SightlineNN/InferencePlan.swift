@@ -5,7 +5,8 @@ import SightlineCore
 ///
 /// Rewrites, applied only where the intermediate result is not a requested output and has no
 /// other reader:
-/// - `ZeroPadding2D → Conv2D` becomes one convolution with explicit padding (no padded copy).
+/// - `ZeroPadding2D → Conv2D` (or `DepthwiseConv2D`) becomes one convolution with explicit
+///   padding (no padded copy).
 /// - `ZeroPadding2D → MaxPooling2D` becomes one pooling with explicit padding when the padded
 ///   input comes out of a ReLU (ResNet's `pool1_pad`): on values ≥ 0 a window's maximum over
 ///   its in-image taps equals the maximum with the zeros, as long as every window keeps a tap
@@ -87,6 +88,12 @@ struct InferencePlan {
                 padded[next.name] = (merged, node.inputs[0])
                 continue
             }
+            if let pad = layer as? ZeroPadding2D, let next = soleReader(node.name),
+                let conv = next.layer as? DepthwiseConv2D, let merged = Self.absorbing(pad, into: conv)
+            {
+                padded[next.name] = (merged, node.inputs[0])
+                continue
+            }
             if let pad = layer as? ZeroPadding2D, let next = soleReader(node.name), let pool = next.layer as? Pooling2D,
                 nonNegative(node.inputs[0]), let merged = Self.absorbing(pad, into: pool)
             {
@@ -157,18 +164,22 @@ struct InferencePlan {
     /// A convolution computing `conv(pad(x))` with the zeros as its own padding (ResNet's
     /// `conv1_pad` → `conv1_conv`), or nil when `conv` pads `same` (left as two steps).
     static func absorbing(_ pad: ZeroPadding2D, into conv: Conv2D) -> Conv2D? {
-        let own: (top: Int, bottom: Int, left: Int, right: Int)
-        switch conv.padding {
-        case .valid: own = (0, 0, 0, 0)
-        case .explicit(let top, let bottom, let left, let right): own = (top, bottom, left, right)
-        case .same: return nil
-        }
+        guard let padding = pad.absorbed(into: conv.padding) else { return nil }
         return Conv2D(
             name: conv.name, kernel: conv.kernel.value, bias: conv.bias?.value, strides: conv.strides,
-            padding: .explicit(
-                top: own.top + pad.top, bottom: own.bottom + pad.bottom, left: own.left + pad.left,
-                right: own.right + pad.right),
-            dilation: conv.dilation, activation: conv.activation)
+            padding: padding, dilation: conv.dilation, activation: conv.activation)
+    }
+
+    /// A depthwise convolution computing `conv(pad(x))` with the zeros as its own padding
+    /// (MobileNet's strided blocks: a padded copy of the widest activation saved), or nil when
+    /// `conv` pads `same`.
+    static func absorbing(_ pad: ZeroPadding2D, into conv: DepthwiseConv2D) -> DepthwiseConv2D? {
+        guard let padding = pad.absorbed(into: conv.padding) else { return nil }
+        let k = conv.kernel.value.shape
+        return DepthwiseConv2D(
+            name: conv.name, kernel: conv.kernel.value.reshaped([k[0], k[1], conv.channels, conv.multiplier]),
+            bias: conv.bias?.value, strides: conv.strides, padding: padding, dilation: conv.dilation,
+            activation: conv.activation)
     }
 
     /// A max pooling computing `pool(pad(x))` for inputs ≥ 0 with the zeros as its own padding,

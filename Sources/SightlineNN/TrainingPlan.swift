@@ -180,20 +180,10 @@ struct TrainingPlan {
     /// The explicit padding of `conv` computing `conv(pad(x))`, or nil when `conv` pads `same`
     /// (left as two steps).
     private static func padding(of conv: any Layer, after pad: ZeroPadding2D) -> Padding? {
-        let own: Padding
         switch conv {
-        case let conv as Conv2D: own = conv.padding
-        case let conv as DepthwiseConv2D: own = conv.padding
-        default: return nil
-        }
-        switch own {
-        case .valid:
-            return .explicit(top: pad.top, bottom: pad.bottom, left: pad.left, right: pad.right)
-        case .explicit(let top, let bottom, let left, let right):
-            return .explicit(
-                top: top + pad.top, bottom: bottom + pad.bottom, left: left + pad.left, right: right + pad.right)
-        case .same:
-            return nil
+        case let conv as Conv2D: pad.absorbed(into: conv.padding)
+        case let conv as DepthwiseConv2D: pad.absorbed(into: conv.padding)
+        default: nil
         }
     }
 

@@ -12,6 +12,20 @@ public final class ZeroPadding2D: Layer {
         (self.top, self.bottom, self.left, self.right) = (top, bottom, left, right)
     }
 
+    /// The explicit padding of a convolution padded `own` that reads this layer's output, with
+    /// these zeros taken over as its own (no padded copy), or nil when `own` is `same` (its
+    /// amount depends on the input size).
+    public func absorbed(into own: Padding) -> Padding? {
+        switch own {
+        case .valid:
+            return .explicit(top: top, bottom: bottom, left: left, right: right)
+        case .explicit(let t, let b, let l, let r):
+            return .explicit(top: t + top, bottom: b + bottom, left: l + left, right: r + right)
+        case .same:
+            return nil
+        }
+    }
+
     /// The same padding on every side.
     public convenience init(name: String, padding: Int) {
         self.init(name: name, top: padding, bottom: padding, left: padding, right: padding)

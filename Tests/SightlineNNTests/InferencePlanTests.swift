@@ -45,4 +45,32 @@ struct InferencePlanTests {
             try graph.forward(["image": Self.image()], outputs: ["pool"], mode: .training)["pool"])
         #expect(fused.maxAbsoluteDifference(layered) < 1e-6)
     }
+
+    /// MobileNetV2's strided block: ReLU6 → ZeroPadding2D (bottom and right) → depthwise 3×3
+    /// stride 2 → BatchNorm → ReLU6. The padding becomes the depthwise layer's own, and the output
+    /// equals the plan's with the padded copy kept (the padding requested as an output).
+    @Test func zeroPaddingIsTheDepthwiseConvolutionsOwnPadding() throws {
+        let graph = Graph()
+        try graph.addInput(name: "image", shape: [12, 10, 3])
+        var generator = SeededGenerator(seed: 9)
+        try graph.add(
+            Conv2D(
+                name: "expand", inputChannels: 3, filters: 24, kernelSize: (1, 1), activation: .relu(maxValue: 6),
+                generator: &generator), inputs: ["image"])
+        try graph.add(ZeroPadding2D(name: "pad", top: 0, bottom: 1, left: 0, right: 1), inputs: ["expand"])
+        let kernel = Tensor(shape: [3, 3, 24, 1]) { for i in 0..<$0.count { $0[i] = generator.nextNormal() } }
+        try graph.add(
+            DepthwiseConv2D(name: "dw", kernel: kernel, bias: nil, strides: (2, 2), padding: .valid), inputs: ["pad"])
+        let bn = BatchNormalization(name: "bn", channels: 24, epsilon: 1e-3)
+        bn.movingMean.value = Tensor(shape: [24]) { for i in 0..<$0.count { $0[i] = generator.nextNormal() } }
+        try graph.add(bn, inputs: ["dw"])
+        try graph.add(Activation(name: "relu", .relu(maxValue: 6)), inputs: ["bn"])
+        #expect(try graph.inferenceSteps().map(\.name) == ["expand", "relu"], "no padded copy, no BatchNorm step")
+        let image = Tensor(shape: [2, 12, 10, 3]) { for i in 0..<$0.count { $0[i] = generator.nextNormal() * 3 } }
+        let fused = try #require(try graph.forward(["image": image], outputs: ["relu"])["relu"])
+        let kept = try #require(try graph.forward(["image": image], outputs: ["pad", "relu"])["relu"])
+        #expect(fused.shape == [2, 6, 5, 24] && kept.shape == fused.shape)
+        #expect(fused.maxAbsoluteDifference(kept) < 1e-5)
+        #expect(fused.scalars.contains(0) && fused.scalars.contains { $0 > 0 && $0 < 6 })
+    }
 }
