@@ -29,6 +29,8 @@ typedef struct {
     int H, W, sy, sx, OH, OW;     // the geometry, for gathering strided rows
     float *partial[MAX_THREADS];  // each slice's [C][K] then [K]
     int bias;                     // whether to take the bias sums
+    const float *kernel;          // [C][K], with dx: stride 1 only
+    float *dx;                    // [R][C] = dy · kernelᵀ per chunk, or NULL
     int slices, failed;
 } pointwise_state;
 
@@ -64,6 +66,8 @@ static inline __attribute__((always_inline)) void pointwise_body(pointwise_state
                 rows = gathered;
             }
             dnnl_sgemm('T', 'N', C, K, end - r, 1.f, rows, C, s->dy + r * K, K, r == r0 ? 0.f : 1.f, sums, K);
+            // The input gradient of the same rows while their dy is in cache: dy is then read once.
+            if (s->dx) dnnl_sgemm('N', 'T', end - r, C, K, 1.f, s->dy + r * K, K, s->kernel, K, 0.f, s->dx + r * C, C);
             if (s->bias)
                 for (int64_t i = r; i < end; i++) {
                     const float *row = s->dy + i * K;
@@ -112,12 +116,19 @@ static void combine_baseline(void *data, int64_t c0, int64_t c1) { combine_body(
 
 int sl_pointwise_kernel_gradient(const float *x, const float *dy, int N, int H, int W, int C, int sy, int sx, int OH,
                                  int OW, int K, int slices, const float *column_scale, float *dw, float *db) {
+    return sl_pointwise_backward(x, dy, NULL, N, H, W, C, sy, sx, OH, OW, K, slices, column_scale, dw, db, NULL);
+}
+
+int sl_pointwise_backward(const float *x, const float *dy, const float *kernel, int N, int H, int W, int C, int sy,
+                          int sx, int OH, int OW, int K, int slices, const float *column_scale, float *dw, float *db,
+                          float *dx) {
     int64_t rows = (int64_t)N * OH * OW;
     if (rows <= 0 || C <= 0 || K <= 0 || sy < 1 || sx < 1 || (OH - 1) * sy >= H || (OW - 1) * sx >= W) return 1;
     if (sy == 1 && sx == 1 && (OH != H || OW != W)) return 1;
+    if (dx && (sy != 1 || sx != 1 || !kernel)) return 1;
     if (slices < 1) slices = 1;
     if (slices > MAX_THREADS) slices = MAX_THREADS;
-    pointwise_state s = {x, dy, rows, C, K, H, W, sy, sx, OH, OW, {NULL}, db != NULL, slices, 0};
+    pointwise_state s = {x, dy, rows, C, K, H, W, sy, sx, OH, OW, {NULL}, db != NULL, kernel, dx, slices, 0};
     void (*body)(void *) = pointwise_baseline;
     void (*combine)(void *, int64_t, int64_t) = combine_baseline;
 #if defined(__x86_64__)

@@ -8,7 +8,8 @@ import SightlineCore
 /// - kernel and bias gradients: oneDNN's backward-weights primitive or im2col + GEMM tiles
 ///   (`ConvolutionGEMM.backward`) by a fixed rule from per-layer measurements (`weightGradients`):
 ///   Winograd F(4×4,3×3) or F(2×2,3×3) transposed for 3×3 stride-1 layers (2–3× oneDNN's), GEMMs
-///   split over rows for 1×1 layers (no im2col; strided rows gathered), and oneDNN 2.6's
+///   split over rows for 1×1 layers (no im2col; strided rows gathered; on wide stride-1 layers
+///   the input gradient's GEMMs in the same pass, `PointwiseKernelGradient.sharedPassValues`), and oneDNN 2.6's
 ///   f32 backward-weights kernel on NHWC loses to a plain GEMM on the wide 3×3 layers left.
 /// Under bf16 (`EngineOptions.convolutionPrecision(_:channels:filters:)`) both gradients take oneDNN's bf16 backward primitives;
 /// under bf16-emulated, oneDNN's float32 ones on bfloat16-rounded copies (`reducedPrecisionBackward`).
@@ -31,6 +32,19 @@ extension Conv2D {
         }
         let onednn = options.convolution == .auto
         let (wantsKernel, wantsBias) = (needs.wants(kernel), needs.wants(bias))
+        // A wide 1×1 stride-1 gradient: both GEMMs in one pass over it.
+        if onednn, wantsKernel, needs.contains(.input), g.isPointwise,
+            dz.count >= PointwiseKernelGradient.sharedPassValues,
+            PointwiseKernelGradient.fits(g, channels: x.shape[3]),
+            let (dw, db, dx) = PointwiseKernelGradient.run(
+                input: x, gradient: dz, geometry: g, filters: filters, bias: wantsBias,
+                threads: Parallel.threadCount, columnScale: gradientScale, inputGradientOf: kernel.value),
+            let dx
+        {
+            kernel.accumulateGradient(dw)
+            if let bias, wantsBias { bias.accumulateGradient(db) }
+            return [dx]
+        }
         if wantsKernel || wantsBias {
             let (dw, db) = weightGradients(
                 dz, input: x, geometry: g, onednn: onednn, kernel: wantsKernel, bias: wantsBias,

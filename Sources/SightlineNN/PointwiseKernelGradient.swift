@@ -30,6 +30,14 @@ enum PointwiseKernelGradient {
             && g.outputHeight == g.inputHeight && g.outputWidth == g.inputWidth && channels <= maximumChannels
     }
 
+    /// Output gradients of at least this many values (16 MiB: beyond what the cache keeps between
+    /// two passes) also get the input gradient from this route (`run(…, inputGradientOf:)`, stride
+    /// 1). `bench/pointwise_weights.c`, 2-core Zen 4 VM, batch 16, best of 8, ms, one pass / oneDNN's
+    /// backward-data primitive then the GEMMs: MobileNetV2's 112×112 16→96 10.3 / 12.6, 56×56
+    /// 24→144 4.9 / 8.1, 144→24 6.8 / 7.9, 112×112 32→16 4.6 / 5.5; ResNet50's 56×56 64→256 17.9 /
+    /// 18.7, 256→64 18.6 / 20.1. Smaller ones are level or lose up to 0.2 ms (14×14 64→384 1.9 / 1.7).
+    static let sharedPassValues = 1 << 22
+
     /// The kernel gradient `[1, 1, C, F]` and, when `bias`, the bias gradient `[F]` (else zeros,
     /// and no pass over `dz` for it) of input `x` `[N, H, W, C]` and output gradient `dz`
     /// `[N, OH, OW, F]` of a layer with geometry `g` (`fits`), summed over `threads` fixed ranges
@@ -40,24 +48,43 @@ enum PointwiseKernelGradient {
         input x: Tensor, gradient dz: Tensor, geometry g: WindowGeometry, filters: Int, bias wantsBias: Bool,
         threads: Int, columnScale: [Float]? = nil
     ) -> (kernel: Tensor, bias: Tensor)? {
+        run(
+            input: x, gradient: dz, geometry: g, filters: filters, bias: wantsBias, threads: threads,
+            columnScale: columnScale, inputGradientOf: nil
+        ).map { ($0.kernel, $0.bias) }
+    }
+
+    /// `run(…)`, and with `kernel` (the layer's HWIO `[1, 1, C, F]`, stride 1) also the input
+    /// gradient `dz · kernelᵀ` `[N, H, W, C]`, chunk by chunk right after the kernel gradient's
+    /// GEMM on the same rows of `dz` (which then crosses memory once).
+    static func run(
+        input x: Tensor, gradient dz: Tensor, geometry g: WindowGeometry, filters: Int, bias wantsBias: Bool,
+        threads: Int, columnScale: [Float]?, inputGradientOf kernel: Tensor?
+    ) -> (kernel: Tensor, bias: Tensor, input: Tensor?)? {
         let channels = x.shape[3]
         var failed: Int32 = 0
         var bias = Tensor(zeros: [filters])
+        var dx = kernel.map { _ in Tensor(shape: x.shape) { _ in } }  // every value written, or failed
         let dw = Tensor(shape: [1, 1, channels, filters]) { out in
             x.withUnsafeBufferPointer { p in
                 dz.withUnsafeBufferPointer { dy in
                     bias.withUnsafeMutableBufferPointer { db in
                         columnScale.withOptionalPointer { scale in
-                            failed = sl_pointwise_kernel_gradient(
-                                p.baseAddress, dy.baseAddress, Int32(x.shape[0]), Int32(x.shape[1]),
-                                Int32(x.shape[2]), Int32(channels), Int32(g.strideY), Int32(g.strideX),
-                                Int32(dz.shape[1]), Int32(dz.shape[2]), Int32(filters), Int32(clamping: threads),
-                                scale, out.baseAddress, wantsBias ? db.baseAddress : nil)
+                            kernel.withOptionalPointer { k in
+                                dx.withOptionalMutablePointer { di in
+                                    failed = sl_pointwise_backward(
+                                        p.baseAddress, dy.baseAddress, k, Int32(x.shape[0]), Int32(x.shape[1]),
+                                        Int32(x.shape[2]), Int32(channels), Int32(g.strideY), Int32(g.strideX),
+                                        Int32(dz.shape[1]), Int32(dz.shape[2]), Int32(filters),
+                                        Int32(clamping: threads), scale, out.baseAddress,
+                                        wantsBias ? db.baseAddress : nil, di)
+                                }
+                            }
                         }
                     }
                 }
             }
         }
-        return failed == 0 ? (dw, bias) : nil
+        return failed == 0 ? (dw, bias, dx) : nil
     }
 }

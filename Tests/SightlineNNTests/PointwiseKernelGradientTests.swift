@@ -97,4 +97,42 @@ struct PointwiseKernelGradientTests {
                 $0.kernel.scalars == conv.kernel.gradient?.scalars && $0.bias.scalars == conv.bias?.gradient?.scalars
             })
     }
+
+    @Test("a wide 1x1 stride-1 layer takes both gradients from one pass over its output gradient")
+    func wideLayerSharesThePass() throws {
+        // 2×128×128×128 output gradient values: at least `sharedPassValues`.
+        let c = ConvolutionKernelTests.Case(
+            label: "1x1 16->128", batch: 2, height: 128, width: 128, channels: 16, filters: 128, kernel: 1,
+            padding: .valid)
+        let (conv, x, upstream) = try ConvolutionKernelTests.operands(c)
+        #expect(upstream.count >= PointwiseKernelGradient.sharedPassValues)
+        let g = conv.geometry(height: 128, width: 128)
+        func gradients(_ options: EngineOptions) -> (input: Tensor, kernel: Tensor?) {
+            for parameter in conv.parameters { parameter.zeroGradient() }
+            let forward = conv.forward([x], mode: .training, options: options)
+            let dx = conv.backward(
+                upstream, inputs: [x], forward: forward, mode: .training, needs: .all, options: options)
+            return (dx[0], conv.kernel.gradient)
+        }
+        let shared = gradients(EngineOptions())
+        // The shared pass gave both, for the thread count the layer ran with.
+        let routes = try (1...4).map { threads in
+            try #require(
+                PointwiseKernelGradient.run(
+                    input: x, gradient: upstream, geometry: g, filters: 128, bias: true, threads: threads,
+                    columnScale: nil, inputGradientOf: conv.kernel.value))
+        }
+        let taken = routes.contains {
+            $0.kernel.scalars == shared.kernel?.scalars && $0.input?.scalars == shared.input.scalars
+        }
+        #expect(taken)
+        // Both equal the reference route's (im2col-free GEMMs against oneDNN's primitives).
+        let reference = gradients(EngineOptions(convolution: .reference))
+        let inputGap =
+            shared.input.maxAbsoluteDifference(reference.input) / (reference.input.scalars.map(abs).max() ?? 1)
+        #expect(inputGap < 1e-5)
+        let kernelReference = try #require(reference.kernel)
+        let kernelGap = try #require(shared.kernel).maxAbsoluteDifference(kernelReference)
+        #expect(kernelGap / (kernelReference.scalars.map(abs).max() ?? 1) < 1e-5)
+    }
 }

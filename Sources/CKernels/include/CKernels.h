@@ -80,6 +80,14 @@ sl_wino_split sl_winograd_kernel_gradient_split(int N, int C, int K, int OH, int
 /// the geometry is inconsistent or scratch memory could not be allocated (dw and db untouched).
 int sl_pointwise_kernel_gradient(const float *x, const float *dy, int N, int H, int W, int C, int sy, int sx, int OH,
                                  int OW, int K, int slices, const float *column_scale, float *dw, float *db);
+/// `sl_pointwise_kernel_gradient`, and with stride 1 and dx not NULL also the input gradient
+/// dx [N][H][W][C] = dy · kernelᵀ (kernel the HWIO [1][1][C][K], overwritten), each chunk's GEMM
+/// run right after its kernel-gradient GEMM while that chunk of dy is in cache: the layer's
+/// widest gradient crosses memory once instead of twice. Returns 0, or 1 as that function does
+/// (also when dx is asked for with a stride above 1).
+int sl_pointwise_backward(const float *x, const float *dy, const float *kernel, int N, int H, int W, int C, int sy,
+                          int sx, int OH, int OW, int K, int slices, const float *column_scale, float *dw, float *db,
+                          float *dx);
 
 /// The arguments of `sl_depthwise_backward`. Tensors are NHWC float32: input x [N][H][W][C], the
 /// output gradient diff_dst [N][OH][OW][C], the layer's output y [N][OH][OW][C], the kernel
