@@ -132,20 +132,49 @@ static int run_wrapped(dnnl_primitive_t p, int count, const int *roles, const dn
     return failed;
 }
 
-int sl_dnnl_conv_bwd_data(const sl_dnnl_conv_bwd *c, const float *kernel, const float *diff_dst, float *diff_src) {
+// The backward-data pass with the output gradient already in the primitive's type (`diff_dst`
+// float32, or bfloat16 with bf16).
+static int run_data(const sl_dnnl_conv_bwd *c, const float *kernel, const void *diff_dst, float *diff_src) {
     if (!c->data) return 1;
     int from[1] = {DNNL_ARG_FROM};
     const dnnl_memory_desc_t *user[1] = {&c->user_md};
     void *weights[1] = {(void *)kernel};
     dnnl_exec_arg_t to = {DNNL_ARG_TO, c->data_kernel};
     if (run_wrapped(c->kernel_in, 1, from, user, weights, 1, &to)) return 1;
-    uint16_t *converted = c->bf16 ? sl_bf16_copy(diff_dst, c->dst_count) : NULL;
-    if (c->bf16 && !converted) return 1;
     int roles[2] = {DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC};
     const dnnl_memory_desc_t *mds[2] = {&c->dst_md, &c->diff_src_md};
-    void *buffers[2] = {converted ? (void *)converted : (void *)diff_dst, diff_src};
+    void *buffers[2] = {(void *)diff_dst, diff_src};
     dnnl_exec_arg_t prepared = {DNNL_ARG_WEIGHTS, c->data_kernel};
-    int failed = run_wrapped(c->data, 2, roles, mds, buffers, 1, &prepared);
+    return run_wrapped(c->data, 2, roles, mds, buffers, 1, &prepared);
+}
+
+// The backward-weights pass, likewise.
+static int run_weights(const sl_dnnl_conv_bwd *c, const float *src, const void *diff_dst, float *diff_kernel,
+                       float *diff_bias) {
+    if (!c->weights) return 1;
+    float *scratch_bias = diff_bias ? NULL : malloc(sizeof(float) * (size_t)c->bias_md.dims[0]);
+    uint16_t *src16 = c->bf16 ? sl_bf16_copy(src, c->src_count) : NULL;
+    int failed = (!diff_bias && !scratch_bias) || (c->bf16 && !src16);
+    int roles[3] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_BIAS};
+    const dnnl_memory_desc_t *mds[3] = {&c->src_md, &c->dst_md, &c->bias_md};
+    void *buffers[3] = {src16 ? (void *)src16 : (void *)src, (void *)diff_dst, diff_bias ? diff_bias : scratch_bias};
+    dnnl_exec_arg_t prepared = {DNNL_ARG_DIFF_WEIGHTS, c->diff_kernel};
+    if (!failed) failed = run_wrapped(c->weights, 3, roles, mds, buffers, 1, &prepared);
+    free(scratch_bias);
+    sl_bf16_free(src16);
+    if (failed) return 1;
+    int from[1] = {DNNL_ARG_TO};
+    const dnnl_memory_desc_t *user[1] = {&c->user_md};
+    void *out[1] = {diff_kernel};
+    dnnl_exec_arg_t in = {DNNL_ARG_FROM, c->diff_kernel};
+    return run_wrapped(c->gradient_out, 1, from, user, out, 1, &in);
+}
+
+int sl_dnnl_conv_bwd_data(const sl_dnnl_conv_bwd *c, const float *kernel, const float *diff_dst, float *diff_src) {
+    if (!c->data) return 1;
+    uint16_t *converted = c->bf16 ? sl_bf16_copy(diff_dst, c->dst_count) : NULL;
+    if (c->bf16 && !converted) return 1;
+    int failed = run_data(c, kernel, converted ? (const void *)converted : diff_dst, diff_src);
     sl_bf16_free(converted);
     return failed;
 }
@@ -153,25 +182,24 @@ int sl_dnnl_conv_bwd_data(const sl_dnnl_conv_bwd *c, const float *kernel, const 
 int sl_dnnl_conv_bwd_weights(const sl_dnnl_conv_bwd *c, const float *src, const float *diff_dst, float *diff_kernel,
                              float *diff_bias) {
     if (!c->weights) return 1;
-    float *scratch_bias = diff_bias ? NULL : malloc(sizeof(float) * (size_t)c->bias_md.dims[0]);
-    uint16_t *src16 = c->bf16 ? sl_bf16_copy(src, c->src_count) : NULL;
-    uint16_t *dst16 = c->bf16 ? sl_bf16_copy(diff_dst, c->dst_count) : NULL;
-    int failed = (!diff_bias && !scratch_bias) || (c->bf16 && (!src16 || !dst16));
-    int roles[3] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_BIAS};
-    const dnnl_memory_desc_t *mds[3] = {&c->src_md, &c->dst_md, &c->bias_md};
-    void *buffers[3] = {src16 ? (void *)src16 : (void *)src, dst16 ? (void *)dst16 : (void *)diff_dst,
-                        diff_bias ? diff_bias : scratch_bias};
-    dnnl_exec_arg_t prepared = {DNNL_ARG_DIFF_WEIGHTS, c->diff_kernel};
-    if (!failed) failed = run_wrapped(c->weights, 3, roles, mds, buffers, 1, &prepared);
-    free(scratch_bias);
-    sl_bf16_free(src16);
-    sl_bf16_free(dst16);
-    if (failed) return 1;
-    int from[1] = {DNNL_ARG_TO};
-    const dnnl_memory_desc_t *user[1] = {&c->user_md};
-    void *out[1] = {diff_kernel};
-    dnnl_exec_arg_t in = {DNNL_ARG_FROM, c->diff_kernel};
-    return run_wrapped(c->gradient_out, 1, from, user, out, 1, &in);
+    uint16_t *converted = c->bf16 ? sl_bf16_copy(diff_dst, c->dst_count) : NULL;
+    if (c->bf16 && !converted) return 1;
+    int failed = run_weights(c, src, converted ? (const void *)converted : diff_dst, diff_kernel, diff_bias);
+    sl_bf16_free(converted);
+    return failed;
+}
+
+int sl_dnnl_conv_bwd_both(const sl_dnnl_conv_bwd *weights, const sl_dnnl_conv_bwd *data, const float *kernel,
+                          const float *src, const float *diff_dst, float *diff_kernel, float *diff_bias,
+                          float *diff_src) {
+    if (!weights->weights || !data->data || weights->bf16 != data->bf16 || weights->dst_count != data->dst_count)
+        return 1;
+    uint16_t *converted = data->bf16 ? sl_bf16_copy(diff_dst, data->dst_count) : NULL;
+    if (data->bf16 && !converted) return 1;
+    const void *gradient = converted ? (const void *)converted : diff_dst;
+    int failed = run_weights(weights, src, gradient, diff_kernel, diff_bias) || run_data(data, kernel, gradient, diff_src);
+    sl_bf16_free(converted);
+    return failed;
 }
 
 void sl_dnnl_conv_bwd_destroy(sl_dnnl_conv_bwd *c) {

@@ -138,6 +138,15 @@ extension Conv2D {
     ) -> [Tensor] {
         let shape = backwardShape(g, channels: x.shape[3])
         let (wantsKernel, wantsBias) = (needs.wants(kernel), needs.wants(bias))
+        if native, wantsKernel, needs.contains(.input),
+            let (dx, dw, db) = backwardKernels.gradients(
+                shape, kernel: kernel.value, input: x, gradient: dz, bf16: true)
+        {
+            let (scaledKernel, scaledBias) = Self.scaled((dw, db), by: gradientScale)
+            if let scaledKernel { kernel.accumulateGradient(scaledKernel) }
+            if let bias, wantsBias { bias.accumulateGradient(scaledBias) }
+            return [dx]
+        }
         lazy var roundedGradient = dz.roundedToBFloat16()  // made once, only where a route takes it
         if wantsKernel || wantsBias {
             var computed: (kernel: Tensor?, bias: Tensor)?

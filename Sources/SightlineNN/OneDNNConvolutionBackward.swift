@@ -92,4 +92,34 @@ final class OneDNNConvolutionBackward {
         }
         return failed == 0 ? (kernel, bias) : nil
     }
+
+    /// The kernel, bias and input gradients together: `weightGradients` then `inputGradient`,
+    /// with the output gradient converted to bfloat16 once for both passes under `bf16` (the
+    /// pass each makes alone converts it again). Nil when oneDNN declined either primitive.
+    func gradients(
+        _ shape: Shape, kernel: Tensor, input x: Tensor, gradient dz: Tensor, bf16: Bool
+    ) -> (input: Tensor, kernel: Tensor, bias: Tensor)? {
+        guard let weights = primitive(shape, batch: x.shape[0], data: false, bf16: bf16),
+            let data = primitive(shape, batch: x.shape[0], data: true, bf16: bf16)
+        else { return nil }
+        var failed: Int32 = 0
+        var bias = Tensor(zeros: [shape.filters])
+        var dw = Tensor(zeros: kernel.shape)
+        let dx = Tensor(shape: x.shape) { out in
+            kernel.withUnsafeBufferPointer { w in
+                x.withUnsafeBufferPointer { p in
+                    dz.withUnsafeBufferPointer { dy in
+                        dw.withUnsafeMutableBufferPointer { dk in
+                            bias.withUnsafeMutableBufferPointer { db in
+                                failed = sl_dnnl_conv_bwd_both(
+                                    weights, data, w.baseAddress, p.baseAddress, dy.baseAddress, dk.baseAddress,
+                                    db.baseAddress, out.baseAddress)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return failed == 0 ? (dx, dw, bias) : nil
+    }
 }

@@ -75,6 +75,11 @@ struct BFloat16TrainingTests {
         ] {
             #expect(Self.relative(native, want) < 1e-4, "\(c.label) \(name): \(Self.relative(native, want))")
         }
+        // Both passes on one bfloat16 copy of dz (what a training step runs): bitwise the same.
+        let both = try #require(
+            kernels.gradients(shape, kernel: conv.kernel.value, input: x, gradient: dz, bf16: true))
+        let same = both.input.scalars == dx.scalars && both.kernel.scalars == dw.scalars
+        #expect(same && both.bias.scalars == db.scalars)
     }
 
     @Test("bf16 trains as fp32 on Intel without AMX (faster there), as its emulation without bf16")

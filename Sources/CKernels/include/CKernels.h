@@ -223,4 +223,10 @@ int sl_dnnl_conv_bwd_data(const sl_dnnl_conv_bwd *conv, const float *kernel, con
 /// diff_kernel (HWIO) and diff_bias [K] (may be NULL) of src [N,H,W,C] and diff_dst; overwrites both.
 int sl_dnnl_conv_bwd_weights(const sl_dnnl_conv_bwd *conv, const float *src, const float *diff_dst,
                              float *diff_kernel, float *diff_bias);
+/// Both passes of one layer: `weights` (made with want_weights) then `data` (made with
+/// want_data, the same geometry and type), the output gradient converted to bfloat16 once for
+/// both when they are bf16 (instead of once per pass). Returns 0, or 1 when either fails.
+int sl_dnnl_conv_bwd_both(const sl_dnnl_conv_bwd *weights, const sl_dnnl_conv_bwd *data, const float *kernel,
+                          const float *src, const float *diff_dst, float *diff_kernel, float *diff_bias,
+                          float *diff_src);
 void sl_dnnl_conv_bwd_destroy(sl_dnnl_conv_bwd *conv);
