@@ -3,7 +3,7 @@
 // it replaces: the ReLU6 derivative pass over dy, oneDNN 2.6's backward-data and backward-weights
 // primitives, and the previous layer's ReLU6 derivative pass over dx. Alternating, 8 runs each
 // after one warm-up; prints the best of each and the largest differences, relative to the largest
-// value: the figures behind the route rule in Sources/SightlineNN/DepthwiseConv2D+Backward.swift.
+// value: the figures in the doc of DepthwiseConv2D.backward(outputGradient:…) (Sources/SightlineNN/DepthwiseConv2D.swift).
 // Stride 1 pads the kernel's half on every side; stride 2 pads only the bottom and right, as
 // Keras's MobileNetV2 does with its ZeroPadding2D before each strided depthwise layer.
 // Build: clang -O3 -I Sources/CKernels/include bench/depthwise_backward.c Sources/CKernels/*.c -ldnnl -lgomp -lm -o /tmp/depthwise_backward
