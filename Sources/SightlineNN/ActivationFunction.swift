@@ -266,6 +266,13 @@ public enum ActivationFunction: Sendable, Equatable {
 
     /// Applies the activation to a tensor (last axis as softmax rows).
     public func applied(to tensor: Tensor) -> Tensor {
+        if eltwise != nil, tensor.count >= Self.eltwiseMinimum {
+            var done = false
+            let result = Tensor(shape: tensor.shape) { out in  // every value written, or not used
+                tensor.withUnsafeBufferPointer { done = eltwiseForward($0.baseAddress!, out.baseAddress!, count: $0.count) }
+            }
+            if done { return result }
+        }
         var result = tensor
         apply(inPlace: &result)
         return result
@@ -277,6 +284,7 @@ public enum ActivationFunction: Sendable, Equatable {
         let row = tensor.shape.last ?? 1
         tensor.withUnsafeMutableBufferPointer { buffer in
             guard let base = buffer.baseAddress else { return }
+            if eltwiseForward(base, base, count: buffer.count) { return }
             Parallel.forEachChunk(buffer.count / max(row, 1), costPerItem: row) { rows in
                 apply(base + rows.lowerBound * row, count: rows.count * row, rowLength: row)
             }
@@ -316,6 +324,16 @@ public enum ActivationFunction: Sendable, Equatable {
         if self == .linear { return result }
         let row = output.shape.last ?? 1
         let x = needsInput ? input : nil
+        if eltwise != nil, output.count == result.count, x == nil || x?.count == result.count {
+            let done = result.withUnsafeMutableBufferPointer { g in
+                output.withUnsafeBufferPointer { y in
+                    x.withOptionalPointer { xBase in
+                        eltwiseBackward(gradient: g.baseAddress!, output: y.baseAddress!, input: xBase, count: g.count)
+                    }
+                }
+            }
+            if done { return result }
+        }
         result.withUnsafeMutableBufferPointer { g in
             output.withUnsafeBufferPointer { y in
                 x.withOptionalPointer { xBase in
@@ -344,8 +362,12 @@ public enum ActivationFunction: Sendable, Equatable {
     /// what that layer's backward needs in `LayerOutput.saved`: `[z]` when the derivative needs
     /// the input (the copy is made only then), else nothing.
     public func fusedForward(_ z: inout Tensor) -> [Tensor] {
-        let saved = needsInput ? [z] : []
-        apply(inPlace: &z)
-        return saved
+        guard needsInput else {
+            apply(inPlace: &z)
+            return []
+        }
+        let input = z
+        z = applied(to: input)  // written beside the input (one pass), not into a copy of it
+        return [input]
     }
 }

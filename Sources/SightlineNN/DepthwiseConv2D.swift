@@ -160,40 +160,46 @@ public final class DepthwiseConv2D: EngineSettingsLayer {
     /// `appliesReaderDerivative`: the activation whose output `x` is), ∂L/∂x is multiplied by its
     /// derivative, so the layer before starts its backward from its pre-activation gradient.
     ///
-    /// On the `auto` route, with depth multiplier 1 and ReLU-like or linear activations, one sweep
-    /// (`sl_depthwise_backward`) replaces oneDNN's backward-data and backward-weights primitives
-    /// and both derivative passes. `bench/depthwise_backward.c`, 2-core Zen 4 VM, batch 16, ReLU6 on
-    /// both sides, best of 8, ms, sweep against the four passes: MobileNetV2's 112×112 C32 7.1 /
-    /// 9.7, 112×112 C96 stride 2 11.6 / 20.1, 56×56 C144 9.5 / 16.4, stride 2 4.8 / 7.2, 28×28 C192
-    /// 3.1 / 4.5, 14×14 C576 2.0 / 2.4, 7×7 C960 0.7 / 0.7; ConvNeXt's 7×7 kernel, linear, on
-    /// 56×56 C128 33.9 / 81.7.
+    /// On the `auto` route, with depth multiplier 1, one sweep (`sl_depthwise_backward`) replaces
+    /// oneDNN's backward-data and backward-weights primitives, applying a ReLU-like derivative of
+    /// this layer's (any other is applied in a pass before) and of `inputActivation` on the way.
+    /// `bench/depthwise_backward.c`, 2-core Zen 4 VM, batch 16, best of 8, ms, sweep against the
+    /// passes it replaces. ReLU6 on both sides (four passes): MobileNetV2's 112×112 C32 7.1 / 9.7,
+    /// 112×112 C96 stride 2 11.6 / 20.1, 56×56 C144 9.5 / 16.4, stride 2 4.8 / 7.2, 28×28 C192 3.1 /
+    /// 4.5, 14×14 C576 2.0 / 2.4, 7×7 C960 0.7 / 0.7. Without derivatives (the two primitives):
+    /// 112×112 C32 9.4 / 9.4, 56×56 C144 13.9 / 18.7, EfficientNet's 5×5 layers 28×28 C240 12.3 /
+    /// 21.6, 14×14 C672 7.7 / 16.9, 7×7 C1152 3.2 / 9.5; ConvNeXt's 7×7 on 56×56 C128 33.9 / 81.7.
     func backward(
         outputGradient gradient: Tensor, forward: LayerOutput, input x: Tensor, inputActivation: ActivationFunction?,
         needs: GradientNeeds, options: EngineOptions
     ) -> [Tensor] {
+        // The sweep applies a ReLU-like derivative itself; any other (swish, …) is applied first.
+        let own = activation.clipBounds
+        let applied = own != nil || activation == .linear
+        let dy = applied ? gradient : activation.gradient(gradient, output: forward.output, input: forward.saved.first)
         if let result = sweepBackward(
-            gradient, output: forward.output, input: x, inputActivation: inputActivation, needs: needs,
+            dy, output: forward.output, clip: own, input: x, inputActivation: inputActivation, needs: needs,
             options: options)
         {
             return result
         }
-        let dz = activation.gradient(gradient, output: forward.output, input: forward.saved.first)
+        let dz = own == nil ? dy : activation.gradient(dy, output: forward.output, input: forward.saved.first)
         var result = backward(preActivation: dz, input: x, needs: needs, options: options)
         if let inputActivation, !result.isEmpty { result[0] = inputActivation.gradient(result[0], output: x) }
         return result
     }
 
-    /// `backward(outputGradient:…)` in one sweep, or nil where the sweep does not apply (another
-    /// route, a depth multiplier above 1, an activation that is neither linear nor a ReLU-like
-    /// clip) or its scratch memory could not be allocated.
+    /// `backward(outputGradient:…)` in one sweep from `gradient`, multiplied by the derivative of a
+    /// ReLU-like clip of the output `output` when `clip` gives its bounds; nil where the sweep does
+    /// not apply (another route, a depth multiplier above 1, an input activation that is not a
+    /// ReLU-like clip) or its scratch memory could not be allocated.
     private func sweepBackward(
-        _ gradient: Tensor, output: Tensor, input x: Tensor, inputActivation: ActivationFunction?,
-        needs: GradientNeeds, options: EngineOptions
+        _ gradient: Tensor, output: Tensor, clip own: (low: Float, high: Float)?, input x: Tensor,
+        inputActivation: ActivationFunction?, needs: GradientNeeds, options: EngineOptions
     ) -> [Tensor]? {
-        let own = activation.clipBounds
         let before = inputActivation?.clipBounds
-        guard Self.usesOneDNN(options), multiplier == 1, own != nil || activation == .linear,
-            before != nil || inputActivation == nil, gradient.shape.count == 4
+        guard Self.usesOneDNN(options), multiplier == 1, before != nil || inputActivation == nil,
+            gradient.shape.count == 4
         else { return nil }
         let g = geometry(height: x.shape[1], width: x.shape[2])
         let (wantsKernel, wantsBias) = (needs.wants(kernel), needs.wants(bias))

@@ -24,8 +24,8 @@ struct DepthwiseBackwardTests {
     }
 
     /// MobileNetV2's layers (ReLU6 on both sides; strided ones padded bottom and right only), an
-    /// unpadded odd size, ConvNeXt's linear 7×7, dilation, and channel counts that leave a tail
-    /// after the blocks of 16.
+    /// unpadded odd size, ConvNeXt's linear 7×7, dilation, EfficientNet's swish and MobileNetV3's
+    /// hard swish, and channel counts that leave a tail after the blocks of 16.
     static let cases: [Case] = [
         Case(
             size: (9, 9), channels: 32, kernel: 3, strides: (1, 1), padding: .same, dilation: (1, 1),
@@ -46,6 +46,13 @@ struct DepthwiseBackwardTests {
         Case(
             size: (10, 9), channels: 33, kernel: 3, strides: (1, 1), padding: .same, dilation: (2, 2),
             activation: .linear, inputActivation: .relu(maxValue: 6)),
+        // EfficientNet's: swish, whose derivative (from the saved pre-activation) runs before the sweep.
+        Case(
+            size: (9, 10), channels: 24, kernel: 5, strides: (2, 2), padding: .same, dilation: (1, 1),
+            activation: .swish, inputActivation: nil),
+        Case(
+            size: (8, 8), channels: 16, kernel: 3, strides: (1, 1), padding: .same, dilation: (1, 1),
+            activation: .hardSilu, inputActivation: .relu(maxValue: 6)),
     ]
 
     /// An input as a ReLU6 writes it: about a quarter exact zeros, some exact sixes (where the

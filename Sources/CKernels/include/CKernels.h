@@ -89,6 +89,27 @@ int sl_pointwise_backward(const float *x, const float *dy, const float *kernel, 
                           int sx, int OH, int OW, int K, int slices, const float *column_scale, float *dw, float *db,
                           float *dx);
 
+/// The element-wise functions oneDNN's eltwise primitives compute (onednn_eltwise.c): swish
+/// x·sigmoid(αx), hard swish x·relu6(x + 3)/6, GELU (tanh approximation or exact erf), sigmoid,
+/// tanh, ELU (α(eˣ − 1) below 0).
+typedef enum {
+    SL_ELTWISE_SWISH,
+    SL_ELTWISE_HARDSWISH,
+    SL_ELTWISE_GELU_TANH,
+    SL_ELTWISE_GELU_ERF,
+    SL_ELTWISE_LOGISTIC,
+    SL_ELTWISE_TANH,
+    SL_ELTWISE_ELU,
+} sl_eltwise;
+/// dst[i] = f(src[i]) for `count` values (α: swish's and ELU's parameter); dst may be src.
+/// Returns 0, or 1 when oneDNN is unavailable or declined.
+int sl_dnnl_eltwise_forward(sl_eltwise function, float alpha, const float *src, float *dst, int64_t count);
+/// diff_src[i] = diff_dst[i] · f′ at value i, where `data` is the forward's source for swish, hard
+/// swish and GELU, and its output for sigmoid, tanh and ELU; diff_src may be diff_dst. Returns 0,
+/// or 1 as the forward does.
+int sl_dnnl_eltwise_backward(sl_eltwise function, float alpha, const float *data, const float *diff_dst,
+                             float *diff_src, int64_t count);
+
 /// The arguments of `sl_depthwise_backward`. Tensors are NHWC float32: input x [N][H][W][C], the
 /// output gradient diff_dst [N][OH][OW][C], the layer's output y [N][OH][OW][C], the kernel
 /// [KH][KW][C] (HWIO with one output per channel). Output pixel (oy, ox) reads input pixel
