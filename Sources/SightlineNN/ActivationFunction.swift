@@ -269,7 +269,9 @@ public enum ActivationFunction: Sendable, Equatable {
         if eltwise != nil, tensor.count >= Self.eltwiseMinimum {
             var done = false
             let result = Tensor(shape: tensor.shape) { out in  // every value written, or not used
-                tensor.withUnsafeBufferPointer { done = eltwiseForward($0.baseAddress!, out.baseAddress!, count: $0.count) }
+                tensor.withUnsafeBufferPointer {
+                    done = eltwiseForward($0.baseAddress!, out.baseAddress!, count: $0.count)
+                }
             }
             if done { return result }
         }

@@ -51,24 +51,37 @@ public final class GlobalPooling2D: Layer {
         let n = x.shape[0]
         let c = x.shape[3]
         let pixels = x.shape[1] * x.shape[2]
+        if kind == .average {
+            // Every pixel of an image gets its channel's gradient over the pixel count: written
+            // once, by rows shared out over the threads (no zeroed buffer first).
+            let dx = Tensor(shape: x.shape) { d in
+                outputGradient.withUnsafeBufferPointer { g in
+                    guard let d = d.baseAddress, let g = g.baseAddress else { return }
+                    Parallel.forEachChunk(n * pixels, costPerItem: c) { rows in
+                        for row in rows {
+                            let from = g + row / pixels * c
+                            for j in 0..<c { d[row * c + j] = from[j] / Float(pixels) }
+                        }
+                    }
+                }
+            }
+            return [dx]
+        }
         var dx = Tensor(zeros: x.shape)
         dx.withUnsafeMutableBufferPointer { d in
             x.withUnsafeBufferPointer { p in
-                for image in 0..<n {
-                    let dy = outputGradient.scalars[(image * c)..<((image + 1) * c)]
-                    let y = forward.output.scalars[(image * c)..<((image + 1) * c)]
-                    var routed = [Bool](repeating: false, count: c)
-                    for pixel in 0..<pixels {
-                        let i = (image * pixels + pixel) * c
-                        for j in 0..<c {
-                            switch kind {
-                            case .average:
-                                d[i + j] = dy[dy.startIndex + j] / Float(pixels)
-                            case .max:
-                                // The first position holding the maximum receives the gradient.
-                                if !routed[j] && p[i + j] == y[y.startIndex + j] {
-                                    d[i + j] = dy[dy.startIndex + j]
-                                    routed[j] = true
+                outputGradient.withUnsafeBufferPointer { dy in
+                    forward.output.withUnsafeBufferPointer { y in
+                        // The first position holding an image's maximum receives the gradient.
+                        Parallel.forEachChunk(n, costPerItem: pixels * c) { images in
+                            for image in images {
+                                var routed = [Bool](repeating: false, count: c)
+                                for pixel in 0..<pixels {
+                                    let i = (image * pixels + pixel) * c
+                                    for j in 0..<c where !routed[j] && p[i + j] == y[image * c + j] {
+                                        d[i + j] = dy[image * c + j]
+                                        routed[j] = true
+                                    }
                                 }
                             }
                         }

@@ -95,9 +95,11 @@ public final class Merge: Layer {
         case .multiply:
             // ∂/∂xᵢ of Π xⱼ is the product of the others, summed over the axes xᵢ was repeated on.
             return inputs.indices.map { i in
+                // The last factor is multiplied in as the gradient is summed (no full-size product).
+                let others = inputs.indices.filter { $0 != i }
                 var g = outputGradient
-                for (j, other) in inputs.enumerated() where j != i { g = Broadcast.apply(.multiply, g, other) }
-                return Broadcast.reduce(g, to: inputs[i].shape)
+                for j in others.dropLast() { g = Broadcast.apply(.multiply, g, inputs[j]) }
+                return Broadcast.reduce(g, times: others.last.map { inputs[$0] }, to: inputs[i].shape)
             }
         case .concatenate:
             let widths = inputs.map { $0.shape.last ?? 1 }
