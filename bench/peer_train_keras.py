@@ -3,8 +3,8 @@
 # ../shared/bench/peer_train_keras.py does, plus: 1000 classes (as `sightline bench`), the
 # BatchNorm mode (frozen: every BatchNormalization layer `trainable = False`, which Keras runs
 # in inference mode with moving statistics, what `sightline finetune` does by default; train:
-# batch statistics), MobileNetV2, and the process's peak resident memory.
-# Usage: python peer_train_keras.py BATCH [resnet50|vgg16|mobilenetv2] [frozen|train]
+# batch statistics), MobileNetV2 and EfficientNetB0, and the process's peak resident memory.
+# Usage: python peer_train_keras.py BATCH [resnet50|vgg16|mobilenetv2|efficientnetb0] [frozen|train]
 import json, os, resource, sys, time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -15,7 +15,7 @@ batch = int(sys.argv[1]) if len(sys.argv) > 1 else 16
 arch = sys.argv[2] if len(sys.argv) > 2 else "resnet50"
 bn = sys.argv[3] if len(sys.argv) > 3 else "frozen"
 ctor = {"resnet50": keras.applications.ResNet50, "vgg16": keras.applications.VGG16,
-        "mobilenetv2": keras.applications.MobileNetV2}[arch]
+        "mobilenetv2": keras.applications.MobileNetV2, "efficientnetb0": keras.applications.EfficientNetB0}[arch]
 m = ctor(weights=None, classes=1000)
 if bn == "frozen":
     for layer in m.layers:
