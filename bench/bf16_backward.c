@@ -13,7 +13,7 @@
 #include <time.h>
 #include "CKernels.h"
 
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
+#include "bench_common.h"
 
 int main(int argc, char **argv) {
     if (argc != 7) { fprintf(stderr, "usage: %s BATCH SIZE IN_CHANNELS OUT_CHANNELS KERNEL STRIDE\n", argv[0]); return 2; }

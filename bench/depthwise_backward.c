@@ -15,16 +15,7 @@
 #include <time.h>
 #include "CKernels.h"
 
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
-
-static double difference(const float *got, const float *want, long count) {
-    double worst = 0, scale = 0;
-    for (long i = 0; i < count; i++) {
-        if (fabs(got[i] - want[i]) > worst) worst = fabs(got[i] - want[i]);
-        if (fabs(want[i]) > scale) scale = fabs(want[i]);
-    }
-    return worst / scale;
-}
+#include "bench_common.h"
 
 typedef struct {
     float *gradient;

@@ -8,7 +8,7 @@
 #include <cblas.h>
 #include <oneapi/dnnl/dnnl.h>
 
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
+#include "bench_common.h"
 
 int main(void) {
     // {M, K, N, label}: M is the row tile Sightline uses (or the whole map when smaller).

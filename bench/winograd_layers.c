@@ -17,7 +17,7 @@
 
 enum { RUNS = 25 };
 
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
+#include "bench_common.h"
 static float uniform(void) { return (float)rand() / (float)RAND_MAX; }
 static int ascending(const void *a, const void *b) { double d = *(const double *)a - *(const double *)b; return (d > 0) - (d < 0); }
 

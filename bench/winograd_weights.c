@@ -16,7 +16,7 @@
 #include <time.h>
 #include "CKernels.h"
 
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
+#include "bench_common.h"
 static float uniform(void) { return (float)rand() / (float)RAND_MAX - 0.5f; }
 static int ascending(const void *a, const void *b) { double d = *(const double *)a - *(const double *)b; return (d > 0) - (d < 0); }
 
