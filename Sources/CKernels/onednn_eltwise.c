@@ -56,14 +56,20 @@ static dnnl_primitive_desc_t forward_desc(dnnl_alg_kind_t alg, float alpha, cons
     return pd;
 }
 
-int sl_dnnl_eltwise_forward(sl_eltwise function, float alpha, const float *src, float *dst, int64_t count) {
+// The algorithm for one direction and a flat descriptor of `count` values; 0 when both are ready.
+static int prepare(sl_eltwise function, int backward, int64_t count, dnnl_alg_kind_t *alg, int *uses_dst,
+                   dnnl_memory_desc_t *md) {
     char error[128];
+    dnnl_dims_t dims = {count};
+    if (count < 1 || !sl_dnnl_ready(error, sizeof error) || !algorithm(function, backward, alg, uses_dst)) return 1;
+    return dnnl_memory_desc_init_by_tag(md, 1, dims, dnnl_f32, dnnl_a) != dnnl_success;
+}
+
+int sl_dnnl_eltwise_forward(sl_eltwise function, float alpha, const float *src, float *dst, int64_t count) {
     dnnl_alg_kind_t alg;
     int uses_dst;
-    if (count < 1 || !sl_dnnl_ready(error, sizeof error) || !algorithm(function, 0, &alg, &uses_dst)) return 1;
     dnnl_memory_desc_t md;
-    dnnl_dims_t dims = {count};
-    if (dnnl_memory_desc_init_by_tag(&md, 1, dims, dnnl_f32, dnnl_a) != dnnl_success) return 1;
+    if (prepare(function, 0, count, &alg, &uses_dst, &md)) return 1;
     dnnl_primitive_desc_t pd = forward_desc(alg, alpha, &md);
     dnnl_primitive_t p = NULL;
     int failed = !pd || dnnl_primitive_create(&p, pd) != dnnl_success;
@@ -77,13 +83,10 @@ int sl_dnnl_eltwise_forward(sl_eltwise function, float alpha, const float *src, 
 
 int sl_dnnl_eltwise_backward(sl_eltwise function, float alpha, const float *data, const float *diff_dst,
                              float *diff_src, int64_t count) {
-    char error[128];
     dnnl_alg_kind_t alg;
     int uses_dst;
-    if (count < 1 || !sl_dnnl_ready(error, sizeof error) || !algorithm(function, 1, &alg, &uses_dst)) return 1;
     dnnl_memory_desc_t md;
-    dnnl_dims_t dims = {count};
-    if (dnnl_memory_desc_init_by_tag(&md, 1, dims, dnnl_f32, dnnl_a) != dnnl_success) return 1;
+    if (prepare(function, 1, count, &alg, &uses_dst, &md)) return 1;
     // The hint must be the forward of the same algorithm (the *_use_dst kinds included).
     dnnl_primitive_desc_t hint = forward_desc(alg, alpha, &md), pd = NULL;
     dnnl_eltwise_desc_t desc;
