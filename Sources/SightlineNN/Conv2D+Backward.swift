@@ -34,7 +34,7 @@ extension Conv2D {
         let (wantsKernel, wantsBias) = (needs.wants(kernel), needs.wants(bias))
         // A wide 1×1 stride-1 gradient: both GEMMs in one pass over it.
         if onednn, wantsKernel, needs.contains(.input), g.isPointwise,
-            dz.count >= PointwiseKernelGradient.sharedPassValues,
+            max(dz.count, x.count) >= PointwiseKernelGradient.sharedPassValues,
             PointwiseKernelGradient.fits(g, channels: x.shape[3]),
             let (dw, db, dx) = PointwiseKernelGradient.run(
                 input: x, gradient: dz, geometry: g, filters: filters, bias: wantsBias,

@@ -63,7 +63,8 @@ enum ConvolutionKernels {
     /// The rule, from the measurements in `bench/conv-routes.md` (2-core EPYC, AVX-512 and AVX2):
     /// Winograd F(4×4,3×3) ran every 3×3 stride-1 layer of VGG16 and ResNet50 1.5–3× faster
     /// than oneDNN's direct convolution, down to 7×7 maps; oneDNN's direct convolution beat
-    /// im2col+sgemm on every other shape (stem 2.5×). Winograd needs AVX2+FMA or AVX-512 and
+    /// im2col+sgemm on every other shape (stem 2.5×); narrow 1×1 layers add a shortcut after
+    /// chunked GEMMs instead (`PointwiseConvolution`). Winograd needs AVX2+FMA or AVX-512 and
     /// channel counts that are multiples of 16, and takes F(2×2,3×3) for batches with fewer than 32
     /// 4×4 output tiles and oneDNN below 32 2×2 tiles (`WinogradConvolution`); anything a kernel
     /// cannot prepare falls back to the next route. A precision other than fp32 sends every layer
@@ -99,6 +100,9 @@ enum ConvolutionKernels {
             let kernel = WinogradConvolution(conv, geometry: g, channels: channels, activation: fused)
         {
             return (kernel, .linear)
+        }
+        if options.convolution == .auto, PointwiseConvolution.fits(g, channels: channels) {
+            return (PointwiseConvolution(conv, geometry: g, channels: channels, activation: fused), .linear)
         }
         return (OneDNNConvolution(conv, geometry: g, channels: channels, activation: fused), .linear)
     }

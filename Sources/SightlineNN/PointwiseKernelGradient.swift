@@ -30,12 +30,13 @@ enum PointwiseKernelGradient {
             && g.outputHeight == g.inputHeight && g.outputWidth == g.inputWidth && channels <= maximumChannels
     }
 
-    /// Output gradients of at least this many values (16 MiB: beyond what the cache keeps between
-    /// two passes) also get the input gradient from this route (`run(…, inputGradientOf:)`, stride
-    /// 1). `bench/pointwise_weights.c`, 2-core Zen 4 VM, batch 16, best of 8, ms, one pass / oneDNN's
-    /// backward-data primitive then the GEMMs: MobileNetV2's 112×112 16→96 10.3 / 12.6, 56×56
-    /// 24→144 4.9 / 8.1, 144→24 6.8 / 7.9, 112×112 32→16 4.6 / 5.5; ResNet50's 56×56 64→256 17.9 /
-    /// 18.7, 256→64 18.6 / 20.1. Smaller ones are level or lose up to 0.2 ms (14×14 64→384 1.9 / 1.7).
+    /// Layers whose wider gradient (output or input) has at least this many values (16 MiB: beyond
+    /// what the cache keeps between two passes) also get the input gradient from this route
+    /// (`run(…, inputGradientOf:)`, stride 1). `bench/pointwise_weights.c`, 2-core Zen 4 VM, batch
+    /// 16, best of 8, ms, one pass / oneDNN's backward-data primitive then the GEMMs: MobileNetV2's
+    /// 112×112 16→96 10.3 / 12.6, 56×56 24→144 4.9 / 8.1, 144→24 5.3 / 5.7, 112×112 32→16 3.7 /
+    /// 3.5; ResNet50's 56×56 64→256 17.9 / 18.7, 256→64 17.6 / 19.2, 28×28 512→128 15.4 / 15.7.
+    /// Smaller ones are level or lose up to 0.2 ms (14×14 1024→256 16.1 / 15.9, 64→384 1.9 / 1.7).
     static let sharedPassValues = 1 << 22
 
     /// The kernel gradient `[1, 1, C, F]` and, when `bias`, the bias gradient `[F]` (else zeros,

@@ -77,7 +77,7 @@ struct BFloat16Tests {
 
     @Test("a bf16 precision sends every convolution to oneDNN in that precision; fp32 keeps the rule")
     func precisionChoosesOneDNN() throws {
-        let three = try ConvolutionKernelTests.operands(ConvolutionKernelTests.cases[4]).0
+        let three = try ConvolutionKernelTests.operands(try ConvolutionKernelTests.case("r50 3x3 512 @7 +residual")).0
         let options = EngineOptions(convolution: .auto, precision: .bf16Emulated)
         let made = ConvolutionKernels.make(
             three, height: 7, width: 7, channels: 512, activation: .relu, options: options)
@@ -93,7 +93,7 @@ struct BFloat16Tests {
 
     @Test("bf16 computes as its emulation on a CPU without the instructions")
     func bf16WithoutTheInstructions() throws {
-        let stem = try ConvolutionKernelTests.operands(ConvolutionKernelTests.cases[0]).0
+        let stem = try ConvolutionKernelTests.operands(try ConvolutionKernelTests.case("r50 stem 7x7/2 3->64 valid")).0
         let made = ConvolutionKernels.make(
             stem, height: 21, width: 21, channels: 3, activation: .relu, options: EngineOptions(precision: .bf16))
         let summary = made.kernel.summary

@@ -30,6 +30,12 @@ struct ConvolutionKernelTests {
             label: "r50 1x1 64->256 +residual+relu", batch: 1, height: 14, width: 14, channels: 64, filters: 256,
             kernel: 1, padding: .valid, activation: .relu, residual: true),
         Case(
+            label: "1x1 96->512 +residual, rows over two chunks", batch: 2, height: 15, width: 15, channels: 96,
+            filters: 512, kernel: 1, padding: .valid, residual: true),
+        Case(
+            label: "1x1 32->48 +residual+relu6", batch: 3, height: 5, width: 7, channels: 32, filters: 48, kernel: 1,
+            padding: .valid, activation: .relu(maxValue: 6), residual: true),
+        Case(
             label: "r50 1x1/2 256->128", batch: 3, height: 14, width: 14, channels: 256, filters: 128, kernel: 1,
             stride: 2, padding: .valid),
         Case(
@@ -60,6 +66,9 @@ struct ConvolutionKernelTests {
             kernel: 3,
             padding: .explicit(top: 0, bottom: 1, left: 2, right: 0)),
     ]
+
+    /// The case labelled `label`.
+    static func `case`(_ label: String) throws -> Case { try #require(cases.first { $0.label == label }) }
 
     static func random(_ shape: [Int], seed: UInt64, scale: Float = 1) -> Tensor {
         var generator = SeededGenerator(seed: seed)
@@ -154,6 +163,10 @@ struct ConvolutionKernelTests {
         #expect(try Self.relativeError(reference, c) < 1e-5, "im2col+sgemm")
         let direct = OneDNNConvolution(conv, geometry: g, channels: c.channels, activation: fused)
         #expect(try Self.relativeError(direct, c) < 1e-5, "\(direct.summary)")
+        if PointwiseConvolution.fits(g, channels: c.channels) {
+            let chunked = PointwiseConvolution(conv, geometry: g, channels: c.channels, activation: fused)
+            #expect(try Self.relativeError(chunked, c) < 1e-5, "\(chunked.summary)")
+        }
         if WinogradConvolution.fits(g, channels: c.channels, filters: c.filters) {
             // One tile size at a time, with no oneDNN kernel: Winograd for every batch, however few tiles.
             for side in [4, 2] {
@@ -205,14 +218,18 @@ struct ConvolutionKernelTests {
         let fused = try #require(FusedActivation(c.activation))
         let direct = OneDNNConvolution(conv, geometry: g, channels: c.channels, activation: fused)
         #expect(try Self.relativeError(direct, c, keptResidual: true) < 1e-5, "\(direct.summary)")
+        if PointwiseConvolution.fits(g, channels: c.channels) {
+            let chunked = PointwiseConvolution(conv, geometry: g, channels: c.channels, activation: fused)
+            #expect(try Self.relativeError(chunked, c, keptResidual: true) < 1e-5, "\(chunked.summary)")
+        }
         let reference = ReferenceConvolution(conv, geometry: g, activation: c.activation)
         #expect(try Self.relativeError(reference, c, keptResidual: true) < 1e-5, "im2col+sgemm")
     }
 
     @Test("the per-layer rule picks Winograd for 3x3 stride 1 and oneDNN for the rest; reference when asked")
     func ruleChoosesPerLayer() throws {
-        let three = try Self.operands(Self.cases[4]).0
-        let stem = try Self.operands(Self.cases[0]).0
+        let three = try Self.operands(try Self.case("r50 3x3 512 @7 +residual")).0
+        let stem = try Self.operands(try Self.case("r50 stem 7x7/2 3->64 valid")).0
         let auto = EngineOptions(convolution: .auto)
         #expect(
             ConvolutionKernels.make(three, height: 7, width: 7, channels: 512, activation: .relu, options: auto).kernel
@@ -220,6 +237,14 @@ struct ConvolutionKernelTests {
         #expect(
             ConvolutionKernels.make(stem, height: 21, width: 21, channels: 3, activation: .relu, options: auto).kernel
                 is OneDNNConvolution)
+        let narrow = try Self.operands(try Self.case("r50 1x1 64->256 +residual+relu")).0
+        let strided = try Self.operands(try Self.case("r50 1x1/2 256->128")).0
+        #expect(
+            ConvolutionKernels.make(narrow, height: 14, width: 14, channels: 64, activation: .relu, options: auto)
+                .kernel is PointwiseConvolution)
+        #expect(
+            ConvolutionKernels.make(strided, height: 14, width: 14, channels: 256, activation: .linear, options: auto)
+                .kernel is OneDNNConvolution)
         let direct = ConvolutionKernels.make(
             three, height: 7, width: 7, channels: 512, activation: .relu, options: EngineOptions(convolution: .direct))
         #expect(direct.kernel is OneDNNConvolution)

@@ -89,6 +89,15 @@ int sl_pointwise_backward(const float *x, const float *dy, const float *kernel, 
                           int sx, int OH, int OW, int K, int slices, const float *column_scale, float *dw, float *db,
                           float *dx);
 
+/// The forward pass of a 1x1 stride-1 convolution without padding with a residual added
+/// (pointwise_forward.c): y [rows][K] = act(x [rows][C] · kernel [C][K] + bias [K] + residual
+/// [rows][K]), kernel the HWIO [1][1][C][K], bias may be NULL, residual may be NULL or y itself
+/// (summed in place), else it must not overlap y; act as in sl_winograd_create. Chunks of rows
+/// split between the threads, no sum across them: a repeat ends bitwise equal. Returns 0, or 1
+/// when the shape is empty, the activation unknown or memory short (y untouched).
+int sl_pointwise_forward(const float *x, const float *kernel, const float *bias, const float *residual, int64_t rows,
+                         int C, int K, sl_activation activation, float relu_max, float *y);
+
 /// The element-wise functions oneDNN's eltwise primitives compute (onednn_eltwise.c): swish
 /// x·sigmoid(αx), hard swish x·relu6(x + 3)/6, GELU (tanh approximation or exact erf), sigmoid,
 /// tanh, ELU (α(eˣ − 1) below 0).
