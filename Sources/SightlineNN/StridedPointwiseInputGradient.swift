@@ -9,7 +9,9 @@ import SightlineCore
 /// Measured against oneDNN 2.6's backward-data primitive (`bench/pointwise_weights.c 16 SIZE IN
 /// OUT 2`, 2-core Xeon with AVX-512, best of 8, ms, this route / oneDNN, ResNet50's stride-2
 /// layers): 56×56 256→512 13.8/15.0, 256→128 5.2/6.8, 28×28 512→1024 12.3/13.7, 512→256
-/// 4.0/4.8, 14×14 1024→2048 12.1/18.9, 1024→512 3.3/3.8.
+/// 4.0/4.8, 14×14 1024→2048 12.1/18.9, 1024→512 3.3/3.8. On the 2-core Zen 4 VM, with the
+/// groups evened out between the threads: 18.9/17.4, 5.6/6.5, 17.6/15.9, 4.7/4.8, 17.9/15.8,
+/// 4.5/5.0 (oneDNN leads on the three widest by 1.5–2 ms there; one rule for both CPUs).
 enum StridedPointwiseInputGradient {
     /// Whether geometry `g` takes this route: a 1×1 kernel, no padding, a stride above 1.
     static func fits(_ g: WindowGeometry) -> Bool {

@@ -9,7 +9,10 @@ import Testing
 struct StridedPointwiseInputGradientTests {
     @Test(
         "strided 1x1 input gradients match float64 sums, zeros between",
-        arguments: [(2, 14, 14, 64, 32, 2), (1, 9, 10, 24, 40, 2), (3, 7, 7, 8, 300, 3), (1, 5, 6, 16, 16, 4)])
+        arguments: [
+            (2, 14, 14, 64, 32, 2), (1, 9, 10, 24, 40, 2), (3, 7, 7, 8, 300, 3), (1, 5, 6, 16, 16, 4),
+            (5, 28, 28, 16, 24, 2),  // four GEMM groups of 18, 18, 18 and 16 output rows, two per thread
+        ])
     func matchesFloat64(_ shape: (Int, Int, Int, Int, Int, Int)) throws {
         let (batch, height, width, channels, filters, stride) = shape
         let g = WindowGeometry(
