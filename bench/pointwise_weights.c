@@ -54,7 +54,7 @@ int main(int argc, char **argv) {
             sl_pointwise_kernel_gradient(x, dy, N, H, H, C, S, S, OH, OH, K, sl_thread_count(), NULL, dw_gemm, db_gemm);
             t = now() - t0; if (i && t < best[5]) best[5] = t;
             t0 = now(); sl_pointwise_backward(x, dy, w, N, H, H, C, S, S, OH, OH, K, sl_thread_count(), NULL, dw_gemm,
-                                              db_gemm, dx_gemm);
+                                              db_gemm, dx_gemm, NULL);
             t = now() - t0; if (i && t < best[6]) best[6] = t;
         }
         if (S > 1) {

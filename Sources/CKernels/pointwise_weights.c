@@ -10,6 +10,7 @@
 // bias sums while its dy rows are still in cache), and the partials are added in slice order, on
 // every thread: the summation order depends on the slice count alone, so a run and its repeat end
 // bitwise equal.
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <oneapi/dnnl/dnnl.h>
@@ -31,27 +32,47 @@ typedef struct {
     int bias;                     // whether to take the bias sums
     const float *kernel;          // [C][K], with dx: stride 1 only
     float *dx;                    // [R][C] = dy · kernelᵀ per chunk, or NULL
+    const sl_pointwise_derivative *derivative;  // applied to each chunk of dy first, or NULL
     int slices, failed;
 } pointwise_state;
+
+// Rows [r0, r1) of the derivative's gradient become (gradient + other) · [low < output < high],
+// a multiply as ActivationFunction.backward does (a NaN gradient stays NaN); no upper bound when
+// high is infinite.
+static inline __attribute__((always_inline)) void apply_derivative(const sl_pointwise_derivative *d, int64_t r0,
+                                                                   int64_t r1, int K) {
+    float *restrict g = d->gradient + r0 * K;
+    const float *restrict y = d->output + r0 * K;
+    const float *restrict o = d->other ? d->other + r0 * K : NULL;
+    const int64_t count = (r1 - r0) * K;
+    const float low = d->low, high = d->high;
+    if (o && isinf(high))
+        for (int64_t i = 0; i < count; i++) g[i] = (g[i] + o[i]) * (y[i] > low ? 1.f : 0.f);
+    else if (o)
+        for (int64_t i = 0; i < count; i++) g[i] = (g[i] + o[i]) * (y[i] > low && y[i] < high ? 1.f : 0.f);
+    else if (isinf(high))
+        for (int64_t i = 0; i < count; i++) g[i] *= y[i] > low ? 1.f : 0.f;
+    else
+        for (int64_t i = 0; i < count; i++) g[i] *= y[i] > low && y[i] < high ? 1.f : 0.f;
+}
 
 static inline __attribute__((always_inline)) void pointwise_body(pointwise_state *s) {
     int id = omp_in_parallel() ? omp_get_thread_num() : 0, team = omp_in_parallel() ? omp_get_num_threads() : 1;
     const int C = s->C, K = s->K;
     for (int slice = id; slice < s->slices; slice += team) {
+        int64_t r0 = s->rows * slice / s->slices, r1 = s->rows * (slice + 1) / s->slices;
         float *sums = malloc(((size_t)C * K + K) * sizeof(float));
         s->partial[slice] = sums;
-        if (!sums) {
+        int strided = s->sy > 1 || s->sx > 1;
+        float *gathered = strided && sums ? malloc(sizeof(float) * CHUNK * C) : NULL;
+        if (!sums || (strided && !gathered)) {
+            // The derivative is applied to every row even so: the caller's fallback then
+            // starts from the pre-activation gradient.
+            if (s->derivative) apply_derivative(s->derivative, r0, r1, K);
             __atomic_store_n(&s->failed, 1, __ATOMIC_RELAXED);
             continue;
         }
         float *bias = sums + (size_t)C * K;
-        int strided = s->sy > 1 || s->sx > 1;
-        float *gathered = strided ? malloc(sizeof(float) * CHUNK * C) : NULL;
-        if (strided && !gathered) {
-            __atomic_store_n(&s->failed, 1, __ATOMIC_RELAXED);
-            continue;
-        }
-        int64_t r0 = s->rows * slice / s->slices, r1 = s->rows * (slice + 1) / s->slices;
         if (r0 == r1) memset(sums, 0, ((size_t)C * K + K) * sizeof(float));
         for (int k = 0; k < K; k++) bias[k] = 0;
         for (int64_t r = r0; r < r1; r += CHUNK) {
@@ -65,6 +86,7 @@ static inline __attribute__((always_inline)) void pointwise_body(pointwise_state
                 }
                 rows = gathered;
             }
+            if (s->derivative) apply_derivative(s->derivative, r, end, K);
             dnnl_sgemm('T', 'N', C, K, end - r, 1.f, rows, C, s->dy + r * K, K, r == r0 ? 0.f : 1.f, sums, K);
             // The input gradient of the same rows while their dy is in cache: dy is then read once.
             if (s->dx) dnnl_sgemm('N', 'T', end - r, C, K, 1.f, s->dy + r * K, K, s->kernel, K, 0.f, s->dx + r * C, C);
@@ -116,19 +138,20 @@ static void combine_baseline(void *data, int64_t c0, int64_t c1) { combine_body(
 
 int sl_pointwise_kernel_gradient(const float *x, const float *dy, int N, int H, int W, int C, int sy, int sx, int OH,
                                  int OW, int K, int slices, const float *column_scale, float *dw, float *db) {
-    return sl_pointwise_backward(x, dy, NULL, N, H, W, C, sy, sx, OH, OW, K, slices, column_scale, dw, db, NULL);
+    return sl_pointwise_backward(x, dy, NULL, N, H, W, C, sy, sx, OH, OW, K, slices, column_scale, dw, db, NULL, NULL);
 }
 
 int sl_pointwise_backward(const float *x, const float *dy, const float *kernel, int N, int H, int W, int C, int sy,
                           int sx, int OH, int OW, int K, int slices, const float *column_scale, float *dw, float *db,
-                          float *dx) {
+                          float *dx, const sl_pointwise_derivative *derivative) {
     int64_t rows = (int64_t)N * OH * OW;
-    if (rows <= 0 || C <= 0 || K <= 0 || sy < 1 || sx < 1 || (OH - 1) * sy >= H || (OW - 1) * sx >= W) return 1;
-    if (sy == 1 && sx == 1 && (OH != H || OW != W)) return 1;
-    if (dx && (sy != 1 || sx != 1 || !kernel)) return 1;
+    if (rows <= 0 || C <= 0 || K <= 0 || sy < 1 || sx < 1 || (OH - 1) * sy >= H || (OW - 1) * sx >= W) return 2;
+    if (sy == 1 && sx == 1 && (OH != H || OW != W)) return 2;
+    if (dx && (sy != 1 || sx != 1 || !kernel)) return 2;
+    if (derivative && (derivative->gradient != dy || !derivative->output)) return 2;
     if (slices < 1) slices = 1;
     if (slices > MAX_THREADS) slices = MAX_THREADS;
-    pointwise_state s = {x, dy, rows, C, K, H, W, sy, sx, OH, OW, {NULL}, db != NULL, kernel, dx, slices, 0};
+    pointwise_state s = {x, dy, rows, C, K, H, W, sy, sx, OH, OW, {NULL}, db != NULL, kernel, dx, derivative, slices, 0};
     void (*body)(void *) = pointwise_baseline;
     void (*combine)(void *, int64_t, int64_t) = combine_baseline;
 #if defined(__x86_64__)

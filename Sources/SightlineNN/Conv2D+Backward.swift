@@ -33,9 +33,7 @@ extension Conv2D {
         let onednn = options.convolution == .auto
         let (wantsKernel, wantsBias) = (needs.wants(kernel), needs.wants(bias))
         // A wide 1×1 stride-1 gradient: both GEMMs in one pass over it.
-        if onednn, wantsKernel, needs.contains(.input), g.isPointwise,
-            max(dz.count, x.count) >= PointwiseKernelGradient.sharedPassValues,
-            PointwiseKernelGradient.fits(g, channels: x.shape[3]),
+        if sharesPass(g, gradient: dz, input: x, needs: needs, options: options),
             let (dw, db, dx) = PointwiseKernelGradient.run(
                 input: x, gradient: dz, geometry: g, filters: filters, bias: wantsBias,
                 threads: Parallel.threadCount, columnScale: gradientScale, inputGradientOf: kernel.value),
@@ -77,6 +75,54 @@ extension Conv2D {
             input: x, geometry: g, kernel: kernel.value, filters: filters, gradient: dz, kernelGradient: nil,
             needsInputGradient: true
         ).map { [$0] } ?? []
+    }
+
+    /// Backward from ∂L/∂(activation output): `gradient` plus `others` (the other readers'
+    /// gradients of that output) through the activation's derivative, then as
+    /// `backward(preActivation:…)`. Returns the pre-activation gradient (a ResNet shortcut reads
+    /// it too) and `[∂L/∂x]` when `needs` asks for it. A wide 1×1 stride-1 layer with a ReLU-like
+    /// activation applies the derivative inside its one pass over the gradient
+    /// (`PointwiseKernelGradient.Derivative`) instead of in a pass of its own: the same values.
+    func backward(
+        outputGradient gradient: consuming Tensor, adding others: [Tensor], forward: LayerOutput, input x: Tensor,
+        needs: GradientNeeds, options: EngineOptions, gradientScale: [Float]? = nil
+    ) -> (preActivation: Tensor, inputGradients: [Tensor]) {
+        var dz = consume gradient
+        let g = geometry(height: x.shape[1], width: x.shape[2])
+        if let bounds = activation.clipBounds, others.count <= 1, others.allSatisfy({ $0.shape == dz.shape }),
+            forward.output.shape == dz.shape, sharesPass(g, gradient: dz, input: x, needs: needs, options: options)
+        {
+            let derivative = PointwiseKernelGradient.Derivative(
+                other: others.first, output: forward.output, bounds: bounds)
+            let (result, applied) = PointwiseKernelGradient.run(
+                input: x, gradient: &dz, derivative: derivative, geometry: g, filters: filters,
+                bias: needs.wants(bias), threads: Parallel.threadCount, columnScale: gradientScale,
+                inputGradientOf: kernel.value)
+            if let (dw, db, dx) = result, let dx {
+                kernel.accumulateGradient(dw)
+                if let bias, needs.wants(bias) { bias.accumulateGradient(db) }
+                return (dz, [dx])
+            }
+            if applied {  // no scratch memory: dz is the pre-activation gradient all the same
+                return (
+                    dz,
+                    backward(preActivation: dz, input: x, needs: needs, options: options, gradientScale: gradientScale)
+                )
+            }
+        }
+        dz = activation.gradient(consume dz, adding: others, output: forward.output, input: forward.saved.first)
+        return (dz, backward(preActivation: dz, input: x, needs: needs, options: options, gradientScale: gradientScale))
+    }
+
+    /// Whether both gradients of this layer take one pass over `dz` (`PointwiseKernelGradient`):
+    /// a wide 1×1 stride-1 float32 layer whose kernel and input gradients are wanted.
+    private func sharesPass(
+        _ g: WindowGeometry, gradient dz: Tensor, input x: Tensor, needs: GradientNeeds, options: EngineOptions
+    ) -> Bool {
+        options.convolution == .auto && options.convolutionPrecision(g, channels: x.shape[3], filters: filters) == .fp32
+            && needs.wants(kernel) && needs.contains(.input) && g.isPointwise
+            && max(dz.count, x.count) >= PointwiseKernelGradient.sharedPassValues
+            && PointwiseKernelGradient.fits(g, channels: x.shape[3])
     }
 
     /// The kernel gradient (nil unless `kernel`) and the bias gradient `[F]` (zeros from the

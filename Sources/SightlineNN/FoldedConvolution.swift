@@ -91,6 +91,21 @@ final class FoldedConvolution {
         return result
     }
 
+    /// `backward(_:preActivation:…)` from ∂L/∂(activation output) `gradient` plus `others`
+    /// (`Conv2D.backward(outputGradient:adding:…)`, which may apply the activation's derivative
+    /// inside its GEMMs' pass); returns the pre-activation gradient too (a shortcut reads it).
+    func backward(
+        _ conv: Conv2D, outputGradient gradient: consuming Tensor, adding others: [Tensor], forward: LayerOutput,
+        input: Tensor, needs: GradientNeeds, options: EngineOptions
+    ) -> (preActivation: Tensor, inputGradients: [Tensor]) {
+        let result = conv.backward(
+            outputGradient: consume gradient, adding: others, forward: forward, input: input, needs: needs,
+            options: options,
+            gradientScale: scale)
+        moveGradients(scaled: false)
+        return result
+    }
+
     /// Adds the working layer's gradients, mapped through BatchNorm's scale, into the original
     /// layer's parameters and clears the working ones.
     func mapGradients() { moveGradients(scaled: true) }

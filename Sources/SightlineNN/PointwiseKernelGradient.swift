@@ -55,6 +55,17 @@ enum PointwiseKernelGradient {
         ).map { ($0.kernel, $0.bias) }
     }
 
+    /// A ReLU-like activation's derivative that `run(…, derivative:)` applies to the output
+    /// gradient chunk by chunk before its GEMMs: `(gradient + other) · [low < output < high]`.
+    struct Derivative {
+        /// The other readers' gradients, summed, added first; nil when there is none.
+        var other: Tensor?
+        /// The activation's output, the gradient's shape.
+        var output: Tensor
+        /// The activation's `clipBounds`.
+        var bounds: (low: Float, high: Float)
+    }
+
     /// `run(…)`, and with `kernel` (the layer's HWIO `[1, 1, C, F]`, stride 1) also the input
     /// gradient `dz · kernelᵀ` `[N, H, W, C]`, chunk by chunk right after the kernel gradient's
     /// GEMM on the same rows of `dz` (which then crosses memory once).
@@ -62,30 +73,66 @@ enum PointwiseKernelGradient {
         input x: Tensor, gradient dz: Tensor, geometry g: WindowGeometry, filters: Int, bias wantsBias: Bool,
         threads: Int, columnScale: [Float]?, inputGradientOf kernel: Tensor?
     ) -> (kernel: Tensor, bias: Tensor, input: Tensor?)? {
+        dz.withUnsafeBufferPointer { dy in
+            gradients(
+                input: x, gradient: dy.baseAddress, derivative: nil, geometry: g, filters: filters, bias: wantsBias,
+                threads: threads, columnScale: columnScale, inputGradientOf: kernel
+            ).result
+        }
+    }
+
+    /// `run(…, inputGradientOf: kernel)` from the gradient reaching the activation after the
+    /// layer: `gradient` becomes the pre-activation gradient in place (`derivative`), chunk by
+    /// chunk before its GEMMs, so it crosses memory once for the derivative and both GEMMs.
+    /// Returns nil when scratch memory could not be allocated (`gradient` holds the
+    /// pre-activation gradient then too) or the shape does not fit (`gradient` untouched:
+    /// `applied` is false).
+    static func run(
+        input x: Tensor, gradient dz: inout Tensor, derivative: Derivative, geometry g: WindowGeometry,
+        filters: Int, bias wantsBias: Bool, threads: Int, columnScale: [Float]?, inputGradientOf kernel: Tensor
+    ) -> (result: (kernel: Tensor, bias: Tensor, input: Tensor?)?, applied: Bool) {
+        dz.withUnsafeMutableBufferPointer { dy in
+            derivative.output.withUnsafeBufferPointer { y in
+                derivative.other.withOptionalPointer { other in
+                    var pending = sl_pointwise_derivative(
+                        gradient: dy.baseAddress, other: other, output: y.baseAddress, low: derivative.bounds.low,
+                        high: derivative.bounds.high)
+                    return gradients(
+                        input: x, gradient: dy.baseAddress, derivative: &pending, geometry: g, filters: filters,
+                        bias: wantsBias, threads: threads, columnScale: columnScale, inputGradientOf: kernel)
+                }
+            }
+        }
+    }
+
+    /// `sl_pointwise_backward` on `dy` (`[N, OH, OW, F]`); `applied` is false when it touched
+    /// nothing (a shape that does not fit).
+    private static func gradients(
+        input x: Tensor, gradient dy: UnsafePointer<Float>?, derivative: UnsafePointer<sl_pointwise_derivative>?,
+        geometry g: WindowGeometry, filters: Int, bias wantsBias: Bool, threads: Int, columnScale: [Float]?,
+        inputGradientOf kernel: Tensor?
+    ) -> (result: (kernel: Tensor, bias: Tensor, input: Tensor?)?, applied: Bool) {
         let channels = x.shape[3]
         var failed: Int32 = 0
         var bias = Tensor(zeros: [filters])
         var dx = kernel.map { _ in Tensor(shape: x.shape) { _ in } }  // every value written, or failed
         let dw = Tensor(shape: [1, 1, channels, filters]) { out in
             x.withUnsafeBufferPointer { p in
-                dz.withUnsafeBufferPointer { dy in
-                    bias.withUnsafeMutableBufferPointer { db in
-                        columnScale.withOptionalPointer { scale in
-                            kernel.withOptionalPointer { k in
-                                dx.withOptionalMutablePointer { di in
-                                    failed = sl_pointwise_backward(
-                                        p.baseAddress, dy.baseAddress, k, Int32(x.shape[0]), Int32(x.shape[1]),
-                                        Int32(x.shape[2]), Int32(channels), Int32(g.strideY), Int32(g.strideX),
-                                        Int32(dz.shape[1]), Int32(dz.shape[2]), Int32(filters),
-                                        Int32(clamping: threads), scale, out.baseAddress,
-                                        wantsBias ? db.baseAddress : nil, di)
-                                }
+                bias.withUnsafeMutableBufferPointer { db in
+                    columnScale.withOptionalPointer { scale in
+                        kernel.withOptionalPointer { k in
+                            dx.withOptionalMutablePointer { di in
+                                failed = sl_pointwise_backward(
+                                    p.baseAddress, dy, k, Int32(x.shape[0]), Int32(x.shape[1]), Int32(x.shape[2]),
+                                    Int32(channels), Int32(g.strideY), Int32(g.strideX), Int32(g.outputHeight),
+                                    Int32(g.outputWidth), Int32(filters), Int32(clamping: threads), scale,
+                                    out.baseAddress, wantsBias ? db.baseAddress : nil, di, derivative)
                             }
                         }
                     }
                 }
             }
         }
-        return failed == 0 ? (dw, bias, dx) : nil
+        return (failed == 0 ? (dw, bias, dx) : nil, failed != 2)
     }
 }

@@ -188,14 +188,17 @@ extension Graph {
                 if let conv = folded.working as? Conv2D {
                     // The gradient is this step's alone (taken from `gradients`), so the
                     // activation's derivative is applied in its storage, not in a copy.
-                    let dz =
-                        step.derivativeByReader && others.isEmpty
-                        ? gradient
-                        : conv.activation.gradient(
-                            consume gradient, adding: others, output: forward.output, input: forward.saved.first)
-                    if let residual = step.residual { pass(dz, to: residual) }
-                    inputGradients = folded.backward(
-                        conv, preActivation: dz, input: inputs[0], needs: needs, options: engineOptions)
+                    if step.derivativeByReader && others.isEmpty {
+                        if let residual = step.residual { pass(gradient, to: residual) }
+                        inputGradients = folded.backward(
+                            conv, preActivation: gradient, input: inputs[0], needs: needs, options: engineOptions)
+                    } else {
+                        let (dz, computed) = folded.backward(
+                            conv, outputGradient: consume gradient, adding: others, forward: forward, input: inputs[0],
+                            needs: needs, options: engineOptions)
+                        if let residual = step.residual { pass(dz, to: residual) }
+                        inputGradients = computed
+                    }
                 } else if let depthwise = folded.working as? DepthwiseConv2D {
                     for other in others { gradient.add(other) }
                     inputGradients = depthwise.backward(

@@ -135,4 +135,52 @@ struct PointwiseKernelGradientTests {
         let kernelGap = try #require(shared.kernel).maxAbsoluteDifference(kernelReference)
         #expect(kernelGap / (kernelReference.scalars.map(abs).max() ?? 1) < 1e-5)
     }
+
+    /// A layer with a ReLU (or ReLU6) whose output two readers use (a ResNet block output: the
+    /// next block and its shortcut) gets the derivative of their summed gradients inside the
+    /// shared pass: the same values as the separate pass before the GEMMs, bit for bit.
+    @Test(
+        "a ReLU's derivative inside the shared pass equals the separate pass, bit for bit",
+        arguments: [ActivationFunction.relu(), .relu(maxValue: 6)], [false, true])
+    func derivativeInsideThePass(_ activation: ActivationFunction, withOther: Bool) throws {
+        let c = ConvolutionKernelTests.Case(
+            label: "1x1 16->128", batch: 2, height: 128, width: 128, channels: 16, filters: 128, kernel: 1,
+            padding: .valid)
+        let (plain, x, upstream) = try ConvolutionKernelTests.operands(c)
+        let conv = Conv2D(
+            name: "conv", kernel: plain.kernel.value, bias: plain.bias?.value, strides: (1, 1), padding: .valid,
+            dilation: (1, 1), activation: activation)
+        let g = conv.geometry(height: 128, width: 128)
+        let forward = conv.forward([x], mode: .training, options: EngineOptions())
+        let others = withOther ? [ConvolutionKernelTests.random(upstream.shape, seed: 9)] : []
+        // Compared as a Bool: a failed comparison of millions of values would be slow to print.
+        let same = { (a: Tensor, b: Tensor) in a.scalars.map(\.bitPattern) == b.scalars.map(\.bitPattern) }
+        // The separate pass, then both gradients.
+        let dz = activation.gradient(upstream, adding: others, output: forward.output, input: forward.saved.first)
+        #expect(dz.scalars.contains(0) && dz.scalars.contains { $0 != 0 }, "the derivative masks some values")
+        for parameter in conv.parameters { parameter.zeroGradient() }
+        let separate = conv.backward(preActivation: dz, input: x, needs: .all, options: EngineOptions())
+        let (kernel, bias) = (try #require(conv.kernel.gradient), try #require(conv.bias?.gradient))
+        // The C route itself, with a NaN in the gradient: a multiply keeps it.
+        var direct = upstream
+        direct.withUnsafeMutableBufferPointer { $0[0] = .nan }
+        let bounds = try #require(activation.clipBounds)
+        let derivative = PointwiseKernelGradient.Derivative(
+            other: others.first, output: forward.output, bounds: bounds)
+        let (result, applied) = PointwiseKernelGradient.run(
+            input: x, gradient: &direct, derivative: derivative, geometry: g, filters: 128, bias: true,
+            threads: Parallel.threadCount, columnScale: nil, inputGradientOf: conv.kernel.value)
+        #expect(applied && result != nil)
+        #expect(direct.scalars[0].isNaN)
+        let restSame = direct.scalars.dropFirst().map(\.bitPattern) == dz.scalars.dropFirst().map(\.bitPattern)
+        #expect(restSame)
+        // The layer's backward from the gradient reaching its output.
+        for parameter in conv.parameters { parameter.zeroGradient() }
+        let fused = conv.backward(
+            outputGradient: upstream, adding: others, forward: forward, input: x, needs: .all, options: EngineOptions())
+        #expect(same(fused.preActivation, dz))
+        #expect(same(fused.inputGradients[0], separate[0]))
+        #expect(same(try #require(conv.kernel.gradient), kernel))
+        #expect(same(try #require(conv.bias?.gradient), bias))
+    }
 }

@@ -76,18 +76,31 @@ sl_wino_split sl_winograd_kernel_gradient_split(int N, int C, int K, int OH, int
 /// not NULL, db [K] = the sum of dy's rows; both overwritten, and multiplied per output channel by
 /// column_scale [K] when it is not NULL (after rounding to float: a frozen BatchNorm folded into
 /// the layer). With stride 1, OH = H and OW = W. The rows are summed in `slices` fixed ranges, one
-/// thread each (the thread count): the result depends on that number only. Returns 0, or 1 when
-/// the geometry is inconsistent or scratch memory could not be allocated (dw and db untouched).
+/// thread each (the thread count): the result depends on that number only. Returns 0; 1 when
+/// scratch memory could not be allocated, 2 when the geometry is inconsistent (dw and db untouched).
 int sl_pointwise_kernel_gradient(const float *x, const float *dy, int N, int H, int W, int C, int sy, int sx, int OH,
                                  int OW, int K, int slices, const float *column_scale, float *dw, float *db);
+/// The derivative of a ReLU-like activation (1 where low < output < high, else 0; no upper bound
+/// when high is INFINITY) that `sl_pointwise_backward` applies to each chunk of the gradient
+/// before its GEMMs: gradient [R][K] (the same storage as dy, rewritten in place) becomes
+/// (gradient + other) · derivative, a multiply (a NaN gradient stays NaN); other [R][K] (the sum
+/// of the other readers' gradients) may be NULL; output [R][K] is the activation's output.
+typedef struct {
+    float *gradient;
+    const float *other, *output;
+    float low, high;
+} sl_pointwise_derivative;
 /// `sl_pointwise_kernel_gradient`, and with stride 1 and dx not NULL also the input gradient
 /// dx [N][H][W][C] = dy · kernelᵀ (kernel the HWIO [1][1][C][K], overwritten), each chunk's GEMM
 /// run right after its kernel-gradient GEMM while that chunk of dy is in cache: the layer's
-/// widest gradient crosses memory once instead of twice. Returns 0, or 1 as that function does
-/// (also when dx is asked for with a stride above 1).
+/// widest gradient crosses memory once instead of twice. With derivative (NULL: none), dy is
+/// first turned into the pre-activation gradient in place, chunk by chunk (its gradient must be
+/// dy). Returns 0; 1 when scratch memory could not be allocated (the derivative is applied to all
+/// of dy even then); 2, touching nothing, when the geometry is inconsistent, dx is asked for with
+/// a stride above 1 or derivative does not name dy.
 int sl_pointwise_backward(const float *x, const float *dy, const float *kernel, int N, int H, int W, int C, int sy,
                           int sx, int OH, int OW, int K, int slices, const float *column_scale, float *dw, float *db,
-                          float *dx);
+                          float *dx, const sl_pointwise_derivative *derivative);
 
 /// The forward pass of a 1x1 stride-1 convolution without padding with a residual added
 /// (pointwise_forward.c): y [rows][K] = act(x [rows][C] · kernel [C][K] + bias [K] + residual
