@@ -56,6 +56,18 @@ static inline __attribute__((always_inline)) void apply_derivative(const sl_poin
         for (int64_t i = 0; i < count; i++) g[i] *= y[i] > low && y[i] < high ? 1.f : 0.f;
 }
 
+// dx *= [input_low < x < input_high] for `count` values of a chunk, x the layer's input (the
+// output of the previous layer's ReLU-like activation), still in cache from the chunk's GEMMs.
+static inline __attribute__((always_inline)) void apply_input_derivative(const sl_pointwise_derivative *d,
+                                                                         float *restrict dx,
+                                                                         const float *restrict x, int64_t count) {
+    const float low = d->input_low, high = d->input_high;
+    if (isinf(high))
+        for (int64_t i = 0; i < count; i++) dx[i] *= x[i] > low ? 1.f : 0.f;
+    else
+        for (int64_t i = 0; i < count; i++) dx[i] *= x[i] > low && x[i] < high ? 1.f : 0.f;
+}
+
 static inline __attribute__((always_inline)) void pointwise_body(pointwise_state *s) {
     int id = omp_in_parallel() ? omp_get_thread_num() : 0, team = omp_in_parallel() ? omp_get_num_threads() : 1;
     const int C = s->C, K = s->K;
@@ -68,7 +80,7 @@ static inline __attribute__((always_inline)) void pointwise_body(pointwise_state
         if (!sums || (strided && !gathered)) {
             // The derivative is applied to every row even so: the caller's fallback then
             // starts from the pre-activation gradient.
-            if (s->derivative) apply_derivative(s->derivative, r0, r1, K);
+            if (s->derivative && s->derivative->gradient) apply_derivative(s->derivative, r0, r1, K);
             __atomic_store_n(&s->failed, 1, __ATOMIC_RELAXED);
             continue;
         }
@@ -86,10 +98,12 @@ static inline __attribute__((always_inline)) void pointwise_body(pointwise_state
                 }
                 rows = gathered;
             }
-            if (s->derivative) apply_derivative(s->derivative, r, end, K);
+            if (s->derivative && s->derivative->gradient) apply_derivative(s->derivative, r, end, K);
             dnnl_sgemm('T', 'N', C, K, end - r, 1.f, rows, C, s->dy + r * K, K, r == r0 ? 0.f : 1.f, sums, K);
             // The input gradient of the same rows while their dy is in cache: dy is then read once.
             if (s->dx) dnnl_sgemm('N', 'T', end - r, C, K, 1.f, s->dy + r * K, K, s->kernel, K, 0.f, s->dx + r * C, C);
+            if (s->dx && s->derivative && s->derivative->input_derivative)
+                apply_input_derivative(s->derivative, s->dx + r * C, s->x + r * C, (end - r) * C);
             if (s->bias)
                 for (int64_t i = r; i < end; i++) {
                     const float *row = s->dy + i * K;
@@ -148,7 +162,8 @@ int sl_pointwise_backward(const float *x, const float *dy, const float *kernel, 
     if (rows <= 0 || C <= 0 || K <= 0 || sy < 1 || sx < 1 || (OH - 1) * sy >= H || (OW - 1) * sx >= W) return 2;
     if (sy == 1 && sx == 1 && (OH != H || OW != W)) return 2;
     if (dx && (sy != 1 || sx != 1 || !kernel)) return 2;
-    if (derivative && (derivative->gradient != dy || !derivative->output)) return 2;
+    if (derivative && derivative->gradient && (derivative->gradient != dy || !derivative->output)) return 2;
+    if (derivative && derivative->input_derivative && !dx) return 2;
     if (slices < 1) slices = 1;
     if (slices > MAX_THREADS) slices = MAX_THREADS;
     pointwise_state s = {x, dy, rows, C, K, H, W, sy, sx, OH, OW, {NULL}, db != NULL, kernel, dx, derivative, slices, 0};

@@ -85,15 +85,17 @@ extension Conv2D {
     /// (`PointwiseKernelGradient.Derivative`) instead of in a pass of its own: the same values.
     func backward(
         outputGradient gradient: consuming Tensor, adding others: [Tensor], forward: LayerOutput, input x: Tensor,
-        needs: GradientNeeds, options: EngineOptions, gradientScale: [Float]? = nil
+        needs: GradientNeeds, options: EngineOptions, gradientScale: [Float]? = nil,
+        inputActivation: ActivationFunction? = nil
     ) -> (preActivation: Tensor, inputGradients: [Tensor]) {
         var dz = consume gradient
         let g = geometry(height: x.shape[1], width: x.shape[2])
         if let bounds = activation.clipBounds, others.count <= 1, others.allSatisfy({ $0.shape == dz.shape }),
-            forward.output.shape == dz.shape, sharesPass(g, gradient: dz, input: x, needs: needs, options: options)
+            forward.output.shape == dz.shape, inputActivation == nil || inputActivation?.clipBounds != nil,
+            sharesPass(g, gradient: dz, input: x, needs: needs, options: options)
         {
             let derivative = PointwiseKernelGradient.Derivative(
-                other: others.first, output: forward.output, bounds: bounds)
+                own: (others.first, forward.output, bounds), input: inputActivation?.clipBounds)
             let (result, applied) = PointwiseKernelGradient.run(
                 input: x, gradient: &dz, derivative: derivative, geometry: g, filters: filters,
                 bias: needs.wants(bias), threads: Parallel.threadCount, columnScale: gradientScale,
@@ -104,14 +106,47 @@ extension Conv2D {
                 return (dz, [dx])
             }
             if applied {  // no scratch memory: dz is the pre-activation gradient all the same
-                return (
-                    dz,
-                    backward(preActivation: dz, input: x, needs: needs, options: options, gradientScale: gradientScale)
-                )
+                let inputs = backward(
+                    preActivation: dz, input: x, needs: needs, options: options, gradientScale: gradientScale,
+                    inputActivation: inputActivation)
+                return (dz, inputs)
             }
         }
         dz = activation.gradient(consume dz, adding: others, output: forward.output, input: forward.saved.first)
-        return (dz, backward(preActivation: dz, input: x, needs: needs, options: options, gradientScale: gradientScale))
+        let inputs = backward(
+            preActivation: dz, input: x, needs: needs, options: options, gradientScale: gradientScale,
+            inputActivation: inputActivation)
+        return (dz, inputs)
+    }
+
+    /// `backward(preActivation:…)`, with ∂L/∂x multiplied by the derivative of `inputActivation`
+    /// (the activation whose output `x` is; the training plan's `appliesReaderDerivative`): inside
+    /// the shared 1×1 pass for a ReLU-like one, else in a pass after.
+    func backward(
+        preActivation dz: Tensor, input x: Tensor, needs: GradientNeeds, options: EngineOptions,
+        gradientScale: [Float]?, inputActivation: ActivationFunction?
+    ) -> [Tensor] {
+        guard let inputActivation else {
+            return backward(preActivation: dz, input: x, needs: needs, options: options, gradientScale: gradientScale)
+        }
+        let g = geometry(height: x.shape[1], width: x.shape[2])
+        if let bounds = inputActivation.clipBounds,
+            sharesPass(g, gradient: dz, input: x, needs: needs, options: options)
+        {
+            if let (dw, db, dx) = PointwiseKernelGradient.run(
+                input: x, gradient: dz, geometry: g, filters: filters, bias: needs.wants(bias),
+                threads: Parallel.threadCount, columnScale: gradientScale, inputGradientOf: kernel.value,
+                inputDerivative: bounds),
+                let dx
+            {
+                kernel.accumulateGradient(dw)
+                if let bias, needs.wants(bias) { bias.accumulateGradient(db) }
+                return [dx]
+            }
+        }
+        var inputs = backward(preActivation: dz, input: x, needs: needs, options: options, gradientScale: gradientScale)
+        if !inputs.isEmpty { inputs[0] = inputActivation.gradient(inputs[0], output: x) }
+        return inputs
     }
 
     /// Whether both gradients of this layer take one pass over `dz` (`PointwiseKernelGradient`):

@@ -83,10 +83,12 @@ final class FoldedConvolution {
     /// it), and the gradients move to the original's parameters. Returns `[∂L/∂x]` when `needs`
     /// asks for the input's.
     func backward(
-        _ conv: Conv2D, preActivation dz: Tensor, input: Tensor, needs: GradientNeeds, options: EngineOptions
+        _ conv: Conv2D, preActivation dz: Tensor, input: Tensor, needs: GradientNeeds, options: EngineOptions,
+        inputActivation: ActivationFunction? = nil
     ) -> [Tensor] {
         let result = conv.backward(
-            preActivation: dz, input: input, needs: needs, options: options, gradientScale: scale)
+            preActivation: dz, input: input, needs: needs, options: options, gradientScale: scale,
+            inputActivation: inputActivation)
         moveGradients(scaled: false)
         return result
     }
@@ -96,12 +98,11 @@ final class FoldedConvolution {
     /// inside its GEMMs' pass); returns the pre-activation gradient too (a shortcut reads it).
     func backward(
         _ conv: Conv2D, outputGradient gradient: consuming Tensor, adding others: [Tensor], forward: LayerOutput,
-        input: Tensor, needs: GradientNeeds, options: EngineOptions
+        input: Tensor, needs: GradientNeeds, options: EngineOptions, inputActivation: ActivationFunction? = nil
     ) -> (preActivation: Tensor, inputGradients: [Tensor]) {
         let result = conv.backward(
             outputGradient: consume gradient, adding: others, forward: forward, input: input, needs: needs,
-            options: options,
-            gradientScale: scale)
+            options: options, gradientScale: scale, inputActivation: inputActivation)
         moveGradients(scaled: false)
         return result
     }

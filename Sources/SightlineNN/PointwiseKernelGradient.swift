@@ -55,48 +55,62 @@ enum PointwiseKernelGradient {
         ).map { ($0.kernel, $0.bias) }
     }
 
-    /// A ReLU-like activation's derivative that `run(…, derivative:)` applies to the output
-    /// gradient chunk by chunk before its GEMMs: `(gradient + other) · [low < output < high]`.
+    /// The ReLU-like activations' derivatives that `run(…, derivative:)` applies on the way.
     struct Derivative {
-        /// The other readers' gradients, summed, added first; nil when there is none.
-        var other: Tensor?
-        /// The activation's output, the gradient's shape.
-        var output: Tensor
-        /// The activation's `clipBounds`.
-        var bounds: (low: Float, high: Float)
+        /// The layer's own, applied to the output gradient chunk by chunk before its GEMMs,
+        /// `(gradient + other) · [low < output < high]`: the other readers' summed gradient (nil:
+        /// none), the activation's output (the gradient's shape) and its `clipBounds`.
+        var own: (other: Tensor?, output: Tensor, bounds: (low: Float, high: Float))?
+        /// The previous layer's `clipBounds`, applied to the input gradient: `dx · [low < x < high]`
+        /// (`x`, the layer's input, is that activation's output).
+        var input: (low: Float, high: Float)?
     }
 
     /// `run(…)`, and with `kernel` (the layer's HWIO `[1, 1, C, F]`, stride 1) also the input
     /// gradient `dz · kernelᵀ` `[N, H, W, C]`, chunk by chunk right after the kernel gradient's
     /// GEMM on the same rows of `dz` (which then crosses memory once).
+    /// With `inputDerivative` (the previous layer's `clipBounds`; needs `kernel`), the input
+    /// gradient is multiplied by that derivative chunk by chunk (`Derivative.input`).
     static func run(
         input x: Tensor, gradient dz: Tensor, geometry g: WindowGeometry, filters: Int, bias wantsBias: Bool,
-        threads: Int, columnScale: [Float]?, inputGradientOf kernel: Tensor?
+        threads: Int, columnScale: [Float]?, inputGradientOf kernel: Tensor?,
+        inputDerivative: (low: Float, high: Float)? = nil
     ) -> (kernel: Tensor, bias: Tensor, input: Tensor?)? {
-        dz.withUnsafeBufferPointer { dy in
-            gradients(
-                input: x, gradient: dy.baseAddress, derivative: nil, geometry: g, filters: filters, bias: wantsBias,
-                threads: threads, columnScale: columnScale, inputGradientOf: kernel
-            ).result
+        var pending = sl_pointwise_derivative(
+            gradient: nil, other: nil, output: nil, low: 0, high: 0, input_derivative: 1,
+            input_low: inputDerivative?.low ?? 0, input_high: inputDerivative?.high ?? 0)
+        return dz.withUnsafeBufferPointer { dy in
+            withUnsafePointer(to: &pending) { derivative in
+                gradients(
+                    input: x, gradient: dy.baseAddress, derivative: inputDerivative == nil ? nil : derivative,
+                    geometry: g, filters: filters, bias: wantsBias, threads: threads, columnScale: columnScale,
+                    inputGradientOf: kernel
+                ).result
+            }
         }
     }
 
-    /// `run(…, inputGradientOf: kernel)` from the gradient reaching the activation after the
-    /// layer: `gradient` becomes the pre-activation gradient in place (`derivative`), chunk by
-    /// chunk before its GEMMs, so it crosses memory once for the derivative and both GEMMs.
-    /// Returns nil when scratch memory could not be allocated (`gradient` holds the
+    /// `run(…, inputGradientOf: kernel)` with the activations' derivatives applied on the way
+    /// (`derivative`): `gradient` becomes the pre-activation gradient in place when `own` is given,
+    /// chunk by chunk before its GEMMs, so it crosses memory once for the derivative and both
+    /// GEMMs. Returns nil when scratch memory could not be allocated (`gradient` holds the
     /// pre-activation gradient then too) or the shape does not fit (`gradient` untouched:
     /// `applied` is false).
     static func run(
         input x: Tensor, gradient dz: inout Tensor, derivative: Derivative, geometry g: WindowGeometry,
         filters: Int, bias wantsBias: Bool, threads: Int, columnScale: [Float]?, inputGradientOf kernel: Tensor
     ) -> (result: (kernel: Tensor, bias: Tensor, input: Tensor?)?, applied: Bool) {
-        dz.withUnsafeMutableBufferPointer { dy in
-            derivative.output.withUnsafeBufferPointer { y in
-                derivative.other.withOptionalPointer { other in
+        let own = derivative.own
+        let output = own?.output ?? Tensor(zeros: [0])
+        let others: Tensor? = own?.other ?? nil
+        return dz.withUnsafeMutableBufferPointer { dy in
+            output.withUnsafeBufferPointer { y in
+                others.withOptionalPointer { other in
                     var pending = sl_pointwise_derivative(
-                        gradient: dy.baseAddress, other: other, output: y.baseAddress, low: derivative.bounds.low,
-                        high: derivative.bounds.high)
+                        gradient: own == nil ? nil : dy.baseAddress, other: other, output: y.baseAddress,
+                        low: own?.bounds.low ?? 0, high: own?.bounds.high ?? 0,
+                        input_derivative: derivative.input == nil ? 0 : 1, input_low: derivative.input?.low ?? 0,
+                        input_high: derivative.input?.high ?? 0)
                     return gradients(
                         input: x, gradient: dy.baseAddress, derivative: &pending, geometry: g, filters: filters,
                         bias: wantsBias, threads: threads, columnScale: columnScale, inputGradientOf: kernel)

@@ -191,11 +191,12 @@ extension Graph {
                     if step.derivativeByReader && others.isEmpty {
                         if let residual = step.residual { pass(gradient, to: residual) }
                         inputGradients = folded.backward(
-                            conv, preActivation: gradient, input: inputs[0], needs: needs, options: engineOptions)
+                            conv, preActivation: gradient, input: inputs[0], needs: needs, options: engineOptions,
+                            inputActivation: step.appliesReaderDerivative)
                     } else {
                         let (dz, computed) = folded.backward(
                             conv, outputGradient: consume gradient, adding: others, forward: forward, input: inputs[0],
-                            needs: needs, options: engineOptions)
+                            needs: needs, options: engineOptions, inputActivation: step.appliesReaderDerivative)
                         if let residual = step.residual { pass(dz, to: residual) }
                         inputGradients = computed
                     }

@@ -153,7 +153,8 @@ struct TrainingPlan {
         // (A fused step's convolution has no activation of its own; an unfused one may.)
         // A depthwise convolution of a ReLU or ReLU6 output multiplies the input gradient it
         // writes by that derivative (MobileNet's expansion layers skip a pass over their gradients,
-        // the largest of the step).
+        // the largest of the step), and so does a fused (folded) 1×1 stride-1 convolution, inside
+        // its shared pass where it takes one (ResNet's 3×3 outputs), else in a pass after.
         for index in steps.indices {
             guard let input = steps[index].inputs.first, !pinned.contains(input),
                 let source = steps.firstIndex(where: { $0.name == input }), let conv = steps[source].layer as? Conv2D,
@@ -163,6 +164,11 @@ struct TrainingPlan {
             if let pool = steps[index].layer as? Pooling2D, pool.kind == .max, activation == .relu() {
                 steps[index].appliesReaderDerivative = activation
             } else if steps[index].layer is DepthwiseConv2D, activation.clipBounds != nil {
+                steps[index].appliesReaderDerivative = activation
+            } else if let reader = steps[index].layer as? Conv2D, steps[index].isFused, FoldedConvolution.takes(reader),
+                steps[index].padding == nil, reader.kernel.value.shape.prefix(2) == [1, 1], reader.strides == (1, 1),
+                activation.clipBounds != nil
+            {
                 steps[index].appliesReaderDerivative = activation
             } else {
                 continue

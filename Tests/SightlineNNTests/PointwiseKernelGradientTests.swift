@@ -138,9 +138,10 @@ struct PointwiseKernelGradientTests {
 
     /// A layer with a ReLU (or ReLU6) whose output two readers use (a ResNet block output: the
     /// next block and its shortcut) gets the derivative of their summed gradients inside the
-    /// shared pass: the same values as the separate pass before the GEMMs, bit for bit.
+    /// shared pass: the same pre-activation gradient as the separate pass before the GEMMs, bit
+    /// for bit, and so the same gradients.
     @Test(
-        "a ReLU's derivative inside the shared pass equals the separate pass, bit for bit",
+        "a ReLU's derivative inside the shared pass equals the separate pass",
         arguments: [ActivationFunction.relu(), .relu(maxValue: 6)], [false, true])
     func derivativeInsideThePass(_ activation: ActivationFunction, withOther: Bool) throws {
         let c = ConvolutionKernelTests.Case(
@@ -165,8 +166,7 @@ struct PointwiseKernelGradientTests {
         var direct = upstream
         direct.withUnsafeMutableBufferPointer { $0[0] = .nan }
         let bounds = try #require(activation.clipBounds)
-        let derivative = PointwiseKernelGradient.Derivative(
-            other: others.first, output: forward.output, bounds: bounds)
+        let derivative = PointwiseKernelGradient.Derivative(own: (others.first, forward.output, bounds), input: nil)
         let (result, applied) = PointwiseKernelGradient.run(
             input: x, gradient: &direct, derivative: derivative, geometry: g, filters: 128, bias: true,
             threads: Parallel.threadCount, columnScale: nil, inputGradientOf: conv.kernel.value)
@@ -179,8 +179,27 @@ struct PointwiseKernelGradientTests {
         let fused = conv.backward(
             outputGradient: upstream, adding: others, forward: forward, input: x, needs: .all, options: EngineOptions())
         #expect(same(fused.preActivation, dz))
-        #expect(same(fused.inputGradients[0], separate[0]))
-        #expect(same(try #require(conv.kernel.gradient), kernel))
-        #expect(same(try #require(conv.bias?.gradient), bias))
+        // The sums follow the thread count, which tests running beside this one may change
+        // between the two passes: the GEMMs' results are compared to within rounding.
+        let close = { (a: Tensor, b: Tensor) in
+            a.maxAbsoluteDifference(b) <= 1e-6 * max(b.scalars.map(abs).max() ?? 1, 1e-30)
+        }
+        #expect(close(fused.inputGradients[0], separate[0]))
+        #expect(close(try #require(conv.kernel.gradient), kernel))
+        #expect(close(try #require(conv.bias?.gradient), bias))
+        // The previous layer's derivative on the input gradient (x is that layer's output; here
+        // unit-normal, so about half of it is masked), with and without the layer's own.
+        let previous = ActivationFunction.relu(maxValue: 1)
+        let masked = previous.gradient(separate[0], output: x)
+        #expect(masked.scalars.contains(0) && masked.scalars.contains { $0 != 0 })
+        let both = conv.backward(
+            outputGradient: upstream, adding: others, forward: forward, input: x, needs: .all, options: EngineOptions(),
+            inputActivation: previous)
+        #expect(close(both.inputGradients[0], masked))
+        let inputOnly = conv.backward(
+            preActivation: dz, input: x, needs: .all, options: EngineOptions(), gradientScale: nil,
+            inputActivation: previous)
+        #expect(close(inputOnly[0], masked))
     }
+
 }

@@ -107,6 +107,43 @@ struct TrainingPlanTests {
         try Self.expectSameGradients(folded, unfolded)
     }
 
+    /// A ResNet block's last convolution (1×1, fused with its BatchNorm, the shortcut and the
+    /// ReLU) reads the 3×3 layer's ReLU output alone: it applies that ReLU's derivative to the
+    /// input gradient it computes, and the 3×3 step starts from what it receives. The gradients
+    /// are the unfused pass's; dropping the reader's derivative makes them differ.
+    @Test func aPointwiseReaderAppliesTheReLUsDerivative() throws {
+        var generator = SeededGenerator(seed: 9)
+        let graph = Graph()
+        try graph.addInput(name: "x", shape: [6, 6, 8])
+        try graph.add(
+            Conv2D(
+                name: "c0", inputChannels: 8, filters: 16, kernelSize: (3, 3), padding: .same, useBias: false,
+                generator: &generator), inputs: ["x"])
+        try graph.add(Self.frozenBatchNorm("bn0", 16, seed: 10), inputs: ["c0"])
+        try graph.add(Activation(name: "r0", .relu), inputs: ["bn0"])
+        try graph.add(
+            Conv2D(
+                name: "c1", inputChannels: 16, filters: 8, kernelSize: (1, 1), padding: .valid, useBias: false,
+                generator: &generator), inputs: ["r0"])
+        try graph.add(Self.frozenBatchNorm("bn1", 8, seed: 20), inputs: ["c1"])
+        try graph.add(Merge(name: "add", .add), inputs: ["x", "bn1"])
+        try graph.add(Activation(name: "out", .relu), inputs: ["add"])
+        try graph.add(GlobalPooling2D(name: "gap", kind: .average), inputs: ["out"])
+        try graph.add(Dense(name: "fc", inputFeatures: 8, units: 3, generator: &generator), inputs: ["gap"])
+        let plan = TrainingPlan(
+            graph: graph, mode: .training, flags: graph.gradientFlags(GradientRequest()), pinned: ["fc"],
+            parameterGradients: true)
+        let reader = try #require(plan.steps.first { $0.name == "out" })
+        #expect(reader.appliesReaderDerivative == .relu() && reader.inputs == ["r0"])
+        #expect(try #require(plan.steps.first { $0.name == "r0" }).derivativeByReader)
+        let x = GradientCheckTests.random([2, 6, 6, 8], seed: 3)
+        let upstream = GradientCheckTests.random([2, 3], seed: 4)
+        let fused = try Self.gradients(graph, x, upstream, unfused: false)
+        let unfused = try Self.gradients(graph, x, upstream, unfused: true)
+        #expect(Set(fused.keys) == Set(unfused.keys) && fused.keys.contains("c0.kernel"))
+        try Self.expectSameGradients(fused, unfused)
+    }
+
     /// A ResNet identity block's input is a folded convolution's ReLU output read twice: by the
     /// block's first convolution and by its shortcut. The two gradients are summed in the pass
     /// that applies the ReLU's derivative; the result must be the unfused pass's.

@@ -80,24 +80,30 @@ sl_wino_split sl_winograd_kernel_gradient_split(int N, int C, int K, int OH, int
 /// scratch memory could not be allocated, 2 when the geometry is inconsistent (dw and db untouched).
 int sl_pointwise_kernel_gradient(const float *x, const float *dy, int N, int H, int W, int C, int sy, int sx, int OH,
                                  int OW, int K, int slices, const float *column_scale, float *dw, float *db);
-/// The derivative of a ReLU-like activation (1 where low < output < high, else 0; no upper bound
-/// when high is INFINITY) that `sl_pointwise_backward` applies to each chunk of the gradient
-/// before its GEMMs: gradient [R][K] (the same storage as dy, rewritten in place) becomes
-/// (gradient + other) · derivative, a multiply (a NaN gradient stays NaN); other [R][K] (the sum
-/// of the other readers' gradients) may be NULL; output [R][K] is the activation's output.
+/// Derivatives of ReLU-like activations (1 where low < value < high, else 0; no upper bound when
+/// high is INFINITY) that `sl_pointwise_backward` applies chunk by chunk, as multiplies (a NaN
+/// gradient stays NaN). The layer's own, when gradient is not NULL: before the chunk's GEMMs,
+/// gradient [R][K] (the same storage as dy, rewritten in place) becomes (gradient + other) ·
+/// [low < output < high]; other [R][K] (the sum of the other readers' gradients) may be NULL;
+/// output [R][K] is the activation's output. The previous layer's, when input_derivative is
+/// nonzero: after the chunk's input-gradient GEMM, dx ·= [input_low < x < input_high], x the
+/// layer's input (that activation's output).
 typedef struct {
     float *gradient;
     const float *other, *output;
     float low, high;
+    int input_derivative;
+    float input_low, input_high;
 } sl_pointwise_derivative;
 /// `sl_pointwise_kernel_gradient`, and with stride 1 and dx not NULL also the input gradient
 /// dx [N][H][W][C] = dy · kernelᵀ (kernel the HWIO [1][1][C][K], overwritten), each chunk's GEMM
 /// run right after its kernel-gradient GEMM while that chunk of dy is in cache: the layer's
 /// widest gradient crosses memory once instead of twice. With derivative (NULL: none), dy is
 /// first turned into the pre-activation gradient in place, chunk by chunk (its gradient must be
-/// dy). Returns 0; 1 when scratch memory could not be allocated (the derivative is applied to all
-/// of dy even then); 2, touching nothing, when the geometry is inconsistent, dx is asked for with
-/// a stride above 1 or derivative does not name dy.
+/// dy), and dx multiplied by the previous layer's derivative. Returns 0; 1 when scratch memory
+/// could not be allocated (the layer's own derivative is applied to all of dy even then, dx is
+/// incomplete); 2, touching nothing, when the geometry is inconsistent, dx is asked for with a
+/// stride above 1 or not at all with an input derivative, or derivative does not name dy.
 int sl_pointwise_backward(const float *x, const float *dy, const float *kernel, int N, int H, int W, int C, int sy,
                           int sx, int OH, int OW, int K, int slices, const float *column_scale, float *dw, float *db,
                           float *dx, const sl_pointwise_derivative *derivative);
