@@ -121,14 +121,15 @@ public enum AtomicFile {
     }
 
     /// Removes entries of `folder` named `PREFIX sightline-PID-…` whose process no longer runs
-    /// (left by a run that was killed), and returns their names.
+    /// (left by a run that was killed), and returns their names. PID is digits followed by `-`.
     @discardableResult
     public static func removeStale(in folder: String, prefix: String) -> [String] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [] }
         var removed: [String] = []
         for name in names where name.hasPrefix(prefix + marker) {
             let rest = name.dropFirst(prefix.count + marker.count)
-            guard let pid = Int32(rest.prefix { $0.isNumber }), pid != getpid() else { continue }
+            let digits = rest.prefix { $0.isASCII && $0.isNumber }
+            guard rest.dropFirst(digits.count).first == "-", let pid = Int32(digits), pid != getpid() else { continue }
             if kill(pid, 0) == 0 || errno == EPERM { continue }  // still running
             if (try? FileManager.default.removeItem(atPath: (folder as NSString).appendingPathComponent(name))) != nil {
                 removed.append(name)

@@ -5,6 +5,9 @@ internal import ZIPFoundation
 /// Reads a Keras 3 `.keras` archive: a zip holding `config.json` (the architecture),
 /// `metadata.json` and `model.weights.h5` (the `.weights.h5` layout).
 public enum KerasArchive {
+    /// The start of the name of the weights a `.keras` file's archive is extracted to, in the
+    /// temporary folder: `keras-archive.sightline-PID-UUID.weights.h5`.
+    static let scratchPrefix = "keras-archive."
     /// Whether `path` starts with a zip signature (so `.keras` files are recognised whatever
     /// their name).
     public static func isArchive(_ path: String) -> Bool {
@@ -67,10 +70,13 @@ public enum KerasArchive {
             metadata = object
         }
         let version = metadata?["keras_version"] as? String
-        // Named after this process, so that a copy left by a killed run is removed by the next.
+        // Named after this process, so that a copy left by a killed run is removed by the next;
+        // the prefix keeps that sweep off every other file in the folder (a user's
+        // `sightline-1234…` among them).
         let scratch = FileManager.default.temporaryDirectory
-        AtomicFile.removeStale(in: scratch.path, prefix: "")
-        let temporary = scratch.appendingPathComponent("sightline-\(getpid())-\(UUID().uuidString).weights.h5")
+        AtomicFile.removeStale(in: scratch.path, prefix: Self.scratchPrefix)
+        let temporary = scratch.appendingPathComponent(
+            "\(Self.scratchPrefix)sightline-\(getpid())-\(UUID().uuidString).weights.h5")
         let registration = TemporaryFiles.register(temporary.path)
         defer {
             try? FileManager.default.removeItem(at: temporary)
