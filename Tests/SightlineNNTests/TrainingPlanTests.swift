@@ -61,6 +61,21 @@ struct TrainingPlanTests {
         return layer
     }
 
+    /// Ends a test block of 8 channels: `add(shortcut, branch)`, ReLU `out`, average pooling
+    /// `gap`, 3 logits `fc`; returns the graph's training plan (every parameter's gradient, `fc`
+    /// pinned).
+    static func finishResidualBlock(
+        _ graph: Graph, shortcut: String, branch: String, generator: inout SeededGenerator
+    ) throws -> TrainingPlan {
+        try graph.add(Merge(name: "add", .add), inputs: [shortcut, branch])
+        try graph.add(Activation(name: "out", .relu), inputs: ["add"])
+        try graph.add(GlobalPooling2D(name: "gap", kind: .average), inputs: ["out"])
+        try graph.add(Dense(name: "fc", inputFeatures: 8, units: 3, generator: &generator), inputs: ["gap"])
+        return TrainingPlan(
+            graph: graph, mode: .training, flags: graph.gradientFlags(GradientRequest()), pinned: ["fc"],
+            parameterGradients: true)
+    }
+
     /// Every parameter gradient of `Σ logits · upstream` (after one recorded pass in `.training`),
     /// by layer and weight name; `unfused` requests every node as an output.
     static func gradients(_ graph: Graph, _ x: Tensor, _ upstream: Tensor, unfused: Bool) throws -> [String: Tensor] {
@@ -126,13 +141,7 @@ struct TrainingPlanTests {
                 name: "c1", inputChannels: 16, filters: 8, kernelSize: (1, 1), padding: .valid, useBias: false,
                 generator: &generator), inputs: ["r0"])
         try graph.add(Self.frozenBatchNorm("bn1", 8, seed: 20), inputs: ["c1"])
-        try graph.add(Merge(name: "add", .add), inputs: ["x", "bn1"])
-        try graph.add(Activation(name: "out", .relu), inputs: ["add"])
-        try graph.add(GlobalPooling2D(name: "gap", kind: .average), inputs: ["out"])
-        try graph.add(Dense(name: "fc", inputFeatures: 8, units: 3, generator: &generator), inputs: ["gap"])
-        let plan = TrainingPlan(
-            graph: graph, mode: .training, flags: graph.gradientFlags(GradientRequest()), pinned: ["fc"],
-            parameterGradients: true)
+        let plan = try Self.finishResidualBlock(graph, shortcut: "x", branch: "bn1", generator: &generator)
         let reader = try #require(plan.steps.first { $0.name == "out" })
         #expect(reader.appliesReaderDerivative == .relu() && reader.inputs == ["r0"])
         #expect(try #require(plan.steps.first { $0.name == "r0" }).derivativeByReader)
@@ -161,13 +170,7 @@ struct TrainingPlanTests {
             try graph.add(Self.frozenBatchNorm("bn" + name, 8, seed: UInt64(10 * index + 10)), inputs: ["c" + name])
             if name != "2" { try graph.add(Activation(name: "r" + name, .relu), inputs: ["bn" + name]) }
         }
-        try graph.add(Merge(name: "add", .add), inputs: ["r0", "bn2"])
-        try graph.add(Activation(name: "out", .relu), inputs: ["add"])
-        try graph.add(GlobalPooling2D(name: "gap", kind: .average), inputs: ["out"])
-        try graph.add(Dense(name: "fc", inputFeatures: 8, units: 3, generator: &generator), inputs: ["gap"])
-        let plan = TrainingPlan(
-            graph: graph, mode: .training, flags: graph.gradientFlags(GradientRequest()), pinned: ["fc"],
-            parameterGradients: true)
+        let plan = try Self.finishResidualBlock(graph, shortcut: "r0", branch: "bn2", generator: &generator)
         #expect(plan.steps.map(\.name) == ["r0", "r1", "out", "gap", "fc"])
         let x = GradientCheckTests.random([2, 6, 6, 8], seed: 3)
         let upstream = GradientCheckTests.random([2, 3], seed: 4)
