@@ -39,16 +39,14 @@ extension Conv2D {
                 threads: Parallel.threadCount, columnScale: gradientScale, inputGradientOf: kernel.value),
             let dx
         {
-            kernel.accumulateGradient(dw)
-            if let bias, wantsBias { bias.accumulateGradient(db) }
+            accumulate(kernel: dw, bias: db, needs: needs)
             return [dx]
         }
         if wantsKernel || wantsBias {
             let (dw, db) = weightGradients(
                 dz, input: x, geometry: g, onednn: onednn, kernel: wantsKernel, bias: wantsBias,
                 scale: gradientScale)
-            if let dw, wantsKernel { kernel.accumulateGradient(dw) }
-            if let bias, wantsBias { bias.accumulateGradient(db) }
+            accumulate(kernel: dw, bias: db, needs: needs)
         }
         guard needs.contains(.input) else { return [] }
         // 3×3 stride 1: the input gradient is itself a convolution Winograd runs.
@@ -101,8 +99,7 @@ extension Conv2D {
                 bias: needs.wants(bias), threads: Parallel.threadCount, columnScale: gradientScale,
                 inputGradientOf: kernel.value)
             if let (dw, db, dx) = result, let dx {
-                kernel.accumulateGradient(dw)
-                if let bias, needs.wants(bias) { bias.accumulateGradient(db) }
+                accumulate(kernel: dw, bias: db, needs: needs)
                 return (dz, [dx])
             }
             if applied {  // no scratch memory: dz is the pre-activation gradient all the same
@@ -139,14 +136,19 @@ extension Conv2D {
                 inputDerivative: bounds),
                 let dx
             {
-                kernel.accumulateGradient(dw)
-                if let bias, needs.wants(bias) { bias.accumulateGradient(db) }
+                accumulate(kernel: dw, bias: db, needs: needs)
                 return [dx]
             }
         }
         var inputs = backward(preActivation: dz, input: x, needs: needs, options: options, gradientScale: gradientScale)
         if !inputs.isEmpty { inputs[0] = inputActivation.gradient(inputs[0], output: x) }
         return inputs
+    }
+
+    /// Adds the kernel and bias gradients into the parameters, each where `needs` asks for it.
+    private func accumulate(kernel dw: Tensor?, bias db: Tensor, needs: GradientNeeds) {
+        if let dw, needs.wants(kernel) { kernel.accumulateGradient(dw) }
+        if let bias, needs.wants(bias) { bias.accumulateGradient(db) }
     }
 
     /// Whether both gradients of this layer take one pass over `dz` (`PointwiseKernelGradient`):
@@ -224,8 +226,7 @@ extension Conv2D {
                 shape, kernel: kernel.value, input: x, gradient: dz, bf16: true)
         {
             let (scaledKernel, scaledBias) = Self.scaled((dw, db), by: gradientScale)
-            if let scaledKernel { kernel.accumulateGradient(scaledKernel) }
-            if let bias, wantsBias { bias.accumulateGradient(scaledBias) }
+            accumulate(kernel: scaledKernel, bias: scaledBias, needs: needs)
             return [dx]
         }
         lazy var roundedGradient = dz.roundedToBFloat16()  // made once, only where a route takes it
@@ -248,8 +249,7 @@ extension Conv2D {
                         }
                         return gemmWeightGradients(roundedGradient, input: input, geometry: g, kernel: wantsKernel)
                     }(), by: gradientScale)
-            if let dw, wantsKernel { kernel.accumulateGradient(dw) }
-            if let bias, wantsBias { bias.accumulateGradient(db) }
+            accumulate(kernel: dw, bias: db, needs: needs)
         }
         guard needs.contains(.input) else { return [] }
         if native,

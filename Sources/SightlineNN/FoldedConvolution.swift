@@ -81,7 +81,8 @@ final class FoldedConvolution {
     /// The backward pass of a working `Conv2D` from ∂L/∂(its pre-activation output) `dz`: its
     /// kernels apply BatchNorm's scale as they finish their sums (no pass over the gradients for
     /// it), and the gradients move to the original's parameters. Returns `[∂L/∂x]` when `needs`
-    /// asks for the input's.
+    /// asks for the input's, multiplied by the derivative of `inputActivation` when given (the
+    /// activation whose output the input is: the plan's `appliesReaderDerivative`).
     func backward(
         _ conv: Conv2D, preActivation dz: Tensor, input: Tensor, needs: GradientNeeds, options: EngineOptions,
         inputActivation: ActivationFunction? = nil
