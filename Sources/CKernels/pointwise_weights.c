@@ -10,6 +10,12 @@
 // bias sums while its dy rows are still in cache), and the partials are added in slice order, on
 // every thread: the summation order depends on the slice count alone, so a run and its repeat end
 // bitwise equal.
+//
+// A larger window over few input channels (a network's stem: 7x7 or 3x3 over RGB) takes the same
+// road with each chunk's patches gathered (im2col a chunk at a time, zeros where the window leaves
+// the input): dW [KH·KW·C][K] = patchesᵀ dy. oneDNN's primitive runs these at 45-140 GFLOP/s
+// (three input channels leave its vector lanes idle); the chunked GEMM at 60-155
+// (bench/stem_weights.c).
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +34,8 @@ typedef struct {
     int64_t rows;
     int C, K;
     int H, W, sy, sx, OH, OW;     // the geometry, for gathering strided rows
-    float *partial[MAX_THREADS];  // each slice's [C][K] then [K]
+    int KH, KW, pt, pl, P;        // the window, its padding and its patch length KH·KW·C
+    float *partial[MAX_THREADS];  // each slice's [P][K] then [K]
     int bias;                     // whether to take the bias sums
     const float *kernel;          // [C][K], with dx: stride 1 only
     float *dx;                    // [R][C] = dy · kernelᵀ per chunk, or NULL
@@ -68,38 +75,61 @@ static inline __attribute__((always_inline)) void apply_input_derivative(const s
         for (int64_t i = 0; i < count; i++) dx[i] *= x[i] > low && x[i] < high ? 1.f : 0.f;
 }
 
+// Rows [r0, r1) of the patches the outputs read, into rows [r1 - r0][P]: the input pixel (1x1
+// window) or the KH×KW×C window, zeros where it leaves the input.
+static inline __attribute__((always_inline)) void gather(const pointwise_state *s, int64_t r0, int64_t r1,
+                                                         float *restrict rows) {
+    const int C = s->C, KW = s->KW, run = KW * C;
+    const int64_t plane = (int64_t)s->OH * s->OW;
+    for (int64_t i = r0; i < r1; i++) {
+        int64_t n = i / plane, at = i % plane;
+        int y0 = (int)(at / s->OW) * s->sy - s->pt, x0 = (int)(at % s->OW) * s->sx - s->pl;
+        float *to = rows + (i - r0) * s->P;
+        for (int kh = 0; kh < s->KH; kh++, to += run) {
+            int y = y0 + kh;
+            if (y < 0 || y >= s->H) {
+                memset(to, 0, sizeof(float) * run);
+                continue;
+            }
+            const float *line = s->x + (n * s->H + y) * s->W * C;
+            if (x0 >= 0 && x0 + KW <= s->W) memcpy(to, line + (int64_t)x0 * C, sizeof(float) * run);
+            else
+                for (int kw = 0; kw < KW; kw++) {
+                    int inside = x0 + kw >= 0 && x0 + kw < s->W;
+                    for (int c = 0; c < C; c++) to[kw * C + c] = inside ? line[(int64_t)(x0 + kw) * C + c] : 0.f;
+                }
+        }
+    }
+}
+
 static inline __attribute__((always_inline)) void pointwise_body(pointwise_state *s) {
     int id = omp_in_parallel() ? omp_get_thread_num() : 0, team = omp_in_parallel() ? omp_get_num_threads() : 1;
-    const int C = s->C, K = s->K;
+    const int C = s->C, K = s->K, P = s->P;
     for (int slice = id; slice < s->slices; slice += team) {
         int64_t r0 = s->rows * slice / s->slices, r1 = s->rows * (slice + 1) / s->slices;
-        float *sums = malloc(((size_t)C * K + K) * sizeof(float));
+        float *sums = malloc(((size_t)P * K + K) * sizeof(float));
         s->partial[slice] = sums;
-        int strided = s->sy > 1 || s->sx > 1;
-        float *gathered = strided && sums ? malloc(sizeof(float) * CHUNK * C) : NULL;
-        if (!sums || (strided && !gathered)) {
+        int gathers = s->sy > 1 || s->sx > 1 || P > C;
+        float *gathered = gathers && sums ? malloc(sizeof(float) * CHUNK * P) : NULL;
+        if (!sums || (gathers && !gathered)) {
             // The derivative is applied to every row even so: the caller's fallback then
             // starts from the pre-activation gradient.
             if (s->derivative && s->derivative->gradient) apply_derivative(s->derivative, r0, r1, K);
             __atomic_store_n(&s->failed, 1, __ATOMIC_RELAXED);
             continue;
         }
-        float *bias = sums + (size_t)C * K;
-        if (r0 == r1) memset(sums, 0, ((size_t)C * K + K) * sizeof(float));
+        float *bias = sums + (size_t)P * K;
+        if (r0 == r1) memset(sums, 0, ((size_t)P * K + K) * sizeof(float));
         for (int k = 0; k < K; k++) bias[k] = 0;
         for (int64_t r = r0; r < r1; r += CHUNK) {
             int64_t end = r + CHUNK < r1 ? r + CHUNK : r1;
             const float *rows = s->x + r * C;
-            if (strided) {
-                for (int64_t i = r; i < end; i++) {
-                    int64_t n = i / ((int64_t)s->OH * s->OW), at = i % ((int64_t)s->OH * s->OW);
-                    int64_t y = at / s->OW * s->sy, x = at % s->OW * s->sx;
-                    memcpy(gathered + (i - r) * C, s->x + ((n * s->H + y) * s->W + x) * C, sizeof(float) * C);
-                }
+            if (gathers) {
+                gather(s, r, end, gathered);
                 rows = gathered;
             }
             if (s->derivative && s->derivative->gradient) apply_derivative(s->derivative, r, end, K);
-            dnnl_sgemm('T', 'N', C, K, end - r, 1.f, rows, C, s->dy + r * K, K, r == r0 ? 0.f : 1.f, sums, K);
+            dnnl_sgemm('T', 'N', P, K, end - r, 1.f, rows, P, s->dy + r * K, K, r == r0 ? 0.f : 1.f, sums, K);
             // The input gradient of the same rows while their dy is in cache: dy is then read once.
             if (s->dx) dnnl_sgemm('N', 'T', end - r, C, K, 1.f, s->dy + r * K, K, s->kernel, K, 0.f, s->dx + r * C, C);
             if (s->dx && s->derivative && s->derivative->input_derivative)
@@ -155,6 +185,38 @@ int sl_pointwise_kernel_gradient(const float *x, const float *dy, int N, int H, 
     return sl_pointwise_backward(x, dy, NULL, N, H, W, C, sy, sx, OH, OW, K, slices, column_scale, dw, db, NULL, NULL);
 }
 
+// Runs `s` over its slices, then adds the slices' partial sums into dw [P][K] and db [K].
+static int run(pointwise_state *s, const float *column_scale, float *dw, float *db) {
+    void (*body)(void *) = pointwise_baseline;
+    void (*combine)(void *, int64_t, int64_t) = combine_baseline;
+#if defined(__x86_64__)
+    if (sl_cpu_has_avx512()) body = pointwise_avx512, combine = combine_avx512;
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) body = pointwise_avx2, combine = combine_avx2;
+#endif
+    const int slices = s->slices, P = s->P, K = s->K;
+    sl_use_configured_threads();
+    if (slices < 2 || omp_in_parallel()) body(s);
+    else GOMP_parallel(body, s, (unsigned)slices, 0);
+    int failed = s->failed;
+    for (int t = 0; t < slices; t++) failed |= s->partial[t] == NULL;
+    if (!failed) {
+        combine_state o = {s, column_scale, dw};
+        // Small layers (MobileNet's) are added on this thread: a parallel region costs more.
+        if ((int64_t)P * K * slices < (1 << 15)) combine(&o, 0, P);
+        else sl_parallel_for(P, &o, combine);
+        if (db) {
+            size_t count = (size_t)P * K;
+            for (int k = 0; k < K; k++) {
+                float sum = s->partial[0][count + k];
+                for (int t = 1; t < slices; t++) sum += s->partial[t][count + k];
+                db[k] = column_scale ? sum * column_scale[k] : sum;
+            }
+        }
+    }
+    for (int t = 0; t < MAX_THREADS; t++) free(s->partial[t]);
+    return failed;
+}
+
 int sl_pointwise_backward(const float *x, const float *dy, const float *kernel, int N, int H, int W, int C, int sy,
                           int sx, int OH, int OW, int K, int slices, const float *column_scale, float *dw, float *db,
                           float *dx, const sl_pointwise_derivative *derivative) {
@@ -166,32 +228,24 @@ int sl_pointwise_backward(const float *x, const float *dy, const float *kernel, 
     if (derivative && derivative->input_derivative && !dx) return 2;
     if (slices < 1) slices = 1;
     if (slices > MAX_THREADS) slices = MAX_THREADS;
-    pointwise_state s = {x, dy, rows, C, K, H, W, sy, sx, OH, OW, {NULL}, db != NULL, kernel, dx, derivative, slices, 0};
-    void (*body)(void *) = pointwise_baseline;
-    void (*combine)(void *, int64_t, int64_t) = combine_baseline;
-#if defined(__x86_64__)
-    if (sl_cpu_has_avx512()) body = pointwise_avx512, combine = combine_avx512;
-    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) body = pointwise_avx2, combine = combine_avx2;
-#endif
-    sl_use_configured_threads();
-    if (slices < 2 || omp_in_parallel()) body(&s);
-    else GOMP_parallel(body, &s, (unsigned)slices, 0);
-    int failed = s.failed;
-    for (int t = 0; t < slices; t++) failed |= s.partial[t] == NULL;
-    if (!failed) {
-        combine_state o = {&s, column_scale, dw};
-        // Small layers (MobileNet's) are added on this thread: a parallel region costs more.
-        if ((int64_t)C * K * slices < (1 << 15)) combine(&o, 0, C);
-        else sl_parallel_for(C, &o, combine);
-        if (db) {
-            size_t count = (size_t)C * K;
-            for (int k = 0; k < K; k++) {
-                float sum = s.partial[0][count + k];
-                for (int t = 1; t < slices; t++) sum += s.partial[t][count + k];
-                db[k] = column_scale ? sum * column_scale[k] : sum;
-            }
-        }
-    }
-    for (int t = 0; t < MAX_THREADS; t++) free(s.partial[t]);
-    return failed;
+    pointwise_state s = {x, dy, rows, C, K, H, W, sy, sx, OH, OW, 1, 1, 0, 0, C, {NULL}, db != NULL, kernel, dx,
+                         derivative, slices, 0};
+    return run(&s, column_scale, dw, db);
+}
+
+int sl_patch_kernel_gradient(const float *x, const float *dy, int N, int H, int W, int C, int KH, int KW, int sy,
+                             int sx, int pad_top, int pad_left, int OH, int OW, int K, int slices,
+                             const float *column_scale, float *dw, float *db, const sl_pointwise_derivative *derivative) {
+    int64_t rows = (int64_t)N * OH * OW;
+    if (rows <= 0 || C <= 0 || K <= 0 || KH < 1 || KW < 1 || sy < 1 || sx < 1 || pad_top < 0 || pad_left < 0 ||
+        (OH - 1) * sy - pad_top >= H || (OW - 1) * sx - pad_left >= W)
+        return 2;
+    if (derivative && (derivative->input_derivative || !derivative->gradient || derivative->gradient != dy ||
+                       !derivative->output))
+        return 2;
+    if (slices < 1) slices = 1;
+    if (slices > MAX_THREADS) slices = MAX_THREADS;
+    pointwise_state s = {x,        dy,          rows,   C,          K,    H,    W,          sy,     sx, OH, OW, KH, KW,
+                         pad_top,  pad_left, KH * KW * C, {NULL}, db != NULL, NULL, NULL, derivative, slices, 0};
+    return run(&s, column_scale, dw, db);
 }

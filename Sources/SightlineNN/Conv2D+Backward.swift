@@ -9,7 +9,9 @@ import SightlineCore
 ///   (`ConvolutionGEMM.backward`) by a fixed rule from per-layer measurements (`weightGradients`):
 ///   Winograd F(4×4,3×3) or F(2×2,3×3) transposed for 3×3 stride-1 layers (2–3× oneDNN's), GEMMs
 ///   split over rows for 1×1 layers (no im2col; strided rows gathered; on wide stride-1 layers
-///   the input gradient's GEMMs in the same pass, `PointwiseKernelGradient.sharedPassValues`), and oneDNN 2.6's
+///   the input gradient's GEMMs in the same pass, `PointwiseKernelGradient.sharedPassValues`), GEMMs
+///   over gathered patches for stems of up to four input channels (`StemKernelGradient`, with the
+///   layer's ReLU derivative in the same pass when no input gradient is wanted), and oneDNN 2.6's
 ///   f32 backward-weights kernel on NHWC loses to a plain GEMM on the wide 3×3 layers left.
 /// Under bf16 (`EngineOptions.convolutionPrecision(_:channels:filters:)`) both gradients take oneDNN's bf16 backward primitives;
 /// under bf16-emulated, oneDNN's float32 ones on bfloat16-rounded copies (`reducedPrecisionBackward`).
@@ -109,6 +111,26 @@ extension Conv2D {
                 return (dz, inputs)
             }
         }
+        // A stem (no input gradient): the derivative inside the kernel gradient's pass.
+        if let bounds = activation.clipBounds, others.count <= 1, others.allSatisfy({ $0.shape == dz.shape }),
+            forward.output.shape == dz.shape, !needs.contains(.input), needs.wants(kernel),
+            options.convolution == .auto, StemKernelGradient.fits(g, channels: x.shape[3]),
+            options.convolutionPrecision(g, channels: x.shape[3], filters: filters) == .fp32
+        {
+            let (result, applied) = StemKernelGradient.run(
+                input: x, gradient: &dz, other: others.first, output: forward.output, bounds: bounds, geometry: g,
+                filters: filters, bias: needs.wants(bias), threads: Parallel.threadCount, columnScale: gradientScale)
+            if let (dw, db) = result {
+                accumulate(kernel: dw, bias: db, needs: needs)
+                return (dz, [])
+            }
+            if applied {
+                return (
+                    dz,
+                    backward(preActivation: dz, input: x, needs: needs, options: options, gradientScale: gradientScale)
+                )
+            }
+        }
         dz = activation.gradient(consume dz, adding: others, output: forward.output, input: forward.saved.first)
         let inputs = backward(
             preActivation: dz, input: x, needs: needs, options: options, gradientScale: gradientScale,
@@ -188,6 +210,13 @@ extension Conv2D {
         }
         if onednn, wantsKernel, PointwiseKernelGradient.fits(g, channels: x.shape[3]),
             let (dw, db) = PointwiseKernelGradient.run(
+                input: x, gradient: dz, geometry: g, filters: filters, bias: wantsBias, threads: threads,
+                columnScale: scale)
+        {
+            return (dw, db)
+        }
+        if onednn, wantsKernel, StemKernelGradient.fits(g, channels: x.shape[3]),
+            let (dw, db) = StemKernelGradient.run(
                 input: x, gradient: dz, geometry: g, filters: filters, bias: wantsBias, threads: threads,
                 columnScale: scale)
         {

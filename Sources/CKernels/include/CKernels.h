@@ -107,6 +107,18 @@ typedef struct {
 int sl_pointwise_backward(const float *x, const float *dy, const float *kernel, int N, int H, int W, int C, int sy,
                           int sx, int OH, int OW, int K, int slices, const float *column_scale, float *dw, float *db,
                           float *dx, const sl_pointwise_derivative *derivative);
+/// The kernel and bias gradients of a KH×KW convolution with stride (sy, sx) and zero padding
+/// (pad_top, pad_left) as GEMMs over gathered patches (pointwise_weights.c; meant for few input
+/// channels, a stem): dw [KH][KW][C][K] (HWIO) = patchesᵀ dy, patches the [N·OH·OW][KH·KW·C]
+/// windows the outputs read (zeros outside x), db [K] as in sl_pointwise_kernel_gradient. With
+/// derivative (NULL: none; only the layer's own, `gradient` being dy), dy first becomes the
+/// pre-activation gradient in place, chunk by chunk. Sums in `slices` fixed ranges as
+/// sl_pointwise_kernel_gradient. Returns 0; 1 when scratch memory could not be allocated (the
+/// derivative is applied to all of dy even then); 2, touching nothing, when the geometry is
+/// inconsistent or the derivative asks for an input derivative or does not name dy.
+int sl_patch_kernel_gradient(const float *x, const float *dy, int N, int H, int W, int C, int KH, int KW, int sy,
+                             int sx, int pad_top, int pad_left, int OH, int OW, int K, int slices,
+                             const float *column_scale, float *dw, float *db, const sl_pointwise_derivative *derivative);
 
 /// The forward pass of a 1x1 stride-1 convolution without padding with a residual added
 /// (pointwise_forward.c): y [rows][K] = act(x [rows][C] · kernel [C][K] + bias [K] + residual
