@@ -43,24 +43,26 @@ typedef struct {
     int slices, failed;
 } pointwise_state;
 
-// Rows [r0, r1) of the derivative's gradient become (gradient + other) · [low < output < high],
-// a multiply as ActivationFunction.backward does (a NaN gradient stays NaN); no upper bound when
-// high is infinite.
+// Rows [r0, r1) of the derivative's gradient, (gradient + other) · [low < output < high], into
+// `to` (the gradient's own rows, or scratch when it is kept): a multiply as
+// ActivationFunction.backward does (a NaN gradient stays NaN); no upper bound when high is
+// infinite.
 static inline __attribute__((always_inline)) void apply_derivative(const sl_pointwise_derivative *d, int64_t r0,
-                                                                   int64_t r1, int K) {
-    float *restrict g = d->gradient + r0 * K;
+                                                                   int64_t r1, int K, float *to) {
+    const float *g = d->gradient + r0 * K;
+    float *restrict out = to;
     const float *restrict y = d->output + r0 * K;
     const float *restrict o = d->other ? d->other + r0 * K : NULL;
     const int64_t count = (r1 - r0) * K;
     const float low = d->low, high = d->high;
     if (o && isinf(high))
-        for (int64_t i = 0; i < count; i++) g[i] = (g[i] + o[i]) * (y[i] > low ? 1.f : 0.f);
+        for (int64_t i = 0; i < count; i++) out[i] = (g[i] + o[i]) * (y[i] > low ? 1.f : 0.f);
     else if (o)
-        for (int64_t i = 0; i < count; i++) g[i] = (g[i] + o[i]) * (y[i] > low && y[i] < high ? 1.f : 0.f);
+        for (int64_t i = 0; i < count; i++) out[i] = (g[i] + o[i]) * (y[i] > low && y[i] < high ? 1.f : 0.f);
     else if (isinf(high))
-        for (int64_t i = 0; i < count; i++) g[i] *= y[i] > low ? 1.f : 0.f;
+        for (int64_t i = 0; i < count; i++) out[i] = g[i] * (y[i] > low ? 1.f : 0.f);
     else
-        for (int64_t i = 0; i < count; i++) g[i] *= y[i] > low && y[i] < high ? 1.f : 0.f;
+        for (int64_t i = 0; i < count; i++) out[i] = g[i] * (y[i] > low && y[i] < high ? 1.f : 0.f);
 }
 
 // dx *= [input_low < x < input_high] for `count` values of a chunk, x the layer's input (the
@@ -111,10 +113,14 @@ static inline __attribute__((always_inline)) void pointwise_body(pointwise_state
         s->partial[slice] = sums;
         int gathers = s->sy > 1 || s->sx > 1 || P > C;
         float *gathered = gathers && sums ? malloc(sizeof(float) * CHUNK * P) : NULL;
-        if (!sums || (gathers && !gathered)) {
-            // The derivative is applied to every row even so: the caller's fallback then
+        const sl_pointwise_derivative *d = s->derivative && s->derivative->gradient ? s->derivative : NULL;
+        float *pre = d && d->keep_gradient && sums ? malloc(sizeof(float) * CHUNK * K) : NULL;
+        if (!sums || (gathers && !gathered) || (d && d->keep_gradient && !pre)) {
+            // An in-place derivative is applied to every row even so: the caller's fallback then
             // starts from the pre-activation gradient.
-            if (s->derivative && s->derivative->gradient) apply_derivative(s->derivative, r0, r1, K);
+            if (d && !d->keep_gradient) apply_derivative(d, r0, r1, K, d->gradient + r0 * K);
+            free(gathered);
+            free(pre);
             __atomic_store_n(&s->failed, 1, __ATOMIC_RELAXED);
             continue;
         }
@@ -128,19 +134,25 @@ static inline __attribute__((always_inline)) void pointwise_body(pointwise_state
                 gather(s, r, end, gathered);
                 rows = gathered;
             }
-            if (s->derivative && s->derivative->gradient) apply_derivative(s->derivative, r, end, K);
-            dnnl_sgemm('T', 'N', P, K, end - r, 1.f, rows, P, s->dy + r * K, K, r == r0 ? 0.f : 1.f, sums, K);
+            const float *g = s->dy + r * K;  // the chunk's pre-activation gradient
+            if (d) {
+                float *to = d->keep_gradient ? pre : d->gradient + r * K;
+                apply_derivative(d, r, end, K, to);
+                g = to;
+            }
+            dnnl_sgemm('T', 'N', P, K, end - r, 1.f, rows, P, g, K, r == r0 ? 0.f : 1.f, sums, K);
             // The input gradient of the same rows while their dy is in cache: dy is then read once.
-            if (s->dx) dnnl_sgemm('N', 'T', end - r, C, K, 1.f, s->dy + r * K, K, s->kernel, K, 0.f, s->dx + r * C, C);
+            if (s->dx) dnnl_sgemm('N', 'T', end - r, C, K, 1.f, g, K, s->kernel, K, 0.f, s->dx + r * C, C);
             if (s->dx && s->derivative && s->derivative->input_derivative)
                 apply_input_derivative(s->derivative, s->dx + r * C, s->x + r * C, (end - r) * C);
             if (s->bias)
-                for (int64_t i = r; i < end; i++) {
-                    const float *row = s->dy + i * K;
+                for (int64_t i = 0; i < end - r; i++) {
+                    const float *row = g + i * K;
                     for (int k = 0; k < K; k++) bias[k] += row[k];
                 }
         }
         free(gathered);
+        free(pre);
     }
 }
 

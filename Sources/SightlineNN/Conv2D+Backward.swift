@@ -111,31 +111,43 @@ extension Conv2D {
                 return (dz, inputs)
             }
         }
-        // A stem (no input gradient): the derivative inside the kernel gradient's pass.
-        if let bounds = activation.clipBounds, others.count <= 1, others.allSatisfy({ $0.shape == dz.shape }),
-            forward.output.shape == dz.shape, !needs.contains(.input), needs.wants(kernel),
-            options.convolution == .auto, StemKernelGradient.fits(g, channels: x.shape[3]),
-            options.convolutionPrecision(g, channels: x.shape[3], filters: filters) == .fp32
+        switch stemBackward(
+            &dz, adding: others, forward: forward, input: x, needs: needs, options: options,
+            gradientScale: gradientScale, keepingGradient: false)
         {
-            let (result, applied) = StemKernelGradient.run(
-                input: x, gradient: &dz, other: others.first, output: forward.output, bounds: bounds, geometry: g,
-                filters: filters, bias: needs.wants(bias), threads: Parallel.threadCount, columnScale: gradientScale)
-            if let (dw, db) = result {
-                accumulate(kernel: dw, bias: db, needs: needs)
-                return (dz, [])
-            }
-            if applied {
-                return (
-                    dz,
-                    backward(preActivation: dz, input: x, needs: needs, options: options, gradientScale: gradientScale)
-                )
-            }
+        case .done: return (dz, [])
+        case .preActivation:
+            return (
+                dz, backward(preActivation: dz, input: x, needs: needs, options: options, gradientScale: gradientScale)
+            )
+        case .notTaken: break
         }
         dz = activation.gradient(consume dz, adding: others, output: forward.output, input: forward.saved.first)
         let inputs = backward(
             preActivation: dz, input: x, needs: needs, options: options, gradientScale: gradientScale,
             inputActivation: inputActivation)
         return (dz, inputs)
+    }
+
+    /// Backward from ∂L/∂(activation output) `gradient` for a caller with no use for the
+    /// pre-activation gradient (a step of its own, as VGG's convolutions with their ReLU): a stem
+    /// applies the derivative in scratch inside its kernel gradient's pass (`stemBackward`), the
+    /// gradient only read; the others as `backward(outputGradient:…)`, in the gradient's storage
+    /// when the caller hands it over (`consume`), else in a copy.
+    func backward(
+        consuming gradient: consuming Tensor, forward: LayerOutput, input x: Tensor, needs: GradientNeeds,
+        options: EngineOptions
+    ) -> [Tensor] {
+        var dz = consume gradient
+        if stemBackward(
+            &dz, adding: [], forward: forward, input: x, needs: needs, options: options, gradientScale: nil,
+            keepingGradient: true) == .done
+        {
+            return []
+        }
+        return backward(
+            outputGradient: consume dz, adding: [], forward: forward, input: x, needs: needs, options: options
+        ).inputGradients
     }
 
     /// `backward(preActivation:…)`, with ∂L/∂x multiplied by the derivative of `inputActivation`
@@ -165,6 +177,42 @@ extension Conv2D {
         var inputs = backward(preActivation: dz, input: x, needs: needs, options: options, gradientScale: gradientScale)
         if !inputs.isEmpty { inputs[0] = inputActivation.gradient(inputs[0], output: x) }
         return inputs
+    }
+
+    /// What `stemBackward` did with the gradient.
+    enum StemOutcome {
+        /// Both parameter gradients added (the gradient is the pre-activation one unless kept).
+        case done
+        /// Scratch memory was short after the derivative was applied in place: the gradient is the
+        /// pre-activation one, and the parameter gradients are still to be taken.
+        case preActivation
+        /// The route does not apply, or a kept gradient's scratch memory was short: untouched.
+        case notTaken
+    }
+
+    /// A stem whose input needs no gradient (the image) with a ReLU-like activation: its kernel
+    /// and bias gradients over gathered patches (`StemKernelGradient`) with the derivative of
+    /// `gradient` plus `others` applied inside that pass, in place, or in scratch when
+    /// `keepingGradient` (the caller has no use for the pre-activation gradient).
+    func stemBackward(
+        _ dz: inout Tensor, adding others: [Tensor], forward: LayerOutput, input x: Tensor, needs: GradientNeeds,
+        options: EngineOptions, gradientScale: [Float]?, keepingGradient: Bool
+    ) -> StemOutcome {
+        let g = geometry(height: x.shape[1], width: x.shape[2])
+        guard let bounds = activation.clipBounds, others.count <= 1, others.allSatisfy({ $0.shape == dz.shape }),
+            forward.output.shape == dz.shape, !needs.contains(.input), needs.wants(kernel),
+            options.convolution == .auto, StemKernelGradient.fits(g, channels: x.shape[3]),
+            options.convolutionPrecision(g, channels: x.shape[3], filters: filters) == .fp32
+        else { return .notTaken }
+        let (result, applied) = StemKernelGradient.run(
+            input: x, gradient: &dz, other: others.first, output: forward.output, bounds: bounds,
+            keepingGradient: keepingGradient, geometry: g, filters: filters, bias: needs.wants(bias),
+            threads: Parallel.threadCount, columnScale: gradientScale)
+        if let (dw, db) = result {
+            accumulate(kernel: dw, bias: db, needs: needs)
+            return .done
+        }
+        return applied && !keepingGradient ? .preActivation : .notTaken
     }
 
     /// Adds the kernel and bias gradients into the parameters, each where `needs` asks for it.

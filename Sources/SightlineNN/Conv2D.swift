@@ -112,8 +112,7 @@ public final class Conv2D: EngineSettingsLayer {
         _ outputGradient: Tensor, inputs: [Tensor], forward: LayerOutput, mode: Mode, needs: GradientNeeds,
         options: EngineOptions
     ) -> [Tensor] {
-        let dz = activation.gradient(outputGradient, output: forward.output, input: forward.saved.first)
-        return backward(preActivation: dz, input: inputs[0], needs: needs, options: options)
+        backward(consuming: outputGradient, forward: forward, input: inputs[0], needs: needs, options: options)
     }
 
     /// Frees the forward kernels prepared for the current weights (see `ConvolutionKernelCache`).

@@ -78,7 +78,7 @@ enum PointwiseKernelGradient {
     ) -> (kernel: Tensor, bias: Tensor, input: Tensor?)? {
         var pending = sl_pointwise_derivative(
             gradient: nil, other: nil, output: nil, low: 0, high: 0, input_derivative: 1,
-            input_low: inputDerivative?.low ?? 0, input_high: inputDerivative?.high ?? 0)
+            input_low: inputDerivative?.low ?? 0, input_high: inputDerivative?.high ?? 0, keep_gradient: 0)
         return dz.withUnsafeBufferPointer { dy in
             withUnsafePointer(to: &pending) { derivative in
                 gradients(
@@ -110,7 +110,7 @@ enum PointwiseKernelGradient {
                         gradient: own == nil ? nil : dy.baseAddress, other: other, output: y.baseAddress,
                         low: own?.bounds.low ?? 0, high: own?.bounds.high ?? 0,
                         input_derivative: derivative.input == nil ? 0 : 1, input_low: derivative.input?.low ?? 0,
-                        input_high: derivative.input?.high ?? 0)
+                        input_high: derivative.input?.high ?? 0, keep_gradient: 0)
                     return gradients(
                         input: x, gradient: dy.baseAddress, derivative: &pending, geometry: g, filters: filters,
                         bias: wantsBias, threads: threads, columnScale: columnScale, inputGradientOf: kernel)

@@ -43,26 +43,33 @@ enum StemKernelGradient {
 
     /// `run(…)` with the layer's ReLU-like derivative applied on the way: `gradient` (∂L/∂output)
     /// plus `other` (the other readers' summed gradient, or nil) becomes the pre-activation
-    /// gradient `(gradient + other) · [low < output < high]` in place, chunk by chunk before its
-    /// GEMM. Returns nil when scratch memory could not be allocated (`gradient` holds the
-    /// pre-activation gradient then too) or the shape does not fit (`gradient` untouched:
-    /// `applied` is false).
+    /// gradient `(gradient + other) · [low < output < high]` chunk by chunk before its GEMM, in
+    /// place, or in scratch with `gradient` left as it was when `keepingGradient` (for callers
+    /// with no use for the pre-activation gradient: the layer's largest gradient is then neither
+    /// copied nor written back). Returns nil when scratch memory could not be allocated (an
+    /// in-place `gradient` holds the pre-activation gradient then too) or the shape does not fit
+    /// (`gradient` untouched: `applied` is false).
     static func run(
         input x: Tensor, gradient dz: inout Tensor, other: Tensor?, output: Tensor, bounds: (low: Float, high: Float),
-        geometry g: WindowGeometry, filters: Int, bias wantsBias: Bool, threads: Int, columnScale: [Float]?
+        keepingGradient: Bool = false, geometry g: WindowGeometry, filters: Int, bias wantsBias: Bool, threads: Int,
+        columnScale: [Float]?
     ) -> (result: (kernel: Tensor, bias: Tensor)?, applied: Bool) {
-        dz.withUnsafeMutableBufferPointer { dy in
+        // Kept, the gradient is only read: no copy of a buffer that the caller shares.
+        func derivative(_ dy: UnsafePointer<Float>?) -> (result: (kernel: Tensor, bias: Tensor)?, applied: Bool) {
             output.withUnsafeBufferPointer { y in
                 other.withOptionalPointer { o in
                     var derivative = sl_pointwise_derivative(
-                        gradient: dy.baseAddress, other: o, output: y.baseAddress, low: bounds.low, high: bounds.high,
-                        input_derivative: 0, input_low: 0, input_high: 0)
+                        gradient: UnsafeMutablePointer(mutating: dy), other: o, output: y.baseAddress,
+                        low: bounds.low, high: bounds.high, input_derivative: 0, input_low: 0, input_high: 0,
+                        keep_gradient: keepingGradient ? 1 : 0)
                     return gradients(
-                        input: x, gradient: dy.baseAddress, derivative: &derivative, geometry: g, filters: filters,
+                        input: x, gradient: dy, derivative: &derivative, geometry: g, filters: filters,
                         bias: wantsBias, threads: threads, columnScale: columnScale)
                 }
             }
         }
+        if keepingGradient { return dz.withUnsafeBufferPointer { derivative($0.baseAddress) } }
+        return dz.withUnsafeMutableBufferPointer { derivative($0.baseAddress) }
     }
 
     /// `sl_patch_kernel_gradient` on `dy` (`[N, OH, OW, F]`); `applied` is false when it touched

@@ -219,6 +219,12 @@ extension Graph {
             } else if step.appliesReaderDerivative != nil, let pool = step.layer as? Pooling2D {
                 inputGradients = pool.backward(
                     gradient, inputs: inputs, forward: forward, needs: needs, positiveOnly: true)
+            } else if let conv = step.layer as? Conv2D {
+                // The gradient is this step's alone (an unfused step has no later ones): the
+                // activation's derivative is applied in its storage, not in a copy.
+                inputGradients = conv.backward(
+                    consuming: consume gradient, forward: forward, input: inputs[0], needs: needs,
+                    options: engineOptions)
             } else if let depthwise = step.layer as? DepthwiseConv2D {
                 inputGradients = depthwise.backward(
                     outputGradient: gradient, forward: forward, input: inputs[0],

@@ -111,7 +111,8 @@ struct StemKernelGradientTests {
             outputGradient: upstream, adding: others, forward: forward, input: x, needs: .parameters,
             options: EngineOptions())
         #expect(fused.inputGradients.isEmpty)
-        #expect(fused.preActivation.scalars.map(\.bitPattern) == dz.scalars.map(\.bitPattern))
+        let preActivationSame = fused.preActivation.scalars.map(\.bitPattern) == dz.scalars.map(\.bitPattern)
+        #expect(preActivationSame)
         let close = { (a: Tensor, b: Tensor) in
             a.maxAbsoluteDifference(b) <= 1e-5 * max(b.scalars.map(abs).max() ?? 1, 1e-30)
         }
@@ -126,5 +127,38 @@ struct StemKernelGradientTests {
                     input: x, gradient: dz, geometry: g, filters: 64, bias: true, threads: threads, columnScale: nil))
         }
         #expect(routes.contains { $0.kernel.scalars == conv.kernel.gradient?.scalars })
+    }
+
+    /// The layer's own backward (an unfused step: VGG16's first convolution with its ReLU) takes
+    /// the same pass with the derivative in scratch: the gradient it was handed is left as it was,
+    /// and the parameters' gradients equal the separate pass's.
+    @Test("a stem's layer backward leaves its output gradient untouched")
+    func layerBackwardKeepsTheGradient() throws {
+        let c = ConvolutionKernelTests.Case(
+            label: "3x3 3->64", batch: 2, height: 33, width: 30, channels: 3, filters: 64, kernel: 3)
+        let (plain, x, upstream) = try ConvolutionKernelTests.operands(c)
+        let conv = Conv2D(
+            name: "block1_conv1", kernel: plain.kernel.value, bias: plain.bias?.value, strides: (1, 1),
+            padding: .same, dilation: (1, 1), activation: .relu())
+        let forward = conv.forward([x], mode: .training, options: EngineOptions())
+        let before = upstream.scalars.map(\.bitPattern)  // a copy (scalars shares the storage)
+        for parameter in conv.parameters { parameter.zeroGradient() }
+        let inputs = conv.backward(
+            upstream, inputs: [x], forward: forward, mode: .training, needs: .parameters, options: EngineOptions())
+        #expect(inputs.isEmpty)
+        let untouched = upstream.scalars.map(\.bitPattern) == before  // a Bool: quick to print
+        #expect(untouched, "the gradient is only read")
+        let (kernel, bias) = (try #require(conv.kernel.gradient), try #require(conv.bias?.gradient))
+        // The separate pass: the derivative, then the reference engine's gradients.
+        let dz = ActivationFunction.relu().gradient(upstream, output: forward.output)
+        #expect(dz.scalars.contains(0) && dz.scalars.contains { $0 != 0 }, "the derivative masks some values")
+        for parameter in conv.parameters { parameter.zeroGradient() }
+        _ = conv.backward(
+            preActivation: dz, input: x, needs: .parameters, options: EngineOptions(convolution: .reference))
+        let close = { (a: Tensor, b: Tensor) in
+            a.maxAbsoluteDifference(b) <= 1e-5 * max(b.scalars.map(abs).max() ?? 1, 1e-30)
+        }
+        #expect(close(kernel, try #require(conv.kernel.gradient)))
+        #expect(close(bias, try #require(conv.bias?.gradient)))
     }
 }

@@ -87,13 +87,16 @@ int sl_pointwise_kernel_gradient(const float *x, const float *dy, int N, int H, 
 /// [low < output < high]; other [R][K] (the sum of the other readers' gradients) may be NULL;
 /// output [R][K] is the activation's output. The previous layer's, when input_derivative is
 /// nonzero: after the chunk's input-gradient GEMM, dx ·= [input_low < x < input_high], x the
-/// layer's input (that activation's output).
+/// layer's input (that activation's output). With keep_gradient nonzero the layer's own derivative
+/// goes to scratch a chunk at a time and gradient is left as it was (for callers that have no use
+/// for the pre-activation gradient: no write-back of the layer's largest gradient).
 typedef struct {
     float *gradient;
     const float *other, *output;
     float low, high;
     int input_derivative;
     float input_low, input_high;
+    int keep_gradient;
 } sl_pointwise_derivative;
 /// `sl_pointwise_kernel_gradient`, and with stride 1 and dx not NULL also the input gradient
 /// dx [N][H][W][C] = dy · kernelᵀ (kernel the HWIO [1][1][C][K], overwritten), each chunk's GEMM
@@ -112,10 +115,10 @@ int sl_pointwise_backward(const float *x, const float *dy, const float *kernel, 
 /// channels, a stem): dw [KH][KW][C][K] (HWIO) = patchesᵀ dy, patches the [N·OH·OW][KH·KW·C]
 /// windows the outputs read (zeros outside x), db [K] as in sl_pointwise_kernel_gradient. With
 /// derivative (NULL: none; only the layer's own, `gradient` being dy), dy first becomes the
-/// pre-activation gradient in place, chunk by chunk. Sums in `slices` fixed ranges as
-/// sl_pointwise_kernel_gradient. Returns 0; 1 when scratch memory could not be allocated (the
-/// derivative is applied to all of dy even then); 2, touching nothing, when the geometry is
-/// inconsistent or the derivative asks for an input derivative or does not name dy.
+/// pre-activation gradient chunk by chunk, in place unless keep_gradient. Sums in `slices` fixed
+/// ranges as sl_pointwise_kernel_gradient. Returns 0; 1 when scratch memory could not be
+/// allocated (an in-place derivative is applied to all of dy even then); 2, touching nothing, when
+/// the geometry is inconsistent or the derivative asks for an input derivative or does not name dy.
 int sl_patch_kernel_gradient(const float *x, const float *dy, int N, int H, int W, int C, int KH, int KW, int sy,
                              int sx, int pad_top, int pad_left, int OH, int OW, int K, int slices,
                              const float *column_scale, float *dw, float *db, const sl_pointwise_derivative *derivative);
