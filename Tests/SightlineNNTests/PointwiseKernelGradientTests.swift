@@ -21,9 +21,6 @@ struct PointwiseKernelGradientTests {
         let x = ConvolutionKernelTests.random([batch, size, size, channels], seed: 5)
         let dz = ConvolutionKernelTests.random([batch, g.outputHeight, g.outputWidth, filters], seed: 6)
         #expect(PointwiseKernelGradient.fits(g, channels: channels))
-        let (dw, db) = try #require(
-            PointwiseKernelGradient.run(input: x, gradient: dz, geometry: g, filters: filters, bias: true, threads: 2))
-        #expect(dw.shape == [1, 1, channels, filters] && db.shape == [filters])
         let (xs, ds) = (x.scalars, dz.scalars)
         var expected = [Double](repeating: 0, count: channels * filters)
         var expectedBias = [Double](repeating: 0, count: filters)
@@ -40,30 +37,42 @@ struct PointwiseKernelGradientTests {
                 }
             }
         }
+        let dw = try Self.checkRoute(kernel: expected, bias: expectedBias) { columnScale in
+            PointwiseKernelGradient.run(
+                input: x, gradient: dz, geometry: g, filters: filters, bias: true, threads: 2, columnScale: columnScale)
+        }
+        #expect(dw.shape == [1, 1, channels, filters])
+        // Without the bias sums the kernel gradient is the same.
+        let kernelOnly = try #require(
+            PointwiseKernelGradient.run(
+                input: x, gradient: dz, geometry: g, filters: filters, bias: false, threads: 2))
+        #expect(kernelOnly.kernel.scalars == dw.scalars)
+    }
+
+    /// What the row-split kernel-gradient routes (1×1 layers, stems) promise on one shape: the
+    /// kernel and bias gradients within 1e-5 of float64 sums `kernel` and `bias`, a repeat
+    /// bitwise equal, and a folded BatchNorm's scale, applied as the threads' sums are added,
+    /// equal to the separate pass's (with one pixel on two threads, one range of rows is empty).
+    /// `run` takes the column scale (nil: none). Returns the kernel gradient.
+    static func checkRoute(
+        kernel expected: [Double], bias expectedBias: [Double], _ run: ([Float]?) -> (kernel: Tensor, bias: Tensor)?
+    ) throws -> Tensor {
+        let (dw, db) = try #require(run(nil))
+        #expect(dw.count == expected.count && db.count == expectedBias.count)
         func relative(_ got: [Float], _ want: [Double]) -> Double {
             let scale = want.map(abs).max() ?? 1
             return (zip(got, want).map { abs(Double($0) - $1) }.max() ?? 0) / scale
         }
         #expect(relative(dw.scalars, expected) < 1e-5)
         #expect(relative(db.scalars, expectedBias) < 1e-5)
-        let again = try #require(
-            PointwiseKernelGradient.run(input: x, gradient: dz, geometry: g, filters: filters, bias: true, threads: 2))
+        let again = try #require(run(nil))
         #expect(again.kernel.scalars == dw.scalars && again.bias.scalars == db.scalars)
-        // Without the bias sums the kernel gradient is the same.
-        let kernelOnly = try #require(
-            PointwiseKernelGradient.run(
-                input: x, gradient: dz, geometry: g, filters: filters, bias: false, threads: 2))
-        #expect(kernelOnly.kernel.scalars == dw.scalars)
-        // A folded BatchNorm's scale, applied as the threads' sums are added, is the separate
-        // pass's (one pixel on two threads: one range of rows is empty).
-        let columnScale = (0..<filters).map { Float(0.5 + 0.03 * Double($0 % 31)) }
-        let scaled = try #require(
-            PointwiseKernelGradient.run(
-                input: x, gradient: dz, geometry: g, filters: filters, bias: true, threads: 2,
-                columnScale: columnScale))
+        let columnScale = (0..<db.count).map { Float(0.5 + 0.03 * Double($0 % 31)) }
+        let scaled = try #require(run(columnScale))
         let kernelEqual = scaled.kernel.scalars == dw.scalarsScaled(by: columnScale)
         let biasEqual = scaled.bias.scalars == db.scalarsScaled(by: columnScale)
         #expect(kernelEqual && biasEqual)
+        return dw
     }
 
     @Test("a training step of a 1x1 layer takes the route; wide stride-1 and padded layers do not")
