@@ -13,10 +13,10 @@
 //
 // A larger window over few input channels (a network's stem: 7x7 or 3x3 over RGB) takes the same
 // road with each chunk's patches gathered (im2col a chunk at a time, zeros where the window leaves
-// the input): dW [KH·KW·C][K] = patchesᵀ dy. Gathered rows end in a 1 when the bias is wanted, so
-// the same GEMM sums the bias as one more row (ResNet50's stem 23.7 -> 23.1 ms). oneDNN's primitive runs these at 45-140 GFLOP/s
-// (three input channels leave its vector lanes idle); the chunked GEMM at 60-155
-// (bench/stem_weights.c).
+// the input): dW [KH·KW·C][K] = patchesᵀ dy. oneDNN's primitive runs these at 45-140 GFLOP/s
+// (three input channels leave its vector lanes idle); the chunked GEMM at 65-165
+// (bench/stem_weights.c). Gathered rows end in a 1 when the bias is wanted, so that the same GEMM
+// sums the bias as one more row (ResNet50's stem 23.7 -> 23.1 ms against a pass of its own).
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,7 +252,8 @@ int sl_pointwise_backward(const float *x, const float *dy, const float *kernel, 
 
 int sl_patch_kernel_gradient(const float *x, const float *dy, int N, int H, int W, int C, int KH, int KW, int sy,
                              int sx, int pad_top, int pad_left, int OH, int OW, int K, int slices,
-                             const float *column_scale, float *dw, float *db, const sl_pointwise_derivative *derivative) {
+                             const float *column_scale, float *dw, float *db,
+                             const sl_pointwise_derivative *derivative) {
     int64_t rows = (int64_t)N * OH * OW;
     if (rows <= 0 || C <= 0 || K <= 0 || KH < 1 || KW < 1 || sy < 1 || sx < 1 || pad_top < 0 || pad_left < 0 ||
         (OH - 1) * sy - pad_top >= H || (OW - 1) * sx - pad_left >= W)
@@ -262,7 +263,7 @@ int sl_patch_kernel_gradient(const float *x, const float *dy, int N, int H, int 
         return 2;
     if (slices < 1) slices = 1;
     if (slices > MAX_THREADS) slices = MAX_THREADS;
-    pointwise_state s = {x,        dy,          rows,   C,          K,    H,    W,          sy,     sx, OH, OW, KH, KW,
-                         pad_top,  pad_left, KH * KW * C, {NULL}, db != NULL, NULL, NULL, derivative, slices, 0};
+    pointwise_state s = {x, dy, rows, C, K, H, W, sy, sx, OH, OW, KH, KW, pad_top, pad_left, KH * KW * C, {NULL},
+                         db != NULL, NULL, NULL, derivative, slices, 0};
     return run(&s, column_scale, dw, db);
 }

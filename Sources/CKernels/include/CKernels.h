@@ -121,7 +121,8 @@ int sl_pointwise_backward(const float *x, const float *dy, const float *kernel, 
 /// the geometry is inconsistent or the derivative asks for an input derivative or does not name dy.
 int sl_patch_kernel_gradient(const float *x, const float *dy, int N, int H, int W, int C, int KH, int KW, int sy,
                              int sx, int pad_top, int pad_left, int OH, int OW, int K, int slices,
-                             const float *column_scale, float *dw, float *db, const sl_pointwise_derivative *derivative);
+                             const float *column_scale, float *dw, float *db,
+                             const sl_pointwise_derivative *derivative);
 
 /// The forward pass of a 1x1 stride-1 convolution without padding with a residual added
 /// (pointwise_forward.c): y [rows][K] = act(x [rows][C] · kernel [C][K] + bias [K] + residual
