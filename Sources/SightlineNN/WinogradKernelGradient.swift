@@ -13,12 +13,17 @@ import SightlineCore
 /// 14×14×512 41/28/48; ResNet50's 56×56×64 6.6/8.6/15.1, 7×7×512 29/11/15. Errors against a
 /// float64 correlation, of the largest value: F(4×4) 1e-6 to 9e-6, F(2×2) under 1e-6, oneDNN
 /// 3e-7 to 3e-6. Each thread sums its own slice of tiles into (m+2)²·C·K transform-domain sums, a fixed cost per
-/// thread that small maps do not repay: F(4×4) from 256 of its tiles per thread, F(2×2) from 128
-/// of its tiles per thread (7×7×512 is level with oneDNN at batch 16 and loses at batch 4,
-/// 5.2/4.6 ms), oneDNN below.
+/// thread that small maps do not repay: F(2×2) from 128 of its tiles per thread (7×7×512 is level
+/// with oneDNN at batch 16 and loses at batch 4, 5.2/4.6 ms), oneDNN below. Those sums no longer
+/// start from zeroed memory, and small batches share the whole batch's transforms instead (the
+/// points split, `split`): since then F(4×4) pays from 64 of its tiles per thread (it took 256
+/// per thread before). 2-core Zen 4 VM, same bench, min of 7–9 runs, ms, F(4×4) / F(2×2):
+/// ResNet50's 14×14×256 at batch 16 8.7/10.2, batch 8 4.8/5.1, batch 4 3.0/2.6; VGG16's 14×14×512
+/// at batch 16 35.0/40.9; ResNet50's 7×7×512 at batch 16 12.8/13.1 (64 tiles: F(2×2) kept),
+/// batch 8 9.7/7.9.
 enum WinogradKernelGradient {
-    /// 4×4 tiles each thread needs for F(4×4,3×3) to pay for its per-thread sums.
-    static let minimumLargeTilesPerThread = 256
+    /// 4×4 tiles each thread needs for F(4×4,3×3).
+    static let minimumLargeTilesPerThread = 64
     /// 2×2 tiles each thread needs for F(2×2,3×3).
     static let minimumTilesPerThread = 128
 
