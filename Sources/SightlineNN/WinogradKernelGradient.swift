@@ -13,17 +13,19 @@ import SightlineCore
 /// 14×14×512 41/28/48; ResNet50's 56×56×64 6.6/8.6/15.1, 7×7×512 29/11/15. Errors against a
 /// float64 correlation, of the largest value: F(4×4) 1e-6 to 9e-6, F(2×2) under 1e-6, oneDNN
 /// 3e-7 to 3e-6. Each thread sums its own slice of tiles into (m+2)²·C·K transform-domain sums, a fixed cost per
-/// thread that small maps do not repay: F(2×2) from 128 of its tiles per thread (7×7×512 is level
-/// with oneDNN at batch 16 and loses at batch 4, 5.2/4.6 ms), oneDNN below. Those sums no longer
-/// start from zeroed memory, and small batches share the whole batch's transforms instead (the
-/// points split, `split`): since then F(4×4) pays from 64 of its tiles per thread (it took 256
-/// per thread before). 2-core Zen 4 VM, same bench, min of 7–9 runs, ms, F(4×4) / F(2×2):
-/// ResNet50's 14×14×256 at batch 16 8.7/10.2, batch 8 4.8/5.1, batch 4 3.0/2.6; VGG16's 14×14×512
-/// at batch 16 35.0/40.9; ResNet50's 7×7×512 at batch 16 12.8/13.1 (64 tiles: F(2×2) kept),
-/// batch 8 9.7/7.9.
+/// thread that small maps do not repay: F(4×4) from 256 of its tiles per thread, F(2×2) from 128
+/// of its tiles per thread (7×7×512 is level with oneDNN at batch 16 and loses at batch 4,
+/// 5.2/4.6 ms), oneDNN below. Where the threads instead share the whole batch's transforms (the
+/// points split, `split`: no per-thread sums), F(4×4) pays from 64 of its tiles per thread.
+/// 2-core Zen 4 VM, same bench, min of 7–9 runs, ms, F(4×4) / F(2×2), points split: ResNet50's
+/// 14×14×256 at batch 16 8.7/10.2, batch 8 4.8/5.1, batch 4 3.0/2.6; 7×7×512 at batch 16
+/// 12.8/13.1 (64 tiles: F(2×2) kept), batch 8 9.7/7.9. (VGG16's 14×14×512 at batch 16, tiles
+/// split, 35.0/40.9 there but 41/28 on the Xeon above: F(2×2) kept.)
 enum WinogradKernelGradient {
-    /// 4×4 tiles each thread needs for F(4×4,3×3).
-    static let minimumLargeTilesPerThread = 64
+    /// 4×4 tiles each thread needs for F(4×4,3×3) to pay for its per-thread sums.
+    static let minimumLargeTilesPerThread = 256
+    /// 4×4 tiles each thread needs for F(4×4,3×3) when the threads share the batch's transforms.
+    static let minimumSharedLargeTilesPerThread = 64
     /// 2×2 tiles each thread needs for F(2×2,3×3).
     static let minimumTilesPerThread = 128
 
@@ -32,7 +34,13 @@ enum WinogradKernelGradient {
     static func tileSide(_ g: WindowGeometry, channels: Int, filters: Int, batch: Int, threads: Int) -> Int? {
         guard WinogradConvolution.fits(g, channels: channels, filters: filters) else { return nil }
         let threads = max(threads, 1)
-        if WinogradConvolution.tiles(batch, g, side: 4) >= minimumLargeTilesPerThread * threads { return 4 }
+        let large = WinogradConvolution.tiles(batch, g, side: 4)
+        if large >= minimumLargeTilesPerThread * threads { return 4 }
+        if large >= minimumSharedLargeTilesPerThread * threads,
+            split(g, channels: channels, filters: filters, batch: batch, tileSide: 4, threads: threads) == .points
+        {
+            return 4
+        }
         if WinogradConvolution.tiles(batch, g, side: 2) >= minimumTilesPerThread * threads { return 2 }
         return nil
     }

@@ -129,13 +129,13 @@ struct WinogradKernelGradientTests {
         #expect(WinogradKernelGradient.tileSide(g, channels: 16, filters: 32, batch: 8, threads: 16) == 2)
         #expect(WinogradKernelGradient.tileSide(g, channels: 16, filters: 32, batch: 1, threads: 2) == 2)
         #expect(WinogradKernelGradient.tileSide(g, channels: 16, filters: 32, batch: 1, threads: 4) == nil)
-        // ResNet50's 14×14 stage at batch 16 (256 4×4 tiles) takes F(4×4) on 2 threads, its 7×7
-        // stage (64) F(2×2); VGG16's 14×14×512 layers at batch 16 F(4×4).
+        // ResNet50's 14×14 stage at batch 16 (256 4×4 tiles, the points split) takes F(4×4) on 2
+        // threads, its 7×7 stage (64) F(2×2); VGG16's 14×14×512 layers (the tiles split) F(2×2).
         let r50Stage4 = WindowGeometry(inputHeight: 14, inputWidth: 14, kernel: (3, 3), padding: .same)
         let r50Stage5 = WindowGeometry(inputHeight: 7, inputWidth: 7, kernel: (3, 3), padding: .same)
         #expect(WinogradKernelGradient.tileSide(r50Stage4, channels: 256, filters: 256, batch: 16, threads: 2) == 4)
         #expect(WinogradKernelGradient.tileSide(r50Stage5, channels: 512, filters: 512, batch: 16, threads: 2) == 2)
-        #expect(WinogradKernelGradient.tileSide(r50Stage4, channels: 512, filters: 512, batch: 16, threads: 2) == 4)
+        #expect(WinogradKernelGradient.tileSide(r50Stage4, channels: 512, filters: 512, batch: 16, threads: 2) == 2)
         func gradients(_ route: ConvolutionRoute) -> (kernel: Tensor, bias: Tensor) {
             let options = EngineOptions(convolution: route)
             for parameter in conv.parameters { parameter.zeroGradient() }
