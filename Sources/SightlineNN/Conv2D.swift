@@ -93,7 +93,8 @@ public final class Conv2D: EngineSettingsLayer {
         _ x: Tensor, adding residual: consuming Tensor?, residualKept: Bool = false, options: EngineOptions
     ) -> LayerOutput {
         let g = geometry(height: x.shape[1], width: x.shape[2])
-        let (convolution, remaining) = kernels.forward(self, input: Array(x.shape.dropFirst()), options: options)
+        let (convolution, remaining) = kernels.forward(
+            self, input: Array(x.shape.dropFirst()), batch: x.shape[0], options: options)
         let fresh = { Tensor(shape: [x.shape[0], g.outputHeight, g.outputWidth, self.filters]) { _ in } }
         var y: Tensor
         if residualKept, let kept = residual {

@@ -70,8 +70,12 @@ enum ConvolutionKernels {
     /// cannot prepare falls back to the next route. A precision other than fp32 sends every layer
     /// to oneDNN's direct convolution in that precision, except where native bf16 is slower than
     /// fp32 on this CPU (`EngineOptions.convolutionPrecision(_:channels:filters:)`).
+    ///
+    /// With `batch`, the kernel serves that batch size only (Winograd transforms the one tile
+    /// side it runs with): for kernels rebuilt with every step's weights.
     static func make(
-        _ conv: Conv2D, height: Int, width: Int, channels: Int, activation: ActivationFunction, options: EngineOptions
+        _ conv: Conv2D, height: Int, width: Int, channels: Int, activation: ActivationFunction, options: EngineOptions,
+        batch: Int? = nil
     ) -> (kernel: any ConvolutionKernel, remaining: ActivationFunction) {
         let g = conv.geometry(height: height, width: width)
         // Where native bf16 runs, and where fp32 Winograd keeps a layer under it: `BF16Hardware`.
@@ -97,7 +101,7 @@ enum ConvolutionKernels {
             )
         }
         if options.convolution == .auto, WinogradConvolution.fits(g, channels: channels, filters: conv.filters),
-            let kernel = WinogradConvolution(conv, geometry: g, channels: channels, activation: fused)
+            let kernel = WinogradConvolution(conv, geometry: g, channels: channels, activation: fused, batch: batch)
         {
             return (kernel, .linear)
         }

@@ -12,22 +12,31 @@ final class ConvolutionKernelCache {
         var version: Int
         var backward: Bool
         var options: EngineOptions
+        /// The Winograd tile side the batch runs with (nil: not a Winograd layer, or oneDNN's).
+        var tileSide: Int?
     }
 
     private let lock = NSLock()
     private var kernels: [Key: (kernel: (any ConvolutionKernel)?, remaining: ActivationFunction)] = [:]
 
-    /// The forward kernel of `conv` for inputs `[H, W, C]`, and the activation left to apply.
-    func forward(_ conv: Conv2D, input shape: [Int], options: EngineOptions) -> (
+    /// The forward kernel of `conv` for a batch of `batch` inputs `[H, W, C]`, and the activation
+    /// left to apply. Made for the tile side that batch runs with only (a batch that runs with
+    /// another gets a kernel of its own): the weights change with every training step, so the
+    /// other side's transform would be made for each step and never run.
+    func forward(_ conv: Conv2D, input shape: [Int], batch: Int, options: EngineOptions) -> (
         kernel: any ConvolutionKernel, remaining: ActivationFunction
     ) {
-        let key = Key(shape: shape, version: version(conv), backward: false, options: options)
+        let g = conv.geometry(height: shape[0], width: shape[1])
+        let side =
+            WinogradConvolution.fits(g, channels: shape[2], filters: conv.filters)
+            ? WinogradConvolution.side(batch: batch, g) : nil
+        let key = Key(shape: shape, version: version(conv), backward: false, options: options, tileSide: side)
         return lock.withLock {
             if let cached = kernels[key], let kernel = cached.kernel { return (kernel, cached.remaining) }
             evict(version: key.version)
             let made = ConvolutionKernels.make(
                 conv, height: shape[0], width: shape[1], channels: shape[2], activation: conv.activation,
-                options: options)
+                options: options, batch: batch)
             kernels[key] = (made.kernel, made.remaining)
             return made
         }
@@ -45,16 +54,16 @@ final class ConvolutionKernelCache {
         any ConvolutionKernel
     )? {
         guard options.convolution == .auto else { return nil }
-        guard batch * ((shape[0] + 1) / 2) * ((shape[1] + 1) / 2) >= WinogradConvolution.minimumTiles else {
-            return nil
-        }
         let g = conv.geometry(height: shape[0], width: shape[1])
         let channels = shape[2]
         let filters = conv.filters
         guard WinogradConvolution.fits(g, channels: channels, filters: filters), g.padTop <= 2, g.padLeft <= 2 else {
             return nil
         }
-        let key = Key(shape: shape, version: version(conv), backward: true, options: options)
+        // The backward convolution's outputs are the input's `[H, W]` pixels.
+        let pixels = WindowGeometry(inputHeight: shape[0], inputWidth: shape[1], kernel: (3, 3), padding: .same)
+        guard let side = WinogradConvolution.side(batch: batch, pixels) else { return nil }
+        let key = Key(shape: shape, version: version(conv), backward: true, options: options, tileSide: side)
         return lock.withLock {
             if let cached = kernels[key] { return cached.kernel }
             evict(version: key.version)
@@ -69,7 +78,7 @@ final class ConvolutionKernelCache {
                     padding: .explicit(top: top, bottom: bottom, left: left, right: right))
                 made = WinogradConvolution(
                     kernel: conv.kernel.value, flipped: true, bias: nil, geometry: backward, channels: filters,
-                    filters: channels, activation: .none)
+                    filters: channels, activation: .none, tileSides: [side])
             }
             kernels[key] = (made, .linear)
             return made

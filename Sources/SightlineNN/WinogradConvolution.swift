@@ -38,13 +38,31 @@ final class WinogradConvolution: ConvolutionKernel {
         batch * ((g.outputHeight + side - 1) / side) * ((g.outputWidth + side - 1) / side)
     }
 
+    /// The output tile side a batch of `batch` runs with on geometry `g`: 4 from `minimumTiles`
+    /// 4×4 tiles, else 2 from `minimumTiles` 2×2 tiles, else nil (oneDNN's direct convolution).
+    static func side(batch: Int, _ g: WindowGeometry) -> Int? {
+        if tiles(batch, g, side: 4) >= minimumTiles { return 4 }
+        return tiles(batch, g, side: 2) >= minimumTiles ? 2 : nil
+    }
+
     /// Prepares `conv`; nil when the CPU lacks AVX2+FMA and AVX-512 or the shape does not fit.
-    convenience init?(_ conv: Conv2D, geometry g: WindowGeometry, channels: Int, activation: FusedActivation) {
-        let needsSmall = Self.tiles(1, g, side: 2) < Self.minimumTiles
+    /// With `batch` (a kernel made for one batch size: a training pass rebuilds its kernels for
+    /// every step's weights) only the tile side that batch runs with is transformed, and nil is
+    /// returned where it runs oneDNN's direct convolution; without, every batch size is served.
+    convenience init?(
+        _ conv: Conv2D, geometry g: WindowGeometry, channels: Int, activation: FusedActivation, batch: Int? = nil
+    ) {
+        var sides: [Int]?
+        if let batch {
+            guard let side = Self.side(batch: batch, g) else { return nil }
+            sides = [side]
+        }
+        let needsSmall = sides == nil && Self.tiles(1, g, side: 2) < Self.minimumTiles
         self.init(
             kernel: conv.kernel.value, bias: conv.bias?.value, geometry: g, channels: channels, filters: conv.filters,
             activation: activation,
-            small: needsSmall ? OneDNNConvolution(conv, geometry: g, channels: channels, activation: activation) : nil)
+            small: needsSmall ? OneDNNConvolution(conv, geometry: g, channels: channels, activation: activation) : nil,
+            tileSides: sides)
     }
 
     /// Prepares an HWIO `[3, 3, channels, filters]` kernel for geometry `g`, with the tile sides
@@ -109,9 +127,8 @@ final class WinogradConvolution: ConvolutionKernel {
 
     /// The output tile side a batch of `batch` runs with (nil: the oneDNN kernel runs it).
     func tileSide(batch: Int) -> Int? {
-        if Self.tiles(batch, geometry, side: 4) >= Self.minimumTiles || plans[2] == nil {
-            return plans[4] == nil ? 2 : 4
-        }
+        if plans.count == 1, let only = plans.keys.first { return only }  // made for one batch size
+        if Self.tiles(batch, geometry, side: 4) >= Self.minimumTiles || plans[2] == nil { return 4 }
         if Self.tiles(batch, geometry, side: 2) < Self.minimumTiles, small != nil { return nil }
         return 2
     }

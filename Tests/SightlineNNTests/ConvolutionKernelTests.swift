@@ -277,6 +277,38 @@ struct ConvolutionKernelTests {
         #expect(r50Stage5.tileSide(batch: 7) == 2 && r50Stage5.tileSide(batch: 8) == 4)
     }
 
+    /// A training step rebuilds its kernels for every step's weights: a kernel made for one batch
+    /// size transforms the one tile side that batch runs with (ResNet50's 7×7×512 layer at batch
+    /// 16 transformed 37.7 MB for F(4×4) and 16.8 MB for F(2×2) per step, and prepared a oneDNN
+    /// kernel, of which only F(4×4) ran), and a batch too small for Winograd gets oneDNN's.
+    @Test("A kernel made for one batch size prepares only the tile side that batch runs with")
+    func batchKernelsPrepareOneSide() throws {
+        let conv = Conv2D(
+            name: "conv", kernel: Self.random([3, 3, 32, 32], seed: 1), bias: nil, strides: (1, 1), padding: .same,
+            dilation: (1, 1))
+        let g = conv.geometry(height: 7, width: 7)  // 4 4x4 tiles, 16 2x2 tiles per image
+        let sixteen = try #require(WinogradConvolution(conv, geometry: g, channels: 32, activation: .none, batch: 16))
+        #expect(sixteen.tileSide(batch: 16) == 4 && sixteen.summary == "winograd F(4x4,3x3)")
+        let two = try #require(WinogradConvolution(conv, geometry: g, channels: 32, activation: .none, batch: 2))
+        #expect(two.tileSide(batch: 2) == 2)
+        #expect(WinogradConvolution(conv, geometry: g, channels: 32, activation: .none, batch: 1) == nil)
+        let one = ConvolutionKernels.make(
+            conv, height: 7, width: 7, channels: 32, activation: .linear, options: EngineOptions(), batch: 1)
+        #expect(one.kernel is OneDNNConvolution)
+        // Each serves its batch with the values of the kernel made for every batch size.
+        let every = try #require(WinogradConvolution(conv, geometry: g, channels: 32, activation: .none))
+        for (batch, kernel) in [(16, sixteen as any ConvolutionKernel), (2, two), (1, one.kernel)] {
+            let x = Self.random([batch, 7, 7, 32], seed: UInt64(batch))
+            var expected = Tensor(zeros: [batch, 7, 7, 32])
+            var got = Tensor(zeros: [batch, 7, 7, 32])
+            every.run(x, into: &expected, accumulate: false)
+            kernel.run(x, into: &got, accumulate: false)
+            let reference = expected.scalars
+            let worst = zip(got.scalars, reference).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(worst <= 1e-5 * (reference.map(abs).max() ?? 1), "batch \(batch)")
+        }
+    }
+
     /// Batches large enough (≥ 32 tiles) for the Winograd input gradient, on `same`, `valid` and
     /// asymmetric explicit padding (a 14×14 map at batch 1 takes 2×2 tiles), a strided 3×3 layer
     /// (GEMM backward), and strided 1×1 layers (gathered GEMMs for the kernel, scattered ones for
