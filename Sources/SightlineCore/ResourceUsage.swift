@@ -18,4 +18,16 @@ public enum ResourceUsage {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return usage.ru_maxrss / 1024
     }
+
+    /// The process's resident memory held in transparent huge pages now, in MiB
+    /// (`AnonHugePages` of `/proc/self/smaps_rollup`), or nil where the kernel does not say.
+    /// The `sightline` command advises them for its heap (`Allocator.keepFreedMemoryForReuse`).
+    public static func hugePagesMiB() -> Int? {
+        guard let rollup = try? String(contentsOfFile: "/proc/self/smaps_rollup", encoding: .utf8),
+            let line = rollup.split(separator: "\n").first(where: { $0.hasPrefix("AnonHugePages:") }),
+            let kib = Int(
+                line.dropFirst("AnonHugePages:".count).trimmingCharacters(in: .whitespaces).prefix { $0.isNumber })
+        else { return nil }
+        return kib / 1024
+    }
 }

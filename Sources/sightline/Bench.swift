@@ -167,6 +167,7 @@ struct Bench: ParsableCommand {
             "parameters": graph.parameterCount, "precision": options.precision.rawValue,
         ]
         if job == .train { result["bn"] = bn.rawValue }
+        if let huge = ResourceUsage.hugePagesMiB() { result["huge_pages_mib"] = huge }
         if options.precision != .fp32 {
             for (key, value) in try PrecisionDeviation.measure(graph, input: input) { result[key] = value }
         }

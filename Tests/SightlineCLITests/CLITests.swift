@@ -62,6 +62,15 @@ struct CLITests {
         #expect(["block1_conv1", "fc2", "optimizer step"].allSatisfy { result.err.contains($0) })
         #expect(!result.err.contains("Conv2D "), "rows name layers, not layer types")
         #expect(result.out.contains("\"job\":\"train\""))
+        // The command advises transparent huge pages for its heap (`Allocator`): where the kernel
+        // grants them on advice, VGG11's 530 MB of weights and gradients sit in huge pages.
+        let mode = (try? String(contentsOfFile: "/sys/kernel/mm/transparent_hugepage/enabled", encoding: .utf8)) ?? ""
+        if mode.contains("[madvise]") || mode.contains("[always]") {
+            let line = try #require(result.out.split(separator: "\n").last { $0.hasPrefix("{") })
+            let fields = try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let huge = try #require(fields["huge_pages_mib"] as? Int, "\(line)")
+            #expect(huge >= 256, "\(huge) MiB in huge pages (THP \(mode.trimmingCharacters(in: .newlines)))")
+        }
     }
 
     /// `--data-workers 0` decodes between steps (the default on 2 or 3 cores); below 0 is refused

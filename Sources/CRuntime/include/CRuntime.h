@@ -3,6 +3,9 @@
 
 /// Serves large blocks from the heap and never trims it, so freed tensors are reused.
 void sl_keep_freed_memory_for_reuse(void);
+/// Advises transparent huge pages for the heap, grown once by half the physical memory (at most
+/// 16 GiB of address space, untouched); called by sl_keep_freed_memory_for_reuse.
+void sl_advise_huge_pages(void);
 
 /// Temporary files to remove if the process is ended by a signal. Registers `path` (copied)
 /// and returns its slot, or -1 when all 256 slots are taken.
