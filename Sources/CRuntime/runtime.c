@@ -24,11 +24,12 @@ void sl_keep_freed_memory_for_reuse(void) {
 // Transparent huge pages for the heap the tensors come from. With THP in `madvise` mode (the
 // default of many distributions, and of the Zen 4 VM measured) the heap got 4 KiB pages: a
 // ResNet50 training step streams through some 3 GB of tensors, a TLB miss every 4 KiB, each a
-// two-level walk under a hypervisor. glibc advises only the ranges it grows the heap by after
-// start-up (its glibc.malloc.hugetlb tunable, read from the environment before main), so the
-// heap is grown here once by half the physical memory (at most 16 GiB: address space, not
-// memory; nothing is touched, and the trim threshold above keeps it), that range is advised, and
-// the block is freed back to the heap's top, from which later tensors are carved. ResNet50 batch
+// two-level walk under a hypervisor. glibc advises huge pages only under its
+// glibc.malloc.hugetlb tunable, read from the environment before main, so the heap is grown here
+// once by half the physical memory (at most 16 GiB: address space, not memory; nothing is
+// touched, and the trim threshold above keeps it), that range is advised, and the block is freed
+// back to the heap's top, from which later tensors are carved. The first step pays for it on a VM
+// whose host reclaims freed guest memory (0.2-0.8 s more for ResNet50 there). ResNet50 batch
 // 16 training steps on the Zen 4 VM, eight alternating pairs of runs of the same build with THP
 // refused to the process (prctl PR_SET_THP_DISABLE) and not: 1.705 -> 1.641 s on average (3.8%),
 // faster in 7 of 8; VGG16 and MobileNetV2 level, the same peak memory. Systems with THP `always`
