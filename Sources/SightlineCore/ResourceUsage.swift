@@ -8,12 +8,7 @@ public enum ResourceUsage {
     /// notebook kernel) would report the parent's size at the fork. Falls back to `ru_maxrss`
     /// where `/proc` is not mounted.
     public static func peakResidentMiB() -> Int {
-        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-            let kib = Int(line.dropFirst("VmHWM:".count).trimmingCharacters(in: .whitespaces).prefix { $0.isNumber })
-        {
-            return kib / 1024
-        }
+        if let kib = kibibytes("VmHWM:", in: "/proc/self/status") { return kib / 1024 }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return usage.ru_maxrss / 1024
@@ -23,11 +18,14 @@ public enum ResourceUsage {
     /// (`AnonHugePages` of `/proc/self/smaps_rollup`), or nil where the kernel does not say.
     /// The `sightline` command advises them for its heap (`Allocator.keepFreedMemoryForReuse`).
     public static func hugePagesMiB() -> Int? {
-        guard let rollup = try? String(contentsOfFile: "/proc/self/smaps_rollup", encoding: .utf8),
-            let line = rollup.split(separator: "\n").first(where: { $0.hasPrefix("AnonHugePages:") }),
-            let kib = Int(
-                line.dropFirst("AnonHugePages:".count).trimmingCharacters(in: .whitespaces).prefix { $0.isNumber })
+        kibibytes("AnonHugePages:", in: "/proc/self/smaps_rollup").map { $0 / 1024 }
+    }
+
+    /// The kB figure of the line starting with `key` in a `/proc` file (`VmHWM:   1234 kB`).
+    private static func kibibytes(_ key: String, in path: String) -> Int? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix(key) })
         else { return nil }
-        return kib / 1024
+        return Int(line.dropFirst(key.count).trimmingCharacters(in: .whitespaces).prefix { $0.isNumber })
     }
 }

@@ -128,9 +128,7 @@ final class WinogradConvolution: ConvolutionKernel {
     /// The output tile side a batch of `batch` runs with (nil: the oneDNN kernel runs it).
     func tileSide(batch: Int) -> Int? {
         if plans.count == 1, let only = plans.keys.first { return only }  // made for one batch size
-        if Self.tiles(batch, geometry, side: 4) >= Self.minimumTiles || plans[2] == nil { return 4 }
-        if Self.tiles(batch, geometry, side: 2) < Self.minimumTiles, small != nil { return nil }
-        return 2
+        return Self.side(batch: batch, geometry) ?? (small == nil ? 2 : nil)
     }
 
     func run(_ input: Tensor, into output: inout Tensor, accumulate: Bool) {
